@@ -1,0 +1,65 @@
+import { UserError } from '../errors.js';
+import { lintKb } from '../kb/lint.js';
+import { BUILTIN_KB, formatProblem, loadKb } from '../kb/load.js';
+import { colorsFor, renderGuidance } from '../report/text.js';
+import type { Entry } from '../types.js';
+
+const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; unless?: unknown }): Entry => entry;
+
+export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<void> {
+  const kb = await loadKb({ dirs: opts.kb ?? [] });
+  if (opts.json) {
+    const rows = kb.entries.map((e) => ({ id: e.id, title: e.title, direction: e.direction, seed: e.seed ?? null }));
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  const c = colorsFor(process.stdout);
+  const seeds = kb.entries.filter((e) => e.seed !== undefined).sort((a, b) => a.seed! - b.seed!);
+  const others = kb.entries.filter((e) => e.seed === undefined);
+  const width = Math.max(...kb.entries.map((e) => e.id.length));
+  const row = (e: Entry) => `  ${e.id.padEnd(width)}  ${c.dim(e.direction.padEnd(8))}  ${e.title}`;
+  process.stdout.write(
+    [
+      c.bold(`Seed issues (${seeds.length}), from SAP's troubleshooting table`),
+      ...seeds.map(row),
+      '',
+      c.bold(`Around them (${others.length})`),
+      ...others.map(row),
+      '',
+    ].join('\n'),
+  );
+}
+
+export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }): Promise<void> {
+  const kb = await loadKb({ dirs: opts.kb ?? [] });
+  const e = kb.byId.get(id);
+  if (!e) {
+    const near = kb.entries.filter((x) => x.id.includes(id) || id.includes(x.id)).map((x) => x.id);
+    throw new UserError(`no entry "${id}"${near.length ? `; did you mean ${near.join(', ')}?` : ' (see `linkdoctor kb list`)'}`);
+  }
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(strip(e), null, 2)}\n`);
+    return;
+  }
+  const c = colorsFor(process.stdout);
+  const out = [`${c.bold(e.id)}  ${e.title}  ${c.dim(`[${e.direction}${e.seed ? ` · seed row ${e.seed}` : ''}]`)}`];
+  out.push(...renderGuidance(e, c));
+  out.push(c.bold('  Recognised by'));
+  for (const s of e.symptoms) {
+    const sig = s.pattern ? `/${s.pattern}/` : s.status !== undefined ? `HTTP status ${String(s.status)}` : `${s.signal}${s.value ? ` = ${s.value}` : ''}`;
+    out.push(`    ${s.weight.toFixed(2)}  ${sig}${s.means ? c.dim(` — ${s.means}`) : ''}`);
+  }
+  if (e.decide) out.push(c.bold('  Told apart from look-alikes by'), `    ${e.decide}`);
+  out.push(c.dim(`  ${e.file ?? ''}`), '');
+  process.stdout.write(out.join('\n'));
+}
+
+export async function kbLint(dir: string | undefined, opts: { quiet?: boolean }): Promise<void> {
+  const report = await lintKb(dir ?? BUILTIN_KB);
+  for (const p of report.problems) process.stdout.write(`${formatProblem(p)}\n`);
+  if (!opts.quiet || report.problems.length)
+    process.stdout.write(
+      `${report.entries} entries, ${report.examples} examples checked, ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}\n`,
+    );
+  process.exitCode = report.problems.length ? 1 : 0;
+}

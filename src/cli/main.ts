@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// linkdoctor's command line: thin commands that parse flags and call the library.
+// Exit codes: 0 all good / diagnosed, 1 a problem found or nothing matched, 2 usage or input error.
+import { Command, CommanderError, Option } from 'commander';
+import { UserError } from '../errors.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const kbOption = () => new Option('--kb <dir>', 'also load the knowledge-base entries of this folder (repeatable)').argParser(collect);
+
+const program = new Command('linkdoctor')
+  .description('Find out why a connection between SAP Cloud Integration and a sender or receiver fails, and how to fix it.')
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command('diagnose')
+  .description('say which known issue an error text is, on what evidence, and what to do')
+  .argument('[text...]', 'the error text (else --file, else standard input)')
+  .option('-f, --file <file>', 'read the error text from a file')
+  .option('--json', 'print one JSON object instead of the report')
+  .addOption(new Option('--direction <direction>', 'the direction, when you know it').choices(['inbound', 'outbound']))
+  .addOption(kbOption())
+  .action(async (text: string[], opts) => (await import('./diagnose.js')).diagnoseCommand(text, opts));
+
+const kb = program.command('kb').description('the knowledge base: list, show and lint entries');
+kb.command('list')
+  .description('list the entries')
+  .option('--json', 'print JSON')
+  .addOption(kbOption())
+  .action(async (opts) => (await import('./kb.js')).kbList(opts));
+kb.command('show')
+  .description('print one entry')
+  .argument('<id>', 'entry id, e.g. out-cert-path')
+  .option('--json', 'print JSON')
+  .addOption(kbOption())
+  .action(async (id: string, opts) => (await import('./kb.js')).kbShow(id, opts));
+kb.command('lint')
+  .description('validate entries: schema, patterns, unique ids, and their own examples')
+  .argument('[dir]', 'folder of entries (default: the built-in knowledge base)')
+  .option('-q, --quiet', 'print problems only')
+  .action(async (dir: string | undefined, opts) => (await import('./kb.js')).kbLint(dir, opts));
+
+program
+  .command('demo')
+  .description('diagnose a few bundled sample errors (offline)')
+  .action(async () => (await import('./demo.js')).demoCommand());
+
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    const { KbError } = await import('../kb/load.js');
+    if (e instanceof UserError) process.stderr.write(`linkdoctor: ${e.message}\n`);
+    else if (e instanceof KbError) process.stderr.write(`linkdoctor: the knowledge base has problems:\n${e.message}\n`);
+    else {
+      process.stderr.write(`linkdoctor: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+      if (process.env.LINKDOCTOR_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+    }
+    process.exitCode = 2;
+  }
+}

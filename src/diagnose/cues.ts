@@ -1,0 +1,166 @@
+// Who reported an error, and which way the failing call went. These cues are the platform's
+// vocabulary (adapter classes, ABAP transactions, runtime host shapes), not any one entry's symptoms,
+// so they live beside the signal reader rather than in kb/.
+import type { Direction } from '../types.js';
+
+export interface Cue {
+  re: RegExp;
+  /** The component that printed the error, when the cue names one. */
+  reporter?: string;
+  direction?: Direction;
+  /** How strongly the cue says `direction`, in (0,1]. */
+  weight: number;
+  means: string;
+}
+
+const out = 'outbound' as const;
+const inb = 'inbound' as const;
+
+export const CUES: Cue[] = [
+  // Receiver adapters of the tenant: the tenant was the client.
+  {
+    re: /HTTP response '\d{3}[^'\n]*' when communicating with/i,
+    reporter: 'Apache CXF (SOAP receiver adapter)',
+    direction: out,
+    weight: 0.9,
+    means: 'the SOAP (CXF) client of an integration flow called a receiver',
+  },
+  {
+    re: /HTTP operation failed invoking|AhcOperationFailedException/i,
+    reporter: 'Camel HTTP client (HTTP receiver adapter)',
+    direction: out,
+    weight: 0.9,
+    means: "the HTTP receiver adapter's client called a receiver",
+  },
+  {
+    re: /\bcom\.sap\.it\.rt\.adapter\.http\.api\.exception\.HttpResponseException\b/,
+    reporter: 'HTTP receiver adapter',
+    direction: out,
+    weight: 0.85,
+    means: 'the HTTP receiver adapter reported the response of a receiver',
+  },
+  {
+    re: /\bOsciException\b|\bcom\.sap\.gateway\.core\.ip\b/,
+    reporter: 'OData receiver adapter',
+    direction: out,
+    weight: 0.8,
+    means: 'the OData adapter of an integration flow called a receiver',
+  },
+  {
+    re: /\bcom\.jcraft\.jsch\b|\bJSchException\b|\bJSch\b/i,
+    reporter: 'JSch (SFTP adapter)',
+    direction: out,
+    weight: 0.6,
+    means: 'a Java SSH client (JSch, used by the SFTP adapter) connected to a server',
+  },
+  {
+    re: /\b(?:javax|jakarta)\.mail\b|\bcom\.sun\.mail\b|\bMailConnectException\b/,
+    reporter: 'JavaMail (mail adapter)',
+    direction: out,
+    weight: 0.6,
+    means: 'a Java mail client (as in the mail receiver adapter) connected to a mail server',
+  },
+  { re: /\breceiver (?:adapter|channel|system)\b/i, direction: out, weight: 0.7, means: 'a receiver was called' },
+  { re: /\breceiver\b/i, direction: out, weight: 0.4, means: 'a receiver is involved' },
+  {
+    re: /\b(?:SAP )?cloud connector\b|\bSCC\b/i,
+    direction: out,
+    weight: 0.6,
+    means: 'calls through the Cloud Connector go from the cloud to an on-premise system',
+  },
+  { re: /\bon-?prem(?:ise)?\b/i, direction: out, weight: 0.5, means: 'an on-premise system was called' },
+  { re: /\bbackend\b|\bback-end\b/i, direction: out, weight: 0.4, means: 'a backend system was called' },
+  {
+    re: /\b(?:BTP |HTTP )?destination\b(?! service)/i,
+    direction: out,
+    weight: 0.35,
+    means: 'a destination points from the cloud to a target system',
+  },
+  {
+    re: /\btarget (?:system|server|api|url|endpoint|host)\b|\b(?:external|partner|third[- ]party) (?:server|system|api|service)\b/i,
+    direction: out,
+    weight: 0.45,
+    means: 'a target system was called',
+  },
+  { re: /\bcallout\b/i, direction: out, weight: 0.5, means: 'an outgoing callout' },
+  {
+    re: /\bprincipal propagation\b|SAP-Connectivity-Authentication/i,
+    direction: out,
+    weight: 0.6,
+    means: 'principal propagation carries a user from the cloud to an on-premise system',
+  },
+  {
+    re: /\bcredential name\b|\buser credentials? artifact\b|\brequest[- ]reply\b/i,
+    direction: out,
+    weight: 0.5,
+    means: 'integration-flow configuration of an outgoing call',
+  },
+
+  // Senders calling the tenant.
+  { re: /\bsender (?:system|adapter|channel)\b/i, direction: inb, weight: 0.6, means: 'a sender called the tenant' },
+  { re: /\bsender\b/i, direction: inb, weight: 0.4, means: 'a sender is involved' },
+  {
+    re: /\b(?:call|calls|calling|called|trigger|triggering|invoke|invoking)\s+(?:the |my |an? |our )?(?:i-?flow|integration flow|CPI|tenant)\b|\b(?:i-?flow|integration flow)(?:'s)? (?:endpoint|url)\b|\bendpoint of (?:the |my |an )?(?:i-?flow|integration flow)\b/i,
+    direction: inb,
+    weight: 0.7,
+    means: 'a client called an integration flow endpoint on the tenant',
+  },
+  {
+    re: /\/(?:http|cxf)\/[\w.~-]/,
+    direction: inb,
+    weight: 0.55,
+    means: 'an integration flow endpoint path (/http/... or /cxf/...) was called',
+  },
+  {
+    re: /-rt\.cfapps\.[\w.-]+|\.it-cpi\w*\.|-iflmap\.|\bit-rt-/i,
+    direction: inb,
+    weight: 0.75,
+    means: 'a Cloud Integration runtime host was called',
+  },
+  {
+    re: /\bESBMess(?:a|e)ging\.send\b/i,
+    direction: inb,
+    weight: 0.7,
+    means: 'ESBMessaging.send is the role a sender needs to call the tenant',
+  },
+  {
+    re: /\bservice key\b|\bintegration-flow\b plan|\bprocess integration runtime\b/i,
+    direction: inb,
+    weight: 0.5,
+    means: 'service-key credentials are what senders use to call the tenant',
+  },
+  {
+    re: /\bSOAManager\b|\blogical port\b|\bSM59\b|\bSTRUST\b|\bSMICM\b|\bdev_icm\b|\bSRT_UTIL\b/i,
+    reporter: 'SAP ABAP system',
+    direction: inb,
+    weight: 0.55,
+    means: 'an SAP ABAP system was the client (as a sender it calls the tenant)',
+  },
+  {
+    re: /\bICM_HTTP_[A-Z_]+|\bSSSLERR_[A-Z_]+|\bSapSSL\w*|\bNIECONN_[A-Z]+/,
+    reporter: 'SAP ABAP ICM',
+    direction: inb,
+    weight: 0.5,
+    means: "the ABAP Internet Communication Manager's client reported it (an ABAP sender)",
+  },
+  {
+    re: /\bload balancer\b/i,
+    direction: inb,
+    weight: 0.4,
+    means: "SAP's load balancer sits in front of the tenant for inbound calls",
+  },
+  {
+    re: /\bAuthentication object was not found in the SecurityContext\b|\bUnauthorizedUserException\b|\bunauthorized_user\b/i,
+    reporter: 'Cloud Integration runtime',
+    direction: inb,
+    weight: 0.6,
+    means: "the tenant's own authentication answered a caller",
+  },
+  {
+    re: /\bcertificate-to-user mapping\b|\bsubjectAndIssuers\b/i,
+    direction: inb,
+    weight: 0.7,
+    means: 'inbound client-certificate authorization of the tenant',
+  },
+  { re: /\bpostman\b|\bsoap ?ui\b|\binsomnia\b/i, direction: inb, weight: 0.35, means: 'a test client called an endpoint' },
+];

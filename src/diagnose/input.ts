@@ -1,0 +1,90 @@
+// Reads one incident's text from arguments, a file or standard input, and refuses what is not
+// an error text (binary data, an empty input, more than one incident can be) in one sentence.
+import { open } from 'node:fs/promises';
+import { UserError } from '../errors.js';
+
+/** An incident is a message, a stack trace or a log entry: a few MB at most. */
+export const MAX_INCIDENT_BYTES = 4 * 1024 * 1024;
+
+export interface IncidentText {
+  text: string;
+  /** Things the user should know about how the input was read (a lossy decode, say). */
+  warnings: string[];
+}
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+function tooLarge(size: number | undefined): UserError {
+  return new UserError(
+    `the input is ${size === undefined ? 'more than ' + mb(MAX_INCIDENT_BYTES) : mb(size)}; diagnose reads one incident ` +
+      `(an error message, a stack trace or a log entry) of up to ${mb(MAX_INCIDENT_BYTES)}: cut out the failing part`,
+  );
+}
+
+/** Decodes bytes to text: UTF-8 (or UTF-16 with a byte-order mark); refuses binary data. */
+export function decodeIncident(buf: Buffer, source: string): IncidentText {
+  const warnings: string[] = [];
+  let text: string;
+  if (buf[0] === 0xff && buf[1] === 0xfe) text = new TextDecoder('utf-16le').decode(buf.subarray(2));
+  else if (buf[0] === 0xfe && buf[1] === 0xff) text = new TextDecoder('utf-16be').decode(buf.subarray(2));
+  else {
+    const nul = buf.indexOf(0);
+    if (nul !== -1) throw new UserError(`${source} looks binary (a NUL byte at offset ${nul}), not an error text`);
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
+    } catch {
+      text = new TextDecoder('utf-8').decode(buf);
+      warnings.push(`${source} is not valid UTF-8: the bytes that are not were read as U+FFFD`);
+    }
+  }
+  const sample = text.slice(0, 65536);
+  // eslint-disable-next-line no-control-regex
+  const control = sample.match(/[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]/g)?.length ?? 0;
+  if (sample.length >= 16 && control / sample.length > 0.1)
+    throw new UserError(`${source} looks binary (${Math.round((100 * control) / sample.length)}% control bytes), not an error text`);
+  if (!text.trim()) throw new UserError(`${source} is empty: give the error text as arguments, with --file, or on standard input`);
+  return { text, warnings };
+}
+
+async function readBounded(stream: AsyncIterable<Buffer | string>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += b.length;
+    if (size > MAX_INCIDENT_BYTES) throw tooLarge(undefined);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function readIncident(opts: {
+  args: string[];
+  file?: string;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}): Promise<IncidentText> {
+  if (opts.args.length && opts.file) throw new UserError('give the error text either as arguments or with --file, not both');
+  if (opts.args.length) return decodeIncident(Buffer.from(opts.args.join(' ')), 'the text');
+  if (opts.file) {
+    let fh;
+    try {
+      fh = await open(opts.file, 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UserError(
+        `cannot read ${opts.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
+      );
+    }
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) throw new UserError(`${opts.file} is a folder, not a file`);
+      if (st.size > MAX_INCIDENT_BYTES) throw tooLarge(st.size);
+      return decodeIncident(await readBounded(fh.createReadStream({ autoClose: false })), opts.file);
+    } finally {
+      await fh.close();
+    }
+  }
+  if (opts.stdin.isTTY)
+    throw new UserError('give the error text as arguments, with --file FILE, or on standard input (see --help)');
+  return decodeIncident(await readBounded(opts.stdin as AsyncIterable<Buffer>), 'standard input');
+}

@@ -1,0 +1,157 @@
+// The matcher: holds the signals of one incident (read from text, or observed by a probe) against
+// the knowledge base and returns ranked diagnoses with the evidence that decided them.
+import type { CompiledEntry, CompiledSymptom, Kb } from '../kb/load.js';
+import type {
+  DiagnoseResult,
+  Diagnosis,
+  Direction,
+  DirectionFinding,
+  Evidence,
+  InferredDirection,
+  Signal,
+} from '../types.js';
+import { extractSignals, factsOf } from './signals.js';
+
+/** Below this a match is noise, not a diagnosis. */
+export const MIN_CONFIDENCE = 0.3;
+/** How many diagnoses an answer lists at most. */
+const MAX_DIAGNOSES = 5;
+/** How far the other direction's cues pull an entry down: opposite and certain = x0.4. */
+const DIRECTION_PULL = 0.6;
+
+export interface Incident {
+  /** The error text, when the incident was read from text. */
+  text?: string;
+  /** Signals observed directly (by a probe); the text's own signals are added to them. */
+  signals?: Signal[];
+  /** The direction, when the caller knows it (a probe does). */
+  direction?: Direction;
+}
+
+const combine = (weights: number[]) => 1 - weights.reduce((p, w) => p * (1 - w), 1);
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+function spanEvidence(text: string, start: number, end: number, kind: Evidence['kind'], means?: string): Evidence {
+  return { text: text.slice(start, end), start, end, line: lineOf(text, start), kind, ...(means ? { means } : {}) };
+}
+
+function findSymptom(s: CompiledSymptom, text: string, signals: Signal[], kind: Evidence['kind']): Evidence | null {
+  if (s.re) {
+    s.re.lastIndex = 0;
+    const m = s.re.exec(text);
+    return m ? spanEvidence(text, m.index, m.index + m[0].length, kind, s.means) : null;
+  }
+  const sig = signals.find((x) => x.type === s.signalType && (!s.valueRe || s.valueRe.test(x.value)));
+  if (!sig) return null;
+  if (sig.start !== undefined && sig.end !== undefined && text) return spanEvidence(text, sig.start, sig.end, kind, s.means);
+  return { text: sig.detail ? `${sig.value} (${sig.detail})` : sig.value, kind, ...(s.means ? { means: s.means } : {}) };
+}
+
+interface DirectionScores {
+  inbound: number;
+  outbound: number;
+  finding: DirectionFinding;
+}
+
+function directionOf(incident: Incident, signals: Signal[], text: string): DirectionScores {
+  if (incident.direction) {
+    const forced = incident.direction;
+    return {
+      inbound: forced === 'inbound' ? 1 : 0,
+      outbound: forced === 'outbound' ? 1 : 0,
+      finding: { inferred: forced, evidence: [{ text: `--direction ${forced}`, kind: 'direction', means: 'given by the caller' }] },
+    };
+  }
+  const cues = signals.filter((s) => s.type === 'direction');
+  const score = (d: Direction) => combine(cues.filter((c) => c.value === d).map((c) => c.weight ?? 0));
+  const inbound = score('inbound');
+  const outbound = score('outbound');
+  const inferred: InferredDirection =
+    inbound - outbound >= 0.25 ? 'inbound' : outbound - inbound >= 0.25 ? 'outbound' : 'unknown';
+  const evidence = cues
+    .filter((c) => inferred === 'unknown' || c.value === inferred)
+    .map((c) => spanEvidence(text, c.start!, c.end!, 'direction', `${c.value}: ${c.detail}`));
+  return { inbound, outbound, finding: { inferred, evidence } };
+}
+
+function evaluate(entry: CompiledEntry, text: string, signals: Signal[], dir: DirectionScores): Diagnosis | null {
+  const evidence: Evidence[] = [];
+  const weights: number[] = [];
+  for (const s of entry.match) {
+    const ev = findSymptom(s, text, signals, 'symptom');
+    if (ev) {
+      evidence.push(ev);
+      weights.push(s.weight);
+    }
+  }
+  if (!weights.length) return null;
+  let confidence = combine(weights);
+  for (const s of entry.unless) {
+    const ev = findSymptom(s, text, signals, 'against');
+    if (ev) {
+      evidence.push(ev);
+      confidence *= 1 - s.weight;
+    }
+  }
+  if (entry.direction !== 'any') {
+    const same = dir[entry.direction];
+    const opposite = dir[entry.direction === 'inbound' ? 'outbound' : 'inbound'];
+    confidence *= 1 - DIRECTION_PULL * Math.max(0, opposite - same);
+    if (same > opposite) evidence.push(...dir.finding.evidence.filter((e) => e.means?.startsWith(entry.direction)));
+  }
+  if (confidence < MIN_CONFIDENCE) return null;
+  return {
+    id: entry.id,
+    title: entry.title,
+    direction: entry.direction,
+    // Text is never proof: a perfect score would claim more than a pattern can know.
+    confidence: Math.min(0.99, Math.round(confidence * 100) / 100),
+    ...(entry.seed !== undefined ? { seed: entry.seed } : {}),
+    summary: entry.summary,
+    evidence,
+    facts: {},
+    causes: entry.causes,
+    checks: entry.checks,
+    fixes: entry.fixes,
+    references: entry.references,
+  };
+}
+
+function decideNote(kb: Kb, diagnoses: Diagnosis[], finding: DirectionFinding): string | undefined {
+  if (finding.inferred !== 'unknown') return undefined;
+  const top = diagnoses.slice(0, 3);
+  const inbound = top.find((d) => d.direction === 'inbound');
+  const outbound = top.find((d) => d.direction === 'outbound');
+  if (!inbound || !outbound) return undefined;
+  const own = kb.byId.get(diagnoses[0]!.id)?.decide;
+  return (
+    own ??
+    `The text does not say which way the call went. If a sender system got this error calling the tenant, it is ` +
+      `${inbound.id}; if an integration flow's message processing log shows it for a call to a receiver, it is ` +
+      `${outbound.id}.`
+  );
+}
+
+/** Diagnoses one incident: its text and/or observed signals, against the knowledge base. */
+export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
+  const text = incident.text ?? '';
+  const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text) : [])];
+  const dir = directionOf(incident, signals, text);
+  const facts = factsOf(signals);
+  const diagnoses = kb.entries
+    .map((e) => evaluate(e, text, signals, dir))
+    .filter((d): d is Diagnosis => d !== null)
+    .sort(
+      (a, b) =>
+        b.confidence - a.confidence || (a.seed === undefined ? 1 : 0) - (b.seed === undefined ? 1 : 0) || a.id.localeCompare(b.id),
+    )
+    .slice(0, MAX_DIAGNOSES)
+    .map((d) => ({ ...d, facts }));
+  const decide = decideNote(kb, diagnoses, dir.finding);
+  return { diagnoses, signals, facts, direction: { ...dir.finding, ...(decide ? { decide } : {}) } };
+}

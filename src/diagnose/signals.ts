@@ -1,0 +1,259 @@
+// Reads the signals out of an error text: HTTP statuses with their context, exception classes,
+// SAP ICM/SSL codes, TLS alerts, socket errors, adapter markers, URLs, hosts, ports, certificate
+// names, and who reported the error. Every signal keeps the span of the text it came from.
+import type { Facts, Signal } from '../types.js';
+import { CUES } from './cues.js';
+
+const REASONS: Record<string, number> = {
+  'bad request': 400,
+  unauthorized: 401,
+  unauthorised: 401,
+  unathorized: 401,
+  forbidden: 403,
+  'not found': 404,
+  'method not allowed': 405,
+  'proxy authentication required': 407,
+  'request timeout': 408,
+  'request time-out': 408,
+  'length required': 411,
+  'payload too large': 413,
+  'request entity too large': 413,
+  'unsupported media type': 415,
+  'too many requests': 429,
+  'internal server error': 500,
+  'bad gateway': 502,
+  'service unavailable': 503,
+  'gateway timeout': 504,
+  'gateway time-out': 504,
+};
+const REASON_RE = Object.keys(REASONS)
+  .sort((a, b) => b.length - a.length)
+  .map((r) => r.replace(/ /g, '\\s+').replace('-', '-?'))
+  .join('|');
+
+function reasonCode(phrase: string): number | undefined {
+  return REASONS[phrase.toLowerCase().replace(/\s+/g, ' ')];
+}
+
+/** Status patterns; group `code` is the status, `reason` its phrase, `url` the called URL. */
+const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
+  {
+    re: /HTTP response '(?<code>\d{3})(?::\s*(?<reason>[^'\n]*))?' when communicating with (?<url>[^\s'"<>]+)/gi,
+    context: 'cxf',
+  },
+  {
+    re: /(?:invoking|calling)\s+(?<url>\S+)\s+with\s+status\s?code:?\s*(?<code>\d{3})/gi,
+    context: 'camel',
+  },
+  { re: /\bHTTP\/\d(?:\.\d)?\s+(?<code>[1-5]\d\d)\b(?:[ \t]+(?<reason>[A-Za-z][A-Za-z -]{1,40}))?/g, context: 'status-line' },
+  {
+    re: /\bstatus[\s_-]?code\b\W{0,3}(?<code>[1-5]\d\d)\b|\b(?:HTTP[\s_-]*)?status\s*[:=]?\s*(?<code2>[1-5]\d\d)\b/gi,
+    context: 'status-field',
+  },
+  {
+    re: /\bHTTP[\s_-]*(?:error[\s_-]*code|errorcode|error|status|code|response)?\s*[:#]?\s*\(?(?<code>[1-5]\d\d)\b(?![.:/]\d)/gi,
+    context: 'http-code',
+  },
+  {
+    re: new RegExp(`\\b(?<code>[1-5]\\d\\d)\\s*[-:]?\\s*["'(]?\\s*(?<reason>${REASON_RE})\\b`, 'gi'),
+    context: 'code-reason',
+  },
+  {
+    re: new RegExp(`\\b(?<reason>${REASON_RE})\\s*[("'\\[]\\s*(?<code>[1-5]\\d\\d)\\s*[)"'\\]]`, 'gi'),
+    context: 'reason-code',
+  },
+  {
+    re: /\b(?:an?|got|get|getting|gets|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|error|response|code)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
+    context: 'prose',
+  },
+  { re: /\b(?<code>[45]\d\d)\s+(?:error|response|status|http)\b/gi, context: 'prose' },
+  // A reason phrase alone says the status too; "Not Found" only capitalised, as the phrase is common prose.
+  {
+    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required|Not\s+Found|Bad\s+Gateway|Gateway\s+Time-?out)\b/g,
+    context: 'reason',
+  },
+];
+
+/** SAP's ABAP HTTP client reports a failed connect as "HTTP error 411 occured: ... connect ... failed". */
+const ICM_RC_AFTER = /^[^\n]{0,80}?(?:NIE[A-Z]|(?:direct )?connect to \S+ failed)/i;
+
+interface Extractor {
+  type: string;
+  re: RegExp;
+  /** Value of the signal; the whole match when absent. */
+  value?: (m: RegExpExecArray) => string | undefined;
+  detail?: (m: RegExpExecArray) => string | undefined;
+}
+
+const NOT_HOST = /\.(?:java|groovy|kt|scala|js|mjs|ts|py|xml|xsl|xslt|class|jar|json|yaml|yml|log|trc|txt|html?|wsdl|svc)$/i;
+
+const EXTRACTORS: Extractor[] = [
+  {
+    type: 'exception',
+    re: /\b(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Fault)\b|\b[A-Z][\w$]*(?:Exception|Fault)\b/g,
+    detail: (m) => /^:\s*([^\n]{1,200})/.exec(m.input.slice(m.index + m[0].length))?.[1]?.trim(),
+  },
+  { type: 'icm.code', re: /\bICM_HTTP_[A-Z_]+[A-Z]\b/g },
+  { type: 'ssl.error', re: /\bSSSLERR_[A-Z_]+[A-Z]\b/g },
+  { type: 'ni.error', re: /\bNIE[A-Z]+_[A-Z_]+[A-Z]\b/g },
+  {
+    type: 'tls.alert',
+    re: /(?:received fatal alert|fatal alert|(?:sslv3|tlsv1(?:\.\d)?|ssl|tls) alert)\s*:?\s*(?<name>[a-z]+(?:[_ ][a-z]+){0,2})|\((?<name2>[a-z]+(?:_[a-z]+)+)\)\s*received fatal alert/gi,
+    value: (m) => (m.groups?.name ?? m.groups?.name2)?.toLowerCase().replace(/ /g, '_'),
+  },
+  {
+    type: 'tls.code',
+    re: /\b(?:UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_[A-Z_]+|ERR_CERT_[A-Z_]+)\b/g,
+  },
+  {
+    type: 'errno',
+    re: /\b(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|ESOCKETTIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|EPROTO|EAI_AGAIN|ECONNABORTED|EAUTH)\b/g,
+  },
+  { type: 'marker', re: /(?:\[[A-Z][A-Z_]*\]){2,}/g },
+  {
+    type: 'url',
+    re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/[^\s'"<>`\\]+/gi,
+    value: (m) => m[0].replace(/[.,;:)\]}]+$/, ''),
+  },
+  {
+    type: 'http.method',
+    re: /\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\b(?=\s+(?:\/|https?:|request|call|calls|method|operation|requests|with)|\s*$)/g,
+  },
+  {
+    type: 'cert.subject',
+    re: /\b(?:subject(?: DN)?|owner)\s*[:=]\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=\s*(?:;|"|\n|$|,?\s*issuer|\)))/gi,
+    value: (m) => m.groups?.dn?.trim(),
+  },
+  {
+    type: 'cert.issuer',
+    re: /\b(?:issuer(?: DN)?\s*[:=]|issued by)\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=\s*(?:;|"|\n|$|\)|,?\s*is not trusted))/gi,
+    value: (m) => m.groups?.dn?.trim(),
+  },
+];
+
+/** Host and port forms: JavaMail's "host, port: h, 25", "host: h, port: 25", "h:443", "connect to h". */
+const HOST_PORT_PATTERNS: RegExp[] = [
+  /\bhost,\s*port:\s*(?<host>[\w.-]+),\s*(?<port>\d{1,5})\b/gi,
+  /\bhost\s*[:=]\s*'?(?<host>[\w.-]+\.[a-z][\w-]*|\d{1,3}(?:\.\d{1,3}){3})'?\s*[,;]\s*port\s*[:=]?\s*(?<port>\d{1,5})\b/gi,
+  /(?<![\w.:/@-])(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})\b(?![.\d])/gi,
+  /\b(?:connect(?:ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
+  /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
+];
+
+function push(signals: Signal[], s: Signal): void {
+  // One signal per type and value at a place: overlapping readings of the same span are duplicates.
+  const dup = signals.some(
+    (o) =>
+      o.type === s.type &&
+      (o.value === s.value || s.type === 'exception') &&
+      o.start !== undefined &&
+      s.start !== undefined &&
+      o.start < s.end! &&
+      s.start < o.end!,
+  );
+  if (!dup) signals.push(s);
+}
+
+function statusSignals(text: string, signals: Signal[]): void {
+  for (const { re, context } of STATUS_PATTERNS) {
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const g = m.groups ?? {};
+      const reason = g.reason?.trim();
+      const code = g.code ?? g.code2 ?? (reason ? String(reasonCode(reason) ?? '') : '');
+      if (!code) continue;
+      const start = m.index;
+      const end = m.index + m[0].length;
+      if (ICM_RC_AFTER.test(text.slice(end))) {
+        push(signals, { type: 'icm.rc', value: code, start, end, detail: 'ABAP HTTP client return code of a failed connect' });
+        continue;
+      }
+      push(signals, { type: 'http.status', value: code, start, end, detail: reason ? `${context}: ${reason}` : context });
+      if (g.url) push(signals, { type: 'url', value: g.url.replace(/[.,;:)\]}]+$/, ''), start, end });
+    }
+  }
+}
+
+function hostSignals(text: string, signals: Signal[]): void {
+  for (const re of HOST_PORT_PATTERNS) {
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const { host, port } = m.groups ?? {};
+      const start = m.index;
+      const end = m.index + m[0].length;
+      if (host && !NOT_HOST.test(host)) push(signals, { type: 'host', value: host.toLowerCase(), start, end });
+      if (port && +port > 0 && +port < 65536) push(signals, { type: 'port', value: String(+port), start, end });
+    }
+  }
+  for (const s of signals.filter((x) => x.type === 'url')) {
+    try {
+      const u = new URL(s.value);
+      if (u.hostname && !/[<>]/.test(u.hostname))
+        push(signals, { type: 'host', value: u.hostname.toLowerCase(), start: s.start, end: s.end });
+      if (u.port) push(signals, { type: 'port', value: u.port, start: s.start, end: s.end });
+    } catch {
+      // a URL with a placeholder host ("https://<host>/x") gives no host
+    }
+  }
+}
+
+function cueSignals(text: string, signals: Signal[]): void {
+  for (const cue of CUES) {
+    const m = cue.re.exec(text);
+    if (!m) continue;
+    const start = m.index;
+    const end = m.index + m[0].length;
+    if (cue.reporter) push(signals, { type: 'reporter', value: cue.reporter, start, end });
+    if (cue.direction)
+      signals.push({ type: 'direction', value: cue.direction, start, end, detail: cue.means, weight: cue.weight });
+  }
+}
+
+/** Every signal of the text, ordered by position. */
+export function extractSignals(text: string): Signal[] {
+  const signals: Signal[] = [];
+  statusSignals(text, signals);
+  for (const x of EXTRACTORS) {
+    x.re.lastIndex = 0;
+    for (let m = x.re.exec(text); m; m = x.re.exec(text)) {
+      const value = x.value ? x.value(m) : m[0];
+      if (!value) continue;
+      const detail = x.detail?.(m);
+      push(signals, {
+        type: x.type,
+        value,
+        start: m.index,
+        end: m.index + m[0].length,
+        ...(detail ? { detail } : {}),
+      });
+    }
+  }
+  hostSignals(text, signals);
+  cueSignals(text, signals);
+  return signals.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
+}
+
+/** The facts a user acts on: the first of each kind, in text order. */
+export function factsOf(signals: Signal[]): Facts {
+  const first = (type: string) => signals.find((s) => s.type === type)?.value;
+  const facts: Facts = {};
+  const set = <K extends keyof Facts>(k: K, v: Facts[K] | undefined) => {
+    if (v !== undefined && v !== '') facts[k] = v;
+  };
+  set('host', first('host'));
+  const port = first('port');
+  set('port', port ? Number(port) : undefined);
+  set('url', first('url'));
+  const status = first('http.status');
+  set('status', status ? Number(status) : undefined);
+  set('method', first('http.method'));
+  // The innermost cause is the last exception of a "Caused by" chain.
+  set('exception', signals.filter((s) => s.type === 'exception').at(-1)?.value);
+  set('code', first('ssl.error') ?? first('icm.code') ?? first('ni.error') ?? first('tls.code'));
+  set('alert', first('tls.alert'));
+  set('errno', first('errno'));
+  set('certificateSubject', first('cert.subject'));
+  set('certificateIssuer', first('cert.issuer'));
+  set('reporter', first('reporter'));
+  return facts;
+}

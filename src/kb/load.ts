@@ -1,0 +1,215 @@
+// Loads the knowledge base: the built-in kb/ folder plus any folders a user adds (--kb DIR).
+// Entries are YAML files; validated entries are cached as JSON keyed by the files' names, sizes
+// and mtimes, so a warm load is one JSON.parse (a few ms) and never imports yaml or zod.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
+
+/** Bump when the cached form of entries changes. */
+const CACHE_VERSION = 1;
+
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILTIN_KB = join(PACKAGE_ROOT, 'kb');
+
+export interface KbProblem {
+  file: string;
+  field?: string;
+  message: string;
+}
+
+/** A knowledge base that cannot be used; its message lists every problem, one per line. */
+export class KbError extends Error {
+  constructor(readonly problems: KbProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+  }
+}
+
+export function formatProblem(p: KbProblem): string {
+  return `${p.file}${p.field ? `: ${p.field}` : ''}: ${p.message}`;
+}
+
+export interface CompiledSymptom extends Symptom {
+  re?: RegExp;
+  signalType?: string;
+  valueRe?: RegExp;
+}
+
+export interface CompiledEntry extends Entry {
+  match: CompiledSymptom[];
+  unless: CompiledSymptom[];
+}
+
+export interface Kb {
+  entries: CompiledEntry[];
+  byId: Map<string, CompiledEntry>;
+}
+
+/** Lists the entry files of a folder, sorted so that loading is deterministic. */
+export function entryFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    throw new KbError([{ file: dir, message: `cannot read the folder (${(e as NodeJS.ErrnoException).code})` }]);
+  }
+  return names
+    .filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.'))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** Parses and validates every entry file of a folder; returns the good entries and every problem. */
+export async function readEntries(dir: string): Promise<{ entries: Entry[]; problems: KbProblem[] }> {
+  const [{ parse, YAMLParseError }, { entrySchema, issuePath }] = await Promise.all([
+    import('yaml'),
+    import('./schema.js'),
+  ]);
+  const entries: Entry[] = [];
+  const problems: KbProblem[] = [];
+  for (const file of entryFiles(dir)) {
+    let doc: unknown;
+    try {
+      doc = parse(readFileSync(file, 'utf8'), { prettyErrors: true, uniqueKeys: true });
+    } catch (e) {
+      const where =
+        e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+      const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      problems.push({ file, ...(where ? { field: where } : {}), message: `not valid YAML: ${msg}` });
+      continue;
+    }
+    const parsed = entrySchema.safeParse(doc);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues)
+        problems.push({ file, field: issuePath(issue.path) || '(entry)', message: issue.message });
+      continue;
+    }
+    const entry: Entry = { ...parsed.data, file };
+    const stem = basename(file).replace(/\.ya?ml$/i, '');
+    if (stem !== entry.id) problems.push({ file, field: 'id', message: `id "${entry.id}" differs from the file name` });
+    problems.push(...regexProblems(entry));
+    entries.push(entry);
+  }
+  return { entries, problems };
+}
+
+function regexProblems(entry: Entry): KbProblem[] {
+  const problems: KbProblem[] = [];
+  const lists = [
+    ['symptoms', entry.symptoms],
+    ['against', entry.against ?? []],
+  ] as const;
+  for (const [name, list] of lists)
+    list.forEach((s, i) => {
+      if (s.signal !== undefined && !(s.signal in SIGNAL_TYPES))
+        problems.push({
+          file: entry.file ?? entry.id,
+          field: `${name}[${i}].signal`,
+          message: `unknown signal type "${s.signal}" (known: ${Object.keys(SIGNAL_TYPES).join(', ')})`,
+        });
+      for (const key of ['pattern', 'value'] as const) {
+        const src = s[key];
+        if (src === undefined) continue;
+        let re: RegExp;
+        try {
+          re = new RegExp(src, 'i');
+        } catch (e) {
+          problems.push({
+            file: entry.file ?? entry.id,
+            field: `${name}[${i}].${key}`,
+            message: `not a valid regular expression: ${(e as Error).message}`,
+          });
+          continue;
+        }
+        if (re.test(''))
+          problems.push({
+            file: entry.file ?? entry.id,
+            field: `${name}[${i}].${key}`,
+            message: 'matches the empty string, so it would match every input',
+          });
+      }
+    });
+  return problems;
+}
+
+function cacheFile(dir: string): string {
+  if (resolve(dir) === BUILTIN_KB) return join(PACKAGE_ROOT, 'dist', 'kb.cache.json');
+  const home = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const key = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 16);
+  return join(home, 'linkdoctor', `kb-${key}.json`);
+}
+
+function fingerprint(files: string[]): string {
+  const h = createHash('sha256').update(String(CACHE_VERSION));
+  for (const f of files) {
+    const st = statSync(f);
+    h.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  return h.digest('hex');
+}
+
+/** Entries of one folder: from the cache when the files have not changed, else parsed and validated. */
+async function loadDir(dir: string): Promise<Entry[]> {
+  const files = entryFiles(dir);
+  const fp = fingerprint(files);
+  const cache = cacheFile(dir);
+  try {
+    const cached = JSON.parse(readFileSync(cache, 'utf8')) as { fingerprint: string; entries: Entry[] };
+    if (cached.fingerprint === fp) return cached.entries;
+  } catch {
+    // no cache yet, or an unreadable one: rebuild it below
+  }
+  const { entries, problems } = await readEntries(dir);
+  if (problems.length) throw new KbError(problems);
+  try {
+    mkdirSync(dirname(cache), { recursive: true });
+    const tmp = `${cache}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ fingerprint: fp, entries }));
+    renameSync(tmp, cache);
+  } catch {
+    // a read-only install still works, only without the cache
+  }
+  return entries;
+}
+
+function compileSymptom(s: Symptom): CompiledSymptom {
+  if (s.pattern !== undefined) return { ...s, re: new RegExp(s.pattern, 'gi') };
+  if (s.status !== undefined) {
+    const codes = Array.isArray(s.status) ? s.status : [s.status];
+    return { ...s, signalType: 'http.status', valueRe: new RegExp(`^(?:${codes.join('|')})$`) };
+  }
+  return { ...s, signalType: s.signal, ...(s.value !== undefined ? { valueRe: new RegExp(`^(?:${s.value})$`, 'i') } : {}) };
+}
+
+export function compileEntries(entries: Entry[]): Kb {
+  const compiled = entries.map((e) => ({
+    ...e,
+    match: e.symptoms.map(compileSymptom),
+    unless: (e.against ?? []).map(compileSymptom),
+  }));
+  return { entries: compiled, byId: new Map(compiled.map((e) => [e.id, e])) };
+}
+
+/** Checks that no id is defined twice across the folders. */
+export function duplicateIds(entries: Entry[]): KbProblem[] {
+  const seen = new Map<string, string>();
+  const problems: KbProblem[] = [];
+  for (const e of entries) {
+    const first = seen.get(e.id);
+    if (first) problems.push({ file: e.file ?? e.id, field: 'id', message: `"${e.id}" is already defined in ${first}` });
+    else seen.set(e.id, e.file ?? e.id);
+  }
+  return problems;
+}
+
+/** The knowledge base: the built-in entries (unless `builtin` is false) and those of `dirs`. */
+export async function loadKb(opts: { dirs?: string[]; builtin?: boolean } = {}): Promise<Kb> {
+  const dirs = [...(opts.builtin === false ? [] : [BUILTIN_KB]), ...(opts.dirs ?? [])];
+  const entries: Entry[] = [];
+  for (const dir of dirs) entries.push(...(await loadDir(dir)));
+  const dups = duplicateIds(entries);
+  if (dups.length) throw new KbError(dups);
+  return compileEntries(entries);
+}

@@ -1,0 +1,57 @@
+// The schema of a knowledge-base entry file. Loaded only when entries are validated
+// (kb lint, or a cache miss), so that a cold `diagnose` does not pay for zod.
+import { z } from 'zod';
+
+const regex = z.string().min(1);
+
+const symptom = z
+  .strictObject({
+    pattern: regex.optional(),
+    status: z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599))]).optional(),
+    signal: z.string().min(1).optional(),
+    value: regex.optional(),
+    weight: z.number().gt(0).lte(1),
+    means: z.string().min(1).optional(),
+  })
+  .refine((s) => [s.pattern, s.status, s.signal].filter((x) => x !== undefined).length === 1, {
+    message: 'a symptom needs exactly one of pattern, status or signal',
+  })
+  .refine((s) => s.value === undefined || s.signal !== undefined, { message: 'value only goes with signal' });
+
+const reference = z.strictObject({
+  title: z.string().min(1),
+  url: z.url({ protocol: /^https?$/ }),
+  note: z
+    .string()
+    .regex(/^\d{6,10}$/, 'an SAP note number is 6 to 10 digits')
+    .optional(),
+});
+
+export const entrySchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'ids are lower-case words joined by hyphens'),
+  title: z.string().min(1),
+  direction: z.enum(['inbound', 'outbound', 'any']),
+  seed: z.number().int().min(1).max(22).optional(),
+  summary: z.string().min(1),
+  symptoms: z.array(symptom).min(1),
+  against: z.array(symptom).optional(),
+  causes: z.array(z.string().min(1)).min(1),
+  checks: z.array(z.strictObject({ text: z.string().min(1), probe: z.string().min(1).optional() })).min(1),
+  fixes: z.array(z.string().min(1)).min(1),
+  references: z.array(reference).min(1),
+  decide: z.string().min(1).optional(),
+  examples: z.strictObject({
+    match: z.array(z.string().min(1)).min(3, 'at least 3 texts the entry must match'),
+    noMatch: z.array(z.string().min(1)).min(2, 'at least 2 texts the entry must not match'),
+  }),
+});
+
+export type EntryInput = z.infer<typeof entrySchema>;
+
+/** Human path of a zod issue: `symptoms[2].pattern`. */
+export function issuePath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    '',
+  );
+}

@@ -1,0 +1,171 @@
+// The one vocabulary of linkdoctor: knowledge-base entries, signals, diagnoses.
+// Readers and probes produce Signals; the matcher holds them against Entries and returns Diagnoses.
+
+/** Seen from the integration tenant: inbound = a sender calls the tenant; outbound = the tenant calls a receiver. */
+export type Direction = 'inbound' | 'outbound';
+/** An entry may apply to either direction (a DNS failure is a DNS failure). */
+export type EntryDirection = Direction | 'any';
+/** What the reader could tell about who called whom. */
+export type InferredDirection = Direction | 'unknown';
+
+/** A signature that recognises an entry: a pattern over the text, or a typed signal. */
+export interface Symptom {
+  /** Regular expression over the input text (case-insensitive). */
+  pattern?: string;
+  /** Shorthand for `signal: http.status` with this value. */
+  status?: number | number[];
+  /** A signal type (`http.status`, `tls.alert`, `tls.verdict`, ...) ... */
+  signal?: string;
+  /** ... and, optionally, a regular expression its value must match in full. */
+  value?: string;
+  /** How strongly this symptom alone points at the entry, in (0,1]. */
+  weight: number;
+  /** What the symptom means, shown beside the evidence. */
+  means?: string;
+}
+
+export interface Check {
+  text: string;
+  /** The probe step that confirms it, where one applies (tls, http, ssh, smtp, ...). */
+  probe?: string;
+}
+
+export interface Reference {
+  title: string;
+  url: string;
+  /** SAP note or KBA number, when the reference is one. */
+  note?: string;
+}
+
+/** One known issue of the knowledge base, as authored in kb/<id>.yaml. */
+export interface Entry {
+  id: string;
+  title: string;
+  direction: EntryDirection;
+  /** Row number in SAP's troubleshooting table, for the 22 seed entries. */
+  seed?: number;
+  summary: string;
+  symptoms: Symptom[];
+  /** Negative evidence: each match lowers the confidence by its weight. */
+  against?: Symptom[];
+  causes: string[];
+  checks: Check[];
+  fixes: string[];
+  references: Reference[];
+  /** What tells this entry apart from its look-alikes (its twin of the other direction, say). */
+  decide?: string;
+  examples: { match: string[]; noMatch: string[] };
+  /** File the entry was loaded from (set by the loader). */
+  file?: string;
+}
+
+/**
+ * Signal types, with the values probes report. Text readers produce the first group; probes add
+ * verdicts of their steps so that an observed failure meets the same entries as a reported one.
+ */
+export const SIGNAL_TYPES = {
+  'http.status': 'an HTTP status code: 401, 403, ...',
+  'http.method': 'the HTTP method of the failing call',
+  exception: 'a Java/.NET exception class (detail: its message)',
+  'icm.code': 'an SAP ICM error code: ICM_HTTP_CONNECTION_FAILED, ...',
+  'icm.rc':
+    'an ABAP HTTP client\'s return code for a failed connect ("HTTP error 411 occured: ... NIECONN_REFUSED")',
+  'ssl.error': 'an SAP CommonCryptoLib error: SSSLERR_PEER_CERT_UNTRUSTED, ...',
+  'ni.error': 'an SAP NI (network interface) error: NIECONN_REFUSED, ...',
+  'tls.alert':
+    'a TLS alert: handshake_failure, unknown_ca, bad_certificate, certificate_required, protocol_version, ...',
+  'tls.code': 'an OpenSSL/Node TLS error code: UNABLE_TO_GET_ISSUER_CERT_LOCALLY, CERT_HAS_EXPIRED, ...',
+  errno: 'a socket error code: ECONNREFUSED, ETIMEDOUT, ENOTFOUND, ECONNRESET, ...',
+  marker: 'a Cloud Integration log marker: [CAMEL][IFLOW][POLL_FAILED], ...',
+  url: 'a URL',
+  host: 'a host name or address',
+  port: 'a port number',
+  'cert.subject': 'a certificate subject DN',
+  'cert.issuer': 'a certificate issuer DN',
+  reporter: 'the component that printed the error',
+  direction: 'a cue for inbound or outbound',
+  // Probe verdicts.
+  'net.error':
+    'probe: dns-not-found | dns-timeout | refused | timeout | reset | unreachable | closed | silent | garbage',
+  'tls.verdict':
+    'probe: untrusted | incomplete-chain | self-signed | expired | not-yet-valid | hostname-mismatch | weak-key | handshake-failed | client-cert-required | client-cert-rejected',
+  'http.csrf': 'probe: required | invalid | cookies-not-kept',
+  'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
+  'ssh.hostkey': 'probe: changed | unknown',
+  'ssh.auth': 'probe: refused',
+  'ssh.algorithms': 'probe: no-common',
+  'smtp.port': 'probe: blocked (port 25 unreachable while 587 or 465 answers)',
+  'smtp.starttls': 'probe: required | missing',
+  'smtp.auth': 'probe: refused',
+} as const;
+
+/** One observed fact, with where it was seen. */
+export interface Signal {
+  /** e.g. http.status, exception, icm.code, ssl.error, tls.alert, errno, marker, url, host, port, reporter, direction */
+  type: string;
+  value: string;
+  /** Span of the input text it was read from, when it came from text. */
+  start?: number;
+  end?: number;
+  /** Extra detail: a status's reason phrase, what a direction cue means, ... */
+  detail?: string;
+  /** For direction cues: how strongly the cue says its direction, in (0,1]. */
+  weight?: number;
+}
+
+export interface Evidence {
+  /** The exact text of the input that matched, or the signal's value when it came from a probe. */
+  text: string;
+  start?: number;
+  end?: number;
+  /** 1-based line of the input where the span starts. */
+  line?: number;
+  means?: string;
+  /** `symptom` raises the confidence, `against` lowers it, `direction` moved it by direction. */
+  kind: 'symptom' | 'against' | 'direction';
+}
+
+/** The facts pulled out of the input that a user acts on. */
+export interface Facts {
+  host?: string;
+  port?: number;
+  url?: string;
+  status?: number;
+  method?: string;
+  exception?: string;
+  code?: string;
+  alert?: string;
+  errno?: string;
+  certificateSubject?: string;
+  certificateIssuer?: string;
+  reporter?: string;
+}
+
+export interface Diagnosis {
+  id: string;
+  title: string;
+  direction: EntryDirection;
+  confidence: number;
+  seed?: number;
+  summary: string;
+  evidence: Evidence[];
+  facts: Facts;
+  causes: string[];
+  checks: Check[];
+  fixes: string[];
+  references: Reference[];
+}
+
+export interface DirectionFinding {
+  inferred: InferredDirection;
+  evidence: Evidence[];
+  /** When the text cannot tell and both directions are offered: what would decide. */
+  decide?: string;
+}
+
+export interface DiagnoseResult {
+  diagnoses: Diagnosis[];
+  signals: Signal[];
+  facts: Facts;
+  direction: DirectionFinding;
+}
