@@ -42,7 +42,10 @@ export async function demoCommand(): Promise<void> {
     } else out.push(`   ${c.yellow('?')} no known issue matched`);
     out.push('');
   }
-  out.push(`${diagnosed} of ${SAMPLES.length} diagnosed. For the full report of one: linkdoctor diagnose "<error text>"`, '');
+  out.push(
+    `${diagnosed} of ${SAMPLES.length} diagnosed. For the full report of one: linkdoctor diagnose "<error text>"`,
+    '',
+  );
   process.stdout.write(out.join('\n'));
   process.exitCode = diagnosed === SAMPLES.length ? 0 : 1;
 }

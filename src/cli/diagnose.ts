@@ -14,7 +14,9 @@ export async function diagnoseCommand(
   const kb = await loadKb({ dirs: opts.kb ?? [] });
   const result = diagnose(kb, { text: input.text, ...(opts.direction ? { direction: opts.direction } : {}) });
   process.stdout.write(
-    opts.json ? `${JSON.stringify(diagnoseJson(result), null, 2)}\n` : renderDiagnose(result, colorsFor(process.stdout)),
+    opts.json
+      ? `${JSON.stringify(diagnoseJson(result), null, 2)}\n`
+      : renderDiagnose(result, colorsFor(process.stdout)),
   );
   process.exitCode = result.diagnoses.length ? 0 : 1;
 }

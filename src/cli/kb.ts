@@ -4,12 +4,18 @@ import { BUILTIN_KB, formatProblem, loadKb } from '../kb/load.js';
 import { colorsFor, renderGuidance } from '../report/text.js';
 import type { Entry } from '../types.js';
 
-const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; unless?: unknown }): Entry => entry;
+const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; unless?: unknown }): Entry =>
+  entry;
 
 export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<void> {
   const kb = await loadKb({ dirs: opts.kb ?? [] });
   if (opts.json) {
-    const rows = kb.entries.map((e) => ({ id: e.id, title: e.title, direction: e.direction, seed: e.seed ?? null }));
+    const rows = kb.entries.map((e) => ({
+      id: e.id,
+      title: e.title,
+      direction: e.direction,
+      seed: e.seed ?? null,
+    }));
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return;
   }
@@ -35,18 +41,26 @@ export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }
   const e = kb.byId.get(id);
   if (!e) {
     const near = kb.entries.filter((x) => x.id.includes(id) || id.includes(x.id)).map((x) => x.id);
-    throw new UserError(`no entry "${id}"${near.length ? `; did you mean ${near.join(', ')}?` : ' (see `linkdoctor kb list`)'}`);
+    throw new UserError(
+      `no entry "${id}"${near.length ? `; did you mean ${near.join(', ')}?` : ' (see `linkdoctor kb list`)'}`,
+    );
   }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(strip(e), null, 2)}\n`);
     return;
   }
   const c = colorsFor(process.stdout);
-  const out = [`${c.bold(e.id)}  ${e.title}  ${c.dim(`[${e.direction}${e.seed ? ` · seed row ${e.seed}` : ''}]`)}`];
+  const out = [
+    `${c.bold(e.id)}  ${e.title}  ${c.dim(`[${e.direction}${e.seed ? ` · seed row ${e.seed}` : ''}]`)}`,
+  ];
   out.push(...renderGuidance(e, c));
   out.push(c.bold('  Recognised by'));
   for (const s of e.symptoms) {
-    const sig = s.pattern ? `/${s.pattern}/` : s.status !== undefined ? `HTTP status ${String(s.status)}` : `${s.signal}${s.value ? ` = ${s.value}` : ''}`;
+    const sig = s.pattern
+      ? `/${s.pattern}/`
+      : s.status !== undefined
+        ? `HTTP status ${String(s.status)}`
+        : `${s.signal}${s.value ? ` = ${s.value}` : ''}`;
     out.push(`    ${s.weight.toFixed(2)}  ${sig}${s.means ? c.dim(` — ${s.means}`) : ''}`);
   }
   if (e.decide) out.push(c.bold('  Told apart from look-alikes by'), `    ${e.decide}`);

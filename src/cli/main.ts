@@ -5,10 +5,15 @@ import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-const kbOption = () => new Option('--kb <dir>', 'also load the knowledge-base entries of this folder (repeatable)').argParser(collect);
+const kbOption = () =>
+  new Option('--kb <dir>', 'also load the knowledge-base entries of this folder (repeatable)').argParser(
+    collect,
+  );
 
 const program = new Command('linkdoctor')
-  .description('Find out why a connection between SAP Cloud Integration and a sender or receiver fails, and how to fix it.')
+  .description(
+    'Find out why a connection between SAP Cloud Integration and a sender or receiver fails, and how to fix it.',
+  )
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
@@ -20,7 +25,9 @@ program
   .argument('[text...]', 'the error text (else --file, else standard input)')
   .option('-f, --file <file>', 'read the error text from a file')
   .option('--json', 'print one JSON object instead of the report')
-  .addOption(new Option('--direction <direction>', 'the direction, when you know it').choices(['inbound', 'outbound']))
+  .addOption(
+    new Option('--direction <direction>', 'the direction, when you know it').choices(['inbound', 'outbound']),
+  )
   .addOption(kbOption())
   .action(async (text: string[], opts) => (await import('./diagnose.js')).diagnoseCommand(text, opts));
 
@@ -60,7 +67,8 @@ try {
   } else {
     const { KbError } = await import('../kb/load.js');
     if (e instanceof UserError) process.stderr.write(`linkdoctor: ${e.message}\n`);
-    else if (e instanceof KbError) process.stderr.write(`linkdoctor: the knowledge base has problems:\n${e.message}\n`);
+    else if (e instanceof KbError)
+      process.stderr.write(`linkdoctor: the knowledge base has problems:\n${e.message}\n`);
     else {
       process.stderr.write(`linkdoctor: internal error: ${(e as Error)?.message ?? String(e)}\n`);
       if (process.env.LINKDOCTOR_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);

@@ -60,7 +60,12 @@ export const CUES: Cue[] = [
     weight: 0.6,
     means: 'a Java mail client (as in the mail receiver adapter) connected to a mail server',
   },
-  { re: /\breceiver (?:adapter|channel|system)\b/i, direction: out, weight: 0.7, means: 'a receiver was called' },
+  {
+    re: /\breceiver (?:adapter|channel|system)\b/i,
+    direction: out,
+    weight: 0.7,
+    means: 'a receiver was called',
+  },
   { re: /\breceiver\b/i, direction: out, weight: 0.4, means: 'a receiver is involved' },
   {
     re: /\b(?:SAP )?cloud connector\b|\bSCC\b/i,
@@ -97,7 +102,12 @@ export const CUES: Cue[] = [
   },
 
   // Senders calling the tenant.
-  { re: /\bsender (?:system|adapter|channel)\b/i, direction: inb, weight: 0.6, means: 'a sender called the tenant' },
+  {
+    re: /\bsender (?:system|adapter|channel)\b/i,
+    direction: inb,
+    weight: 0.6,
+    means: 'a sender called the tenant',
+  },
   { re: /\bsender\b/i, direction: inb, weight: 0.4, means: 'a sender is involved' },
   {
     re: /\b(?:call|calls|calling|called|trigger|triggering|invoke|invoking)\s+(?:the |my |an? |our )?(?:i-?flow|integration flow|CPI|tenant)\b|\b(?:i-?flow|integration flow)(?:'s)? (?:endpoint|url)\b|\bendpoint of (?:the |my |an )?(?:i-?flow|integration flow)\b/i,
@@ -162,5 +172,10 @@ export const CUES: Cue[] = [
     weight: 0.7,
     means: 'inbound client-certificate authorization of the tenant',
   },
-  { re: /\bpostman\b|\bsoap ?ui\b|\binsomnia\b/i, direction: inb, weight: 0.35, means: 'a test client called an endpoint' },
+  {
+    re: /\bpostman\b|\bsoap ?ui\b|\binsomnia\b/i,
+    direction: inb,
+    weight: 0.35,
+    means: 'a test client called an endpoint',
+  },
 ];

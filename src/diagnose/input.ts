@@ -29,7 +29,8 @@ export function decodeIncident(buf: Buffer, source: string): IncidentText {
   else if (buf[0] === 0xfe && buf[1] === 0xff) text = new TextDecoder('utf-16be').decode(buf.subarray(2));
   else {
     const nul = buf.indexOf(0);
-    if (nul !== -1) throw new UserError(`${source} looks binary (a NUL byte at offset ${nul}), not an error text`);
+    if (nul !== -1)
+      throw new UserError(`${source} looks binary (a NUL byte at offset ${nul}), not an error text`);
     try {
       text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
     } catch {
@@ -41,8 +42,13 @@ export function decodeIncident(buf: Buffer, source: string): IncidentText {
   // eslint-disable-next-line no-control-regex
   const control = sample.match(/[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]/g)?.length ?? 0;
   if (sample.length >= 16 && control / sample.length > 0.1)
-    throw new UserError(`${source} looks binary (${Math.round((100 * control) / sample.length)}% control bytes), not an error text`);
-  if (!text.trim()) throw new UserError(`${source} is empty: give the error text as arguments, with --file, or on standard input`);
+    throw new UserError(
+      `${source} looks binary (${Math.round((100 * control) / sample.length)}% control bytes), not an error text`,
+    );
+  if (!text.trim())
+    throw new UserError(
+      `${source} is empty: give the error text as arguments, with --file, or on standard input`,
+    );
   return { text, warnings };
 }
 
@@ -63,7 +69,8 @@ export async function readIncident(opts: {
   file?: string;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
 }): Promise<IncidentText> {
-  if (opts.args.length && opts.file) throw new UserError('give the error text either as arguments or with --file, not both');
+  if (opts.args.length && opts.file)
+    throw new UserError('give the error text either as arguments or with --file, not both');
   if (opts.args.length) return decodeIncident(Buffer.from(opts.args.join(' ')), 'the text');
   if (opts.file) {
     let fh;
@@ -85,6 +92,8 @@ export async function readIncident(opts: {
     }
   }
   if (opts.stdin.isTTY)
-    throw new UserError('give the error text as arguments, with --file FILE, or on standard input (see --help)');
+    throw new UserError(
+      'give the error text as arguments, with --file FILE, or on standard input (see --help)',
+    );
   return decodeIncident(await readBounded(opts.stdin as AsyncIterable<Buffer>), 'standard input');
 }

@@ -36,11 +36,29 @@ function lineOf(text: string, offset: number): number {
   return line;
 }
 
-function spanEvidence(text: string, start: number, end: number, kind: Evidence['kind'], means?: string): Evidence {
-  return { text: text.slice(start, end), start, end, line: lineOf(text, start), kind, ...(means ? { means } : {}) };
+function spanEvidence(
+  text: string,
+  start: number,
+  end: number,
+  kind: Evidence['kind'],
+  means?: string,
+): Evidence {
+  return {
+    text: text.slice(start, end),
+    start,
+    end,
+    line: lineOf(text, start),
+    kind,
+    ...(means ? { means } : {}),
+  };
 }
 
-function findSymptom(s: CompiledSymptom, text: string, signals: Signal[], kind: Evidence['kind']): Evidence | null {
+function findSymptom(
+  s: CompiledSymptom,
+  text: string,
+  signals: Signal[],
+  kind: Evidence['kind'],
+): Evidence | null {
   if (s.re) {
     s.re.lastIndex = 0;
     const m = s.re.exec(text);
@@ -48,8 +66,13 @@ function findSymptom(s: CompiledSymptom, text: string, signals: Signal[], kind: 
   }
   const sig = signals.find((x) => x.type === s.signalType && (!s.valueRe || s.valueRe.test(x.value)));
   if (!sig) return null;
-  if (sig.start !== undefined && sig.end !== undefined && text) return spanEvidence(text, sig.start, sig.end, kind, s.means);
-  return { text: sig.detail ? `${sig.value} (${sig.detail})` : sig.value, kind, ...(s.means ? { means: s.means } : {}) };
+  if (sig.start !== undefined && sig.end !== undefined && text)
+    return spanEvidence(text, sig.start, sig.end, kind, s.means);
+  return {
+    text: sig.detail ? `${sig.value} (${sig.detail})` : sig.value,
+    kind,
+    ...(s.means ? { means: s.means } : {}),
+  };
 }
 
 interface DirectionScores {
@@ -64,7 +87,10 @@ function directionOf(incident: Incident, signals: Signal[], text: string): Direc
     return {
       inbound: forced === 'inbound' ? 1 : 0,
       outbound: forced === 'outbound' ? 1 : 0,
-      finding: { inferred: forced, evidence: [{ text: `--direction ${forced}`, kind: 'direction', means: 'given by the caller' }] },
+      finding: {
+        inferred: forced,
+        evidence: [{ text: `--direction ${forced}`, kind: 'direction', means: 'given by the caller' }],
+      },
     };
   }
   const cues = signals.filter((s) => s.type === 'direction');
@@ -79,7 +105,12 @@ function directionOf(incident: Incident, signals: Signal[], text: string): Direc
   return { inbound, outbound, finding: { inferred, evidence } };
 }
 
-function evaluate(entry: CompiledEntry, text: string, signals: Signal[], dir: DirectionScores): Diagnosis | null {
+function evaluate(
+  entry: CompiledEntry,
+  text: string,
+  signals: Signal[],
+  dir: DirectionScores,
+): Diagnosis | null {
   const evidence: Evidence[] = [];
   const weights: number[] = [];
   for (const s of entry.match) {
@@ -102,7 +133,8 @@ function evaluate(entry: CompiledEntry, text: string, signals: Signal[], dir: Di
     const same = dir[entry.direction];
     const opposite = dir[entry.direction === 'inbound' ? 'outbound' : 'inbound'];
     confidence *= 1 - DIRECTION_PULL * Math.max(0, opposite - same);
-    if (same > opposite) evidence.push(...dir.finding.evidence.filter((e) => e.means?.startsWith(entry.direction)));
+    if (same > opposite)
+      evidence.push(...dir.finding.evidence.filter((e) => e.means?.startsWith(entry.direction)));
   }
   if (confidence < MIN_CONFIDENCE) return null;
   return {
@@ -148,7 +180,9 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
     .filter((d): d is Diagnosis => d !== null)
     .sort(
       (a, b) =>
-        b.confidence - a.confidence || (a.seed === undefined ? 1 : 0) - (b.seed === undefined ? 1 : 0) || a.id.localeCompare(b.id),
+        b.confidence - a.confidence ||
+        (a.seed === undefined ? 1 : 0) - (b.seed === undefined ? 1 : 0) ||
+        a.id.localeCompare(b.id),
     )
     .slice(0, MAX_DIAGNOSES)
     .map((d) => ({ ...d, facts }));

@@ -45,7 +45,10 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
     re: /(?:invoking|calling)\s+(?<url>\S+)\s+with\s+status\s?code:?\s*(?<code>\d{3})/gi,
     context: 'camel',
   },
-  { re: /\bHTTP\/\d(?:\.\d)?\s+(?<code>[1-5]\d\d)\b(?:[ \t]+(?<reason>[A-Za-z][A-Za-z -]{1,40}))?/g, context: 'status-line' },
+  {
+    re: /\bHTTP\/\d(?:\.\d)?\s+(?<code>[1-5]\d\d)\b(?:[ \t]+(?<reason>[A-Za-z][A-Za-z -]{1,40}))?/g,
+    context: 'status-line',
+  },
   {
     re: /\bstatus[\s_-]?code\b\W{0,3}(?<code>[1-5]\d\d)\b|\b(?:HTTP[\s_-]*)?status\s*[:=]?\s*(?<code2>[1-5]\d\d)\b/gi,
     context: 'status-field',
@@ -85,7 +88,8 @@ interface Extractor {
   detail?: (m: RegExpExecArray) => string | undefined;
 }
 
-const NOT_HOST = /\.(?:java|groovy|kt|scala|js|mjs|ts|py|xml|xsl|xslt|class|jar|json|yaml|yml|log|trc|txt|html?|wsdl|svc)$/i;
+const NOT_HOST =
+  /\.(?:java|groovy|kt|scala|js|mjs|ts|py|xml|xsl|xslt|class|jar|json|yaml|yml|log|trc|txt|html?|wsdl|svc)$/i;
 
 const EXTRACTORS: Extractor[] = [
   {
@@ -165,10 +169,22 @@ function statusSignals(text: string, signals: Signal[]): void {
       const start = m.index;
       const end = m.index + m[0].length;
       if (ICM_RC_AFTER.test(text.slice(end))) {
-        push(signals, { type: 'icm.rc', value: code, start, end, detail: 'ABAP HTTP client return code of a failed connect' });
+        push(signals, {
+          type: 'icm.rc',
+          value: code,
+          start,
+          end,
+          detail: 'ABAP HTTP client return code of a failed connect',
+        });
         continue;
       }
-      push(signals, { type: 'http.status', value: code, start, end, detail: reason ? `${context}: ${reason}` : context });
+      push(signals, {
+        type: 'http.status',
+        value: code,
+        start,
+        end,
+        detail: reason ? `${context}: ${reason}` : context,
+      });
       if (g.url) push(signals, { type: 'url', value: g.url.replace(/[.,;:)\]}]+$/, ''), start, end });
     }
   }
@@ -181,8 +197,10 @@ function hostSignals(text: string, signals: Signal[]): void {
       const { host, port } = m.groups ?? {};
       const start = m.index;
       const end = m.index + m[0].length;
-      if (host && !NOT_HOST.test(host)) push(signals, { type: 'host', value: host.toLowerCase(), start, end });
-      if (port && +port > 0 && +port < 65536) push(signals, { type: 'port', value: String(+port), start, end });
+      if (host && !NOT_HOST.test(host))
+        push(signals, { type: 'host', value: host.toLowerCase(), start, end });
+      if (port && +port > 0 && +port < 65536)
+        push(signals, { type: 'port', value: String(+port), start, end });
     }
   }
   for (const s of signals.filter((x) => x.type === 'url')) {
@@ -205,7 +223,14 @@ function cueSignals(text: string, signals: Signal[]): void {
     const end = m.index + m[0].length;
     if (cue.reporter) push(signals, { type: 'reporter', value: cue.reporter, start, end });
     if (cue.direction)
-      signals.push({ type: 'direction', value: cue.direction, start, end, detail: cue.means, weight: cue.weight });
+      signals.push({
+        type: 'direction',
+        value: cue.direction,
+        start,
+        end,
+        detail: cue.means,
+        weight: cue.weight,
+      });
   }
 }
 

@@ -76,14 +76,18 @@ export async function readEntries(dir: string): Promise<{ entries: Entry[]; prob
     } catch (e) {
       const where =
         e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
-      const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      const msg = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(/ at line \d+, column \d+:?$/, '');
       problems.push({ file, ...(where ? { field: where } : {}), message: `not valid YAML: ${msg}` });
       continue;
     }
     const parsed = entrySchema.safeParse(doc);
     if (!parsed.success) {
       for (const issue of parsed.error.issues)
-        problems.push({ file, field: issuePath(issue.path) || '(entry)', message: issue.message });
+        problems.push({
+          file,
+          field: issuePath(issue.path) || '(entry)',
+          message: /received undefined$/.test(issue.message) ? 'is missing' : issue.message,
+        });
       continue;
     }
     const entry: Entry = { ...parsed.data, file };

@@ -7,7 +7,10 @@ export type Colors = ReturnType<typeof pc.createColors>;
 /** Colour on a terminal, none with NO_COLOR, when piped, or on a dumb terminal. */
 export function colorsFor(stream: { isTTY?: boolean }): Colors {
   const env = process.env;
-  const on = 'FORCE_COLOR' in env ? env.FORCE_COLOR !== '0' : !('NO_COLOR' in env) && !!stream.isTTY && env.TERM !== 'dumb';
+  const on =
+    'FORCE_COLOR' in env
+      ? env.FORCE_COLOR !== '0'
+      : !('NO_COLOR' in env) && !!stream.isTTY && env.TERM !== 'dumb';
   return pc.createColors(on);
 }
 
@@ -75,7 +78,9 @@ export function renderGuidance(
   e.fixes.forEach((f, i) => out.push(wrap(f, `    ${i + 1}. `).replace(/\n {4}\d+\. /g, '\n       ')));
   out.push(c.bold('  How to confirm'));
   for (const ch of e.checks)
-    out.push(wrap(`${ch.text}${ch.probe ? ` (probe: ${ch.probe})` : ''}`, '    - ').replace(/\n {4}- /g, '\n      '));
+    out.push(
+      wrap(`${ch.text}${ch.probe ? ` (probe: ${ch.probe})` : ''}`, '    - ').replace(/\n {4}- /g, '\n      '),
+    );
   out.push(c.bold('  Read'));
   for (const r of e.references)
     out.push(`    ${r.note ? `SAP note ${r.note}: ` : ''}${r.title}\n      ${c.cyan(r.url)}`);
@@ -92,8 +97,14 @@ export function renderDiagnose(result: DiagnoseResult, c: Colors): string {
   const [top, ...rest] = result.diagnoses;
   const facts = factsLine(result.facts, c);
   if (!top) {
-    out.push(`${c.yellow('?')} ${c.bold('No known issue matched.')} linkdoctor does not guess: nothing in the knowledge base fits this text.`);
-    out.push(facts ? `  ${c.bold('Facts found')}  ${facts}` : '  No facts (status, host, exception, code) were found in it either.');
+    out.push(
+      `${c.yellow('?')} ${c.bold('No known issue matched.')} linkdoctor does not guess: nothing in the knowledge base fits this text.`,
+    );
+    out.push(
+      facts
+        ? `  ${c.bold('Facts found')}  ${facts}`
+        : '  No facts (status, host, exception, code) were found in it either.',
+    );
     return out.join('\n') + '\n';
   }
   out.push(`${c.red('✖')} ${c.bold(top.id)}  ${top.title}  ${badge(top, c)}`);

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { diagnose } from '../src/diagnose/match.js';
+import { lintKb } from '../src/kb/lint.js';
+import { KbError, loadKb } from '../src/kb/load.js';
+
+const entry = (id: string, extra = '') => `id: ${id}
+title: Widget gateway refuses the call
+direction: outbound
+summary: The widget gateway in front of the receiver refused the call.
+symptoms:
+  - pattern: 'WIDGET-GW-0042'
+    weight: 0.9
+    means: the gateway's own refusal code
+  - status: 418
+    weight: 0.4
+causes: [The gateway has no route for the called path.]
+checks: [{ text: Call the gateway's health page., probe: http }]
+fixes: [Add a route for the path in the gateway.]
+references: [{ title: Widget gateway manual, url: 'https://widgets.example.com/manual' }]
+examples:
+  match:
+    - 'WIDGET-GW-0042 no route'
+    - 'HTTP/1.1 418 I am a teapot WIDGET-GW-0042'
+    - 'error WIDGET-GW-0042 from gateway'
+  noMatch:
+    - 'HTTP/1.1 200 OK'
+    - 'PKIX path building failed'
+${extra}`;
+
+function folder(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-kb-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+test('a user folder adds entries without code, and they are diagnosed like built-in ones', async () => {
+  const dir = folder({ 'widget-gw-refused.yaml': entry('widget-gw-refused') });
+  process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ld-cache-'));
+  const kb = await loadKb({ dirs: [dir], builtin: false });
+  const r = diagnose(kb, { text: 'upstream said WIDGET-GW-0042 (HTTP/1.1 418)' });
+  assert.equal(r.diagnoses[0]?.id, 'widget-gw-refused');
+  // 0.9 and 0.4 as independent evidence: 1 - 0.1 * 0.6 = 0.94
+  assert.equal(r.diagnoses[0]?.confidence, 0.94);
+  assert.deepEqual(
+    r.diagnoses[0]?.evidence.map((e) => e.text),
+    ['WIDGET-GW-0042', 'HTTP/1.1 418'],
+  );
+  assert.equal(diagnose(kb, { text: 'all fine here' }).diagnoses.length, 0);
+});
+
+test('the cache is used while the files are unchanged and rebuilt when one changes', async () => {
+  process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ld-cache-'));
+  const dir = folder({ 'widget-gw-refused.yaml': entry('widget-gw-refused') });
+  await loadKb({ dirs: [dir], builtin: false });
+  const cacheDir = join(process.env.XDG_CACHE_HOME, 'linkdoctor');
+  const { readdirSync } = await import('node:fs');
+  const [cacheName] = readdirSync(cacheDir);
+  assert.ok(cacheName?.endsWith('.json'));
+  const cached = JSON.parse(readFileSync(join(cacheDir, cacheName!), 'utf8'));
+  assert.equal(cached.entries[0].id, 'widget-gw-refused');
+  // Change the entry: the new title must be seen, not the cached one.
+  const file = join(dir, 'widget-gw-refused.yaml');
+  writeFileSync(file, entry('widget-gw-refused').replace('refuses the call', 'drops the call'));
+  utimesSync(file, new Date(), new Date(Date.now() + 5000));
+  const kb = await loadKb({ dirs: [dir], builtin: false });
+  assert.equal(kb.entries[0]?.title, 'Widget gateway drops the call');
+});
+
+test('a bad folder is a KbError naming file and field, never a crash', async () => {
+  const dir = folder({
+    'broken-yaml.yaml': 'id: broken-yaml\ntitle: [unclosed\n',
+    'bad-regex.yaml': entry('bad-regex').replace("'WIDGET-GW-0042'", "'(unclosed'"),
+    'wrong-name.yaml': entry('other-id'),
+    'no-examples.yaml': entry('no-examples').replace(/examples:[\s\S]*$/, ''),
+  });
+  await assert.rejects(loadKb({ dirs: [dir], builtin: false }), (e: unknown) => {
+    assert.ok(e instanceof KbError);
+    const msg = e.message;
+    assert.match(msg, /broken-yaml\.yaml: line \d+, column \d+: not valid YAML: Flow sequence/);
+    assert.match(msg, /bad-regex\.yaml: symptoms\[0\]\.pattern: not a valid regular expression/);
+    assert.match(msg, /wrong-name\.yaml: id: id "other-id" differs from the file name/);
+    assert.match(msg, /no-examples\.yaml: examples: is missing/);
+    return true;
+  });
+});
+
+test('kb lint runs each entry’s examples and reports the ones that fail', async () => {
+  const bad = entry('widget-gw-refused').replace(
+    "- 'error WIDGET-GW-0042 from gateway'",
+    "- 'a text with no code at all'",
+  );
+  const dir = folder({ 'widget-gw-refused.yaml': bad, 'dup.yaml': entry('dup'), 'dup2.yaml': entry('dup') });
+  const report = await lintKb(dir);
+  const lines = report.problems.map((p) => `${p.file.replace(dir + '/', '')}: ${p.field}: ${p.message}`);
+  assert.ok(
+    lines.includes(
+      'widget-gw-refused.yaml: examples.match[2]: nothing matched it, though widget-gw-refused should',
+    ),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('dup2.yaml: id: "dup" is already defined in')),
+    lines.join('\n'),
+  );
+});
+
+test('an id defined twice across folders is refused', async () => {
+  const a = folder({ 'same-id.yaml': entry('same-id') });
+  const b = folder({ 'same-id.yaml': entry('same-id') });
+  await assert.rejects(loadKb({ dirs: [a, b], builtin: false }), /"same-id" is already defined in/);
+});

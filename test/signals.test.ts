@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { extractSignals, factsOf } from '../src/diagnose/signals.js';
+
+const values = (text: string, type: string) =>
+  extractSignals(text)
+    .filter((s) => s.type === type)
+    .map((s) => s.value);
+
+test('HTTP statuses are read in their usual contexts', () => {
+  const cases: [string, string][] = [
+    ["HTTP response '401: Unauthorized' when communicating with https://erp.example.com/x", '401'],
+    ['HTTP operation failed invoking https://api.example.com/v1 with statusCode: 404', '404'],
+    ['HTTP/1.1 403 Forbidden', '403'],
+    ['<h1>HTTP Status 403 – Forbidden</h1>', '403'],
+    ['Http-Errorcode 411 "Length required" when executing POST requests', '411'],
+    ['the server answered 503 Service Unavailable', '503'],
+    ["messages start to fail with 'Unathorized(401)' errors", '401'],
+    ['I get an 401 error when calling the service', '401'],
+    ['returns HTTP 403 "Access Forbidden"', '403'],
+    ['status code 502', '502'],
+    ['com.adobe.ads.destination.DestinationException: HTTP-401 Error.(200.101).', '401'],
+  ];
+  for (const [text, code] of cases)
+    assert.ok(values(text, 'http.status').includes(code), `${code} in: ${text}`);
+});
+
+test('numbers that are not HTTP statuses are not read as statuses', () => {
+  for (const text of [
+    'SAP DBTech JDBC: [403]: internal error: Cannot get remote source objects',
+    'processed 500 records in 403 ms',
+    'at com.jcraft.jsch.Session.connect(Session.java:519)',
+    'Connect to github.com:443 failed',
+  ])
+    assert.deepEqual(values(text, 'http.status'), [], text);
+});
+
+test("an ABAP client's 'HTTP error 411' on a failed connect is an ICM return code, not Length Required", () => {
+  const text = 'Error: HTTP error 411 occured: Direct connect to github.com:443 failed: NIECONN_REFUSED(-10)';
+  assert.deepEqual(values(text, 'http.status'), []);
+  assert.deepEqual(values(text, 'icm.rc'), ['411']);
+  assert.deepEqual(values(text, 'ni.error'), ['NIECONN_REFUSED']);
+  const facts = factsOf(extractSignals(text));
+  assert.equal(facts.host, 'github.com');
+  assert.equal(facts.port, 443);
+});
+
+test('exceptions, codes, alerts and socket errors', () => {
+  const text = `javax.net.ssl.SSLHandshakeException: Received fatal alert: handshake_failure
+Caused by: java.net.SocketTimeoutException: connect timed out
+ICM_HTTP_SSL_ERROR SSSLERR_PEER_CERT_UNTRUSTED connect ECONNREFUSED 10.1.2.3:443 tlsv1 alert unknown ca`;
+  assert.deepEqual(values(text, 'exception'), [
+    'javax.net.ssl.SSLHandshakeException',
+    'java.net.SocketTimeoutException',
+  ]);
+  assert.deepEqual(values(text, 'tls.alert'), ['handshake_failure', 'unknown_ca']);
+  assert.deepEqual(values(text, 'icm.code'), ['ICM_HTTP_SSL_ERROR']);
+  assert.deepEqual(values(text, 'ssl.error'), ['SSSLERR_PEER_CERT_UNTRUSTED']);
+  assert.deepEqual(values(text, 'errno'), ['ECONNREFUSED']);
+  const facts = factsOf(extractSignals(text));
+  assert.equal(facts.exception, 'java.net.SocketTimeoutException', 'the innermost cause is the fact');
+  assert.equal(facts.host, '10.1.2.3');
+});
+
+test('hosts and ports: URLs, JavaMail, host:port, and no Java file names', () => {
+  const mail = values("Couldn't connect to host, port: smtp.example.com, 25; timeout -1", 'host');
+  assert.deepEqual(mail, ['smtp.example.com']);
+  assert.deepEqual(values("Couldn't connect to host, port: smtp.example.com, 25; timeout -1", 'port'), [
+    '25',
+  ]);
+  assert.deepEqual(values('Connection timed out, host: smtp.live.com, port: 25', 'port'), ['25']);
+  assert.deepEqual(values('at com.jcraft.jsch.Session.connect(Session.java:519)', 'host'), []);
+  const url = factsOf(extractSignals('calling https://api.example.com:8443/v1/orders?x=1.'));
+  assert.equal(url.url, 'https://api.example.com:8443/v1/orders?x=1');
+  assert.equal(url.host, 'api.example.com');
+  assert.equal(url.port, 8443);
+});
+
+test('certificate names', () => {
+  const text =
+    'Unauthorized. Subject and issuer (subject: cn=sender01,o=Acme,c=DE; issuer: cn=Acme Issuing CA,o=Acme,c=DE) of the provided certificate is not contained';
+  const facts = factsOf(extractSignals(text));
+  assert.equal(facts.certificateSubject, 'cn=sender01,o=Acme,c=DE');
+  assert.equal(facts.certificateIssuer, 'cn=Acme Issuing CA,o=Acme,c=DE');
+});
+
+test('who reported it, and which way the call went', () => {
+  const cxf = extractSignals(
+    "HTTP response '503: Service Unavailable' when communicating with https://x.example.com/y",
+  );
+  assert.ok(cxf.some((s) => s.type === 'reporter' && s.value.includes('CXF')));
+  assert.ok(cxf.some((s) => s.type === 'direction' && s.value === 'outbound'));
+  const sender = extractSignals(
+    'Postman call to https://t1.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com/http/orders gives 401',
+  );
+  assert.ok(sender.some((s) => s.type === 'direction' && s.value === 'inbound'));
+  assert.ok(!sender.some((s) => s.type === 'direction' && s.value === 'outbound'));
+});
