@@ -1,0 +1,56 @@
+// The labelled corpus of real error texts (../shared/corpus/dev.jsonl): top-1 accuracy over the
+// labelled samples (label or an alt counts) and the share of unrelated ('none') samples given a seed id,
+// scored as ../shared/tools/eval-corpus.mjs scores them.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { diagnose } from '../src/diagnose/match.js';
+import { loadKb } from '../src/kb/load.js';
+import { CORPUS, hasCorpus, SEED_IDS } from './helpers.js';
+
+const MIN_ACCURACY = 0.95;
+const MAX_FALSE_POSITIVES = 0.05;
+
+test(
+  'labelled corpus: top-1 accuracy and unrelated errors given a seed id',
+  { skip: !hasCorpus && `no corpus at ${CORPUS}` },
+  async () => {
+    const kb = await loadKb();
+    const seed = new Set(SEED_IDS.map(([id]) => id));
+    const rows = readFileSync(CORPUS, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: string; label: string; alt?: string[]; text: string });
+    let pos = 0;
+    let hit = 0;
+    let neg = 0;
+    let fp = 0;
+    const misses: string[] = [];
+    for (const r of rows) {
+      const top = diagnose(kb, { text: r.text }).diagnoses[0]?.id ?? null;
+      const alt = r.alt ?? [];
+      if (r.label === 'none') {
+        neg++;
+        if (top && seed.has(top) && !alt.includes(top)) {
+          fp++;
+          misses.push(`${r.id} none -> ${top}`);
+        }
+      } else {
+        pos++;
+        if (top === r.label || (top !== null && alt.includes(top))) hit++;
+        else misses.push(`${r.id} ${r.label} -> ${top}`);
+      }
+    }
+    const acc = hit / pos;
+    const fpr = fp / neg;
+    t.diagnostic(
+      `# corpus: top-1 ${hit}/${pos} = ${(acc * 100).toFixed(1)}%, unrelated given a seed id ${fp}/${neg} = ${(fpr * 100).toFixed(1)}%`,
+    );
+    for (const m of misses) t.diagnostic(`  miss: ${m}`);
+    assert.ok(acc >= MIN_ACCURACY, `top-1 accuracy ${(acc * 100).toFixed(1)}% >= ${MIN_ACCURACY * 100}%`);
+    assert.ok(
+      fpr <= MAX_FALSE_POSITIVES,
+      `false positives ${(fpr * 100).toFixed(1)}% <= ${MAX_FALSE_POSITIVES * 100}%`,
+    );
+  },
+);

@@ -1,0 +1,83 @@
+// The shipped knowledge base: lint-clean, every entry's own examples pass (one test each, like
+// ESLint's RuleTester), and the 22 seed issues are there with the ids, rows and references of the seed.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { diagnose } from '../src/diagnose/match.js';
+import { lintKb } from '../src/kb/lint.js';
+import { BUILTIN_KB, formatProblem, loadKb } from '../src/kb/load.js';
+import { SEED_IDS, SHARED } from './helpers.js';
+
+const kb = await loadKb();
+
+test('kb lint: the shipped knowledge base has no problem', async (t) => {
+  const report = await lintKb(BUILTIN_KB);
+  console.log(
+    `# kb lint: ${report.entries} entries, ${report.examples} examples, ${report.problems.length} problems`,
+  );
+  assert.deepEqual(report.problems.map(formatProblem), []);
+});
+
+test('the 22 seed issues are there under their ids, rows and directions', () => {
+  SEED_IDS.forEach(([id, direction], i) => {
+    const e = kb.byId.get(id);
+    assert.ok(e, `${id} is in the knowledge base`);
+    assert.equal(e.seed, i + 1, `${id} is seed row ${i + 1}`);
+    assert.equal(e.direction, direction, `${id} is ${direction}`);
+  });
+  assert.ok(kb.entries.length >= 22 + 10, 'entries beyond the seed cover the causes around it');
+});
+
+const seedFile = join(SHARED, 'seed', 'troubleshooting-sender-receiver-systems.md');
+test(
+  'every SAP note and link of a seed row is among its entry’s references',
+  { skip: !existsSync(seedFile) && `no seed at ${seedFile}` },
+  () => {
+    const html = readFileSync(seedFile, 'utf8');
+    const rows = html.split('<tr>').slice(2); // the first piece precedes the table, the second is its header
+    assert.equal(rows.length, 22);
+    rows.forEach((row, i) => {
+      const [id] = SEED_IDS[i]!;
+      const refs = kb.byId.get(id)!.references;
+      const solution = row.split('<td').at(-1)!;
+      for (const [, title, url] of solution.matchAll(/\[([^\]]+)\]\(([^)\s]+)\)/g)) {
+        const note = /me\.sap\.com\/notes\/(\d+)/.exec(url!)?.[1];
+        if (note)
+          assert.ok(
+            refs.some((r) => r.note === note),
+            `${id} cites SAP note ${note}`,
+          );
+        else if (/^https?:/.test(url!))
+          assert.ok(
+            refs.some((r) => r.url === url),
+            `${id} links ${url}`,
+          );
+        else {
+          // A link relative to SAP's help portal: the entry must cite the same page by title.
+          const plain = title!.replace(/\\/g, '');
+          assert.ok(
+            refs.some((r) => r.title === plain),
+            `${id} cites "${plain}"`,
+          );
+        }
+      }
+    });
+  },
+);
+
+describe('entry examples (each must be, or must not be, the top diagnosis)', () => {
+  for (const entry of kb.entries) {
+    entry.examples.match.forEach((text, i) =>
+      test(`${entry.id} matches example ${i + 1}`, () => {
+        const top = diagnose(kb, { text }).diagnoses[0];
+        assert.equal(top?.id, entry.id, `top diagnosis of: ${text}`);
+      }),
+    );
+    entry.examples.noMatch.forEach((text, i) =>
+      test(`${entry.id} does not match counter-example ${i + 1}`, () => {
+        assert.notEqual(diagnose(kb, { text }).diagnoses[0]?.id, entry.id, `top diagnosis of: ${text}`);
+      }),
+    );
+  }
+});
