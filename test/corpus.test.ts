@@ -14,7 +14,7 @@ const MAX_FALSE_POSITIVES = 0.05;
 test(
   'labelled corpus: top-1 accuracy and unrelated errors given a seed id',
   { skip: !hasCorpus && `no corpus at ${CORPUS}` },
-  async () => {
+  async (t) => {
     const kb = await loadKb();
     const seed = new Set(SEED_IDS.map(([id]) => id));
     const rows = readFileSync(CORPUS, 'utf8')
