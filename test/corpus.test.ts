@@ -44,7 +44,7 @@ test(
     const acc = hit / pos;
     const fpr = fp / neg;
     t.diagnostic(
-      `# corpus: top-1 ${hit}/${pos} = ${(acc * 100).toFixed(1)}%, unrelated given a seed id ${fp}/${neg} = ${(fpr * 100).toFixed(1)}%`,
+      `corpus: top-1 ${hit}/${pos} = ${(acc * 100).toFixed(1)}%, unrelated given a seed id ${fp}/${neg} = ${(fpr * 100).toFixed(1)}%`,
     );
     for (const m of misses) t.diagnostic(`  miss: ${m}`);
     assert.ok(acc >= MIN_ACCURACY, `top-1 accuracy ${(acc * 100).toFixed(1)}% >= ${MIN_ACCURACY * 100}%`);

@@ -13,8 +13,8 @@ const kb = await loadKb();
 
 test('kb lint: the shipped knowledge base has no problem', async (t) => {
   const report = await lintKb(BUILTIN_KB);
-  console.log(
-    `# kb lint: ${report.entries} entries, ${report.examples} examples, ${report.problems.length} problems`,
+  t.diagnostic(
+    `kb lint: ${report.entries} entries, ${report.examples} examples, ${report.problems.length} problems`,
   );
   assert.deepEqual(report.problems.map(formatProblem), []);
 });
