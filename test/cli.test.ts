@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+/* eslint-disable no-control-regex -- the tests look for ANSI escapes on purpose */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

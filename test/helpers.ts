@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'main.js');
 export const SHARED = resolve(ROOT, '..', 'shared');
 export const CORPUS = join(SHARED, 'corpus', 'dev.jsonl');
 export const hasCorpus = existsSync(CORPUS);

@@ -1,8 +1,7 @@
 // Loads the knowledge base: the built-in kb/ folder plus any folders a user adds (--kb DIR).
 // Entries are YAML files; validated entries are cached as JSON keyed by the files' names, sizes
 // and mtimes, so a warm load is one JSON.parse (a few ms) and never imports yaml or zod.
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +10,13 @@ import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 /** Bump when the cached form of entries changes. */
 const CACHE_VERSION = 1;
 
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The package folder: the nearest folder above this module with linkdoctor's package.json (src/ and the bundle differ in depth). */
+export const PACKAGE_ROOT = (() => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'kb'))) return dir;
+    if (dirname(dir) === dir) throw new Error('cannot find the linkdoctor package folder');
+  }
+})();
 export const BUILTIN_KB = join(PACKAGE_ROOT, 'kb');
 
 export interface KbProblem {
@@ -141,17 +146,16 @@ function regexProblems(entry: Entry): KbProblem[] {
 function cacheFile(dir: string): string {
   if (resolve(dir) === BUILTIN_KB) return join(PACKAGE_ROOT, 'dist', 'kb.cache.json');
   const home = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const key = createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 16);
+  const key = resolve(dir).replace(/[^\w.-]+/g, '_').replace(/^_/, '').slice(-120);
   return join(home, 'linkdoctor', `kb-${key}.json`);
 }
 
+/** Names, sizes and mtimes of the files: cheap to compute and compare (no hashing on the hot path). */
 function fingerprint(files: string[]): string {
-  const h = createHash('sha256').update(String(CACHE_VERSION));
-  for (const f of files) {
+  return [CACHE_VERSION, ...files.map((f) => {
     const st = statSync(f);
-    h.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
-  }
-  return h.digest('hex');
+    return `${f}:${st.size}:${st.mtimeMs}`;
+  })].join('\n');
 }
 
 /** Entries of one folder: from the cache when the files have not changed, else parsed and validated. */

@@ -1,0 +1,8 @@
+// The library: the same pipeline the CLI runs (readers and probes → signals → matcher → diagnoses → reports).
+export { loadKb, BUILTIN_KB, PACKAGE_ROOT, KbError, type Kb } from './kb/load.js';
+export { lintKb } from './kb/lint.js';
+export { diagnose, MIN_CONFIDENCE, type Incident } from './diagnose/match.js';
+export { extractSignals, factsOf } from './diagnose/signals.js';
+export { readIncident, decodeIncident } from './diagnose/input.js';
+export { diagnoseJson } from './report/json.js';
+export * from './types.js';
