@@ -169,3 +169,93 @@ export interface DiagnoseResult {
   facts: Facts;
   direction: DirectionFinding;
 }
+
+/** One certificate, as a probe or a trust-store listing shows it. */
+export interface CertInfo {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  /** Whole days until notAfter (negative when expired). */
+  daysLeft: number;
+  /** DNS names and IP addresses of the subjectAltName extension. */
+  sans: string[];
+  /** rsa, ec, ed25519, ... */
+  keyType: string;
+  keyBits?: number;
+  curve?: string;
+  /** e.g. sha256WithRSAEncryption, ecdsa-with-SHA384 */
+  signatureAlgorithm: string;
+  /** Colon-separated upper-case hex, as keytool and the Keystore Monitor show it. */
+  sha256: string;
+  sha1: string;
+  selfSigned: boolean;
+  ca: boolean;
+  /** Where the issuer's certificate can be downloaded (Authority Information Access, CA Issuers). */
+  issuerUrl?: string;
+}
+
+/** The verdicts a chain can get; also the values of the `tls.verdict` signal. */
+export type TlsVerdict =
+  | 'untrusted'
+  | 'incomplete-chain'
+  | 'self-signed'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'hostname-mismatch'
+  | 'weak-key'
+  | 'handshake-failed'
+  | 'client-cert-required'
+  | 'client-cert-rejected';
+
+/** The judgement of a server's chain against a trust store, for one host name. */
+export interface ChainJudgement {
+  trusted: boolean;
+  /** Every problem found, worst first; empty when all is well. */
+  verdicts: TlsVerdict[];
+  /** The certificate that would complete the path to a trusted root, when one is missing. */
+  missing?: { subject: string; neededBy: string; url?: string };
+  /** The path from the leaf to the trust anchor, when one was found. */
+  path: CertInfo[];
+  /** One readable sentence per problem, in the order of `verdicts`. */
+  sentences: string[];
+}
+
+/** What the TLS step saw. */
+export interface TlsFinding {
+  protocol?: string;
+  cipher?: string;
+  /** The chain as the server sent it, leaf first. */
+  chain: CertInfo[];
+  trusted: boolean;
+  missing?: ChainJudgement['missing'];
+  verdicts: TlsVerdict[];
+  /** Which trust store judged the chain. */
+  store: string;
+  /** Did the server ask for a client certificate, and which CA names it accepts (as openssl s_client lists them). */
+  clientCertRequested?: boolean;
+  acceptableCAs: string[];
+  /** Whether the server took the client certificate presented with --client-cert. */
+  clientCertAccepted?: boolean;
+}
+
+export interface ProbeStep {
+  name: string;
+  /** null: the step did not run, because an earlier one failed. */
+  ok: boolean | null;
+  ms: number;
+  /** What the step saw, in one line. */
+  detail: string;
+}
+
+export interface ProbeResult {
+  target: string;
+  direction: Direction;
+  ok: boolean;
+  steps: ProbeStep[];
+  tls?: TlsFinding;
+  http?: Record<string, unknown>;
+  diagnoses: Diagnosis[];
+  signals: Signal[];
+}
