@@ -49,6 +49,42 @@ kb.command('lint')
   .option('-q, --quiet', 'print problems only')
   .action(async (dir: string | undefined, opts) => (await import('./kb.js')).kbLint(dir, opts));
 
+const trust = program
+  .command('trust')
+  .description('trust stores and keystores: show, expiring, add-from-site');
+trust
+  .command('show')
+  .description('list the entries of a PEM, PKCS#12, JKS or JCEKS store')
+  .argument('<file>', 'the store')
+  .option('--password-env <var>', 'environment variable holding the store password')
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts) => (await import('./trust.js')).trustShow(file, opts));
+trust
+  .command('expiring')
+  .description('what expires within N days (exit 1 if anything does)')
+  .argument('<file>', 'the store')
+  .requiredOption('--days <n>', 'how many days ahead', (v) => Number(v))
+  .option('--password-env <var>', 'environment variable holding the store password')
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts) => (await import('./trust.js')).trustExpiring(file, opts));
+trust
+  .command('add-from-site')
+  .description('fetch the chain a server sends and add what is needed to trust it (SAP note 2715005)')
+  .argument('<host[:port]>', 'the server (port 443 by default)')
+  .requiredOption('--to <file>', 'the store to add to (.pem, .p12/.pfx); created if missing')
+  .option('--password-env <var>', 'environment variable holding the store password (PKCS#12)')
+  .option('--servername <name>', 'the TLS server name (SNI), when it differs from the host')
+  .option('--timeout <seconds>', 'bound for the connection', (v) => Number(v), 10)
+  .option('--json', 'print JSON')
+  .action(async (target: string, opts) => (await import('./trust.js')).trustAddFromSite(target, opts));
+
+program
+  .command('lab')
+  .description('start local servers that reproduce the known failures, and print them')
+  .option('--port <n>', 'first port to use (default: any free ports)', (v) => Number(v))
+  .option('--json', 'print the servers as JSON')
+  .action(async (opts) => (await import('./lab.js')).labCommand(opts));
+
 program
   .command('demo')
   .description('diagnose a few bundled sample errors (offline)')
