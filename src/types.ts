@@ -91,6 +91,7 @@ export const SIGNAL_TYPES = {
     'probe: untrusted | incomplete-chain | self-signed | expired | not-yet-valid | hostname-mismatch | weak-key | handshake-failed | client-cert-required | client-cert-rejected',
   'http.csrf': 'probe: required | invalid | cookies-not-kept',
   'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
+  'http.redirect': 'probe: loop | too-many',
   'ssh.hostkey': 'probe: changed | unknown',
   'ssh.auth': 'probe: refused',
   'ssh.algorithms': 'probe: no-common',

@@ -96,3 +96,18 @@ test('who reported it, and which way the call went', () => {
   assert.ok(sender.some((s) => s.type === 'direction' && s.value === 'inbound'));
   assert.ok(!sender.some((s) => s.type === 'direction' && s.value === 'outbound'));
 });
+
+test('more client wordings of a status, and "denied" is not an ABAP NI code', () => {
+  const cases: [string, string][] = [
+    ['java.io.IOException: Server returned HTTP response code: 401 for URL: https://x.example.com/a', '401'],
+    ['The remote server returned an error: (401) Unauthorized.', '401'],
+    ['org.springframework.web.client.HttpClientErrorException$Unauthorized: 401 : [no body]', '401'],
+    ['the backend responded with 401', '401'],
+    ['calling the endpoint gives 403', '403'],
+    ['{"error":"Forbidden"}', '403'],
+    ['401 - Unauthorized: Access is denied due to invalid credentials.', '401'],
+  ];
+  for (const [text, code] of cases)
+    assert.ok(values(text, 'http.status').includes(code), `${code} in: ${text}`);
+  assert.deepEqual(values('401 - Unauthorized: Access is denied due to invalid credentials.', 'icm.rc'), []);
+});

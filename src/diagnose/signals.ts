@@ -66,19 +66,32 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
     context: 'reason-code',
   },
   {
-    re: /\b(?:an?|got|get|getting|gets|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|error|response|code)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
+    re: /\b(?:an?|got|get|getting|gets|gives?|gave|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|(?:responded|answered|replied) with|answers?|error|response|code)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
     context: 'prose',
   },
   { re: /\b(?<code>[45]\d\d)\s+(?:error|response|status|http)\b/gi, context: 'prose' },
-  // A reason phrase alone says the status too; "Not Found" only capitalised, as the phrase is common prose.
   {
-    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required|Not\s+Found|Bad\s+Gateway|Gateway\s+Time-?out)\b/g,
+    re: new RegExp(
+      `\\(\\s*(?<code>[1-5]\\d\\d)\\s*\\)\\s*(?<reason>${REASON_RE})\\b|\\b(?<reason2>${REASON_RE})\\s*:\\s*(?<code2>[1-5]\\d\\d)\\b`,
+      'gi',
+    ),
+    context: 'code-reason',
+  },
+  {
+    re: /\bresponse code:?\s*(?<code>[1-5]\d\d)\b/gi,
+    context: 'response-code',
+  },
+  // A reason phrase alone says the status too; "Not Found" and the gateway phrases only capitalised, as they are common prose.
+  {
+    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required)\b/gi,
     context: 'reason',
   },
+  { re: /\b(?<reason>Not\s+Found|Bad\s+Gateway|Gateway\s+Time-?out)\b/g, context: 'reason' },
 ];
 
 /** SAP's ABAP HTTP client reports a failed connect as "HTTP error 411 occured: ... connect ... failed". */
-const ICM_RC_AFTER = /^[^\n]{0,80}?(?:NIE[A-Z]|(?:direct )?connect to \S+ failed)/i;
+const ICM_RC_AFTER =
+  /^[^\n]{0,80}?(?:\bNIE[A-Z]{3,}|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/;
 
 interface Extractor {
   type: string;
@@ -102,7 +115,7 @@ const EXTRACTORS: Extractor[] = [
   { type: 'ni.error', re: /\bNIE[A-Z]+_[A-Z_]+[A-Z]\b/g },
   {
     type: 'tls.alert',
-    re: /(?:received fatal alert|fatal alert|(?:sslv3|tlsv1(?:\.\d)?|ssl|tls) alert)\s*:?\s*(?<name>[a-z]+(?:[_ ][a-z]+){0,2})|\((?<name2>[a-z]+(?:_[a-z]+)+)\)\s*received fatal alert/gi,
+    re: /(?:received fatal alert|fatal alert|(?:sslv3|tlsv1(?:\.\d|\d)?|ssl|tls) alert)\s*:?\s*(?<name>[a-z]+(?:[_ ][a-z]+){0,2})|\((?<name2>[a-z]+(?:_[a-z]+)+)\)\s*received fatal alert/gi,
     value: (m) => (m.groups?.name ?? m.groups?.name2)?.toLowerCase().replace(/ /g, '_'),
   },
   {
@@ -163,7 +176,7 @@ function statusSignals(text: string, signals: Signal[]): void {
     re.lastIndex = 0;
     for (let m = re.exec(text); m; m = re.exec(text)) {
       const g = m.groups ?? {};
-      const reason = g.reason?.trim();
+      const reason = (g.reason ?? g.reason2)?.trim();
       const code = g.code ?? g.code2 ?? (reason ? String(reasonCode(reason) ?? '') : '');
       if (!code) continue;
       const start = m.index;
