@@ -31,6 +31,59 @@ program
   .addOption(kbOption())
   .action(async (text: string[], opts) => (await import('./diagnose.js')).diagnoseCommand(text, opts));
 
+program
+  .command('probe')
+  .description(
+    'test an endpoint the way the platform connects to it (dns, tcp, tls, http), and diagnose what fails',
+  )
+  .argument('<url>', 'e.g. https://host:443/path')
+  .addOption(
+    new Option(
+      '--direction <direction>',
+      'outbound: the tenant calls a receiver (default); inbound: a sender calls the tenant',
+    ).choices(['inbound', 'outbound']),
+  )
+  .option('--timeout <seconds>', 'bound of each step', (v) => Number(v), 5)
+  .option('--trust <file>', 'trust store: PEM bundle, PKCS#12, JKS or JCEKS (default: a Java-like one)')
+  .option('--trust-password-env <var>', 'environment variable holding the trust store password')
+  .option('--client-cert <file>', 'client certificate to present: PKCS#12, or PEM (cert and key)')
+  .option('--client-key <file>', 'PEM private key, when not in --client-cert')
+  .option('--client-cert-password-env <var>', 'environment variable holding the PKCS#12 or key password')
+  .option('--servername <name>', 'TLS server name (SNI), when it differs from the URL host')
+  .option('-X, --method <method>', 'HTTP method (default GET, or POST with -d)')
+  .option('-H, --header <header>', 'extra header "Name: value" (repeatable)', collect)
+  .option('-d, --data <data>', 'request body')
+  .option('-u, --user <user>', 'user for Basic authentication (password from --password-env or a prompt)')
+  .option('--password-env <var>', 'environment variable holding the password')
+  .option('--oauth-token-url <url>', 'OAuth2 client credentials: the token URL')
+  .option('--oauth-client-id <id>', 'OAuth2 client id')
+  .option('--oauth-secret-env <var>', 'environment variable holding the OAuth2 client secret')
+  .option('--csrf', 'fetch a CSRF token (X-CSRF-Token: Fetch) and send it with the session cookies')
+  .option('--max-redirs <n>', 'redirects to follow at most', (v) => Number(v), 5)
+  .option('--json', 'print one JSON object instead of the checklist')
+  .addOption(kbOption())
+  .action(async (url: string, opts) => (await import('./probe.js')).probeCommand(url, opts));
+
+program
+  .command('scan')
+  .description(
+    'find and diagnose every incident in logs, message processing log exports and HAR files, grouped',
+  )
+  .argument('[files...]', 'files to read (gzip too); standard input when none')
+  .addOption(
+    new Option('--format <format>', 'the input format (default: detected by content)').choices([
+      'text',
+      'mpl',
+      'har',
+    ]),
+  )
+  .option('--json', 'print the groups as JSON')
+  .option('--jsonl', 'print one JSON line per incident')
+  .option('--markdown', 'print a Markdown report')
+  .option('--no-progress', 'no progress bar, even on a terminal')
+  .addOption(kbOption())
+  .action(async (files: string[], opts) => (await import('./scan.js')).scanCommand(files, opts));
+
 const kb = program.command('kb').description('the knowledge base: list, show and lint entries');
 kb.command('list')
   .description('list the entries')

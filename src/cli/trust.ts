@@ -1,9 +1,161 @@
-// Placeholder until the trust-store commands land (issue 3).
+// `linkdoctor trust show | expiring | add-from-site`: thin commands over src/trust/.
+import type { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { UserError } from '../errors.js';
+import { colorsFor, type Colors } from '../report/text.js';
+import { certInfo, isSelfSigned, shortName } from '../trust/cert.js';
+import { judgeChain } from '../trust/chain.js';
+import { fetchServerChain } from '../trust/fetch.js';
+import { loadTrustStore, type TrustEntry } from '../trust/store.js';
+import { addTrustedCerts } from '../trust/write.js';
+import type { CertInfo } from '../types.js';
+import { secretFromEnv } from './secrets.js';
 
-const notYet = async (..._args: unknown[]): Promise<void> => {
-  throw new UserError('trust stores are not implemented yet');
-};
-export const trustShow = notYet;
-export const trustExpiring = notYet;
-export const trustAddFromSite = notYet;
+interface StoreFlags {
+  passwordEnv?: string;
+  json?: boolean;
+}
+
+const password = (f: StoreFlags) =>
+  f.passwordEnv ? secretFromEnv(f.passwordEnv, 'store password') : undefined;
+const print = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const printJson = (v: unknown) => print(JSON.stringify(v, null, 2));
+const withInfo = (e: TrustEntry): { alias: string } & CertInfo => ({ alias: e.alias, ...certInfo(e.cert) });
+
+/** Days left, or "expired" (VALID UNTIL says since when). */
+const daysText = (days: number): string => (days < 0 ? 'expired' : `${days}d`);
+
+/** One row per entry (alias, valid until, days left, subject, issuer), its SHA-256 below it. */
+function table(rows: ({ alias: string } & CertInfo)[], c: Colors): string {
+  const cn = (dn: string) => /^CN=((?:\\,|[^,])*)/.exec(dn)?.[1] ?? dn;
+  const head = ['ALIAS', 'VALID UNTIL', 'DAYS LEFT', 'SUBJECT', 'ISSUER'];
+  const cells = rows.map((r) => [
+    r.alias,
+    r.notAfter.slice(0, 10),
+    daysText(r.daysLeft),
+    cn(r.subject),
+    cn(r.issuer),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
+  const line = (row: string[], days?: number) =>
+    row
+      .map((cell, i) => {
+        const padded = cell.padEnd(widths[i]!);
+        if (i !== 2 || days === undefined) return padded;
+        return days < 0 ? c.red(padded) : days < 30 ? c.yellow(padded) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  return [
+    c.bold(line(head)),
+    ...rows.flatMap((r, i) => [line(cells[i]!, r.daysLeft), c.dim(`  SHA-256 ${r.sha256}`)]),
+  ].join('\n');
+}
+
+export async function trustShow(file: string, opts: StoreFlags): Promise<void> {
+  const store = await loadTrustStore({ file, password: password(opts) });
+  const rows = store.entries.map(withInfo);
+  if (opts.json) return printJson(rows);
+  const c = colorsFor(process.stdout);
+  print(`${c.bold(store.label)}\n${rows.length ? table(rows, c) : '  (no certificates)'}`);
+}
+
+export async function trustExpiring(file: string, opts: StoreFlags & { days: number }): Promise<void> {
+  if (!Number.isFinite(opts.days) || opts.days < 0)
+    throw new UserError('--days takes a number of days, 0 or more');
+  const store = await loadTrustStore({ file, password: password(opts) });
+  const all = store.entries.map(withInfo).sort((a, b) => a.daysLeft - b.daysLeft);
+  const expiring = all.filter((r) => r.daysLeft < opts.days);
+  if (expiring.length) process.exitCode = 1;
+  if (opts.json) return printJson(expiring);
+  const c = colorsFor(process.stdout);
+  if (!expiring.length) {
+    const next = all[0];
+    return print(
+      `${c.green('✔')} No certificate of ${store.label} expires within ${opts.days} days${next ? ` (the first to expire: ${next.alias}, on ${next.notAfter.slice(0, 10)})` : ''}.`,
+    );
+  }
+  print(
+    `${c.red('✖')} ${expiring.length} of ${all.length} certificates of ${store.label} expire within ${opts.days} days:\n${table(expiring, c)}`,
+  );
+}
+
+/** "host", "host:port", "[::1]:port" or an https:// URL; the port defaults to 443. */
+export function parseTarget(target: string): { host: string; port: number } {
+  const bad = () => new UserError(`"${target}" is not a host name, HOST:PORT or URL (a port is 1 to 65535)`);
+  let url: URL;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(target) ? target : `https://${target}`);
+  } catch {
+    throw bad();
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (!host || (isIP(host) === 0 && !/^[a-z0-9._-]+$/i.test(host))) throw bad();
+  return { host, port: url.port ? Number(url.port) : 443 };
+}
+
+/** What to add to trust the chain: the top certificate sent, that is the root when the server sends it. */
+const toTrust = (chain: X509Certificate[]): X509Certificate => chain[chain.length - 1]!;
+
+export async function trustAddFromSite(
+  target: string,
+  opts: StoreFlags & { to: string; servername?: string; timeout: number },
+): Promise<void> {
+  if (!(opts.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
+  const { host, port } = parseTarget(target);
+  const pass = password(opts);
+  const site = await fetchServerChain(host, port, {
+    ...(opts.servername ? { servername: opts.servername } : {}),
+    timeoutMs: opts.timeout * 1000,
+  });
+  const top = toTrust(site.chain);
+  const { results, created } = await addTrustedCerts(opts.to, [top], pass);
+  const store = await loadTrustStore({ file: opts.to, password: pass });
+  const judged = judgeChain({ sent: site.chain, store, host: opts.servername ?? host });
+
+  if (opts.json)
+    return printJson({
+      target: `${host}:${port}`,
+      protocol: site.protocol,
+      cipher: site.cipher,
+      chain: site.chain.map(certInfo),
+      store: opts.to,
+      created,
+      results: results.map((r) => ({
+        alias: r.alias,
+        status: r.status,
+        ...(r.aliasTaken ? { aliasTaken: r.aliasTaken } : {}),
+        ...certInfo(r.cert),
+      })),
+      trusted: judged.trusted,
+    });
+
+  const c = colorsFor(process.stdout);
+  const out = [
+    `${c.bold(`${host}:${port}`)} sent ${site.chain.length} certificate${site.chain.length === 1 ? '' : 's'} (${site.protocol}, ${site.cipher}):`,
+    ...site.chain.map((cert, i) => `  ${i}. ${shortName(cert)}${cert === top ? c.dim('  ← to trust') : ''}`),
+  ];
+  if (!top.ca && !isSelfSigned(top))
+    out.push(
+      c.yellow(
+        `  The server sends no CA certificate, so its own certificate is added: replace it when the server renews it.`,
+      ),
+    );
+  for (const r of results) {
+    const info = certInfo(r.cert);
+    out.push(
+      r.status === 'added'
+        ? `${c.green('+')} added ${c.bold(r.alias)} to ${opts.to}${created ? ' (new file)' : ''}${r.aliasTaken ? c.dim(` (alias ${r.aliasTaken} was taken by another certificate)`) : ''}`
+        : `${c.blue('=')} already present in ${opts.to} as ${c.bold(r.alias)}; nothing written`,
+      `    ${info.subject}`,
+      c.dim(`    valid until ${info.notAfter.slice(0, 10)} · SHA-256 ${info.sha256}`),
+      c.dim(`    SHA-1 ${info.sha1}`),
+    );
+  }
+  out.push(
+    judged.trusted
+      ? `${c.green('✔')} ${opts.to} now trusts the chain of ${host}:${port}.`
+      : `${c.red('✖')} ${opts.to} still does not trust the chain of ${host}:${port}: ${judged.sentences[0] ?? ''}`,
+  );
+  print(out.join('\n'));
+}

@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { UserError } from '../errors.js';
+import { loadKb } from '../kb/load.js';
+import { probe } from '../probe/run.js';
+import type { ClientIdentity } from '../probe/tls.js';
+import { probeJson, renderProbe } from '../report/probe.js';
+import { colorsFor } from '../report/text.js';
+import { loadTrustStore } from '../trust/store.js';
+import type { Direction } from '../types.js';
+import { promptSecret, secretFromEnv } from './secrets.js';
+
+export interface ProbeFlags {
+  direction?: Direction;
+  timeout: number;
+  trust?: string;
+  trustPasswordEnv?: string;
+  clientCert?: string;
+  clientKey?: string;
+  clientCertPasswordEnv?: string;
+  servername?: string;
+  method?: string;
+  header?: string[];
+  data?: string;
+  user?: string;
+  passwordEnv?: string;
+  oauthTokenUrl?: string;
+  oauthClientId?: string;
+  oauthSecretEnv?: string;
+  csrf?: boolean;
+  maxRedirs: number;
+  json?: boolean;
+  kb?: string[];
+}
+
+function readFile(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UserError(`cannot read the ${what} ${file} (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** The client certificate to present: a PKCS#12 file, or PEM certificate (and key, here or in --client-key). */
+function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
+  if (!f.clientCert) return undefined;
+  const raw = readFile(f.clientCert, 'client certificate');
+  const label = basename(f.clientCert);
+  let id: ClientIdentity;
+  if (raw.includes('-----BEGIN')) {
+    const pem = raw.toString('utf8');
+    const key = f.clientKey ? readFile(f.clientKey, 'client key').toString('utf8') : pem;
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key))
+      throw new UserError(`${label} holds no private key: give it with --client-key FILE`);
+    id = {
+      label,
+      cert: pem,
+      key,
+      ...(f.clientCertPasswordEnv
+        ? { passphrase: secretFromEnv(f.clientCertPasswordEnv, 'client key password') }
+        : {}),
+    };
+  } else {
+    const passphrase = f.clientCertPasswordEnv
+      ? secretFromEnv(f.clientCertPasswordEnv, 'client certificate password')
+      : '';
+    id = { label, pfx: raw, passphrase };
+  }
+  try {
+    createSecureContext({ pfx: id.pfx, passphrase: id.passphrase, cert: id.cert, key: id.key });
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new UserError(
+      /mac verify|bad decrypt|password/i.test(msg)
+        ? `cannot open the client certificate ${label}: wrong password (give it with --client-cert-password-env VAR)`
+        : `cannot use the client certificate ${label}: ${msg.replace(/^error:\w+:/, '')}`,
+    );
+  }
+  return id;
+}
+
+function parseHeaders(raw: string[] = []): [string, string][] {
+  return raw.map((h) => {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new UserError(`"${h}" is not a header (Name: value)`);
+    return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
+  });
+}
+
+/** OAuth2 client credentials: the token is fetched here, so that a failure is the probe's first answer. */
+async function oauthToken(f: ProbeFlags): Promise<string | undefined> {
+  if (!f.oauthTokenUrl) return undefined;
+  if (!f.oauthClientId || !f.oauthSecretEnv)
+    throw new UserError('OAuth2 needs --oauth-client-id and --oauth-secret-env with --oauth-token-url');
+  const secret = secretFromEnv(f.oauthSecretEnv, 'OAuth2 client secret');
+  const res = await fetch(f.oauthTokenUrl, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${f.oauthClientId}:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+    signal: AbortSignal.timeout(f.timeout * 1000),
+  }).catch((e: Error) => {
+    throw new UserError(
+      `the OAuth2 token URL ${f.oauthTokenUrl} could not be reached (${(e.cause as Error)?.message ?? e.message})`,
+    );
+  });
+  const body = (await res.json().catch(() => ({}))) as {
+    access_token?: string;
+    error?: string;
+    error_description?: string;
+  };
+  if (!res.ok || !body.access_token)
+    throw new UserError(
+      `the OAuth2 token URL answered ${res.status}${body.error ? ` ${body.error}` : ''}${body.error_description ? `: ${body.error_description}` : ''} (check the client id and secret of the service key)`,
+    );
+  return body.access_token;
+}
+
+export async function probeCommand(target: string, f: ProbeFlags): Promise<void> {
+  if (!(f.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
+  const kb = await loadKb({ dirs: f.kb ?? [] });
+  const store = await loadTrustStore({
+    ...(f.trust ? { file: f.trust } : {}),
+    ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
+  });
+  const identity = clientIdentity(f);
+  const bearer = await oauthToken(f);
+  let auth: { user: string; password: string } | { bearer: string } | undefined = bearer
+    ? { bearer }
+    : undefined;
+  if (f.user) {
+    const password = f.passwordEnv
+      ? secretFromEnv(f.passwordEnv, 'password')
+      : await promptSecret(`password for ${f.user}`, 'give it with --password-env VAR');
+    auth = { user: f.user, password };
+  }
+  const method = (f.method ?? (f.data !== undefined ? 'POST' : 'GET')).toUpperCase();
+  const result = await probe(kb, {
+    target,
+    ...(f.direction ? { direction: f.direction } : {}),
+    timeoutMs: f.timeout * 1000,
+    tls: { store, ...(identity ? { identity } : {}), ...(f.servername ? { servername: f.servername } : {}) },
+    http: {
+      method,
+      headers: parseHeaders(f.header),
+      ...(f.data !== undefined ? { data: f.data } : {}),
+      ...(auth ? { auth } : {}),
+      csrf: !!f.csrf,
+      maxRedirects: f.maxRedirs,
+    },
+  });
+  process.stdout.write(
+    f.json
+      ? `${JSON.stringify(probeJson(result), null, 2)}\n`
+      : renderProbe(result, colorsFor(process.stdout)),
+  );
+  process.exitCode = result.ok ? 0 : 1;
+}

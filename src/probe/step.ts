@@ -1,0 +1,121 @@
+// What every probe step shares: a bound in time, and the way it reports what it saw.
+import type { ProbeStep, Signal } from '../types.js';
+
+/** What one step found: its verdict, a one-line detail, and the signals it hands to the matcher. */
+export interface StepOutcome {
+  ok: boolean;
+  detail: string;
+  signals?: Signal[];
+  /** Text the step observed (an error message, a response's status line and body) for the matcher's patterns. */
+  text?: string;
+}
+
+export interface StepRecord extends ProbeStep {
+  signals: Signal[];
+  text?: string;
+}
+
+/** A step that did not finish in time: its own sentence, and the `net.error` verdict it stands for. */
+export class StepTimeout extends Error {
+  constructor(
+    readonly verdict: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs one step with a hard bound. The step gets an AbortSignal and must release its sockets when
+ * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict.
+ */
+export async function runStep(
+  name: string,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<StepOutcome>,
+): Promise<StepRecord> {
+  const started = performance.now();
+  const ctl = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<StepOutcome>((resolve) => {
+    timer = setTimeout(() => {
+      ctl.abort();
+      resolve({
+        ok: false,
+        detail: `no answer within ${timeoutMs / 1000} s`,
+        signals: [{ type: 'net.error', value: 'timeout' }],
+        text: `${name}: timed out after ${timeoutMs} ms`,
+      });
+    }, timeoutMs);
+  });
+  let outcome: StepOutcome;
+  try {
+    outcome = await Promise.race([fn(ctl.signal), bound]);
+  } catch (e) {
+    outcome =
+      e instanceof StepTimeout
+        ? {
+            ok: false,
+            detail: e.message,
+            signals: [{ type: 'net.error', value: e.verdict }],
+            text: e.message,
+          }
+        : { ok: false, detail: (e as Error).message, text: (e as Error).message };
+  } finally {
+    clearTimeout(timer);
+    ctl.abort();
+  }
+  const ms = Math.round(performance.now() - started);
+  return {
+    name,
+    ok: outcome.ok,
+    ms,
+    detail: outcome.detail,
+    signals: outcome.signals ?? [],
+    ...(outcome.text ? { text: outcome.text } : {}),
+  };
+}
+
+export function notRun(name: string, why: string): StepRecord {
+  return { name, ok: null, ms: 0, detail: `not run: ${why}`, signals: [] };
+}
+
+const NET_VERDICTS: Record<string, string> = {
+  ENOTFOUND: 'dns-not-found',
+  EAI_AGAIN: 'dns-timeout',
+  ECONNREFUSED: 'refused',
+  ETIMEDOUT: 'timeout',
+  ECONNRESET: 'reset',
+  EPIPE: 'reset',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  ECONNABORTED: 'reset',
+};
+
+/** The signals of a socket error: its errno, and the network verdict it stands for. */
+export function errorSignals(e: NodeJS.ErrnoException): Signal[] {
+  const signals: Signal[] = [];
+  if (e.code) signals.push({ type: e.code.startsWith('E') ? 'errno' : 'tls.code', value: e.code });
+  const verdict = e.code ? NET_VERDICTS[e.code] : undefined;
+  if (verdict) signals.push({ type: 'net.error', value: verdict });
+  return signals;
+}
+
+/** A socket error in one sentence a user can act on. */
+export function describeError(e: NodeJS.ErrnoException, where: string): string {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `${where} refused the connection: nothing listens on that port, or a firewall rejects it`;
+    case 'ECONNRESET':
+      return `${where} closed the connection abruptly (reset)`;
+    case 'ETIMEDOUT':
+      return `${where} did not answer in time`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} is unreachable from here (no route)`;
+    case 'ENOTFOUND':
+      return `${where}: the name does not resolve (DNS)`;
+    default:
+      return `${where}: ${e.message}`;
+  }
+}

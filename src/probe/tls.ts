@@ -1,0 +1,198 @@
+// The tls step: the handshake the platform would make, the chain exactly as the server sent it,
+// judged against the chosen trust store (not Node's), and the client-certificate exchange.
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
+import { certInfo, subjectDn } from '../trust/cert.js';
+import { judgeChain } from '../trust/chain.js';
+import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
+import type { TrustStore } from '../trust/store.js';
+import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
+import { describeError, errorSignals, type StepOutcome } from './step.js';
+import type { Target } from './target.js';
+import { inspectCertificateRequest } from './tls-hello.js';
+
+/** A client certificate to present: PKCS#12, or PEM certificate chain and key. Never printed. */
+export interface ClientIdentity {
+  label: string;
+  pfx?: Buffer;
+  passphrase?: string;
+  cert?: string;
+  key?: string;
+}
+
+export interface TlsOptions {
+  store: TrustStore;
+  identity?: ClientIdentity;
+  servername?: string;
+  timeoutMs: number;
+}
+
+/** How long to wait after the handshake for a TLS 1.3 server to refuse the client certificate. */
+const POST_HANDSHAKE_MS = 400;
+
+/** The alert name in an OpenSSL error ("tlsv13 alert certificate required" → certificate_required). */
+export function alertOf(e: Error): string | undefined {
+  const m = /(?:sslv3|tlsv1\d?|ssl|tls) alert ([a-z ]+?)(?::|$)/i.exec(e.message);
+  return m?.[1]?.trim().toLowerCase().replace(/ /g, '_');
+}
+
+const CLIENT_CERT_ALERTS = new Set([
+  'certificate_required',
+  'bad_certificate',
+  'unknown_ca',
+  'certificate_unknown',
+  'access_denied',
+  'unsupported_certificate',
+  'certificate_expired',
+  'certificate_revoked',
+]);
+
+interface Handshake {
+  socket?: TLSSocket;
+  error?: NodeJS.ErrnoException;
+  /** The error came after the handshake completed (a TLS 1.3 server refusing the client certificate). */
+  late?: boolean;
+}
+
+function handshake(opts: ConnectionOptions, waitForLate: boolean, signal: AbortSignal): Promise<Handshake> {
+  return new Promise((resolve) => {
+    const socket = connect(opts);
+    let secured = false;
+    const done = (h: Handshake) => {
+      signal.removeEventListener('abort', abort);
+      resolve(h);
+    };
+    const abort = () => socket.destroy();
+    signal.addEventListener('abort', abort, { once: true });
+    socket.once('secureConnect', () => {
+      secured = true;
+      if (!waitForLate) return done({ socket });
+      const timer = setTimeout(() => done({ socket }), POST_HANDSHAKE_MS);
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        done({ socket, error, late: true });
+      });
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!secured) done({ error });
+    });
+    socket.once('close', () => {
+      if (!secured)
+        done({
+          error: Object.assign(new Error('the server closed the connection during the TLS handshake'), {
+            code: 'ECONNRESET',
+          }),
+        });
+    });
+  });
+}
+
+export async function tlsStep(
+  t: Target,
+  address: string,
+  o: TlsOptions,
+  out: { finding?: TlsFinding; connect?: ConnectionOptions },
+  signal: AbortSignal,
+): Promise<StepOutcome> {
+  const servername = o.servername ?? (isIP(t.host) ? undefined : t.host);
+  const identity = o.identity
+    ? { pfx: o.identity.pfx, passphrase: o.identity.passphrase, cert: o.identity.cert, key: o.identity.key }
+    : {};
+  const options: ConnectionOptions = {
+    ...isolatedTlsOptions(),
+    ...identity,
+    host: address,
+    port: t.port,
+    ...(servername ? { servername } : {}),
+    rejectUnauthorized: false,
+  };
+  out.connect = {
+    ...isolatedTlsOptions(),
+    ...identity,
+    ...(servername ? { servername } : {}),
+    rejectUnauthorized: false,
+  };
+
+  const request = await inspectCertificateRequest(address, t.port, {
+    ...(servername ? { servername } : {}),
+    timeoutMs: o.timeoutMs,
+  });
+  const h = await handshake(options, request.requested !== false, signal);
+  const signals: Signal[] = [];
+  const sentences: string[] = [];
+  const verdicts: TlsVerdict[] = [];
+  const alert = h.error ? alertOf(h.error) : undefined;
+  if (alert) signals.push({ type: 'tls.alert', value: alert });
+
+  if (h.error && !h.late && !alert) {
+    h.socket?.destroy();
+    const garbage =
+      h.error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+      /wrong version number|packet length too long|unknown protocol/i.test(h.error.message);
+    if (garbage)
+      signals.push(
+        { type: 'net.error', value: 'garbage' },
+        { type: 'tls.verdict', value: 'handshake-failed' },
+      );
+    else signals.push(...errorSignals(h.error), { type: 'tls.verdict', value: 'handshake-failed' });
+    const detail = garbage
+      ? `${t.host}:${t.port} does not speak TLS (its answer is not a TLS handshake)`
+      : `the TLS handshake failed: ${describeError(h.error, `${t.host}:${t.port}`)}`;
+    return { ok: false, detail, signals, text: `${detail}\n${h.error.message}` };
+  }
+
+  const chain = h.socket ? peerChain(h.socket) : [];
+  const protocol = h.socket?.getProtocol() ?? undefined;
+  const cipher = h.socket?.getCipher()?.standardName;
+  h.socket?.destroy();
+
+  if (alert && CLIENT_CERT_ALERTS.has(alert)) {
+    const v: TlsVerdict = o.identity ? 'client-cert-rejected' : 'client-cert-required';
+    verdicts.push(v);
+    sentences.push(
+      o.identity
+        ? `the server refused the client certificate ${o.identity.label} (alert ${alert})`
+        : `the server requires a client certificate and none was presented (alert ${alert})`,
+    );
+  } else if (alert) {
+    verdicts.push('handshake-failed');
+    sentences.push(
+      `the server ended the handshake with the alert ${alert}: no protocol version or cipher suite in common, or it wants something this client did not send`,
+    );
+  }
+
+  const judged = chain.length ? judgeChain({ sent: chain, store: o.store, host: t.host }) : undefined;
+  if (judged) {
+    verdicts.push(...judged.verdicts);
+    sentences.push(...judged.sentences);
+  }
+  for (const v of verdicts) signals.push({ type: 'tls.verdict', value: v });
+  const leaf = chain[0];
+  if (leaf)
+    signals.push(
+      { type: 'cert.subject', value: subjectDn(leaf) },
+      { type: 'cert.issuer', value: certInfo(leaf).issuer },
+    );
+
+  const presented = !!o.identity;
+  const refused = verdicts.includes('client-cert-rejected') || verdicts.includes('client-cert-required');
+  out.finding = {
+    ...(protocol ? { protocol } : {}),
+    ...(cipher ? { cipher } : {}),
+    chain: chain.map(certInfo),
+    trusted: judged?.trusted ?? false,
+    ...(judged?.missing ? { missing: judged.missing } : {}),
+    verdicts,
+    store: o.store.label,
+    ...(request.requested !== undefined ? { clientCertRequested: request.requested } : {}),
+    acceptableCAs: request.caNames,
+    ...(presented ? { clientCertAccepted: !refused } : {}),
+  };
+  const failing = verdicts.filter((v) => v !== 'weak-key');
+  const ok = failing.length === 0;
+  const summary = `${protocol ?? 'TLS'}${cipher ? ` ${cipher}` : ''}`;
+  const detail = ok
+    ? `${summary}, chain trusted by ${o.store.label}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
+    : `${sentences[0] ?? 'the handshake failed'}${sentences.length > 1 ? ` (+${sentences.length - 1} more)` : ''}`;
+  return { ok, detail, signals, text: sentences.join('\n') };
+}

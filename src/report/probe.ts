@@ -1,0 +1,113 @@
+// The human and JSON forms of a probe: the steps as a checklist, the chain as a small tree, then
+// the diagnosis in the same form as `diagnose` prints it.
+import type { CertInfo, ProbeResult } from '../types.js';
+import { diagnoseJson } from './json.js';
+import { type Colors, renderDiagnose, wrap } from './text.js';
+
+export function probeJson(r: ProbeResult): object {
+  const { diagnoses } = diagnoseJson({
+    diagnoses: r.diagnoses,
+    signals: [],
+    facts: {},
+    direction: { inferred: r.direction, evidence: [] },
+  }) as {
+    diagnoses: unknown[];
+  };
+  return {
+    target: r.target,
+    direction: r.direction,
+    ok: r.ok,
+    steps: r.steps,
+    ...(r.tls ? { tls: r.tls } : {}),
+    ...(r.http ? { http: r.http } : {}),
+    diagnoses,
+    signals: r.signals,
+  };
+}
+
+function certLine(c: CertInfo, col: Colors): string {
+  const key = `${c.keyType.toUpperCase()}${c.keyBits ? ` ${c.keyBits}` : ''}${c.curve ? ` ${c.curve}` : ''}`;
+  const days =
+    c.daysLeft < 0
+      ? col.red(`expired ${-c.daysLeft} days ago`)
+      : c.daysLeft < 30
+        ? col.yellow(`${c.daysLeft} days left`)
+        : `${c.daysLeft} days left`;
+  return `${col.bold(c.subject)}  ${col.dim(`${key}, ${c.signatureAlgorithm}, until ${c.notAfter.slice(0, 10)}`)} (${days})`;
+}
+
+export function renderProbe(r: ProbeResult, c: Colors): string {
+  const out: string[] = [`${c.bold('linkdoctor probe')} ${r.target}  ${c.dim(`[${r.direction}]`)}`];
+  const width = Math.max(...r.steps.map((s) => s.name.length));
+  for (const s of r.steps) {
+    const mark = s.ok === null ? c.dim('·') : s.ok ? c.green('✔') : c.red('✖');
+    const ms = s.ok === null ? '' : c.dim(`${String(s.ms).padStart(5)} ms  `);
+    out.push(`  ${mark} ${s.name.padEnd(width)} ${ms}${s.ok === null ? c.dim(s.detail) : s.detail}`);
+    if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c));
+    if (s.name === 'http' && r.http && s.ok !== null) out.push(...httpLines(r, c));
+  }
+  if (r.ok) {
+    out.push('', `${c.green('✔')} ${c.bold('All steps passed.')}`);
+    return out.join('\n') + '\n';
+  }
+  out.push('');
+  out.push(
+    renderDiagnose(
+      {
+        diagnoses: r.diagnoses,
+        signals: r.signals,
+        facts: r.diagnoses[0]?.facts ?? {},
+        direction: { inferred: r.direction, evidence: [] },
+      },
+      c,
+    ).trimEnd(),
+  );
+  return out.join('\n') + '\n';
+}
+
+function tlsTree(r: ProbeResult, c: Colors): string[] {
+  const t = r.tls!;
+  const lines = [`      ${c.dim(`trust store: ${t.store}`)}`];
+  t.chain.forEach((cert, i) => lines.push(`      ${' '.repeat(i * 3)}${i ? '└─ ' : ''}${certLine(cert, c)}`));
+  if (t.missing) {
+    const depth = t.chain.length;
+    lines.push(
+      `      ${' '.repeat(depth * 3)}└─ ${c.red('missing:')} ${c.bold(t.missing.subject)}${t.missing.url ? c.dim(` (get it from ${t.missing.url})`) : ''}`,
+    );
+  }
+  if (t.clientCertRequested !== undefined)
+    lines.push(
+      `      ${c.dim('client certificate:')} ${t.clientCertRequested ? 'requested' : 'not requested'}${
+        t.clientCertAccepted !== undefined
+          ? `, ${t.clientCertAccepted ? c.green('accepted') : c.red('refused')}`
+          : ''
+      }`,
+    );
+  if (t.acceptableCAs.length) {
+    lines.push(`      ${c.dim('acceptable client certificate CA names:')}`);
+    for (const n of t.acceptableCAs) lines.push(`        ${n}`);
+  }
+  return lines;
+}
+
+function httpLines(r: ProbeResult, c: Colors): string[] {
+  const h = r.http as {
+    exchanges: {
+      method: string;
+      url: string;
+      status: number;
+      reason: string;
+      ms: { total: number };
+      headers: Record<string, string>;
+    }[];
+    notes: string[];
+  };
+  const lines: string[] = [];
+  for (const x of h.exchanges) {
+    lines.push(`      ${c.dim(`${x.method} ${x.url} → ${x.status} ${x.reason} (${x.ms.total} ms)`)}`);
+    for (const k of ['www-authenticate', 'x-csrf-token', 'location', 'retry-after'])
+      if (x.headers[k]) lines.push(`        ${c.dim(`${k}: ${x.headers[k]}`)}`);
+  }
+  for (const n of h.notes) lines.push(wrap(n, '      '));
+  return lines;
+}

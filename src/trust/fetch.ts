@@ -1,0 +1,108 @@
+// The chain exactly as a server sends it. Node's getPeerCertificate(true) completes the chain with
+// issuers from the client's own CA store, which would hide a missing intermediate; so we connect
+// with a store holding only a throwaway certificate, accept whatever comes, and judge it afterwards.
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { UserError } from '../errors.js';
+
+/**
+ * A self-signed certificate whose private key was discarded when it was made (openssl, once), so
+ * nothing can ever chain to it: the only CA of the isolated store. A constant, because generating
+ * one at run time (an RSA key and a signature) cost every probe ~150 ms.
+ */
+const THROWAWAY_CA = `-----BEGIN CERTIFICATE-----
+MIIBzjCCAXOgAwIBAgIUB+/KjF3vJD/fjFQ3FYDWgRsrQfwwCgYIKoZIzj0EAwIw
+OzE5MDcGA1UEAwwwbGlua2RvY3RvciBpc29sYXRlZCB0cnVzdCBzdG9yZSAodHJ1
+c3RzIG5vdGhpbmcpMCAXDTI2MTEyNDIwMjg0OVoYDzIxMjYxMDMxMjAyODQ5WjA7
+MTkwNwYDVQQDDDBsaW5rZG9jdG9yIGlzb2xhdGVkIHRydXN0IHN0b3JlICh0cnVz
+dHMgbm90aGluZykwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQZtChM/9UZNQU8
+D2Pn+vPTiOcM4AsFVa38vrciSYG3KHmyEPyMKHdluL5enlC51VNEiZNVaVH7oNVg
++JZKhKSho1MwUTAdBgNVHQ4EFgQUrmpT1F+jjlhh94oDYXaxXwfOHQYwHwYDVR0j
+BBgwFoAUrmpT1F+jjlhh94oDYXaxXwfOHQYwDwYDVR0TAQH/BAUwAwEB/zAKBggq
+hkjOPQQDAgNJADBGAiEAz8ve3VX7D1014FwvgLlZIZbCVszz0TFJUpXfoF9N2wwC
+IQCpIomQApMdERmsJRRwd8AYn24Kcou5iAo6kQW9/ilzCQ==
+-----END CERTIFICATE-----
+`;
+
+/** TLS options under which nothing of the client's own store can be appended to the peer chain. */
+export function isolatedTlsOptions(): Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized'> {
+  return { ca: [THROWAWAY_CA], rejectUnauthorized: false };
+}
+
+/** The chain as the server sent it, leaf first (connect with isolatedTlsOptions()). */
+export function peerChain(socket: TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const seen = new Set<string>();
+  // A root's issuerCertificate is itself: the fingerprint set ends the walk.
+  for (
+    let c = socket.getPeerCertificate(true);
+    c?.raw && !seen.has(c.fingerprint256);
+    c = c.issuerCertificate
+  ) {
+    seen.add(c.fingerprint256);
+    chain.push(new X509Certificate(c.raw));
+  }
+  return chain;
+}
+
+/** One sentence for each way a connection can fail before the handshake completes. */
+function describeFailure(e: NodeJS.ErrnoException, host: string, port: number): string {
+  const where = `${host}:${port}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `${where} refused the connection (nothing listens there, or a firewall rejects it)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `${host} cannot be resolved (DNS has no address for it)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} cannot be reached (no route to it)`;
+    case 'ECONNRESET':
+      return `${where} closed the connection during the TLS handshake`;
+  }
+  if (/wrong version number|packet length too long|unknown protocol|record layer failure/i.test(e.message))
+    return `${where} does not speak TLS (its answer is not a TLS handshake)`;
+  return `the TLS handshake with ${where} failed: ${e.message}`;
+}
+
+export interface ServerChain {
+  /** Leaf first, as sent. */
+  chain: X509Certificate[];
+  protocol: string;
+  cipher: string;
+}
+
+/** Connects, takes the chain the server sends, and hangs up; every failure is one UserError within the timeout. */
+export function fetchServerChain(
+  host: string,
+  port: number,
+  opts: { servername?: string; timeoutMs: number },
+): Promise<ServerChain> {
+  const servername = opts.servername ?? (isIP(host) ? undefined : host);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, ...(servername ? { servername } : {}), ...isolatedTlsOptions() });
+    const fail = (message: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new UserError(message));
+    };
+    const timer = setTimeout(
+      () => fail(`${host}:${port} did not complete a TLS handshake within ${opts.timeoutMs / 1000} s`),
+      opts.timeoutMs,
+    );
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      const result = {
+        chain: peerChain(socket),
+        protocol: socket.getProtocol() ?? 'unknown',
+        cipher: socket.getCipher()?.standardName ?? 'unknown',
+      };
+      socket.destroy();
+      if (result.chain.length) resolve(result);
+      else reject(new UserError(`${host}:${port} completed the handshake without sending a certificate`));
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => fail(describeFailure(e, host, port)));
+    socket.once('close', () => fail(`${host}:${port} closed the connection during the TLS handshake`));
+  });
+}

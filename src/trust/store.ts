@@ -1,0 +1,180 @@
+// Trust stores: a PEM bundle, a DER certificate, PKCS#12, JKS or JCEKS, recognised by content (not by
+// extension, since tenant exports are often misnamed), or a default that judges like a Java client.
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { UserError } from '../errors.js';
+import { aliasFor } from './cert.js';
+import { JCEKS_MAGIC, JKS_MAGIC, readJavaKeystore } from './java-keystore.js';
+import { readPkcs12 } from './pkcs12.js';
+
+export type StoreKind = 'pem' | 'pkcs12' | 'jks' | 'jceks' | 'java-default' | 'node-default';
+export type FileFormat = 'pem' | 'der' | 'pkcs12' | 'jks' | 'jceks';
+
+export interface TrustEntry {
+  alias: string;
+  cert: X509Certificate;
+}
+
+export interface TrustStore {
+  /** What judged the chain, for people: "tenant.jks (JKS, 42 certificates)", "Java cacerts (...)". */
+  label: string;
+  kind: StoreKind;
+  /** The file it was read from, when there is one. */
+  file?: string;
+  entries: TrustEntry[];
+}
+
+const FORMAT_NAMES: Record<FileFormat, string> = {
+  pem: 'PEM',
+  der: 'DER certificate',
+  pkcs12: 'PKCS#12',
+  jks: 'JKS',
+  jceks: 'JCEKS',
+};
+
+/** Java's default password of cacerts; public knowledge, not a secret. */
+const CACERTS_PASSWORD = 'changeit';
+
+/** The format of a store's bytes, or undefined when it is none linkdoctor reads. */
+export function detectFormat(buf: Buffer): FileFormat | undefined {
+  if (buf.length >= 4 && buf.readUInt32BE(0) === JKS_MAGIC) return 'jks';
+  if (buf.length >= 4 && buf.readUInt32BE(0) === JCEKS_MAGIC) return 'jceks';
+  if (buf[0] === 0x30 && buf.length > 2) {
+    // A DER SEQUENCE: a PKCS#12 PFX starts with its version (INTEGER), a certificate with its TBS (SEQUENCE).
+    const lengthBytes = buf[1]! & 0x80 ? buf[1]! & 0x7f : 0;
+    const inner = buf[2 + lengthBytes];
+    if (inner === 0x02) return 'pkcs12';
+    if (inner === 0x30) return 'der';
+  }
+  if (buf.includes('-----BEGIN ')) return 'pem';
+  return undefined;
+}
+
+function parseDer(der: Buffer, what: string): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch {
+    throw new UserError(`${what} is corrupt (it is not a readable X.509 certificate)`);
+  }
+}
+
+function readPem(text: string, name: string): X509Certificate[] {
+  const certs: X509Certificate[] = [];
+  for (const m of text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)(-----END CERTIFICATE-----|$)/g)) {
+    if (!m[2]) throw new UserError(`${name} is truncated: a certificate has no END CERTIFICATE line`);
+    certs.push(parseDer(Buffer.from(m[1]!, 'base64'), `certificate ${certs.length + 1} of ${name}`));
+  }
+  if (!certs.length) throw new UserError(`${name} holds no certificate (no BEGIN CERTIFICATE block)`);
+  return certs;
+}
+
+/** Makes aliases unique the way a keystore needs them: a second "x" becomes "x_2". */
+function uniqueAliases(entries: { alias?: string; cert: X509Certificate }[]): TrustEntry[] {
+  const seen = new Set<string>();
+  return entries.map(({ alias, cert }) => {
+    const base = alias ?? aliasFor(cert);
+    let unique = base;
+    for (let n = 2; seen.has(unique); n++) unique = `${base}_${n}`;
+    seen.add(unique);
+    return { alias: unique, cert };
+  });
+}
+
+/** The entries of a store file of a known format. `name` is how messages call the file. */
+export function readStoreEntries(
+  buf: Buffer,
+  format: FileFormat,
+  password: string | undefined,
+  name: string,
+): TrustEntry[] {
+  switch (format) {
+    case 'jks':
+    case 'jceks':
+      return uniqueAliases(readJavaKeystore(buf, password, name));
+    case 'pkcs12':
+      return uniqueAliases(readPkcs12(buf, password, name));
+    case 'der':
+      return uniqueAliases([{ cert: parseDer(buf, name) }]);
+    case 'pem':
+      return uniqueAliases(readPem(buf.toString('utf8'), name).map((cert) => ({ cert })));
+  }
+}
+
+/** Reads a store file; each way it can fail is one sentence that names the file. */
+export async function readStoreFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`${file} does not exist`);
+    if (code === 'EISDIR') throw new UserError(`${file} is a folder, not a trust store`);
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new UserError(`${file} cannot be read (permission denied)`);
+    throw new UserError(`${file} cannot be read (${code ?? (e as Error).message})`);
+  }
+}
+
+export function formatOf(buf: Buffer, file: string): FileFormat {
+  if (!buf.length) throw new UserError(`${file} is empty`);
+  const format = detectFormat(buf);
+  if (!format)
+    throw new UserError(`${file} is not a trust store linkdoctor can read (PEM, DER, PKCS#12, JKS or JCEKS)`);
+  return format;
+}
+
+/** The JDK's cacerts, where a Java runtime keeps it: what a Java client trusts by default. */
+export function javaCacertsPath(): string | undefined {
+  const candidates: string[] = [];
+  const javaHome = process.env.JAVA_HOME;
+  if (javaHome)
+    candidates.push(join(javaHome, 'lib/security/cacerts'), join(javaHome, 'jre/lib/security/cacerts'));
+  candidates.push('/etc/ssl/certs/java/cacerts');
+  const jvms = '/usr/lib/jvm';
+  if (existsSync(jvms))
+    for (const jdk of readdirSync(jvms).sort()) candidates.push(join(jvms, jdk, 'lib/security/cacerts'));
+  return candidates.find((p) => existsSync(p));
+}
+
+async function defaultStore(): Promise<TrustStore> {
+  const cacerts = javaCacertsPath();
+  if (cacerts) {
+    const buf = await readStoreFile(cacerts);
+    const entries = readStoreEntries(buf, formatOf(buf, cacerts), CACERTS_PASSWORD, cacerts);
+    return {
+      label: `Java cacerts (${cacerts}, ${entries.length} certificates)`,
+      kind: 'java-default',
+      file: cacerts,
+      entries,
+    };
+  }
+  const entries = uniqueAliases(rootCertificates.map((pem) => ({ cert: new X509Certificate(pem) })));
+  return {
+    label: `Node's built-in Mozilla CA list (${entries.length} certificates; no Java cacerts found)`,
+    kind: 'node-default',
+    entries,
+  };
+}
+
+/**
+ * A trust store from a file, or without one the default: the JDK's cacerts when a JDK is installed
+ * (the platform is a Java runtime), else Node's copy of Mozilla's list. The password is never echoed.
+ */
+export async function loadTrustStore(opts: { file?: string; password?: string } = {}): Promise<TrustStore> {
+  if (!opts.file) return defaultStore();
+  const buf = await readStoreFile(opts.file);
+  const format = formatOf(buf, opts.file);
+  const entries = readStoreEntries(buf, format, opts.password, opts.file);
+  const unchecked =
+    (format === 'jks' || format === 'jceks') && opts.password === undefined
+      ? ', integrity not checked without a password'
+      : '';
+  return {
+    label: `${opts.file} (${FORMAT_NAMES[format]}, ${entries.length} certificate${entries.length === 1 ? '' : 's'}${unchecked})`,
+    kind: format === 'der' ? 'pem' : format,
+    file: opts.file,
+    entries,
+  };
+}

@@ -1,0 +1,111 @@
+// Adds trusted certificates to a store file without ever overwriting: a certificate already in the
+// store is reported as present, a taken alias gets a suffix, and the file is replaced atomically.
+import type { X509Certificate } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, rename, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { UserError } from '../errors.js';
+import { aliasFor, subjectDn } from './cert.js';
+import { appendJavaTrustedCerts } from './java-keystore.js';
+import { appendPkcs12TrustedCerts } from './pkcs12.js';
+import { type FileFormat, formatOf, readStoreEntries, readStoreFile, type TrustEntry } from './store.js';
+
+export interface AddResult {
+  cert: X509Certificate;
+  /** The alias it was added under, or the alias it is already present under. */
+  alias: string;
+  status: 'added' | 'present';
+  /** When the CN-derived alias was taken by another certificate: that alias. */
+  aliasTaken?: string;
+}
+
+/** The format to create a missing store in, from its name. */
+function formatForNewFile(file: string): FileFormat {
+  const ext = extname(file).toLowerCase();
+  if (['.pem', '.crt', '.cer', '.txt'].includes(ext)) return 'pem';
+  if (['.p12', '.pfx'].includes(ext)) return 'pkcs12';
+  throw new UserError(
+    `${file} does not exist, and its name does not say which store to create: name it .pem or .p12`,
+  );
+}
+
+function pemBlock(cert: X509Certificate): string {
+  return `# ${subjectDn(cert)}\n${cert.toString().trimEnd()}\n`;
+}
+
+/** Which certificates to add and under which alias; the ones already present are left alone. */
+function plan(existing: TrustEntry[], certs: X509Certificate[]): AddResult[] {
+  const byFingerprint = new Map(existing.map((e) => [e.cert.fingerprint256, e.alias]));
+  const aliases = new Set(existing.map((e) => e.alias.toLowerCase()));
+  return certs.map((cert) => {
+    const present = byFingerprint.get(cert.fingerprint256);
+    if (present !== undefined) return { cert, alias: present, status: 'present' };
+    const base = aliasFor(cert);
+    let alias = base;
+    for (let n = 2; aliases.has(alias); n++) alias = `${base}_${n}`;
+    aliases.add(alias);
+    byFingerprint.set(cert.fingerprint256, alias);
+    return { cert, alias, status: 'added', ...(alias !== base ? { aliasTaken: base } : {}) };
+  });
+}
+
+/** Write beside the file, then rename over it: a crash never leaves half a keystore. */
+async function replaceFile(file: string, data: Buffer | string): Promise<void> {
+  const tmp = `${file}.linkdoctor-${process.pid}.tmp`;
+  await writeFile(tmp, data, { mode: 0o600 });
+  if (existsSync(file)) await chmod(tmp, statSync(file).mode & 0o777);
+  await rename(tmp, file);
+}
+
+function needPassword(password: string | undefined, file: string, format: FileFormat): string {
+  if (password === undefined)
+    throw new UserError(
+      `writing to ${file} (${format === 'pkcs12' ? 'PKCS#12' : format.toUpperCase()}) needs its password`,
+    );
+  return password;
+}
+
+/**
+ * Adds certificates as trusted entries to a PEM bundle, a PKCS#12, JKS or JCEKS store (a missing
+ * .pem or .p12 file is created). Returns what happened to each certificate.
+ */
+export async function addTrustedCerts(
+  file: string,
+  certs: X509Certificate[],
+  password?: string,
+): Promise<{ results: AddResult[]; format: FileFormat; created: boolean }> {
+  const created = !existsSync(file);
+  const buf = created ? undefined : await readStoreFile(file);
+  const format = buf ? formatOf(buf, file) : formatForNewFile(file);
+  if (format === 'der')
+    throw new UserError(
+      `${file} is a single DER certificate, not a store; add to a PEM bundle or a keystore instead`,
+    );
+  const existing = buf ? readStoreEntries(buf, format, password, file) : [];
+  const results = plan(existing, certs);
+  const added = results.filter((r) => r.status === 'added');
+  if (!added.length) return { results, format, created: false };
+
+  switch (format) {
+    case 'pem': {
+      const before = buf?.toString('utf8') ?? '';
+      const separator = before && !before.endsWith('\n') ? '\n' : '';
+      await replaceFile(file, before + separator + added.map((r) => pemBlock(r.cert)).join(''));
+      break;
+    }
+    case 'pkcs12':
+      await replaceFile(
+        file,
+        appendPkcs12TrustedCerts(buf, needPassword(password, file, format), added, file),
+      );
+      break;
+    case 'jks':
+    case 'jceks':
+      await replaceFile(
+        file,
+        appendJavaTrustedCerts(buf!, needPassword(password, file, format), added, file),
+      );
+      break;
+  }
+  return { results, format, created };
+}

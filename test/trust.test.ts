@@ -1,0 +1,829 @@
+// Trust stores, chain judgement, fetching a server's chain and add-from-site, on a PKI made here:
+// a root, an EC intermediate, leaves good and bad; stores in PEM, DER, PKCS#12 (forge and keytool),
+// JKS and JCEKS (keytool, when installed); servers only on 127.0.0.1.
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { webcrypto, X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import forge from 'node-forge';
+import { trustAddFromSite } from '../src/cli/trust.js';
+import { UserError } from '../src/errors.js';
+import { certInfo } from '../src/trust/cert.js';
+import { judgeChain } from '../src/trust/chain.js';
+import { fetchServerChain, isolatedTlsOptions, peerChain } from '../src/trust/fetch.js';
+import { javaCacertsPath, loadTrustStore, type TrustStore } from '../src/trust/store.js';
+import { addTrustedCerts } from '../src/trust/write.js';
+
+x509.cryptoProvider.set(webcrypto as Crypto);
+
+const PASSWORD = 'Tr0ub4dor-linkdoctor-secret';
+const DAY = 86_400_000;
+const RSA = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) };
+const EC = { name: 'ECDSA', namedCurve: 'P-256' };
+const dir = mkdtempSync(join(tmpdir(), 'ld-trust-'));
+const path = (name: string) => join(dir, name);
+const MAIN = join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+const keytool = spawnSync('keytool', ['-help'], { encoding: 'utf8' });
+const noKeytool = keytool.error ? `keytool is not installed (${keytool.error.message})` : false;
+if (noKeytool) console.log(`# skipping the JKS/JCEKS/keytool tests: ${noKeytool}`);
+
+function runKeytool(...args: string[]): string {
+  const r = spawnSync('keytool', args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `keytool ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+interface Issued {
+  cert: X509Certificate;
+  pem: string;
+  keys: CryptoKeyPair;
+  keyPem: string;
+  /** The subject as encoded (C first), to name it as an issuer. */
+  name: string;
+  /** The subject as linkdoctor shows it (CN first). */
+  dn: string;
+}
+
+/** A certificate with its key; issued by `issuer`, or self-signed without one. */
+async function issue(o: {
+  cn: string;
+  issuer?: Issued;
+  alg?: typeof RSA | typeof EC;
+  hash?: string;
+  ca?: boolean;
+  sans?: x509.JsonGeneralName[];
+  aia?: string;
+  notBefore?: Date;
+  notAfter?: Date;
+}): Promise<Issued> {
+  const alg = o.alg ?? RSA;
+  const keys = (await webcrypto.subtle.generateKey({ ...alg, hash: 'SHA-256' }, true, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
+  // The encoded order is the real-world one (C first); linkdoctor shows it CN first.
+  const name = `C=DE, O=linkdoctor test, CN=${o.cn}`;
+  const signer = o.issuer?.keys ?? keys;
+  const signerAlg = o.issuer ? (o.issuer.keys.privateKey.algorithm as { name: string }) : alg;
+  // A WebCrypto RSA key is bound to one hash: to sign with another, import the key again with it.
+  const signingKey = o.hash
+    ? await webcrypto.subtle.importKey(
+        'pkcs8',
+        await webcrypto.subtle.exportKey('pkcs8', signer.privateKey),
+        { ...signerAlg, hash: o.hash },
+        false,
+        ['sign'],
+      )
+    : signer.privateKey;
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(!!o.ca, undefined, true),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+  ];
+  if (o.sans) extensions.push(new x509.SubjectAlternativeNameExtension(o.sans));
+  if (o.aia)
+    extensions.push(new x509.AuthorityInfoAccessExtension({ caIssuers: new x509.GeneralName('url', o.aia) }));
+  const generated = await x509.X509CertificateGenerator.create({
+    serialNumber: Math.floor(Math.random() * 1e12).toString(16),
+    subject: name,
+    issuer: o.issuer?.name ?? name,
+    notBefore: o.notBefore ?? new Date(Date.now() - DAY),
+    notAfter: o.notAfter ?? new Date(Date.now() + 365 * DAY),
+    publicKey: keys.publicKey,
+    signingKey,
+    signingAlgorithm: { name: signerAlg.name, hash: o.hash ?? 'SHA-256' },
+    extensions,
+  });
+  const pem = generated.toString('pem');
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
+  return {
+    cert: new X509Certificate(pem),
+    pem,
+    keys,
+    keyPem,
+    name,
+    dn: `CN=${o.cn}, O=linkdoctor test, C=DE`,
+  };
+}
+
+const localhost: x509.JsonGeneralName[] = [
+  { type: 'dns', value: 'localhost' },
+  { type: 'ip', value: '127.0.0.1' },
+];
+const AIA = 'http://pki.example/inter.crt';
+let root: Issued, inter: Issued, leaf: Issued, other: Issued;
+let expired: Issued,
+  future: Issued,
+  wrongHost: Issued,
+  selfSigned: Issued,
+  weakRsa: Issued,
+  sha1: Issued,
+  ecLeaf: Issued;
+let soon: Issued;
+
+const storeOf = (...certs: Issued[]): TrustStore => ({
+  label: 'the test store',
+  kind: 'pem',
+  entries: certs.map((c, i) => ({ alias: `c${i}`, cert: c.cert })),
+});
+
+before(async () => {
+  root = await issue({ cn: 'Test Root CA', ca: true });
+  inter = await issue({ cn: 'Test Intermediate CA', issuer: root, alg: EC, ca: true });
+  leaf = await issue({ cn: 'localhost', issuer: inter, sans: localhost, aia: AIA });
+  other = await issue({ cn: 'Other Root CA', ca: true });
+  expired = await issue({
+    cn: 'expired.localhost',
+    issuer: inter,
+    sans: localhost,
+    notBefore: new Date(Date.now() - 400 * DAY),
+    notAfter: new Date(Date.now() - 10 * DAY),
+  });
+  future = await issue({
+    cn: 'future',
+    issuer: inter,
+    sans: localhost,
+    notBefore: new Date(Date.now() + 10 * DAY),
+  });
+  soon = await issue({
+    cn: 'soon',
+    issuer: root,
+    sans: localhost,
+    notAfter: new Date(Date.now() + 10.5 * DAY),
+  });
+  wrongHost = await issue({
+    cn: 'wrong.example',
+    issuer: inter,
+    sans: [{ type: 'dns', value: 'wrong.example' }],
+  });
+  selfSigned = await issue({ cn: 'self.localhost', sans: localhost });
+  weakRsa = await issue({ cn: 'weak', issuer: inter, alg: { ...RSA, modulusLength: 1024 }, sans: localhost });
+  sha1 = await issue({ cn: 'sha1', issuer: root, hash: 'SHA-1', sans: localhost });
+  ecLeaf = await issue({ cn: 'ec.localhost', issuer: inter, alg: EC, sans: localhost });
+});
+
+describe('certInfo', () => {
+  test('a leaf: names CN first, SANs, key, signature, fingerprints, AIA', () => {
+    const i = certInfo(leaf.cert);
+    assert.equal(i.subject, 'CN=localhost, O=linkdoctor test, C=DE');
+    assert.equal(i.issuer, 'CN=Test Intermediate CA, O=linkdoctor test, C=DE');
+    assert.deepEqual(i.sans, ['localhost', '127.0.0.1']);
+    assert.equal(i.keyType, 'rsa');
+    assert.equal(i.keyBits, 2048);
+    assert.equal(i.signatureAlgorithm, 'ecdsa-with-SHA256');
+    assert.equal(i.sha256, leaf.cert.fingerprint256);
+    assert.match(i.sha256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    assert.match(i.sha1, /^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+    assert.equal(i.selfSigned, false);
+    assert.equal(i.ca, false);
+    assert.equal(i.issuerUrl, AIA);
+    assert.ok(i.daysLeft >= 363 && i.daysLeft <= 365, String(i.daysLeft));
+    assert.ok(Date.parse(i.notBefore) < Date.parse(i.notAfter));
+  });
+
+  test('an EC intermediate and an RSA root', () => {
+    const i = certInfo(inter.cert);
+    assert.deepEqual([i.keyType, i.keyBits, i.curve, i.ca], ['ec', 256, 'prime256v1', true]);
+    assert.equal(i.signatureAlgorithm, 'sha256WithRSAEncryption');
+    const r = certInfo(root.cert);
+    assert.deepEqual([r.selfSigned, r.ca, r.issuerUrl], [true, true, undefined]);
+    assert.equal(certInfo(sha1.cert).signatureAlgorithm, 'sha1WithRSAEncryption');
+    assert.ok(certInfo(expired.cert).daysLeft < 0);
+  });
+});
+
+describe('judgeChain', () => {
+  const judge = (sent: Issued[], store: TrustStore, host = 'localhost', now?: Date) =>
+    judgeChain({ sent: sent.map((c) => c.cert), store, host, ...(now ? { now } : {}) });
+
+  test('leaf and intermediate sent, root in the store: trusted, nothing wrong', () => {
+    const j = judge([leaf, inter], storeOf(root));
+    assert.equal(j.trusted, true);
+    assert.deepEqual(j.verdicts, []);
+    assert.deepEqual(j.sentences, []);
+    assert.deepEqual(
+      j.path.map((p) => p.subject),
+      [leaf.dn, inter.dn, root.dn],
+    );
+    assert.equal(j.missing, undefined);
+  });
+
+  test('the chain sent out of order, or with its root, still builds; an IP host is checked against IP SANs', () => {
+    assert.equal(judge([leaf, root, inter], storeOf(root)).trusted, true);
+    assert.deepEqual(judge([leaf, inter, root], storeOf(root), '127.0.0.1').verdicts, []);
+  });
+
+  test('only the leaf sent: untrusted and incomplete-chain, the missing intermediate named with its URL', () => {
+    const j = judge([leaf], storeOf(root));
+    assert.equal(j.trusted, false);
+    assert.deepEqual(j.verdicts, ['untrusted', 'incomplete-chain']);
+    assert.deepEqual(j.missing, { subject: inter.dn, neededBy: leaf.dn, url: AIA });
+    assert.equal(j.sentences.length, 2);
+    assert.match(j.sentences[0]!, /Test Intermediate CA.*download it from http:\/\/pki\.example\/inter\.crt/);
+    assert.match(j.sentences[1]!, /sends only its own certificate/);
+  });
+
+  test('only the leaf sent, but the intermediate in the store (a CPI keystore): trusted, incomplete-chain', () => {
+    const j = judge([leaf], storeOf(inter));
+    assert.equal(j.trusted, true);
+    assert.deepEqual(j.verdicts, ['incomplete-chain']);
+    assert.match(
+      j.sentences[0]!,
+      /does not send its intermediate CN=Test Intermediate CA.*holds that intermediate/,
+    );
+  });
+
+  test('a full chain from a root the store lacks: untrusted, the root missing, not incomplete', () => {
+    const j = judge([leaf, inter], storeOf(other));
+    assert.deepEqual(j.verdicts, ['untrusted']);
+    assert.deepEqual(j.missing, { subject: root.dn, neededBy: inter.dn });
+    assert.match(j.sentences[0]!, /^No path to a certificate of the test store: .*issued by CN=Test Root CA/);
+  });
+
+  test('self-signed: untrusted and self-signed; trusted once the certificate itself is in the store', () => {
+    const j = judge([selfSigned], storeOf(root));
+    assert.deepEqual(j.verdicts, ['untrusted', 'self-signed']);
+    assert.deepEqual(j.missing, { subject: selfSigned.dn, neededBy: selfSigned.dn });
+    assert.match(j.sentences[1]!, /self-signed/);
+    const pinned = judge([selfSigned], storeOf(selfSigned));
+    assert.deepEqual([pinned.trusted, pinned.verdicts], [true, []]);
+  });
+
+  test('expired and not yet valid, naming the certificate; `now` moves the clock', () => {
+    const e = judge([expired, inter], storeOf(root));
+    assert.deepEqual([e.trusted, e.verdicts], [true, ['expired']]);
+    assert.match(e.sentences[0]!, /^CN=expired\.localhost, .* expired on \d{4}-\d\d-\d\d\.$/);
+    const f = judge([future, inter], storeOf(root));
+    assert.deepEqual(f.verdicts, ['not-yet-valid']);
+    assert.match(f.sentences[0]!, /CN=future.*not valid before/);
+    const later = judge([leaf, inter], storeOf(root), 'localhost', new Date(Date.now() + 400 * DAY));
+    assert.deepEqual(later.verdicts, ['expired']);
+    assert.match(later.sentences[0]!, /CN=localhost.*expired.*CN=Test Intermediate CA.*expired/);
+  });
+
+  test('hostname mismatch lists the names the certificate covers', () => {
+    const j = judge([wrongHost, inter], storeOf(root), 'api.example.com');
+    assert.deepEqual(j.verdicts, ['hostname-mismatch']);
+    assert.equal(
+      j.sentences[0],
+      'The certificate is not valid for api.example.com: it covers wrong.example.',
+    );
+    assert.deepEqual(judge([leaf, inter], storeOf(root), '10.0.0.1').verdicts, ['hostname-mismatch']);
+  });
+
+  test('weak key: RSA 1024, and a SHA-1 signature below the root', () => {
+    const w = judge([weakRsa, inter], storeOf(root));
+    assert.deepEqual(w.verdicts, ['weak-key']);
+    assert.match(w.sentences[0]!, /weak 1024-bit RSA key/);
+    const s = judge([sha1], storeOf(root));
+    assert.deepEqual(s.verdicts, ['weak-key']);
+    assert.match(s.sentences[0]!, /CN=sha1.*sha1WithRSAEncryption/);
+    assert.deepEqual(judge([ecLeaf, inter], storeOf(root)).verdicts, [], 'P-256 is not weak');
+  });
+
+  test('all that apply, worst first, one sentence each', () => {
+    const j = judge([selfSigned], storeOf(root), 'other.example', new Date(Date.now() + 400 * DAY));
+    assert.deepEqual(j.verdicts, ['untrusted', 'self-signed', 'expired', 'hostname-mismatch']);
+    assert.equal(j.sentences.length, 4);
+    assert.equal(j.path.length, 1);
+  });
+
+  test('nothing sent: untrusted, one sentence', () => {
+    const j = judgeChain({ sent: [], store: storeOf(root), host: 'localhost' });
+    assert.deepEqual([j.trusted, j.verdicts, j.sentences.length], [false, ['untrusted'], 1]);
+  });
+});
+
+/** The message of the UserError `fn` rejects with; fails when it resolves or throws anything else. */
+async function userError(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof UserError, `expected a UserError, got ${(e as Error)?.stack}`);
+    assert.doesNotMatch(e.message, /\n/, 'one sentence, one line');
+    assert.ok(!e.message.includes(PASSWORD), 'the password never appears');
+    return e.message;
+  }
+  assert.fail('expected a UserError');
+}
+
+function forgePkcs12(file: string, certs: Issued[], key?: Issued): void {
+  const asn1 = forge.pkcs12.toPkcs12Asn1(
+    key ? (forge.pki.privateKeyFromPem(key.keyPem) as forge.pki.rsa.PrivateKey) : null,
+    certs.map((c) => forge.pki.certificateFromPem(c.pem)),
+    PASSWORD,
+    { algorithm: '3des', friendlyName: 'server' },
+  );
+  writeFileSync(file, Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary'));
+}
+
+describe('loadTrustStore', () => {
+  test('a PEM bundle, aliases from the CN', async () => {
+    writeFileSync(path('bundle.pem'), `${root.pem}\n${inter.pem}\n`);
+    const s = await loadTrustStore({ file: path('bundle.pem') });
+    assert.equal(s.kind, 'pem');
+    assert.match(s.label, /bundle\.pem \(PEM, 2 certificates\)/);
+    assert.deepEqual(
+      s.entries.map((e) => e.alias),
+      ['test_root_ca', 'test_intermediate_ca'],
+    );
+  });
+
+  test('a single DER certificate, whatever its extension', async () => {
+    writeFileSync(path('root.pem'), root.cert.raw);
+    const s = await loadTrustStore({ file: path('root.pem') });
+    assert.match(s.label, /DER certificate, 1 certificate/);
+    assert.equal(s.entries[0]!.cert.fingerprint256, root.cert.fingerprint256);
+  });
+
+  test('PKCS#12 from node-forge: a key entry with its chain, and trusted certificates', async () => {
+    const f = path('forge.p12');
+    forgePkcs12(f, [soon, root], soon);
+    const s = await loadTrustStore({ file: f, password: PASSWORD });
+    assert.equal(s.kind, 'pkcs12');
+    assert.deepEqual(
+      s.entries.map((e) => e.cert.fingerprint256),
+      [soon.cert.fingerprint256, root.cert.fingerprint256],
+    );
+    assert.equal(s.entries[0]!.alias, 'server');
+  });
+
+  test('the default store judges like Java: the JDK cacerts when there is one, else Node’s list', async () => {
+    const s = await loadTrustStore();
+    if (javaCacertsPath()) {
+      assert.equal(s.kind, 'java-default');
+      assert.match(s.label, /^Java cacerts \(.*cacerts, \d+ certificates\)$/);
+    } else assert.equal(s.kind, 'node-default');
+    assert.ok(s.entries.length > 50);
+  });
+
+  test('missing, empty, a folder, unknown, truncated and corrupt files: one sentence each', async () => {
+    assert.match(
+      await userError(() => loadTrustStore({ file: path('nope.jks') })),
+      /nope\.jks does not exist$/,
+    );
+    writeFileSync(path('empty.pem'), '');
+    assert.match(await userError(() => loadTrustStore({ file: path('empty.pem') })), /is empty$/);
+    mkdirSync(path('folder'));
+    assert.match(await userError(() => loadTrustStore({ file: path('folder') })), /is a folder/);
+    writeFileSync(path('notes.txt'), 'hello, I am not a keystore\n');
+    assert.match(
+      await userError(() => loadTrustStore({ file: path('notes.txt') })),
+      /is not a trust store linkdoctor can read \(PEM, DER, PKCS#12, JKS or JCEKS\)$/,
+    );
+    writeFileSync(path('cut.pem'), root.pem.slice(0, 300));
+    assert.match(await userError(() => loadTrustStore({ file: path('cut.pem') })), /truncated/);
+    const cut = root.cert.raw.subarray(0, 200).toString('base64');
+    writeFileSync(path('bad.pem'), `-----BEGIN CERTIFICATE-----\n${cut}\n-----END CERTIFICATE-----\n`);
+    assert.match(
+      await userError(() => loadTrustStore({ file: path('bad.pem') })),
+      /certificate 1 of .* is corrupt/,
+    );
+    writeFileSync(path('key.pem'), leaf.keyPem);
+    assert.match(await userError(() => loadTrustStore({ file: path('key.pem') })), /holds no certificate/);
+    forgePkcs12(path('whole.p12'), [root]);
+    const p12 = readFileSync(path('whole.p12'));
+    writeFileSync(path('cut.p12'), p12.subarray(0, p12.length / 2));
+    assert.match(
+      await userError(() => loadTrustStore({ file: path('cut.p12'), password: PASSWORD })),
+      /cut\.p12 is truncated or corrupt/,
+    );
+  });
+
+  test('PKCS#12: a wrong password and a missing one are one sentence, without the password', async () => {
+    const f = path('pw.p12');
+    forgePkcs12(f, [root]);
+    assert.match(
+      await userError(() => loadTrustStore({ file: f, password: `${PASSWORD}x` })),
+      /^the password for .*pw\.p12 is wrong/,
+    );
+    assert.match(
+      await userError(() => loadTrustStore({ file: f })),
+      /protected by a password, and none was given$/,
+    );
+  });
+
+  describe('made by keytool', { skip: noKeytool }, () => {
+    const kt = (file: string, type: string, ...args: string[]) =>
+      runKeytool(...args, '-keystore', file, '-storetype', type, '-storepass', PASSWORD);
+
+    before(() => {
+      writeFileSync(path('root.crt'), root.pem);
+      writeFileSync(path('inter.crt'), inter.pem);
+      for (const [file, type] of [
+        ['k.jks', 'JKS'],
+        ['k.jceks', 'JCEKS'],
+        ['k.p12', 'PKCS12'],
+      ] as const) {
+        const f = path(file);
+        kt(f, type, '-importcert', '-noprompt', '-alias', 'rootca', '-file', path('root.crt'));
+        kt(f, type, '-importcert', '-noprompt', '-alias', 'interca', '-file', path('inter.crt'));
+        kt(
+          f,
+          type,
+          '-genkeypair',
+          '-alias',
+          'eckey',
+          '-keyalg',
+          'EC',
+          '-groupname',
+          'secp256r1',
+          '-dname',
+          'CN=EC Key',
+          '-keypass',
+          PASSWORD,
+        );
+        kt(
+          f,
+          type,
+          '-genkeypair',
+          '-alias',
+          'rsakey',
+          '-keyalg',
+          'RSA',
+          '-keysize',
+          '2048',
+          '-dname',
+          'CN=RSA Key',
+          '-keypass',
+          PASSWORD,
+        );
+      }
+    });
+
+    for (const [file, kind] of [
+      ['k.jks', 'jks'],
+      ['k.jceks', 'jceks'],
+      ['k.p12', 'pkcs12'],
+    ] as const)
+      test(`${kind}: trusted entries and key entries (RSA and EC), by content`, async () => {
+        const s = await loadTrustStore({ file: path(file), password: PASSWORD });
+        assert.equal(s.kind, kind);
+        const aliases = s.entries.map((e) => e.alias).sort();
+        assert.deepEqual(aliases, ['eckey', 'interca', 'rootca', 'rsakey']);
+        const byAlias = new Map(s.entries.map((e) => [e.alias, e.cert]));
+        assert.equal(byAlias.get('interca')!.fingerprint256, inter.cert.fingerprint256);
+        assert.equal(certInfo(byAlias.get('eckey')!).keyType, 'ec');
+        const misnamed = path(`${kind}-store.pem`);
+        writeFileSync(misnamed, readFileSync(path(file)));
+        assert.equal((await loadTrustStore({ file: misnamed, password: PASSWORD })).kind, kind);
+        assert.match(
+          await userError(() => loadTrustStore({ file: path(file), password: 'wrong-password' })),
+          /the password for .* is wrong/,
+        );
+      });
+
+    test('JKS without a password: read, with the integrity check said to be skipped', async () => {
+      const s = await loadTrustStore({ file: path('k.jks') });
+      assert.match(s.label, /JKS, 4 certificates, integrity not checked without a password/);
+    });
+
+    test('a truncated JKS, and a JCEKS with a secret key: one sentence each', async () => {
+      const jks = readFileSync(path('k.jks'));
+      writeFileSync(path('cut.jks'), jks.subarray(0, jks.length - 300));
+      assert.match(
+        await userError(() => loadTrustStore({ file: path('cut.jks'), password: PASSWORD })),
+        /cut\.jks is truncated or corrupt/,
+      );
+      const f = path('secret.jceks');
+      kt(
+        f,
+        'JCEKS',
+        '-genseckey',
+        '-alias',
+        'aeskey',
+        '-keyalg',
+        'AES',
+        '-keysize',
+        '128',
+        '-keypass',
+        PASSWORD,
+      );
+      assert.match(
+        await userError(() => loadTrustStore({ file: f, password: PASSWORD })),
+        /holds a secret-key entry \("aeskey"\)/,
+      );
+    });
+
+    test('appending to JKS and PKCS#12 keeps the key entries, keytool lists the trusted entries', async () => {
+      for (const [file, type] of [
+        ['k.jks', 'JKS'],
+        ['k.p12', 'PKCS12'],
+      ] as const) {
+        const f = path(file);
+        const r = await addTrustedCerts(f, [other.cert, root.cert], PASSWORD);
+        assert.deepEqual(
+          r.results.map((x) => [x.alias, x.status]),
+          [
+            ['other_root_ca', 'added'],
+            ['rootca', 'present'],
+          ],
+        );
+        const listing = kt(f, type, '-list');
+        assert.match(listing, /Your keystore contains 5 entries/);
+        assert.match(listing, /other_root_ca, .*trustedCertEntry/);
+        assert.match(listing, /eckey, .*PrivateKeyEntry/);
+        assert.match(listing, /rsakey, .*PrivateKeyEntry/);
+        const reread = await loadTrustStore({ file: f, password: PASSWORD });
+        assert.equal(reread.entries.length, 5);
+      }
+    });
+
+    test('a new PKCS#12 made by linkdoctor: keytool lists its certificates as trustedCertEntry', async () => {
+      const f = path('new.p12');
+      await addTrustedCerts(f, [root.cert, inter.cert], PASSWORD);
+      const listing = kt(f, 'PKCS12', '-list');
+      assert.match(listing, /test_root_ca, .*trustedCertEntry/);
+      assert.match(listing, /test_intermediate_ca, .*trustedCertEntry/);
+      assert.match(listing, new RegExp(root.cert.fingerprint256));
+    });
+  });
+});
+
+describe('addTrustedCerts', () => {
+  test('PEM: created, appended, never duplicated; a taken alias gets a suffix', async () => {
+    const f = path('add.pem');
+    const first = await addTrustedCerts(f, [root.cert]);
+    assert.deepEqual([first.created, first.format, first.results[0]!.status], [true, 'pem', 'added']);
+    const again = await addTrustedCerts(f, [root.cert, inter.cert]);
+    assert.deepEqual(
+      again.results.map((r) => [r.alias, r.status]),
+      [
+        ['test_root_ca', 'present'],
+        ['test_intermediate_ca', 'added'],
+      ],
+    );
+    const twin = await issue({ cn: 'Test Root CA', ca: true });
+    const third = await addTrustedCerts(f, [twin.cert]);
+    assert.deepEqual(
+      [third.results[0]!.alias, third.results[0]!.aliasTaken],
+      ['test_root_ca_2', 'test_root_ca'],
+    );
+    const text = readFileSync(f, 'utf8');
+    assert.equal(text.match(/BEGIN CERTIFICATE/g)!.length, 3);
+    assert.match(text, /^# CN=Test Root CA, O=linkdoctor test, C=DE\n-----BEGIN CERTIFICATE-----/);
+  });
+
+  test('PKCS#12 needs its password; a new store reads back; a wrong password leaves the file alone', async () => {
+    const f = path('add.p12');
+    assert.match(await userError(() => addTrustedCerts(f, [root.cert])), /needs its password/);
+    await addTrustedCerts(f, [root.cert, ecLeaf.cert], PASSWORD);
+    const before = readFileSync(f);
+    assert.match(await userError(() => addTrustedCerts(f, [other.cert], 'wrong')), /password .* is wrong/);
+    assert.ok(readFileSync(f).equals(before));
+    const s = await loadTrustStore({ file: f, password: PASSWORD });
+    assert.deepEqual(
+      s.entries.map((e) => e.alias),
+      ['test_root_ca', 'ec_localhost'],
+    );
+    assert.match(
+      await userError(() => addTrustedCerts(path('x.jks'), [root.cert])),
+      /name it \.pem or \.p12$/,
+    );
+  });
+});
+
+/** Listens on 127.0.0.1 (any free port) and returns the port. */
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+function tlsServer(certs: Issued[], key: Issued): Server {
+  // A chain is sent only as one PEM string; @peculiar/x509's PEM has no trailing newline.
+  const server = createHttpsServer(
+    { cert: certs.map((c) => c.pem).join('\n'), key: key.keyPem },
+    (_req, res) => res.end('ok'),
+  );
+  return server as unknown as Server;
+}
+
+describe('fetching the chain a server sends', () => {
+  const servers: Server[] = [];
+  const start = async (server: Server) => {
+    servers.push(server);
+    return listen(server);
+  };
+  after(() => servers.forEach((s) => s.close()));
+
+  test('fetchServerChain: leaf and intermediate, in the order sent, with protocol and cipher', async () => {
+    const port = await start(tlsServer([leaf, inter], leaf));
+    const got = await fetchServerChain('127.0.0.1', port, { servername: 'localhost', timeoutMs: 5000 });
+    assert.deepEqual(
+      got.chain.map((c) => c.fingerprint256),
+      [leaf.cert.fingerprint256, inter.cert.fingerprint256],
+    );
+    assert.match(got.protocol, /^TLSv1\.[23]$/);
+    assert.ok(got.cipher.length > 3);
+  });
+
+  test('isolatedTlsOptions: nothing of the client’s store is appended to the chain', async () => {
+    const port = await start(tlsServer([leaf], leaf));
+    const chainWith = (ca: string[] | undefined) =>
+      new Promise<X509Certificate[]>((resolve, reject) => {
+        const options = ca ? { ca: [...ca], rejectUnauthorized: false } : isolatedTlsOptions();
+        const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ...options }, () => {
+          resolve(peerChain(s));
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+    // The pitfall: with the root and intermediate in the client's store, Node completes the chain itself.
+    assert.equal((await chainWith([root.pem, inter.pem])).length, 3);
+    assert.equal((await chainWith(undefined)).length, 1);
+  });
+
+  test('refused, silent and non-TLS servers: one sentence each, within the timeout', async () => {
+    const closed = createNetServer();
+    const refusedPort = await listen(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    assert.match(
+      await userError(() => fetchServerChain('127.0.0.1', refusedPort, { timeoutMs: 2000 })),
+      /refused the connection/,
+    );
+
+    const silent = createNetServer(() => undefined);
+    const silentPort = await start(silent);
+    const t0 = Date.now();
+    assert.match(
+      await userError(() => fetchServerChain('127.0.0.1', silentPort, { timeoutMs: 500 })),
+      /did not complete a TLS handshake within 0\.5 s$/,
+    );
+    assert.ok(Date.now() - t0 < 2000, 'bounded by the timeout');
+
+    const http = createNetServer((s) => s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
+    const httpPort = await start(http);
+    assert.match(
+      await userError(() => fetchServerChain('127.0.0.1', httpPort, { timeoutMs: 2000 })),
+      /does not speak TLS/,
+    );
+  });
+});
+
+/** Runs `linkdoctor ARGS` from the sources as a user would (not blocking: the test's servers must answer). */
+function linkdoctor(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LD_TEST_STORE_PASSWORD: PASSWORD };
+  delete env.FORCE_COLOR;
+  return new Promise((resolve) =>
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, ...args],
+      { env, timeout: 30_000 },
+      (error, out, err) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        assert.ok(!`${out}${err}`.includes(PASSWORD), 'the password never appears in any output');
+        assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+        resolve({ code, out, err });
+      },
+    ),
+  );
+}
+
+describe('linkdoctor trust (the commands)', () => {
+  const servers: Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+  const site = async (certs: Issued[], key: Issued) => {
+    const server = tlsServer(certs, key);
+    servers.push(server);
+    return listen(server);
+  };
+  const pw = ['--password-env', 'LD_TEST_STORE_PASSWORD'];
+
+  test('show: a table of alias, validity, days left, subject, issuer and SHA-256; --json', async () => {
+    const f = path('show.p12');
+    forgePkcs12(f, [soon, root], soon);
+    const { out, code, err } = await linkdoctor('trust', 'show', f, ...pw);
+    assert.equal(code, 0, err);
+    assert.match(out, /show\.p12 \(PKCS#12, 2 certificates\)/);
+    assert.match(out, /ALIAS\s+VALID UNTIL\s+DAYS LEFT\s+SUBJECT\s+ISSUER/);
+    assert.match(out, /server\s+\d{4}-\d\d-\d\d\s+10d\s+soon\s+Test Root CA/);
+    assert.match(out, new RegExp(`SHA-256 ${root.cert.fingerprint256}`));
+    const json = JSON.parse((await linkdoctor('trust', 'show', f, ...pw, '--json')).out);
+    assert.equal(json.length, 2);
+    assert.equal(json[1].alias, 'test_root_ca');
+    assert.equal(json[1].sha256, root.cert.fingerprint256);
+    assert.equal(json[1].subject, root.dn);
+    const unset = await linkdoctor('trust', 'show', f, '--password-env', 'LD_TEST_UNSET_VAR');
+    assert.equal(unset.code, 2);
+    assert.match(unset.err, /^linkdoctor: the environment variable LD_TEST_UNSET_VAR .* is not set\n$/);
+  });
+
+  test('show: a wrong password and a corrupt file are one sentence on stderr, exit 2', async () => {
+    const f = path('show-pw.p12');
+    forgePkcs12(f, [root]);
+    const wrong = await linkdoctor('trust', 'show', f, '--password-env', 'HOME');
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.err, /^linkdoctor: the password for .*show-pw\.p12 is wrong .*\n$/);
+    writeFileSync(path('show-cut.p12'), readFileSync(f).subarray(0, 500));
+    const corrupt = await linkdoctor('trust', 'show', path('show-cut.p12'), ...pw);
+    assert.equal(corrupt.code, 2);
+    assert.match(corrupt.err, /^linkdoctor: .*cut\.p12 is truncated or corrupt .*\n$/);
+  });
+
+  test('expiring: what expires within N days, exit 1 if anything does, else 0', async () => {
+    const f = path('expiring.pem');
+    writeFileSync(f, [root, soon, expired].map((c) => c.pem).join('\n'));
+    const within30 = await linkdoctor('trust', 'expiring', f, '--days', '30');
+    assert.equal(within30.code, 1, within30.err);
+    assert.match(within30.out, /2 of 3 certificates .* expire within 30 days/);
+    assert.match(within30.out, /expired_localhost +\d{4}-\d\d-\d\d +expired +expired\.localhost/);
+    assert.match(within30.out, /soon +\d{4}-\d\d-\d\d +10d +soon +Test Root CA/);
+    assert.doesNotMatch(within30.out, /test_root_ca/);
+    const json = JSON.parse((await linkdoctor('trust', 'expiring', f, '--days', '30', '--json')).out);
+    assert.deepEqual(
+      json.map((e: { alias: string }) => e.alias),
+      ['expired_localhost', 'soon'],
+    );
+    const rootOnly = path('root-only.pem');
+    writeFileSync(rootOnly, root.pem);
+    const none = await linkdoctor('trust', 'expiring', rootOnly, '--days', '30');
+    assert.equal(none.code, 0, none.err);
+    assert.match(none.out, /No certificate of .* expires within 30 days \(the first to expire: test_root_ca/);
+    const bad = await linkdoctor('trust', 'expiring', rootOnly, '--days', 'soon');
+    assert.deepEqual([bad.code, bad.err], [2, 'linkdoctor: --days takes a number of days, 0 or more\n']);
+  });
+
+  test('add-from-site: adds the top certificate the server sends, then finds it already present', async () => {
+    const port = await site([leaf, inter], leaf);
+    const to = path('site.pem');
+    const first = await linkdoctor(
+      'trust',
+      'add-from-site',
+      `127.0.0.1:${port}`,
+      '--to',
+      to,
+      '--timeout',
+      '5',
+    );
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, /sent 2 certificates/);
+    assert.match(first.out, /\+ added test_intermediate_ca to .*site\.pem \(new file\)/);
+    assert.match(first.out, new RegExp(`SHA-256 ${inter.cert.fingerprint256}`));
+    assert.match(first.out, /now trusts the chain/);
+    const second = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--to', to);
+    assert.equal(second.code, 0, second.err);
+    assert.match(second.out, /= already present in .* as test_intermediate_ca; nothing written/);
+    assert.equal((await loadTrustStore({ file: to })).entries.length, 1);
+  });
+
+  test('add-from-site: the root when the server sends it; a self-signed server certificate; PKCS#12, --json', async () => {
+    const to = path('site.p12');
+    const add = async (target: string) => {
+      const r = await linkdoctor(
+        'trust',
+        'add-from-site',
+        target,
+        '--to',
+        to,
+        ...pw,
+        '--servername',
+        'localhost',
+        '--json',
+      );
+      assert.equal(r.code, 0, r.err);
+      return JSON.parse(r.out);
+    };
+    const withRoot = await add(`https://127.0.0.1:${await site([leaf, inter, root], leaf)}/`);
+    assert.deepEqual(
+      withRoot.results.map((x: { alias: string; status: string }) => [x.alias, x.status]),
+      [['test_root_ca', 'added']],
+    );
+    assert.equal(withRoot.chain.length, 3);
+    assert.equal(withRoot.trusted, true);
+    const self = await add(`localhost:${await site([selfSigned], selfSigned)}`);
+    assert.deepEqual(self.results[0].alias, 'self_localhost');
+    assert.equal(self.trusted, true);
+    const s = await loadTrustStore({ file: to, password: PASSWORD });
+    assert.deepEqual(
+      s.entries.map((e) => e.alias),
+      ['test_root_ca', 'self_localhost'],
+    );
+  });
+
+  test('add-from-site: a bad target, a refused port, a missing password are one sentence each', async () => {
+    assert.match(
+      await userError(() => trustAddFromSite('bad host!', { to: path('x.pem'), timeout: 1 })),
+      /not a host name/,
+    );
+    const closed = createNetServer();
+    const port = await listen(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--to', path('x.pem'));
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /^linkdoctor: 127\.0\.0\.1:\d+ refused the connection .*\n$/);
+    const ok = await site([leaf, inter], leaf);
+    assert.match(
+      await userError(() => trustAddFromSite(`127.0.0.1:${ok}`, { to: path('nopw.p12'), timeout: 5 })),
+      /needs its password/,
+    );
+  });
+});
