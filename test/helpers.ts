@@ -1,5 +1,5 @@
 // Shared by the tests: run the built CLI as a user would, and find the team's shared folder.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -58,3 +58,25 @@ export const SEED_IDS: [string, 'inbound' | 'outbound'][] = [
   ['out-csrf-403', 'outbound'],
   ['out-411-empty-post', 'outbound'],
 ];
+
+/** runCli without blocking the event loop: for tests whose servers run in the test process itself. */
+export function runCliAsync(
+  args: string[],
+  opts: { env?: Record<string, string>; timeout?: number } = {},
+): Promise<Run> {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
+  if (!opts.env?.FORCE_COLOR) delete env.FORCE_COLOR;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeout ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => (stderr += d));
+    p.once('error', reject);
+    p.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}

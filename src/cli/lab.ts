@@ -1,6 +1,77 @@
-// Placeholder until the lab lands (issue 3).
-import { UserError } from '../errors.js';
+// `linkdoctor lab`: start the lab's servers, say what each reproduces, and keep them up until stopped.
+import { startLab, type Lab } from '../lab/index.js';
+import { colorsFor, type Colors } from '../report/text.js';
 
-export async function labCommand(_opts: unknown): Promise<void> {
-  throw new UserError('the lab is not implemented yet');
+function labJson(lab: Lab): object {
+  const { scenarios, trustFile, clientCert, basicAuth, dir } = lab;
+  return { scenarios, trustFile, clientCert, basicAuth, dir };
+}
+
+function renderLab(lab: Lab, c: Colors): string {
+  const probeWith = (s: Lab['scenarios'][number]) => [s.url, ...s.probeArgs].join(' ');
+  const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));
+  const urlWidth = Math.max(...lab.scenarios.map((s) => probeWith(s).length));
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const out = [
+    c.bold(`linkdoctor lab: ${lab.scenarios.length} servers on 127.0.0.1 (Ctrl-C stops them)`),
+    '',
+    c.dim(`  ${pad('name', nameWidth)}  ${pad('probe', urlWidth)}  a probe should report`),
+  ];
+  for (const s of lab.scenarios) {
+    const expect = s.expect ? c.yellow(s.expect) : c.green('(no problem)');
+    out.push(`  ${c.bold(pad(s.name, nameWidth))}  ${pad(probeWith(s), urlWidth)}  ${expect}`);
+    out.push(c.dim(`  ${' '.repeat(nameWidth)}  ${s.reproduces}`));
+  }
+  const { good, wrongCa, password } = lab.clientCert;
+  const clientCert = lab.scenarios.find((s) => s.name === 'client-cert');
+  out.push(
+    '',
+    `${c.bold('trust file')}    ${lab.trustFile}`,
+    `${c.bold('try')}           linkdoctor probe URL --trust ${lab.trustFile}`,
+    '',
+    `${c.bold('client certificates')} (PKCS#12; password ${password}, a throwaway lab fixture)`,
+    `  accepted      ${good}`,
+    `  another CA    ${wrongCa}`,
+  );
+  if (clientCert)
+    out.push(
+      `  try           LAB_PASSWORD=${password} linkdoctor probe ${clientCert.url} --trust ${lab.trustFile} \\`,
+      `                  --client-cert ${good} --client-cert-password-env LAB_PASSWORD`,
+    );
+  const basic = lab.scenarios.find((s) => s.name === 'basic-auth');
+  if (basic)
+    out.push(
+      '',
+      `${c.bold('basic auth')}    user ${lab.basicAuth.user}, the same password`,
+      `  try           LAB_PASSWORD=${password} linkdoctor probe ${basic.url} --trust ${lab.trustFile} \\`,
+      `                  -u ${lab.basicAuth.user} --password-env LAB_PASSWORD`,
+    );
+  out.push('');
+  return out.join('\n');
+}
+
+/** Resolves at the first SIGINT or SIGTERM. */
+function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export async function labCommand(opts: { port?: number; json?: boolean }): Promise<void> {
+  // Listening before the start, so that a Ctrl-C during it still stops the lab cleanly.
+  const stopped = untilStopped();
+  const lab = await startLab({ port: opts.port });
+  process.stdout.write(
+    opts.json ? `${JSON.stringify(labJson(lab), null, 2)}\n` : renderLab(lab, colorsFor(process.stdout)),
+  );
+  await stopped;
+  await lab.stop();
+  process.stderr.write('linkdoctor lab: stopped, files removed\n');
+  process.exitCode = 0;
 }

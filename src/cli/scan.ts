@@ -1,6 +1,56 @@
-// Placeholder until scan lands (issue 5).
+// linkdoctor scan: finds, diagnoses and groups the incidents of logs, MPL exports and HAR files.
+// Exit codes: 0 nothing found, 1 incidents found, 2 usage error or an input that could not be read.
 import { UserError } from '../errors.js';
+import { loadKb } from '../kb/load.js';
+import { colorsFor } from '../report/text.js';
+import { formatPlace, incidentJson, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
+import type { Format } from '../scan/input.js';
+import { ProgressBar } from '../scan/progress.js';
+import { scan } from '../scan/run.js';
 
-export async function scanCommand(_files: string[], _opts: unknown): Promise<void> {
-  throw new UserError('scan is not implemented yet');
+export async function scanCommand(
+  files: string[],
+  opts: {
+    format?: Format;
+    json?: boolean;
+    jsonl?: boolean;
+    markdown?: boolean;
+    progress: boolean;
+    kb?: string[];
+  },
+): Promise<void> {
+  if ([opts.json, opts.jsonl, opts.markdown].filter(Boolean).length > 1)
+    throw new UserError('choose one of --json, --jsonl and --markdown');
+  if (!files.length && process.stdin.isTTY)
+    throw new UserError('give the files to scan, or pipe a log into standard input (see --help)');
+  const kb = await loadKb({ dirs: opts.kb ?? [] });
+  const stdout = process.stdout;
+  const stderr = process.stderr;
+  const bar = opts.progress !== false && stderr.isTTY ? new ProgressBar(stderr) : undefined;
+
+  const result = await scan(kb, {
+    files,
+    stdin: process.stdin,
+    ...(opts.format ? { format: opts.format } : {}),
+    ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
+    onProblem: (p) => {
+      bar?.clear();
+      stderr.write(`linkdoctor: ${formatPlace(p.place)}: ${p.message}\n`);
+    },
+    ...(opts.jsonl
+      ? {
+          // One line per incident as it is found; wait when the reader of the output is slower.
+          onIncident: (inc) => {
+            if (!stdout.write(`${JSON.stringify(incidentJson(inc))}\n`))
+              return new Promise<void>((done) => stdout.once('drain', done));
+          },
+        }
+      : {}),
+  });
+  bar?.clear();
+  for (const note of result.prefilter.notes) stderr.write(`linkdoctor: note: ${note}\n`);
+  if (opts.json) stdout.write(`${JSON.stringify(scanJson(result, kb), null, 2)}\n`);
+  else if (opts.markdown) stdout.write(scanMarkdown(result, kb));
+  else if (!opts.jsonl) stdout.write(renderScan(result, kb, colorsFor(stdout)));
+  process.exitCode = result.unreadable ? 2 : result.grouper.incidents ? 1 : 0;
 }

@@ -85,7 +85,7 @@ const ALERTS: Record<number, string> = {
 export function inspectCertificateRequest(
   host: string,
   port: number,
-  opts: { servername?: string; timeoutMs: number },
+  opts: { servername?: string; timeoutMs: number; signal?: AbortSignal },
 ): Promise<CertificateRequestInfo> {
   return new Promise((resolve) => {
     const socket = new Socket();
@@ -103,6 +103,12 @@ export function inspectCertificateRequest(
       () => finish({ caNames: [], unknownBecause: 'the server did not finish its TLS 1.2 hello in time' }),
       opts.timeoutMs,
     );
+    opts.signal?.addEventListener(
+      'abort',
+      () => finish({ caNames: [], unknownBecause: 'the step ran out of time' }),
+      { once: true },
+    );
+    if (opts.signal?.aborted) return finish({ caNames: [], unknownBecause: 'the step ran out of time' });
     socket.on('error', (e: NodeJS.ErrnoException) =>
       finish({ caNames: [], unknownBecause: `connection failed (${e.code ?? e.message})` }),
     );

@@ -1,5 +1,6 @@
 // The tls step: the handshake the platform would make, the chain exactly as the server sent it,
 // judged against the chosen trust store (not Node's), and the client-certificate exchange.
+import type { X509Certificate } from 'node:crypto';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
@@ -49,29 +50,52 @@ const CLIENT_CERT_ALERTS = new Set([
 
 interface Handshake {
   socket?: TLSSocket;
+  /** What the handshake established, read at once: a late refusal closes the socket. */
+  chain?: X509Certificate[];
+  protocol?: string;
+  cipher?: string;
   error?: NodeJS.ErrnoException;
   /** The error came after the handshake completed (a TLS 1.3 server refusing the client certificate). */
   late?: boolean;
 }
 
-function handshake(opts: ConnectionOptions, waitForLate: boolean, signal: AbortSignal): Promise<Handshake> {
+/**
+ * The real handshake. `waitForLate` decides, once the handshake is done, whether to wait a moment
+ * for a TLS 1.3 server to refuse the client certificate (it does so after its Finished message).
+ */
+function handshake(
+  opts: ConnectionOptions,
+  waitForLate: Promise<boolean>,
+  signal: AbortSignal,
+): Promise<Handshake> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve({ error: Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }) });
     const socket = connect(opts);
     let secured = false;
+    const abort = () => socket.destroy();
     const done = (h: Handshake) => {
       signal.removeEventListener('abort', abort);
       resolve(h);
     };
-    const abort = () => socket.destroy();
     signal.addEventListener('abort', abort, { once: true });
-    socket.once('secureConnect', () => {
+    socket.once('secureConnect', async () => {
       secured = true;
-      if (!waitForLate) return done({ socket });
-      const timer = setTimeout(() => done({ socket }), POST_HANDSHAKE_MS);
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        done({ socket, error, late: true });
-      });
+      const seen = {
+        chain: peerChain(socket),
+        protocol: socket.getProtocol() ?? undefined,
+        cipher: socket.getCipher()?.standardName,
+      };
+      let late: NodeJS.ErrnoException | undefined;
+      socket.once('error', (e) => (late = e));
+      socket.once(
+        'close',
+        () =>
+          (late ??= Object.assign(new Error('the server closed the connection right after the handshake'), {
+            code: 'ECONNRESET',
+          })),
+      );
+      if (await waitForLate) await new Promise((r) => setTimeout(r, POST_HANDSHAKE_MS));
+      done(late ? { socket, ...seen, error: late, late: true } : { socket, ...seen });
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (!secured) done({ error });
@@ -113,11 +137,20 @@ export async function tlsStep(
     rejectUnauthorized: false,
   };
 
-  const request = await inspectCertificateRequest(address, t.port, {
+  // The raw TLS 1.2 hello (for the CA names) and the real handshake run side by side.
+  const inspecting = inspectCertificateRequest(address, t.port, {
     ...(servername ? { servername } : {}),
     timeoutMs: o.timeoutMs,
+    signal,
   });
-  const h = await handshake(options, request.requested !== false, signal);
+  const [request, h] = await Promise.all([
+    inspecting,
+    handshake(
+      options,
+      inspecting.then((r) => r.requested !== false || !!o.identity),
+      signal,
+    ),
+  ]);
   const signals: Signal[] = [];
   const sentences: string[] = [];
   const verdicts: TlsVerdict[] = [];
@@ -141,18 +174,20 @@ export async function tlsStep(
     return { ok: false, detail, signals, text: `${detail}\n${h.error.message}` };
   }
 
-  const chain = h.socket ? peerChain(h.socket) : [];
-  const protocol = h.socket?.getProtocol() ?? undefined;
-  const cipher = h.socket?.getCipher()?.standardName;
+  const { chain = [], protocol, cipher } = h;
   h.socket?.destroy();
 
-  if (alert && CLIENT_CERT_ALERTS.has(alert)) {
+  // Without an alert, a server that closes right after the handshake refused the client certificate
+  // (Node's own TLS servers do this); with one, the alert says so.
+  const closedAfter = h.late && !alert && (request.requested !== false || !!o.identity);
+  if ((alert && CLIENT_CERT_ALERTS.has(alert)) || closedAfter) {
+    const why = alert ? `alert ${alert}` : 'it closed the connection right after the handshake';
     const v: TlsVerdict = o.identity ? 'client-cert-rejected' : 'client-cert-required';
     verdicts.push(v);
     sentences.push(
       o.identity
-        ? `the server refused the client certificate ${o.identity.label} (alert ${alert})`
-        : `the server requires a client certificate and none was presented (alert ${alert})`,
+        ? `the server refused the client certificate ${o.identity.label} (${why})`
+        : `the server requires a client certificate and none was presented (${why})`,
     );
   } else if (alert) {
     verdicts.push('handshake-failed');

@@ -1,0 +1,130 @@
+// The lab: local servers on 127.0.0.1 that reproduce known connection failures, for the tests, the
+// offline demo and anyone learning the failures. Everything it makes is thrown away at stop().
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import { makePki, toPkcs12 } from './pki.js';
+import { SCENARIOS, type LabContext } from './servers.js';
+
+export interface LabScenario {
+  /** Short id, e.g. 'unknown-ca'. */
+  name: string;
+  url: string;
+  port: number;
+  /** One line: what failure it reproduces. */
+  reproduces: string;
+  /** The knowledge-base entry id a probe should report ('' for the healthy server). */
+  expect: string;
+  /** Extra `linkdoctor probe` flags that make the failure show. */
+  probeArgs: string[];
+}
+
+export interface Lab {
+  scenarios: LabScenario[];
+  /** PEM file holding the lab's root CA: what a probe passes with --trust. */
+  trustFile: string;
+  /** PKCS#12 files for the client-cert scenario: one from the CA the server accepts, one from another CA. */
+  clientCert: { good: string; wrongCa: string; password: string };
+  /** The basic-auth scenario's credentials; the password is the same throwaway one as clientCert's. */
+  basicAuth: { user: string; password: string };
+  /** Temp folder holding the files above. */
+  dir: string;
+  /** Closes every server and socket, and removes the temp folder. */
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+function listen(server: Server, port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new UserError(`port ${port} (lab server ${name}) is in use: choose another --port`)
+          : e,
+      ),
+    );
+    server.listen(port, HOST, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  // A server that never listened reports ERR_SERVER_NOT_RUNNING: there is nothing to wait for.
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Starts every scenario's server: on consecutive ports from `opts.port`, or on free ephemeral ports. */
+export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
+  const first = opts.port;
+  if (
+    first !== undefined &&
+    !(Number.isInteger(first) && first >= 1 && first + SCENARIOS.length - 1 <= 65535)
+  )
+    throw new UserError(`--port must be a whole number from 1 to ${65536 - SCENARIOS.length}`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'linkdoctor-lab-'));
+  const servers: Server[] = [];
+  const sockets = new Set<Socket>();
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      const closing = servers.map(close);
+      for (const s of sockets) s.destroy();
+      await Promise.all(closing);
+      await rm(dir, { recursive: true, force: true });
+    })());
+
+  try {
+    const pki = await makePki();
+    // A lab fixture, printed on purpose: it guards nothing but the lab's own throwaway keys.
+    const password = randomBytes(9).toString('base64url');
+    const ctx: LabContext = { pki, basicAuth: { user: 'lab', password } };
+    const lab: Lab = {
+      scenarios: [],
+      trustFile: join(dir, 'lab-root-ca.pem'),
+      clientCert: {
+        good: join(dir, 'client-good.p12'),
+        wrongCa: join(dir, 'client-wrong-ca.p12'),
+        password,
+      },
+      basicAuth: ctx.basicAuth,
+      dir,
+      stop,
+    };
+    await Promise.all([
+      writeFile(lab.trustFile, pki.root.certPem),
+      writeFile(lab.clientCert.good, toPkcs12(pki.goodClient, pki.clientCa, password)),
+      writeFile(lab.clientCert.wrongCa, toPkcs12(pki.strangerClient, pki.strangerCa, password)),
+    ]);
+    for (const [i, spec] of SCENARIOS.entries()) {
+      const server = spec.server(ctx);
+      servers.push(server);
+      server.on('connection', (socket: Socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+        // A client that vanishes mid-handshake (a probe's timeout) must not crash the lab.
+        socket.on('error', () => undefined);
+      });
+      const port = await listen(server, first === undefined ? 0 : first + i, spec.name);
+      const { name, reproduces, expect, probeArgs } = spec;
+      lab.scenarios.push({
+        name,
+        url: `https://${HOST}:${port}${spec.path}`,
+        port,
+        reproduces,
+        expect,
+        probeArgs,
+      });
+    }
+    return lab;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,230 @@
+// The reports of a scan: one JSON line per incident, the groups as JSON, a terminal summary and a
+// Markdown report. Every text shown here was already cleared of secrets by the readers.
+import type { Kb } from '../kb/load.js';
+import type { Group, Seen } from '../scan/group.js';
+import type { Incident, Place } from '../scan/incident.js';
+import type { ScanResult } from '../scan/run.js';
+import type { Entry } from '../types.js';
+import { type Colors, wrap } from './text.js';
+
+/** Diagnosis ids shown in full in the terminal summary; the rest in one line each. */
+const FULL = 10;
+/** Hosts or flows listed per diagnosis, and unknown messages listed, in the summary. */
+const WHERE_ROWS = 5;
+const UNKNOWN_ROWS = 10;
+
+export function formatPlace(p: Place): string {
+  if (p.record !== undefined)
+    return `${p.file} record ${p.record + 1}${p.line !== undefined ? ` (line ${p.line})` : ''}`;
+  if (p.line !== undefined) return `${p.file}:${p.line}`;
+  return p.offset !== undefined ? `${p.file} (byte ${p.offset})` : p.file;
+}
+
+const oneLine = (s: string, max: number) => {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+const count = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
+const span = (g: Pick<Group, 'first' | 'last'>) =>
+  !g.first ? '' : g.first.time === g.last?.time ? g.first.time : `${g.first.time} … ${g.last!.time}`;
+const whereOf = (g: Group) =>
+  g.iflow ? `integration flow ${g.iflow}` : g.host ? `host ${g.host}` : 'no host named';
+
+/** One line of --jsonl: the incident, its diagnosis, its place and its masked message. */
+export function incidentJson(inc: Incident): object {
+  const d = inc.diagnosis;
+  return {
+    ...inc.place,
+    ...(inc.time ? { time: inc.time } : {}),
+    diagnosis: d ? { id: d.id, title: d.title, confidence: d.confidence, direction: d.direction } : null,
+    also: inc.also,
+    ...(inc.failing ? { failing: inc.failing } : {}),
+    ...(inc.iflow ? { iflow: inc.iflow } : {}),
+    ...(inc.messageGuid ? { messageGuid: inc.messageGuid } : {}),
+    ...((inc.facts.host ?? inc.host) ? { host: inc.facts.host ?? inc.host } : {}),
+    message: inc.masked,
+  };
+}
+
+const seenJson = (s?: Seen) =>
+  s ? { time: s.time, ...(s.at !== undefined ? { at: new Date(s.at).toISOString() } : {}) } : null;
+
+function summaryOf(r: ScanResult) {
+  const { known, unknown } = r.grouper.groups();
+  const diagnosed = known.reduce((a, g) => a + g.count, 0);
+  return {
+    files: r.files,
+    bytes: r.bytes,
+    seconds: Math.round(r.seconds * 1000) / 1000,
+    incidents: r.grouper.incidents,
+    diagnosed,
+    unknown: r.grouper.incidents - diagnosed,
+    problems: r.problems,
+    unreadable: r.unreadable,
+    known,
+    unknownGroups: unknown,
+  };
+}
+
+/** --json: the summary and the groups. */
+export function scanJson(r: ScanResult, kb: Kb): object {
+  const { known, unknownGroups, ...summary } = summaryOf(r);
+  return {
+    summary,
+    groups: known.map((g) => {
+      const e = kb.byId.get(g.id!);
+      return {
+        id: g.id,
+        title: g.title,
+        direction: e?.direction,
+        ...(e?.seed !== undefined ? { seed: e.seed } : {}),
+        ...(g.iflow ? { iflow: g.iflow } : {}),
+        ...(g.host ? { host: g.host } : {}),
+        count: g.count,
+        confidence: g.confidence,
+        first: seenJson(g.first),
+        last: seenJson(g.last),
+        example: {
+          ...g.example.place,
+          message: g.example.message,
+          ...(g.example.messageGuid ? { messageGuid: g.example.messageGuid } : {}),
+        },
+        fixes: e?.fixes ?? [],
+        references: e?.references ?? [],
+      };
+    }),
+    unknown: unknownGroups.map((g) => ({
+      message: g.message,
+      count: g.count,
+      first: seenJson(g.first),
+      last: seenJson(g.last),
+      example: { ...g.example.place, message: g.example.message },
+    })),
+  };
+}
+
+/** Diagnosed groups by diagnosis id, the most frequent id first. */
+function byId(known: Group[]): { id: string; groups: Group[]; total: number }[] {
+  const ids = new Map<string, Group[]>();
+  for (const g of known) ids.set(g.id!, [...(ids.get(g.id!) ?? []), g]);
+  return [...ids]
+    .map(([id, groups]) => ({ id, groups, total: groups.reduce((a, g) => a + g.count, 0) }))
+    .sort((a, b) => b.total - a.total);
+}
+
+function headline(r: ScanResult): string[] {
+  const s = summaryOf(r);
+  const mb = s.bytes / 1024 / 1024;
+  return [
+    `Scanned ${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${(mb / Math.max(s.seconds, 0.001)).toFixed(0)} MB/s).`,
+    s.incidents
+      ? `${plural(s.incidents, 'incident')}: ${count(s.diagnosed)} diagnosed as ${plural(byId(s.known).length, 'known issue')}, ${count(s.unknown)} unknown in ${plural(s.unknownGroups.length, 'group')}.`
+      : 'No incident found.',
+    ...(s.problems ? [`${plural(s.problems, 'problem')} with the input (reported above).`] : []),
+  ];
+}
+
+function guidance(e: Entry | undefined, c: Colors, indent: string): string[] {
+  if (!e) return [];
+  const out = [`${indent}${c.bold('What to do')}`];
+  e.fixes.forEach((f, i) =>
+    out.push(wrap(f, `${indent}  ${i + 1}. `).replace(/\n {2,}\d+\. /g, `\n${indent}     `)),
+  );
+  out.push(`${indent}${c.bold('Read')}`);
+  for (const ref of e.references)
+    out.push(
+      `${indent}  ${ref.note ? `SAP note ${ref.note}: ` : ''}${ref.title}\n${indent}    ${c.cyan(ref.url)}`,
+    );
+  return out;
+}
+
+/** The terminal summary. */
+export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
+  const { known, unknownGroups } = summaryOf(r);
+  const out = headline(r).map((l, i) => (i === 0 ? c.bold(l) : l));
+  byId(known).forEach(({ id, groups, total }, i) => {
+    const e = kb.byId.get(id);
+    const badge = c.dim(`[${e?.direction ?? '?'}${e?.seed ? ` · seed row ${e.seed}` : ''}]`);
+    out.push(
+      '',
+      `${c.red('✖')} ${c.bold(id)}  ${groups[0]!.title}  ${badge}  ${c.bold(plural(total, 'incident'))}`,
+    );
+    for (const g of groups.slice(0, WHERE_ROWS))
+      out.push(`    ${count(g.count).padStart(7)}  ${whereOf(g)}${g.first ? c.dim(`  ${span(g)}`) : ''}`);
+    if (groups.length > WHERE_ROWS)
+      out.push(c.dim(`             … and ${plural(groups.length - WHERE_ROWS, 'more place')}`));
+    const ex = groups[0]!.example;
+    out.push(
+      `  ${c.dim('example')} ${formatPlace(ex.place)}${ex.messageGuid ? c.dim(` (message ${ex.messageGuid})`) : ''}`,
+    );
+    out.push(`    ${oneLine(ex.message, 96)}`);
+    if (i < FULL) out.push(...guidance(e, c, '  '));
+    else out.push(c.dim(`  (linkdoctor kb show ${id} for what to do)`));
+  });
+  if (unknownGroups.length) {
+    out.push(
+      '',
+      c.bold(`${c.yellow('?')} Unknown errors, by message (numbers, ids, times and hosts masked)`),
+    );
+    for (const g of unknownGroups.slice(0, UNKNOWN_ROWS)) {
+      out.push(`    ${count(g.count).padStart(7)}  ${oneLine(g.message!, 88)}`);
+      out.push(c.dim(`             e.g. ${formatPlace(g.example.place)}${g.first ? `  ${span(g)}` : ''}`));
+    }
+    if (unknownGroups.length > UNKNOWN_ROWS)
+      out.push(
+        c.dim(
+          `             … and ${plural(unknownGroups.length - UNKNOWN_ROWS, 'more message')} (see --json)`,
+        ),
+      );
+  }
+  return out.join('\n') + '\n';
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+
+/** The Markdown report. */
+export function scanMarkdown(r: ScanResult, kb: Kb): string {
+  const { known, unknownGroups } = summaryOf(r);
+  const out = ['# linkdoctor scan', '', ...headline(r).map((l) => l.replace(' (reported above)', ''))];
+  const ids = byId(known);
+  if (ids.length) {
+    out.push('', '## Known issues', '', '| issue | incidents | where | first … last |', '|---|---:|---|---|');
+    for (const { id, groups } of ids)
+      for (const g of groups)
+        out.push(
+          `| \`${id}\` ${cell(g.title ?? '')} | ${count(g.count)} | ${cell(whereOf(g))} | ${cell(span(g))} |`,
+        );
+    for (const { id, groups, total } of ids) {
+      const e = kb.byId.get(id);
+      const ex = groups[0]!.example;
+      out.push('', `### \`${id}\` ${groups[0]!.title} (${plural(total, 'incident')})`, '');
+      out.push(`Example, ${formatPlace(ex.place)}:`, '', '```', ex.message, '```');
+      if (e) {
+        out.push('', '**What to do**', '', ...e.fixes.map((f, i) => `${i + 1}. ${f}`));
+        out.push(
+          '',
+          '**Read**',
+          '',
+          ...e.references.map(
+            (ref) => `- ${ref.note ? `SAP note ${ref.note}: ` : ''}[${ref.title}](${ref.url})`,
+          ),
+        );
+      }
+    }
+  }
+  if (unknownGroups.length) {
+    out.push(
+      '',
+      '## Unknown errors',
+      '',
+      '| message (masked) | incidents | example | first … last |',
+      '|---|---:|---|---|',
+    );
+    for (const g of unknownGroups.slice(0, 50))
+      out.push(
+        `| ${cell(g.message!)} | ${count(g.count)} | ${cell(formatPlace(g.example.place))} | ${cell(span(g))} |`,
+      );
+  }
+  return out.join('\n') + '\n';
+}

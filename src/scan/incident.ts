@@ -1,0 +1,48 @@
+// What readers hand to the scan pipeline: candidate events with their place in the input.
+import type { Diagnosis, Facts } from '../types.js';
+
+/** Where something is in the input: a file (or "-" for standard input) and a line, byte or record. */
+export interface Place {
+  file: string;
+  /** 1-based line where it starts, when the input has lines that mean something. */
+  line?: number;
+  /** Byte offset from the start of the (decompressed) input. */
+  offset?: number;
+  /** 0-based index of the record (MPL entry, HAR entry) among the records of the file. */
+  record?: number;
+}
+
+/** Something wrong with the input itself: reported with its place, and the scan goes on. */
+export interface Problem {
+  place: Place;
+  message: string;
+}
+
+export type Report = (p: Problem) => void;
+
+/** One event a reader found worth diagnosing. */
+export interface Candidate {
+  /** What the matcher reads: the whole event (a stack trace with its "Caused by" chain, say). */
+  text: string;
+  place: Place;
+  /** The event's one-line headline, secrets removed. */
+  message: string;
+  /** The time as written in the input, and as epoch milliseconds when it could be read. */
+  time?: string;
+  at?: number;
+  /** Why the event is an incident whatever the knowledge base says ("level ERROR", "status FAILED", "HTTP 503"). */
+  failing?: string;
+  host?: string;
+  iflow?: string;
+  messageGuid?: string;
+}
+
+/** An incident: a candidate that is failing, or that the knowledge base recognises. */
+export interface Incident extends Candidate {
+  diagnosis?: Diagnosis;
+  /** Other diagnoses that fit, by id, best first. */
+  also: string[];
+  facts: Facts;
+  /** The headline with numbers, ids, times and hosts masked: what unknown incidents are grouped by. */
+  masked: string;
+}

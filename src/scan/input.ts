@@ -1,0 +1,110 @@
+// Opening what scan reads: files or standard input, gzip-compressed or not, and telling by their
+// first bytes whether they are a text log, a message processing log export or a HAR file.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+
+export type Format = 'text' | 'mpl' | 'har';
+
+/** How much of an input is looked at to tell its format. */
+const SNIFF_BYTES = 64 * 1024;
+const READ_SIZE = 1 << 20;
+
+export class InputError extends Error {}
+
+export interface Opened {
+  /** The (decompressed) bytes. */
+  chunks: AsyncIterable<Buffer>;
+  gzip: boolean;
+  /** What the first bytes say the input is. */
+  sniffed: Format | 'binary' | 'utf16';
+}
+
+/** Size on disk, for the progress bar; also refuses folders and missing files in one sentence. */
+export async function sizeOf(file: string): Promise<number | undefined> {
+  if (file === '-') return undefined;
+  try {
+    const st = await stat(file);
+    if (st.isDirectory()) throw new InputError('is a folder, not a file');
+    return st.size;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(
+      `cannot be read: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
+    );
+  }
+}
+
+/** The chunks of `src`, with the first `min` bytes (or all, if fewer) available up front. */
+async function peek(
+  src: AsyncIterable<Buffer>,
+  min: number,
+): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
+  const it = src[Symbol.asyncIterator]();
+  const parts: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < min) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    parts.push(r.value);
+    size += r.value.length;
+  }
+  const head = Buffer.concat(parts);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (!done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  }
+  return { head, rest: rest() };
+}
+
+function gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const z = createGunzip();
+  // Errors of either side end the iteration of `z` with that error.
+  pipeline(Readable.from(src), z).catch(() => {});
+  return z;
+}
+
+export function sniff(head: Buffer): Opened['sniffed'] {
+  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return 'utf16';
+  const start = head.toString('latin1', 0, Math.min(head.length, SNIFF_BYTES)).replace(/^\xef\xbb\xbf/, '');
+  if (/^\s*[[{]/.test(start)) {
+    if (/"log"\s*:\s*\{/.test(start) && /"(?:entries|creator)"\s*:/.test(start)) return 'har';
+    if (/"(?:MessageGuid|IntegrationFlowName)"\s*:/.test(start) || /^\s*\{\s*"d"\s*:/.test(start))
+      return 'mpl';
+  }
+  const sample = head.subarray(0, 4096);
+  let control = 0;
+  for (const b of sample)
+    if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) || b === 0x7f) control++;
+  // A text log with a little garbage in it is still a text log; a file that starts as garbage is not.
+  if (sample.length >= 16 && control * 4 > sample.length) return 'binary';
+  return 'text';
+}
+
+/** Opens a file ("-" = standard input), counting the bytes read as they come, and sniffs it. */
+export async function openInput(
+  file: string,
+  stdin: NodeJS.ReadableStream,
+  onBytes: (n: number) => void,
+): Promise<Opened> {
+  const raw: AsyncIterable<Buffer> =
+    file === '-' ? (stdin as AsyncIterable<Buffer>) : createReadStream(file, { highWaterMark: READ_SIZE });
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of raw) {
+      onBytes(chunk.length);
+      yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    }
+  }
+  let { head, rest } = await peek(counted(), 2);
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  if (gzip) rest = gunzip(rest);
+  ({ head, rest } = await peek(rest, SNIFF_BYTES));
+  return { chunks: rest, gzip, sniffed: sniff(head) };
+}

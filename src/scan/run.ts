@@ -1,0 +1,173 @@
+// The scan pipeline: inputs → readers (text, MPL, HAR) → candidate events → the same matcher as
+// `diagnose` → incidents → groups. Inputs stream through; memory holds one block and the groups.
+import { diagnose } from '../diagnose/match.js';
+import type { Kb } from '../kb/load.js';
+import { Grouper } from './group.js';
+import { harCandidate } from './har.js';
+import type { Candidate, Incident, Problem, Report } from './incident.js';
+import { type Format, InputError, openInput, sizeOf } from './input.js';
+import { jsonRecords } from './json.js';
+import { mask } from './mask.js';
+import { isMpl, mplCandidate } from './mpl.js';
+import { buildPrefilter, type Prefilter } from './prefilter.js';
+import { textCandidates } from './text.js';
+
+/**
+ * How sure a diagnosis must be for an event that is not failing (an INFO line, a message that went
+ * through) to count as an incident: the knowledge base is written for error texts, and its
+ * context symptoms alone (a host on port 22, an OData adapter) are not a problem in a log.
+ */
+export const LOG_MIN_CONFIDENCE = 0.5;
+
+export interface Progress {
+  file: string;
+  /** Bytes read from disk (compressed, for gzip files) and their total when known. */
+  bytes: number;
+  total?: number;
+  incidents: number;
+}
+
+export interface ScanOptions {
+  /** Files to read; "-" is standard input. */
+  files: string[];
+  stdin: NodeJS.ReadableStream;
+  format?: Format;
+  /** Called for each incident, in input order; awaited, so a slow consumer slows the scan down. */
+  onIncident?: (incident: Incident) => void | Promise<void>;
+  onProgress?: (p: Progress) => void;
+  /** Called for each problem with the input, as it is found. */
+  onProblem?: Report;
+}
+
+export interface ScanResult {
+  files: number;
+  /** Bytes read from disk, and after decompression. */
+  bytes: number;
+  grouper: Grouper;
+  problems: number;
+  /** Inputs that could not be read at all. */
+  unreadable: number;
+  seconds: number;
+  prefilter: Pick<Prefilter, 'entries' | 'literals' | 'notes'>;
+}
+
+/** Holds a candidate against the knowledge base: an incident, or null when it is none. */
+export function classify(c: Candidate, kb: Kb, pf: Prefilter): Incident | null {
+  const sub = pf.kbFor(Buffer.from(c.text), c.text);
+  const result = sub.entries.length ? diagnose(sub, { text: c.text }) : undefined;
+  const top = result?.diagnoses[0];
+  if (!c.failing && !(top && top.confidence >= LOG_MIN_CONFIDENCE)) return null;
+  return {
+    ...c,
+    ...(top ? { diagnosis: top } : {}),
+    also: result?.diagnoses.slice(1).map((d) => d.id) ?? [],
+    facts: result?.facts ?? {},
+    masked: mask(c.message),
+  };
+}
+
+async function* recordCandidates(
+  chunks: AsyncIterable<Buffer>,
+  file: string,
+  format: 'mpl' | 'har',
+  report: Report,
+): AsyncGenerator<Candidate> {
+  let foreign = 0;
+  for await (const { value, place } of jsonRecords(chunks, file, report)) {
+    const rec = value as Record<string, unknown>;
+    if (format === 'har') {
+      const c = harCandidate(rec, place, report);
+      if (c) yield c;
+    } else if (!isMpl(rec)) {
+      if (++foreign <= 3)
+        report({
+          place,
+          message: 'not a message processing log (no MessageGuid, Status or IntegrationFlowName): skipped',
+        });
+    } else {
+      const c = mplCandidate(rec, place);
+      if (c) yield c;
+    }
+  }
+}
+
+export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
+  const started = performance.now();
+  const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
+  const grouper = new Grouper();
+  const files = opts.files.length ? opts.files : ['-'];
+  let problems = 0;
+  let unreadable = 0;
+  let bytes = 0;
+  let decoded = 0;
+  const report: Report = (p: Problem) => {
+    problems++;
+    opts.onProblem?.(p);
+  };
+  const sizes = await Promise.all(files.map((f) => sizeOf(f).catch(() => undefined)));
+  const known = sizes.every((s) => s !== undefined);
+  const total = known ? sizes.reduce<number>((a, s) => a + s!, 0) : undefined;
+  const progress = (file: string) =>
+    opts.onProgress?.({
+      file,
+      bytes,
+      ...(total !== undefined ? { total } : {}),
+      incidents: grouper.incidents,
+    });
+
+  for (const file of files) {
+    const name = file === '-' ? '-' : file;
+    try {
+      await sizeOf(file);
+      const input = await openInput(file, opts.stdin, (n) => {
+        bytes += n;
+        progress(name);
+      });
+      if (input.sniffed === 'utf16' && !opts.format)
+        throw new InputError('is UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)');
+      if (input.sniffed === 'binary' && !opts.format)
+        throw new InputError('is neither a text log, a JSON export nor gzip data: skipped');
+      const format = opts.format ?? (input.sniffed as Format);
+      async function* counted(): AsyncGenerator<Buffer> {
+        for await (const chunk of input.chunks) {
+          decoded += chunk.length;
+          yield chunk;
+        }
+      }
+      const candidates =
+        format === 'text'
+          ? textCandidates(counted(), name, pf, report)
+          : recordCandidates(counted(), name, format, report);
+      try {
+        for await (const c of candidates) {
+          const incident = classify(c, kb, pf);
+          if (!incident) continue;
+          grouper.add(incident);
+          await opts.onIncident?.(incident);
+        }
+      } catch (e) {
+        // A read error or corrupt gzip data: what was read until then counts.
+        report({
+          place: { file: name, offset: decoded },
+          message: `${input.gzip ? 'gzip data is damaged' : 'reading stopped'} (${(e as Error).message}): the rest is not scanned`,
+        });
+      }
+    } catch (e) {
+      if (!(e instanceof InputError) && !(e as NodeJS.ErrnoException).code) throw e;
+      unreadable++;
+      report({
+        place: { file: name },
+        message: e instanceof InputError ? e.message : `cannot read it (${(e as Error).message})`,
+      });
+    }
+  }
+  return {
+    files: files.length,
+    bytes: decoded,
+    grouper,
+    problems,
+    unreadable,
+    seconds: (performance.now() - started) / 1000,
+    prefilter: { entries: pf.entries, literals: pf.literals, notes: pf.notes },
+  };
+}

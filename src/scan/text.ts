@@ -1,0 +1,316 @@
+// Plain-text logs: finds the events worth diagnosing without decoding or splitting the whole input.
+// The prefilter runs over raw blocks of bytes; only around its hits are lines joined into events
+// (a line without its own timestamp, a stack frame, a "Caused by" belongs to the event above it)
+// and decoded. Over-long lines are cut, binary garbage is skipped; both are reported with their place.
+import type { Candidate, Place, Report } from './incident.js';
+import type { Prefilter } from './prefilter.js';
+import { ERROR_LEVELS } from './prefilter.js';
+import { redact } from './mask.js';
+
+/** Bytes handed to the prefilter at a time. */
+const BLOCK = 1 << 20;
+/** A line longer than this is cut: its first MAX_LINE bytes are read, the rest skipped. */
+export const MAX_LINE = 1 << 20;
+/** An event stops growing here (a runaway stack trace, a file without timestamps). */
+const MAX_EVENT_BYTES = 1 << 20;
+/** What the matcher reads of an event at most; stack frames go first when it is longer. */
+const MAX_EVENT_CHARS = 64 * 1024;
+/** How far into a line its timestamp and level are looked for. */
+const HEAD_BYTES = 64;
+const LEVEL_BYTES = 200;
+
+const TIMESTAMP = new RegExp(
+  '^(?:<\\d{1,3}>\\d?\\s?)?[[(#"]?(?:2\\.0 ?#)?(' +
+    [
+      '\\d{4}[-/ ]\\d{2}[-/ ]\\d{2}[T ]\\d{1,2}:\\d{2}(?::\\d{2}(?:[.,:]\\d{1,9})?)?(?:\\s?(?:Z|[+-]\\d{2}:?\\d{2}))?',
+      '\\d{1,2}[./-]\\d{1,2}[./-]\\d{2,4}[ T,]+\\d{1,2}:\\d{2}(?::\\d{2}(?:[.,]\\d{1,9})?)?',
+      '[A-Z][a-z]{2},? [ \\d]?\\d,? (?:\\d{4} )?\\d{1,2}:\\d{2}:\\d{2}(?: [AP]M)?',
+      '\\d{2}:\\d{2}:\\d{2}[.,]\\d{3}',
+    ].join('|') +
+    ')',
+);
+const ISO =
+  /^(\d{4})[-/ ](\d{2})[-/ ](\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,:](\d{1,3}))?)?\d*\s?(Z|[+-]\d{2}:?\d{2})?/;
+/** Lines that continue a stack trace in a log without timestamps. */
+const CONTINUATION = /^(?:\s|Caused by:|Suppressed:|\.\.\. \d+ (?:more|common frames omitted)|at\s)/;
+const LEVEL = new RegExp(
+  `(?:^|[\\s\\[|<"'=:#(])(TRACE|DEBUG|FINEST|FINER|FINE|CONFIG|INFO|NOTICE|WARN|WARNING|${ERROR_LEVELS.join('|')})(?=$|[\\s\\]|>"',:#)])`,
+  'i',
+);
+const EXCEPTION = /(?:^|\s)(?:[\w$]+\.)*[\w$]*(?:Exception|Error)(?::|$)|^Caused by:/m;
+const FRAME = /^\s+(?:at \S|\.\.\. \d+ )/;
+
+/** Epoch milliseconds of an ISO-like time; a time without a zone is taken as UTC. */
+export function parseTime(text: string): number | undefined {
+  const m = ISO.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, ms, zone] = m;
+  let at = Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +(s ?? 0), +(ms ?? '0').padEnd(3, '0'));
+  if (zone && zone !== 'Z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    at -= sign * (+digits.slice(0, 2) * 60 + +digits.slice(2)) * 60_000;
+  }
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/** Keeps what the matcher needs of an over-long event: stack frames go first, then the middle. */
+function bounded(text: string): string {
+  if (text.length <= MAX_EVENT_CHARS) return text;
+  const lean = text
+    .split('\n')
+    .filter((l) => !FRAME.test(l))
+    .join('\n');
+  if (lean.length <= MAX_EVENT_CHARS) return lean;
+  const tail = MAX_EVENT_CHARS / 4;
+  return `${lean.slice(0, MAX_EVENT_CHARS - tail)}\n…\n${lean.slice(-tail)}`;
+}
+
+const isControl = (b: number) =>
+  (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) || b === 0x7f;
+
+/** A line of binary data rather than text: a NUL byte, or more than 10% control bytes. */
+function isBinary(buf: Buffer, from: number, to: number): boolean {
+  let control = 0;
+  for (let i = from; i < to; i++) {
+    const b = buf[i]!;
+    if (b === 0) return true;
+    if (isControl(b)) control++;
+  }
+  return control * 10 > to - from;
+}
+
+/** Whether the line at `p` (ending by `to`) begins an event. */
+function startsEvent(buf: Buffer, p: number, to: number, timestamped: boolean): boolean {
+  const nl = buf.indexOf(10, p);
+  const head = buf.toString('latin1', p, Math.min(nl < 0 || nl > to ? to : nl, p + HEAD_BYTES));
+  return timestamped ? TIMESTAMP.test(head) : head.trim() !== '' && !CONTINUATION.test(head);
+}
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+/** Reads one text input; yields the candidate events, reports what is wrong with it. */
+export async function* textCandidates(
+  chunks: AsyncIterable<Buffer>,
+  file: string,
+  pf: Prefilter,
+  report: Report,
+): AsyncGenerator<Candidate> {
+  let carry: Buffer = Buffer.alloc(0);
+  /** Byte offset and line number of carry[0]. */
+  let base = 0;
+  let line = 1;
+  /** Inside an over-long line: discarding up to its end. */
+  let cut: { place: Place; bytes: number } | null = null;
+  /** A log whose events start with a timestamp; else stack-trace shapes tell events apart. */
+  let timestamped: boolean | undefined;
+  /** Binary data not yet reported (byte offsets), so that one stretch is one report. */
+  let garbage: { place: Place; start: number; end: number } | null = null;
+
+  const flushGarbage = () => {
+    if (!garbage) return;
+    report({
+      place: garbage.place,
+      message: `binary data (${garbage.end - garbage.start} bytes) skipped: not text`,
+    });
+    garbage = null;
+  };
+
+  function decideMode(buf: Buffer, to: number): boolean {
+    let lines = 0;
+    let stamped = 0;
+    for (let p = 0; p < to && lines < 50;) {
+      const nl = buf.indexOf(10, p);
+      const end = nl < 0 || nl > to ? to : nl;
+      if (end > p) {
+        lines++;
+        if (TIMESTAMP.test(buf.toString('latin1', p, Math.min(end, p + HEAD_BYTES)))) stamped++;
+      }
+      p = end + 1;
+    }
+    return stamped > 0 && stamped * 5 >= lines;
+  }
+
+  /** Candidates of buf[0, to): whole lines, events that do not go on past `to`. */
+  function region(buf: Buffer, to: number): Candidate[] {
+    timestamped ??= decideMode(buf, to);
+    const mode = timestamped;
+    const isHead = (p: number) => startsEvent(buf, p, to, mode);
+    const lineEnd = (p: number) => {
+      const nl = buf.indexOf(10, p);
+      return nl < 0 || nl >= to ? to : nl;
+    };
+    const lineStart = (p: number) => (p <= 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1);
+
+    const hits: number[] = [];
+    pf.find.scan(buf, 0, to, (start) => {
+      hits.push(lineStart(start));
+      const end = lineEnd(start);
+      return end >= to ? -1 : end + 1;
+    });
+    if (pf.findPatterns.length) {
+      const str = buf.toString('utf8', 0, to);
+      for (const re of pf.findPatterns) {
+        let chars = 0;
+        let bytes = 0;
+        re.lastIndex = 0;
+        for (let m = re.exec(str); m; m = re.exec(str)) {
+          bytes += Buffer.byteLength(str.slice(chars, m.index));
+          chars = m.index;
+          hits.push(lineStart(bytes));
+          const nl = str.indexOf('\n', m.index);
+          if (nl < 0) break;
+          re.lastIndex = nl + 1;
+        }
+      }
+      hits.sort((a, b) => a - b);
+    }
+
+    // Line numbers: counted forward only, up to each place that needs one.
+    let counted = 0;
+    const lineAt = (p: number) => {
+      for (let nl = buf.indexOf(10, counted); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) line++;
+      counted = p;
+      return line;
+    };
+    const placeAt = (p: number): Place => ({ file, line: lineAt(p), offset: base + p });
+
+    // Binary stretches: found by their NUL bytes, widened over neighbouring binary lines.
+    const binary: [number, number][] = [];
+    for (let z = buf.indexOf(0); z !== -1 && z < to;) {
+      let from = lineStart(z);
+      while (from > 0 && isBinary(buf, lineStart(from - 1), from - 1)) from = lineStart(from - 1);
+      let end = lineEnd(z);
+      while (end < to && isBinary(buf, end + 1, lineEnd(end + 1))) end = lineEnd(end + 1);
+      binary.push([from, end]);
+      z = end >= to ? -1 : buf.indexOf(0, end);
+    }
+    let b = 0;
+    const noteGarbage = (from: number, end: number) => {
+      if (garbage && base + from <= garbage.end + 1) garbage.end = Math.max(garbage.end, base + end);
+      else {
+        flushGarbage();
+        garbage = { place: placeAt(from), start: base + from, end: base + end };
+      }
+    };
+
+    const out: Candidate[] = [];
+    let done = 0;
+    for (const hit of hits) {
+      if (hit < done) continue;
+      while (b < binary.length && binary[b]![1] < hit) {
+        const [from, end] = binary[b++]!;
+        if (from >= done) noteGarbage(from, end);
+      }
+      if (b < binary.length && binary[b]![0] <= hit) continue;
+      if (isBinary(buf, hit, lineEnd(hit))) {
+        noteGarbage(hit, lineEnd(hit));
+        done = lineEnd(hit) + 1;
+        continue;
+      }
+      const floor = Math.max(done, hit - MAX_EVENT_BYTES);
+      let head = hit;
+      while (head > floor && !isHead(head)) {
+        const prev = lineStart(head - 1);
+        if (prev < floor) break;
+        head = prev;
+      }
+      let end = lineEnd(hit);
+      while (end < to && end - head < MAX_EVENT_BYTES && !isHead(end + 1)) {
+        const next = lineEnd(end + 1);
+        if (isBinary(buf, end + 1, next)) break;
+        end = next;
+      }
+      out.push(candidate(buf, head, end, placeAt(head)));
+      done = end + 1;
+    }
+    for (; b < binary.length; b++) if (binary[b]![0] >= done) noteGarbage(binary[b]![0], binary[b]![1]);
+    lineAt(to);
+    return out;
+  }
+
+  function candidate(buf: Buffer, from: number, to: number, place: Place): Candidate {
+    const text = bounded(buf.toString('utf8', from, to).trimEnd());
+    const nl = text.indexOf('\n');
+    const first = nl < 0 ? text : text.slice(0, nl);
+    const stamp = TIMESTAMP.exec(first);
+    const level = LEVEL.exec(first.slice(0, LEVEL_BYTES))?.[1];
+    const time = stamp?.[1];
+    const at = time ? parseTime(time) : undefined;
+    const failing =
+      level && ERROR_LEVELS.includes(level.toLowerCase())
+        ? `level ${level.toUpperCase()}`
+        : !level && EXCEPTION.test(text)
+          ? 'exception'
+          : undefined;
+    const message = redact((stamp ? first.slice(stamp[0].length) : first).trim()).slice(0, 300);
+    return {
+      text,
+      place,
+      message,
+      ...(time ? { time } : {}),
+      ...(at !== undefined ? { at } : {}),
+      ...(failing ? { failing } : {}),
+    };
+  }
+
+  const reportCut = (c: { place: Place; bytes: number }) =>
+    report({ place: c.place, message: `a line of ${mb(c.bytes)}: only its first ${mb(MAX_LINE)} was read` });
+
+  /** Handles the bytes before the first newline of a block while an over-long line is being skipped. */
+  function skipLong(block: Buffer): Buffer {
+    const nl = block.indexOf(10);
+    if (nl < 0) {
+      cut!.bytes += block.length;
+      base += block.length;
+      return Buffer.alloc(0);
+    }
+    cut!.bytes += nl;
+    reportCut(cut!);
+    cut = null;
+    line++;
+    base += nl + 1;
+    return block.subarray(nl + 1);
+  }
+
+  function* take(block: Buffer, eof: boolean): Generator<Candidate> {
+    const rest = cut ? skipLong(block) : block;
+    if (cut) return;
+    const buf = carry.length ? Buffer.concat([carry, rest]) : rest;
+    let to = eof ? buf.length : buf.lastIndexOf(10) + 1;
+    if (to === 0 && buf.length > MAX_LINE) {
+      // One line longer than MAX_LINE so far: read its start, skip the rest as it comes.
+      cut = { place: { file, line, offset: base }, bytes: buf.length };
+      yield* region(buf, MAX_LINE);
+      base += buf.length;
+      carry = Buffer.alloc(0);
+      return;
+    }
+    if (!eof && to > 0) {
+      // Keep the last event for the next block: it may go on there.
+      let tail = to;
+      const stop = Math.max(0, to - MAX_EVENT_BYTES);
+      do tail = tail <= 1 ? 0 : buf.lastIndexOf(10, tail - 2) + 1;
+      while (tail > stop && !startsEvent(buf, tail, to, (timestamped ??= decideMode(buf, to))));
+      if (tail > 0) to = tail;
+      else if (buf.length < MAX_EVENT_BYTES) to = 0;
+    }
+    if (to > 0) yield* region(buf, to);
+    base += to;
+    carry = buf.subarray(to);
+  }
+
+  const pending: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    pending.push(chunk);
+    size += chunk.length;
+    if (size < BLOCK) continue;
+    yield* take(pending.length === 1 ? pending[0]! : Buffer.concat(pending), false);
+    pending.length = 0;
+    size = 0;
+  }
+  yield* take(Buffer.concat(pending), true);
+  if (cut) reportCut(cut);
+  flushGarbage();
+}

@@ -1,0 +1,152 @@
+// The probe against a real third-party server: nginx from Debian, requiring a client certificate
+// (ssl_verify_client on), started by the test on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { makePki, toPkcs12 } from '../src/lab/pki.js';
+import { runCli } from './helpers.js';
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+const skip = !NGINX && 'nginx is not installed (apt-get install nginx-light); .ci/run installs it';
+const PASSWORD = 'p12-secret-for-test';
+
+let dir = '';
+let port = 0;
+let nginx: ChildProcess | undefined;
+let clientCaName = '';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+const listening = (p: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(p, '127.0.0.1', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'ld-nginx-'));
+  mkdirSync(join(dir, 'tmp'));
+  const pki = await makePki();
+  clientCaName = pki.clientCa.cert.subject;
+  writeFileSync(join(dir, 'chain.pem'), `${pki.local.certPem}\n${pki.issuing.certPem}\n`);
+  writeFileSync(join(dir, 'key.pem'), pki.local.keyPem);
+  writeFileSync(join(dir, 'client-ca.pem'), pki.clientCa.certPem);
+  writeFileSync(join(dir, 'trust.pem'), pki.root.certPem);
+  writeFileSync(join(dir, 'good.p12'), toPkcs12(pki.goodClient, pki.clientCa, PASSWORD));
+  writeFileSync(join(dir, 'stranger.p12'), toPkcs12(pki.strangerClient, pki.strangerCa, PASSWORD));
+  port = await freePort();
+  const tmp = join(dir, 'tmp');
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/chain.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    ssl_client_certificate ${dir}/client-ca.pem;
+    ssl_verify_client on;
+    location / { return 200 "hello from nginx\\n"; }
+  }
+}
+`,
+  );
+  nginx = spawn(NGINX!, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(await listening(port), 'nginx listens');
+});
+
+after(() => {
+  nginx?.kill();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const probe = (...args: string[]) => {
+  const r = runCli(
+    ['probe', `https://localhost:${port}/`, '--trust', join(dir, 'trust.pem'), '--json', ...args],
+    {
+      env: { P12_PASSWORD: PASSWORD },
+    },
+  );
+  assert.doesNotMatch(r.stdout + r.stderr, new RegExp(PASSWORD), 'the password never appears');
+  return { ...r, json: JSON.parse(r.stdout) };
+};
+
+test(
+  'nginx without a client certificate: it asks for one from the CA it names, and refuses the call',
+  { skip },
+  () => {
+    const r = probe();
+    assert.equal(r.status, 1, r.stderr);
+    const tls = r.json.tls;
+    assert.equal(
+      r.json.steps.find((s: { name: string }) => s.name === 'tls').ok,
+      true,
+      'the chain is trusted',
+    );
+    assert.equal(tls.clientCertRequested, true);
+    assert.deepEqual(tls.acceptableCAs, [clientCaName]);
+    const http = r.json.steps.find((s: { name: string }) => s.name === 'http');
+    assert.equal(http.ok, false);
+    assert.match(http.detail, /400 Bad Request: the server requires a client certificate/);
+    assert.equal(r.json.diagnoses[0].id, 'out-client-cert-rejected');
+  },
+);
+
+test('nginx with a client certificate from the CA it accepts: every step passes', { skip }, () => {
+  const r = probe('--client-cert', join(dir, 'good.p12'), '--client-cert-password-env', 'P12_PASSWORD');
+  assert.equal(r.status, 0, r.stdout);
+  assert.equal(r.json.ok, true);
+  assert.equal(r.json.tls.clientCertAccepted, true);
+  assert.deepEqual(r.json.diagnoses, []);
+});
+
+test('nginx with a client certificate from another CA: refused, and said so', { skip }, () => {
+  const r = probe('--client-cert', join(dir, 'stranger.p12'), '--client-cert-password-env', 'P12_PASSWORD');
+  assert.equal(r.status, 1);
+  assert.equal(r.json.tls.clientCertAccepted, false);
+  assert.equal(r.json.diagnoses[0].id, 'out-client-cert-rejected');
+});
+
+test('the same refusal seen from a sender (inbound) is the request not reaching the tenant', { skip }, () => {
+  const r = probe('--direction', 'inbound');
+  assert.equal(r.json.diagnoses[0].id, 'in-request-not-reaching');
+});
+
+test('a wrong PKCS#12 password is one sentence, exit 2', { skip }, () => {
+  const r = runCli(
+    [
+      'probe',
+      `https://localhost:${port}/`,
+      '--client-cert',
+      join(dir, 'good.p12'),
+      '--client-cert-password-env',
+      'WRONG',
+    ],
+    {
+      env: { WRONG: 'not-the-password' },
+    },
+  );
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /cannot open the client certificate good\.p12: wrong password/);
+  assert.doesNotMatch(r.stderr, /not-the-password/);
+});
