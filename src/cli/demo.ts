@@ -1,15 +1,15 @@
-// The offline demo until the lab exists: diagnoses a few bundled sample errors.
+// The offline demo: start the lab, probe every server the way the platform would call it, print
+// each verdict and diagnosis, stop the lab; then diagnose a few error texts as users paste them.
 import { diagnose } from '../diagnose/match.js';
 import { loadKb } from '../kb/load.js';
+import { startLab } from '../lab/index.js';
+import { probe } from '../probe/run.js';
 import { colorsFor, wrap } from '../report/text.js';
+import { loadTrustStore } from '../trust/store.js';
 
 export const SAMPLES: { what: string; text: string }[] = [
   {
-    what: 'an HTTP receiver call, from the message processing log',
-    text: 'javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target',
-  },
-  {
-    what: 'an SFTP receiver',
+    what: 'an SFTP receiver, from the message processing log',
     text: '[CAMEL][IFLOW][EXCEPTION] : com.jcraft.jsch.JSchException: HostKey has been changed: [sftp.example.com]:22',
   },
   {
@@ -20,32 +20,76 @@ export const SAMPLES: { what: string; text: string }[] = [
     what: 'an ABAP sender calling the tenant (SM59 connection test)',
     text: 'SSL handshake with mytenant.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com:443 failed: SSSLERR_PEER_CERT_UNTRUSTED (-102)',
   },
-  {
-    what: 'a POST without a body to a receiver',
-    text: 'com.sap.it.rt.adapter.http.api.exception.HttpResponseException: An internal server error occured: HTTP operation failed invoking https://api.example.com/v1/jobs/42/start with statusCode: 411',
-  },
 ];
 
-export async function demoCommand(): Promise<void> {
-  const kb = await loadKb();
-  const c = colorsFor(process.stdout);
-  const out: string[] = [c.bold(`linkdoctor demo: ${SAMPLES.length} sample errors, diagnosed offline`), ''];
-  let diagnosed = 0;
-  for (const [i, s] of SAMPLES.entries()) {
-    const result = diagnose(kb, { text: s.text });
-    const top = result.diagnoses[0];
-    out.push(`${c.bold(`${i + 1}. ${s.what}`)}`, c.dim(wrap(s.text, '   ')));
-    if (top) {
-      diagnosed++;
-      out.push(`   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.title}`);
-      out.push(wrap(`fix: ${top.fixes[0]}`, '     '));
-    } else out.push(`   ${c.yellow('?')} no known issue matched`);
-    out.push('');
+/** Flags that would send a secret: the demo shows the failures, so it probes without them. */
+const PROBE_DEFAULTS = { method: 'GET', headers: [] as [string, string][], csrf: false, maxRedirects: 5 };
+
+function probeFlags(args: string[]) {
+  const flags = { ...PROBE_DEFAULTS };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-X') flags.method = args[++i]!;
+    else if (args[i] === '-d') Object.assign(flags, { data: args[++i]! });
+    else if (args[i] === '--csrf') flags.csrf = true;
   }
-  out.push(
-    `${diagnosed} of ${SAMPLES.length} diagnosed. For the full report of one: linkdoctor diagnose "<error text>"`,
-    '',
+  return flags;
+}
+
+export async function demoCommand(): Promise<void> {
+  const c = colorsFor(process.stdout);
+  const kb = await loadKb();
+  const out = (s = '') => process.stdout.write(`${s}\n`);
+  out(
+    c.bold(
+      'linkdoctor demo, offline: the lab reproduces known failures on 127.0.0.1, and the probe diagnoses each',
+    ),
   );
-  process.stdout.write(out.join('\n'));
-  process.exitCode = diagnosed === SAMPLES.length ? 0 : 1;
+  const lab = await startLab();
+  let right = 0;
+  try {
+    const store = await loadTrustStore({ file: lab.trustFile });
+    out(c.dim(`(lab trust store: ${lab.trustFile})`));
+    for (const s of lab.scenarios) {
+      const r = await probe(kb, {
+        target: s.url,
+        timeoutMs: 2000,
+        tls: { store },
+        http: probeFlags(s.probeArgs),
+      });
+      const failed = r.steps.find((x) => x.ok === false);
+      const top = r.diagnoses[0];
+      const as = (s.expect || '') === (top?.id ?? '');
+      if (as) right++;
+      out();
+      out(`${c.bold(s.name)}  ${c.dim(`${[s.url, ...s.probeArgs].join(' ')}`)}`);
+      out(c.dim(wrap(s.reproduces, '   ')));
+      if (!failed) out(`   ${c.green('✔')} all steps passed`);
+      else out(`   ${c.red('✖')} ${failed.name}: ${failed.detail}`);
+      if (top) {
+        out(`   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.title}`);
+        out(wrap(`fix: ${top.fixes[0]}`, '     '));
+      }
+      if (!as) out(`   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}`);
+    }
+  } finally {
+    await lab.stop();
+  }
+  out();
+  out(c.bold('And from error texts, as users paste them (linkdoctor diagnose):'));
+  for (const s of SAMPLES) {
+    const top = diagnose(kb, { text: s.text }).diagnoses[0];
+    out();
+    out(`${c.bold(s.what)}`);
+    out(c.dim(wrap(s.text, '   ')));
+    out(
+      top
+        ? `   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.title}`
+        : `   ${c.yellow('?')} no known issue matched`,
+    );
+  }
+  out();
+  out(
+    `${right} of ${lab.scenarios.length} lab servers diagnosed as expected. Run \`linkdoctor lab\` to keep them up and probe them yourself.`,
+  );
+  process.exitCode = right === lab.scenarios.length ? 0 : 1;
 }
