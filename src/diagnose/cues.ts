@@ -10,10 +10,13 @@ export interface Cue {
   direction?: Direction;
   /** How strongly the cue says `direction`, in (0,1]. */
   weight: number;
+  /** The cue does not count when this also matches the text. */
+  unless?: RegExp;
   means: string;
 }
 
 const out = 'outbound' as const;
+const POLLING = /\bpoll(?:ing|ed|s)?\b|\bPOLL_FAILED\b|\bSFTP\b|\bSuccessFactors\b/i;
 const inb = 'inbound' as const;
 
 export const CUES: Cue[] = [
@@ -88,6 +91,18 @@ export const CUES: Cue[] = [
     means: 'a target system was called',
   },
   { re: /\bcallout\b/i, direction: out, weight: 0.5, means: 'an outgoing callout' },
+  {
+    re: /\b(?:call|calls|request|requests)\s+(?:from|in|out of)\s+(?:the |our |my |an? )?(?:i-?flow|integration flow)\b|\b(?:i-?flow|integration flow)\s+(?:calls|calling|invokes|sends? to|posts? to)\b/i,
+    direction: out,
+    weight: 0.6,
+    means: 'the integration flow made the call',
+  },
+  {
+    re: /\bpoll(?:ing|ed|s)?\b|\bPOLL_FAILED\b/i,
+    direction: out,
+    weight: 0.5,
+    means: 'a polling sender channel: the tenant connects to the server',
+  },
   {
     re: /\bprincipal propagation\b|SAP-Connectivity-Authentication/i,
     direction: out,

@@ -231,7 +231,7 @@ function hostSignals(text: string, signals: Signal[]): void {
 function cueSignals(text: string, signals: Signal[]): void {
   for (const cue of CUES) {
     const m = cue.re.exec(text);
-    if (!m) continue;
+    if (!m || cue.unless?.test(text)) continue;
     const start = m.index;
     const end = m.index + m[0].length;
     if (cue.reporter) push(signals, { type: 'reporter', value: cue.reporter, start, end });
