@@ -111,3 +111,16 @@ test('more client wordings of a status, and "denied" is not an ABAP NI code', ()
     assert.ok(values(text, 'http.status').includes(code), `${code} in: ${text}`);
   assert.deepEqual(values('401 - Unauthorized: Access is denied due to invalid credentials.', 'icm.rc'), []);
 });
+
+test('a polling sender channel is the tenant calling out, not a sender calling in', () => {
+  const dirs = (text: string) =>
+    extractSignals(text)
+      .filter((s) => s.type === 'direction')
+      .map((s) => s.value);
+  const polling = dirs(
+    '[CAMEL][IFLOW][POLL_FAILED] : Polling failed for SuccessFactors sender channel EmployeeDelta',
+  );
+  assert.ok(polling.includes('outbound') && !polling.includes('inbound'), polling.join());
+  assert.deepEqual(dirs('the partner sends the order XML to our CPI endpoint every 15 minutes'), ['inbound']);
+  assert.deepEqual(dirs('Salesforce REST call from our iFlow returns HTTP 401'), ['outbound']);
+});

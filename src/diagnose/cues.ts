@@ -121,9 +121,17 @@ export const CUES: Cue[] = [
     re: /\bsender (?:system|adapter|channel)\b/i,
     direction: inb,
     weight: 0.6,
+    // A polling sender channel (SFTP, SuccessFactors, mail) is the tenant calling out.
+    unless: POLLING,
     means: 'a sender called the tenant',
   },
-  { re: /\bsender\b/i, direction: inb, weight: 0.4, means: 'a sender is involved' },
+  { re: /\bsender\b/i, direction: inb, weight: 0.4, unless: POLLING, means: 'a sender is involved' },
+  {
+    re: /\b(?:send|sends|sent|sending|post|posts|posted|posting|push|pushes|pushed)\b[^.\n]{0,40}\bto (?:our |the |my |their )?(?:CPI|tenant|i-?flow|integration flow)(?: endpoint)?\b/i,
+    direction: inb,
+    weight: 0.6,
+    means: 'a system sends to the tenant',
+  },
   {
     re: /\b(?:call|calls|calling|called|trigger|triggering|invoke|invoking)\s+(?:the |my |an? |our )?(?:i-?flow|integration flow|CPI|tenant)\b|\b(?:i-?flow|integration flow)(?:'s)? (?:endpoint|url)\b|\bendpoint of (?:the |my |an )?(?:i-?flow|integration flow)\b/i,
     direction: inb,
