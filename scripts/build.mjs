@@ -16,8 +16,9 @@ await build({
   target: 'node20',
   sourcemap: true,
   chunkNames: 'chunks/[name]-[hash]',
-  // Only loaded to validate entries (kb lint, a cache miss): resolved from node_modules at run time.
-  external: ['yaml', 'zod'],
+  // Resolved from node_modules at run time: yaml and zod load only to validate entries (kb lint, a
+  // cache miss); ssh2 carries an optional native addon that a bundle cannot hold.
+  external: ['yaml', 'zod', 'ssh2', 'cpu-features'],
   // commander and other CommonJS packages call require(): give the ESM bundle one.
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

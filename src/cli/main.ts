@@ -60,6 +60,12 @@ program
   .option('--oauth-secret-env <var>', 'environment variable holding the OAuth2 client secret')
   .option('--csrf', 'fetch a CSRF token (X-CSRF-Token: Fetch) and send it with the session cookies')
   .option('--max-redirs <n>', 'redirects to follow at most', (v) => Number(v), 5)
+  .option('--known-hosts <file>', 'SFTP/SSH: OpenSSH known_hosts file to hold the host key against')
+  .option('--identity <file>', 'SFTP/SSH: private key to log in with')
+  .option('--identity-passphrase-env <var>', 'SFTP/SSH: environment variable holding the key passphrase')
+  .option('--write-test', 'SFTP/FTP: also create and remove a temporary file in the path')
+  .option('--from <address>', 'SMTP: MAIL FROM address to test')
+  .option('--to <address>', 'SMTP: RCPT TO address to test')
   .option('--json', 'print one JSON object instead of the checklist')
   .addOption(kbOption())
   .action(async (url: string, opts) => (await import('./probe.js')).probeCommand(url, opts));
@@ -83,6 +89,30 @@ program
   .option('--no-progress', 'no progress bar, even on a terminal')
   .addOption(kbOption())
   .action(async (files: string[], opts) => (await import('./scan.js')).scanCommand(files, opts));
+
+const knownHosts = program
+  .command('known-hosts')
+  .description('OpenSSH known_hosts: add a server host key, check one');
+knownHosts
+  .command('add')
+  .description(
+    "fetch a server's host key and add its line to a known_hosts file (like ssh-keyscan, or the platform's Copy Host Key)",
+  )
+  .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default)')
+  .requiredOption('--to <file>', 'the known_hosts file (created if missing)')
+  .option('--timeout <seconds>', 'bound for the connection', (v) => Number(v), 10)
+  .option('--json', 'print JSON')
+  .action(async (target: string, opts) => (await import('./known-hosts.js')).knownHostsAdd(target, opts));
+knownHosts
+  .command('check')
+  .description(
+    "hold a server's host key against a known_hosts file: match, changed or unknown (exit 1 unless match)",
+  )
+  .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default)')
+  .requiredOption('--known-hosts <file>', 'the known_hosts file')
+  .option('--timeout <seconds>', 'bound for the connection', (v) => Number(v), 10)
+  .option('--json', 'print JSON')
+  .action(async (target: string, opts) => (await import('./known-hosts.js')).knownHostsCheck(target, opts));
 
 const kb = program.command('kb').description('the knowledge base: list, show and lint entries');
 kb.command('list')

@@ -3,11 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { connect, isIP, type Socket } from 'node:net';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 
-export interface Resolved {
-  addresses: string[];
-}
-
-export async function dnsStep(host: string, into: Resolved): Promise<StepOutcome> {
+export async function dnsStep(host: string, into: { addresses: string[] }): Promise<StepOutcome> {
   if (isIP(host)) {
     into.addresses = [host];
     return { ok: true, detail: `${host} (an address: nothing to resolve)` };

@@ -1,14 +1,18 @@
-// Runs the steps of a probe in order (dns, tcp, tls, http); the first failing step ends the run,
-// the ones after it say they did not run, and every signal the steps saw goes to the same matcher
-// as a pasted error text.
+// Runs the steps of a probe in order: dns, tcp, then the steps of the URL's protocol (tls and http
+// for https; ssh for sftp; smtp; ftp). The first failing step ends the run, the ones after it say
+// they did not run, and every signal the steps saw goes to the same matcher as a pasted error text.
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
-import type { Direction, ProbeResult, Signal, TlsFinding, TlsVerdict } from '../types.js';
-import { httpStep, type HttpFinding, type HttpSpec } from './http.js';
-import { dnsStep, type Resolved, tcpStep } from './net.js';
-import { notRun, runStep, type StepRecord } from './step.js';
-import { defaultDirection, parseTarget } from './target.js';
-import { tlsStep, type TlsOptions } from './tls.js';
+import type { Direction, ProbeResult, Signal, TlsVerdict } from '../types.js';
+import { httpPlan } from './http-plan.js';
+import { dnsStep, tcpStep } from './net.js';
+import { notRun, runStep, type StepOutcome, type StepRecord } from './step.js';
+import { defaultDirection, parseTarget, type Target } from './target.js';
+import type { TlsOptions } from './tls.js';
+import type { HttpSpec } from './http.js';
+import { ftpPlan, type FtpOptions } from './ftp.js';
+import { smtpPlan, type SmtpOptions } from './smtp.js';
+import { sshPlan, type SshOptions } from './ssh.js';
 
 export interface ProbeOptions {
   target: string;
@@ -17,73 +21,86 @@ export interface ProbeOptions {
   timeoutMs: number;
   tls: Omit<TlsOptions, 'timeoutMs'>;
   http: Omit<HttpSpec, 'url' | 'tls'>;
+  ssh?: SshOptions;
+  smtp?: SmtpOptions;
+  ftp?: FtpOptions;
 }
 
+/** What the steps of one run share: the target, the options, and the findings they fill in. */
+export interface ProbeContext {
+  target: Target;
+  opts: ProbeOptions;
+  direction: Direction;
+  addresses: string[];
+  /** The protocol parts of the result (tls, http, ...), filled in by the steps. */
+  result: Omit<ProbeResult, 'target' | 'direction' | 'ok' | 'steps' | 'diagnoses' | 'signals'>;
+}
+
+export interface PlannedStep {
+  name: string;
+  run: (signal: AbortSignal) => Promise<StepOutcome>;
+  /** Bound of the step when it is not the per-step timeout (a step that sends several requests). */
+  boundMs?: number;
+}
+
+/** The protocol steps after dns and tcp, by URL scheme. */
+export type Plan = (ctx: ProbeContext) => PlannedStep[];
+const PLANS: Record<string, Plan> = {
+  https: httpPlan,
+  http: httpPlan,
+  sftp: sshPlan,
+  ssh: sshPlan,
+  smtp: smtpPlan,
+  smtps: smtpPlan,
+  ftp: ftpPlan,
+  ftps: ftpPlan,
+};
+
 export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
-  const t = parseTarget(opts.target);
-  const direction = opts.direction ?? defaultDirection(t);
-  const resolved: Resolved = { addresses: [] };
-  const tlsOut: { finding?: TlsFinding; connect?: HttpSpec['tls'] } = {};
-  const httpOut: HttpFinding = { exchanges: [], redirects: [], notes: [] };
-  const plan: [string, (signal: AbortSignal) => ReturnType<typeof dnsStep>][] = [
-    ['dns', () => dnsStep(t.host, resolved)],
-    ['tcp', (signal) => tcpStep(resolved.addresses, t.port, signal)],
+  const target = parseTarget(opts.target);
+  const direction = opts.direction ?? defaultDirection(target);
+  const ctx: ProbeContext = { target, opts, direction, addresses: [], result: {} };
+  const plan: PlannedStep[] = [
+    { name: 'dns', run: () => dnsStep(target.host, ctx) },
+    { name: 'tcp', run: (signal) => tcpStep(ctx.addresses, target.port, signal) },
+    ...PLANS[target.scheme]!(ctx),
   ];
-  if (t.scheme === 'https')
-    plan.push([
-      'tls',
-      (signal) =>
-        tlsStep(t, resolved.addresses[0]!, { ...opts.tls, timeoutMs: opts.timeoutMs }, tlsOut, signal),
-    ]);
-  plan.push([
-    'http',
-    (signal) =>
-      httpStep(
-        { ...opts.http, url: t.url, ...(tlsOut.connect ? { tls: tlsOut.connect } : {}) },
-        httpOut,
-        signal,
-      ),
-  ]);
 
   const steps: StepRecord[] = [];
   let failed: StepRecord | undefined;
-  for (const [name, fn] of plan) {
+  for (const step of plan) {
     if (failed) {
-      steps.push(notRun(name, `${failed.name} failed`));
+      steps.push(notRun(step.name, `${failed.name} failed`));
       continue;
     }
-    // The http step may send several requests (redirects, CSRF, the 411 retry): each has the bound.
-    const bound = name === 'http' ? opts.timeoutMs * (3 + opts.http.maxRedirects) : opts.timeoutMs;
-    const step = await runStep(name, bound, fn);
-    steps.push(step);
-    if (!step.ok) failed = step;
+    const record = await runStep(step.name, step.boundMs ?? opts.timeoutMs, step.run);
+    steps.push(record);
+    if (!record.ok) failed = record;
   }
 
   // A client certificate refused at the HTTP level (nginx's 400) is still the TLS finding's verdict.
+  const tls = ctx.result.tls;
   const refused = steps
     .flatMap((s) => s.signals)
     .find((s) => s.type === 'tls.verdict' && s.value.startsWith('client-cert'));
-  if (refused && tlsOut.finding) {
-    if (!tlsOut.finding.verdicts.includes(refused.value as TlsVerdict))
-      tlsOut.finding.verdicts.push(refused.value as TlsVerdict);
-    if (tlsOut.finding.clientCertAccepted !== undefined) tlsOut.finding.clientCertAccepted = false;
+  if (refused && tls) {
+    if (!tls.verdicts.includes(refused.value as TlsVerdict)) tls.verdicts.push(refused.value as TlsVerdict);
+    if (tls.clientCertAccepted !== undefined) tls.clientCertAccepted = false;
   }
+
   const signals: Signal[] = [
-    { type: 'host', value: t.host },
-    { type: 'port', value: String(t.port) },
+    { type: 'host', value: target.host },
+    { type: 'port', value: String(target.port) },
     ...steps.flatMap((s) => s.signals),
   ];
-  const result = failed
-    ? diagnose(kb, { signals, text: failed.text ?? failed.detail, direction })
-    : undefined;
+  const found = failed ? diagnose(kb, { signals, text: failed.text ?? failed.detail, direction }) : undefined;
   return {
-    target: t.url.href,
+    target: target.url.href,
     direction,
     ok: !failed,
     steps: steps.map(({ name, ok, ms, detail }) => ({ name, ok, ms, detail })),
-    ...(tlsOut.finding ? { tls: tlsOut.finding } : {}),
-    ...(httpOut.exchanges.length ? { http: { ...httpOut } } : {}),
-    diagnoses: result?.diagnoses ?? [],
-    signals: result?.signals ?? signals,
+    ...ctx.result,
+    diagnoses: found?.diagnoses ?? [],
+    signals: found?.signals ?? signals,
   };
 }

@@ -7,6 +7,8 @@ export interface Target {
   scheme: string;
   host: string;
   port: number;
+  /** The user named in the URL (sftp://user@host); a password there is refused. */
+  user?: string;
 }
 
 const DEFAULT_PORTS: Record<string, number> = {
@@ -19,8 +21,8 @@ const DEFAULT_PORTS: Record<string, number> = {
   ftp: 21,
   ftps: 990,
 };
-/** Schemes the probe can test (more come with the SSH, SMTP and FTP probes). */
-export const SUPPORTED = ['https', 'http'];
+/** Schemes the probe can test. */
+export const SUPPORTED = ['https', 'http', 'sftp', 'ssh', 'smtp', 'smtps', 'ftp', 'ftps'];
 
 export function parseTarget(raw: string): Target {
   let url: URL;

@@ -1,0 +1,41 @@
+// The steps of an http(s) probe after dns and tcp: tls (for https), then http.
+import type { ConnectionOptions } from 'node:tls';
+import type { TlsFinding } from '../types.js';
+import { httpStep, type HttpFinding } from './http.js';
+import type { PlannedStep, ProbeContext } from './run.js';
+import { tlsStep } from './tls.js';
+
+export function httpPlan(ctx: ProbeContext): PlannedStep[] {
+  const { target, opts } = ctx;
+  const tlsOut: { finding?: TlsFinding; connect?: ConnectionOptions } = {};
+  const http: HttpFinding = { exchanges: [], redirects: [], notes: [] };
+  const steps: PlannedStep[] = [];
+  if (target.scheme === 'https')
+    steps.push({
+      name: 'tls',
+      run: (signal) =>
+        tlsStep(
+          target,
+          ctx.addresses[0]!,
+          { ...opts.tls, timeoutMs: opts.timeoutMs },
+          tlsOut,
+          signal,
+        ).finally(() => {
+          if (tlsOut.finding) ctx.result.tls = tlsOut.finding;
+        }),
+    });
+  steps.push({
+    name: 'http',
+    // Several requests may go out (redirects, the CSRF experiments, the 411 retry): each has the bound.
+    boundMs: opts.timeoutMs * (3 + opts.http.maxRedirects),
+    run: (signal) =>
+      httpStep(
+        { ...opts.http, url: target.url, ...(tlsOut.connect ? { tls: tlsOut.connect } : {}) },
+        http,
+        signal,
+      ).finally(() => {
+        if (http.exchanges.length) ctx.result.http = { ...http };
+      }),
+  });
+  return steps;
+}
