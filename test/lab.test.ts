@@ -204,7 +204,7 @@ describe('client certificate', () => {
     const names =
       /Acceptable client certificate CA names\n([^]*?)\n(?:Requested|Client Certificate Types)/.exec(out);
     assert.ok(names, out);
-    assert.equal(names[1]?.trim(), 'CN = linkdoctor lab Client CA, O = linkdoctor lab');
+    assert.equal(names[1]?.trim(), 'O = linkdoctor lab, CN = linkdoctor lab Client CA');
   });
 });
 

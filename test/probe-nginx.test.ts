@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makePki, toPkcs12 } from '../src/lab/pki.js';
+import { certInfo } from '../src/trust/cert.js';
+import { X509Certificate } from 'node:crypto';
 import { runCli } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
@@ -38,7 +40,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ld-nginx-'));
   mkdirSync(join(dir, 'tmp'));
   const pki = await makePki();
-  clientCaName = pki.clientCa.cert.subject;
+  clientCaName = certInfo(new X509Certificate(pki.clientCa.certPem)).subject;
   writeFileSync(join(dir, 'chain.pem'), `${pki.local.certPem}\n${pki.issuing.certPem}\n`);
   writeFileSync(join(dir, 'key.pem'), pki.local.keyPem);
   writeFileSync(join(dir, 'client-ca.pem'), pki.clientCa.certPem);

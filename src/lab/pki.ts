@@ -66,9 +66,14 @@ async function issue(o: IssueOptions): Promise<Issued> {
   ];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names));
   const now = Date.now();
+  // Written CN first, as Java and the Keystore Monitor show a DN; encoded O first, as CAs do.
+  const subject = o.subject
+    .split(/,(?=\s*[A-Za-z]+=)/)
+    .reverse()
+    .join(',');
   const cert = await x509.X509CertificateGenerator.create({
-    subject: o.subject,
-    issuer: o.issuer?.cert.subject ?? o.subject,
+    subject,
+    issuer: o.issuer?.cert.subject ?? subject,
     // An hour back, so that a probe whose clock is a little behind still sees a valid certificate.
     notBefore: o.notBefore ?? new Date(now - 3_600_000),
     notAfter: o.notAfter ?? new Date(now + (o.ca ? 3650 : 90) * DAY),

@@ -5,6 +5,7 @@
 // certificate CA names"; a sender's administrator needs it to pick the certificate the load balancer takes.
 import 'reflect-metadata';
 import { Name } from '@peculiar/x509';
+import { oneLineDn } from '../trust/cert.js';
 import { randomBytes } from 'node:crypto';
 import { isIP, Socket } from 'node:net';
 
@@ -64,7 +65,7 @@ export function caNamesOf(body: Buffer): string[] {
     const len = body.readUInt16BE(p);
     const der = body.subarray(p + 2, p + 2 + len);
     try {
-      names.push(new Name(new Uint8Array(der)).toString());
+      names.push(oneLineDn(new Name(new Uint8Array(der))));
     } catch {
       names.push(`(undecodable name, ${len} bytes)`);
     }

@@ -36,7 +36,8 @@ function signatureName(alg: { name: string; hash?: { name: string } }): string {
 }
 
 /** A DN in one line, most specific part first ("CN=..., O=..., C=..."), as Java and the Keystore Monitor show it. */
-function oneLineDn(name: x509.Name): string {
+/** A DN on one line, CN first, as keytool and the Keystore Monitor show it (RFC 4514 order). */
+export function oneLineDn(name: x509.Name): string {
   return new x509.Name(name.toJSON().reverse()).toString();
 }
 
