@@ -225,7 +225,7 @@ describe('judgeChain', () => {
   test('only the leaf sent: untrusted and incomplete-chain, the missing intermediate named with its URL', () => {
     const j = judge([leaf], storeOf(root));
     assert.equal(j.trusted, false);
-    assert.deepEqual(j.verdicts, ['untrusted', 'incomplete-chain']);
+    assert.deepEqual(j.verdicts, ['incomplete-chain', 'untrusted']);
     assert.deepEqual(j.missing, { subject: inter.dn, neededBy: leaf.dn, url: AIA });
     assert.equal(j.sentences.length, 2);
     assert.match(j.sentences[0]!, /Test Intermediate CA.*download it from http:\/\/pki\.example\/inter\.crt/);
@@ -251,7 +251,7 @@ describe('judgeChain', () => {
 
   test('self-signed: untrusted and self-signed; trusted once the certificate itself is in the store', () => {
     const j = judge([selfSigned], storeOf(root));
-    assert.deepEqual(j.verdicts, ['untrusted', 'self-signed']);
+    assert.deepEqual(j.verdicts, ['self-signed', 'untrusted']);
     assert.deepEqual(j.missing, { subject: selfSigned.dn, neededBy: selfSigned.dn });
     assert.match(j.sentences[1]!, /self-signed/);
     const pinned = judge([selfSigned], storeOf(selfSigned));
@@ -290,9 +290,9 @@ describe('judgeChain', () => {
     assert.deepEqual(judge([ecLeaf, inter], storeOf(root)).verdicts, [], 'P-256 is not weak');
   });
 
-  test('all that apply, worst first, one sentence each', () => {
+  test('all that apply, the most specific first, one sentence each', () => {
     const j = judge([selfSigned], storeOf(root), 'other.example', new Date(Date.now() + 400 * DAY));
-    assert.deepEqual(j.verdicts, ['untrusted', 'self-signed', 'expired', 'hostname-mismatch']);
+    assert.deepEqual(j.verdicts, ['self-signed', 'untrusted', 'expired', 'hostname-mismatch']);
     assert.equal(j.sentences.length, 4);
     assert.equal(j.path.length, 1);
   });

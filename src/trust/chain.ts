@@ -9,10 +9,12 @@ import type { TrustStore } from './store.js';
 
 /** Paths longer than this are loops or abuse, not PKI. */
 const MAX_PATH = 10;
+// The most specific explanation first: a missing intermediate or a self-signed certificate says why
+// the chain is untrusted.
 const VERDICT_ORDER: TlsVerdict[] = [
-  'untrusted',
   'incomplete-chain',
   'self-signed',
+  'untrusted',
   'expired',
   'not-yet-valid',
   'hostname-mismatch',
