@@ -88,6 +88,10 @@ program
   .option('--markdown', 'print a Markdown report')
   .option('--no-progress', 'no progress bar, even on a terminal')
   .addOption(kbOption())
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 nothing found, 1 incidents found, 2 usage error or an input that could not be read.',
+  )
   .action(async (files: string[], opts) => (await import('./scan.js')).scanCommand(files, opts));
 
 const knownHosts = program

@@ -35,7 +35,7 @@ export async function scanCommand(
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
     onProblem: (p) => {
       bar?.clear();
-      stderr.write(`linkdoctor: ${formatPlace(p.place)}: ${p.message}\n`);
+      stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${p.message}\n`);
     },
     ...(opts.jsonl
       ? {

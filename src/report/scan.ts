@@ -13,11 +13,19 @@ const FULL = 10;
 const WHERE_ROWS = 5;
 const UNKNOWN_ROWS = 10;
 
-export function formatPlace(p: Place): string {
-  if (p.record !== undefined)
-    return `${p.file} record ${p.record + 1}${p.line !== undefined ? ` (line ${p.line})` : ''}`;
-  if (p.line !== undefined) return `${p.file}:${p.line}`;
-  return p.offset !== undefined ? `${p.file} (byte ${p.offset})` : p.file;
+/** "app.log:12", "export.json record 3 (line 40)"; with `bytes`, the byte offset too. */
+export function formatPlace(p: Place, bytes = false): string {
+  const at = [
+    ...(p.record !== undefined && p.line !== undefined ? [`line ${p.line}`] : []),
+    ...(p.offset !== undefined && (bytes || p.line === undefined) ? [`byte ${p.offset}`] : []),
+  ];
+  const where =
+    p.record !== undefined
+      ? `${p.file} record ${p.record + 1}`
+      : p.line !== undefined
+        ? `${p.file}:${p.line}`
+        : p.file;
+  return at.length ? `${where} (${at.join(', ')})` : where;
 }
 
 const oneLine = (s: string, max: number) => {

@@ -24,9 +24,11 @@ export type Report = (p: Problem) => void;
 export interface Candidate {
   /** What the matcher reads: the whole event (a stack trace with its "Caused by" chain, say). */
   text: string;
+  /** The input's bytes of the event, when the reader has them (spares encoding `text` again). */
+  bytes?: Uint8Array;
   place: Place;
-  /** The event's one-line headline, secrets removed. */
-  message: string;
+  /** The event's one-line headline, secrets removed; from the first line of `text` when absent. */
+  message?: string;
   /** The time as written in the input, and as epoch milliseconds when it could be read. */
   time?: string;
   at?: number;
@@ -39,6 +41,7 @@ export interface Candidate {
 
 /** An incident: a candidate that is failing, or that the knowledge base recognises. */
 export interface Incident extends Candidate {
+  message: string;
   diagnosis?: Diagnosis;
   /** Other diagnoses that fit, by id, best first. */
   also: string[];

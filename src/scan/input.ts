@@ -10,7 +10,7 @@ export type Format = 'text' | 'mpl' | 'har';
 
 /** How much of an input is looked at to tell its format. */
 const SNIFF_BYTES = 64 * 1024;
-const READ_SIZE = 1 << 20;
+const READ_SIZE = 1 << 18;
 
 export class InputError extends Error {}
 

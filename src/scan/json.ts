@@ -107,7 +107,10 @@ export async function* jsonRecords(
     const path = parent ? (parent.path ? `${parent.path}/${name}` : name) : '';
     const isRecords = array && RECORD_PATHS.has(path);
     // A wrapper ({"d": {"results": [...]}}) was taken for a record until its records showed up.
-    if (isRecords && capture && capture.depth < stack.length) capture = null;
+    if (isRecords && capture && capture.depth < stack.length) {
+      capture = null;
+      records--;
+    }
     stack.push({ array, path, key: '', records: isRecords });
   };
 
@@ -237,7 +240,7 @@ export async function* jsonRecords(
     out = [];
   }
   if (stack.length || inString) {
-    const inside = stack.at(-1)?.path;
+    const inside = stack.at(-1)?.path.replaceAll('/[]', '[]').replaceAll('/', '.');
     report({
       place: { file, line, offset },
       message: `the JSON ends early${inside ? ` inside "${inside}"` : ''} (a truncated file?): the records before were read`,

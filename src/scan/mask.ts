@@ -33,7 +33,7 @@ const MASKS: [RegExp, string][] = [
   [/\b(?:\d{1,3}\.){3}\d{1,3}\b/g, '<host>'],
   [/(:\/\/|@)[\w.-]+/g, '$1<host>'],
   [
-    /\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|de|eu|us|uk|fr|ch|at|nl|jp|cn|in|local|internal|corp|lan|cloud|sap|ondemand|hana)\b/gi,
+    /\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|de|eu|us|uk|fr|ch|at|nl|jp|cn|in|local|internal|corp|lan|cloud)\b(?!\.\w)/gi,
     '<host>',
   ],
   [/\b\d+\b/g, '<n>'],

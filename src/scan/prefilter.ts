@@ -2,18 +2,16 @@
 // knowledge base can match each of them, found with one pass over the bytes whatever the size of
 // the knowledge base. Built from the loaded entries' own symptoms, so a user's --kb entries count.
 //
-// It never loses a diagnosis: an entry is reported only when symptoms worth MIN_CONFIDENCE match
-// (src/diagnose/match.ts), so it is enough to look for the literals of its symptoms that are not
-// too weak to reach it together ("triggers"). `against` and direction only ever lower a confidence.
+// It never loses a diagnosis. The matcher (src/diagnose/match.ts) reports an entry only when its
+// matching symptoms combine to MIN_CONFIDENCE, and `against` and direction only ever lower that;
+// so an event needs one of the symptoms that are not too weak to get there together ("triggers"),
+// and every match of a symptom contains one of its required literals (literals.ts).
 import { CUES } from '../diagnose/cues.js';
 import { MIN_CONFIDENCE } from '../diagnose/match.js';
 import type { CompiledEntry, CompiledSymptom, Kb } from '../kb/load.js';
 import type { SIGNAL_TYPES } from '../types.js';
 import { BOUNDARY, requiredLiterals } from './literals.js';
-import { MultiMatcher } from './multimatch.js';
-
-/** Longer literals add states, not selectivity: a 12-byte prefix is as rare as the whole. */
-const MAX_LITERAL = 12;
+import { EXACT_CASE, MultiMatcher } from './multimatch.js';
 
 /** Log levels that make an event an incident whatever its text. */
 export const ERROR_LEVELS = [
@@ -27,13 +25,16 @@ export const ERROR_LEVELS = [
   'emerg',
   'panic',
 ];
+/** Words that make an event a candidate whatever the knowledge base holds. */
+const FAILURE_WORDS = [...ERROR_LEVELS, 'exception', 'caused by'];
 
 /**
  * Text that every signal of a type read from text contains, as a pattern (after the readers of
- * src/diagnose/signals.ts and cues.ts); null for the types only probes report.
+ * src/diagnose/signals.ts and cues.ts); null for the types only probes report. A test holds the
+ * knowledge base's own examples against this, so that a reader that changes is noticed.
  */
 const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
-  'http.status': null, // by its codes, see statusLiterals
+  'http.status': null, // by its codes, see statusTrigger
   'http.method': '\\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\\b',
   exception: 'Exception|Error|Fault',
   'icm.code': 'ICM_HTTP_',
@@ -66,16 +67,19 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'smtp.auth': null,
 };
 
-/** Reason phrases the status reader takes as a status on their own (signals.ts, context `reason`). */
-const REASON_ALONE: Record<number, string> = {
-  401: 'unauthori[sz]ed|unathorized',
-  403: 'forbidden',
-  404: 'not\\s+found',
-  407: 'proxy\\s+authentication\\s+required',
-  411: 'length\\s+required',
-  502: 'bad\\s+gateway',
-  503: 'service\\s+unavailable',
-  504: 'gateway\\s+time-?out',
+/**
+ * Reason phrases the status reader takes as a status without its code (signals.ts, context
+ * `reason`), as literals; those it reads capitalised only are matched in case (EXACT_CASE).
+ */
+const REASON_ALONE: Record<number, string[]> = {
+  401: ['unauthori', 'unathorized'],
+  403: ['forbidden'],
+  404: [`${EXACT_CASE}Found`],
+  407: ['authentication'],
+  411: ['required'],
+  502: [`${EXACT_CASE}Gateway`],
+  503: ['unavailable'],
+  504: [`${EXACT_CASE}Gateway`],
 };
 
 /** Value types whose value is a verbatim piece of the text (case aside). */
@@ -95,7 +99,7 @@ const VERBATIM = new Set([
   'port',
 ]);
 
-/** How a symptom shows in text: literals, a pattern without usable literals, or not at all. */
+/** How a symptom shows in text: literals, a pattern without usable literals, or not at all (null). */
 type Trigger = { literals: string[] } | { pattern: string } | null;
 
 function fromPattern(source: string, minLength = 3): Trigger {
@@ -103,161 +107,162 @@ function fromPattern(source: string, minLength = 3): Trigger {
   return literals ? { literals } : { pattern: source };
 }
 
-function statusCodes(s: CompiledSymptom): number[] {
-  const codes: number[] = [];
-  for (let c = 100; c < 600; c++) if (!s.valueRe || s.valueRe.test(String(c))) codes.push(c);
-  return codes;
-}
-
-function statusLiterals(codes: number[]): Trigger {
-  const literals = codes.map((c) => `${BOUNDARY}${c}${BOUNDARY}`);
-  for (const c of codes) if (REASON_ALONE[c]) literals.push(...requiredLiterals(REASON_ALONE[c], 3)!);
-  return { literals };
+function statusTrigger(s: CompiledSymptom): Trigger {
+  const literals: string[] = [];
+  for (let c = 100; c < 600; c++)
+    if (!s.valueRe || s.valueRe.test(String(c)))
+      literals.push(`${BOUNDARY}${c}${BOUNDARY}`, ...(REASON_ALONE[c] ?? []));
+  return { literals: [...new Set(literals)] };
 }
 
 function cueTrigger(s: CompiledSymptom, field: 'reporter' | 'direction'): Trigger {
   const cues = CUES.filter((c) => c[field] !== undefined && (!s.valueRe || s.valueRe.test(c[field]!)));
-  if (!cues.length) return null;
-  const sources = cues.map((c) => `(?:${c.re.source})`).join('|');
-  return fromPattern(sources);
+  return cues.length ? fromPattern(cues.map((c) => `(?:${c.re.source})`).join('|')) : null;
 }
 
 export function triggerOf(s: CompiledSymptom): Trigger {
-  if (s.re) return fromPattern(s.pattern!);
+  if (s.pattern !== undefined) return fromPattern(s.pattern);
   const type = s.signalType as keyof typeof SIGNAL_TYPES;
-  if (type === 'http.status') return statusLiterals(statusCodes(s));
+  if (type === 'http.status') return statusTrigger(s);
   if (type === 'reporter' || type === 'direction') return cueTrigger(s, type);
   const text = SIGNAL_TEXT[type];
-  if (text === null || text === undefined) return null;
-  if (s.value !== undefined && VERBATIM.has(type)) {
-    const literals = requiredLiterals(s.value);
-    if (literals) return { literals };
-  }
-  if (s.value !== undefined && type === 'tls.alert') {
-    // The reader writes "unknown ca" as unknown_ca.
-    const literals = requiredLiterals(s.value.replaceAll('_', '[_ ]'));
-    if (literals) return { literals };
-  }
-  return fromPattern(text, 2);
+  if (!text) return null;
+  // The tls.alert reader writes "unknown ca" as unknown_ca.
+  const value =
+    type === 'tls.alert' ? s.value?.replaceAll('_', '[_ ]') : VERBATIM.has(type) ? s.value : undefined;
+  const literals = value === undefined ? null : requiredLiterals(value);
+  return literals ? { literals } : fromPattern(text, 2);
+}
+
+/** How selective a trigger is: its shortest literal (a pattern without literals: 0). */
+function selectivity(t: NonNullable<Trigger>): number {
+  if ('pattern' in t) return 0;
+  return Math.min(...t.literals.map((l) => l.replaceAll(BOUNDARY, '').replaceAll(EXACT_CASE, '').length));
+}
+
+interface Symptom {
+  /** Index of its entry. */
+  entry: number;
+  weight: number;
+  trigger: NonNullable<Trigger>;
+  /** Whether the symptom may hold in a text, given the literals found in it. */
+  test?: RegExp;
 }
 
 /**
- * The symptoms of an entry worth looking for: all but the weakest, which cannot reach `threshold`
- * together.
+ * The symptoms to look for so that no set of matching symptoms worth `threshold` goes unseen:
+ * all but the least selective ones whose weights together stay under it.
  */
-function triggersOf(
-  entry: CompiledEntry,
-  threshold: number,
-): { symptom: CompiledSymptom; trigger: Trigger }[] {
-  const inText = entry.match
-    .map((symptom) => ({ symptom, trigger: triggerOf(symptom) }))
-    .filter((t) => t.trigger !== null)
-    .sort((a, b) => a.symptom.weight - b.symptom.weight);
+function triggers(symptoms: Symptom[], threshold: number): Symptom[] {
+  const order = [...symptoms].sort(
+    (a, b) => selectivity(a.trigger) - selectivity(b.trigger) || a.weight - b.weight,
+  );
   let none = 1;
   let skip = 0;
-  for (const t of inText) {
-    none *= 1 - t.symptom.weight;
+  for (const s of order) {
+    none *= 1 - s.weight;
     if (1 - none >= threshold - 1e-9) break;
     skip++;
   }
-  return inText.slice(skip);
+  return order.slice(skip);
 }
 
-/** Literals to look for, each with the entries it stands for, and the patterns that have none. */
-class TriggerSet {
-  private readonly literals = new Map<string, Set<number>>();
-  readonly patterns = new Map<string, Set<number>>();
-
-  add(trigger: NonNullable<Trigger>, entry: number | null): void {
-    if ('pattern' in trigger) {
-      if (!this.patterns.has(trigger.pattern)) this.patterns.set(trigger.pattern, new Set());
-      if (entry !== null) this.patterns.get(trigger.pattern)!.add(entry);
-      return;
-    }
-    for (const lit of trigger.literals) {
-      const core = lit.replaceAll(BOUNDARY, '');
-      // Cut from the end, keeping a leading boundary: the trailing one no longer applies.
-      const l =
-        core.length > MAX_LITERAL
-          ? (lit.startsWith(BOUNDARY) ? BOUNDARY : '') + core.slice(0, MAX_LITERAL)
-          : lit;
-      if (!this.literals.has(l)) this.literals.set(l, new Set());
-      if (entry !== null) this.literals.get(l)!.add(entry);
-    }
-  }
-
-  matcher(): { matcher: MultiMatcher; entriesOf: number[][]; size: number } {
-    const keys = [...this.literals.keys()];
-    return {
-      matcher: new MultiMatcher(keys),
-      entriesOf: keys.map((k) => [...this.literals.get(k)!]),
-      size: keys.length,
-    };
-  }
-
-  compiledPatterns(): { re: RegExp; entries: number[] }[] {
-    return [...this.patterns].map(([source, entries]) => ({
-      re: new RegExp(source, 'gim'),
-      entries: [...entries],
-    }));
-  }
+export interface Selection {
+  /** The entries that can match: diagnosing with them gives the same diagnoses as with all. */
+  kb: Kb;
+  /** An upper bound of the best confidence any entry can reach on the text. */
+  best: number;
 }
 
 export interface Prefilter {
-  /** Finds the spots of raw bytes where an incident may be: error words and strong symptoms. */
-  find: MultiMatcher;
+  /**
+   * Calls `onHit` where an incident may be in raw bytes (an error word, a strong symptom); it
+   * returns where to search on, or -1 to stop.
+   */
+  find(buf: Uint8Array, from: number, to: number, onHit: (start: number) => number): void;
   /** Strong symptoms without a literal to look for: run over the text itself (slower; see `notes`). */
   findPatterns: RegExp[];
-  /** Number of entries, and of literals looked for. */
   entries: number;
+  /** Number of literals looked for. */
   literals: number;
   /** What a user should know: the patterns that slow a scan down. */
   notes: string[];
-  /** The part of the knowledge base that can match this event: the same diagnoses, fewer patterns to run. */
-  kbFor(bytes: Uint8Array, text: string): Kb;
+  /** The entries that can match an event, and how sure the best of them can be. */
+  select(bytes: Uint8Array, text: string): Selection;
 }
-
-/** Words that make an event a candidate whatever the knowledge base holds. */
-const FAILURE_WORDS = [...ERROR_LEVELS, 'exception', 'caused by'];
 
 /**
  * `logConfidence`: how sure a diagnosis must be for an event that is not failing (an INFO line,
  * say) to count as an incident; events are found by the symptoms that can reach it.
  */
 export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
-  const strong = new TriggerSet();
-  const any = new TriggerSet();
+  /** Each literal: the symptoms it stands for, and whether finding it makes a candidate. */
+  const literals = new Map<string, { symptoms: Symptom[]; strong: boolean }>();
+  const add = (literal: string, symptom: Symptom | null, strong: boolean) => {
+    const l = literals.get(literal) ?? { symptoms: [], strong: false };
+    if (symptom) l.symptoms.push(symptom);
+    l.strong ||= strong;
+    literals.set(literal, l);
+  };
+  const strongPatterns = new Set<string>();
+  const unfiltered: { symptom: Symptom; re: RegExp }[] = [];
   const notes: string[] = [];
-  kb.entries.forEach((entry, i) => {
-    for (const { trigger } of triggersOf(entry, logConfidence)) strong.add(trigger!, i);
-    for (const { symptom, trigger } of triggersOf(entry, MIN_CONFIDENCE)) {
-      any.add(trigger!, i);
-      if ('pattern' in trigger!)
+  kb.entries.forEach((entry: CompiledEntry, i) => {
+    const symptoms = entry.match
+      .map((s): Symptom | null => {
+        const trigger = triggerOf(s);
+        if (!trigger) return null;
+        return {
+          entry: i,
+          weight: s.weight,
+          trigger,
+          ...(s.pattern !== undefined ? { test: new RegExp(s.pattern, 'i') } : {}),
+        };
+      })
+      .filter((s): s is Symptom => s !== null);
+    const strong = new Set(triggers(symptoms, logConfidence));
+    for (const s of symptoms) {
+      if ('literals' in s.trigger) for (const l of s.trigger.literals) add(l, s, strong.has(s));
+      else {
+        if (strong.has(s)) strongPatterns.add(s.trigger.pattern);
+        unfiltered.push({ symptom: s, re: new RegExp(s.trigger.pattern, 'i') });
         notes.push(
-          `${entry.id}: ${symptom.pattern !== undefined ? `pattern "${symptom.pattern}"` : `signal ${symptom.signal}`} ` +
-            'has no literal text to look for, so scan runs it over every line (slower)',
+          `${entry.id}: /${s.trigger.pattern}/ has no literal text to look for, so scan runs it over every line (slower)`,
         );
+      }
     }
   });
-  for (const word of FAILURE_WORDS) strong.add({ literals: [`${BOUNDARY}${word}${BOUNDARY}`] }, null);
-  const found = strong.matcher();
-  const select = any.matcher();
-  const selectPatterns = any.compiledPatterns();
+  for (const word of FAILURE_WORDS) add(`${BOUNDARY}${word}${BOUNDARY}`, null, true);
+  const meaning = [...literals.values()];
+  const strongId = Uint8Array.from(meaning, (m) => (m.strong ? 1 : 0));
+  const matcher = new MultiMatcher([...literals.keys()]);
+
   return {
-    find: found.matcher,
-    findPatterns: strong.compiledPatterns().map((p) => p.re),
+    find(buf, from, to, onHit) {
+      matcher.scan(buf, from, to, (start, id, end) => (strongId[id] ? onHit(start) : end));
+    },
+    findPatterns: [...strongPatterns].map((p) => new RegExp(p, 'gim')),
     entries: kb.entries.length,
-    literals: found.size,
+    literals: meaning.length,
     notes,
-    kbFor(bytes, text) {
-      const chosen = new Set<number>();
-      for (const id of select.matcher.found(bytes, 0, bytes.length))
-        for (const e of select.entriesOf[id]!) chosen.add(e);
-      for (const p of selectPatterns) {
-        p.re.lastIndex = 0;
-        if (p.re.test(text)) for (const e of p.entries) chosen.add(e);
+    select(bytes, text) {
+      // The symptoms whose literals are there; a pattern's own regex then says whether it holds.
+      const present = new Set<Symptom>();
+      for (const id of matcher.found(bytes, 0, bytes.length))
+        for (const s of meaning[id]!.symptoms) present.add(s);
+      for (const u of unfiltered) if (u.re.test(text)) present.add(u.symptom);
+      const none = new Map<number, number>();
+      for (const s of present)
+        if (!s.test || s.test.test(text)) none.set(s.entry, (none.get(s.entry) ?? 1) * (1 - s.weight));
+      let best = 0;
+      const chosen: number[] = [];
+      for (const [entry, n] of none) {
+        best = Math.max(best, 1 - n);
+        if (1 - n >= MIN_CONFIDENCE - 1e-9) chosen.push(entry);
       }
-      return { entries: kb.entries.filter((_, i) => chosen.has(i)), byId: kb.byId };
+      // In knowledge-base order, as diagnose would see them.
+      const entries = chosen.sort((a, b) => a - b).map((i) => kb.entries[i]!);
+      return { kb: { entries, byId: kb.byId }, best };
     },
   };
 }

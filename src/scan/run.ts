@@ -10,7 +10,7 @@ import { jsonRecords } from './json.js';
 import { mask } from './mask.js';
 import { isMpl, mplCandidate } from './mpl.js';
 import { buildPrefilter, type Prefilter } from './prefilter.js';
-import { textCandidates } from './text.js';
+import { describeEvent, textCandidates } from './text.js';
 
 /**
  * How sure a diagnosis must be for an event that is not failing (an INFO line, a message that went
@@ -52,17 +52,22 @@ export interface ScanResult {
 }
 
 /** Holds a candidate against the knowledge base: an incident, or null when it is none. */
-export function classify(c: Candidate, kb: Kb, pf: Prefilter): Incident | null {
-  const sub = pf.kbFor(Buffer.from(c.text), c.text);
-  const result = sub.entries.length ? diagnose(sub, { text: c.text }) : undefined;
+export function classify(c: Candidate, pf: Prefilter): Incident | null {
+  const { kb, best } = pf.select(c.bytes ?? Buffer.from(c.text), c.text);
+  // Diagnosing costs far more than selecting: only when a diagnosis could make or explain an incident.
+  const worth = kb.entries.length > 0 && (c.failing !== undefined || best >= LOG_MIN_CONFIDENCE);
+  const result = worth ? diagnose(kb, { text: c.text }) : undefined;
   const top = result?.diagnoses[0];
   if (!c.failing && !(top && top.confidence >= LOG_MIN_CONFIDENCE)) return null;
+  const { bytes: _bytes, ...rest } = c;
+  const described =
+    c.message === undefined ? { ...rest, ...describeEvent(c.text) } : { ...rest, message: c.message };
   return {
-    ...c,
+    ...described,
     ...(top ? { diagnosis: top } : {}),
     also: result?.diagnoses.slice(1).map((d) => d.id) ?? [],
     facts: result?.facts ?? {},
-    masked: mask(c.message),
+    masked: mask(described.message),
   };
 }
 
@@ -140,7 +145,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           : recordCandidates(counted(), name, format, report);
       try {
         for await (const c of candidates) {
-          const incident = classify(c, kb, pf);
+          const incident = classify(c, pf);
           if (!incident) continue;
           grouper.add(incident);
           await opts.onIncident?.(incident);

@@ -89,6 +89,20 @@ function startsEvent(buf: Buffer, p: number, to: number, timestamped: boolean): 
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
+/** The headline of a log event: its first line without the timestamp, secrets removed; and its time. */
+export function describeEvent(text: string): { message: string; time?: string; at?: number } {
+  const nl = text.indexOf('\n');
+  const first = nl < 0 ? text : text.slice(0, nl);
+  const stamp = TIMESTAMP.exec(first);
+  const time = stamp?.[1];
+  const at = time ? parseTime(time) : undefined;
+  return {
+    message: redact((stamp ? first.slice(stamp[0].length) : first).trim()).slice(0, 300),
+    ...(time ? { time } : {}),
+    ...(at !== undefined ? { at } : {}),
+  };
+}
+
 /** Reads one text input; yields the candidate events, reports what is wrong with it. */
 export async function* textCandidates(
   chunks: AsyncIterable<Buffer>,
@@ -143,7 +157,7 @@ export async function* textCandidates(
     const lineStart = (p: number) => (p <= 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1);
 
     const hits: number[] = [];
-    pf.find.scan(buf, 0, to, (start) => {
+    pf.find(buf, 0, to, (start) => {
       hits.push(lineStart(start));
       const end = lineEnd(start);
       return end >= to ? -1 : end + 1;
@@ -231,27 +245,14 @@ export async function* textCandidates(
 
   function candidate(buf: Buffer, from: number, to: number, place: Place): Candidate {
     const text = bounded(buf.toString('utf8', from, to).trimEnd());
-    const nl = text.indexOf('\n');
-    const first = nl < 0 ? text : text.slice(0, nl);
-    const stamp = TIMESTAMP.exec(first);
-    const level = LEVEL.exec(first.slice(0, LEVEL_BYTES))?.[1];
-    const time = stamp?.[1];
-    const at = time ? parseTime(time) : undefined;
+    const level = LEVEL.exec(buf.toString('latin1', from, Math.min(to, from + LEVEL_BYTES)))?.[1];
     const failing =
       level && ERROR_LEVELS.includes(level.toLowerCase())
         ? `level ${level.toUpperCase()}`
         : !level && EXCEPTION.test(text)
           ? 'exception'
           : undefined;
-    const message = redact((stamp ? first.slice(stamp[0].length) : first).trim()).slice(0, 300);
-    return {
-      text,
-      place,
-      message,
-      ...(time ? { time } : {}),
-      ...(at !== undefined ? { at } : {}),
-      ...(failing ? { failing } : {}),
-    };
+    return { text, bytes: buf.subarray(from, to), place, ...(failing ? { failing } : {}) };
   }
 
   const reportCut = (c: { place: Place; bytes: number }) =>
@@ -273,10 +274,11 @@ export async function* textCandidates(
     return block.subarray(nl + 1);
   }
 
-  function* take(block: Buffer, eof: boolean): Generator<Candidate> {
-    const rest = cut ? skipLong(block) : block;
+  /** Takes the next chunks (and what was carried over) as one block, copied once. */
+  function* take(chunks: Buffer[], eof: boolean): Generator<Candidate> {
+    let buf = chunks.length === 1 && !carry.length ? chunks[0]! : Buffer.concat([carry, ...chunks]);
+    if (cut) buf = skipLong(buf);
     if (cut) return;
-    const buf = carry.length ? Buffer.concat([carry, rest]) : rest;
     let to = eof ? buf.length : buf.lastIndexOf(10) + 1;
     if (to === 0 && buf.length > MAX_LINE) {
       // One line longer than MAX_LINE so far: read its start, skip the rest as it comes.
@@ -306,11 +308,10 @@ export async function* textCandidates(
     pending.push(chunk);
     size += chunk.length;
     if (size < BLOCK) continue;
-    yield* take(pending.length === 1 ? pending[0]! : Buffer.concat(pending), false);
-    pending.length = 0;
+    yield* take(pending.splice(0), false);
     size = 0;
   }
-  yield* take(Buffer.concat(pending), true);
+  yield* take(pending, true);
   if (cut) reportCut(cut);
   flushGarbage();
 }
