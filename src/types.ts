@@ -250,6 +250,73 @@ export interface ProbeStep {
   detail: string;
 }
 
+/** What the smtp probe saw; server texts exactly as the server sent them. */
+export interface SmtpFinding {
+  /** The greeting (220 ...). */
+  banner?: string;
+  /** The EHLO answer's lines after the first, as listed: the capabilities before any TLS. */
+  ehlo: string[];
+  /** The capabilities listed again after STARTTLS. */
+  ehloAfterTls?: string[];
+  /** How TLS comes in: STARTTLS offered or not, or implicit (smtps://). */
+  starttls?: 'offered' | 'not-offered' | 'implicit';
+  /** The server refused MAIL FROM before STARTTLS with a demand for TLS. */
+  starttlsRequired?: boolean;
+  /** The AUTH mechanisms of the EHLO answer the login would use (after TLS when there is TLS), as listed. */
+  authMechanisms: string[];
+  login?: 'accepted' | 'refused';
+  /** The replies to MAIL FROM and RCPT TO (--from, --to); no message is ever sent. */
+  envelope?: string[];
+  /** When the port did not answer: the submission ports tried instead. */
+  alternatives?: { port: number; protection: 'STARTTLS' | 'SMTPS'; answered: boolean; detail: string }[];
+}
+
+/** What the ftp probe saw. */
+export interface FtpFinding {
+  /** The greeting (220 ...). */
+  banner?: string;
+  /** The FEAT answer's lines, as listed. */
+  features: string[];
+  /** TLS on the control connection: explicit (AUTH TLS), implicit (ftps://) or none. */
+  tls?: 'explicit' | 'implicit' | 'none';
+  user?: string;
+  login?: 'accepted' | 'refused';
+  /** The passive-mode reply that opened the data connection (227/229 ...). */
+  passive?: string;
+  path: string;
+  /** The first entries of the listing. */
+  listing?: { name: string; type: 'file' | 'directory' | 'link' | 'unknown'; size: number }[];
+  entries?: number;
+  /** --write-test: the temporary file that was uploaded and removed. */
+  writeTest?: { file: string; ok: boolean; detail: string };
+}
+
+/** What the ssh probe saw (sftp:// and ssh://). */
+export interface SshFinding {
+  /** The server's identification line (SSH-2.0-...). */
+  banner?: string;
+  /** By kind: what the server offers, what this probe agreed on, what a JSch-like client can agree on. */
+  algorithms?: Record<
+    'kex' | 'serverHostKey' | 'cipher' | 'mac',
+    { offered: string[]; agreed?: string; jsch: 'ok' | 'deprecated' | 'none'; jschPicks?: string }
+  >;
+  /** The key the server showed; `line` is its known_hosts line. */
+  hostKey?: { type: string; sha256: string; md5: string; line: string };
+  /** The key held against --known-hosts (absent without the flag). */
+  knownHosts?: 'match' | 'changed' | 'unknown';
+  knownHostsFile?: string;
+  /** The file's lines for this host and key type: the stored key when it changed. */
+  storedKeys?: { line: number; type: string; sha256: string }[];
+  /** Other key types the file holds for this host. */
+  otherKeyTypes?: string[];
+  /** Lines holding this very key under another host name. */
+  sameKeyElsewhere?: { line: number; hosts: string }[];
+  /** The methods the server offers for logging in (publickey, password, keyboard-interactive, ...). */
+  authMethods?: string[];
+  login?: { user: string; ok: boolean; method?: string; refused: string[] };
+  sftp?: { path: string; realPath?: string; entries?: number; writeTest?: { file: string; ok: boolean } };
+}
+
 export interface ProbeResult {
   target: string;
   direction: Direction;
@@ -257,6 +324,9 @@ export interface ProbeResult {
   steps: ProbeStep[];
   tls?: TlsFinding;
   http?: Record<string, unknown>;
+  smtp?: SmtpFinding;
+  ftp?: FtpFinding;
+  ssh?: SshFinding;
   diagnoses: Diagnosis[];
   signals: Signal[];
 }

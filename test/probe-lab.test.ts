@@ -23,7 +23,7 @@ async function probe(
   ...args: string[]
 ): Promise<{ status: number | null; json: ProbeJson; stderr: string }> {
   const r = await runCliAsync(['probe', url, '--trust', lab.trustFile, '--timeout', '2', '--json', ...args], {
-    env: { LAB_PASSWORD: lab.clientCert.password },
+    env: { LAB_PASSWORD: lab.clientCert.password, ...lab.scenarios.find((s) => s.url === url)?.env },
   });
   assert.doesNotMatch(r.stdout + r.stderr, new RegExp(lab.clientCert.password), 'no secret in any output');
   return { status: r.status, json: JSON.parse(r.stdout) as ProbeJson, stderr: r.stderr };

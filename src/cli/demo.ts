@@ -2,10 +2,12 @@
 // each verdict and diagnosis, stop the lab; then diagnose a few error texts as users paste them.
 import { diagnose } from '../diagnose/match.js';
 import { loadKb } from '../kb/load.js';
-import { startLab } from '../lab/index.js';
-import { probe } from '../probe/run.js';
+import { Command } from 'commander';
+import { type Lab, startLab } from '../lab/index.js';
+import { probe, type ProbeOptions } from '../probe/run.js';
 import { colorsFor, wrap } from '../report/text.js';
-import { loadTrustStore } from '../trust/store.js';
+import { probeOptions, type ProbeFlags } from './probe.js';
+import { withProbeFlags } from './probe-flags.js';
 
 export const SAMPLES: { what: string; text: string }[] = [
   {
@@ -22,17 +24,23 @@ export const SAMPLES: { what: string; text: string }[] = [
   },
 ];
 
-/** Flags that would send a secret: the demo shows the failures, so it probes without them. */
-const PROBE_DEFAULTS = { method: 'GET', headers: [] as [string, string][], csrf: false, maxRedirects: 5 };
-
-function probeFlags(args: string[]) {
-  const flags = { ...PROBE_DEFAULTS };
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '-X') flags.method = args[++i]!;
-    else if (args[i] === '-d') Object.assign(flags, { data: args[++i]! });
-    else if (args[i] === '--csrf') flags.csrf = true;
+/**
+ * The probe options of one lab scenario: its flags parsed as `linkdoctor probe` parses them, with
+ * the lab's trust store, its throwaway password and its environment (the SMTP stand-in ports).
+ */
+async function scenarioOptions(lab: Lab, s: Lab['scenarios'][number]): Promise<ProbeOptions> {
+  const cmd = withProbeFlags(new Command('probe')).exitOverride();
+  cmd.parse([s.url, '--trust', lab.trustFile, '--timeout', '2', ...s.probeArgs], { from: 'user' });
+  const env = { LAB_PASSWORD: lab.clientCert.password, ...s.env };
+  const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, env);
+  try {
+    return await probeOptions(s.url, cmd.opts<ProbeFlags>());
+  } finally {
+    for (const [k, v] of saved)
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
-  return flags;
 }
 
 export async function demoCommand(): Promise<void> {
@@ -47,15 +55,9 @@ export async function demoCommand(): Promise<void> {
   const lab = await startLab();
   let right = 0;
   try {
-    const store = await loadTrustStore({ file: lab.trustFile });
     out(c.dim(`(lab trust store: ${lab.trustFile})`));
     for (const s of lab.scenarios) {
-      const r = await probe(kb, {
-        target: s.url,
-        timeoutMs: 2000,
-        tls: { store },
-        http: probeFlags(s.probeArgs),
-      });
+      const r = await probe(kb, await scenarioOptions(lab, s));
       const failed = r.steps.find((x) => x.ok === false);
       const top = r.diagnoses[0];
       const as = (s.expect || '') === (top?.id ?? '');

@@ -1,8 +1,152 @@
-// Placeholder until known_hosts management lands (issue 4).
+// `linkdoctor known-hosts add|check`: fetch every host key of an SSH/SFTP server (like ssh-keyscan, or
+// the platform's Copy Host Key) and add its lines to a known_hosts file, or hold them against one.
+import { existsSync, readFileSync, appendFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { parseTarget } from '../probe/target.js';
+import { colorsFor } from '../report/text.js';
+import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
+import { scanHostKeys, type ScannedHost } from '../ssh/keyscan.js';
+import {
+  checkHostKey,
+  hostField,
+  parseKnownHosts,
+  type KnownHostsCheck,
+  type KnownHostsFile,
+  type KnownHostsVerdict,
+} from '../ssh/known-hosts.js';
 
-const notYet = async (..._args: unknown[]): Promise<void> => {
-  throw new UserError('known_hosts management is not implemented yet');
-};
-export const knownHostsAdd = notYet;
-export const knownHostsCheck = notYet;
+interface Flags {
+  timeout: number;
+  json?: boolean;
+}
+
+/** HOST, HOST:PORT, [HOST]:PORT (IPv6 too) or an sftp:// or ssh:// URL. */
+function parseHostPort(raw: string): { host: string; port: number } {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    const t = parseTarget(raw);
+    if (t.scheme !== 'sftp' && t.scheme !== 'ssh') throw new UserError(`${raw} is not an SSH/SFTP server`);
+    return { host: t.host, port: t.port };
+  }
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(raw) ?? /^([^:[\]\s]+)(?::(\d+))?$/.exec(raw);
+  // An IPv6 address without brackets has no port.
+  const [host, port] = m ? [m[1]!, m[2] ? Number(m[2]) : 22] : raw.includes('::') ? [raw, 22] : [];
+  if (!host || !(Number.isInteger(port) && port! >= 1 && port! <= 65535))
+    throw new UserError(`"${raw}" is not HOST, HOST:PORT or [HOST]:PORT`);
+  return { host, port: port! };
+}
+
+function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile {
+  if (!mustExist && !existsSync(file)) return { entries: [], problems: [] };
+  try {
+    return parseKnownHosts(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot read the known_hosts file ${file} (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+async function scan(target: string, f: Flags): Promise<{ host: string; port: number; scanned: ScannedHost }> {
+  if (!(f.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
+  const { host, port } = parseHostPort(target);
+  return { host, port, scanned: await scanHostKeys(host, port, f.timeout * 1000) };
+}
+
+interface KeyReport {
+  type: string;
+  sha256: string;
+  md5: string;
+  line: string;
+  verdict: KnownHostsVerdict;
+  stored: KnownHostsCheck['stored'];
+}
+
+function keyReports(file: KnownHostsFile, host: string, port: number, scanned: ScannedHost): KeyReport[] {
+  return scanned.keys.map((key) => {
+    const check = checkHostKey(file, host, port, key);
+    return {
+      type: key.type,
+      sha256: sha256Fingerprint(key.blob),
+      md5: md5Fingerprint(key.blob),
+      line: check.lineToAdd,
+      verdict: check.verdict,
+      stored: check.stored,
+    };
+  });
+}
+
+/** changed if any key type changed (a client that asks for that type fails); else match if any matches. */
+function overall(keys: KeyReport[]): KnownHostsVerdict {
+  if (keys.some((k) => k.verdict === 'changed')) return 'changed';
+  return keys.some((k) => k.verdict === 'match') ? 'match' : 'unknown';
+}
+
+/** When no key came: says why on stderr and returns true. */
+function failed(where: string, scanned: ScannedHost): boolean {
+  if (scanned.keys.length) return false;
+  process.stderr.write(`linkdoctor: no host key from ${where}: ${scanned.failure?.message ?? 'no answer'}\n`);
+  process.exitCode = 1;
+  return true;
+}
+
+function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: string, note: string): string {
+  const c = colorsFor(process.stdout);
+  const width = Math.max(...keys.map((k) => k.type.length));
+  const out = [`${c.bold(where)}  ${c.dim(scanned.banner ?? '')}`];
+  for (const k of keys) {
+    const verdict =
+      k.verdict === 'match'
+        ? c.green(`in ${file} (line ${k.stored.find((s) => s.sha256 === k.sha256)?.line})`)
+        : k.verdict === 'changed'
+          ? c.red(`CHANGED: ${file} holds ${k.stored.map((s) => `${s.sha256} (line ${s.line})`).join(', ')}`)
+          : c.yellow(`not in ${file}`);
+    out.push(`  ${k.type.padEnd(width)}  ${k.sha256}  ${verdict}`);
+  }
+  return `${out.join('\n')}\n\n${note}\n`;
+}
+
+export async function knownHostsAdd(target: string, f: Flags & { to: string }): Promise<void> {
+  const { host, port, scanned } = await scan(target, f);
+  const where = hostField(host, port);
+  if (failed(where, scanned)) return;
+  const keys = keyReports(readKnownHosts(f.to, false), host, port, scanned);
+  const changed = keys.filter((k) => k.verdict === 'changed');
+  const added = changed.length ? [] : keys.filter((k) => k.verdict === 'unknown');
+  if (added.length) {
+    let existing = '';
+    if (existsSync(f.to)) existing = readFileSync(f.to, 'utf8');
+    const sep = existing && !existing.endsWith('\n') ? '\n' : '';
+    appendFileSync(f.to, sep + added.map((k) => `${k.line}\n`).join(''));
+  }
+  process.exitCode = changed.length ? 1 : 0;
+  if (f.json) {
+    const json = { host, port, banner: scanned.banner, file: f.to, keys, added: added.map((k) => k.line) };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return;
+  }
+  const note = changed.length
+    ? `Nothing added: ${f.to} holds another key for ${where}. If the change is expected (confirmed with the server's administrator), remove the old line and run this again; otherwise the server is not the one you know.`
+    : added.length
+      ? `Added ${added.length} line${added.length > 1 ? 's' : ''} to ${f.to}. Confirm the fingerprints with the server's administrator before trusting them; through the Cloud Connector, the tenant's Known Hosts (SSH) must name the virtual host instead.`
+      : `Nothing to add: ${f.to} already holds every key of ${where}.`;
+  process.stdout.write(render(where, scanned, keys, f.to, note));
+}
+
+export async function knownHostsCheck(target: string, f: Flags & { knownHosts: string }): Promise<void> {
+  const { host, port, scanned } = await scan(target, f);
+  const where = hostField(host, port);
+  if (failed(where, scanned)) return;
+  const keys = keyReports(readKnownHosts(f.knownHosts, true), host, port, scanned);
+  const verdict = overall(keys);
+  process.exitCode = verdict === 'match' ? 0 : 1;
+  if (f.json) {
+    const json = { host, port, banner: scanned.banner, file: f.knownHosts, verdict, keys };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return;
+  }
+  const note =
+    verdict === 'match'
+      ? `match: ${f.knownHosts} knows ${where}.`
+      : verdict === 'changed'
+        ? `changed: the server's key differs from the one ${f.knownHosts} holds (the platform: "HostKey has been changed"). Confirm the new fingerprint with the server's administrator, then replace the old line.`
+        : `unknown: ${f.knownHosts} has no key for ${where} (the platform: "reject HostKey"). The lines to add, once confirmed:\n${keys.map((k) => `  ${k.line}`).join('\n')}`;
+  process.stdout.write(render(where, scanned, keys, f.knownHosts, note));
+}

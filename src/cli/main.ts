@@ -3,6 +3,7 @@
 // Exit codes: 0 all good / diagnosed, 1 a problem found or nothing matched, 2 usage or input error.
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { withProbeFlags } from './probe-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const kbOption = () =>
@@ -31,42 +32,10 @@ program
   .addOption(kbOption())
   .action(async (text: string[], opts) => (await import('./diagnose.js')).diagnoseCommand(text, opts));
 
-program
-  .command('probe')
+withProbeFlags(program.command('probe'))
   .description(
     'test an endpoint the way the platform connects to it (dns, tcp, tls, http), and diagnose what fails',
   )
-  .argument('<url>', 'e.g. https://host:443/path')
-  .addOption(
-    new Option(
-      '--direction <direction>',
-      'outbound: the tenant calls a receiver (default); inbound: a sender calls the tenant',
-    ).choices(['inbound', 'outbound']),
-  )
-  .option('--timeout <seconds>', 'bound of each step', (v) => Number(v), 5)
-  .option('--trust <file>', 'trust store: PEM bundle, PKCS#12, JKS or JCEKS (default: a Java-like one)')
-  .option('--trust-password-env <var>', 'environment variable holding the trust store password')
-  .option('--client-cert <file>', 'client certificate to present: PKCS#12, or PEM (cert and key)')
-  .option('--client-key <file>', 'PEM private key, when not in --client-cert')
-  .option('--client-cert-password-env <var>', 'environment variable holding the PKCS#12 or key password')
-  .option('--servername <name>', 'TLS server name (SNI), when it differs from the URL host')
-  .option('-X, --method <method>', 'HTTP method (default GET, or POST with -d)')
-  .option('-H, --header <header>', 'extra header "Name: value" (repeatable)', collect)
-  .option('-d, --data <data>', 'request body')
-  .option('-u, --user <user>', 'user for Basic authentication (password from --password-env or a prompt)')
-  .option('--password-env <var>', 'environment variable holding the password')
-  .option('--oauth-token-url <url>', 'OAuth2 client credentials: the token URL')
-  .option('--oauth-client-id <id>', 'OAuth2 client id')
-  .option('--oauth-secret-env <var>', 'environment variable holding the OAuth2 client secret')
-  .option('--csrf', 'fetch a CSRF token (X-CSRF-Token: Fetch) and send it with the session cookies')
-  .option('--max-redirs <n>', 'redirects to follow at most', (v) => Number(v), 5)
-  .option('--known-hosts <file>', 'SFTP/SSH: OpenSSH known_hosts file to hold the host key against')
-  .option('--identity <file>', 'SFTP/SSH: private key to log in with')
-  .option('--identity-passphrase-env <var>', 'SFTP/SSH: environment variable holding the key passphrase')
-  .option('--write-test', 'SFTP/FTP: also create and remove a temporary file in the path')
-  .option('--from <address>', 'SMTP: MAIL FROM address to test')
-  .option('--to <address>', 'SMTP: RCPT TO address to test')
-  .option('--json', 'print one JSON object instead of the checklist')
   .addOption(kbOption())
   .action(async (url: string, opts) => (await import('./probe.js')).probeCommand(url, opts));
 

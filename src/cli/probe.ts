@@ -3,7 +3,9 @@ import { basename } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
-import { probe } from '../probe/run.js';
+import { probe, type ProbeOptions } from '../probe/run.js';
+import { altPortsFromEnv } from '../probe/smtp.js';
+import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
 import { colorsFor } from '../report/text.js';
@@ -25,6 +27,12 @@ export interface ProbeFlags {
   data?: string;
   user?: string;
   passwordEnv?: string;
+  from?: string;
+  to?: string;
+  writeTest?: boolean;
+  knownHosts?: string;
+  identity?: string;
+  identityPassphraseEnv?: string;
   oauthTokenUrl?: string;
   oauthClientId?: string;
   oauthSecretEnv?: string;
@@ -80,6 +88,34 @@ function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
   return id;
 }
 
+/** The SSH probe's files and secrets: the known_hosts file, and the private key, checked here so that
+ * a wrong passphrase is a clear error rather than a refused login. */
+async function sshOptions(f: ProbeFlags, login: { user?: string; password?: string }): Promise<SshOptions> {
+  const o: SshOptions = { ...login, writeTest: !!f.writeTest };
+  if (f.knownHosts)
+    o.knownHosts = { file: f.knownHosts, text: readFile(f.knownHosts, 'known_hosts file').toString('utf8') };
+  if (f.identity) {
+    const key = readFile(f.identity, 'private key');
+    const passphrase = f.identityPassphraseEnv
+      ? secretFromEnv(f.identityPassphraseEnv, 'private key passphrase')
+      : undefined;
+    // ssh2 is CommonJS: Node names only some of its exports, utils is on the default one.
+    const { utils } = (await import('ssh2')).default;
+    const parsed = utils.parseKey(key, passphrase);
+    const label = basename(f.identity);
+    if (parsed instanceof Error)
+      throw new UserError(
+        /passphrase|decrypt|integrity/i.test(parsed.message)
+          ? `cannot open the private key ${label}: ${passphrase ? 'wrong passphrase' : 'it is encrypted (give the passphrase with --identity-passphrase-env VAR)'}`
+          : `cannot use the private key ${label}: ${parsed.message}`,
+      );
+    if (Array.isArray(parsed) || !parsed.isPrivateKey())
+      throw new UserError(`${label} holds no single private key (give the private key, not the .pub file)`);
+    o.identity = { label, key, ...(passphrase ? { passphrase } : {}) };
+  }
+  return o;
+}
+
 function parseHeaders(raw: string[] = []): [string, string][] {
   return raw.map((h) => {
     const i = h.indexOf(':');
@@ -119,9 +155,9 @@ async function oauthToken(f: ProbeFlags): Promise<string | undefined> {
   return body.access_token;
 }
 
-export async function probeCommand(target: string, f: ProbeFlags): Promise<void> {
+/** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
+export async function probeOptions(target: string, f: ProbeFlags): Promise<ProbeOptions> {
   if (!(f.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
-  const kb = await loadKb({ dirs: f.kb ?? [] });
   const store = await loadTrustStore({
     ...(f.trust ? { file: f.trust } : {}),
     ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
@@ -131,14 +167,24 @@ export async function probeCommand(target: string, f: ProbeFlags): Promise<void>
   let auth: { user: string; password: string } | { bearer: string } | undefined = bearer
     ? { bearer }
     : undefined;
-  if (f.user) {
+  // An SSH login with a private key needs no password.
+  if (f.user && !f.identity) {
     const password = f.passwordEnv
       ? secretFromEnv(f.passwordEnv, 'password')
       : await promptSecret(`password for ${f.user}`, 'give it with --password-env VAR');
     auth = { user: f.user, password };
   }
+  // SMTP and FTP log in with the same user and password (the user may also come from the URL).
+  const password =
+    auth && 'password' in auth
+      ? auth.password
+      : f.passwordEnv
+        ? secretFromEnv(f.passwordEnv, 'password')
+        : undefined;
+  const login = { ...(f.user ? { user: f.user } : {}), ...(password !== undefined ? { password } : {}) };
+  const altPorts = altPortsFromEnv(process.env);
   const method = (f.method ?? (f.data !== undefined ? 'POST' : 'GET')).toUpperCase();
-  const result = await probe(kb, {
+  return {
     target,
     ...(f.direction ? { direction: f.direction } : {}),
     timeoutMs: f.timeout * 1000,
@@ -151,7 +197,20 @@ export async function probeCommand(target: string, f: ProbeFlags): Promise<void>
       csrf: !!f.csrf,
       maxRedirects: f.maxRedirs,
     },
-  });
+    smtp: {
+      ...login,
+      ...(f.from ? { from: f.from } : {}),
+      ...(f.to ? { to: f.to } : {}),
+      ...(altPorts ? { altPorts } : {}),
+    },
+    ftp: { ...login, writeTest: !!f.writeTest },
+    ssh: await sshOptions(f, login),
+  };
+}
+
+export async function probeCommand(target: string, f: ProbeFlags): Promise<void> {
+  const kb = await loadKb({ dirs: f.kb ?? [] });
+  const result = await probe(kb, await probeOptions(target, f));
   process.stdout.write(
     f.json
       ? `${JSON.stringify(probeJson(result), null, 2)}\n`

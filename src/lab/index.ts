@@ -2,12 +2,13 @@
 // offline demo and anyone learning the failures. Everything it makes is thrown away at stop().
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server, Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { makePki, toPkcs12 } from './pki.js';
 import { SCENARIOS, type LabContext } from './servers.js';
+import { makeSshKeys } from './ssh.js';
 
 export interface LabScenario {
   /** Short id, e.g. 'unknown-ca'. */
@@ -20,6 +21,8 @@ export interface LabScenario {
   expect: string;
   /** Extra `linkdoctor probe` flags that make the failure show. */
   probeArgs: string[];
+  /** Environment the probe needs (the SMTP port advice's stand-in ports). */
+  env?: Record<string, string>;
 }
 
 export interface Lab {
@@ -30,6 +33,8 @@ export interface Lab {
   clientCert: { good: string; wrongCa: string; password: string };
   /** The basic-auth scenario's credentials; the password is the same throwaway one as clientCert's. */
   basicAuth: { user: string; password: string };
+  /** The known_hosts file for the SSH scenarios: a stale key for one, no line for another. */
+  knownHostsFile: string;
   /** Temp folder holding the files above. */
   dir: string;
   /** Closes every server and socket, and removes the temp folder. */
@@ -52,6 +57,14 @@ function listen(server: Server, port: number, name: string): Promise<number> {
       resolve(typeof address === 'object' && address ? address.port : port);
     });
   });
+}
+
+/** A port that nothing listens on (free a moment ago): the lab's stand-in for a blocked port 25. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server, 0, 'closed port');
+  await close(server);
+  return port;
 }
 
 function close(server: Server): Promise<void> {
@@ -84,7 +97,7 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
     const pki = await makePki();
     // A lab fixture, printed on purpose: it guards nothing but the lab's own throwaway keys.
     const password = randomBytes(9).toString('base64url');
-    const ctx: LabContext = { pki, basicAuth: { user: 'lab', password } };
+    const ctx: LabContext = { pki, basicAuth: { user: 'lab', password }, ssh: makeSshKeys() };
     const lab: Lab = {
       scenarios: [],
       trustFile: join(dir, 'lab-root-ca.pem'),
@@ -94,6 +107,7 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
         password,
       },
       basicAuth: ctx.basicAuth,
+      knownHostsFile: join(dir, 'known_hosts'),
       dir,
       stop,
     };
@@ -113,15 +127,21 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
       });
       const port = await listen(server, first === undefined ? 0 : first + i, spec.name);
       const { name, reproduces, expect, probeArgs } = spec;
+      const blocked = spec.portAdvice ? await closedPort() : undefined;
       lab.scenarios.push({
         name,
-        url: `https://${HOST}:${port}${spec.path}`,
+        url: `${spec.scheme ?? 'https'}://${HOST}:${blocked ?? port}${spec.path}`,
         port,
         reproduces,
         expect,
-        probeArgs,
+        probeArgs: typeof probeArgs === 'function' ? probeArgs(lab) : probeArgs,
+        ...(blocked ? { env: { LINKDOCTOR_SMTP_ALT_PORTS: `${port},${blocked}` } } : {}),
       });
     }
+    const knownHosts = SCENARIOS.flatMap(
+      (spec, i) => spec.knownHostsLine?.(ctx, lab.scenarios[i]!.port) ?? [],
+    );
+    await writeFile(lab.knownHostsFile, knownHosts.map((l) => `${l}\n`).join(''));
     return lab;
   } catch (e) {
     await stop();

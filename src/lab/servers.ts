@@ -5,22 +5,37 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server } from 'node:net';
 import type { TlsOptions, TLSSocket } from 'node:tls';
+import type { Lab } from './index.js';
+import { FTP_SCENARIOS } from './ftp.js';
+import { MAIL_SCENARIOS } from './mail.js';
 import type { Issued, LabPki } from './pki.js';
+import { type LabSshKeys, SSH_SCENARIOS } from './ssh.js';
 
 /** What a scenario's server needs to know. */
 export interface LabContext {
   pki: LabPki;
   basicAuth: { user: string; password: string };
+  ssh: LabSshKeys;
 }
 
 export interface ScenarioSpec {
   name: string;
+  /** The scheme of the scenario's URL (https when absent). */
+  scheme?: string;
   /** The path of the scenario's URL. */
   path: string;
   reproduces: string;
   /** The knowledge-base entry a probe should report ('' when all is well). */
   expect: string;
-  probeArgs: string[];
+  /** A function when the flags name the lab's files. */
+  probeArgs: string[] | ((lab: Lab) => string[]);
+  /** The line the lab's known_hosts holds for this scenario's server, when it holds one. */
+  knownHostsLine?: (ctx: LabContext, port: number) => string;
+  /**
+   * The SMTP port advice: the URL names a closed port, and the probe gets the server's port as the
+   * "587" to try instead (LINKDOCTOR_SMTP_ALT_PORTS), since the lab cannot bind 25 or 587.
+   */
+  portAdvice?: boolean;
   server(ctx: LabContext): Server;
 }
 
@@ -249,4 +264,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     // behind a middlebox that accepts and drops ("socket disconnected before secure TLS connection").
     server: () => createNetServer((socket) => socket.destroy()),
   },
+  ...SSH_SCENARIOS,
+  ...MAIL_SCENARIOS,
+  ...FTP_SCENARIOS,
 ];

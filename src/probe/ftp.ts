@@ -1,10 +1,243 @@
-// Placeholder until the ftp probe lands (issue 4).
-import { UserError } from '../errors.js';
+// The steps of an ftp probe after dns and tcp, with basic-ftp: ftp (greeting, FEAT), tls (AUTH TLS
+// when the server offers it, or the implicit TLS of ftps://), login, list (a passive-mode data
+// connection and the listing of the path), and with --write-test, write (a temporary file uploaded
+// and removed). The platform's FTP adapter works in passive mode, and so does basic-ftp.
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { Client, FTPError, FileType } from 'basic-ftp';
+import type { FtpFinding, TlsFinding } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
+import { describeError, errorSignals, type StepOutcome } from './step.js';
+import { tlsStep } from './tls.js';
+import { handshakeFailed, judgeSocket, upgradeOptions } from './tls-upgrade.js';
 
-/** Options of the ftp probe (filled in with the probe). */
-export type FtpOptions = Record<string, unknown>;
+export interface FtpOptions {
+  /** The login user (-u, or the URL's user; anonymous when none) and its password; never printed. */
+  user?: string;
+  password?: string;
+  /** --write-test: upload and remove a temporary file in the path. */
+  writeTest?: boolean;
+}
+
+/** basic-ftp's deadline sits a little inside the step's bound, so the step can say what it waited for. */
+const inside = (ms: number) => Math.max(50, Math.round(ms * 0.9));
+/** How many entries of the listing the result shows. */
+const SHOWN = 20;
+
+const TYPES: Record<number, NonNullable<FtpFinding['listing']>[number]['type']> = {
+  [FileType.File]: 'file',
+  [FileType.Directory]: 'directory',
+  [FileType.SymbolicLink]: 'link',
+};
 
 export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
-  throw new UserError(`the probe cannot test ${ctx.target.scheme}:// yet`);
+  const { target, opts } = ctx;
+  const o = opts.ftp ?? {};
+  const implicit = target.scheme === 'ftps';
+  const where = `${target.host}:${target.port}`;
+  const ms = opts.timeoutMs;
+  const tls = { ...upgradeOptions(target.host, opts.tls.servername), host: target.host };
+  const path = decodeURIComponent(target.url.pathname) || '/';
+  const user = o.user ?? target.user ?? 'anonymous';
+  const finding: FtpFinding = { features: [], path };
+  const client = new Client(inside(ms));
+  // The raw server text, for what basic-ftp drops: a greeting that is no FTP reply at all.
+  const received: string[] = [];
+  client.ftp.verbose = true;
+  client.ftp.log = (m: string) => {
+    if (m.startsWith('< ')) received.push(m.slice(2));
+  };
+  const close = () => client.close();
+  const fail = (outcome: StepOutcome) => {
+    close();
+    return outcome;
+  };
+  /** Every step closes the client when its bound fires (the signal also fires once the step is done). */
+  const bounded =
+    (fn: () => Promise<StepOutcome>) =>
+    (signal: AbortSignal): Promise<StepOutcome> => {
+      signal.addEventListener('abort', close, { once: true });
+      return fn()
+        .catch((e: Error) => fail(failure(e)))
+        .finally(() => signal.removeEventListener('abort', close));
+    };
+
+  /** basic-ftp's errors in the probe's terms: silent, garbage, a server reply, a socket error. */
+  const failure = (e: Error & { code?: unknown }): StepOutcome => {
+    if (e instanceof FTPError)
+      return { ok: false, detail: `${where} answered ${e.message}`, text: e.message };
+    const first = received.join('').trimStart();
+    if (first && !/^\d{3}[ -]/.test(first)) {
+      const detail = `${where} answered something that is not FTP: "${first.split(/\r?\n/)[0]!.slice(0, 60)}"`;
+      return { ok: false, detail, signals: [{ type: 'net.error', value: 'garbage' }], text: detail };
+    }
+    if (/^Timeout/.test(e.message) && !received.length) {
+      const detail = `${where} accepted the connection but sent no FTP greeting within ${inside(ms) / 1000} s`;
+      // The matcher's text leaves out "FTP": a server that never speaks is a network matter.
+      const text = `${where} accepted the connection but sent no greeting: timed out`;
+      return { ok: false, detail, signals: [{ type: 'net.error', value: 'silent' }], text };
+    }
+    if (/^Timeout/.test(e.message)) {
+      const detail = `${where} stopped answering: ${e.message}`;
+      return { ok: false, detail, signals: [{ type: 'net.error', value: 'timeout' }], text: detail };
+    }
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err.code === 'string' && err.code.startsWith('E'))
+      return { ok: false, detail: describeError(err, where), signals: errorSignals(err), text: err.message };
+    return { ok: false, detail: `${where}: ${e.message}`, text: e.message };
+  };
+
+  const tlsOut: { finding?: TlsFinding } = {};
+  const implicitTls: PlannedStep = {
+    name: 'tls',
+    run: (signal) =>
+      tlsStep(target, ctx.addresses[0]!, { ...opts.tls, timeoutMs: ms }, tlsOut, signal).finally(() => {
+        if (tlsOut.finding) ctx.result.tls = tlsOut.finding;
+      }),
+  };
+
+  const ftpStep: PlannedStep = {
+    name: 'ftp',
+    run: bounded(async () => {
+      ctx.result.ftp = finding;
+      const welcome = implicit
+        ? await client.connectImplicitTLS(ctx.addresses[0], target.port, {
+            ...tls,
+            rejectUnauthorized: false,
+          })
+        : await client.connect(ctx.addresses[0], target.port);
+      finding.banner = welcome.message;
+      if (implicit) finding.tls = 'implicit';
+      const feat = await client.sendIgnoringError('FEAT');
+      finding.features =
+        feat.code === 211
+          ? feat.message
+              .split(/\r?\n/)
+              .slice(1, -1)
+              .map((l) => l.trim())
+          : [];
+      const listed = finding.features.length ? `FEAT: ${finding.features.join(', ')}` : 'no FEAT answer';
+      return { ok: true, detail: `${finding.banner.split('\n')[0]}; ${listed}` };
+    }),
+  };
+
+  const authTls: PlannedStep = {
+    name: 'tls',
+    run: bounded(async () => {
+      if (!finding.features.some((f) => /^AUTH\b.*\bTLS\b/i.test(f))) {
+        finding.tls = 'none';
+        return { ok: true, detail: 'AUTH TLS not offered: plain FTP, the login and the data go unencrypted' };
+      }
+      try {
+        await client.useTLS({ ...tls, rejectUnauthorized: false });
+      } catch (e) {
+        // Listed in FEAT but refused: Plain FTP still works on this connection, Explicit FTPS would not.
+        if (e instanceof FTPError) {
+          finding.tls = 'none';
+          return {
+            ok: true,
+            detail: `FEAT lists AUTH TLS but the server refused it (${e.message}): plain FTP only`,
+          };
+        }
+        return fail(handshakeFailed(e as NodeJS.ErrnoException, where, 'AUTH TLS'));
+      }
+      finding.tls = 'explicit';
+      const outcome = judgeSocket(
+        client.ftp.socket as TLSSocket,
+        target.host,
+        opts.tls.store,
+        'AUTH TLS',
+        tlsOut,
+      );
+      ctx.result.tls = tlsOut.finding!;
+      return outcome.ok ? outcome : fail(outcome);
+    }),
+  };
+
+  const loginStep: PlannedStep = {
+    name: 'login',
+    run: bounded(async () => {
+      finding.user = user;
+      try {
+        await client.login(user, o.password ?? (user === 'anonymous' ? 'guest' : ''));
+      } catch (e) {
+        if (!(e instanceof FTPError)) throw e;
+        finding.login = 'refused';
+        return fail({
+          ok: false,
+          detail: `the server refused the login of ${user}: ${e.message}`,
+          text: `FTP login failed: ${e.message}`,
+        });
+      }
+      finding.login = 'accepted';
+      // Binary mode, UTF-8, and on TLS the protected data channel (PBSZ/PROT), as for a transfer.
+      await client.useDefaultSettings();
+      return {
+        ok: true,
+        detail: `login of ${user} accepted${finding.tls === 'none' ? ' (in clear text)' : ''}`,
+      };
+    }),
+  };
+
+  const listStep: PlannedStep = {
+    name: 'list',
+    run: bounded(async () => {
+      const before = received.length;
+      try {
+        const entries = await client.list(path);
+        finding.entries = entries.length;
+        finding.listing = entries
+          .slice(0, SHOWN)
+          .map((e) => ({ name: e.name, type: TYPES[e.type] ?? 'unknown', size: e.size }));
+      } finally {
+        // The passive reply says which address and port the server announced for the data connection.
+        const reply = received.slice(before).find((r) => /^22[79] /.test(r));
+        if (reply) finding.passive = reply.trim();
+      }
+      return {
+        ok: true,
+        detail: `${path}: ${finding.entries} entries over a passive data connection${finding.passive ? ` (${finding.passive})` : ''}`,
+      };
+    }),
+  };
+
+  const writeStep: PlannedStep = {
+    name: 'write',
+    run: bounded(async () => {
+      const file = `${path.replace(/\/?$/, '/')}linkdoctor-write-test-${randomBytes(4).toString('hex')}.tmp`;
+      const test: NonNullable<FtpFinding['writeTest']> = { file, ok: false, detail: '' };
+      finding.writeTest = test;
+      try {
+        await client.uploadFrom(Readable.from(['linkdoctor write test\n']), file);
+      } catch (e) {
+        if (!(e instanceof FTPError)) throw e;
+        test.detail = `upload refused: ${e.message}`;
+        return fail({ ok: false, detail: `could not create ${file}: ${e.message}`, text: e.message });
+      }
+      try {
+        await client.remove(file);
+      } catch (e) {
+        if (!(e instanceof FTPError)) throw e;
+        test.detail = `created, but not removed: ${e.message}`;
+        return fail({
+          ok: false,
+          detail: `created ${file} but could not remove it: ${e.message}`,
+          text: e.message,
+        });
+      }
+      test.ok = true;
+      test.detail = 'created and removed';
+      return { ok: true, detail: `created and removed ${file}` };
+    }),
+  };
+
+  const steps = implicit
+    ? [implicitTls, ftpStep, loginStep, listStep]
+    : [ftpStep, authTls, loginStep, listStep];
+  if (o.writeTest) steps.push(writeStep);
+  const last = steps[steps.length - 1]!;
+  const run = last.run;
+  last.run = (signal) => run(signal).finally(close);
+  return steps;
 }

@@ -41,6 +41,11 @@ export interface PlannedStep {
   run: (signal: AbortSignal) => Promise<StepOutcome>;
   /** Bound of the step when it is not the per-step timeout (a step that sends several requests). */
   boundMs?: number;
+  /**
+   * Set for a step that explains an earlier failure (the SMTP port advice): it runs only after a
+   * failed step for which this returns true, and what it finds joins that step's detail and signals.
+   */
+  afterFailure?: (failed: StepRecord) => boolean;
 }
 
 /** The protocol steps after dns and tcp, by URL scheme. */
@@ -69,6 +74,14 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   const steps: StepRecord[] = [];
   let failed: StepRecord | undefined;
   for (const step of plan) {
+    if (step.afterFailure) {
+      if (failed && step.afterFailure(failed)) {
+        const found = await runStep(step.name, step.boundMs ?? opts.timeoutMs, step.run);
+        failed.detail += `; ${found.detail}`;
+        failed.signals.push(...found.signals);
+      }
+      continue;
+    }
     if (failed) {
       steps.push(notRun(step.name, `${failed.name} failed`));
       continue;

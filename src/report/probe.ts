@@ -20,6 +20,9 @@ export function probeJson(r: ProbeResult): object {
     steps: r.steps,
     ...(r.tls ? { tls: r.tls } : {}),
     ...(r.http ? { http: r.http } : {}),
+    ...(r.smtp ? { smtp: r.smtp } : {}),
+    ...(r.ftp ? { ftp: r.ftp } : {}),
+    ...(r.ssh ? { ssh: r.ssh } : {}),
     diagnoses,
     signals: r.signals,
   };
@@ -45,6 +48,17 @@ export function renderProbe(r: ProbeResult, c: Colors): string {
     out.push(`  ${mark} ${s.name.padEnd(width)} ${ms}${s.ok === null ? c.dim(s.detail) : s.detail}`);
     if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c));
     if (s.name === 'http' && r.http && s.ok !== null) out.push(...httpLines(r, c));
+    if (s.name === 'ssh' && r.ssh && s.ok !== null) out.push(...sshLines(r, c));
+    if (s.name === 'smtp' && r.smtp?.ehlo.length && s.ok !== null)
+      out.push(`      ${c.dim(`EHLO: ${r.smtp.ehlo.join(' · ')}`)}`);
+    if (s.name === 'tls' && r.smtp?.ehloAfterTls && s.ok !== null)
+      out.push(`      ${c.dim(`EHLO after STARTTLS: ${r.smtp.ehloAfterTls.join(' · ')}`)}`);
+    if (s.name === 'tcp' && r.smtp?.alternatives)
+      for (const a of r.smtp.alternatives)
+        out.push(
+          `      ${a.answered ? c.green('✔') : c.red('✖')} ${a.port} (${a.protection}) ${c.dim(a.detail)}`,
+        );
+    if (s.name === 'list' && r.ftp?.listing && s.ok !== null) out.push(...ftpListing(r, c));
   }
   if (r.ok) {
     out.push('', `${c.green('✔')} ${c.bold('All steps passed.')}`);
@@ -87,6 +101,48 @@ function tlsTree(r: ProbeResult, c: Colors): string[] {
     lines.push(`      ${c.dim('acceptable client certificate CA names:')}`);
     for (const n of t.acceptableCAs) lines.push(`        ${n}`);
   }
+  return lines;
+}
+
+function ftpListing(r: ProbeResult, c: Colors): string[] {
+  const f = r.ftp!;
+  const lines = f.listing!.map(
+    (e) =>
+      `      ${c.dim(`${e.type === 'directory' ? 'd' : e.type === 'link' ? 'l' : '-'} ${String(e.size).padStart(10)} ${e.name}`)}`,
+  );
+  if ((f.entries ?? 0) > lines.length) lines.push(`      ${c.dim(`… ${f.entries! - lines.length} more`)}`);
+  return lines;
+}
+
+const ALGORITHM_NAMES = { kex: 'key exchange', serverHostKey: 'host key', cipher: 'cipher', mac: 'MAC' };
+
+/** The algorithms (agreed here, and what JSch would pick), then the known_hosts verdict's particulars. */
+function sshLines(r: ProbeResult, c: Colors): string[] {
+  const ssh = r.ssh!;
+  const lines: string[] = [];
+  for (const [kind, name] of Object.entries(ALGORITHM_NAMES)) {
+    const a = ssh.algorithms?.[kind as keyof typeof ALGORITHM_NAMES];
+    if (!a) continue;
+    const jsch =
+      a.jsch === 'ok'
+        ? `JSch: ${a.jschPicks}`
+        : a.jsch === 'deprecated'
+          ? c.yellow(`JSch: only the deprecated ${a.jschPicks}`)
+          : c.red(`JSch: none of ${a.offered.join(', ')}`);
+    lines.push(
+      `      ${c.dim(`${name.padEnd(12)} ${a.agreed ? `${a.agreed}  ` : ''}(`)}${jsch}${c.dim(')')}`,
+    );
+  }
+  if (ssh.knownHosts === 'changed' && ssh.hostKey) {
+    for (const k of ssh.storedKeys ?? [])
+      lines.push(`      ${c.dim(`stored   ${k.type} ${k.sha256} (${ssh.knownHostsFile} line ${k.line})`)}`);
+    lines.push(`      ${c.dim('server')}   ${c.red(`${ssh.hostKey.type} ${ssh.hostKey.sha256}`)}`);
+  }
+  if (ssh.knownHosts === 'unknown' && ssh.hostKey)
+    lines.push(
+      `      ${c.dim('line to add (through the Cloud Connector, with its virtual host name):')}`,
+      `        ${ssh.hostKey.line}`,
+    );
   return lines;
 }
 

@@ -1,0 +1,188 @@
+// The ftp probe through the built CLI, against real FTP servers (ftp-srv) started here on 127.0.0.1:
+// plain FTP, explicit FTPS (AUTH TLS) and implicit FTPS; login accepted and refused; the listing over a
+// passive data connection; --write-test; silent and garbage servers. No password in any output.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { FtpSrv } from 'ftp-srv';
+import { makePki, type LabPki } from '../src/lab/pki.js';
+import { runCliAsync } from './helpers.js';
+
+const PASSWORD = 'ftp-secret-for-test-91c2';
+let pki: LabPki;
+let dir = '';
+let root = '';
+let trust = '';
+const closers: (() => unknown)[] = [];
+
+const freePort = async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
+
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+/** An FTP server for edi/PASSWORD on `root`; explicit FTPS when `tls`, implicit when `implicit`. */
+async function ftp(o: { tls?: boolean; implicit?: boolean } = {}): Promise<number> {
+  const port = await freePort();
+  const server = new FtpSrv({
+    url: `${o.implicit ? 'ftps' : 'ftp'}://127.0.0.1:${port}`,
+    // Without it PASV announces a wrong address.
+    pasv_url: '127.0.0.1',
+    pasv_min: 41000,
+    pasv_max: 41999,
+    tls:
+      o.tls || o.implicit ? { key: pki.local.keyPem, cert: pki.local.certPem + pki.issuing.certPem } : false,
+    greeting: 'linkdoctor test FTP',
+    log: quiet,
+  });
+  server.on('login', ({ username, password }, resolve, reject) =>
+    username === 'edi' && password === PASSWORD ? resolve({ root }) : reject(new Error('Login incorrect.')),
+  );
+  server.on('client-error', () => undefined);
+  await server.listen();
+  closers.push(() => server.close());
+  return port;
+}
+
+async function raw(onConnection: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    onConnection(s);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+interface ProbeJson {
+  ok: boolean;
+  steps: { name: string; ok: boolean | null; detail: string }[];
+  tls?: { trusted: boolean; verdicts: string[] };
+  ftp?: {
+    banner?: string;
+    features: string[];
+    tls?: string;
+    login?: string;
+    passive?: string;
+    listing?: { name: string; type: string }[];
+    entries?: number;
+    writeTest?: { ok: boolean; file: string };
+  };
+  signals: { type: string; value: string }[];
+  diagnoses: { id: string }[];
+}
+
+async function probe(url: string, args: string[] = [], env: Record<string, string> = {}) {
+  const r = await runCliAsync(['probe', url, '--trust', trust, '--timeout', '3', '--json', ...args], {
+    env: { FTP_PW: PASSWORD, ...env },
+  });
+  assert.ok(!(r.stdout + r.stderr).includes(PASSWORD), 'no password in any output');
+  const json = JSON.parse(r.stdout) as ProbeJson;
+  return { status: r.status, json, steps: JSON.stringify(json.steps) };
+}
+const step = (j: ProbeJson, name: string) => j.steps.find((s) => s.name === name);
+const login = ['-u', 'edi', '--password-env', 'FTP_PW'];
+
+before(async () => {
+  pki = await makePki();
+  dir = mkdtempSync(join(tmpdir(), 'linkdoctor-ftp-'));
+  root = join(dir, 'root');
+  mkdirSync(join(root, 'outbox'), { recursive: true });
+  writeFileSync(join(root, 'outbox', 'order-1.xml'), '<order/>');
+  writeFileSync(join(root, 'outbox', 'order-2.xml'), '<order/>');
+  trust = join(dir, 'root.pem');
+  writeFileSync(trust, pki.root.certPem);
+});
+after(async () => {
+  for (const close of closers) await close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('plain FTP: banner, FEAT, login, passive listing of the path', async () => {
+  const port = await ftp();
+  const { status, json, steps } = await probe(`ftp://127.0.0.1:${port}/outbox`, login);
+  assert.equal(status, 0, steps);
+  assert.deepEqual(
+    json.steps.map((s) => s.name),
+    ['dns', 'tcp', 'ftp', 'tls', 'login', 'list'],
+  );
+  const f = json.ftp!;
+  assert.match(f.banner!, /linkdoctor test FTP/);
+  assert.equal(f.tls, 'none');
+  assert.equal(f.login, 'accepted');
+  assert.match(f.passive!, /^22[79] /);
+  assert.deepEqual(f.listing!.map((e) => e.name).sort(), ['order-1.xml', 'order-2.xml']);
+});
+
+test('explicit FTPS: AUTH TLS, the chain judged like https, then the listing over TLS', async () => {
+  const port = await ftp({ tls: true });
+  const { status, json, steps } = await probe(`ftp://127.0.0.1:${port}/outbox`, login);
+  assert.equal(status, 0, steps);
+  assert.ok(json.ftp!.features.some((f) => /AUTH TLS/.test(f)));
+  assert.equal(json.ftp!.tls, 'explicit');
+  assert.equal(json.tls!.trusted, true);
+  assert.equal(json.ftp!.entries, 2);
+});
+
+test('implicit FTPS (ftps://): TLS first', async () => {
+  const port = await ftp({ implicit: true });
+  const { status, json, steps } = await probe(`ftps://127.0.0.1:${port}/outbox`, login);
+  assert.equal(status, 0, steps);
+  assert.deepEqual(
+    json.steps.map((s) => s.name),
+    ['dns', 'tcp', 'tls', 'ftp', 'login', 'list'],
+  );
+  assert.equal(json.ftp!.tls, 'implicit');
+});
+
+test('a refused login: 530, ftp-failure', async () => {
+  const port = await ftp();
+  const { status, json } = await probe(`ftp://127.0.0.1:${port}/`, login, { FTP_PW: 'wrong-password' });
+  assert.equal(status, 1);
+  assert.equal(json.ftp!.login, 'refused');
+  assert.match(step(json, 'login')!.detail, /530/);
+  assert.equal(json.diagnoses[0]?.id, 'ftp-failure');
+});
+
+test('--write-test: a temporary file is created and removed', async () => {
+  const port = await ftp({ tls: true });
+  const { status, json, steps } = await probe(`ftp://127.0.0.1:${port}/outbox`, [...login, '--write-test']);
+  assert.equal(status, 0, steps);
+  assert.equal(json.ftp!.writeTest!.ok, true);
+  assert.deepEqual(
+    readdirSync(join(root, 'outbox')).sort(),
+    ['order-1.xml', 'order-2.xml'],
+    'nothing left behind',
+  );
+});
+
+test('a silent server and a garbage server end in a clear verdict within the timeout', async () => {
+  const silent = await raw(() => undefined);
+  const garbage = await raw((s) => s.write('SSH-2.0-OpenSSH_9.2\r\n'));
+  const started = Date.now();
+  const quietRun = await probe(`ftp://127.0.0.1:${silent}/`, ['--timeout', '1']);
+  assert.ok(Date.now() - started < 5000, 'bounded by the timeout');
+  assert.ok(
+    quietRun.json.signals.some((s) => s.type === 'net.error' && s.value === 'silent'),
+    quietRun.steps,
+  );
+  assert.equal(quietRun.json.diagnoses[0]?.id, 'network-timeout');
+  const noise = await probe(`ftp://127.0.0.1:${garbage}/`, ['--timeout', '1']);
+  assert.ok(
+    noise.json.signals.some((s) => s.type === 'net.error' && s.value === 'garbage'),
+    noise.steps,
+  );
+  assert.match(step(noise.json, 'ftp')!.detail, /not FTP: "SSH-2\.0/);
+});

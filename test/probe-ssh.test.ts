@@ -1,0 +1,341 @@
+// The sftp probe and `known-hosts add|check` against a real OpenSSH sshd from Debian, started by the
+// test on 127.0.0.1 with its own config, host keys and authorized_keys. Password login and the
+// unlistable directory need a non-root user with a known password: the test creates one when it
+// runs as root (and removes it), and skips those cases otherwise.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { runCliAsync, type Run } from './helpers.js';
+
+const SSHD = '/usr/sbin/sshd';
+const skip =
+  !existsSync(SSHD) && 'sshd is not installed (apt-get install openssh-server); .ci/run installs it';
+if (skip) console.log(`# skipping the sshd tests: ${skip}`);
+
+const USER = 'ldsshtest';
+const PASSWORD = `pw-${randomBytes(9).toString('base64url')}`;
+const PASSPHRASE = `pp-${randomBytes(9).toString('base64url')}`;
+const canAddUser =
+  process.getuid?.() === 0 && existsSync('/usr/sbin/useradd') && existsSync('/usr/sbin/chpasswd');
+let userAdded = false;
+
+let dir = '';
+let port = 0;
+let sshd: ChildProcess | undefined;
+/** The user the key logins use: the test user, or root when none could be made. */
+let login = 'root';
+const secrets: string[] = [PASSWORD, PASSPHRASE];
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+const listening = (p: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(p, '127.0.0.1', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+
+const keygen = (file: string, type: string, passphrase = '') =>
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', passphrase, '-C', 'test', '-f', file]);
+
+/** The SHA256 fingerprint as ssh-keygen prints it: the reference for the probe's. */
+const fingerprint = (pub: string) =>
+  execFileSync('ssh-keygen', ['-lf', pub], { encoding: 'utf8' }).split(' ')[1];
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'ld-sshd-'));
+  // The test user must reach the folders below.
+  chmodSync(dir, 0o755);
+  for (const sub of ['ak', 'files', 'files/locked', 'home']) mkdirSync(join(dir, sub));
+  writeFileSync(join(dir, 'files', 'invoice-1.xml'), '<invoice/>\n');
+  keygen(join(dir, 'host_ed25519'), 'ed25519');
+  keygen(join(dir, 'host_rsa'), 'rsa');
+  keygen(join(dir, 'other_ed25519'), 'ed25519');
+  keygen(join(dir, 'id_plain'), 'ed25519');
+  keygen(join(dir, 'id_locked'), 'ed25519', PASSPHRASE);
+  secrets.push(...['id_plain', 'id_locked'].map((k) => readFileSync(join(dir, k), 'utf8').split('\n')[2]!));
+
+  if (canAddUser) {
+    const add = spawnSync('useradd', ['-M', '-d', join(dir, 'home'), '-s', '/bin/sh', USER]);
+    userAdded = add.status === 0 || /already exists/.test(String(add.stderr));
+    if (userAdded) {
+      execFileSync('chpasswd', { input: `${USER}:${PASSWORD}\n` });
+      execFileSync('chown', [USER, join(dir, 'files')]);
+      login = USER;
+    }
+  }
+  chmodSync(join(dir, 'files', 'locked'), 0o000);
+  const keys = ['id_plain', 'id_locked'].map((k) => readFileSync(join(dir, `${k}.pub`), 'utf8')).join('');
+  writeFileSync(join(dir, 'ak', login), keys);
+
+  port = await freePort();
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    `Port ${port}
+ListenAddress 127.0.0.1
+HostKey ${dir}/host_ed25519
+HostKey ${dir}/host_rsa
+PidFile ${dir}/sshd.pid
+AuthorizedKeysFile ${dir}/ak/%u
+StrictModes no
+UsePAM no
+PermitRootLogin yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+Subsystem sftp internal-sftp
+`,
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  sshd = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
+  for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(await listening(port), 'sshd listens');
+});
+
+after(() => {
+  sshd?.kill();
+  if (userAdded) spawnSync('userdel', [USER]);
+  if (dir) {
+    chmodSync(join(dir, 'files', 'locked'), 0o755);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface SshJson {
+  ok: boolean;
+  steps: { name: string; ok: boolean | null; detail: string }[];
+  ssh?: {
+    banner?: string;
+    algorithms?: Record<string, { offered: string[]; agreed?: string; jsch: string; jschPicks?: string }>;
+    hostKey?: { type: string; sha256: string; md5: string; line: string };
+    knownHosts?: string;
+    storedKeys?: { line: number; sha256: string }[];
+    authMethods?: string[];
+    login?: { user: string; ok: boolean; method?: string; refused: string[] };
+    sftp?: { path: string; entries?: number; writeTest?: { file: string; ok: boolean } };
+  };
+  diagnoses: { id: string }[];
+}
+
+const env = { LD_PASSWORD: PASSWORD, LD_WRONG: 'not-the-password', LD_PASSPHRASE: PASSPHRASE };
+
+async function cli(args: string[]): Promise<Run> {
+  const r = await runCliAsync(args, { env });
+  for (const s of secrets) assert.ok(!(r.stdout + r.stderr).includes(s), 'no secret in any output');
+  return r;
+}
+
+async function probe(path: string, ...args: string[]): Promise<{ status: number | null; json: SshJson }> {
+  const r = await cli(['probe', `sftp://127.0.0.1:${port}${path}`, '--timeout', '5', '--json', ...args]);
+  return { status: r.status, json: JSON.parse(r.stdout) as SshJson };
+}
+
+const step = (j: SshJson, name: string) => j.steps.find((s) => s.name === name)!;
+const files = () => join(dir, 'files');
+const knownHosts = (name: string, text: string) => {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+};
+const serverLine = () =>
+  `[127.0.0.1]:${port} ${readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}`;
+
+test('key login, a listable directory, --write-test, host key matching known_hosts', { skip }, async () => {
+  const kh = knownHosts('kh-match', `${serverLine()}\n`);
+  const { status, json } = await probe(
+    files(),
+    '-u',
+    login,
+    '--identity',
+    join(dir, 'id_plain'),
+    '--known-hosts',
+    kh,
+    '--write-test',
+  );
+  assert.equal(status, 0, JSON.stringify(json.steps));
+  assert.deepEqual(
+    json.steps.map((s) => s.name),
+    ['dns', 'tcp', 'ssh', 'auth', 'sftp'],
+  );
+  const ssh = json.ssh!;
+  assert.match(ssh.banner!, /^SSH-2\.0-OpenSSH_/);
+  assert.ok(ssh.algorithms!.kex!.offered.includes('curve25519-sha256'));
+  assert.equal(ssh.algorithms!.cipher!.jsch, 'ok');
+  assert.equal(ssh.hostKey!.type, 'ssh-ed25519');
+  assert.equal(ssh.hostKey!.sha256, fingerprint(join(dir, 'host_ed25519.pub')));
+  assert.equal(ssh.knownHosts, 'match');
+  assert.deepEqual(ssh.authMethods, ['publickey', 'password']);
+  assert.deepEqual(ssh.login, { user: login, ok: true, method: 'publickey', refused: [] });
+  assert.equal(ssh.sftp!.entries, 2);
+  assert.equal(ssh.sftp!.writeTest!.ok, true);
+  assert.deepEqual(readdirSync(files()).sort(), ['invoice-1.xml', 'locked'], 'the temporary file is gone');
+});
+
+test(
+  'a known_hosts that holds an RSA key for the host: the probe asks for RSA, like JSch',
+  { skip },
+  async () => {
+    const rsa = readFileSync(join(dir, 'host_rsa.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    const kh = knownHosts('kh-rsa', `[127.0.0.1]:${port} ${rsa}\n`);
+    const { status, json } = await probe('/', '--known-hosts', kh);
+    assert.equal(status, 0, JSON.stringify(json.steps));
+    assert.equal(json.ssh!.hostKey!.type, 'ssh-rsa');
+    assert.equal(json.ssh!.knownHosts, 'match');
+    assert.match(step(json, 'auth').detail, /login not tested/);
+  },
+);
+
+test('host key changed: the stored and the new fingerprint, out-sftp', { skip }, async () => {
+  const stale = readFileSync(join(dir, 'other_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  const kh = knownHosts('kh-changed', `# the old server\n[127.0.0.1]:${port} ${stale}\n`);
+  const { status, json } = await probe(files(), '--known-hosts', kh);
+  assert.equal(status, 1);
+  assert.equal(json.ssh!.knownHosts, 'changed');
+  assert.deepEqual(
+    json.ssh!.storedKeys!.map((k) => [k.line, k.sha256]),
+    [[2, fingerprint(join(dir, 'other_ed25519.pub'))]],
+  );
+  assert.match(step(json, 'ssh').detail, /HostKey has been changed/);
+  assert.equal(json.diagnoses[0]?.id, 'out-sftp');
+  const text = await cli(['probe', `sftp://127.0.0.1:${port}/`, '--known-hosts', kh, '--timeout', '5']);
+  assert.match(text.stdout, /stored +ssh-ed25519 SHA256:/);
+  assert.match(text.stdout, /server +ssh-ed25519 SHA256:/);
+});
+
+test('host key unknown: the exact line to add', { skip }, async () => {
+  const kh = knownHosts('kh-unknown', `[127.0.0.1]:1 ${serverLine().split(' ').slice(1).join(' ')}\n`);
+  const { status, json } = await probe(files(), '--known-hosts', kh);
+  assert.equal(status, 1);
+  assert.equal(json.ssh!.knownHosts, 'unknown');
+  assert.equal(json.ssh!.hostKey!.line, serverLine());
+  assert.match(step(json, 'ssh').detail, /reject HostKey/);
+  assert.match(step(json, 'ssh').detail, /this very key is stored for \[127\.0\.0\.1\]:1 \(line 1\)/);
+  assert.equal(json.diagnoses[0]?.id, 'out-sftp');
+});
+
+test('a refused login says which method the server refused', { skip: skip || !userAdded }, async () => {
+  const { status, json } = await probe(files(), '-u', USER, '--password-env', 'LD_WRONG');
+  assert.equal(status, 1);
+  assert.match(step(json, 'auth').detail, /login as ldsshtest failed: the server refused password/);
+  assert.deepEqual(json.ssh!.login, { user: USER, ok: false, refused: ['password'] });
+  assert.equal(step(json, 'sftp').ok, null);
+  assert.equal(json.diagnoses[0]?.id, 'out-sftp');
+});
+
+test('a key the server does not know is refused as publickey', { skip }, async () => {
+  const { status, json } = await probe(files(), '-u', login, '--identity', join(dir, 'other_ed25519'));
+  assert.equal(status, 1);
+  assert.match(step(json, 'auth').detail, /refused publickey \(other_ed25519\)/);
+  assert.equal(json.diagnoses[0]?.id, 'out-sftp');
+});
+
+test('password login', { skip: skip || !userAdded }, async () => {
+  const { status, json } = await probe(files(), '-u', USER, '--password-env', 'LD_PASSWORD');
+  assert.equal(status, 0, JSON.stringify(json.steps));
+  assert.equal(json.ssh!.login!.method, 'password');
+});
+
+test(
+  'an encrypted key with its passphrase from an environment variable; a wrong one is a clear error',
+  { skip },
+  async () => {
+    const key = join(dir, 'id_locked');
+    const { status, json } = await probe(
+      files(),
+      '-u',
+      login,
+      '--identity',
+      key,
+      '--identity-passphrase-env',
+      'LD_PASSPHRASE',
+    );
+    assert.equal(status, 0, JSON.stringify(json.steps));
+    const wrong = await cli([
+      'probe',
+      `sftp://127.0.0.1:${port}/`,
+      '-u',
+      login,
+      '--identity',
+      key,
+      '--identity-passphrase-env',
+      'LD_WRONG',
+    ]);
+    assert.equal(wrong.status, 2);
+    assert.match(wrong.stderr, /cannot open the private key id_locked: wrong passphrase/);
+    const none = await cli(['probe', `sftp://127.0.0.1:${port}/`, '-u', login, '--identity', key]);
+    assert.match(none.stderr, /encrypted \(give the passphrase with --identity-passphrase-env VAR\)/);
+  },
+);
+
+test(
+  'an unlistable and a missing directory fail the sftp step: out-sftp',
+  { skip: skip || !userAdded },
+  async () => {
+    const locked = await probe(`${files()}/locked`, '-u', USER, '--password-env', 'LD_PASSWORD');
+    assert.equal(locked.status, 1);
+    assert.match(step(locked.json, 'sftp').detail, /cannot list .*locked: Permission denied/);
+    assert.equal(locked.json.diagnoses[0]?.id, 'out-sftp');
+    const missing = await probe(`${files()}/nope`, '-u', USER, '--password-env', 'LD_PASSWORD');
+    assert.match(step(missing.json, 'sftp').detail, /No such file/);
+    assert.equal(missing.json.diagnoses[0]?.id, 'out-sftp');
+  },
+);
+
+test('known-hosts add writes every key type once; check says match, also hashed', { skip }, async () => {
+  const file = join(dir, 'kh-added');
+  const added = await cli(['known-hosts', 'add', `127.0.0.1:${port}`, '--to', file]);
+  assert.equal(added.status, 0, added.stderr);
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  assert.deepEqual(lines.map((l) => l.split(' ').slice(0, 2).join(' ')).sort(), [
+    `[127.0.0.1]:${port} ssh-ed25519`,
+    `[127.0.0.1]:${port} ssh-rsa`,
+  ]);
+  assert.ok(lines.includes(serverLine()));
+  const again = await cli(['known-hosts', 'add', `[127.0.0.1]:${port}`, '--to', file]);
+  assert.match(again.stdout, /Nothing to add/);
+  assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 2);
+
+  execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+  assert.match(readFileSync(file, 'utf8'), /^\|1\|/);
+  const check = await cli([
+    'known-hosts',
+    'check',
+    `sftp://127.0.0.1:${port}`,
+    '--known-hosts',
+    file,
+    '--json',
+  ]);
+  assert.equal(check.status, 0, check.stdout);
+  assert.equal((JSON.parse(check.stdout) as { verdict: string }).verdict, 'match');
+});
+
+test('known-hosts add refuses a changed key; check says changed', { skip }, async () => {
+  const stale = readFileSync(join(dir, 'other_ed25519.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  const file = knownHosts('kh-stale', `[127.0.0.1]:${port} ${stale}\n`);
+  const add = await cli(['known-hosts', 'add', `127.0.0.1:${port}`, '--to', file]);
+  assert.equal(add.status, 1);
+  assert.match(add.stdout, /Nothing added/);
+  assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 1);
+  const check = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', file]);
+  assert.equal(check.status, 1);
+  assert.match(check.stdout, /changed: .*HostKey has been changed/);
+});
