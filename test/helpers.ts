@@ -1,5 +1,6 @@
 // Shared by the tests: run the built CLI as a user would, and find the team's shared folder.
 import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -79,4 +80,28 @@ export function runCliAsync(
     p.once('error', reject);
     p.once('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** A port that was free on 127.0.0.1 a moment ago, for a server the test starts itself. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Waits until a server started by the test accepts connections on 127.0.0.1:port (5 s at most). */
+export async function waitListening(port: number): Promise<boolean> {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+  for (let i = 0; i < 100; i++) {
+    if (await accepts()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FtpSrv } from 'ftp-srv';
 import { makePki, type LabPki } from '../src/lab/pki.js';
-import { runCliAsync } from './helpers.js';
+import { freePort, runCliAsync } from './helpers.js';
 
 const PASSWORD = 'ftp-secret-for-test-91c2';
 let pki: LabPki;
@@ -17,14 +17,6 @@ let dir = '';
 let root = '';
 let trust = '';
 const closers: (() => unknown)[] = [];
-
-const freePort = async () => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-};
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 

@@ -3,14 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makePki, toPkcs12 } from '../src/lab/pki.js';
 import { certInfo } from '../src/trust/cert.js';
 import { X509Certificate } from 'node:crypto';
-import { runCli } from './helpers.js';
+import { runCli, freePort, waitListening } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const skip = !NGINX && 'nginx is not installed (apt-get install nginx-light); .ci/run installs it';
@@ -20,20 +19,6 @@ let dir = '';
 let port = 0;
 let nginx: ChildProcess | undefined;
 let clientCaName = '';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-const listening = (p: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect(p, '127.0.0.1', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
 
 before(async () => {
   if (skip) return;
@@ -73,8 +58,7 @@ http {
   nginx = spawn(NGINX!, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
     stdio: 'ignore',
   });
-  for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(await listening(port), 'nginx listens');
+  assert.ok(await waitListening(port), 'nginx listens');
 });
 
 after(() => {

@@ -15,11 +15,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCliAsync, type Run } from './helpers.js';
+import { runCliAsync, type Run, freePort, waitListening } from './helpers.js';
 
 const SSHD = '/usr/sbin/sshd';
 const skip =
@@ -39,20 +38,6 @@ let sshd: ChildProcess | undefined;
 /** The user the key logins use: the test user, or root when none could be made. */
 let login = 'root';
 const secrets: string[] = [PASSWORD, PASSPHRASE];
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
-const listening = (p: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect(p, '127.0.0.1', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
 
 const keygen = (file: string, type: string, passphrase = '') =>
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', passphrase, '-C', 'test', '-f', file]);
@@ -107,8 +92,7 @@ Subsystem sftp internal-sftp
   );
   mkdirSync('/run/sshd', { recursive: true });
   sshd = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(await listening(port), 'sshd listens');
+  assert.ok(await waitListening(port), 'sshd listens');
 });
 
 after(() => {
