@@ -8,7 +8,8 @@ function labJson(lab: Lab): object {
 }
 
 function renderLab(lab: Lab, c: Colors): string {
-  const probeWith = (s: Lab['scenarios'][number]) => [s.url, ...s.probeArgs].join(' ');
+  const probeWith = (s: Lab['scenarios'][number]) =>
+    [...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`), s.url, ...s.probeArgs].join(' ');
   const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));
   const urlWidth = Math.max(...lab.scenarios.map((s) => probeWith(s).length));
   const pad = (s: string, n: number) => s.padEnd(n);
