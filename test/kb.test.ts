@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { diagnose } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
-import { BUILTIN_KB, formatProblem, loadKb } from '../src/kb/load.js';
-import { SEED_IDS, SHARED } from './helpers.js';
+import { BUILTIN_KB, compileEntries, formatProblem, loadKb } from '../src/kb/load.js';
+import { CORPUS, ROOT, SEED_IDS, SHARED } from './helpers.js';
 
 const kb = await loadKb();
 
@@ -80,4 +80,24 @@ describe('entry examples (each must be, or must not be, the top diagnosis)', () 
       }),
     );
   }
+});
+
+test('the literal pre-test changes no answer: every example and corpus text, with and without it', () => {
+  const plain = compileEntries(kb.entries);
+  assert.ok(
+    kb.entries.some((e) => e.match.some((s) => s.literals)),
+    'the loaded entries carry literals',
+  );
+  const texts = kb.entries.flatMap((e) => [...e.examples.match, ...e.examples.noMatch]);
+  for (const file of [CORPUS, join(ROOT, 'test', 'fixtures', 'holdout.jsonl')])
+    if (existsSync(file))
+      texts.push(
+        ...readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as { text: string }).text),
+      );
+  const answer = (k: typeof kb, text: string) =>
+    diagnose(k, { text }).diagnoses.map((d) => `${d.id} ${d.confidence}`);
+  for (const text of texts) assert.deepEqual(answer(kb, text), answer(plain, text), text);
 });

@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { diagnose } from '../src/diagnose/match.js';
 import { loadKb } from '../src/kb/load.js';
-import { requiredLiterals } from '../src/scan/literals.js';
+import { requiredLiterals } from '../src/kb/literals.js';
 import { mask, redact } from '../src/scan/mask.js';
 import { MultiMatcher } from '../src/scan/multimatch.js';
 import { buildPrefilter } from '../src/scan/prefilter.js';

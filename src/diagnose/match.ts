@@ -56,10 +56,13 @@ function spanEvidence(
 function findSymptom(
   s: CompiledSymptom,
   text: string,
+  lower: string,
   signals: Signal[],
   kind: Evidence['kind'],
 ): Evidence | null {
   if (s.re) {
+    // Most patterns cannot match most texts: a substring test spares compiling and running them.
+    if (s.literals && !s.literals.some((l) => lower.includes(l))) return null;
     s.re.lastIndex = 0;
     const m = s.re.exec(text);
     return m ? spanEvidence(text, m.index, m.index + m[0].length, kind, s.means) : null;
@@ -108,13 +111,14 @@ function directionOf(incident: Incident, signals: Signal[], text: string): Direc
 function evaluate(
   entry: CompiledEntry,
   text: string,
+  lower: string,
   signals: Signal[],
   dir: DirectionScores,
 ): Diagnosis | null {
   const evidence: Evidence[] = [];
   const weights: number[] = [];
   for (const s of entry.match) {
-    const ev = findSymptom(s, text, signals, 'symptom');
+    const ev = findSymptom(s, text, lower, signals, 'symptom');
     if (ev) {
       evidence.push(ev);
       weights.push(s.weight);
@@ -123,7 +127,7 @@ function evaluate(
   if (!weights.length) return null;
   let confidence = combine(weights);
   for (const s of entry.unless) {
-    const ev = findSymptom(s, text, signals, 'against');
+    const ev = findSymptom(s, text, lower, signals, 'against');
     if (ev) {
       evidence.push(ev);
       confidence *= 1 - s.weight;
@@ -174,9 +178,10 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   const text = incident.text ?? '';
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text) : [])];
   const dir = directionOf(incident, signals, text);
+  const lower = text.toLowerCase();
   const facts = factsOf(signals);
   const diagnoses = kb.entries
-    .map((e) => evaluate(e, text, signals, dir))
+    .map((e) => evaluate(e, text, lower, signals, dir))
     .filter((d): d is Diagnosis => d !== null)
     .sort(
       (a, b) =>

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 /** The package folder: the nearest folder above this module with linkdoctor's package.json (src/ and the bundle differ in depth). */
 export const PACKAGE_ROOT = (() => {
@@ -38,6 +38,8 @@ export function formatProblem(p: KbProblem): string {
 
 export interface CompiledSymptom extends Symptom {
   re?: RegExp;
+  /** One of these (lower-case) occurs in every text the pattern matches: a cheap test before the regex. */
+  literals?: string[];
   signalType?: string;
   valueRe?: RegExp;
 }
@@ -158,32 +160,50 @@ function fingerprint(files: string[]): string {
   })].join('\n');
 }
 
+/** Per entry, the required literals of its symptoms and `against` patterns (null: none worth testing). */
+export interface EntryLiterals {
+  match: (string[] | null)[];
+  unless: (string[] | null)[];
+}
+
+async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
+  const { requiredLiterals, BOUNDARY } = await import('./literals.js');
+  const of = (s: Symptom) => requiredLiterals(s.pattern ?? '')?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null;
+  return entries.map((e) => ({ match: e.symptoms.map(of), unless: (e.against ?? []).map(of) }));
+}
+
+interface Loaded {
+  entries: Entry[];
+  literals: EntryLiterals[];
+}
+
 /** Entries of one folder: from the cache when the files have not changed, else parsed and validated. */
-async function loadDir(dir: string): Promise<Entry[]> {
+async function loadDir(dir: string): Promise<Loaded> {
   const files = entryFiles(dir);
   const fp = fingerprint(files);
   const cache = cacheFile(dir);
   try {
-    const cached = JSON.parse(readFileSync(cache, 'utf8')) as { fingerprint: string; entries: Entry[] };
-    if (cached.fingerprint === fp) return cached.entries;
+    const cached = JSON.parse(readFileSync(cache, 'utf8')) as Loaded & { fingerprint: string };
+    if (cached.fingerprint === fp) return cached;
   } catch {
     // no cache yet, or an unreadable one: rebuild it below
   }
   const { entries, problems } = await readEntries(dir);
   if (problems.length) throw new KbError(problems);
+  const loaded = { entries, literals: await literalsOf(entries) };
   try {
     mkdirSync(dirname(cache), { recursive: true });
     const tmp = `${cache}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ fingerprint: fp, entries }));
+    writeFileSync(tmp, JSON.stringify({ fingerprint: fp, ...loaded }));
     renameSync(tmp, cache);
   } catch {
     // a read-only install still works, only without the cache
   }
-  return entries;
+  return loaded;
 }
 
-function compileSymptom(s: Symptom): CompiledSymptom {
-  if (s.pattern !== undefined) return { ...s, re: new RegExp(s.pattern, 'gi') };
+function compileSymptom(s: Symptom, literals?: string[] | null): CompiledSymptom {
+  if (s.pattern !== undefined) return { ...s, re: new RegExp(s.pattern, 'gi'), ...(literals ? { literals } : {}) };
   if (s.status !== undefined) {
     const codes = Array.isArray(s.status) ? s.status : [s.status];
     return { ...s, signalType: 'http.status', valueRe: new RegExp(`^(?:${codes.join('|')})$`) };
@@ -191,11 +211,12 @@ function compileSymptom(s: Symptom): CompiledSymptom {
   return { ...s, signalType: s.signal, ...(s.value !== undefined ? { valueRe: new RegExp(`^(?:${s.value})$`, 'i') } : {}) };
 }
 
-export function compileEntries(entries: Entry[]): Kb {
-  const compiled = entries.map((e) => ({
+/** Compiles entries for the matcher; with `literals`, patterns are tried only where one can match. */
+export function compileEntries(entries: Entry[], literals?: EntryLiterals[]): Kb {
+  const compiled = entries.map((e, i) => ({
     ...e,
-    match: e.symptoms.map(compileSymptom),
-    unless: (e.against ?? []).map(compileSymptom),
+    match: e.symptoms.map((s, j) => compileSymptom(s, literals?.[i]?.match[j])),
+    unless: (e.against ?? []).map((s, j) => compileSymptom(s, literals?.[i]?.unless[j])),
   }));
   return { entries: compiled, byId: new Map(compiled.map((e) => [e.id, e])) };
 }
@@ -216,8 +237,13 @@ export function duplicateIds(entries: Entry[]): KbProblem[] {
 export async function loadKb(opts: { dirs?: string[]; builtin?: boolean } = {}): Promise<Kb> {
   const dirs = [...(opts.builtin === false ? [] : [BUILTIN_KB]), ...(opts.dirs ?? [])];
   const entries: Entry[] = [];
-  for (const dir of dirs) entries.push(...(await loadDir(dir)));
+  const literals: EntryLiterals[] = [];
+  for (const dir of dirs) {
+    const loaded = await loadDir(dir);
+    entries.push(...loaded.entries);
+    literals.push(...loaded.literals);
+  }
   const dups = duplicateIds(entries);
   if (dups.length) throw new KbError(dups);
-  return compileEntries(entries);
+  return compileEntries(entries, literals);
 }

@@ -2,7 +2,7 @@
 // byte classes, so that each byte costs two table reads whether there are 50 literals or 5,000.
 // ASCII letters match either case, unless the literal starts with EXACT_CASE; a BOUNDARY at either
 // end of a literal asks for a word boundary.
-import { BOUNDARY } from './literals.js';
+import { BOUNDARY } from '../kb/literals.js';
 
 /** Marks a literal (at its start) whose letters must match in case too. */
 export const EXACT_CASE = '\u0002';

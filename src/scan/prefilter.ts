@@ -10,7 +10,7 @@ import { CUES } from '../diagnose/cues.js';
 import { MIN_CONFIDENCE } from '../diagnose/match.js';
 import type { CompiledEntry, CompiledSymptom, Kb } from '../kb/load.js';
 import type { SIGNAL_TYPES } from '../types.js';
-import { BOUNDARY, requiredLiterals } from './literals.js';
+import { BOUNDARY, requiredLiterals } from '../kb/literals.js';
 import { EXACT_CASE, MultiMatcher } from './multimatch.js';
 
 /** Log levels that make an event an incident whatever its text. */
