@@ -122,3 +122,10 @@ test('a silent server ends within the step timeout, not in a hang', async () => 
   assert.ok(Date.now() - started < 8000, 'bounded by the timeouts');
   assert.equal(r.json.diagnoses[0]?.id, 'network-timeout');
 });
+
+test('404: the probe finds the path in the other case and says so', async () => {
+  const r = await probe(scenario('case-404').url);
+  const http = r.json.steps.find((s) => s.name === 'http')!;
+  assert.match(http.detail, /404 Not Found; \/Orders exists \(200\)/);
+  assert.equal(r.json.diagnoses[0]?.id, 'out-http-404');
+});

@@ -260,6 +260,7 @@ export async function httpStep(
       : ': the server requires a client certificate';
   }
   if (res.status === 403) detail += await explainCsrf(spec, res, baseHeaders(spec), finding, signals, signal);
+  if (res.status === 404) detail += await explainNotFound(spec, headers, finding, signal);
   if (res.status === 411 && WRITE.has(spec.method) && spec.data === undefined) {
     const retry = await exchange(spec, headers, finding, signal, true);
     const works = retry.status < 400;
@@ -319,4 +320,50 @@ async function explainCsrf(
   return withBoth.status < 400
     ? ': no CSRF token was sent; with a fetched token and the session cookies it works'
     : ': CSRF token flow fails too';
+}
+
+/**
+ * Paths a 404 may have meant: another case of the last segment, all lower-case, and the other
+ * Cloud Integration endpoint prefix (/http/ for HTTPS senders, /cxf/ for SOAP senders).
+ */
+export function nearPaths(path: string): string[] {
+  const segments = path.split('/');
+  const last = segments.at(-1) ?? '';
+  const toggled = last
+    ? (last[0] === last[0]!.toUpperCase() ? last[0]!.toLowerCase() : last[0]!.toUpperCase()) + last.slice(1)
+    : '';
+  const variants = [
+    [...segments.slice(0, -1), toggled].join('/'),
+    path.toLowerCase(),
+    path.replace(/^\/http\//, '/cxf/') !== path
+      ? path.replace(/^\/http\//, '/cxf/')
+      : path.replace(/^\/cxf\//, '/http/'),
+  ];
+  return [...new Set(variants)].filter((v) => v !== path && v !== '/');
+}
+
+/** On a 404: does a near path exist? Asked with GET only, so that nothing is written. */
+async function explainNotFound(
+  spec: HttpSpec,
+  headers: Record<string, string>,
+  finding: HttpFinding,
+  signal: AbortSignal,
+): Promise<string> {
+  for (const path of nearPaths(spec.url.pathname)) {
+    const url = new URL(spec.url);
+    url.pathname = path;
+    const r = await send(spec, url, 'GET', headers, undefined, signal).catch(() => undefined);
+    if (!r) continue;
+    finding.exchanges.push(strip(r));
+    if (r.status !== 404) {
+      finding.notes.push(
+        `${path} answers ${r.status} ${r.reason} where ${spec.url.pathname} answers 404: check the spelling, case and prefix of the path.`,
+      );
+      return `; ${path} exists (${r.status})`;
+    }
+  }
+  finding.notes.push(
+    'No near path (other case, other /http/ or /cxf/ prefix) exists either: check that the endpoint is deployed and started.',
+  );
+  return '';
 }
