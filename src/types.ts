@@ -324,6 +324,16 @@ export interface ProbeResult {
   steps: ProbeStep[];
   tls?: TlsFinding;
   http?: Record<string, unknown>;
+  /** What the OAuth2 token endpoint answered (never the token). */
+  oauth?: {
+    tokenUrl: string;
+    status?: number;
+    tokenType?: string;
+    expiresIn?: number;
+    scopes?: string[];
+    clientId?: string;
+    error?: string;
+  };
   smtp?: SmtpFinding;
   ftp?: FtpFinding;
   ssh?: SshFinding;

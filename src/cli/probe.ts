@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { altPortsFromEnv } from '../probe/smtp.js';
+import type { OAuthSpec } from '../probe/oauth.js';
 import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
@@ -125,34 +126,21 @@ function parseHeaders(raw: string[] = []): [string, string][] {
 }
 
 /** OAuth2 client credentials: the token is fetched here, so that a failure is the probe's first answer. */
-async function oauthToken(f: ProbeFlags): Promise<string | undefined> {
+/** OAuth2 client credentials from the flags; the secret only from an environment variable. */
+function oauthSpec(f: ProbeFlags): OAuthSpec | undefined {
   if (!f.oauthTokenUrl) return undefined;
   if (!f.oauthClientId || !f.oauthSecretEnv)
     throw new UserError('OAuth2 needs --oauth-client-id and --oauth-secret-env with --oauth-token-url');
-  const secret = secretFromEnv(f.oauthSecretEnv, 'OAuth2 client secret');
-  const res = await fetch(f.oauthTokenUrl, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${f.oauthClientId}:${secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: 'grant_type=client_credentials',
-    signal: AbortSignal.timeout(f.timeout * 1000),
-  }).catch((e: Error) => {
-    throw new UserError(
-      `the OAuth2 token URL ${f.oauthTokenUrl} could not be reached (${(e.cause as Error)?.message ?? e.message})`,
-    );
-  });
-  const body = (await res.json().catch(() => ({}))) as {
-    access_token?: string;
-    error?: string;
-    error_description?: string;
+  try {
+    new URL(f.oauthTokenUrl);
+  } catch {
+    throw new UserError(`"${f.oauthTokenUrl}" is not a URL (--oauth-token-url)`);
+  }
+  return {
+    tokenUrl: f.oauthTokenUrl,
+    clientId: f.oauthClientId,
+    secret: secretFromEnv(f.oauthSecretEnv, 'OAuth2 client secret'),
   };
-  if (!res.ok || !body.access_token)
-    throw new UserError(
-      `the OAuth2 token URL answered ${res.status}${body.error ? ` ${body.error}` : ''}${body.error_description ? `: ${body.error_description}` : ''} (check the client id and secret of the service key)`,
-    );
-  return body.access_token;
 }
 
 /** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
@@ -163,10 +151,8 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
     ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
   });
   const identity = clientIdentity(f);
-  const bearer = await oauthToken(f);
-  let auth: { user: string; password: string } | { bearer: string } | undefined = bearer
-    ? { bearer }
-    : undefined;
+  const oauth = oauthSpec(f);
+  let auth: { user: string; password: string } | undefined;
   // An SSH login with a private key needs no password.
   if (f.user && !f.identity) {
     const password = f.passwordEnv
@@ -205,6 +191,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
     },
     ftp: { ...login, writeTest: !!f.writeTest },
     ssh: await sshOptions(f, login),
+    ...(oauth ? { oauth } : {}),
   };
 }
 

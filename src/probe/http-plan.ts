@@ -2,6 +2,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { TlsFinding } from '../types.js';
 import { httpStep, type HttpFinding } from './http.js';
+import { type OAuthFinding, oauthStep } from './oauth.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { tlsStep } from './tls.js';
 
@@ -24,13 +25,29 @@ export function httpPlan(ctx: ProbeContext): PlannedStep[] {
           if (tlsOut.finding) ctx.result.tls = tlsOut.finding;
         }),
     });
+  const oauth: { token?: string; finding?: OAuthFinding } = {};
+  if (opts.oauth) {
+    const spec = opts.oauth;
+    steps.push({
+      name: 'oauth',
+      run: (signal) =>
+        oauthStep(spec, opts.tls.store, oauth, signal).finally(() => {
+          if (oauth.finding) ctx.result.oauth = oauth.finding;
+        }),
+    });
+  }
   steps.push({
     name: 'http',
     // Several requests may go out (redirects, the CSRF experiments, the 411 retry): each has the bound.
     boundMs: opts.timeoutMs * (3 + opts.http.maxRedirects),
     run: (signal) =>
       httpStep(
-        { ...opts.http, url: target.url, ...(tlsOut.connect ? { tls: tlsOut.connect } : {}) },
+        {
+          ...opts.http,
+          url: target.url,
+          ...(tlsOut.connect ? { tls: tlsOut.connect } : {}),
+          ...(oauth.token ? { auth: { bearer: oauth.token } } : {}),
+        },
         http,
         signal,
       ).finally(() => {

@@ -10,6 +10,7 @@ import { notRun, runStep, type StepOutcome, type StepRecord } from './step.js';
 import { defaultDirection, parseTarget, type Target } from './target.js';
 import type { TlsOptions } from './tls.js';
 import type { HttpSpec } from './http.js';
+import type { OAuthSpec } from './oauth.js';
 import { ftpPlan, type FtpOptions } from './ftp.js';
 import { smtpPlan, type SmtpOptions } from './smtp.js';
 import { sshPlan, type SshOptions } from './ssh.js';
@@ -22,6 +23,8 @@ export interface ProbeOptions {
   tls: Omit<TlsOptions, 'timeoutMs'>;
   http: Omit<HttpSpec, 'url' | 'tls'>;
   ssh?: SshOptions;
+  /** OAuth2 client credentials: the token is fetched in a step of its own, before the http step. */
+  oauth?: OAuthSpec;
   smtp?: SmtpOptions;
   ftp?: FtpOptions;
 }

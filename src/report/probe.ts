@@ -23,6 +23,7 @@ export function probeJson(r: ProbeResult): object {
     ...(r.smtp ? { smtp: r.smtp } : {}),
     ...(r.ftp ? { ftp: r.ftp } : {}),
     ...(r.ssh ? { ssh: r.ssh } : {}),
+    ...(r.oauth ? { oauth: r.oauth } : {}),
     diagnoses,
     signals: r.signals,
   };
