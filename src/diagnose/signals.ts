@@ -81,6 +81,11 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
     re: /\bresponse code:?\s*(?<code>[1-5]\d\d)\b/gi,
     context: 'response-code',
   },
+  // An access log line: "POST /http/orders HTTP/1.1" 404
+  {
+    re: /"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP\/\d(?:\.\d)?" (?<code>[1-5]\d\d)\b/g,
+    context: 'access-log',
+  },
   // A reason phrase alone says the status too; "Not Found" and the gateway phrases only capitalised, as they are common prose.
   {
     re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required)\b/gi,
