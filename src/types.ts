@@ -317,6 +317,18 @@ export interface SshFinding {
   sftp?: { path: string; realPath?: string; entries?: number; writeTest?: { file: string; ok: boolean } };
 }
 
+/** What the OAuth2 token endpoint answered, without the token. */
+export interface OAuthFinding {
+  tokenUrl: string;
+  status?: number;
+  tokenType?: string;
+  expiresIn?: number;
+  /** From the token itself, when it is a JWT: the scopes and the client it was issued to. */
+  scopes?: string[];
+  clientId?: string;
+  error?: string;
+}
+
 export interface ProbeResult {
   target: string;
   direction: Direction;
@@ -324,16 +336,7 @@ export interface ProbeResult {
   steps: ProbeStep[];
   tls?: TlsFinding;
   http?: Record<string, unknown>;
-  /** What the OAuth2 token endpoint answered (never the token). */
-  oauth?: {
-    tokenUrl: string;
-    status?: number;
-    tokenType?: string;
-    expiresIn?: number;
-    scopes?: string[];
-    clientId?: string;
-    error?: string;
-  };
+  oauth?: OAuthFinding;
   smtp?: SmtpFinding;
   ftp?: FtpFinding;
   ssh?: SshFinding;

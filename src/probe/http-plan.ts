@@ -1,8 +1,8 @@
 // The steps of an http(s) probe after dns and tcp: tls (for https), then http.
 import type { ConnectionOptions } from 'node:tls';
-import type { TlsFinding } from '../types.js';
+import type { OAuthFinding, TlsFinding } from '../types.js';
 import { httpStep, type HttpFinding } from './http.js';
-import { type OAuthFinding, oauthStep } from './oauth.js';
+import { oauthStep } from './oauth.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { tlsStep } from './tls.js';
 

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TrustStore } from '../trust/store.js';
+import type { OAuthFinding } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 
 export interface OAuthSpec {
@@ -11,18 +12,6 @@ export interface OAuthSpec {
   clientId: string;
   /** Never printed. */
   secret: string;
-}
-
-/** What the token endpoint answered, without the token. */
-export interface OAuthFinding {
-  tokenUrl: string;
-  status?: number;
-  tokenType?: string;
-  expiresIn?: number;
-  /** From the token itself, when it is a JWT: the scopes and the client it was issued to. */
-  scopes?: string[];
-  clientId?: string;
-  error?: string;
 }
 
 /** The claims of a JWT, or undefined when the token is opaque. */
