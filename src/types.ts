@@ -92,6 +92,8 @@ export const SIGNAL_TYPES = {
   'http.csrf': 'probe: required | invalid | cookies-not-kept',
   'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
   'http.redirect': 'probe: loop | too-many',
+  'probe.status':
+    'probe: the HTTP status the probe itself received from the endpoint (a fact, not a reading of text)',
   'ssh.hostkey': 'probe: changed | unknown',
   'ssh.auth': 'probe: refused',
   'ssh.algorithms': 'probe: no-common',

@@ -128,4 +128,6 @@ test('404: the probe finds the path in the other case and says so', async () => 
   const http = r.json.steps.find((s) => s.name === 'http')!;
   assert.match(http.detail, /404 Not Found; \/Orders exists \(200\)/);
   assert.equal(r.json.diagnoses[0]?.id, 'out-http-404');
+  // A status the probe received itself is a fact, not a reading of text: the confidence says so.
+  assert.ok(r.json.diagnoses[0]!.confidence >= 0.9, String(r.json.diagnoses[0]?.confidence));
 });

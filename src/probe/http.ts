@@ -239,7 +239,10 @@ export async function httpStep(
   finding.reason = res.reason;
   const challenge = res.rawHeaders['www-authenticate'];
   if (challenge) finding.wwwAuthenticate = Array.isArray(challenge) ? challenge.join(', ') : challenge;
-  signals.push({ type: 'http.status', value: String(res.status), detail: res.reason });
+  signals.push(
+    { type: 'http.status', value: String(res.status), detail: res.reason },
+    { type: 'probe.status', value: String(res.status), detail: res.reason },
+  );
   if (res.status < 400) return { ok: true, detail: `${res.status} ${res.reason}`, signals };
 
   let detail = `${res.status} ${res.reason}`;

@@ -59,6 +59,7 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'http.csrf': null,
   'http.auth': null,
   'http.redirect': null,
+  'probe.status': null, // only a probe observes it
   'ssh.hostkey': null,
   'ssh.auth': null,
   'ssh.algorithms': null,
