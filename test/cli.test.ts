@@ -127,3 +127,11 @@ test('kb lint of a broken folder names file and field, exit 1', () => {
   assert.match(r.stdout, /x-y\.yaml: direction: /);
   assert.match(r.stdout, /x-y\.yaml: symptoms: is missing/);
 });
+
+test('a file that is no client certificate is one sentence, exit 2', () => {
+  assertCleanError(
+    runCli(['probe', 'https://127.0.0.1:1/', '--client-cert', '/etc/hostname']),
+    2,
+    /hostname is neither a PKCS#12 file nor a PEM certificate with its key/,
+  );
+});

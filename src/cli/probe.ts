@@ -83,7 +83,9 @@ function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
     throw new UserError(
       /mac verify|bad decrypt|password/i.test(msg)
         ? `cannot open the client certificate ${label}: wrong password (give it with --client-cert-password-env VAR)`
-        : `cannot use the client certificate ${label}: ${msg.replace(/^error:\w+:/, '')}`,
+        : id.pfx
+          ? `${label} is neither a PKCS#12 file nor a PEM certificate with its key`
+          : `cannot use the client certificate ${label}: ${msg.replace(/^error:\w+:/, '')}`,
     );
   }
   return id;
