@@ -129,9 +129,11 @@ test('kb lint of a broken folder names file and field, exit 1', () => {
 });
 
 test('a file that is no client certificate is one sentence, exit 2', () => {
+  const file = join(tmp(), 'notes.txt');
+  writeFileSync(file, 'not a certificate\n');
   assertCleanError(
-    runCli(['probe', 'https://127.0.0.1:1/', '--client-cert', '/etc/hostname']),
+    runCli(['probe', 'https://127.0.0.1:1/', '--client-cert', file]),
     2,
-    /hostname is neither a PKCS#12 file nor a PEM certificate with its key/,
+    /notes\.txt is neither a PKCS#12 file nor a PEM certificate with its key/,
   );
 });
