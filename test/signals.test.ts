@@ -107,6 +107,7 @@ test('more client wordings of a status, and "denied" is not an ABAP NI code', ()
     ['{"error":"Forbidden"}', '403'],
     ['401 - Unauthorized: Access is denied due to invalid credentials.', '401'],
     ['10.0.53.12 - - [12/Jun/2024:07:44:12 +0000] "POST /http/hr/newhire HTTP/1.1" 404 0 "-"', '404'],
+    ['CPI HTTP receiver 401 although credentials are correct', '401'],
   ];
   for (const [text, code] of cases)
     assert.ok(values(text, 'http.status').includes(code), `${code} in: ${text}`);

@@ -66,7 +66,7 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
     context: 'reason-code',
   },
   {
-    re: /\b(?:an?|got|get|getting|gets|gives?|gave|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|(?:responded|answered|replied) with|answers?|error|response|code)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
+    re: /\b(?:an?|got|get|getting|gets|gives?|gave|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|(?:responded|answered|replied) with|answers?|error|response|code|receiver|sender|adapter|endpoint|backend|server|API|service)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
     context: 'prose',
   },
   { re: /\b(?<code>[45]\d\d)\s+(?:error|response|status|http)\b/gi, context: 'prose' },
