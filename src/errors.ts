@@ -2,3 +2,26 @@
 export class UserError extends Error {
   override name = 'UserError';
 }
+
+/** An answer that is not a TLS handshake: a plain-text server on the port the client meant for TLS. */
+export const NOT_TLS = /wrong version number|packet length too long|unknown protocol|record layer failure/i;
+
+/** A socket error in one sentence a user can act on. */
+export function describeError(e: NodeJS.ErrnoException, where: string): string {
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `${where} refused the connection (nothing listens on that port, or a firewall rejects it)`;
+    case 'ECONNRESET':
+      return `${where} closed the connection abruptly (reset)`;
+    case 'ETIMEDOUT':
+      return `${where} did not answer in time`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} is unreachable from here (no route)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `${where}: the name does not resolve (DNS)`;
+    default:
+      return `${where}: ${e.message}`;
+  }
+}

@@ -1,6 +1,8 @@
 // What every probe step shares: a bound in time, and the way it reports what it saw.
 import type { ProbeStep, Signal } from '../types.js';
 
+export { describeError } from '../errors.js';
+
 /** What one step found: its verdict, a one-line detail, and the signals it hands to the matcher. */
 export interface StepOutcome {
   ok: boolean;
@@ -99,23 +101,4 @@ export function errorSignals(e: NodeJS.ErrnoException): Signal[] {
   const verdict = e.code ? NET_VERDICTS[e.code] : undefined;
   if (verdict) signals.push({ type: 'net.error', value: verdict });
   return signals;
-}
-
-/** A socket error in one sentence a user can act on. */
-export function describeError(e: NodeJS.ErrnoException, where: string): string {
-  switch (e.code) {
-    case 'ECONNREFUSED':
-      return `${where} refused the connection: nothing listens on that port, or a firewall rejects it`;
-    case 'ECONNRESET':
-      return `${where} closed the connection abruptly (reset)`;
-    case 'ETIMEDOUT':
-      return `${where} did not answer in time`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `${where} is unreachable from here (no route)`;
-    case 'ENOTFOUND':
-      return `${where}: the name does not resolve (DNS)`;
-    default:
-      return `${where}: ${e.message}`;
-  }
 }

@@ -8,6 +8,7 @@ import { judgeChain } from '../trust/chain.js';
 import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
+import { NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 import type { Target } from './target.js';
 import { inspectCertificateRequest } from './tls-hello.js';
@@ -159,9 +160,7 @@ export async function tlsStep(
 
   if (h.error && !h.late && !alert) {
     h.socket?.destroy();
-    const garbage =
-      h.error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
-      /wrong version number|packet length too long|unknown protocol/i.test(h.error.message);
+    const garbage = h.error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || NOT_TLS.test(h.error.message);
     if (garbage)
       signals.push(
         { type: 'net.error', value: 'garbage' },

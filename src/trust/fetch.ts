@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { UserError } from '../errors.js';
+import { describeError, NOT_TLS, UserError } from '../errors.js';
 
 /**
  * A self-signed certificate whose private key was discarded when it was made (openssl, once), so
@@ -49,21 +49,9 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
 /** One sentence for each way a connection can fail before the handshake completes. */
 function describeFailure(e: NodeJS.ErrnoException, host: string, port: number): string {
   const where = `${host}:${port}`;
-  switch (e.code) {
-    case 'ECONNREFUSED':
-      return `${where} refused the connection (nothing listens there, or a firewall rejects it)`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `${host} cannot be resolved (DNS has no address for it)`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `${where} cannot be reached (no route to it)`;
-    case 'ECONNRESET':
-      return `${where} closed the connection during the TLS handshake`;
-  }
-  if (/wrong version number|packet length too long|unknown protocol|record layer failure/i.test(e.message))
-    return `${where} does not speak TLS (its answer is not a TLS handshake)`;
-  return `the TLS handshake with ${where} failed: ${e.message}`;
+  if (e.code === 'ECONNRESET') return `${where} closed the connection during the TLS handshake`;
+  if (NOT_TLS.test(e.message)) return `${where} does not speak TLS (its answer is not a TLS handshake)`;
+  return e.code ? describeError(e, where) : `the TLS handshake with ${where} failed: ${e.message}`;
 }
 
 export interface ServerChain {
