@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { closedPort } from '../src/lab/index.js';
 import { makePki, type LabPki } from '../src/lab/pki.js';
 import { runCliAsync } from './helpers.js';
 
@@ -55,14 +56,6 @@ async function raw(onConnection: (socket: import('node:net').Socket) => void): P
   });
   return (server.address() as AddressInfo).port;
 }
-
-const closedPort = async () => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-};
 
 interface ProbeJson {
   ok: boolean;

@@ -59,12 +59,22 @@ function listen(server: Server, port: number, name: string): Promise<number> {
   });
 }
 
-/** A port that nothing listens on (free a moment ago): the lab's stand-in for a blocked port 25. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server, 0, 'closed port');
-  await close(server);
-  return port;
+/**
+ * A port that nothing listens on: the stand-in for a blocked port 25. Taken below Linux's ephemeral
+ * range (32768 and up), so that no server another process starts on a free port (listen 0) takes it
+ * in the meantime.
+ */
+export async function closedPort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, HOST, () => resolve(true));
+    });
+    await close(server);
+    if (free) return port;
+  }
 }
 
 function close(server: Server): Promise<void> {
