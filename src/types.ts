@@ -22,12 +22,37 @@ export interface Symptom {
   weight: number;
   /** What the symptom means, shown beside the evidence. */
   means?: string;
+  /** The id of the entry's cause this symptom tells (`host-key-changed`); absent when it tells no cause apart. */
+  cause?: string;
+}
+
+/**
+ * One cause of an entry. An entry with more than one cause names each (`id`, `title`) and tells them
+ * apart by symptoms tagged with the cause's id; the matcher then names the cause it recognised.
+ */
+export interface Cause {
+  /** Lower-case words joined by hyphens, unique within the entry: `login-refused`. */
+  id?: string;
+  /** A few words shown as the cause of a diagnosis: "Login refused". */
+  title?: string;
+  /** The cause in full, as "Likely causes" lists it. */
+  text: string;
+  /** Texts for which the entry must be the top diagnosis and this its cause (checked by `kb lint`). */
+  examples?: string[];
+}
+
+/** A step to fix the issue; `for` lists the causes it fixes (absent: it applies to every cause). */
+export interface Fix {
+  text: string;
+  for?: string[];
 }
 
 export interface Check {
   text: string;
   /** The probe step that confirms it, where one applies (tls, http, ssh, smtp, ...). */
   probe?: string;
+  /** The causes this check confirms (absent: every cause); only in the knowledge base, never in a diagnosis. */
+  for?: string[];
 }
 
 export interface Reference {
@@ -48,9 +73,9 @@ export interface Entry {
   symptoms: Symptom[];
   /** Negative evidence: each match lowers the confidence by its weight. */
   against?: Symptom[];
-  causes: string[];
+  causes: Cause[];
   checks: Check[];
-  fixes: string[];
+  fixes: Fix[];
   references: Reference[];
   /** What tells this entry apart from its look-alikes (its twin of the other direction, say). */
   decide?: string;
@@ -126,6 +151,8 @@ export interface Evidence {
   means?: string;
   /** `symptom` raises the confidence, `against` lowers it, `direction` moved it by direction. */
   kind: 'symptom' | 'against' | 'direction';
+  /** The id of the entry's cause this evidence tells, when it tells one. */
+  cause?: string;
 }
 
 /** The facts pulled out of the input that a user acts on. */
@@ -151,10 +178,15 @@ export interface Diagnosis {
   confidence: number;
   seed?: number;
   summary: string;
+  /** The cause the evidence names, when the entry has named causes and a symptom of one matched. */
+  cause?: { id: string; title: string };
   evidence: Evidence[];
   facts: Facts;
+  /** The entry's causes in full, the named cause first. */
   causes: string[];
+  /** The checks, those of the named cause first, then those for every cause, then the rest. */
   checks: Check[];
+  /** The fixes in the same order as the checks. */
   fixes: string[];
   references: Reference[];
 }

@@ -82,6 +82,31 @@ describe('entry examples (each must be, or must not be, the top diagnosis)', () 
   }
 });
 
+describe('causes: each cause example names its cause, and its own fix and check come first', () => {
+  for (const entry of kb.entries)
+    for (const cause of entry.causes)
+      cause.examples?.forEach((text, i) =>
+        test(`${entry.id} · ${cause.id} example ${i + 1}`, () => {
+          const top = diagnose(kb, { text }).diagnoses[0];
+          assert.equal(top?.id, entry.id, `top diagnosis of: ${text}`);
+          assert.equal(top.cause?.id, cause.id, `cause named for: ${text}`);
+          assert.equal(top.causes[0], cause.text, 'the named cause is listed first');
+          const own = entry.fixes.filter((f) => f.for?.includes(cause.id!));
+          if (own.length) assert.equal(top.fixes[0], own[0]!.text, `the first fix is ${cause.id}'s own`);
+          const ownChecks = entry.checks.filter((c) => c.for?.includes(cause.id!));
+          if (ownChecks.length)
+            assert.equal(top.checks[0]?.text, ownChecks[0]!.text, `the first check is ${cause.id}'s own`);
+          // Another cause's own fix never comes before one that applies to this cause.
+          const rank = (f: string) => {
+            const fx = entry.fixes.find((x) => x.text === f)!;
+            return !fx.for ? 1 : fx.for.includes(cause.id!) ? 0 : 2;
+          };
+          const ranks = top.fixes.map(rank);
+          assert.deepEqual(ranks, [...ranks].sort(), 'fixes: own, then general, then the other causes');
+        }),
+      );
+});
+
 test('the literal pre-test changes no answer: every example and corpus text, with and without it', () => {
   const plain = compileEntries(kb.entries);
   assert.ok(

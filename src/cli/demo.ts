@@ -68,7 +68,9 @@ export async function demoCommand(): Promise<void> {
       if (!failed) out(`   ${c.green('✔')} all steps passed`);
       else out(`   ${c.red('✖')} ${failed.name}: ${failed.detail}`);
       if (top) {
-        out(`   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.title}`);
+        out(
+          `   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.cause ? `${c.bold(top.cause.title)} · ` : ''}${top.title}`,
+        );
         out(wrap(`fix: ${top.fixes[0]}`, '     '));
       }
       if (!as) out(`   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}`);

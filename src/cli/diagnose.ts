@@ -7,7 +7,7 @@ import type { Direction } from '../types.js';
 
 export async function diagnoseCommand(
   args: string[],
-  opts: { file?: string; json?: boolean; direction?: Direction; kb?: string[] },
+  opts: { file?: string; json?: boolean; full?: boolean; direction?: Direction; kb?: string[] },
 ): Promise<void> {
   const input = await readIncident({ args, ...(opts.file ? { file: opts.file } : {}), stdin: process.stdin });
   for (const w of input.warnings) process.stderr.write(`linkdoctor: warning: ${w}\n`);
@@ -16,7 +16,10 @@ export async function diagnoseCommand(
   process.stdout.write(
     opts.json
       ? `${JSON.stringify(diagnoseJson(result), null, 2)}\n`
-      : renderDiagnose(result, colorsFor(process.stdout)),
+      : renderDiagnose(result, colorsFor(process.stdout), {
+          full: !!opts.full,
+          entryOf: (id) => kb.byId.get(id),
+        }),
   );
   process.exitCode = result.diagnoses.length ? 0 : 1;
 }

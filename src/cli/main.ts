@@ -26,6 +26,7 @@ program
   .argument('[text...]', 'the error text (else --file, else standard input)')
   .option('-f, --file <file>', 'read the error text from a file')
   .option('--json', 'print one JSON object instead of the report')
+  .option('--full', "print every cause, fix, check and reference, not only the named cause's")
   .addOption(
     new Option('--direction <direction>', 'the direction, when you know it').choices(['inbound', 'outbound']),
   )

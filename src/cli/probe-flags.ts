@@ -36,5 +36,6 @@ export function withProbeFlags(cmd: Command): Command {
     .option('--write-test', 'SFTP/FTP: also create and remove a temporary file in the path')
     .option('--from <address>', 'SMTP: MAIL FROM address to test')
     .option('--to <address>', 'SMTP: RCPT TO address to test')
-    .option('--json', 'print one JSON object instead of the checklist');
+    .option('--json', 'print one JSON object instead of the checklist')
+    .option('--full', "print every cause, fix and reference of the diagnosis, not only the named cause's");
 }

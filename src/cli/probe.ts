@@ -40,6 +40,7 @@ export interface ProbeFlags {
   csrf?: boolean;
   maxRedirs: number;
   json?: boolean;
+  full?: boolean;
   kb?: string[];
 }
 
@@ -203,7 +204,7 @@ export async function probeCommand(target: string, f: ProbeFlags): Promise<void>
   process.stdout.write(
     f.json
       ? `${JSON.stringify(probeJson(result), null, 2)}\n`
-      : renderProbe(result, colorsFor(process.stdout)),
+      : renderProbe(result, colorsFor(process.stdout), { full: !!f.full, entryOf: (id) => kb.byId.get(id) }),
   );
   process.exitCode = result.ok ? 0 : 1;
 }

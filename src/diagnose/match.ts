@@ -2,10 +2,12 @@
 // the knowledge base and returns ranked diagnoses with the evidence that decided them.
 import type { CompiledEntry, CompiledSymptom, Kb } from '../kb/load.js';
 import type {
+  Cause,
   DiagnoseResult,
   Diagnosis,
   Direction,
   DirectionFinding,
+  Entry,
   Evidence,
   InferredDirection,
   Signal,
@@ -117,11 +119,13 @@ function evaluate(
 ): Diagnosis | null {
   const evidence: Evidence[] = [];
   const weights: number[] = [];
+  const causeWeights = new Map<string, number[]>();
   for (const s of entry.match) {
     const ev = findSymptom(s, text, lower, signals, 'symptom');
     if (ev) {
-      evidence.push(ev);
+      evidence.push(s.cause ? { ...ev, cause: s.cause } : ev);
       weights.push(s.weight);
+      if (s.cause) causeWeights.set(s.cause, [...(causeWeights.get(s.cause) ?? []), s.weight]);
     }
   }
   if (!weights.length) return null;
@@ -141,6 +145,7 @@ function evaluate(
       evidence.push(...dir.finding.evidence.filter((e) => e.means?.startsWith(entry.direction)));
   }
   if (confidence < MIN_CONFIDENCE) return null;
+  const cause = namedCause(entry, causeWeights);
   return {
     id: entry.id,
     title: entry.title,
@@ -149,12 +154,45 @@ function evaluate(
     confidence: Math.min(0.99, Math.round(confidence * 100) / 100),
     ...(entry.seed !== undefined ? { seed: entry.seed } : {}),
     summary: entry.summary,
+    ...(cause ? { cause: { id: cause.id!, title: cause.title ?? cause.id! } } : {}),
     evidence,
     facts: {},
-    causes: entry.causes,
-    checks: entry.checks,
-    fixes: entry.fixes,
+    ...guidanceFor(entry, cause?.id),
     references: entry.references,
+  };
+}
+
+/** The cause whose own symptoms weigh most (the first in the entry on a tie); undefined when none matched. */
+function namedCause(entry: CompiledEntry, weights: Map<string, number[]>): Cause | undefined {
+  let best: Cause | undefined;
+  let bestScore = 0;
+  for (const c of entry.causes) {
+    const score = c.id ? combine(weights.get(c.id) ?? []) : 0;
+    if (score > bestScore) [best, bestScore] = [c, score];
+  }
+  return best;
+}
+
+/** Rank of advice for a cause: its own first, then what applies to every cause, then the rest. */
+const rankFor = (causeId: string | undefined, x: { for?: string[] }) =>
+  !x.for ? 1 : causeId && x.for.includes(causeId) ? 0 : 2;
+
+/**
+ * An entry's causes, fixes and checks as a diagnosis gives them: the named cause's own first.
+ * Without a named cause the entry's order is kept. The sort is stable, so authors' order holds within a rank.
+ */
+export function guidanceFor(
+  entry: Pick<Entry, 'causes' | 'fixes' | 'checks'>,
+  causeId: string | undefined,
+): Pick<Diagnosis, 'causes' | 'fixes' | 'checks'> {
+  const ordered = <T extends { for?: string[] }>(xs: T[]) =>
+    causeId ? [...xs].sort((a, b) => rankFor(causeId, a) - rankFor(causeId, b)) : xs;
+  return {
+    causes: [...entry.causes]
+      .sort((a, b) => (causeId ? Number(b.id === causeId) - Number(a.id === causeId) : 0))
+      .map((c) => c.text),
+    fixes: ordered(entry.fixes).map((f) => f.text),
+    checks: ordered(entry.checks).map(({ for: _for, ...check }) => check),
   };
 }
 

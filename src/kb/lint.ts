@@ -1,10 +1,11 @@
 // `kb lint`: schema, patterns, unique ids, and every entry's own examples (as ESLint's RuleTester
 // runs a rule's valid and invalid cases): a `match` text must make the entry the top diagnosis,
-// a `noMatch` text must not.
+// a `noMatch` text must not. An entry with more than one cause names each, tells each by its own
+// symptoms, and each cause's examples must make the entry the top diagnosis with that cause.
 import { resolve } from 'node:path';
 import { diagnose } from '../diagnose/match.js';
-import type { Entry } from '../types.js';
-import { BUILTIN_KB, compileEntries, duplicateIds, type KbProblem, readEntries } from './load.js';
+import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
+import { BUILTIN_KB, compileEntries, duplicateIds, type Kb, type KbProblem, readEntries } from './load.js';
 
 export interface LintReport {
   entries: number;
@@ -42,6 +43,7 @@ export async function lintKb(dir: string): Promise<LintReport> {
             : `nothing matched it, though ${entry.id} should`,
         });
     });
+    problems.push(...causeProblems(entry, kb, () => examples++));
     entry.examples.noMatch.forEach((text, i) => {
       examples++;
       const top = diagnose(kb, { text }).diagnoses[0];
@@ -50,4 +52,47 @@ export async function lintKb(dir: string): Promise<LintReport> {
     });
   }
   return { entries: own.entries.length, examples, problems };
+}
+
+/** Symptom kinds a text can show; a cause told only by probe signals can have no text examples. */
+const readable = (s: Symptom) =>
+  s.signal === undefined || !SIGNAL_TYPES[s.signal as keyof typeof SIGNAL_TYPES]?.startsWith('probe:');
+
+function causeProblems(entry: Entry, kb: Kb, counted: () => void): KbProblem[] {
+  const file = entry.file ?? entry.id;
+  const problems: KbProblem[] = [];
+  if (entry.causes.length < 2) return problems;
+  entry.causes.forEach((cause, i) => {
+    if (!cause.id || !cause.title) {
+      problems.push({
+        file,
+        field: `causes[${i}]`,
+        message: 'an entry with more than one cause names each: give it an id and a title',
+      });
+      return;
+    }
+    const own = entry.symptoms.filter((s) => s.cause === cause.id);
+    if (!own.length)
+      problems.push({ file, field: `causes[${i}]`, message: `no symptom tells cause "${cause.id}" (add \`cause: ${cause.id}\` to one)` });
+    else if (own.some(readable) && !cause.examples?.length)
+      problems.push({ file, field: `causes[${i}].examples`, message: `cause "${cause.id}" needs at least one text that selects it` });
+    cause.examples?.forEach((text, j) => {
+      counted();
+      const top = diagnose(kb, { text }).diagnoses[0];
+      const field = `causes[${i}].examples[${j}]`;
+      if (top?.id !== entry.id)
+        problems.push({
+          file,
+          field,
+          message: top ? `the top diagnosis is ${top.id} (${top.confidence}), not ${entry.id}` : `nothing matched it, though ${entry.id} should`,
+        });
+      else if (top.cause?.id !== cause.id)
+        problems.push({
+          file,
+          field,
+          message: `the cause named is ${top.cause ? `"${top.cause.id}"` : 'none'}, not "${cause.id}"`,
+        });
+    });
+  });
+  return problems;
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
-const CACHE_VERSION = 2;
+const CACHE_VERSION = 3;
 
 /** The package folder: the nearest folder above this module with linkdoctor's package.json (src/ and the bundle differ in depth). */
 export const PACKAGE_ROOT = (() => {
@@ -100,7 +100,7 @@ export async function readEntries(dir: string): Promise<{ entries: Entry[]; prob
     const entry: Entry = { ...parsed.data, file };
     const stem = basename(file).replace(/\.ya?ml$/i, '');
     if (stem !== entry.id) problems.push({ file, field: 'id', message: `id "${entry.id}" differs from the file name` });
-    problems.push(...regexProblems(entry));
+    problems.push(...regexProblems(entry), ...causeReferenceProblems(entry));
     entries.push(entry);
   }
   return { entries, problems };
@@ -142,6 +142,37 @@ function regexProblems(entry: Entry): KbProblem[] {
           });
       }
     });
+  return problems;
+}
+
+/** Every `cause` of a symptom and every `for` of a fix or check names a cause of the entry, once. */
+function causeReferenceProblems(entry: Entry): KbProblem[] {
+  const file = entry.file ?? entry.id;
+  const problems: KbProblem[] = [];
+  const ids = new Set<string>();
+  entry.causes.forEach((c, i) => {
+    if (c.id === undefined) return;
+    if (ids.has(c.id)) problems.push({ file, field: `causes[${i}].id`, message: `"${c.id}" names two causes` });
+    ids.add(c.id);
+  });
+  const known = () => (ids.size ? `known: ${[...ids].join(', ')}` : 'the entry names no cause');
+  entry.symptoms.forEach((s, i) => {
+    if (s.cause !== undefined && !ids.has(s.cause))
+      problems.push({ file, field: `symptoms[${i}].cause`, message: `no cause "${s.cause}" (${known()})` });
+  });
+  (entry.against ?? []).forEach((s, i) => {
+    if (s.cause !== undefined)
+      problems.push({ file, field: `against[${i}].cause`, message: 'negative evidence names no cause' });
+  });
+  for (const [list, items] of [
+    ['fixes', entry.fixes],
+    ['checks', entry.checks],
+  ] as const)
+    items.forEach((x, i) =>
+      x.for?.forEach((id, j) => {
+        if (!ids.has(id)) problems.push({ file, field: `${list}[${i}].for[${j}]`, message: `no cause "${id}" (${known()})` });
+      }),
+    );
   return problems;
 }
 

@@ -12,11 +12,32 @@ const symptom = z
     value: regex.optional(),
     weight: z.number().gt(0).lte(1),
     means: z.string().min(1).optional(),
+    cause: z.string().min(1).optional(),
   })
   .refine((s) => [s.pattern, s.status, s.signal].filter((x) => x !== undefined).length === 1, {
     message: 'a symptom needs exactly one of pattern, status or signal',
   })
   .refine((s) => s.value === undefined || s.signal !== undefined, { message: 'value only goes with signal' });
+
+const id = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'ids are lower-case words joined by hyphens');
+const causeIds = z.array(id).min(1).optional();
+
+/** A cause: a plain sentence, or named (`id`, `title`) with examples that must select it. */
+const cause = z.union([
+  z.string().min(1).transform((text) => ({ text })),
+  z.strictObject({
+    id,
+    title: z.string().min(1),
+    text: z.string().min(1),
+    examples: z.array(z.string().min(1)).optional(),
+  }),
+]);
+
+/** A fix: a plain sentence (for every cause), or `{text, for: [cause ids]}`. */
+const fix = z.union([
+  z.string().min(1).transform((text) => ({ text })),
+  z.strictObject({ text: z.string().min(1), for: causeIds }),
+]);
 
 const reference = z.strictObject({
   title: z.string().min(1),
@@ -28,16 +49,18 @@ const reference = z.strictObject({
 });
 
 export const entrySchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'ids are lower-case words joined by hyphens'),
+  id,
   title: z.string().min(1),
   direction: z.enum(['inbound', 'outbound', 'any']),
   seed: z.number().int().min(1).max(22).optional(),
   summary: z.string().min(1),
   symptoms: z.array(symptom).min(1),
   against: z.array(symptom).optional(),
-  causes: z.array(z.string().min(1)).min(1),
-  checks: z.array(z.strictObject({ text: z.string().min(1), probe: z.string().min(1).optional() })).min(1),
-  fixes: z.array(z.string().min(1)).min(1),
+  causes: z.array(cause).min(1),
+  checks: z
+    .array(z.strictObject({ text: z.string().min(1), probe: z.string().min(1).optional(), for: causeIds }))
+    .min(1),
+  fixes: z.array(fix).min(1),
   references: z.array(reference).min(1),
   decide: z.string().min(1).optional(),
   examples: z.strictObject({

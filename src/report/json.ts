@@ -8,6 +8,7 @@ export function diagnoseJson(result: DiagnoseResult): object {
       title: d.title,
       direction: d.direction,
       confidence: d.confidence,
+      ...(d.cause ? { cause: d.cause } : {}),
       evidence: d.evidence,
       facts: d.facts,
       fixes: d.fixes,

@@ -40,7 +40,12 @@ function certLine(c: CertInfo, col: Colors): string {
   return `${col.bold(c.subject)}  ${col.dim(`${key}, ${c.signatureAlgorithm}, until ${c.notAfter.slice(0, 10)}`)} (${days})`;
 }
 
-export function renderProbe(r: ProbeResult, c: Colors): string {
+/** The probe's checklist, then the diagnosis of what failed (compact unless `full`; `entryOf` as for renderDiagnose). */
+export function renderProbe(
+  r: ProbeResult,
+  c: Colors,
+  opts: Pick<Parameters<typeof renderDiagnose>[2] & object, 'full' | 'entryOf'> = {},
+): string {
   const out: string[] = [`${c.bold('linkdoctor probe')} ${r.target}  ${c.dim(`[${r.direction}]`)}`];
   const width = Math.max(...r.steps.map((s) => s.name.length));
   for (const s of r.steps) {
@@ -75,6 +80,7 @@ export function renderProbe(r: ProbeResult, c: Colors): string {
         direction: { inferred: r.direction, evidence: [] },
       },
       c,
+      opts,
     ).trimEnd(),
   );
   return out.join('\n') + '\n';

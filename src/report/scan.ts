@@ -6,6 +6,7 @@ import type { Incident, Place } from '../scan/incident.js';
 import type { ScanResult } from '../scan/run.js';
 import type { Entry } from '../types.js';
 import { type Colors, wrap } from './text.js';
+import { guidanceFor } from '../diagnose/match.js';
 
 /** Diagnosis ids shown in full in the terminal summary; the rest in one line each. */
 const FULL = 10;
@@ -37,7 +38,8 @@ const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n ==
 const span = (g: Pick<Group, 'first' | 'last'>) =>
   !g.first ? '' : g.first.time === g.last?.time ? g.first.time : `${g.first.time} … ${g.last!.time}`;
 const whereOf = (g: Group) =>
-  g.iflow ? `integration flow ${g.iflow}` : g.host ? `host ${g.host}` : 'no host named';
+  (g.iflow ? `integration flow ${g.iflow}` : g.host ? `host ${g.host}` : 'no host named') +
+  (g.cause ? ` · ${g.cause.title}` : '');
 
 /** One line of --jsonl: the incident, its diagnosis, its place and its masked message. */
 export function incidentJson(inc: Incident): object {
@@ -45,7 +47,15 @@ export function incidentJson(inc: Incident): object {
   return {
     ...inc.place,
     ...(inc.time ? { time: inc.time } : {}),
-    diagnosis: d ? { id: d.id, title: d.title, confidence: d.confidence, direction: d.direction } : null,
+    diagnosis: d
+      ? {
+          id: d.id,
+          title: d.title,
+          confidence: d.confidence,
+          direction: d.direction,
+          ...(d.cause ? { cause: d.cause } : {}),
+        }
+      : null,
     also: inc.also,
     ...(inc.failing ? { failing: inc.failing } : {}),
     ...(inc.iflow ? { iflow: inc.iflow } : {}),
@@ -98,7 +108,8 @@ export function scanJson(r: ScanResult, kb: Kb): object {
           message: g.example.message,
           ...(g.example.messageGuid ? { messageGuid: g.example.messageGuid } : {}),
         },
-        fixes: e?.fixes ?? [],
+        ...(g.cause ? { cause: g.cause } : {}),
+        fixes: e ? guidanceFor(e, g.cause?.id).fixes : [],
         references: e?.references ?? [],
       };
     }),
@@ -133,10 +144,10 @@ function headline(r: ScanResult): string[] {
   ];
 }
 
-function guidance(e: Entry | undefined, c: Colors, indent: string): string[] {
+function guidance(e: Entry | undefined, causeId: string | undefined, c: Colors, indent: string): string[] {
   if (!e) return [];
   const out = [`${indent}${c.bold('What to do')}`];
-  e.fixes.forEach((f, i) =>
+  guidanceFor(e, causeId).fixes.forEach((f, i) =>
     out.push(wrap(f, `${indent}  ${i + 1}. `).replace(/\n {2,}\d+\. /g, `\n${indent}     `)),
   );
   out.push(`${indent}${c.bold('Read')}`);
@@ -167,7 +178,7 @@ export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
       `  ${c.dim('example')} ${formatPlace(ex.place)}${ex.messageGuid ? c.dim(` (message ${ex.messageGuid})`) : ''}`,
     );
     out.push(`    ${oneLine(ex.message, 96)}`);
-    if (i < FULL) out.push(...guidance(e, c, '  '));
+    if (i < FULL) out.push(...guidance(e, groups[0]!.cause?.id, c, '  '));
     else out.push(c.dim(`  (linkdoctor kb show ${id} for what to do)`));
   });
   if (unknownGroups.length) {
@@ -209,7 +220,12 @@ export function scanMarkdown(r: ScanResult, kb: Kb): string {
       out.push('', `### \`${id}\` ${groups[0]!.title} (${plural(total, 'incident')})`, '');
       out.push(`Example, ${formatPlace(ex.place)}:`, '', '```', ex.message, '```');
       if (e) {
-        out.push('', '**What to do**', '', ...e.fixes.map((f, i) => `${i + 1}. ${f}`));
+        out.push(
+          '',
+          '**What to do**',
+          '',
+          ...guidanceFor(e, groups[0]!.cause?.id).fixes.map((f, i) => `${i + 1}. ${f}`),
+        );
         out.push(
           '',
           '**Read**',

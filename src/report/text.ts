@@ -1,6 +1,16 @@
 // The human report of a diagnosis: the best diagnosis in full, the others in one line each.
 import pc from 'picocolors';
-import type { DiagnoseResult, Diagnosis, Entry, Evidence, Facts } from '../types.js';
+import type {
+  Cause,
+  Check,
+  DiagnoseResult,
+  Diagnosis,
+  Entry,
+  Evidence,
+  Facts,
+  Fix,
+  Reference,
+} from '../types.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -55,8 +65,17 @@ export function factsLine(facts: Facts, c: Colors): string {
     .join(c.dim(' · '));
 }
 
-function evidenceLine(e: Evidence, c: Colors): string {
-  const where = e.line !== undefined ? c.dim(`line ${e.line}: `) : '';
+/** Cuts a line that would run past `width` columns (colour codes do not count) with "…". */
+function fit(line: string, width = 100): string {
+  // eslint-disable-next-line no-control-regex
+  const visible = line.replace(/\x1b\[[0-9;]*m/g, '');
+  if (visible.length <= width) return line;
+  // Cutting inside colour codes would break them: cut the plain text, the colour of a cut line is lost.
+  return `${visible.slice(0, width - 1)}…`;
+}
+
+function evidenceLine(e: Evidence, c: Colors, withLine: boolean): string {
+  const where = withLine && e.line !== undefined ? c.dim(`line ${e.line}: `) : '';
   const mark = e.kind === 'against' ? c.red('−') : e.kind === 'direction' ? c.blue('→') : c.green('+');
   return `    ${mark} ${where}${c.bold(`"${oneLine(e.text, 80)}"`)}${e.means ? c.dim(` — ${e.means}`) : ''}`;
 }
@@ -65,24 +84,45 @@ function badge(d: Pick<Diagnosis, 'direction' | 'seed'>, c: Colors): string {
   return c.dim(`[${d.direction}${d.seed ? ` · seed row ${d.seed}` : ''}]`);
 }
 
-/** An entry's guidance: what it means, causes, checks, fixes, references. */
-export function renderGuidance(
-  e: Pick<Entry, 'summary' | 'causes' | 'checks' | 'fixes' | 'references'>,
-  c: Colors,
-): string[] {
+/** Guidance as an entry holds it (named causes, fixes for some causes) or as a diagnosis orders it. */
+export interface Guidance {
+  summary: string;
+  causes: (string | Cause)[];
+  checks: Check[];
+  fixes: (string | Fix)[];
+  references: Reference[];
+}
+
+const bullet = (text: string, lead: string) =>
+  wrap(text, lead).replace(
+    new RegExp(`\\n${lead.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}`, 'g'),
+    `\n${' '.repeat(lead.length)}`,
+  );
+const forWhich = (x: { for?: string[] }) => (x.for ? ` [for ${x.for.join(', ')}]` : '');
+
+/** An entry's or a diagnosis's guidance in full: what it means, causes, fixes, checks, references. */
+export function renderGuidance(g: Guidance, c: Colors): string[] {
   const out: string[] = [];
-  out.push(wrap(e.summary, '  '));
+  out.push(wrap(g.summary, '  '));
   out.push(c.bold('  Likely causes'));
-  for (const cause of e.causes) out.push(wrap(cause, '    - ').replace(/\n {4}- /g, '\n      '));
-  out.push(c.bold('  What to do'));
-  e.fixes.forEach((f, i) => out.push(wrap(f, `    ${i + 1}. `).replace(/\n {4}\d+\. /g, '\n       ')));
-  out.push(c.bold('  How to confirm'));
-  for (const ch of e.checks)
+  for (const cause of g.causes)
     out.push(
-      wrap(`${ch.text}${ch.probe ? ` (probe: ${ch.probe})` : ''}`, '    - ').replace(/\n {4}- /g, '\n      '),
+      typeof cause === 'string'
+        ? bullet(cause, '    - ')
+        : bullet(
+            `${cause.title ? `${cause.title}${cause.id ? ` [${cause.id}]` : ''}: ` : ''}${cause.text}`,
+            '    - ',
+          ),
     );
+  out.push(c.bold('  What to do'));
+  g.fixes.forEach((f, i) =>
+    out.push(bullet(typeof f === 'string' ? f : `${f.text}${forWhich(f)}`, `    ${i + 1}. `.padEnd(7))),
+  );
+  out.push(c.bold('  How to confirm'));
+  for (const ch of g.checks)
+    out.push(bullet(`${ch.text}${ch.probe ? ` (probe: ${ch.probe})` : ''}${forWhich(ch)}`, '    - '));
   out.push(c.bold('  Read'));
-  for (const r of e.references)
+  for (const r of g.references)
     out.push(`    ${r.note ? `SAP note ${r.note}: ` : ''}${r.title}\n      ${c.cyan(r.url)}`);
   return out;
 }
@@ -92,7 +132,32 @@ function meter(confidence: number, c: Colors): string {
   return `${c.green('█'.repeat(n))}${c.dim('░'.repeat(10 - n))} ${confidence.toFixed(2)}`;
 }
 
-export function renderDiagnose(result: DiagnoseResult, c: Colors): string {
+/** How much of a diagnosis the compact report shows. */
+const COMPACT = { evidence: 3, fixes: 3, checks: 1, references: 2, alsoPossible: 2 };
+
+/** The fixes a compact report shows: the named cause's own and those for every cause, else the first few. */
+function compactFixes(d: Diagnosis, kbEntry: Pick<Entry, 'fixes'> | undefined): string[] {
+  if (!d.cause || !kbEntry) return d.fixes.slice(0, COMPACT.fixes);
+  const own = kbEntry.fixes.filter((f) => !f.for || f.for.includes(d.cause!.id)).map((f) => f.text);
+  return (own.length ? own : d.fixes).slice(0, COMPACT.fixes);
+}
+
+/** The references that matter most: SAP notes first (they name the fix), then the entry's order. */
+function topReferences(refs: Reference[]): Reference[] {
+  return [...refs.filter((r) => r.note), ...refs.filter((r) => !r.note)].slice(0, COMPACT.references);
+}
+
+/**
+ * The terminal report of a diagnosis. By default it fits a screen (about 25 lines for a one-line
+ * input): verdict, cause, facts, the deciding evidence, the cause's fixes, one check, two
+ * references and how to see the rest. `full` prints every cause, fix, check and reference.
+ * `entryOf` gives the knowledge-base entry, so the compact report can keep only the cause's fixes.
+ */
+export function renderDiagnose(
+  result: DiagnoseResult,
+  c: Colors,
+  opts: { full?: boolean; entryOf?: (id: string) => Pick<Entry, 'fixes'> | undefined; more?: string } = {},
+): string {
   const out: string[] = [];
   const [top, ...rest] = result.diagnoses;
   const facts = factsLine(result.facts, c);
@@ -107,23 +172,85 @@ export function renderDiagnose(result: DiagnoseResult, c: Colors): string {
     );
     return out.join('\n') + '\n';
   }
-  out.push(`${c.red('✖')} ${c.bold(top.id)}  ${top.title}  ${badge(top, c)}`);
-  out.push(`  ${c.dim('confidence')} ${meter(top.confidence, c)}`);
-  if (facts) out.push(`  ${factsLine(result.facts, c)}`);
-  out.push(c.bold('  Evidence'));
-  for (const e of top.evidence) out.push(evidenceLine(e, c));
-  out.push(...renderGuidance(top, c));
+  const full = !!opts.full;
+  const head: string[] = [];
+  head.push(`${c.red('✖')} ${c.bold(top.id)}  ${top.title}  ${badge(top, c)}`);
+  head.push(`  ${c.dim('confidence')} ${meter(top.confidence, c)}`);
+  if (top.cause) head.push(wrap(`${c.bold('cause')} ${top.cause.title}: ${top.causes[0] ?? ''}`, '  '));
+  else if (!full && top.causes.length > 1)
+    head.push(c.dim(`  cause  not told by this text: one of ${top.causes.length} (--full lists them)`));
+  if (facts) head.push(full ? `  ${facts}` : fit(`  ${facts}`));
   if (result.direction.decide) {
-    out.push(c.bold(c.yellow('  Inbound or outbound?')));
-    out.push(wrap(result.direction.decide, '    '));
+    head.push(c.bold(c.yellow('  Inbound or outbound?')));
+    head.push(wrap(full ? result.direction.decide : sentences(result.direction.decide, 2), '    '));
   }
+  head.push(c.bold('  Evidence'));
+  // Line numbers help only where the text has lines to count.
+  const multiLine = top.evidence.some((e) => (e.line ?? 1) > 1);
+  const evidence = full
+    ? top.evidence
+    : [...top.evidence]
+        // The cause's own evidence decided most; then the other symptoms; direction and negative last.
+        .sort((a, b) => rankEvidence(top, a) - rankEvidence(top, b))
+        .slice(0, COMPACT.evidence);
+  for (const e of evidence) head.push(full ? evidenceLine(e, c, true) : fit(evidenceLine(e, c, multiLine)));
+
+  const tail: string[] = [];
   if (rest.length) {
-    out.push('', c.bold('Also possible'));
-    for (const d of rest) {
+    tail.push('', c.bold('Also possible'));
+    for (const d of full ? rest : rest.slice(0, COMPACT.alsoPossible)) {
+      tail.push(fit(`  ${c.bold(d.id)} ${c.dim(d.confidence.toFixed(2))}  ${d.title}  ${badge(d, c)}`));
       const ev = d.evidence.find((e) => e.kind === 'symptom');
-      out.push(`  ${c.bold(d.id)} ${c.dim(d.confidence.toFixed(2))}  ${d.title}  ${badge(d, c)}`);
-      if (ev) out.push(`      ${c.dim('because')} "${oneLine(ev.text, 70)}"`);
+      if (full && ev) tail.push(`      ${c.dim('because')} "${oneLine(ev.text, 70)}"`);
     }
   }
-  return out.join('\n') + '\n';
+  if (full) return [...head, ...renderGuidance(top, c), ...tail].join('\n') + '\n';
+  tail.push(
+    '',
+    c.dim(
+      `More: every cause, fix and reference with ${opts.more ?? '--full'}, or \`linkdoctor kb show ${top.id}\`.`,
+    ),
+  );
+
+  const meaning = top.cause ? [] : [wrap(sentences(top.summary, 1), '  ')];
+  const check = top.checks[0];
+  const confirm = check
+    ? [
+        c.bold('  How to confirm'),
+        bullet(`${check.text}${check.probe ? ` (probe: ${check.probe})` : ''}`, '    - '),
+      ]
+    : [];
+  const read = [
+    c.bold('  Read'),
+    ...topReferences(top.references).map((r) =>
+      fit(`    ${c.cyan(r.url)}${c.dim(`  ${r.note ? `SAP note ${r.note}: ` : ''}${r.title}`)}`),
+    ),
+  ];
+  // The fixes fill what the screen has left: at least the first, the cause's own before any other.
+  const fixes = [c.bold('  What to do')];
+  const used = () =>
+    [...head, ...meaning, ...fixes, ...confirm, ...read, ...tail].join('\n').split('\n').length;
+  compactFixes(top, opts.entryOf?.(top.id)).forEach((f, i) => {
+    const lines = bullet(f, `    ${i + 1}. `);
+    if (i === 0 || used() + lines.split('\n').length <= SCREEN_LINES) fixes.push(lines);
+  });
+  return [...head, ...meaning, ...fixes, ...confirm, ...read, ...tail].join('\n') + '\n';
+}
+
+/** What the compact report aims to fit in. */
+const SCREEN_LINES = 25;
+
+/** The first `n` sentences of a text (a sentence ends at . ! or ? before a capital: "/http/..." and "a.b" do not end one). */
+function sentences(text: string, n: number): string {
+  return text
+    .replace(/\s+/g, ' ')
+    .trim()
+    .split(/(?<=[.!?])\s+(?=[A-Z"'(])/)
+    .slice(0, n)
+    .join(' ');
+}
+
+function rankEvidence(d: Diagnosis, e: Evidence): number {
+  if (e.kind === 'symptom') return d.cause && e.cause === d.cause.id ? 0 : 1;
+  return e.kind === 'direction' ? 2 : 3;
 }

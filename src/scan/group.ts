@@ -15,6 +15,8 @@ export interface Group {
   /** The diagnosis id; absent for unknown incidents. */
   id?: string;
   title?: string;
+  /** The cause the diagnoses named, when they named one; a group holds one cause. */
+  cause?: { id: string; title: string };
   iflow?: string;
   host?: string;
   /** Unknown incidents: the masked message they share. */
@@ -38,12 +40,13 @@ export class Grouper {
     const host = inc.facts.host ?? inc.host;
     let group: Group | undefined;
     if (d) {
-      const key = `${d.id}\0${inc.iflow ?? ''}\0${inc.iflow ? '' : (host ?? '')}`;
+      const key = `${d.id}\0${d.cause?.id ?? ''}\0${inc.iflow ?? ''}\0${inc.iflow ? '' : (host ?? '')}`;
       group = this.known.get(key);
       if (!group) {
         group = this.fresh(inc, {
           id: d.id,
           title: d.title,
+          ...(d.cause ? { cause: d.cause } : {}),
           ...(inc.iflow ? { iflow: inc.iflow } : host ? { host } : {}),
         });
         this.known.set(key, group);
