@@ -115,14 +115,59 @@ test('more client wordings of a status, and "denied" is not an ABAP NI code', ()
 });
 
 test('a polling sender channel is the tenant calling out, not a sender calling in', () => {
-  const dirs = (text: string) =>
-    extractSignals(text)
-      .filter((s) => s.type === 'direction')
-      .map((s) => s.value);
+  const dirs = (text: string) => [
+    ...new Set(
+      extractSignals(text)
+        .filter((s) => s.type === 'direction')
+        .map((s) => s.value),
+    ),
+  ];
   const polling = dirs(
     '[CAMEL][IFLOW][POLL_FAILED] : Polling failed for SuccessFactors sender channel EmployeeDelta',
   );
   assert.ok(polling.includes('outbound') && !polling.includes('inbound'), polling.join());
   assert.deepEqual(dirs('the partner sends the order XML to our CPI endpoint every 15 minutes'), ['inbound']);
   assert.deepEqual(dirs('Salesforce REST call from our iFlow returns HTTP 401'), ['outbound']);
+});
+
+test('outbound cues: a receiver-only adapter named, a remote system that answered, a call to another system, a SaaS API', () => {
+  const dirs = (text: string) => [
+    ...new Set(
+      extractSignals(text)
+        .filter((s) => s.type === 'direction')
+        .map((s) => s.value),
+    ),
+  ];
+  for (const text of [
+    'Getting 401 Unauthorized from the ServiceNow adapter since Monday',
+    'The OData V2 adapter fails with 403 on every PATCH',
+    'The remote web service responded with status 500 and an empty body',
+    'Error while connecting to api.partner.example: connection reset',
+    'SuccessFactors OData API returns 401 for every query',
+  ])
+    assert.deepEqual(dirs(text), ['outbound'], text);
+  // The tenant itself named as the target, or a sender adapter: not outbound.
+  assert.ok(!dirs('Error while calling the iFlow endpoint from SAP ERP: 401').includes('outbound'));
+  assert.ok(
+    !dirs('The SOAP sender adapter answers 403; the HTTP adapter on the other side is fine').includes(
+      'outbound',
+    ),
+  );
+  assert.ok(!dirs('SRT Framework exception: error when calling SOAP Runtime functions').includes('outbound'));
+});
+
+test("numbers that look like statuses: an ABAP client's return code before an NI/ICM/SSSLERR code, a source line", () => {
+  assert.deepEqual(values('HTTP client code 407 reason ICM_HTTP_SSL_ERROR', 'http.status'), []);
+  assert.deepEqual(values('HTTP client code 407 reason ICM_HTTP_SSL_ERROR', 'icm.rc'), ['407']);
+  assert.deepEqual(values('Cannot connect: HTTP error 400 occured: NTECONN_REFUSED(-10)', 'icm.rc'), ['400']);
+  // A status earlier on the line keeps its meaning: the code after it belongs to the next number.
+  assert.ok(
+    values(
+      'HTTP response code 401 Unauthorized & HTTP client code 407 reason ICM_HTTP_SSL',
+      'http.status',
+    ).includes('401'),
+  );
+  const frame = 'at com.sap.it.adapter.sftp.SFTPProducer.process(SFTPProducer.java:123)';
+  assert.deepEqual(values(frame, 'port'), []);
+  assert.deepEqual(values(frame, 'host'), []);
 });

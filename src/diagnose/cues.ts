@@ -116,6 +116,37 @@ export const CUES: Cue[] = [
     means: 'integration-flow configuration of an outgoing call',
   },
 
+  {
+    // Adapters that are (almost) only receivers: naming one names the tenant as the caller. HTTPS, SOAP,
+    // IDoc, AS2 and mail adapters exist as senders too, so they are left out.
+    re: /\b(?:ServiceNow|OData(?: V[24])?|SuccessFactors|JDBC|RFC|Ariba|Salesforce|Workday|Concur|HTTP|Open Connectors|AmazonWebServices|AWS|Microsoft Dynamics|Splunk|Snowflake)\s+(?:receiver\s+)?adapter\b/i,
+    direction: out,
+    weight: 0.55,
+    unless: /\bsender (?:adapter|channel)\b/i,
+    means: 'a receiver adapter of the integration flow made the call',
+  },
+  {
+    re: /\bremote (?:[\w-]+ ){0,3}?(?:service|server|system|endpoint|host|API|application|partner)s? (?:responded|returned|answered|replied|sent back|rejected|refused)\b/i,
+    direction: out,
+    weight: 0.6,
+    means: 'a remote system answered the call the tenant made',
+  },
+  {
+    re: /\b(?:while|when|during|on|upon) (?:connecting|calling|invoking|sending (?:the |a )?(?:request|message|data)|posting|trying to (?:connect|call|reach|access))\s+(?:to\s+)?(?!(?:the |our |my |an? )?(?:CPI|tenant|i-?flow|integration flow|SAP Cloud Integration|Cloud Integration|SOAP Runtime)\b)[\w"'<]/i,
+    direction: out,
+    weight: 0.4,
+    // A sender's own log says "while calling the iFlow"; the lookahead above keeps the tenant out.
+    unless: /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]/i,
+    means: 'the text reports a call to another system',
+  },
+  {
+    // Calls to a SaaS API are the tenant's outbound calls: a sender is rarely one of these APIs.
+    re: /\b(?:SuccessFactors|ServiceNow|Salesforce|Ariba|Workday|Concur|Coupa|Graph) (?:OData |REST |SOAP |Web ?service |OAuth )?(?:API|APIs|service|instance|endpoint|call)\b|\b(?:calling|call to|calls to|connecting to|connection to|request to|requests to|invoking|querying) (?:the )?(?:SuccessFactors|ServiceNow|Salesforce|Ariba|Workday|Concur|Coupa)\b/i,
+    direction: out,
+    weight: 0.5,
+    means: 'the tenant called a SaaS API',
+  },
+
   // Senders calling the tenant.
   {
     re: /\bsender (?:system|adapter|channel)\b/i,

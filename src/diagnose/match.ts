@@ -218,9 +218,10 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   const dir = directionOf(incident, signals, text);
   const lower = text.toLowerCase();
   const facts = factsOf(signals);
-  const diagnoses = kb.entries
+  const found = kb.entries
     .map((e) => evaluate(e, text, lower, signals, dir))
-    .filter((d): d is Diagnosis => d !== null)
+    .filter((d): d is Diagnosis => d !== null);
+  const diagnoses = found
     .sort(
       (a, b) =>
         b.confidence - a.confidence ||

@@ -94,9 +94,14 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
   { re: /\b(?<reason>Not\s+Found|Bad\s+Gateway|Gateway\s+Time-?out)\b/g, context: 'reason' },
 ];
 
-/** SAP's ABAP HTTP client reports a failed connect as "HTTP error 411 occured: ... connect ... failed". */
+/**
+ * SAP's ABAP HTTP client (and abapGit on top of it) reports a failed connect or TLS handshake with its
+ * own return code where a status would stand: "HTTP error 411 occured: ... NIECONN_REFUSED",
+ * "HTTP client code 407 reason ICM_HTTP_SSL_ERROR". Such a number followed by an NI, ICM or SSSLERR
+ * code is not an HTTP status.
+ */
 const ICM_RC_AFTER =
-  /^[^\n]{0,80}?(?:\bNIE[A-Z]{3,}|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/;
+  /^(?:(?!\b\d{3}\b)[^\n]){0,80}?(?:\bN[IT]E[A-Z]{3,}|\bICM_HTTP_[A-Z_]+|\bSSSLERR_[A-Z_]+|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/;
 
 interface Extractor {
   type: string;
@@ -215,8 +220,9 @@ function hostSignals(text: string, signals: Signal[]): void {
       const { host, port } = m.groups ?? {};
       const start = m.index;
       const end = m.index + m[0].length;
-      if (host && !NOT_HOST.test(host))
-        push(signals, { type: 'host', value: host.toLowerCase(), start, end });
+      // "SFTPProducer.java:123" is a source line, neither a host nor a port.
+      if (host && NOT_HOST.test(host)) continue;
+      if (host) push(signals, { type: 'host', value: host.toLowerCase(), start, end });
       if (port && +port > 0 && +port < 65536)
         push(signals, { type: 'port', value: String(+port), start, end });
     }
