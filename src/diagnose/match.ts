@@ -55,28 +55,35 @@ function spanEvidence(
   };
 }
 
+/** Evidence of one symptom, and where it was found: signal index, or for a pattern the signals' count plus its offset. */
+type Found = Evidence & { at: number };
+
 function findSymptom(
   s: CompiledSymptom,
   text: string,
   lower: string,
   signals: Signal[],
   kind: Evidence['kind'],
-): Evidence | null {
+): Found | null {
   if (s.re) {
     // Most patterns cannot match most texts: a substring test spares compiling and running them.
     if (s.literals && !s.literals.some((l) => lower.includes(l))) return null;
     s.re.lastIndex = 0;
     const m = s.re.exec(text);
-    return m ? spanEvidence(text, m.index, m.index + m[0].length, kind, s.means) : null;
+    return m
+      ? { ...spanEvidence(text, m.index, m.index + m[0].length, kind, s.means), at: signals.length + m.index }
+      : null;
   }
-  const sig = signals.find((x) => x.type === s.signalType && (!s.valueRe || s.valueRe.test(x.value)));
-  if (!sig) return null;
+  const at = signals.findIndex((x) => x.type === s.signalType && (!s.valueRe || s.valueRe.test(x.value)));
+  if (at < 0) return null;
+  const sig = signals[at]!;
   if (sig.start !== undefined && sig.end !== undefined && text)
-    return spanEvidence(text, sig.start, sig.end, kind, s.means);
+    return { ...spanEvidence(text, sig.start, sig.end, kind, s.means), at };
   return {
     text: sig.detail ? `${sig.value} (${sig.detail})` : sig.value,
     kind,
     ...(s.means ? { means: s.means } : {}),
+    at,
   };
 }
 
@@ -119,20 +126,25 @@ function evaluate(
 ): Diagnosis | null {
   const evidence: Evidence[] = [];
   const weights: number[] = [];
-  const causeWeights = new Map<string, number[]>();
+  const causeWeights = new Map<string, { weights: number[]; at: number }>();
   for (const s of entry.match) {
-    const ev = findSymptom(s, text, lower, signals, 'symptom');
-    if (ev) {
+    const found = findSymptom(s, text, lower, signals, 'symptom');
+    if (found) {
+      const { at, ...ev } = found;
       evidence.push(s.cause ? { ...ev, cause: s.cause } : ev);
       weights.push(s.weight);
-      if (s.cause) causeWeights.set(s.cause, [...(causeWeights.get(s.cause) ?? []), s.weight]);
+      if (s.cause) {
+        const c = causeWeights.get(s.cause) ?? { weights: [], at };
+        causeWeights.set(s.cause, { weights: [...c.weights, s.weight], at: Math.min(c.at, at) });
+      }
     }
   }
   if (!weights.length) return null;
   let confidence = combine(weights);
   for (const s of entry.unless) {
-    const ev = findSymptom(s, text, lower, signals, 'against');
-    if (ev) {
+    const found = findSymptom(s, text, lower, signals, 'against');
+    if (found) {
+      const { at: _at, ...ev } = found;
       evidence.push(ev);
       confidence *= 1 - s.weight;
     }
@@ -162,15 +174,23 @@ function evaluate(
   };
 }
 
-/** The cause whose own symptoms weigh most (the first in the entry on a tie); undefined when none matched. */
-function namedCause(entry: CompiledEntry, weights: Map<string, number[]>): Cause | undefined {
-  let best: Cause | undefined;
-  let bestScore = 0;
-  for (const c of entry.causes) {
-    const score = c.id ? combine(weights.get(c.id) ?? []) : 0;
-    if (score > bestScore) [best, bestScore] = [c, score];
+/**
+ * The cause whose own symptoms weigh most; on a tie the one seen first (a probe lists its most
+ * specific verdict first, a text its first line first). Undefined when no cause's symptom matched.
+ */
+function namedCause(
+  entry: CompiledEntry,
+  found: Map<string, { weights: number[]; at: number }>,
+): Cause | undefined {
+  let best: { cause: Cause; score: number; at: number } | undefined;
+  for (const cause of entry.causes) {
+    const f = cause.id ? found.get(cause.id) : undefined;
+    if (!f) continue;
+    const score = combine(f.weights);
+    if (!best || score > best.score + 1e-9 || (Math.abs(score - best.score) <= 1e-9 && f.at < best.at))
+      best = { cause, score, at: f.at };
   }
-  return best;
+  return best?.cause;
 }
 
 /** Rank of advice for a cause: its own first, then what applies to every cause, then the rest. */

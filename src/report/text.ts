@@ -77,6 +77,9 @@ function fit(line: string, width = 100): string {
 function evidenceLine(e: Evidence, c: Colors, withLine: boolean): string {
   const where = withLine && e.line !== undefined ? c.dim(`line ${e.line}: `) : '';
   const mark = e.kind === 'against' ? c.red('−') : e.kind === 'direction' ? c.blue('→') : c.green('+');
+  // What a probe observed has no text to quote: say what it means, not its internal value.
+  if (e.start === undefined && e.means && e.kind !== 'direction')
+    return `    ${mark} ${c.dim('probe:')} ${e.means}`;
   return `    ${mark} ${where}${c.bold(`"${oneLine(e.text, 80)}"`)}${e.means ? c.dim(` — ${e.means}`) : ''}`;
 }
 
@@ -135,11 +138,29 @@ function meter(confidence: number, c: Colors): string {
 /** How much of a diagnosis the compact report shows. */
 const COMPACT = { evidence: 3, fixes: 3, checks: 1, references: 2, alsoPossible: 2 };
 
-/** The fixes a compact report shows: the named cause's own and those for every cause, else the first few. */
-function compactFixes(d: Diagnosis, kbEntry: Pick<Entry, 'fixes'> | undefined): string[] {
-  if (!d.cause || !kbEntry) return d.fixes.slice(0, COMPACT.fixes);
-  const own = kbEntry.fixes.filter((f) => !f.for || f.for.includes(d.cause!.id)).map((f) => f.text);
-  return (own.length ? own : d.fixes).slice(0, COMPACT.fixes);
+/**
+ * The fixes a compact report shows: the named cause's own (always), then those for every cause;
+ * without a named cause, the entry's first ones. `optional` may be left out when the screen is full.
+ */
+function compactFixes(
+  d: Diagnosis,
+  kbEntry: Pick<Entry, 'fixes' | 'causes'> | undefined,
+): { text: string; optional: boolean }[] {
+  const take = (xs: string[], optional: (i: number) => boolean) =>
+    xs.slice(0, COMPACT.fixes).map((text, i) => ({ text, optional: optional(i) }));
+  if (!d.cause || !kbEntry) return take(d.fixes, (i) => i > 0);
+  const own = new Set(kbEntry.fixes.filter((f) => f.for?.includes(d.cause!.id)).map((f) => f.text));
+  const general = new Set(kbEntry.fixes.filter((f) => !f.for).map((f) => f.text));
+  const shown = d.fixes.filter((f) => own.has(f) || general.has(f));
+  return shown.length
+    ? [
+        ...shown.filter((f) => own.has(f)).map((text) => ({ text, optional: false })),
+        ...take(
+          shown.filter((f) => !own.has(f)),
+          (i) => own.size > 0 || i > 0,
+        ),
+      ]
+    : take(d.fixes, (i) => i > 0);
 }
 
 /** The references that matter most: SAP notes first (they name the fix), then the entry's order. */
@@ -156,7 +177,11 @@ function topReferences(refs: Reference[]): Reference[] {
 export function renderDiagnose(
   result: DiagnoseResult,
   c: Colors,
-  opts: { full?: boolean; entryOf?: (id: string) => Pick<Entry, 'fixes'> | undefined; more?: string } = {},
+  opts: {
+    full?: boolean;
+    entryOf?: (id: string) => Pick<Entry, 'fixes' | 'causes'> | undefined;
+    more?: string;
+  } = {},
 ): string {
   const out: string[] = [];
   const [top, ...rest] = result.diagnoses;
@@ -177,8 +202,23 @@ export function renderDiagnose(
   head.push(`${c.red('✖')} ${c.bold(top.id)}  ${top.title}  ${badge(top, c)}`);
   head.push(`  ${c.dim('confidence')} ${meter(top.confidence, c)}`);
   if (top.cause) head.push(wrap(`${c.bold('cause')} ${top.cause.title}: ${top.causes[0] ?? ''}`, '  '));
-  else if (!full && top.causes.length > 1)
-    head.push(c.dim(`  cause  not told by this text: one of ${top.causes.length} (--full lists them)`));
+  else if (!full && top.causes.length > 1) {
+    const titles =
+      opts
+        .entryOf?.(top.id)
+        ?.causes?.map((x) => x.title)
+        .filter(Boolean) ?? [];
+    head.push(
+      c.dim(
+        wrap(
+          titles.length === top.causes.length
+            ? `cause  not told by this text; one of: ${titles.join(' · ')}`
+            : `cause  not told by this text: one of ${top.causes.length} (--full lists them)`,
+          '  ',
+        ),
+      ),
+    );
+  }
   if (facts) head.push(full ? `  ${facts}` : fit(`  ${facts}`));
   if (result.direction.decide) {
     head.push(c.bold(c.yellow('  Inbound or outbound?')));
@@ -192,49 +232,83 @@ export function renderDiagnose(
     : [...top.evidence]
         // The cause's own evidence decided most; then the other symptoms; direction and negative last.
         .sort((a, b) => rankEvidence(top, a) - rankEvidence(top, b))
+        // Two symptoms that read the same words are one piece of evidence.
+        .filter((e, i, all) => all.findIndex((o) => o.kind === e.kind && o.text === e.text) === i)
         .slice(0, COMPACT.evidence);
   for (const e of evidence) head.push(full ? evidenceLine(e, c, true) : fit(evidenceLine(e, c, multiLine)));
 
-  const tail: string[] = [];
-  if (rest.length) {
-    tail.push('', c.bold('Also possible'));
-    for (const d of full ? rest : rest.slice(0, COMPACT.alsoPossible)) {
-      tail.push(fit(`  ${c.bold(d.id)} ${c.dim(d.confidence.toFixed(2))}  ${d.title}  ${badge(d, c)}`));
+  if (full) {
+    const out = [...head, ...renderGuidance(top, c)];
+    if (rest.length) out.push('', c.bold('Also possible'));
+    for (const d of rest) {
+      out.push(`  ${c.bold(d.id)} ${c.dim(d.confidence.toFixed(2))}  ${d.title}  ${badge(d, c)}`);
       const ev = d.evidence.find((e) => e.kind === 'symptom');
-      if (full && ev) tail.push(`      ${c.dim('because')} "${oneLine(ev.text, 70)}"`);
+      if (ev) out.push(`      ${c.dim('because')} "${oneLine(ev.text, 70)}"`);
     }
+    return out.join('\n') + '\n';
   }
-  if (full) return [...head, ...renderGuidance(top, c), ...tail].join('\n') + '\n';
-  tail.push(
-    '',
-    c.dim(
-      `More: every cause, fix and reference with ${opts.more ?? '--full'}, or \`linkdoctor kb show ${top.id}\`.`,
+
+  // The compact report: blocks in the order shown, each with a priority; the least important blocks
+  // are left out until the report fits a screen (the verdict, cause, facts and evidence always stay).
+  type Block = { lines: string[]; priority: number };
+  const block = (priority: number, ...lines: string[]): Block => ({ lines, priority });
+  const blocks: Block[] = [block(0, ...head)];
+  if (!top.cause) blocks.push(block(6, wrap(sentences(top.summary, 1), '  ')));
+  const fixes = compactFixes(top, opts.entryOf?.(top.id));
+  fixes.forEach((f, i) =>
+    blocks.push(
+      block(
+        f.optional ? 4 + i : 1,
+        ...(i === 0 ? [c.bold('  What to do')] : []),
+        bullet(f.text, `    ${i + 1}. `),
+      ),
     ),
   );
-
-  const meaning = top.cause ? [] : [wrap(sentences(top.summary, 1), '  ')];
   const check = top.checks[0];
-  const confirm = check
-    ? [
+  if (check)
+    blocks.push(
+      block(
+        1,
         c.bold('  How to confirm'),
         bullet(`${check.text}${check.probe ? ` (probe: ${check.probe})` : ''}`, '    - '),
-      ]
-    : [];
-  const read = [
-    c.bold('  Read'),
-    ...topReferences(top.references).map((r) =>
-      fit(`    ${c.cyan(r.url)}${c.dim(`  ${r.note ? `SAP note ${r.note}: ` : ''}${r.title}`)}`),
+      ),
+    );
+  topReferences(top.references).forEach((r, i) =>
+    blocks.push(
+      block(
+        i === 0 ? 2 : 7,
+        ...(i === 0 ? [c.bold('  Read')] : []),
+        fit(`    ${c.cyan(r.url)}${c.dim(`  ${r.note ? `SAP note ${r.note}: ` : ''}${r.title}`)}`),
+      ),
     ),
-  ];
-  // The fixes fill what the screen has left: at least the first, the cause's own before any other.
-  const fixes = [c.bold('  What to do')];
-  const used = () =>
-    [...head, ...meaning, ...fixes, ...confirm, ...read, ...tail].join('\n').split('\n').length;
-  compactFixes(top, opts.entryOf?.(top.id)).forEach((f, i) => {
-    const lines = bullet(f, `    ${i + 1}. `);
-    if (i === 0 || used() + lines.split('\n').length <= SCREEN_LINES) fixes.push(lines);
-  });
-  return [...head, ...meaning, ...fixes, ...confirm, ...read, ...tail].join('\n') + '\n';
+  );
+  // The twin the "inbound or outbound?" note already names need not be listed again.
+  const also = rest.filter((d) => !result.direction.decide?.includes(d.id)).slice(0, COMPACT.alsoPossible);
+  if (also.length)
+    blocks.push(
+      block(
+        3,
+        '',
+        c.bold('Also possible'),
+        ...also.map((d) =>
+          fit(`  ${c.bold(d.id)} ${c.dim(d.confidence.toFixed(2))}  ${d.title}  ${badge(d, c)}`),
+        ),
+      ),
+    );
+  blocks.push(
+    block(
+      0,
+      '',
+      c.dim(
+        `More: every cause, fix and reference with ${opts.more ?? '--full'}, or \`linkdoctor kb show ${top.id}\`.`,
+      ),
+    ),
+  );
+  const count = (bs: Block[]) => bs.reduce((n, b) => n + b.lines.join('\n').split('\n').length, 0);
+  let kept = blocks;
+  // Fixes weigh less the later they come, so a fix is left out only with those after it.
+  for (let p = 7; p > 0 && count(kept) > SCREEN_LINES; p--) kept = kept.filter((b) => b.priority !== p);
+  return kept.flatMap((b) => b.lines).join('\n') + '\n';
 }
 
 /** What the compact report aims to fit in. */

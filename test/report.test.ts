@@ -1,0 +1,71 @@
+// The terminal report of a diagnosis: it fits a screen by default (the README's one-line examples in
+// 25 lines or fewer, the named cause's fixes first), and --full gives every cause, fix and reference.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadKb } from '../src/kb/load.js';
+import { ROOT, runCli } from './helpers.js';
+
+const kb = await loadKb();
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The README's `$ linkdoctor diagnose "..."` examples with the first line of the output it shows. */
+const examples = [...readme.matchAll(/^\$ linkdoctor diagnose "([^"\n]+)"\n(.+)$/gm)].map(
+  ([, text, first]) => ({
+    text: text!,
+    first: first!,
+  }),
+);
+
+test('the README shows one-line diagnose examples', () =>
+  assert.ok(examples.length >= 2, `${examples.length}`));
+
+for (const { text, first } of examples)
+  test(`README example fits a screen: ${text.slice(0, 60)}`, () => {
+    const r = runCli(['diagnose', text]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], first, 'the first line is the one the README shows');
+    assert.ok(lines.length <= 25, `${lines.length} lines:\n${r.stdout}`);
+    assert.ok(
+      lines.every((l) => l.length <= 100),
+      'no line wider than 100 columns',
+    );
+    assert.match(r.stdout, /--full/, 'it says how to see the rest');
+  });
+
+test('--full prints every cause, fix and reference of the entry', () => {
+  const text = 'com.jcraft.jsch.JSchException: Auth fail';
+  const full = runCli(['diagnose', '--full', text]).stdout.replace(/\s+/g, ' ');
+  const entry = kb.byId.get('out-sftp')!;
+  for (const x of [...entry.causes, ...entry.fixes, ...entry.checks])
+    assert.ok(
+      full.includes(x.text.replace(/\s+/g, ' ').slice(0, 60)),
+      `--full shows: ${x.text.slice(0, 60)}`,
+    );
+  for (const r of entry.references) assert.ok(full.includes(r.url), r.url);
+});
+
+test("the compact report names the cause and gives that cause's fixes, not another cause's", () => {
+  const r = runCli(['diagnose', 'com.jcraft.jsch.JSchException: Auth fail']);
+  const entry = kb.byId.get('out-sftp')!;
+  const cause = entry.causes.find((c) => c.id === 'login-refused')!;
+  assert.match(r.stdout, new RegExp(`cause ${cause.title}`));
+  const flat = r.stdout.replace(/\s+/g, ' ');
+  for (const f of entry.fixes) {
+    const shown = flat.includes(f.text.replace(/\s+/g, ' ').slice(0, 50));
+    if (f.for?.includes('login-refused')) assert.ok(shown, `its own fix is shown: ${f.text.slice(0, 50)}`);
+    else if (f.for) assert.ok(!shown, `another cause's fix is not: ${f.text.slice(0, 50)}`);
+  }
+  const json = JSON.parse(runCli(['diagnose', '--json', 'com.jcraft.jsch.JSchException: Auth fail']).stdout);
+  assert.deepEqual(json.diagnoses[0].cause, { id: 'login-refused', title: cause.title });
+});
+
+test('a text that names no cause says so, and --json has no cause', () => {
+  const r = runCli(['diagnose', 'Request failed with status 401 Unauthorized']);
+  assert.match(r.stdout, /cause +not told by this text/);
+  const json = JSON.parse(
+    runCli(['diagnose', '--json', 'Request failed with status 401 Unauthorized']).stdout,
+  );
+  assert.equal(json.diagnoses[0].cause, undefined);
+});
