@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type Lab, startLab } from '../src/lab/index.js';
+import { loadKb } from '../src/kb/load.js';
 import { runCliAsync } from './helpers.js';
 
+const kb = await loadKb();
 let lab: Lab;
 before(async () => {
   lab = await startLab();
@@ -15,7 +17,7 @@ interface ProbeJson {
   steps: { name: string; ok: boolean | null; detail: string }[];
   tls?: { verdicts: string[]; trusted: boolean; clientCertAccepted?: boolean; missing?: { subject: string } };
   http?: { notes: string[]; redirects: string[] };
-  diagnoses: { id: string; confidence: number }[];
+  diagnoses: { id: string; confidence: number; cause?: { id: string }; fixes: string[] }[];
 }
 
 async function probe(
@@ -48,6 +50,14 @@ test('every lab scenario: the probe reports the entry the lab says it reproduces
         s.expect,
         `${s.name}: ${JSON.stringify(json.steps)} → ${JSON.stringify(json.diagnoses.map((d) => [d.id, d.confidence]))}`,
       );
+      // Where the probe can tell the cause, it names it, and that cause's own fix comes first.
+      if (s.cause) {
+        assert.equal(json.diagnoses[0]?.cause?.id, s.cause, `${s.name}: the cause named`);
+        const entry = kb.byId.get(s.expect)!;
+        const own = entry.fixes.find((f) => f.for?.includes(s.cause!));
+        if (own)
+          assert.equal(json.diagnoses[0]!.fixes[0], own.text, `${s.name}: the first fix is the cause's own`);
+      }
       // A failing step ends the run: the steps after it did not run.
       const failed = json.steps.findIndex((x) => x.ok === false);
       assert.ok(json.steps.slice(failed + 1).every((x) => x.ok === null && x.detail.startsWith('not run')));

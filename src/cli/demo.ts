@@ -60,7 +60,7 @@ export async function demoCommand(): Promise<void> {
       const r = await probe(kb, await scenarioOptions(lab, s));
       const failed = r.steps.find((x) => x.ok === false);
       const top = r.diagnoses[0];
-      const as = (s.expect || '') === (top?.id ?? '');
+      const as = (s.expect || '') === (top?.id ?? '') && (!s.cause || top?.cause?.id === s.cause);
       if (as) right++;
       out();
       out(`${c.bold(s.name)}  ${c.dim(`${[s.url, ...s.probeArgs].join(' ')}`)}`);
@@ -73,7 +73,10 @@ export async function demoCommand(): Promise<void> {
         );
         out(wrap(`fix: ${top.fixes[0]}`, '     '));
       }
-      if (!as) out(`   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}`);
+      if (!as)
+        out(
+          `   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}${s.cause ? ` (${s.cause})` : ''}`,
+        );
     }
   } finally {
     await lab.stop();

@@ -18,6 +18,7 @@ export const FTP_SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'an FTP server that refuses every login with 530 Login incorrect',
     expect: 'ftp-failure',
+    cause: 'login-refused',
     probeArgs: ['-u', 'lab', '--password-env', 'LAB_PASSWORD'],
     server: () =>
       createServer((socket) => {

@@ -19,6 +19,8 @@ export interface LabScenario {
   reproduces: string;
   /** The knowledge-base entry id a probe should report ('' for the healthy server). */
   expect: string;
+  /** The cause of that entry a probe should name, where the probe can tell it. */
+  cause?: string;
   /** Extra `linkdoctor probe` flags that make the failure show. */
   probeArgs: string[];
   /** Environment the probe needs (the SMTP port advice's stand-in ports). */
@@ -136,7 +138,7 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
         socket.on('error', () => undefined);
       });
       const port = await listen(server, first === undefined ? 0 : first + i, spec.name);
-      const { name, reproduces, expect, probeArgs } = spec;
+      const { name, reproduces, expect, cause, probeArgs } = spec;
       const blocked = spec.portAdvice ? await closedPort() : undefined;
       lab.scenarios.push({
         name,
@@ -144,6 +146,7 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
         port,
         reproduces,
         expect,
+        ...(cause ? { cause } : {}),
         probeArgs: typeof probeArgs === 'function' ? probeArgs(lab) : probeArgs,
         ...(blocked ? { env: { LINKDOCTOR_SMTP_ALT_PORTS: `${port},${blocked}` } } : {}),
       });

@@ -32,6 +32,7 @@ export const MAIL_SCENARIOS: ScenarioSpec[] = [
     reproduces:
       'an SMTP server that demands STARTTLS (530 5.7.0 before MAIL FROM) but does not offer it in EHLO, as behind a firewall that strips it',
     expect: 'smtp-starttls-required',
+    cause: 'tls-required',
     probeArgs: [],
     server: (ctx) =>
       mailServer(ctx, {
@@ -50,6 +51,7 @@ export const MAIL_SCENARIOS: ScenarioSpec[] = [
     path: '',
     reproduces: 'an SMTP server (STARTTLS, AUTH PLAIN LOGIN) that refuses every login with 535',
     expect: 'smtp-auth-failed',
+    cause: 'wrong-credentials',
     probeArgs: ['-u', 'lab', '--password-env', 'LAB_PASSWORD'],
     server: (ctx) =>
       mailServer(ctx, {
@@ -65,6 +67,7 @@ export const MAIL_SCENARIOS: ScenarioSpec[] = [
     reproduces:
       'port "25" closed while the submission port "587" answers with STARTTLS (stand-ins on free ports, given to the probe in LINKDOCTOR_SMTP_ALT_PORTS)',
     expect: 'out-fsm-sequential-smtp',
+    cause: 'port-25-blocked',
     probeArgs: [],
     portAdvice: true,
     server: (ctx) => mailServer(ctx),

@@ -27,6 +27,8 @@ export interface ScenarioSpec {
   reproduces: string;
   /** The knowledge-base entry a probe should report ('' when all is well). */
   expect: string;
+  /** The cause of that entry a probe should name, where the probe can tell it. */
+  cause?: string;
   /** A function when the flags name the lab's files. */
   probeArgs: string[] | ((lab: Lab) => string[]);
   /** The line the lab's known_hosts holds for this scenario's server, when it holds one. */
@@ -125,6 +127,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'a certificate chain from a private CA that is not in the trust store',
     expect: 'out-cert-path',
+    cause: 'root-missing',
     probeArgs: [],
     server: ({ pki }) => https(pki.unknownLeaf, [pki.unknownIssuing], hello),
   },
@@ -149,6 +152,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'a server that sends only its own certificate, without the intermediate CA',
     expect: 'out-cert-path',
+    cause: 'incomplete-chain',
     probeArgs: [],
     server: ({ pki }) => https(pki.local, [], hello),
   },
@@ -157,6 +161,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'a server that requires a client certificate from "linkdoctor lab Client CA"',
     expect: 'out-client-cert-rejected',
+    cause: 'no-cert-sent',
     probeArgs: [],
     // Node refuses a certificate from another CA by closing the connection after the handshake, where
     // nginx or SAP's ICM send an unknown_ca alert; a missing one gets certificate_required either way.
@@ -175,6 +180,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'HTTP 401 with WWW-Authenticate: Basic realm="lab" (missing or wrong credentials)',
     expect: 'out-http-401',
+    cause: 'credentials',
     probeArgs: [],
     server: ({ pki, basicAuth }) => {
       const expected = `Basic ${Buffer.from(`${basicAuth.user}:${basicAuth.password}`).toString('base64')}`;
@@ -250,6 +256,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'a port that accepts the connection and never answers (a dropping firewall, a hung server)',
     expect: 'network-timeout',
+    cause: 'read-timeout',
     probeArgs: [],
     // The lab keeps the socket (and closes it at stop); it never writes to it.
     server: () => createNetServer(() => undefined),
@@ -259,6 +266,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'a port that accepts the connection and drops it at once (a proxy or firewall refusing it)',
     expect: 'connection-reset',
+    cause: 'handshake-closed',
     probeArgs: [],
     // Closed after the TCP handshake, not reset during it: the connect succeeds and TLS then fails, as
     // behind a middlebox that accepts and drops ("socket disconnected before secure TLS connection").

@@ -28,6 +28,15 @@ export class StepTimeout extends Error {
 }
 
 /**
+ * What a step's timeout says about the peer: a name server that did not answer, a connect that got
+ * no answer, or (in any step after the connect: TLS, HTTP, SSH, SMTP ...) a server that took the
+ * connection and then said nothing.
+ */
+function timeoutVerdict(step: string): string {
+  return step === 'dns' ? 'dns-timeout' : step === 'tcp' ? 'timeout' : 'silent';
+}
+
+/**
  * Runs one step with a hard bound. The step gets an AbortSignal and must release its sockets when
  * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict.
  */
@@ -45,7 +54,7 @@ export async function runStep(
       resolve({
         ok: false,
         detail: `no answer within ${timeoutMs / 1000} s`,
-        signals: [{ type: 'net.error', value: 'timeout' }],
+        signals: [{ type: 'net.error', value: timeoutVerdict(name) }],
         text: `${name}: timed out after ${timeoutMs} ms`,
       });
     }, timeoutMs);
