@@ -80,7 +80,7 @@ export function renderProbe(
         direction: { inferred: r.direction, evidence: [] },
       },
       c,
-      opts,
+      { ...opts, lineNumbers: false },
     ).trimEnd(),
   );
   return out.join('\n') + '\n';

@@ -181,6 +181,8 @@ export function renderDiagnose(
     full?: boolean;
     entryOf?: (id: string) => Pick<Entry, 'fixes' | 'causes'> | undefined;
     more?: string;
+    /** Whether evidence may cite line numbers: not when the text is the probe's own, which the user never saw. */
+    lineNumbers?: boolean;
   } = {},
 ): string {
   const out: string[] = [];
@@ -226,7 +228,7 @@ export function renderDiagnose(
   }
   head.push(c.bold('  Evidence'));
   // Line numbers help only where the text has lines to count.
-  const multiLine = top.evidence.some((e) => (e.line ?? 1) > 1);
+  const multiLine = opts.lineNumbers !== false && top.evidence.some((e) => (e.line ?? 1) > 1);
   const evidence = full
     ? top.evidence
     : [...top.evidence]
@@ -235,7 +237,8 @@ export function renderDiagnose(
         // Two symptoms that read the same words are one piece of evidence.
         .filter((e, i, all) => all.findIndex((o) => o.kind === e.kind && o.text === e.text) === i)
         .slice(0, COMPACT.evidence);
-  for (const e of evidence) head.push(full ? evidenceLine(e, c, true) : fit(evidenceLine(e, c, multiLine)));
+  for (const e of evidence)
+    head.push(full ? evidenceLine(e, c, multiLine) : fit(evidenceLine(e, c, multiLine)));
 
   if (full) {
     const out = [...head, ...renderGuidance(top, c)];
