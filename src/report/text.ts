@@ -252,7 +252,8 @@ export function renderDiagnose(
   }
 
   // The compact report: blocks in the order shown, each with a priority; the least important blocks
-  // are left out until the report fits a screen (the verdict, cause, facts and evidence always stay).
+  // (7 first) are left out until the report fits a screen. Priorities 0 and 1 always stay: the
+  // verdict, cause, facts and evidence, the first fix (all of the named cause's own) and the check.
   type Block = { lines: string[]; priority: number };
   const block = (priority: number, ...lines: string[]): Block => ({ lines, priority });
   const blocks: Block[] = [block(0, ...head)];
@@ -310,7 +311,7 @@ export function renderDiagnose(
   const count = (bs: Block[]) => bs.reduce((n, b) => n + b.lines.join('\n').split('\n').length, 0);
   let kept = blocks;
   // Fixes weigh less the later they come, so a fix is left out only with those after it.
-  for (let p = 7; p > 0 && count(kept) > SCREEN_LINES; p--) kept = kept.filter((b) => b.priority !== p);
+  for (let p = 7; p > 1 && count(kept) > SCREEN_LINES; p--) kept = kept.filter((b) => b.priority !== p);
   return kept.flatMap((b) => b.lines).join('\n') + '\n';
 }
 
