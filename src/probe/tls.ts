@@ -170,7 +170,9 @@ export async function tlsStep(
     const detail = garbage
       ? `${t.host}:${t.port} does not speak TLS (its answer is not a TLS handshake)`
       : `the TLS handshake failed: ${describeError(h.error, `${t.host}:${t.port}`)}`;
-    return { ok: false, detail, signals, text: `${detail}\n${h.error.message}` };
+    // The code on the line that says "handshake" lets the knowledge base tell a reset in the handshake.
+    const code = h.error.code ? ` (${h.error.code})` : '';
+    return { ok: false, detail, signals, text: `${detail}${code}\n${h.error.message}` };
   }
 
   const { chain = [], protocol, cipher } = h;
