@@ -126,7 +126,7 @@ export const CUES: Cue[] = [
     means: 'a receiver adapter of the integration flow made the call',
   },
   {
-    re: /\bremote (?:[\w-]+ ){0,3}?(?:service|server|system|endpoint|host|API|application|partner)s? (?:responded|returned|answered|replied|sent back|rejected|refused)\b/i,
+    re: /\bremote\b[^.\n]{0,40}?\b(?:responded|returned|answered|replied|sent back|rejected|refused)\b/i,
     direction: out,
     weight: 0.6,
     means: 'a remote system answered the call the tenant made',

@@ -65,11 +65,12 @@ function findSymptom(
   signals: Signal[],
   kind: Evidence['kind'],
 ): Found | null {
-  if (s.re) {
+  if (s.pattern !== undefined) {
     // Most patterns cannot match most texts: a substring test spares compiling and running them.
     if (s.literals && !s.literals.some((l) => lower.includes(l))) return null;
-    s.re.lastIndex = 0;
-    const m = s.re.exec(text);
+    const re = s.re!;
+    re.lastIndex = 0;
+    const m = re.exec(text);
     return m
       ? { ...spanEvidence(text, m.index, m.index + m[0].length, kind, s.means), at: signals.length + m.index }
       : null;

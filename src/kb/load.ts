@@ -37,7 +37,8 @@ export function formatProblem(p: KbProblem): string {
 }
 
 export interface CompiledSymptom extends Symptom {
-  re?: RegExp;
+  /** The pattern, compiled on first read (absent for status and signal symptoms). */
+  readonly re?: RegExp;
   /** One of these (lower-case) occurs in every text the pattern matches: a cheap test before the regex. */
   literals?: string[];
   signalType?: string;
@@ -234,7 +235,15 @@ async function loadDir(dir: string): Promise<Loaded> {
 }
 
 function compileSymptom(s: Symptom, literals?: string[] | null): CompiledSymptom {
-  if (s.pattern !== undefined) return { ...s, re: new RegExp(s.pattern, 'gi'), ...(literals ? { literals } : {}) };
+  if (s.pattern !== undefined) {
+    // Compiled on first use: with the literal pre-test most patterns never run, and a cold
+    // `diagnose` would otherwise pay to parse every one of them.
+    const compiled: CompiledSymptom = { ...s, ...(literals ? { literals } : {}) };
+    let re: RegExp | undefined;
+    const source = s.pattern;
+    Object.defineProperty(compiled, 're', { get: () => (re ??= new RegExp(source, 'gi')), enumerable: false });
+    return compiled;
+  }
   if (s.status !== undefined) {
     const codes = Array.isArray(s.status) ? s.status : [s.status];
     return { ...s, signalType: 'http.status', valueRe: new RegExp(`^(?:${codes.join('|')})$`) };

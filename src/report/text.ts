@@ -204,7 +204,9 @@ export function renderDiagnose(
   // A long title is cut to the screen's width (the direction badge stays); --full shows it whole.
   const plainBadge = `[${top.direction}${top.seed ? ` · seed row ${top.seed}` : ''}]`;
   const room = 100 - `✖ ${top.id}    ${plainBadge}`.length;
-  head.push(`${c.red('✖')} ${c.bold(top.id)}  ${full ? top.title : oneLine(top.title, room)}  ${badge(top, c)}`);
+  head.push(
+    `${c.red('✖')} ${c.bold(top.id)}  ${full ? top.title : oneLine(top.title, room)}  ${badge(top, c)}`,
+  );
   head.push(`  ${c.dim('confidence')} ${meter(top.confidence, c)}`);
   if (top.cause) head.push(wrap(`${c.bold('cause')} ${top.cause.title}: ${top.causes[0] ?? ''}`, '  '));
   else if (!full && top.causes.length > 1) {
