@@ -1,10 +1,11 @@
 // Adds trusted certificates to a store file without ever overwriting: a certificate already in the
-// store is reported as present, a taken alias gets a suffix, and the file is replaced atomically.
+// store is reported as present, a taken alias gets a suffix, and the file is replaced atomically
+// (through a symlink, as a JDK's cacerts is one, to its target).
 import type { X509Certificate } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { chmod, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UserError } from '../errors.js';
+import { writeFileAtomic, writeTarget } from '../fs-write.js';
 import { aliasFor, subjectDn } from './cert.js';
 import { appendJavaTrustedCerts } from './java-keystore.js';
 import { appendPkcs12TrustedCerts } from './pkcs12.js';
@@ -49,12 +50,9 @@ function plan(existing: TrustEntry[], certs: X509Certificate[]): AddResult[] {
   });
 }
 
-/** Write beside the file, then rename over it: a crash never leaves half a keystore. */
+/** A crash never leaves half a keystore; a new store is readable by its owner only. */
 async function replaceFile(file: string, data: Buffer | string): Promise<void> {
-  const tmp = `${file}.linkdoctor-${process.pid}.tmp`;
-  await writeFile(tmp, data, { mode: 0o600 });
-  if (existsSync(file)) await chmod(tmp, statSync(file).mode & 0o777);
-  await rename(tmp, file);
+  await writeFileAtomic(file, data, { mode: 0o600 });
 }
 
 function needPassword(password: string | undefined, file: string, format: FileFormat): string {
@@ -74,6 +72,8 @@ export async function addTrustedCerts(
   certs: X509Certificate[],
   password?: string,
 ): Promise<{ results: AddResult[]; format: FileFormat; created: boolean }> {
+  // Before reading: a FIFO or device would block the read, a broken link is refused here.
+  writeTarget(file);
   const created = !existsSync(file);
   const buf = created ? undefined : await readStoreFile(file);
   const format = buf ? formatOf(buf, file) : formatForNewFile(file);
