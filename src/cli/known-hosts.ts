@@ -1,7 +1,8 @@
 // `linkdoctor known-hosts add|check`: fetch every host key of an SSH/SFTP server (like ssh-keyscan, or
 // the platform's Copy Host Key) and add its lines to a known_hosts file, or hold them against one.
-import { existsSync, readFileSync, appendFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { UserError } from '../errors.js';
+import { writeFileAtomic, writeTarget } from '../fs-write.js';
 import { parseTarget } from '../probe/target.js';
 import { colorsFor } from '../report/text.js';
 import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
@@ -35,13 +36,58 @@ function parseHostPort(raw: string): { host: string; port: number } {
   return { host, port: port! };
 }
 
-function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile {
-  if (!mustExist && !existsSync(file)) return { entries: [], problems: [] };
+/** Far above any real known_hosts file (a line is ~100 bytes): a bound on what is read into memory. */
+const MAX_KNOWN_HOSTS_BYTES = 64 * 1024 * 1024;
+
+/** The file's text, read no further than the bound (/dev/null is an empty file; /dev/zero is refused). */
+function readBounded(file: string): string {
+  const fd = openSync(file, 'r');
   try {
-    return parseKnownHosts(readFileSync(file, 'utf8'));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_KNOWN_HOSTS_BYTES)
+        throw new UserError(
+          `${file} holds more than ${MAX_KNOWN_HOSTS_BYTES / 2 ** 20} MB: too large for a known_hosts file`,
+        );
+      chunks.push(chunk.subarray(0, n));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile & { text: string } {
+  if (!mustExist && !existsSync(file)) return { entries: [], problems: [], text: '' };
+  let text: string;
+  try {
+    text = readBounded(file);
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`cannot read the known_hosts file ${file} (${(e as NodeJS.ErrnoException).code})`);
   }
+  return { ...parseKnownHosts(text), text };
+}
+
+/**
+ * The file `add` may append to: missing, empty, or a known_hosts file all of whose lines parse. Any
+ * other file (a private key, a config file) is refused before anything is written; the sentence
+ * names the line but never echoes it, since it may be a secret.
+ */
+function readKnownHostsToAdd(file: string): KnownHostsFile & { text: string } {
+  writeTarget(file);
+  const parsed = readKnownHosts(file, false);
+  const first = parsed.problems[0];
+  if (first)
+    throw new UserError(
+      `${file} is not a known_hosts file (line ${first.line}: ${first.message}${parsed.problems.length > 1 ? `, and ${parsed.problems.length - 1} more` : ''}); nothing written`,
+    );
+  return parsed;
 }
 
 async function scan(target: string, f: Flags): Promise<{ host: string; port: number; scanned: ScannedHost }> {
@@ -104,17 +150,19 @@ function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: st
 }
 
 export async function knownHostsAdd(target: string, f: Flags & { to: string }): Promise<void> {
+  // Refused before the server is asked: a file that is not known_hosts is never written.
+  readKnownHostsToAdd(f.to);
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
   if (failed(where, scanned)) return;
-  const keys = keyReports(readKnownHosts(f.to, false), host, port, scanned);
+  // Read again: the file may have changed during the scan.
+  const file = readKnownHostsToAdd(f.to);
+  const keys = keyReports(file, host, port, scanned);
   const changed = keys.filter((k) => k.verdict === 'changed');
   const added = changed.length ? [] : keys.filter((k) => k.verdict === 'unknown');
   if (added.length) {
-    let existing = '';
-    if (existsSync(f.to)) existing = readFileSync(f.to, 'utf8');
-    const sep = existing && !existing.endsWith('\n') ? '\n' : '';
-    appendFileSync(f.to, sep + added.map((k) => `${k.line}\n`).join(''));
+    const sep = file.text && !file.text.endsWith('\n') ? '\n' : '';
+    await writeFileAtomic(f.to, file.text + sep + added.map((k) => `${k.line}\n`).join(''), { mode: 0o644 });
   }
   process.exitCode = changed.length ? 1 : 0;
   if (f.json) {

@@ -32,22 +32,45 @@ export interface KnownHostsCheck {
   lineToAdd: string;
 }
 
+/** The markers OpenSSH puts before a line's host field. */
+const MARKERS = new Set(['@cert-authority', '@revoked']);
+
+/**
+ * The key of a line, when it is one: base64 of an SSH wire-format blob whose first field is the key
+ * type the line names, as OpenSSH checks it. A PEM header or body line never is.
+ */
+function keyBlob(type: string, key: string | undefined): Buffer | undefined {
+  if (!key || !/^[A-Za-z0-9+/]+={0,2}$/.test(key) || !/^[a-z0-9][a-z0-9@.+-]*$/i.test(type)) return undefined;
+  const blob = Buffer.from(key, 'base64');
+  if (blob.length < 4 + type.length) return undefined;
+  const length = blob.readUInt32BE(0);
+  return length === type.length && blob.toString('latin1', 4, 4 + length) === type ? blob : undefined;
+}
+
+/**
+ * Parses an OpenSSH known_hosts file: one `host[,host...] key-type base64-key [comment]` line per key;
+ * comments, blank lines and @cert-authority/@revoked lines are skipped; anything else is a problem.
+ */
 export function parseKnownHosts(text: string): KnownHostsFile {
   const entries: KnownHostsEntry[] = [];
   const problems: KnownHostsFile['problems'] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
-    const fields = raw.trim().split(/\s+/);
+    const fields = raw.trim().split(/[ \t]+/);
     if (!fields[0] || fields[0].startsWith('#')) return;
-    // @cert-authority and @revoked lines are not host keys of a host.
-    if (fields[0].startsWith('@')) return;
-    const [hosts, type, key] = fields;
-    const blob = key && /^[A-Za-z0-9+/]+={0,2}$/.test(key) ? Buffer.from(key, 'base64') : undefined;
-    if (!hosts || !type || !blob?.length) {
+    // @cert-authority and @revoked lines are not host keys of a host, but must be well-formed too.
+    const marker = fields[0].startsWith('@');
+    if (marker && !MARKERS.has(fields[0])) {
+      problems.push({ line, message: `unknown marker (OpenSSH knows ${[...MARKERS].join(', ')})` });
+      return;
+    }
+    const [hosts, type, key] = marker ? fields.slice(1) : fields;
+    const blob = hosts && type ? keyBlob(type, key) : undefined;
+    if (!hosts || !type || !blob) {
       problems.push({ line, message: 'not a "host key-type base64-key" line' });
       return;
     }
-    entries.push({ line, hosts, type, blob });
+    if (!marker) entries.push({ line, hosts, type, blob });
   });
   return { entries, problems };
 }
