@@ -3,7 +3,7 @@
 import { diagnose } from '../diagnose/match.js';
 import { loadKb } from '../kb/load.js';
 import { Command } from 'commander';
-import { type Lab, startLab } from '../lab/index.js';
+import { type Lab, startLab, stopOnSignals } from '../lab/index.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { colorsFor, wrap } from '../report/text.js';
 import { probeOptions, type ProbeFlags } from './probe.js';
@@ -52,6 +52,8 @@ export async function demoCommand(): Promise<void> {
       'linkdoctor demo, offline: the lab reproduces known failures on 127.0.0.1, and the probe diagnoses each',
     ),
   );
+  // Ctrl-C, kill or a closed terminal during the probes still removes the lab's folder (client keys).
+  const release = stopOnSignals();
   const lab = await startLab();
   let right = 0;
   try {
@@ -80,6 +82,7 @@ export async function demoCommand(): Promise<void> {
     }
   } finally {
     await lab.stop();
+    release();
   }
   out();
   out(c.bold('And from error texts, as users paste them (linkdoctor diagnose):'));

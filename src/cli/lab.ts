@@ -1,5 +1,5 @@
 // `linkdoctor lab`: start the lab's servers, say what each reproduces, and keep them up until stopped.
-import { startLab, type Lab } from '../lab/index.js';
+import { startLab, stopOnSignals, type Lab } from '../lab/index.js';
 import { colorsFor, type Colors } from '../report/text.js';
 
 function labJson(lab: Lab): object {
@@ -51,28 +51,13 @@ function renderLab(lab: Lab, c: Colors): string {
   return out.join('\n');
 }
 
-/** Resolves at the first SIGINT or SIGTERM. */
-function untilStopped(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 export async function labCommand(opts: { port?: number; json?: boolean }): Promise<void> {
-  // Listening before the start, so that a Ctrl-C during it still stops the lab cleanly.
-  const stopped = untilStopped();
+  // Listening before the start, so that a signal during it still stops the lab and removes its
+  // folder; the handler ends the process (128 + the signal's number) once the files are gone.
+  stopOnSignals(() => process.stderr.write('linkdoctor lab: stopped, files removed\n'));
   const lab = await startLab({ port: opts.port });
   process.stdout.write(
     opts.json ? `${JSON.stringify(labJson(lab), null, 2)}\n` : renderLab(lab, colorsFor(process.stdout)),
   );
-  await stopped;
-  await lab.stop();
-  process.stderr.write('linkdoctor lab: stopped, files removed\n');
-  process.exitCode = 0;
+  // The servers keep the process alive until a signal stops them.
 }

@@ -1,9 +1,10 @@
 // The lab: local servers on 127.0.0.1 that reproduce known connection failures, for the tests, the
 // offline demo and anyone learning the failures. Everything it makes is thrown away at stop().
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import { makePki, toPkcs12 } from './pki.js';
@@ -84,6 +85,42 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** The folders of labs started and not yet stopped, with their stop(): what a signal must clean up. */
+const running = new Map<string, () => Promise<void>>();
+
+/** The signals that ask a process to end and can be caught: Ctrl-C, kill, a closed terminal. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/**
+ * Until the returned function is called, a SIGINT, SIGTERM or SIGHUP stops every running lab (its
+ * servers closed, its folder with the client keys removed), calls `onStopped`, and ends the process
+ * with 128 + the signal's number, as a shell reports a process a signal ended. A second signal while
+ * the labs stop removes their folders at once and ends the process.
+ */
+export function stopOnSignals(onStopped?: (signal: StopSignal) => void): () => void {
+  let stopping = false;
+  const handler = (signal: StopSignal) => {
+    const code = 128 + constants.signals[signal];
+    if (stopping) {
+      for (const dir of running.keys()) rmSync(dir, { recursive: true, force: true });
+      process.exit(code);
+    }
+    stopping = true;
+    const dirs = [...running.keys()];
+    void Promise.allSettled([...running.values()].map((stop) => stop())).then(() => {
+      // Again, synchronously: a lab still starting may have written a file while rm() walked its folder.
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+      onStopped?.(signal);
+      process.exit(code);
+    });
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, handler);
+  return () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, handler);
+  };
+}
+
 /** Starts every scenario's server: on consecutive ports from `opts.port`, or on free ephemeral ports. */
 export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
   const first = opts.port;
@@ -93,7 +130,9 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
   )
     throw new UserError(`--port must be a whole number from 1 to ${65536 - SCENARIOS.length}`);
 
-  const dir = await mkdtemp(join(tmpdir(), 'linkdoctor-lab-'));
+  // Synchronous, and registered at once: a signal handler (stopOnSignals) runs between two awaits,
+  // never between making the folder and knowing it.
+  const dir = mkdtempSync(join(tmpdir(), 'linkdoctor-lab-'));
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
   let stopped: Promise<void> | undefined;
@@ -103,7 +142,9 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
       for (const s of sockets) s.destroy();
       await Promise.all(closing);
       await rm(dir, { recursive: true, force: true });
+      running.delete(dir);
     })());
+  running.set(dir, stop);
 
   try {
     const pki = await makePki();
