@@ -1,6 +1,12 @@
 // Errors a user can act on: printed as one sentence, exit code 2 (usage or input error).
+import { printable } from './report/printable.js';
+
 export class UserError extends Error {
   override name = 'UserError';
+  /** The sentence is made printable: it often quotes a file name, a host or a peer's answer. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(printable(message), options);
+  }
 }
 
 /** An answer that is not a TLS handshake: a plain-text server on the port the client meant for TLS. */
@@ -22,6 +28,7 @@ export function describeError(e: NodeJS.ErrnoException, where: string): string {
     case 'EAI_AGAIN':
       return `${where}: the name does not resolve (DNS)`;
     default:
-      return `${where}: ${e.message}`;
+      // Node's message may quote the peer (a TLS alert text, a parse error): printable.
+      return printable(`${where}: ${e.message}`);
   }
 }

@@ -5,6 +5,7 @@ import { loadKb } from '../kb/load.js';
 import { Command } from 'commander';
 import { type Lab, startLab, stopOnSignals } from '../lab/index.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
+import { printableDeep } from '../report/printable.js';
 import { colorsFor, wrap } from '../report/text.js';
 import { probeOptions, type ProbeFlags } from './probe.js';
 import { withProbeFlags } from './probe-flags.js';
@@ -59,7 +60,8 @@ export async function demoCommand(): Promise<void> {
   try {
     out(c.dim(`(lab trust store: ${lab.trustFile})`));
     for (const s of lab.scenarios) {
-      const r = await probe(kb, await scenarioOptions(lab, s));
+      // The lab's servers are ours, but what a probe reports is printed as the peer's words.
+      const r = printableDeep(await probe(kb, await scenarioOptions(lab, s)));
       const failed = r.steps.find((x) => x.ok === false);
       const top = r.diagnoses[0];
       const as = (s.expect || '') === (top?.id ?? '') && (!s.cause || top?.cause?.id === s.cause);

@@ -2,6 +2,7 @@ import { readIncident } from '../diagnose/input.js';
 import { diagnose } from '../diagnose/match.js';
 import { loadKb } from '../kb/load.js';
 import { diagnoseJson } from '../report/json.js';
+import { jsonText, printable } from '../report/printable.js';
 import { colorsFor, renderDiagnose } from '../report/text.js';
 import type { Direction } from '../types.js';
 
@@ -10,12 +11,12 @@ export async function diagnoseCommand(
   opts: { file?: string; json?: boolean; full?: boolean; direction?: Direction; kb?: string[] },
 ): Promise<void> {
   const input = await readIncident({ args, ...(opts.file ? { file: opts.file } : {}), stdin: process.stdin });
-  for (const w of input.warnings) process.stderr.write(`linkdoctor: warning: ${w}\n`);
+  for (const w of input.warnings) process.stderr.write(`linkdoctor: warning: ${printable(w)}\n`);
   const kb = await loadKb({ dirs: opts.kb ?? [] });
   const result = diagnose(kb, { text: input.text, ...(opts.direction ? { direction: opts.direction } : {}) });
   process.stdout.write(
     opts.json
-      ? `${JSON.stringify(diagnoseJson(result), null, 2)}\n`
+      ? `${jsonText(diagnoseJson(result), 2)}\n`
       : renderDiagnose(result, colorsFor(process.stdout), {
           full: !!opts.full,
           entryOf: (id) => kb.byId.get(id),

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import { lintKb } from '../kb/lint.js';
 import { BUILTIN_KB, formatProblem, loadKb } from '../kb/load.js';
+import { jsonText, printable, printableDeep } from '../report/printable.js';
 import { colorsFor, renderGuidance } from '../report/text.js';
 import type { Entry } from '../types.js';
 
@@ -16,14 +17,15 @@ export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<v
       direction: e.direction,
       seed: e.seed ?? null,
     }));
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(`${jsonText(rows, 2)}\n`);
     return;
   }
   const c = colorsFor(process.stdout);
   const seeds = kb.entries.filter((e) => e.seed !== undefined).sort((a, b) => a.seed! - b.seed!);
   const others = kb.entries.filter((e) => e.seed === undefined);
   const width = Math.max(...kb.entries.map((e) => e.id.length));
-  const row = (e: Entry) => `  ${e.id.padEnd(width)}  ${c.dim(e.direction.padEnd(8))}  ${e.title}`;
+  const row = (e: Entry) =>
+    `  ${printable(e.id).padEnd(width)}  ${c.dim(e.direction.padEnd(8))}  ${printable(e.title)}`;
   process.stdout.write(
     [
       c.bold(`Seed issues (${seeds.length}), from SAP's troubleshooting table`),
@@ -38,17 +40,19 @@ export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<v
 
 export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }): Promise<void> {
   const kb = await loadKb({ dirs: opts.kb ?? [] });
-  const e = kb.byId.get(id);
-  if (!e) {
+  const found = kb.byId.get(id);
+  if (!found) {
     const near = kb.entries.filter((x) => x.id.includes(id) || id.includes(x.id)).map((x) => x.id);
     throw new UserError(
       `no entry "${id}"${near.length ? `; did you mean ${near.join(', ')}?` : ' (see `linkdoctor kb list`)'}`,
     );
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(strip(e), null, 2)}\n`);
+    process.stdout.write(`${jsonText(strip(found), 2)}\n`);
     return;
   }
+  // An entry of a --kb folder is text someone else may have written.
+  const e = printableDeep(found);
   const c = colorsFor(process.stdout);
   const out = [
     `${c.bold(e.id)}  ${e.title}  ${c.dim(`[${e.direction}${e.seed ? ` · seed row ${e.seed}` : ''}]`)}`,
@@ -70,7 +74,7 @@ export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }
 
 export async function kbLint(dir: string | undefined, opts: { quiet?: boolean }): Promise<void> {
   const report = await lintKb(dir ?? BUILTIN_KB);
-  for (const p of report.problems) process.stdout.write(`${formatProblem(p)}\n`);
+  for (const p of report.problems) process.stdout.write(`${printable(formatProblem(p))}\n`);
   if (!opts.quiet || report.problems.length)
     process.stdout.write(
       `${report.entries} entries, ${report.examples} examples checked, ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}\n`,

@@ -1,5 +1,6 @@
 // `linkdoctor lab`: start the lab's servers, say what each reproduces, and keep them up until stopped.
 import { startLab, stopOnSignals, type Lab } from '../lab/index.js';
+import { jsonText, printableDeep } from '../report/printable.js';
 import { colorsFor, type Colors } from '../report/text.js';
 
 function labJson(lab: Lab): object {
@@ -7,7 +8,11 @@ function labJson(lab: Lab): object {
   return { scenarios, trustFile, clientCert, basicAuth, dir };
 }
 
-function renderLab(lab: Lab, c: Colors): string {
+function renderLab(started: Lab, c: Colors): string {
+  // Paths come from TMPDIR: printable, like everything a report shows.
+  const lab = printableDeep(
+    labJson(started) as Pick<Lab, 'scenarios' | 'trustFile' | 'clientCert' | 'basicAuth'>,
+  );
   const probeWith = (s: Lab['scenarios'][number]) =>
     [...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`), s.url, ...s.probeArgs].join(' ');
   const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));

@@ -3,6 +3,7 @@
 // Exit codes: 0 all good / diagnosed, 1 a problem found or nothing matched, 2 usage or input error.
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { printable } from '../report/printable.js';
 import { withProbeFlags } from './probe-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -18,7 +19,8 @@ const program = new Command('linkdoctor')
   .version('0.1.0')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Commander's errors quote the arguments, which a script may have taken from anywhere.
+  .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) });
 
 program
   .command('diagnose')
@@ -159,12 +161,13 @@ try {
     process.exitCode = e.exitCode === 0 ? 0 : 2;
   } else {
     const { KbError } = await import('../kb/load.js');
-    if (e instanceof UserError) process.stderr.write(`linkdoctor: ${e.message}\n`);
+    // Error sentences quote input (file names, hosts, a peer's answer): printable, every one.
+    if (e instanceof UserError) process.stderr.write(`linkdoctor: ${printable(e.message)}\n`);
     else if (e instanceof KbError)
-      process.stderr.write(`linkdoctor: the knowledge base has problems:\n${e.message}\n`);
+      process.stderr.write(`linkdoctor: the knowledge base has problems:\n${printable(e.message)}\n`);
     else {
-      process.stderr.write(`linkdoctor: internal error: ${(e as Error)?.message ?? String(e)}\n`);
-      if (process.env.LINKDOCTOR_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+      process.stderr.write(`linkdoctor: internal error: ${printable((e as Error)?.message ?? String(e))}\n`);
+      if (process.env.LINKDOCTOR_DEBUG) process.stderr.write(`${printable(String((e as Error)?.stack))}\n`);
     }
     process.exitCode = 2;
   }

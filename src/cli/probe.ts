@@ -9,6 +9,7 @@ import type { OAuthSpec } from '../probe/oauth.js';
 import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
+import { jsonText } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
 import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
@@ -203,7 +204,7 @@ export async function probeCommand(target: string, f: ProbeFlags): Promise<void>
   const result = await probe(kb, await probeOptions(target, f));
   process.stdout.write(
     f.json
-      ? `${JSON.stringify(probeJson(result), null, 2)}\n`
+      ? `${jsonText(probeJson(result), 2)}\n`
       : renderProbe(result, colorsFor(process.stdout), { full: !!f.full, entryOf: (id) => kb.byId.get(id) }),
   );
   process.exitCode = result.ok ? 0 : 1;

@@ -2,6 +2,7 @@
 // Exit codes: 0 nothing found, 1 incidents found, 2 usage error or an input that could not be read.
 import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
+import { jsonText, printable } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
 import { formatPlace, incidentJson, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
 import type { Format } from '../scan/input.js';
@@ -35,21 +36,21 @@ export async function scanCommand(
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
     onProblem: (p) => {
       bar?.clear();
-      stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${p.message}\n`);
+      stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${printable(p.message)}\n`);
     },
     ...(opts.jsonl
       ? {
           // One line per incident as it is found; wait when the reader of the output is slower.
           onIncident: (inc) => {
-            if (!stdout.write(`${JSON.stringify(incidentJson(inc))}\n`))
+            if (!stdout.write(`${jsonText(incidentJson(inc))}\n`))
               return new Promise<void>((done) => stdout.once('drain', done));
           },
         }
       : {}),
   });
   bar?.clear();
-  for (const note of result.prefilter.notes) stderr.write(`linkdoctor: note: ${note}\n`);
-  if (opts.json) stdout.write(`${JSON.stringify(scanJson(result, kb), null, 2)}\n`);
+  for (const note of result.prefilter.notes) stderr.write(`linkdoctor: note: ${printable(note)}\n`);
+  if (opts.json) stdout.write(`${jsonText(scanJson(result, kb), 2)}\n`);
   else if (opts.markdown) stdout.write(scanMarkdown(result, kb));
   else if (!opts.jsonl) stdout.write(renderScan(result, kb, colorsFor(stdout)));
   process.exitCode = result.unreadable ? 2 : result.grouper.incidents ? 1 : 0;

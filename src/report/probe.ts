@@ -2,6 +2,7 @@
 // the diagnosis in the same form as `diagnose` prints it.
 import type { CertInfo, ProbeResult } from '../types.js';
 import { diagnoseJson } from './json.js';
+import { printableDeep } from './printable.js';
 import { type Colors, renderDiagnose, wrap } from './text.js';
 
 export function probeJson(r: ProbeResult): object {
@@ -42,10 +43,13 @@ function certLine(c: CertInfo, col: Colors): string {
 
 /** The probe's checklist, then the diagnosis of what failed (compact unless `full`; `entryOf` as for renderDiagnose). */
 export function renderProbe(
-  r: ProbeResult,
+  probed: ProbeResult,
   c: Colors,
   opts: Pick<Parameters<typeof renderDiagnose>[2] & object, 'full' | 'entryOf'> = {},
 ): string {
+  // Banners, replies, reason phrases, headers, certificate names and file names are the peer's
+  // words: printable from here on (renderDiagnose takes care of the diagnosis).
+  const r = printableDeep(probed);
   const out: string[] = [`${c.bold('linkdoctor probe')} ${r.target}  ${c.dim(`[${r.direction}]`)}`];
   const width = Math.max(...r.steps.map((s) => s.name.length));
   for (const s of r.steps) {

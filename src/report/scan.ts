@@ -1,5 +1,7 @@
 // The reports of a scan: one JSON line per incident, the groups as JSON, a terminal summary and a
-// Markdown report. Every text shown here was already cleared of secrets by the readers.
+// Markdown report. Every text shown here was already cleared of secrets by the readers; the
+// terminal summary and the Markdown report make it printable too (file names and log lines are
+// strangers' words), the JSON forms escape it (jsonText).
 import type { Kb } from '../kb/load.js';
 import type { Group, Seen } from '../scan/group.js';
 import type { Incident, Place } from '../scan/incident.js';
@@ -7,6 +9,7 @@ import type { ScanResult } from '../scan/run.js';
 import type { Entry } from '../types.js';
 import { type Colors, wrap } from './text.js';
 import { guidanceFor } from '../diagnose/match.js';
+import { printable, printableDeep } from './printable.js';
 
 /** Diagnosis ids shown in full in the terminal summary; the rest in one line each. */
 const FULL = 10;
@@ -14,8 +17,9 @@ const FULL = 10;
 const WHERE_ROWS = 5;
 const UNKNOWN_ROWS = 10;
 
-/** "app.log:12", "export.json record 3 (line 40)"; with `bytes`, the byte offset too. */
-export function formatPlace(p: Place, bytes = false): string {
+/** "app.log:12", "export.json record 3 (line 40)"; with `bytes`, the byte offset too. Printable. */
+export function formatPlace(place: Place, bytes = false): string {
+  const p = { ...place, file: printable(place.file) };
   const at = [
     ...(p.record !== undefined && p.line !== undefined ? [`line ${p.line}`] : []),
     ...(p.offset !== undefined && (bytes || p.line === undefined) ? [`byte ${p.offset}`] : []),
@@ -68,8 +72,10 @@ export function incidentJson(inc: Incident): object {
 const seenJson = (s?: Seen) =>
   s ? { time: s.time, ...(s.at !== undefined ? { at: new Date(s.at).toISOString() } : {}) } : null;
 
-function summaryOf(r: ScanResult) {
-  const { known, unknown } = r.grouper.groups();
+/** The groups; `shown` when they are for a terminal or Markdown, with every text printable. */
+function summaryOf(r: ScanResult, shown = false) {
+  const groups = r.grouper.groups();
+  const { known, unknown } = shown ? printableDeep(groups) : groups;
   const diagnosed = known.reduce((a, g) => a + g.count, 0);
   return {
     files: r.files,
@@ -133,7 +139,7 @@ function byId(known: Group[]): { id: string; groups: Group[]; total: number }[] 
 }
 
 function headline(r: ScanResult): string[] {
-  const s = summaryOf(r);
+  const s = summaryOf(r, true);
   const mb = s.bytes / 1024 / 1024;
   return [
     `Scanned ${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${(mb / Math.max(s.seconds, 0.001)).toFixed(0)} MB/s).`,
@@ -144,8 +150,14 @@ function headline(r: ScanResult): string[] {
   ];
 }
 
-function guidance(e: Entry | undefined, causeId: string | undefined, c: Colors, indent: string): string[] {
-  if (!e) return [];
+function guidance(
+  entry: Entry | undefined,
+  causeId: string | undefined,
+  c: Colors,
+  indent: string,
+): string[] {
+  if (!entry) return [];
+  const e = printableDeep(entry);
   const out = [`${indent}${c.bold('What to do')}`];
   guidanceFor(e, causeId).fixes.forEach((f, i) =>
     out.push(wrap(f, `${indent}  ${i + 1}. `).replace(/\n {2,}\d+\. /g, `\n${indent}     `)),
@@ -160,7 +172,7 @@ function guidance(e: Entry | undefined, causeId: string | undefined, c: Colors, 
 
 /** The terminal summary. */
 export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
-  const { known, unknownGroups } = summaryOf(r);
+  const { known, unknownGroups } = summaryOf(r, true);
   const out = headline(r).map((l, i) => (i === 0 ? c.bold(l) : l));
   byId(known).forEach(({ id, groups, total }, i) => {
     const e = kb.byId.get(id);
@@ -200,11 +212,14 @@ export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
   return out.join('\n') + '\n';
 }
 
+/** A code fence longer than any run of backticks in `text`, so a log line cannot close it early. */
+const fence = (text: string) =>
+  '`'.repeat(Math.max(3, ...(text.match(/`+/g) ?? []).map((r) => r.length + 1)));
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 
 /** The Markdown report. */
 export function scanMarkdown(r: ScanResult, kb: Kb): string {
-  const { known, unknownGroups } = summaryOf(r);
+  const { known, unknownGroups } = summaryOf(r, true);
   const out = ['# linkdoctor scan', '', ...headline(r).map((l) => l.replace(' (reported above)', ''))];
   const ids = byId(known);
   if (ids.length) {
@@ -215,10 +230,11 @@ export function scanMarkdown(r: ScanResult, kb: Kb): string {
           `| \`${id}\` ${cell(g.title ?? '')} | ${count(g.count)} | ${cell(whereOf(g))} | ${cell(span(g))} |`,
         );
     for (const { id, groups, total } of ids) {
-      const e = kb.byId.get(id);
+      const entry = kb.byId.get(id);
+      const e = entry && printableDeep(entry);
       const ex = groups[0]!.example;
       out.push('', `### \`${id}\` ${groups[0]!.title} (${plural(total, 'incident')})`, '');
-      out.push(`Example, ${formatPlace(ex.place)}:`, '', '```', ex.message, '```');
+      out.push(`Example, ${formatPlace(ex.place)}:`, '', fence(ex.message), ex.message, fence(ex.message));
       if (e) {
         out.push(
           '',

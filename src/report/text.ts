@@ -11,6 +11,7 @@ import type {
   Fix,
   Reference,
 } from '../types.js';
+import { printable, printableDeep } from './printable.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -61,7 +62,7 @@ export function wrap(text: string, indent: string, width = 100): string {
 
 export function factsLine(facts: Facts, c: Colors): string {
   return FACT_LABELS.filter(([k]) => facts[k] !== undefined)
-    .map(([k, label]) => `${c.dim(label)} ${String(facts[k])}`)
+    .map(([k, label]) => `${c.dim(label)} ${printable(String(facts[k]))}`)
     .join(c.dim(' · '));
 }
 
@@ -104,7 +105,9 @@ const bullet = (text: string, lead: string) =>
 const forWhich = (x: { for?: string[] }) => (x.for ? ` [for ${x.for.join(', ')}]` : '');
 
 /** An entry's or a diagnosis's guidance in full: what it means, causes, fixes, checks, references. */
-export function renderGuidance(g: Guidance, c: Colors): string[] {
+export function renderGuidance(guidance: Guidance, c: Colors): string[] {
+  // An entry from a --kb folder is text someone else may have written.
+  const g = printableDeep(guidance);
   const out: string[] = [];
   out.push(wrap(g.summary, '  '));
   out.push(c.bold('  Likely causes'));
@@ -175,9 +178,9 @@ function topReferences(refs: Reference[]): Reference[] {
  * `entryOf` gives the knowledge-base entry, so the compact report can keep only the cause's fixes.
  */
 export function renderDiagnose(
-  result: DiagnoseResult,
+  diagnosed: DiagnoseResult,
   c: Colors,
-  opts: {
+  options: {
     full?: boolean;
     entryOf?: (id: string) => Pick<Entry, 'fixes' | 'causes'> | undefined;
     more?: string;
@@ -185,6 +188,10 @@ export function renderDiagnose(
     lineNumbers?: boolean;
   } = {},
 ): string {
+  // Evidence, facts and details quote what strangers wrote: printable from here on.
+  const result = printableDeep(diagnosed);
+  const entryOf = options.entryOf;
+  const opts = { ...options, ...(entryOf ? { entryOf: (id: string) => printableDeep(entryOf(id)) } : {}) };
   const out: string[] = [];
   const [top, ...rest] = result.diagnoses;
   const facts = factsLine(result.facts, c);

@@ -1,0 +1,65 @@
+// Text that strangers wrote (error texts, logs, file names, banners, replies, reason phrases,
+// certificate names) made safe to print: it can never become a terminal control sequence.
+
+/**
+ * The characters that can change a terminal's state, or fake a line break: C0 controls except
+ * tab and newline, DEL, the C1 controls U+0080–U+009F (U+009B is a one-character CSI on many
+ * terminals), and the Unicode line and paragraph separators U+2028/U+2029, which some terminals
+ * and viewers break lines at, so a stranger's text could forge a line of the report.
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /\r\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/g;
+
+const show = (ch: string): string => {
+  if (ch === '\r\n') return '\n';
+  const code = ch.charCodeAt(0);
+  return code > 0xff
+    ? `\\u${code.toString(16).padStart(4, '0')}`
+    : `\\x${code.toString(16).padStart(2, '0')}`;
+};
+
+/**
+ * `s` with every character that could act on a terminal shown visibly in JavaScript's escape
+ * notation: ESC as `\x1b`, BEL as `\x07`, a lone CR as `\x0d`, the C1 CSI U+009B as `\x9b`, and
+ * U+2028/U+2029 as `\u2028`/`\u2029`. Tab and newline stay (the renderers lay out multi-line
+ * text), and a CR LF pair becomes a plain newline. Everything else, backslashes included, is kept
+ * as it is, so a text that already reads `\x1b` looks the same as one with an ESC in it: the
+ * result is for reading, not for reading back (--json keeps the exact text). Applying it twice
+ * changes nothing. Apply it where foreign text enters a report, never to a whole report: our own
+ * colour codes must stay.
+ */
+export function printable(s: string): string {
+  return s.replace(UNPRINTABLE, show);
+}
+
+/** Control characters JSON.stringify leaves raw: DEL, C1 (U+0080–U+009F), U+2028 and U+2029. */
+const JSON_RAW = /[\x7f-\x9f\u2028\u2029]/g;
+
+/**
+ * `JSON.stringify(value, null, indent)` with DEL, the C1 controls and U+2028/U+2029 written as
+ * `\u00XX` escapes as well: JSON.stringify escapes only C0, so a stranger's U+009B would reach a
+ * terminal that shows the JSON. The escapes are standard JSON, so a parser reads back the exact
+ * text. These characters occur only inside strings, so replacing them everywhere is safe.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(
+    JSON_RAW,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * A copy of `value` with `printable` applied to every string in it, in arrays and plain objects
+ * at any depth: for a renderer to take a whole result at its door, so that no field is missed.
+ * Other objects (class instances, Maps, Dates) are passed through unchanged.
+ */
+export function printableDeep<T>(value: T): T {
+  if (typeof value === 'string') return printable(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => printableDeep(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return value;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printableDeep(v)])) as T;
+  }
+  return value;
+}
