@@ -62,7 +62,7 @@ export async function labCommand(opts: { port?: number; json?: boolean }): Promi
   stopOnSignals(() => process.stderr.write('linkdoctor lab: stopped, files removed\n'));
   const lab = await startLab({ port: opts.port });
   process.stdout.write(
-    opts.json ? `${JSON.stringify(labJson(lab), null, 2)}\n` : renderLab(lab, colorsFor(process.stdout)),
+    opts.json ? `${jsonText(labJson(lab), 2)}\n` : renderLab(lab, colorsFor(process.stdout)),
   );
   // The servers keep the process alive until a signal stops them.
 }
