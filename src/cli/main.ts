@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
-import { withProbeFlags } from './probe-flags.js';
+import { daysOption, portOption, secondsOption, withProbeFlags } from './probe-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const kbOption = () =>
@@ -76,7 +76,7 @@ knownHosts
   )
   .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default)')
   .requiredOption('--to <file>', 'the known_hosts file (created if missing)')
-  .option('--timeout <seconds>', 'bound for the connection', (v) => Number(v), 10)
+  .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./known-hosts.js')).knownHostsAdd(target, opts));
 knownHosts
@@ -86,7 +86,7 @@ knownHosts
   )
   .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default)')
   .requiredOption('--known-hosts <file>', 'the known_hosts file')
-  .option('--timeout <seconds>', 'bound for the connection', (v) => Number(v), 10)
+  .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./known-hosts.js')).knownHostsCheck(target, opts));
 
@@ -122,7 +122,7 @@ trust
   .command('expiring')
   .description('what expires within N days (exit 1 if anything does)')
   .argument('<file>', 'the store')
-  .requiredOption('--days <n>', 'how many days ahead', (v) => Number(v))
+  .requiredOption('--days <n>', 'how many days ahead', daysOption)
   .option('--password-env <var>', 'environment variable holding the store password')
   .option('--json', 'print JSON')
   .action(async (file: string, opts) => (await import('./trust.js')).trustExpiring(file, opts));
@@ -133,14 +133,14 @@ trust
   .requiredOption('--to <file>', 'the store to add to (.pem, .p12/.pfx); created if missing')
   .option('--password-env <var>', 'environment variable holding the store password (PKCS#12)')
   .option('--servername <name>', 'the TLS server name (SNI), when it differs from the host')
-  .option('--timeout <seconds>', 'bound for the connection', (v) => Number(v), 10)
+  .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./trust.js')).trustAddFromSite(target, opts));
 
 program
   .command('lab')
   .description('start local servers that reproduce the known failures, and print them')
-  .option('--port <n>', 'first port to use (default: any free ports)', (v) => Number(v))
+  .option('--port <n>', 'first port to use (default: any free ports)', portOption)
   .option('--json', 'print the servers as JSON')
   .action(async (opts) => (await import('./lab.js')).labCommand(opts));
 

@@ -1,8 +1,55 @@
 // The flags of `linkdoctor probe`, in one place: the CLI and the demo (which probes the lab's
 // scenarios with their own flags) parse them the same way.
 import { type Command, Option } from 'commander';
+import { UserError } from '../errors.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The bounds of a numeric option; `whole`: an integer. */
+interface NumberRange {
+  min: number;
+  max: number;
+  whole?: boolean;
+  /** What the number is, for the sentence: "a number of seconds", "a port". */
+  what: string;
+}
+
+/**
+ * A commander parser for a numeric option: the number, or a usage error (exit 2) that names the
+ * range. Node's timers overflow above 2^31 ms (24.8 days) and fire at once, and Number('abc') is
+ * NaN, so nothing unchecked may reach a timer or a loop bound.
+ */
+export function numberOption(flag: string, r: NumberRange): (raw: string) => number {
+  return (raw) => {
+    const v = raw.trim() === '' ? NaN : Number(raw);
+    if (!Number.isFinite(v) || v < r.min || v > r.max || (r.whole && !Number.isInteger(v))) {
+      // The value as typed, short and printable (it may hold anything).
+      const shown = raw.slice(0, 20).replace(/[^\x20-\x7e]/g, '?') + (raw.length > 20 ? '...' : '');
+      throw new UserError(`${flag} takes ${r.what} from ${r.min} to ${r.max}, not "${shown}"`);
+    }
+    return v;
+  };
+}
+
+/** Seconds of a network bound: at most an hour (far below the timer's limit). */
+export const MAX_TIMEOUT_S = 3600;
+export const secondsOption = (flag = '--timeout') =>
+  numberOption(flag, { min: 0.1, max: MAX_TIMEOUT_S, what: 'a number of seconds' });
+/** curl's own default limit of redirects. */
+export const MAX_REDIRS = 50;
+export const redirectsOption = numberOption('--max-redirs', {
+  min: 0,
+  max: MAX_REDIRS,
+  whole: true,
+  what: 'a whole number of redirects',
+});
+export const daysOption = numberOption('--days', {
+  min: 0,
+  max: 36500,
+  whole: true,
+  what: 'a whole number of days',
+});
+export const portOption = numberOption('--port', { min: 1, max: 65535, whole: true, what: 'a port' });
 
 export function withProbeFlags(cmd: Command): Command {
   return cmd
@@ -13,7 +60,7 @@ export function withProbeFlags(cmd: Command): Command {
         'outbound: the tenant calls a receiver (default); inbound: a sender calls the tenant',
       ).choices(['inbound', 'outbound']),
     )
-    .option('--timeout <seconds>', 'bound of each step', (v) => Number(v), 5)
+    .option('--timeout <seconds>', 'bound of each step and of each request', secondsOption(), 5)
     .option('--trust <file>', 'trust store: PEM bundle, PKCS#12, JKS or JCEKS (default: a Java-like one)')
     .option('--trust-password-env <var>', 'environment variable holding the trust store password')
     .option('--client-cert <file>', 'client certificate to present: PKCS#12, or PEM (cert and key)')
@@ -29,7 +76,11 @@ export function withProbeFlags(cmd: Command): Command {
     .option('--oauth-client-id <id>', 'OAuth2 client id')
     .option('--oauth-secret-env <var>', 'environment variable holding the OAuth2 client secret')
     .option('--csrf', 'fetch a CSRF token (X-CSRF-Token: Fetch) and send it with the session cookies')
-    .option('--max-redirs <n>', 'redirects to follow at most', (v) => Number(v), 5)
+    .option('--max-redirs <n>', `redirects to follow at most (0 to ${MAX_REDIRS})`, redirectsOption, 5)
+    .option(
+      '--location-trusted',
+      'send the credentials and the OAuth token on to another scheme, host or port a redirect leads to',
+    )
     .option('--known-hosts <file>', 'SFTP/SSH: OpenSSH known_hosts file to hold the host key against')
     .option('--identity <file>', 'SFTP/SSH: private key to log in with')
     .option('--identity-passphrase-env <var>', 'SFTP/SSH: environment variable holding the key passphrase')

@@ -13,6 +13,7 @@ import { jsonText } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
 import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
+import { redirectsOption, secondsOption } from './probe-flags.js';
 import { promptSecret, secretFromEnv } from './secrets.js';
 
 export interface ProbeFlags {
@@ -40,6 +41,7 @@ export interface ProbeFlags {
   oauthSecretEnv?: string;
   csrf?: boolean;
   maxRedirs: number;
+  locationTrusted?: boolean;
   json?: boolean;
   full?: boolean;
   kb?: string[];
@@ -149,7 +151,9 @@ function oauthSpec(f: ProbeFlags): OAuthSpec | undefined {
 
 /** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
 export async function probeOptions(target: string, f: ProbeFlags): Promise<ProbeOptions> {
-  if (!(f.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
+  // Flags set by a caller rather than parsed from a command line get the same checks.
+  secondsOption()(String(f.timeout));
+  redirectsOption(String(f.maxRedirs));
   const store = await loadTrustStore({
     ...(f.trust ? { file: f.trust } : {}),
     ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
@@ -186,6 +190,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
       ...(auth ? { auth } : {}),
       csrf: !!f.csrf,
       maxRedirects: f.maxRedirs,
+      locationTrusted: !!f.locationTrusted,
     },
     smtp: {
       ...login,

@@ -112,6 +112,8 @@ export async function trustAddFromSite(
   const { results, created } = await addTrustedCerts(opts.to, [top], pass);
   const store = await loadTrustStore({ file: opts.to, password: pass });
   const judged = judgeChain({ sent: site.chain, store, host: opts.servername ?? host });
+  // The store was written, but the site is still not trusted: a problem found.
+  if (!judged.trusted) process.exitCode = 1;
 
   if (opts.json)
     return printJson({

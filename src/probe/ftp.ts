@@ -24,6 +24,13 @@ export interface FtpOptions {
 const inside = (ms: number) => Math.max(50, Math.round(ms * 0.9));
 /** How many entries of the listing the result shows. */
 const SHOWN = 20;
+/**
+ * What the control connection may carry in one session: a real server's replies take a few KB. A
+ * peer that streams bytes without a reply basic-ftp can parse would otherwise fill the memory.
+ */
+const CONTROL_MAX = 256 * 1024;
+/** A listing larger than this is not read to its end (basic-ftp's own default is 40 MB). */
+const LISTING_MAX = 1024 * 1024;
 
 const TYPES: Record<number, NonNullable<FtpFinding['listing']>[number]['type']> = {
   [FileType.File]: 'file',
@@ -41,12 +48,22 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
   const path = decodeURIComponent(target.url.pathname) || '/';
   const user = o.user ?? target.user ?? 'anonymous';
   const finding: FtpFinding = { features: [], path };
-  const client = new Client(inside(ms));
+  const client = new Client(inside(ms), { allowSeparateTransferHost: false, maxListingBytes: LISTING_MAX });
   // The raw server text, for what basic-ftp drops: a greeting that is no FTP reply at all.
   const received: string[] = [];
+  // Kept whole: CONTROL_MAX bounds it.
+  let controlBytes = 0;
+  let flooded = false;
   client.ftp.verbose = true;
   client.ftp.log = (m: string) => {
-    if (m.startsWith('< ')) received.push(m.slice(2));
+    if (!m.startsWith('< ')) return;
+    const text = m.slice(2);
+    controlBytes += text.length;
+    received.push(text);
+    if (controlBytes > CONTROL_MAX && !flooded) {
+      flooded = true;
+      client.ftp.closeWithError(new Error('flood'));
+    }
   };
   const close = () => client.close();
   const fail = (outcome: StepOutcome) => {
@@ -65,6 +82,10 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
 
   /** basic-ftp's errors in the probe's terms: silent, garbage, a server reply, a socket error. */
   const failure = (e: Error & { code?: unknown }): StepOutcome => {
+    if (flooded) {
+      const detail = `${where} sent more than ${CONTROL_MAX / 1024} KB on the control connection without the reply it was asked for: it is not a working FTP server`;
+      return { ok: false, detail, signals: [{ type: 'net.error', value: 'garbage' }], text: detail };
+    }
     if (e instanceof FTPError)
       return { ok: false, detail: `${where} answered ${e.message}`, text: e.message };
     const first = received.join('').trimStart();
@@ -185,7 +206,16 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
     run: bounded(async () => {
       const before = received.length;
       try {
-        const entries = await client.list(path);
+        const entries = await client.list(path).catch((e: Error) => {
+          // basic-ftp stops reading a listing at maxListingBytes: what came is enough to say it works.
+          if (/Maximum bytes exceeded/.test(e.message)) return undefined;
+          throw e;
+        });
+        if (!entries)
+          return {
+            ok: true,
+            detail: `${path}: a listing of more than ${LISTING_MAX / 1024 / 1024} MB over a passive data connection (not read to its end)`,
+          };
         finding.entries = entries.length;
         finding.listing = entries
           .slice(0, SHOWN)

@@ -38,13 +38,18 @@ export function httpPlan(ctx: ProbeContext): PlannedStep[] {
   }
   steps.push({
     name: 'http',
-    // Several requests may go out (redirects, the CSRF experiments, the 411 retry): each has the bound.
-    boundMs: opts.timeoutMs * (3 + opts.http.maxRedirects),
+    // Several requests may go out (redirects, the CSRF experiments, the 411 retry): each has the
+    // timeout as its own bound, and together they have what is left of the probe's budget.
+    boundMs: Infinity,
     run: (signal) =>
       httpStep(
         {
           ...opts.http,
           url: target.url,
+          timeoutMs: opts.timeoutMs,
+          store: opts.tls.store,
+          // A little inside the step's bound, so that the step can say which request it stopped.
+          deadline: ctx.deadline - Math.min(250, opts.timeoutMs / 10),
           ...(tlsOut.connect ? { tls: tlsOut.connect } : {}),
           ...(oauth.token ? { auth: { bearer: oauth.token } } : {}),
         },

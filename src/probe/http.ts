@@ -3,6 +3,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
+import { judgeChain } from '../trust/chain.js';
+import { fetchServerChain } from '../trust/fetch.js';
+import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 
@@ -16,8 +19,19 @@ export interface HttpSpec {
   auth?: { user: string; password: string } | { bearer: string };
   csrf: boolean;
   maxRedirects: number;
+  /**
+   * --location-trusted: send the credentials, the token and the session cookies on to another origin
+   * a redirect leads to. Without it they go only to the origin the user named (scheme, host, port).
+   */
+  locationTrusted?: boolean;
   /** TLS options for https (the probe's trust decision is its own, so no verification here). */
   tls?: ConnectionOptions;
+  /** The trust store that judges the certificate of another https origin a redirect leads to. */
+  store?: TrustStore;
+  /** Bound of each request: connection, response head and the part of the body that is read. */
+  timeoutMs: number;
+  /** performance.now() by which the whole step must end (the probe's total budget). */
+  deadline?: number;
 }
 
 export interface HttpExchange {
@@ -30,6 +44,13 @@ export interface HttpExchange {
   ms: { firstByte: number; total: number };
   /** The start of the body, for error pages. */
   body: string;
+  /**
+   * Why the body was not read to its end: `limit`, its start was all the probe needs; `timeout`, it
+   * did not arrive within the bound (a trickle). Absent when it was read whole.
+   */
+  bodyEnd?: 'limit' | 'timeout';
+  /** Bytes of the body received, when it was not read whole. */
+  bodyBytes?: number;
 }
 
 export interface HttpFinding {
@@ -40,16 +61,56 @@ export interface HttpFinding {
   redirects: string[];
   /** What the CSRF and 411 experiments showed, in sentences. */
   notes: string[];
+  /** A redirect led to another origin, and the credentials were not sent there. */
+  withheld?: boolean;
 }
 
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SHOWN =
   /^(?:server|content-type|content-length|location|retry-after|www-authenticate|x-csrf-token|via|sap-[\w-]+|x-sap-[\w-]+|proxy-authenticate|x-correlationid|x-request-id|transfer-encoding|connection)$/i;
 const BODY_MAX = 2048;
+/** Headers that carry the user's credentials or the session: they stay with the origin the user named. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-csrf-token'];
 
 interface Raw extends HttpExchange {
   setCookies: string[];
   rawHeaders: http.IncomingHttpHeaders;
+}
+
+/**
+ * A request that ended without a whole answer, told by what the server did: `timeout`, no connection
+ * in time; `silent`, connected and said nothing; `slow`, began its answer and did not finish it;
+ * `budget`, the probe's total budget ran out. `url` is the request's, so a redirect's host is named.
+ */
+class Stalled extends Error {
+  constructor(
+    message: string,
+    readonly verdict: 'timeout' | 'silent' | 'slow' | 'budget',
+    readonly url: URL,
+  ) {
+    super(message);
+  }
+}
+
+/** A redirect to another https origin whose certificate the trust store does not accept. */
+class UntrustedHop extends Error {
+  constructor(
+    message: string,
+    readonly signals: Signal[],
+    readonly url: URL,
+  ) {
+    super(message);
+  }
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+/** The bound of the next request: the per-request timeout, or what is left of the budget. */
+function limitOf(spec: HttpSpec): { ms: number; budget: boolean } {
+  const left = spec.deadline === undefined ? Infinity : spec.deadline - performance.now();
+  return left < spec.timeoutMs
+    ? { ms: Math.max(0, left), budget: true }
+    : { ms: spec.timeoutMs, budget: false };
 }
 
 function mask(name: string, value: string): string {
@@ -58,7 +119,11 @@ function mask(name: string, value: string): string {
   return value;
 }
 
-/** One request, bounded by `signal`; rejects with the socket error. */
+/**
+ * One request, bounded by `signal` and by its own limit (the timeout, or what is left of the budget):
+ * the body is read only as far as the probe keeps it (BODY_MAX), and a body that does not arrive in
+ * time ends the request with what came. Rejects with the socket error (its `url` set) or Stalled.
+ */
 function send(
   spec: HttpSpec,
   url: URL,
@@ -69,6 +134,7 @@ function send(
 ): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
+    const limit = limitOf(spec);
     const lib = url.protocol === 'https:' ? https : http;
     const req = lib.request(url, {
       method,
@@ -77,35 +143,92 @@ function send(
       signal,
       ...(url.protocol === 'https:' ? spec.tls : {}),
     });
-    req.once('error', reject);
-    req.once('response', (res) => {
-      const firstByte = performance.now() - started;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < BODY_MAX) chunks.push(c);
+    let connected = false;
+    let settled = false;
+    let res: http.IncomingMessage | undefined;
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let size = 0;
+    let firstByte = 0;
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+    };
+    const fail = (e: Error) => {
+      if (settled) return;
+      settle();
+      req.destroy();
+      reject(Object.assign(e, { url }));
+    };
+    /** The response as far as it was read; `end` says why the reading stopped early. */
+    const finish = (end?: 'limit' | 'timeout') => {
+      if (settled || !res) return;
+      settle();
+      // The rest of a long or trickled body is not needed: the connection is closed, not drained.
+      if (end) req.destroy();
+      const shown: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers))
+        if (SHOWN.test(k) && v !== undefined) shown[k] = mask(k, Array.isArray(v) ? v.join(', ') : v);
+      const setCookies = res.headers['set-cookie'] ?? [];
+      if (setCookies.length)
+        shown['set-cookie'] = setCookies.map((c) => `${c.split('=')[0]}=(value hidden)`).join(', ');
+      resolve({
+        method,
+        url: url.href,
+        status: res.statusCode ?? 0,
+        reason: res.statusMessage ?? '',
+        headers: shown,
+        ms: { firstByte: Math.round(firstByte), total: Math.round(performance.now() - started) },
+        body: Buffer.concat(chunks).toString('utf8'),
+        ...(end ? { bodyEnd: end, bodyBytes: size } : {}),
+        setCookies,
+        rawHeaders: res.headers,
+      });
+    };
+    const timer = setTimeout(() => {
+      if (res) return finish('timeout');
+      const bound = seconds(limit.ms);
+      const got = req.socket?.bytesRead ?? 0;
+      if (limit.budget)
+        return fail(
+          new Stalled(`the probe's total time ran out while waiting for ${url.host}`, 'budget', url),
+        );
+      if (!connected)
+        return fail(new Stalled(`${url.host} did not accept a connection within ${bound}`, 'timeout', url));
+      fail(
+        got
+          ? new Stalled(
+              `${url.host} sent ${got} bytes but no complete response head within ${bound} (a server that trickles its answer)`,
+              'slow',
+              url,
+            )
+          : new Stalled(
+              `${url.host} accepted the connection but sent no response within ${bound} (a silent server)`,
+              'silent',
+              url,
+            ),
+      );
+    }, limit.ms);
+    req.once('socket', (socket) => {
+      const connecting = (socket as { connecting?: boolean }).connecting;
+      if (connecting === false) connected = true;
+      else socket.once('connect', () => (connected = true));
+    });
+    req.once('error', fail);
+    req.once('response', (r) => {
+      res = r;
+      firstByte = performance.now() - started;
+      r.on('data', (c: Buffer) => {
         size += c.length;
+        if (kept < BODY_MAX) {
+          const part = c.subarray(0, BODY_MAX - kept);
+          chunks.push(part);
+          kept += part.length;
+        }
+        if (kept >= BODY_MAX) finish('limit');
       });
-      res.once('error', reject);
-      res.once('end', () => {
-        const shown: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers))
-          if (SHOWN.test(k) && v !== undefined) shown[k] = mask(k, Array.isArray(v) ? v.join(', ') : v);
-        const setCookies = res.headers['set-cookie'] ?? [];
-        if (setCookies.length)
-          shown['set-cookie'] = setCookies.map((c) => `${c.split('=')[0]}=(value hidden)`).join(', ');
-        resolve({
-          method,
-          url: url.href,
-          status: res.statusCode ?? 0,
-          reason: res.statusMessage ?? '',
-          headers: shown,
-          ms: { firstByte: Math.round(firstByte), total: Math.round(performance.now() - started) },
-          body: Buffer.concat(chunks).toString('utf8').slice(0, BODY_MAX),
-          setCookies,
-          rawHeaders: res.headers,
-        });
-      });
+      r.once('error', fail);
+      r.once('end', () => finish());
     });
     if (body !== undefined) req.end(body);
     else req.end();
@@ -135,7 +258,62 @@ function bodyOf(spec: HttpSpec, method: string, headers: Record<string, string>,
 
 const cookieHeader = (setCookies: string[]) => setCookies.map((c) => c.split(';')[0]).join('; ');
 
-/** Sends the request, following redirects up to the bound; detects loops. */
+/** The headers without the user's credentials and the session (for another origin). */
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !CREDENTIAL_HEADERS.includes(k)));
+}
+
+/** What the credential headers are, in words: "the Basic credentials", "the OAuth token". */
+function credentialWords(headers: Record<string, string>): string[] {
+  const auth = headers.authorization;
+  return [
+    ...(auth
+      ? [
+          /^bearer /i.test(auth)
+            ? 'the OAuth token'
+            : /^basic /i.test(auth)
+              ? 'the Basic credentials'
+              : 'the Authorization header',
+        ]
+      : []),
+    ...(headers['proxy-authorization'] ? ['the Proxy-Authorization header'] : []),
+    ...(headers.cookie ? ['the session cookies'] : []),
+    ...(headers['x-csrf-token'] ? ['the CSRF token'] : []),
+  ];
+}
+
+/**
+ * A redirect to another https origin: the platform would judge that server's certificate too, so the
+ * probe does before it sends anything there; an untrusted one ends the step, naming that host.
+ */
+async function judgeHop(spec: HttpSpec, url: URL): Promise<void> {
+  if (!spec.store) return;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || 443);
+  const limit = limitOf(spec);
+  let sent;
+  try {
+    sent = await fetchServerChain(host, port, {
+      ...(spec.tls?.servername && url.host === spec.url.host ? { servername: spec.tls.servername } : {}),
+      timeoutMs: Math.max(1, limit.ms),
+    });
+  } catch (e) {
+    throw Object.assign(new Error(`the redirect to ${url.href} failed: ${(e as Error).message}`), { url });
+  }
+  const judged = judgeChain({ sent: sent.chain, store: spec.store, host });
+  const failing = judged.verdicts.filter((v) => v !== 'weak-key');
+  if (!failing.length) return;
+  throw new UntrustedHop(
+    `the redirect leads to ${url.host}, whose certificate ${spec.store.label} does not accept: ${judged.sentences[0]}`,
+    failing.map((v) => ({ type: 'tls.verdict', value: v })),
+    url,
+  );
+}
+
+/**
+ * Sends the request, following redirects up to the bound; detects loops. Credentials and the session
+ * go only to the origin the user named (as curl does), unless --location-trusted.
+ */
 async function exchange(
   spec: HttpSpec,
   headers: Record<string, string>,
@@ -147,13 +325,42 @@ async function exchange(
   let method = spec.method;
   const seen = new Set<string>();
   for (;;) {
-    const b = bodyOf(spec, method, headers, explicitEmpty);
+    const foreign = url.origin !== spec.url.origin;
+    let sent = headers;
+    if (foreign) {
+      if (url.protocol === 'https:') await judgeHop(spec, url);
+      const words = credentialWords(headers);
+      if (!spec.locationTrusted && words.length) {
+        sent = withoutCredentials(headers);
+        const note = `Withheld from ${url.origin}: ${list(words)} (they go only to ${spec.url.origin}, the origin named; --location-trusted sends them on).`;
+        if (!finding.notes.includes(note)) finding.notes.push(note);
+        finding.withheld = true;
+      }
+    }
+    const b = bodyOf(spec, method, sent, explicitEmpty);
     const r = await send(spec, url, method, b.headers, b.body, signal);
     finding.exchanges.push(strip(r));
     const location = r.rawHeaders.location;
     if (![301, 302, 303, 307, 308].includes(r.status) || !location) return r;
     seen.add(url.href);
-    const next = new URL(location, url);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw Object.assign(
+        new Error(`${url.host} redirects to "${location.slice(0, 80)}", which is not a URL`),
+        {
+          url,
+        },
+      );
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      throw Object.assign(
+        new Error(`${url.host} redirects to a ${next.protocol} URL, which HTTP cannot follow`),
+        {
+          url,
+        },
+      );
     finding.redirects.push(`${r.status} → ${next.href}`);
     if (seen.has(next.href)) throw Object.assign(new Error('redirect loop'), { loop: true, last: r });
     if (finding.redirects.length > spec.maxRedirects)
@@ -163,6 +370,10 @@ async function exchange(
     url = next;
   }
 }
+
+/** "a, b and c". */
+const list = (words: string[]): string =>
+  words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words[0]!;
 
 const strip = ({ setCookies: _s, rawHeaders: _r, ...x }: Raw): HttpExchange => x;
 
@@ -228,12 +439,7 @@ export async function httpStep(
       return { ok: false, detail, signals, text: `${detail}\n${responseText(err.last)}` };
     }
     if (err.name === 'AbortError') throw err;
-    return {
-      ok: false,
-      detail: describeError(err, spec.url.host),
-      signals: [...signals, ...errorSignals(err)],
-      text: `${err.code ?? ''} ${err.message}`,
-    };
+    return failure(err, spec, signals);
   }
   finding.status = res.status;
   finding.reason = res.reason;
@@ -243,13 +449,24 @@ export async function httpStep(
     { type: 'http.status', value: String(res.status), detail: res.reason },
     { type: 'probe.status', value: String(res.status), detail: res.reason },
   );
+  const trickled = res.bodyEnd === 'timeout';
+  if (trickled) signals.push({ type: 'net.error', value: 'slow' });
+  // A body that did not arrive in time: the platform's read timeout would end the call.
+  const trickle = trickled
+    ? `, but its body trickled: ${res.bodyBytes} bytes within ${seconds(res.ms.total)}, then the probe stopped reading (a read timeout for the platform)`
+    : '';
+  if (res.status < 400 && trickled) {
+    const detail = `${new URL(res.url).host} answered ${res.status} ${res.reason}${trickle}`;
+    return { ok: false, detail, signals, text: `${detail}\n${responseText(res)}` };
+  }
   if (res.status < 400) return { ok: true, detail: `${res.status} ${res.reason}`, signals };
 
   let detail = `${res.status} ${res.reason}`;
   if (res.status === 401 && finding.wwwAuthenticate) {
     const scheme = finding.wwwAuthenticate.split(/\s/)[0]!.toLowerCase();
     signals.push({ type: 'http.auth', value: scheme });
-    detail += `: the server wants ${scheme === 'basic' ? 'Basic (user and password)' : scheme} authentication${spec.auth ? ' and refused the credentials sent' : ', and none was sent'}`;
+    const withheld = !spec.locationTrusted && new URL(res.url).origin !== spec.url.origin;
+    detail += `: the server wants ${scheme === 'basic' ? 'Basic (user and password)' : scheme} authentication${spec.auth ? (withheld ? `, and none was sent: the credentials were withheld from ${new URL(res.url).origin}, another origin than the one named` : ' and refused the credentials sent') : ', and none was sent'}`;
   }
   // nginx and other proxies check the client certificate after the handshake and answer 400.
   if (
@@ -262,9 +479,86 @@ export async function httpStep(
       ? ': the server refused the client certificate'
       : ': the server requires a client certificate';
   }
-  if (res.status === 403) detail += await explainCsrf(spec, res, baseHeaders(spec), finding, signals, signal);
-  if (res.status === 404) detail += await explainNotFound(spec, headers, finding, signal);
-  if (res.status === 411 && WRITE.has(spec.method) && spec.data === undefined) {
+  detail += trickle;
+  // The experiments below send more requests; one that fails or stalls does not hide the answer above.
+  const experiment = async (what: string, run: () => Promise<string>): Promise<string> => {
+    try {
+      return await run();
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw e;
+      finding.notes.push(`The ${what} got no answer: ${failure(e as Error, spec, []).detail}.`);
+      return '';
+    }
+  };
+  if (res.status === 403)
+    detail += await experiment('CSRF experiment', () =>
+      explainCsrf(spec, res, baseHeaders(spec), finding, signals, signal),
+    );
+  if (res.status === 404)
+    detail += await experiment('search for a near path', () =>
+      explainNotFound(spec, headers, finding, signal),
+    );
+  if (res.status === 411 && WRITE.has(spec.method) && spec.data === undefined)
+    detail += await experiment('retry with Content-Length: 0', () =>
+      retryEmpty(spec, headers, finding, signal),
+    );
+  return { ok: false, detail, signals, text: responseText(res) };
+}
+
+/** A request that ended without an answer, in the probe's terms, naming the host that failed. */
+function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
+  const err = e as NodeJS.ErrnoException & { url?: URL };
+  const host = (err.url ?? spec.url).host;
+  if (e instanceof Stalled) {
+    const text =
+      e.verdict === 'silent' || e.verdict === 'slow'
+        ? `${e.message}: read timeout`
+        : e.verdict === 'timeout'
+          ? `${e.message}: connect timed out`
+          : e.message;
+    return {
+      ok: false,
+      detail: e.message,
+      signals: [...signals, { type: 'net.error', value: e.verdict }],
+      text,
+    };
+  }
+  if (e instanceof UntrustedHop)
+    return { ok: false, detail: e.message, signals: [...signals, ...e.signals], text: e.message };
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    const detail = `${host} sent a response head larger than 16 KB (not a usable HTTP answer)`;
+    return {
+      ok: false,
+      detail,
+      signals: [...signals, { type: 'net.error', value: 'garbage' }],
+      text: detail,
+    };
+  }
+  if (err.code?.startsWith('HPE_')) {
+    const detail = `${host} answered something that is not HTTP (${err.message})`;
+    return {
+      ok: false,
+      detail,
+      signals: [...signals, { type: 'net.error', value: 'garbage' }],
+      text: detail,
+    };
+  }
+  return {
+    ok: false,
+    detail: err.code ? describeError(err, host) : err.message,
+    signals: [...signals, ...errorSignals(err)],
+    text: `${err.code ?? ''} ${err.message}`,
+  };
+}
+
+/** On a 411 to an empty write: does an explicit Content-Length: 0 work? */
+async function retryEmpty(
+  spec: HttpSpec,
+  headers: Record<string, string>,
+  finding: HttpFinding,
+  signal: AbortSignal,
+): Promise<string> {
+  {
     const retry = await exchange(spec, headers, finding, signal, true);
     const works = retry.status < 400;
     finding.notes.push(
@@ -272,9 +566,8 @@ export async function httpStep(
         ? `Sent again with an explicit empty body (Content-Length: 0), the server answered ${retry.status}: it rejects only the chunked empty body.`
         : `Sent again with an explicit empty body (Content-Length: 0), the server still answered ${retry.status} ${retry.reason}.`,
     );
-    detail += works ? '; with Content-Length: 0 it works' : '; Content-Length: 0 did not help either';
+    return works ? '; with Content-Length: 0 it works' : '; Content-Length: 0 did not help either';
   }
-  return { ok: false, detail, signals, text: responseText(res) };
 }
 
 /** On a 403 to a write: is it the CSRF protection, and what would satisfy it? */

@@ -25,6 +25,9 @@ function claims(token: string): { scope?: string[] | string; client_id?: string;
   }
 }
 
+/** The longest token endpoint answer read. */
+const TOKEN_ANSWER_MAX = 64 * 1024;
+
 export function oauthStep(
   spec: OAuthSpec,
   store: TrustStore,
@@ -62,8 +65,12 @@ export function oauthStep(
     req.once('response', (res) => {
       let text = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => (text = (text + c).slice(0, 65536)));
-      res.once('end', () => {
+      // A token answer takes a few KB; a longer one is not read to its end.
+      let ended = false;
+      const answer = () => {
+        if (ended) return;
+        ended = true;
+        req.destroy();
         finding.status = res.statusCode ?? 0;
         let json: {
           access_token?: string;
@@ -99,7 +106,12 @@ export function oauthStep(
           signals: [{ type: 'http.status', value: String(res.statusCode), detail: 'OAuth token endpoint' }],
           text: `OAuth token request to ${finding.tokenUrl} failed: HTTP ${res.statusCode} ${json.error ?? ''} ${json.error_description ?? ''}`,
         });
+      };
+      res.on('data', (c: string) => {
+        text += c;
+        if (text.length > TOKEN_ANSWER_MAX) answer();
       });
+      res.once('end', answer);
     });
     req.end(body);
   });

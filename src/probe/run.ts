@@ -18,10 +18,10 @@ import { sshPlan, type SshOptions } from './ssh.js';
 export interface ProbeOptions {
   target: string;
   direction?: Direction;
-  /** Bound of each step. */
+  /** Bound of each step (and of each request of the http step). */
   timeoutMs: number;
   tls: Omit<TlsOptions, 'timeoutMs'>;
-  http: Omit<HttpSpec, 'url' | 'tls'>;
+  http: Omit<HttpSpec, 'url' | 'tls' | 'store' | 'timeoutMs' | 'deadline'>;
   ssh?: SshOptions;
   /** OAuth2 client credentials: the token is fetched in a step of its own, before the http step. */
   oauth?: OAuthSpec;
@@ -35,6 +35,8 @@ export interface ProbeContext {
   opts: ProbeOptions;
   direction: Direction;
   addresses: string[];
+  /** performance.now() by which the whole probe ends: its total budget. */
+  deadline: number;
   /** The protocol parts of the result (tls, http, ...), filled in by the steps. */
   result: Omit<ProbeResult, 'target' | 'direction' | 'ok' | 'steps' | 'diagnoses' | 'signals'>;
 }
@@ -64,10 +66,22 @@ const PLANS: Record<string, Plan> = {
   ftps: ftpPlan,
 };
 
+/**
+ * The whole probe's budget, in timeouts: room for every step of the longest plan at its own bound
+ * (sftp with --write-test), so that only a peer that stalls one request after another meets it.
+ */
+export const BUDGET_TIMEOUTS = 10;
+
 export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   const target = parseTarget(opts.target);
   const direction = opts.direction ?? defaultDirection(target);
-  const ctx: ProbeContext = { target, opts, direction, addresses: [], result: {} };
+  const budgetMs = opts.timeoutMs * BUDGET_TIMEOUTS;
+  const deadline = performance.now() + budgetMs;
+  const ctx: ProbeContext = { target, opts, direction, addresses: [], deadline, result: {} };
+  /** A step's bound: its own, or what is left of the budget. */
+  const boundOf = (step: PlannedStep) =>
+    Math.min(step.boundMs ?? opts.timeoutMs, deadline - performance.now());
+  const spent = `the probe's total time (${budgetMs / 1000} s, ${BUDGET_TIMEOUTS} × --timeout) ran out`;
   const plan: PlannedStep[] = [
     { name: 'dns', run: () => dnsStep(target.host, ctx) },
     { name: 'tcp', run: (signal) => tcpStep(ctx.addresses, target.port, signal) },
@@ -78,8 +92,8 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   let failed: StepRecord | undefined;
   for (const step of plan) {
     if (step.afterFailure) {
-      if (failed && step.afterFailure(failed)) {
-        const found = await runStep(step.name, step.boundMs ?? opts.timeoutMs, step.run);
+      if (failed && step.afterFailure(failed) && boundOf(step) > 0) {
+        const found = await runStep(step.name, boundOf(step), step.run);
         failed.detail += `; ${found.detail}`;
         failed.signals.push(...found.signals);
       }
@@ -89,7 +103,18 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
       steps.push(notRun(step.name, `${failed.name} failed`));
       continue;
     }
-    const record = await runStep(step.name, step.boundMs ?? opts.timeoutMs, step.run);
+    const bound = boundOf(step);
+    if (bound <= 0) {
+      failed = { ...notRun(step.name, spent), ok: false, signals: [{ type: 'net.error', value: 'budget' }] };
+      steps.push(failed);
+      continue;
+    }
+    const record = await runStep(
+      step.name,
+      bound,
+      step.run,
+      bound < (step.boundMs ?? opts.timeoutMs) ? spent : undefined,
+    );
     steps.push(record);
     if (!record.ok) failed = record;
   }

@@ -33,6 +33,9 @@ export function altPortsFromEnv(env: Record<string, string | undefined>): SmtpOp
 /** nodemailer's own deadlines sit a little inside the step's bound, so the step can say what it waited for. */
 const inside = (ms: number) => Math.max(50, Math.round(ms * 0.9));
 
+/** The longest reply accepted (nodemailer's default is 1 MB): a real server's EHLO takes under 1 KB. */
+const REPLY_MAX = 64 * 1024;
+
 /** The custom "mechanism" that hands out nodemailer's sendCommand, for MAIL FROM, RCPT TO and RSET. */
 const COMMANDS = 'X-LINKDOCTOR-COMMANDS';
 
@@ -67,6 +70,7 @@ class Session {
       greetingTimeout: inside(o.ms),
       socketTimeout: inside(o.ms),
       socketCloseTimeout: 0,
+      maxResponseSize: REPLY_MAX,
       transactionLog: true,
       logger: { debug: record, trace: quiet, info: quiet, warn: quiet, error: quiet, fatal: quiet },
       // nodemailer has no public call for a command of one's own; its custom-authentication hook
@@ -161,6 +165,10 @@ function sessionFailure(e: SmtpError, where: string, s: Session, ms: number): St
     // The matcher's text leaves out "SMTP": a server that never speaks is a network matter, not a mail one.
     const text = `${where} accepted the connection but sent no greeting: timed out`;
     return { ok: false, detail, signals: [{ type: 'net.error', value: 'silent' }], text };
+  }
+  if (e.code === 'EPROTOCOL' && /exceeds maximum allowed size/.test(e.message)) {
+    const detail = `${where} sent more than ${REPLY_MAX / 1024} KB without ending its reply: it is not a working SMTP server`;
+    return { ok: false, detail, signals: [{ type: 'net.error', value: 'garbage' }], text: detail };
   }
   if (e.code === 'EPROTOCOL' && response && !/^\d{3}(?:[ -]|$)/.test(response)) {
     const detail = `${where} answered something that is not SMTP: "${response.slice(0, 60)}"`;

@@ -38,12 +38,14 @@ function timeoutVerdict(step: string): string {
 
 /**
  * Runs one step with a hard bound. The step gets an AbortSignal and must release its sockets when
- * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict.
+ * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict. `budgetSpent` is
+ * the sentence for a bound that is the rest of the probe's total budget rather than the step's own.
  */
 export async function runStep(
   name: string,
   timeoutMs: number,
   fn: (signal: AbortSignal) => Promise<StepOutcome>,
+  budgetSpent?: string,
 ): Promise<StepRecord> {
   const started = performance.now();
   const ctl = new AbortController();
@@ -51,12 +53,21 @@ export async function runStep(
   const bound = new Promise<StepOutcome>((resolve) => {
     timer = setTimeout(() => {
       ctl.abort();
-      resolve({
-        ok: false,
-        detail: `no answer within ${timeoutMs / 1000} s`,
-        signals: [{ type: 'net.error', value: timeoutVerdict(name) }],
-        text: `${name}: timed out after ${timeoutMs} ms`,
-      });
+      resolve(
+        budgetSpent
+          ? {
+              ok: false,
+              detail: `stopped: ${budgetSpent}`,
+              signals: [{ type: 'net.error', value: 'budget' }],
+              text: `${name}: ${budgetSpent}`,
+            }
+          : {
+              ok: false,
+              detail: `no answer within ${Math.round(timeoutMs) / 1000} s`,
+              signals: [{ type: 'net.error', value: timeoutVerdict(name) }],
+              text: `${name}: timed out after ${Math.round(timeoutMs)} ms`,
+            },
+      );
     }, timeoutMs);
   });
   let outcome: StepOutcome;

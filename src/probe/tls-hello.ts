@@ -74,6 +74,9 @@ export function caNamesOf(body: Buffer): string[] {
   return names;
 }
 
+/** A first flight larger than this is not read: a real one (certificates included) takes a few KB. */
+const FLIGHT_MAX = 256 * 1024;
+
 const ALERTS: Record<number, string> = {
   40: 'handshake_failure',
   70: 'protocol_version',
@@ -116,7 +119,14 @@ export function inspectCertificateRequest(
     socket.on('close', () =>
       finish({ caNames: [], unknownBecause: 'the server closed the connection during the TLS 1.2 hello' }),
     );
+    let read = 0;
     socket.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > FLIGHT_MAX)
+        return finish({
+          caNames: [],
+          unknownBecause: `the server sent more than ${FLIGHT_MAX / 1024} KB without finishing its TLS 1.2 hello`,
+        });
       records = Buffer.concat([records, chunk]);
       while (records.length >= 5) {
         const type = records[0]!;

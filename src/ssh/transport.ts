@@ -69,6 +69,12 @@ const DEBUG_LISTS: Record<string, AlgorithmKind> = {
   'C->S MAC': 'mac',
 };
 
+/**
+ * What a server may send before the key exchange is done: its identification, KEXINIT and the
+ * exchange take a few KB. ssh2 bounds each line and packet, not their number.
+ */
+const HANDSHAKE_MAX = 1024 * 1024;
+
 /** Errors of ssh2's identification parser: bytes came that are not an SSH server's greeting. */
 const NOT_SSH = /identification|Invalid header|Header line too long|greeting lines|packet length/i;
 
@@ -114,6 +120,17 @@ export function openTransport(o: TransportOptions): Promise<Transport> {
     if (o.signal?.aborted) return abort();
     o.signal?.addEventListener('abort', abort, { once: true });
     socket.once('connect', () => arm(noIdentification));
+    socket.on('data', () => {
+      if (settled || socket.bytesRead <= HANDSHAKE_MAX) return;
+      finish(
+        t.banner
+          ? {
+              kind: 'handshake',
+              message: `${where} sent more than ${HANDSHAKE_MAX / 1024 / 1024} MB without finishing the key exchange`,
+            }
+          : noIdentification(),
+      );
+    });
 
     client.on('error', (e: Error & { level?: string; code?: unknown }) => {
       if (rejected) return finish({ kind: 'rejected', message: `host key ${rejected.type} rejected` });

@@ -7,8 +7,11 @@ import type { ChainJudgement, TlsVerdict } from '../types.js';
 import { certInfoAt, isSelfSigned, issued, notAfter, notBefore, subjectDn } from './cert.js';
 import type { TrustStore } from './store.js';
 
-/** Paths longer than this are loops or abuse, not PKI. */
-const MAX_PATH = 10;
+/**
+ * Paths longer than this are loops or abuse, not PKI; a Java client refuses a chain of more
+ * certificates than this in the handshake (jdk.tls.maxCertificateChainLength, 10 by default).
+ */
+export const MAX_PATH = 10;
 // The most specific explanation first: a missing intermediate or a self-signed certificate says why
 // the chain is untrusted.
 const VERDICT_ORDER: TlsVerdict[] = [
@@ -25,6 +28,8 @@ interface Path {
   certs: X509Certificate[];
   /** The store certificate the path ends in, when it reaches one. */
   anchor?: X509Certificate;
+  /** The walk stopped at MAX_PATH with more issuers to go. */
+  tooLong?: boolean;
 }
 
 /** Walks up from the leaf: a store certificate ends the walk (trusted); else the issuer the server sent. */
@@ -35,7 +40,8 @@ function buildPath(sent: X509Certificate[], store: X509Certificate[]): Path {
     const current = certs[certs.length - 1]!;
     const same = inStore.get(current.fingerprint256);
     if (same) return { certs, anchor: same };
-    if (isSelfSigned(current) || certs.length >= MAX_PATH) return { certs };
+    if (isSelfSigned(current)) return { certs };
+    if (certs.length >= MAX_PATH) return { certs, tooLong: true };
     const fromStore = store.find((c) => issued(c, current));
     if (fromStore) return { certs: [...certs, fromStore], anchor: fromStore };
     const fromServer = sent.find((c) => !certs.includes(c) && issued(c, current));
@@ -87,8 +93,15 @@ export function judgeChain(opts: {
   const infos = path.certs.map((c) => certInfoAt(c, now));
   const top = path.certs[path.certs.length - 1]!;
   const sentFingerprints = new Set(sent.map((c) => c.fingerprint256));
+  const tooLong = sent.length > MAX_PATH || path.tooLong;
 
-  if (!path.anchor) {
+  if (tooLong) {
+    // Not a missing certificate: the chain itself is beyond what a client walks.
+    say(
+      'untrusted',
+      `The server sends ${sent.length} certificates${path.tooLong ? `, a chain longer than ${MAX_PATH}` : ''}: a Java client accepts at most ${MAX_PATH} in a chain (jdk.tls.maxCertificateChainLength) and refuses it as too long; configure the server to send only its certificate and its intermediates.`,
+    );
+  } else if (!path.anchor) {
     if (isSelfSigned(top)) {
       // The path ends in a root (or a self-signed leaf) that the store does not hold.
       const below = path.certs[path.certs.length - 2] ?? top;
@@ -158,7 +171,7 @@ export function judgeChain(opts: {
 
   const verdicts = VERDICT_ORDER.filter((v) => found.has(v));
   return {
-    trusted: !!path.anchor,
+    trusted: !!path.anchor && !tooLong,
     verdicts,
     ...(missing ? { missing } : {}),
     path: infos,
