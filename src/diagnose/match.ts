@@ -55,19 +55,54 @@ function spanEvidence(
   };
 }
 
+/** The text in lower case, and whether a literal occurs in it (each literal searched once per text). */
+interface LowerText {
+  has: (literal: string) => boolean;
+}
+
+/** From this length on, a literal is first held against the text's trigrams: most fail there cheaply. */
+const BIG_TEXT = 64 * 1024;
+
+const trigram = (s: string, i: number) =>
+  s.charCodeAt(i) * 4294967296 + s.charCodeAt(i + 1) * 65536 + s.charCodeAt(i + 2);
+
+function lowerText(text: string): LowerText {
+  const lower = text.toLowerCase();
+  const seen = new Map<string, boolean>();
+  // A knowledge base holds a thousand or more literals; searching a 4 MB text for each would cost
+  // seconds. A literal whose trigrams are not all in the text cannot be in it.
+  let grams: Set<number> | undefined;
+  if (lower.length >= BIG_TEXT) {
+    grams = new Set();
+    for (let i = 0; i + 2 < lower.length; i++) grams.add(trigram(lower, i));
+  }
+  const possible = (l: string) => {
+    if (!grams) return true;
+    for (let i = 0; i + 2 < l.length; i++) if (!grams.has(trigram(l, i))) return false;
+    return true;
+  };
+  return {
+    has: (l) => {
+      let found = seen.get(l);
+      if (found === undefined) seen.set(l, (found = possible(l) && lower.includes(l)));
+      return found;
+    },
+  };
+}
+
 /** Evidence of one symptom, and where it was found: signal index, or for a pattern the signals' count plus its offset. */
 type Found = Evidence & { at: number };
 
 function findSymptom(
   s: CompiledSymptom,
   text: string,
-  lower: string,
+  lower: LowerText,
   signals: Signal[],
   kind: Evidence['kind'],
 ): Found | null {
   if (s.pattern !== undefined) {
     // Most patterns cannot match most texts: a substring test spares compiling and running them.
-    if (s.literals && !s.literals.some((l) => lower.includes(l))) return null;
+    if (s.literals && !s.literals.some(lower.has)) return null;
     const re = s.re!;
     re.lastIndex = 0;
     const m = re.exec(text);
@@ -121,7 +156,7 @@ function directionOf(incident: Incident, signals: Signal[], text: string): Direc
 function evaluate(
   entry: CompiledEntry,
   text: string,
-  lower: string,
+  lower: LowerText,
   signals: Signal[],
   dir: DirectionScores,
 ): Diagnosis | null {
@@ -237,7 +272,7 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   const text = incident.text ?? '';
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text) : [])];
   const dir = directionOf(incident, signals, text);
-  const lower = text.toLowerCase();
+  const lower = lowerText(text);
   const facts = factsOf(signals);
   const found = kb.entries
     .map((e) => evaluate(e, text, lower, signals, dir))

@@ -2,6 +2,7 @@
 // SAP ICM/SSL codes, TLS alerts, socket errors, adapter markers, URLs, hosts, ports, certificate
 // names, and who reported the error. Every signal keeps the span of the text it came from.
 import type { Facts, Signal } from '../types.js';
+import { bounded } from '../kb/bounded.js';
 import { CUES } from './cues.js';
 
 const REASONS: Record<string, number> = {
@@ -100,8 +101,9 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
  * "HTTP client code 407 reason ICM_HTTP_SSL_ERROR". Such a number followed by an NI, ICM or SSSLERR
  * code is not an HTTP status.
  */
-const ICM_RC_AFTER =
-  /^(?:(?!\b\d{3}\b)[^\n]){0,80}?(?:\bN[IT]E[A-Z]{3,}|\bICM_HTTP_[A-Z_]+|\bSSSLERR_[A-Z_]+|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/;
+const ICM_RC_AFTER = bounded(
+  /^(?:(?!\b\d{3}\b)[^\n]){0,80}?(?:\bN[IT]E[A-Z]{3,}|\bICM_HTTP_[A-Z_]+|\bSSSLERR_[A-Z_]+|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/,
+);
 
 interface Extractor {
   type: string;
@@ -118,7 +120,10 @@ const EXTRACTORS: Extractor[] = [
   {
     type: 'exception',
     re: /\b(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Fault)\b|\b[A-Z][\w$]*(?:Exception|Fault)\b/g,
-    detail: (m) => /^:\s*([^\n]{1,200})/.exec(m.input.slice(m.index + m[0].length))?.[1]?.trim(),
+    detail: (m) =>
+      /^:\s{0,16}([^\n]{1,200})/
+        .exec(m.input.slice(m.index + m[0].length, m.index + m[0].length + 220))?.[1]
+        ?.trim(),
   },
   { type: 'icm.code', re: /\bICM_HTTP_[A-Z_]+[A-Z]\b/g },
   { type: 'ssl.error', re: /\bSSSLERR_[A-Z_]+[A-Z]\b/g },
@@ -148,12 +153,12 @@ const EXTRACTORS: Extractor[] = [
   },
   {
     type: 'cert.subject',
-    re: /\b(?:subject(?: DN)?|owner)\s*[:=]\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=\s*(?:;|"|\n|$|,?\s*issuer|\)))/gi,
+    re: /\b(?:subject(?: DN)?|owner)\s*[:=]\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=[;"\n)]|$|,\s?issuer|\sissuer)/gi,
     value: (m) => m.groups?.dn?.trim(),
   },
   {
     type: 'cert.issuer',
-    re: /\b(?:issuer(?: DN)?\s*[:=]|issued by)\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=\s*(?:;|"|\n|$|\)|,?\s*is not trusted))/gi,
+    re: /\b(?:issuer(?: DN)?\s*[:=]|issued by)\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=[;"\n)]|$|,\s?is not trusted|\sis not trusted)/gi,
     value: (m) => m.groups?.dn?.trim(),
   },
 ];
@@ -167,32 +172,64 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
 ];
 
-function push(signals: Signal[], s: Signal): void {
-  // One signal per type and value at a place: overlapping readings of the same span are duplicates.
-  const dup = signals.some(
-    (o) =>
-      o.type === s.type &&
-      (o.value === s.value || s.type === 'exception') &&
-      o.start !== undefined &&
-      s.start !== undefined &&
-      o.start < s.end! &&
-      s.start < o.end!,
-  );
-  if (!dup) signals.push(s);
+/**
+ * The signals of one text, without duplicates: one signal per type and value at a place (two
+ * overlapping readings of the same span are one). The spans of each type and value are kept sorted
+ * by start, so a check costs a binary search, not a pass over every earlier signal (a trace with
+ * 20,000 "Caused by" lines stays linear).
+ */
+// Every pattern of the reader with its open repetitions bounded: no text makes one backtrack without end.
+for (const p of STATUS_PATTERNS) p.re = bounded(p.re);
+for (const x of EXTRACTORS) x.re = bounded(x.re);
+HOST_PORT_PATTERNS.forEach((re, i) => (HOST_PORT_PATTERNS[i] = bounded(re)));
+
+/**
+ * How many matches of one pattern are read: the first hundreds say all a diagnosis needs, and a
+ * text of 50,000 URLs or statuses would otherwise cost seconds in signals nobody reads.
+ */
+const MAX_MATCHES = 1000;
+
+class SignalSet {
+  readonly list: Signal[] = [];
+  private readonly spans = new Map<string, { start: number; end: number }[]>();
+
+  add(s: Signal): void {
+    if (s.start === undefined || s.end === undefined) {
+      this.list.push(s);
+      return;
+    }
+    // Any two exceptions at one place are one reading: the longer or the shorter class name.
+    const key = s.type === 'exception' ? s.type : `${s.type}\0${s.value}`;
+    let spans = this.spans.get(key);
+    if (!spans) this.spans.set(key, (spans = []));
+    let lo = 0;
+    let hi = spans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (spans[mid]!.start < s.start) lo = mid + 1;
+      else hi = mid;
+    }
+    // The spans that start before it (a few back: they may be nested) and those that start inside it.
+    for (let i = Math.max(0, lo - 3); i < spans.length && spans[i]!.start < s.end; i++)
+      if (spans[i]!.start < s.end && s.start < spans[i]!.end) return;
+    spans.splice(lo, 0, { start: s.start, end: s.end });
+    this.list.push(s);
+  }
 }
 
-function statusSignals(text: string, signals: Signal[]): void {
+function statusSignals(text: string, signals: SignalSet): void {
   for (const { re, context } of STATUS_PATTERNS) {
     re.lastIndex = 0;
-    for (let m = re.exec(text); m; m = re.exec(text)) {
+    let n = 0;
+    for (let m = re.exec(text); m && n++ < MAX_MATCHES; m = re.exec(text)) {
       const g = m.groups ?? {};
       const reason = (g.reason ?? g.reason2)?.trim();
       const code = g.code ?? g.code2 ?? (reason ? String(reasonCode(reason) ?? '') : '');
       if (!code) continue;
       const start = m.index;
       const end = m.index + m[0].length;
-      if (ICM_RC_AFTER.test(text.slice(end))) {
-        push(signals, {
+      if (ICM_RC_AFTER.test(text.slice(end, end + 200))) {
+        signals.add({
           type: 'icm.rc',
           value: code,
           start,
@@ -201,53 +238,54 @@ function statusSignals(text: string, signals: Signal[]): void {
         });
         continue;
       }
-      push(signals, {
+      signals.add({
         type: 'http.status',
         value: code,
         start,
         end,
         detail: reason ? `${context}: ${reason}` : context,
       });
-      if (g.url) push(signals, { type: 'url', value: g.url.replace(/[.,;:)\]}]+$/, ''), start, end });
+      if (g.url) signals.add({ type: 'url', value: g.url.replace(/[.,;:)\]}]+$/, ''), start, end });
     }
   }
 }
 
-function hostSignals(text: string, signals: Signal[]): void {
+function hostSignals(text: string, signals: SignalSet): void {
   for (const re of HOST_PORT_PATTERNS) {
     re.lastIndex = 0;
-    for (let m = re.exec(text); m; m = re.exec(text)) {
+    let n = 0;
+    for (let m = re.exec(text); m && n++ < MAX_MATCHES; m = re.exec(text)) {
       const { host, port } = m.groups ?? {};
       const start = m.index;
       const end = m.index + m[0].length;
       // "SFTPProducer.java:123" is a source line, neither a host nor a port.
       if (host && NOT_HOST.test(host)) continue;
-      if (host) push(signals, { type: 'host', value: host.toLowerCase(), start, end });
-      if (port && +port > 0 && +port < 65536)
-        push(signals, { type: 'port', value: String(+port), start, end });
+      if (host) signals.add({ type: 'host', value: host.toLowerCase(), start, end });
+      if (port && +port > 0 && +port < 65536) signals.add({ type: 'port', value: String(+port), start, end });
     }
   }
-  for (const s of signals.filter((x) => x.type === 'url')) {
+  for (const s of signals.list.filter((x) => x.type === 'url')) {
     try {
       const u = new URL(s.value);
       if (u.hostname && !/[<>]/.test(u.hostname))
-        push(signals, { type: 'host', value: u.hostname.toLowerCase(), start: s.start, end: s.end });
-      if (u.port) push(signals, { type: 'port', value: u.port, start: s.start, end: s.end });
+        signals.add({ type: 'host', value: u.hostname.toLowerCase(), start: s.start, end: s.end });
+      if (u.port) signals.add({ type: 'port', value: u.port, start: s.start, end: s.end });
     } catch {
       // a URL with a placeholder host ("https://<host>/x") gives no host
     }
   }
 }
 
-function cueSignals(text: string, signals: Signal[]): void {
+function cueSignals(text: string, signals: SignalSet): void {
   for (const cue of CUES) {
     const m = cue.re.exec(text);
     if (!m || cue.unless?.test(text)) continue;
     const start = m.index;
     const end = m.index + m[0].length;
-    if (cue.reporter) push(signals, { type: 'reporter', value: cue.reporter, start, end });
+    if (cue.reporter) signals.add({ type: 'reporter', value: cue.reporter, start, end });
     if (cue.direction)
-      signals.push({
+      // Direction cues are not deduplicated: two cues on one span each count.
+      signals.list.push({
         type: 'direction',
         value: cue.direction,
         start,
@@ -260,15 +298,18 @@ function cueSignals(text: string, signals: Signal[]): void {
 
 /** Every signal of the text, ordered by position. */
 export function extractSignals(text: string): Signal[] {
-  const signals: Signal[] = [];
+  const signals = new SignalSet();
   statusSignals(text, signals);
   for (const x of EXTRACTORS) {
     x.re.lastIndex = 0;
-    for (let m = x.re.exec(text); m; m = x.re.exec(text)) {
+    let n = 0;
+    // Every exception counts: the innermost cause of a long "Caused by" chain is the last one.
+    const max = x.type === 'exception' ? Infinity : MAX_MATCHES;
+    for (let m = x.re.exec(text); m && n++ < max; m = x.re.exec(text)) {
       const value = x.value ? x.value(m) : m[0];
       if (!value) continue;
       const detail = x.detail?.(m);
-      push(signals, {
+      signals.add({
         type: x.type,
         value,
         start: m.index,
@@ -279,7 +320,7 @@ export function extractSignals(text: string): Signal[] {
   }
   hostSignals(text, signals);
   cueSignals(text, signals);
-  return signals.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
+  return signals.list.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
 }
 
 /** The facts a user acts on: the first of each kind, in text order. */

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { boundRepetitions } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
@@ -61,9 +62,7 @@ export function entryFiles(dir: string): string[] {
   try {
     names = readdirSync(dir);
   } catch (e) {
-    throw new KbError([
-      { file: dir, message: `cannot read the folder (${(e as NodeJS.ErrnoException).code})` },
-    ]);
+    throw new KbError([{ file: dir, message: `cannot read the folder (${(e as NodeJS.ErrnoException).code})` }]);
   }
   return names
     .filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.'))
@@ -85,13 +84,8 @@ export async function readEntries(dir: string): Promise<{ entries: Entry[]; prob
       doc = parse(readFileSync(file, 'utf8'), { prettyErrors: true, uniqueKeys: true });
     } catch (e) {
       const where =
-        e instanceof YAMLParseError && e.linePos
-          ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}`
-          : '';
-      const msg = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(
-        / at line \d+, column \d+:?$/,
-        '',
-      );
+        e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+      const msg = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(/ at line \d+, column \d+:?$/, '');
       problems.push({ file, ...(where ? { field: where } : {}), message: `not valid YAML: ${msg}` });
       continue;
     }
@@ -107,8 +101,7 @@ export async function readEntries(dir: string): Promise<{ entries: Entry[]; prob
     }
     const entry: Entry = { ...parsed.data, file };
     const stem = basename(file).replace(/\.ya?ml$/i, '');
-    if (stem !== entry.id)
-      problems.push({ file, field: 'id', message: `id "${entry.id}" differs from the file name` });
+    if (stem !== entry.id) problems.push({ file, field: 'id', message: `id "${entry.id}" differs from the file name` });
     problems.push(...regexProblems(entry), ...causeReferenceProblems(entry));
     entries.push(entry);
   }
@@ -161,8 +154,7 @@ function causeReferenceProblems(entry: Entry): KbProblem[] {
   const ids = new Set<string>();
   entry.causes.forEach((c, i) => {
     if (c.id === undefined) return;
-    if (ids.has(c.id))
-      problems.push({ file, field: `causes[${i}].id`, message: `"${c.id}" names two causes` });
+    if (ids.has(c.id)) problems.push({ file, field: `causes[${i}].id`, message: `"${c.id}" names two causes` });
     ids.add(c.id);
   });
   const known = () => (ids.size ? `known: ${[...ids].join(', ')}` : 'the entry names no cause');
@@ -180,8 +172,7 @@ function causeReferenceProblems(entry: Entry): KbProblem[] {
   ] as const)
     items.forEach((x, i) =>
       x.for?.forEach((id, j) => {
-        if (!ids.has(id))
-          problems.push({ file, field: `${list}[${i}].for[${j}]`, message: `no cause "${id}" (${known()})` });
+        if (!ids.has(id)) problems.push({ file, field: `${list}[${i}].for[${j}]`, message: `no cause "${id}" (${known()})` });
       }),
     );
   return problems;
@@ -190,22 +181,16 @@ function causeReferenceProblems(entry: Entry): KbProblem[] {
 function cacheFile(dir: string): string {
   if (resolve(dir) === BUILTIN_KB) return join(PACKAGE_ROOT, 'dist', 'kb.cache.json');
   const home = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const key = resolve(dir)
-    .replace(/[^\w.-]+/g, '_')
-    .replace(/^_/, '')
-    .slice(-120);
+  const key = resolve(dir).replace(/[^\w.-]+/g, '_').replace(/^_/, '').slice(-120);
   return join(home, 'linkdoctor', `kb-${key}.json`);
 }
 
 /** Names, sizes and mtimes of the files: cheap to compute and compare (no hashing on the hot path). */
 function fingerprint(files: string[]): string {
-  return [
-    CACHE_VERSION,
-    ...files.map((f) => {
-      const st = statSync(f);
-      return `${f}:${st.size}:${st.mtimeMs}`;
-    }),
-  ].join('\n');
+  return [CACHE_VERSION, ...files.map((f) => {
+    const st = statSync(f);
+    return `${f}:${st.size}:${st.mtimeMs}`;
+  })].join('\n');
 }
 
 /** Per entry, the required literals of its symptoms and `against` patterns (null: none worth testing). */
@@ -216,8 +201,7 @@ export interface EntryLiterals {
 
 async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
   const { requiredLiterals, BOUNDARY } = await import('./literals.js');
-  const of = (s: Symptom) =>
-    requiredLiterals(s.pattern ?? '')?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null;
+  const of = (s: Symptom) => requiredLiterals(s.pattern ?? '')?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null;
   return entries.map((e) => ({ match: e.symptoms.map(of), unless: (e.against ?? []).map(of) }));
 }
 
@@ -259,7 +243,7 @@ function compileSymptom(s: Symptom, literals?: string[] | null): CompiledSymptom
     let re: RegExp | undefined;
     const source = s.pattern;
     Object.defineProperty(compiled, 're', {
-      get: () => (re ??= new RegExp(source, 'gi')),
+      get: () => (re ??= new RegExp(boundRepetitions(source), 'gi')),
       enumerable: false,
     });
     return compiled;
@@ -268,11 +252,7 @@ function compileSymptom(s: Symptom, literals?: string[] | null): CompiledSymptom
     const codes = Array.isArray(s.status) ? s.status : [s.status];
     return { ...s, signalType: 'http.status', valueRe: new RegExp(`^(?:${codes.join('|')})$`) };
   }
-  return {
-    ...s,
-    signalType: s.signal,
-    ...(s.value !== undefined ? { valueRe: new RegExp(`^(?:${s.value})$`, 'i') } : {}),
-  };
+  return { ...s, signalType: s.signal, ...(s.value !== undefined ? { valueRe: new RegExp(`^(?:${s.value})$`, 'i') } : {}) };
 }
 
 /** Compiles entries for the matcher; with `literals`, patterns are tried only where one can match. */
@@ -291,12 +271,7 @@ export function duplicateIds(entries: Entry[]): KbProblem[] {
   const problems: KbProblem[] = [];
   for (const e of entries) {
     const first = seen.get(e.id);
-    if (first)
-      problems.push({
-        file: e.file ?? e.id,
-        field: 'id',
-        message: `"${e.id}" is already defined in ${first}`,
-      });
+    if (first) problems.push({ file: e.file ?? e.id, field: 'id', message: `"${e.id}" is already defined in ${first}` });
     else seen.set(e.id, e.file ?? e.id);
   }
   return problems;
