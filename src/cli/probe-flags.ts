@@ -12,6 +12,8 @@ interface NumberRange {
   whole?: boolean;
   /** What the number is, for the sentence: "a number of seconds", "a port". */
   what: string;
+  /** The whole sentence, when the range is better said otherwise. */
+  sentence?: string;
 }
 
 /**
@@ -25,7 +27,7 @@ export function numberOption(flag: string, r: NumberRange): (raw: string) => num
     if (!Number.isFinite(v) || v < r.min || v > r.max || (r.whole && !Number.isInteger(v))) {
       // The value as typed, short and printable (it may hold anything).
       const shown = raw.slice(0, 20).replace(/[^\x20-\x7e]/g, '?') + (raw.length > 20 ? '...' : '');
-      throw new UserError(`${flag} takes ${r.what} from ${r.min} to ${r.max}, not "${shown}"`);
+      throw new UserError(r.sentence ?? `${flag} takes ${r.what} from ${r.min} to ${r.max}, not "${shown}"`);
     }
     return v;
   };
@@ -43,11 +45,12 @@ export const redirectsOption = numberOption('--max-redirs', {
   whole: true,
   what: 'a whole number of redirects',
 });
+/** Days only feed a comparison, no timer: any finite number from 0 (the sentence as it always was). */
 export const daysOption = numberOption('--days', {
   min: 0,
-  max: 36500,
-  whole: true,
-  what: 'a whole number of days',
+  max: Number.MAX_VALUE,
+  what: 'a number of days',
+  sentence: '--days takes a number of days, 0 or more',
 });
 export const portOption = numberOption('--port', { min: 1, max: 65535, whole: true, what: 'a port' });
 

@@ -160,7 +160,11 @@ export async function tlsStep(
 
   if (h.error && !h.late && !alert) {
     h.socket?.destroy();
-    const garbage = h.error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || NOT_TLS.test(h.error.message);
+    // OpenSSL's "unexpected message" before the handshake: a record that no TLS server sends first.
+    const garbage =
+      h.error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+      NOT_TLS.test(h.error.message) ||
+      /ssl3_read_bytes:unexpected message/.test(h.error.message);
     if (garbage)
       signals.push(
         { type: 'net.error', value: 'garbage' },
