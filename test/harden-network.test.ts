@@ -7,7 +7,7 @@ import { createHash, randomBytes, webcrypto, X509Certificate as NodeX509, KeyObj
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -17,7 +17,7 @@ import * as x509 from '@peculiar/x509';
 import { makePki, type LabPki } from '../src/lab/pki.js';
 import { judgeChain } from '../src/trust/chain.js';
 import { loadTrustStore } from '../src/trust/store.js';
-import { CLI, runCli, runCliAsync } from './helpers.js';
+import { CLI, runCli, runCliAsync, rawServer } from './helpers.js';
 
 const PASSWORD = 'pw-never-leaves-origin-5c1e';
 const SECRET = 'oauth-secret-7d2a';
@@ -37,19 +37,7 @@ interface ProbeJson {
 
 /** A TCP server that does `onConnection` with each socket; closed after the tests. */
 async function raw(onConnection: (socket: Socket) => void): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-    onConnection(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
+  return rawServer(onConnection, closers);
 }
 
 /** Writes `chunk` as fast as the peer reads it, until the socket closes. */

@@ -1,6 +1,6 @@
 // Shared by the tests: run the built CLI as a user would, and find the team's shared folder.
 import { spawn, spawnSync } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -104,4 +104,27 @@ export async function waitListening(port: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
+}
+
+/**
+ * A raw TCP server on 127.0.0.1 that hands each connection to `onConnection` (a hostile or odd peer
+ * written by hand); `closers` gets what destroys its sockets and closes it. Resolves to its port.
+ */
+export async function rawServer(
+  onConnection: (socket: Socket) => void,
+  closers: (() => unknown)[],
+): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+    onConnection(s);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  closers.push(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
 }

@@ -3,13 +3,13 @@
 // passive data connection; --write-test; silent and garbage servers. No password in any output.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FtpSrv } from 'ftp-srv';
 import { makePki, type LabPki } from '../src/lab/pki.js';
-import { freePort, runCliAsync } from './helpers.js';
+import { freePort, runCliAsync, rawServer } from './helpers.js';
 
 const PASSWORD = 'ftp-secret-for-test-91c2';
 let pki: LabPki;
@@ -44,18 +44,7 @@ async function ftp(o: { tls?: boolean; implicit?: boolean } = {}): Promise<numbe
 }
 
 async function raw(onConnection: (socket: Socket) => void): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-    onConnection(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
+  return rawServer(onConnection, closers);
 }
 
 interface ProbeJson {
