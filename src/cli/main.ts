@@ -159,7 +159,8 @@ try {
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else {
+  } else if (!(await import('../lab/index.js')).stopSignal.handling) {
+    // (A lab stopping on a signal removes its files under a start still running: its handler exits.)
     const { KbError } = await import('../kb/load.js');
     // Error sentences quote input (file names, hosts, a peer's answer): printable, every one.
     if (e instanceof UserError) process.stderr.write(`linkdoctor: ${printable(e.message)}\n`);

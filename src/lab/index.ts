@@ -98,6 +98,9 @@ export type StopSignal = (typeof STOP_SIGNALS)[number];
  * with 128 + the signal's number, as a shell reports a process a signal ended. A second signal while
  * the labs stop removes their folders at once and ends the process.
  */
+/** Set once a stop signal is being handled: what fails after it (a lab still starting) is not an error. */
+export const stopSignal = { handling: false };
+
 export function stopOnSignals(onStopped?: (signal: StopSignal) => void): () => void {
   let stopping = false;
   const handler = (signal: StopSignal) => {
@@ -107,6 +110,7 @@ export function stopOnSignals(onStopped?: (signal: StopSignal) => void): () => v
       process.exit(code);
     }
     stopping = true;
+    stopSignal.handling = true;
     const dirs = [...running.keys()];
     void Promise.allSettled([...running.values()].map((stop) => stop())).then(() => {
       // Again, synchronously: a lab still starting may have written a file while rm() walked its folder.
