@@ -107,7 +107,7 @@ describe('causes: each cause example names its cause, and its own fix and check 
       );
 });
 
-test('the literal pre-test changes no answer: every example and corpus text, with and without it', () => {
+test('the literal pre-tests (knowledge base and reader) change no answer: every example and corpus text, with and without them', () => {
   const plain = compileEntries(kb.entries);
   assert.ok(
     kb.entries.some((e) => e.match.some((s) => s.literals)),
@@ -125,4 +125,9 @@ test('the literal pre-test changes no answer: every example and corpus text, wit
   const answer = (k: typeof kb, text: string) =>
     diagnose(k, { text }).diagnoses.map((d) => `${d.id} ${d.confidence}`);
   for (const text of texts) assert.deepEqual(answer(kb, text), answer(plain, text), text);
+  // The reader's own patterns are skipped by their literals the same way: the same signals, in order.
+  assert.ok(kb.readerLiterals && [...kb.readerLiterals.values()].some(Boolean), 'reader literals are cached');
+  assert.equal(plain.readerLiterals, undefined);
+  const signals = (k: typeof kb, text: string) => JSON.stringify(diagnose(k, { text }).signals);
+  for (const text of texts) assert.equal(signals(kb, text), signals(plain, text), text);
 });

@@ -55,7 +55,7 @@ function spanEvidence(
   };
 }
 
-/** The text in lower case, and whether a literal occurs in it (each literal searched once per text). */
+/** Whether a literal (lower case) occurs in the text, case-folded. */
 interface LowerText {
   has: (literal: string) => boolean;
 }
@@ -68,16 +68,14 @@ const trigram = (s: string, i: number) =>
 
 function lowerText(text: string): LowerText {
   const lower = text.toLowerCase();
-  const seen = new Map<string, boolean>();
+  // A short text is searched directly: cheaper than remembering each answer.
+  if (lower.length < BIG_TEXT) return { has: (l) => lower.includes(l) };
   // A knowledge base holds a thousand or more literals; searching a 4 MB text for each would cost
-  // seconds. A literal whose trigrams are not all in the text cannot be in it.
-  let grams: Set<number> | undefined;
-  if (lower.length >= BIG_TEXT) {
-    grams = new Set();
-    for (let i = 0; i + 2 < lower.length; i++) grams.add(trigram(lower, i));
-  }
+  // seconds. Each is searched once, and only when all its trigrams are in the text.
+  const grams = new Set<number>();
+  for (let i = 0; i + 2 < lower.length; i++) grams.add(trigram(lower, i));
+  const seen = new Map<string, boolean>();
   const possible = (l: string) => {
-    if (!grams) return true;
     for (let i = 0; i + 2 < l.length; i++) if (!grams.has(trigram(l, i))) return false;
     return true;
   };
@@ -270,9 +268,14 @@ function decideNote(kb: Kb, diagnoses: Diagnosis[], finding: DirectionFinding): 
 /** Diagnoses one incident: its text and/or observed signals, against the knowledge base. */
 export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   const text = incident.text ?? '';
-  const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text) : [])];
-  const dir = directionOf(incident, signals, text);
   const lower = lowerText(text);
+  const reader = kb.readerLiterals;
+  const may = (re: RegExp) => {
+    const lits = reader?.get(re);
+    return !lits || lits.some(lower.has);
+  };
+  const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may) : [])];
+  const dir = directionOf(incident, signals, text);
   const facts = factsOf(signals);
   const found = kb.entries
     .map((e) => evaluate(e, text, lower, signals, dir))

@@ -217,8 +217,9 @@ class SignalSet {
   }
 }
 
-function statusSignals(text: string, signals: SignalSet): void {
+function statusSignals(text: string, signals: SignalSet, may: MayMatch): void {
   for (const { re, context } of STATUS_PATTERNS) {
+    if (!may(re)) continue;
     re.lastIndex = 0;
     let n = 0;
     for (let m = re.exec(text); m && n++ < MAX_MATCHES; m = re.exec(text)) {
@@ -250,8 +251,9 @@ function statusSignals(text: string, signals: SignalSet): void {
   }
 }
 
-function hostSignals(text: string, signals: SignalSet): void {
+function hostSignals(text: string, signals: SignalSet, may: MayMatch): void {
   for (const re of HOST_PORT_PATTERNS) {
+    if (!may(re)) continue;
     re.lastIndex = 0;
     let n = 0;
     for (let m = re.exec(text); m && n++ < MAX_MATCHES; m = re.exec(text)) {
@@ -276,8 +278,9 @@ function hostSignals(text: string, signals: SignalSet): void {
   }
 }
 
-function cueSignals(text: string, signals: SignalSet): void {
+function cueSignals(text: string, signals: SignalSet, may: MayMatch): void {
   for (const cue of CUES) {
+    if (!may(cue.re)) continue;
     const m = cue.re.exec(text);
     if (!m || cue.unless?.test(text)) continue;
     const start = m.index;
@@ -296,11 +299,29 @@ function cueSignals(text: string, signals: SignalSet): void {
   }
 }
 
-/** Every signal of the text, ordered by position. */
-export function extractSignals(text: string): Signal[] {
+/**
+ * Whether a reader pattern can match the text at all; false lets the reader skip it (the knowledge
+ * base's cache holds each pattern's required literals, see readerLiterals in kb/load.ts).
+ */
+export type MayMatch = (re: RegExp) => boolean;
+
+/**
+ * Every pattern the reader runs over a whole text, in a fixed order: the knowledge-base cache stores
+ * their required literals, so that a cold `diagnose` compiles and runs only those that can match.
+ */
+export const READER_PATTERNS: RegExp[] = [
+  ...STATUS_PATTERNS.map((p) => p.re),
+  ...EXTRACTORS.map((x) => x.re),
+  ...HOST_PORT_PATTERNS,
+  ...CUES.map((c) => c.re),
+];
+
+/** Every signal of the text, ordered by position; `may` (default: every pattern) skips patterns that cannot match. */
+export function extractSignals(text: string, may: MayMatch = () => true): Signal[] {
   const signals = new SignalSet();
-  statusSignals(text, signals);
+  statusSignals(text, signals, may);
   for (const x of EXTRACTORS) {
+    if (!may(x.re)) continue;
     x.re.lastIndex = 0;
     let n = 0;
     // Every exception counts: the innermost cause of a long "Caused by" chain is the last one.
@@ -318,8 +339,8 @@ export function extractSignals(text: string): Signal[] {
       });
     }
   }
-  hostSignals(text, signals);
-  cueSignals(text, signals);
+  hostSignals(text, signals, may);
+  cueSignals(text, signals, may);
   return signals.list.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
 }
 

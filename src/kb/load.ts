@@ -5,11 +5,20 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { READER_PATTERNS } from '../diagnose/signals.js';
 import { boundRepetitions } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
-const CACHE_VERSION = 3;
+const CACHE_VERSION = 5;
+
+/** Changes whenever a reader pattern changes, so that their cached literals are computed again. */
+const READER_HASH = (() => {
+  let h = 0x811c9dc5; // FNV-1a, 32 bits: a change detector, not a security hash
+  for (const re of READER_PATTERNS)
+    for (let i = 0; i < re.source.length; i++) h = Math.imul(h ^ re.source.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
+})();
 
 /** The package folder: the nearest folder above this module with linkdoctor's package.json (src/ and the bundle differ in depth). */
 export const PACKAGE_ROOT = (() => {
@@ -54,6 +63,8 @@ export interface CompiledEntry extends Entry {
 export interface Kb {
   entries: CompiledEntry[];
   byId: Map<string, CompiledEntry>;
+  /** For each reader pattern, the literals one of which every match holds (null: run it always); absent: run all. */
+  readerLiterals?: Map<RegExp, string[] | null>;
 }
 
 /** Lists the entry files of a folder, sorted so that loading is deterministic. */
@@ -187,10 +198,20 @@ function cacheFile(dir: string): string {
 
 /** Names, sizes and mtimes of the files: cheap to compute and compare (no hashing on the hot path). */
 function fingerprint(files: string[]): string {
-  return [CACHE_VERSION, ...files.map((f) => {
+  return [
+    READER_HASH,CACHE_VERSION, ...files.map((f) => {
     const st = statSync(f);
     return `${f}:${st.size}:${st.mtimeMs}`;
   })].join('\n');
+}
+
+/**
+ * JSON with every character beyond ASCII written as a \\u escape. The knowledge base quotes texts in
+ * other languages; one such character makes Node decode the whole 0.5 MB cache as two-byte UTF-8,
+ * which a cold `diagnose` pays for (about 5 ms of its start, measured).
+ */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Per entry, the required literals of its symptoms and `against` patterns (null: none worth testing). */
@@ -208,6 +229,16 @@ async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
 interface Loaded {
   entries: Entry[];
   literals: EntryLiterals[];
+  /** The required literals of the reader's patterns (READER_PATTERNS order), cached with the entries. */
+  reader: (string[] | null)[];
+}
+
+/** Required literals of the reader's own patterns: code, not data, but cached beside the entries. */
+async function readerLiteralsOf(): Promise<(string[] | null)[]> {
+  const { requiredLiterals, BOUNDARY } = await import('./literals.js');
+  return READER_PATTERNS.map(
+    (re) => requiredLiterals(re.source)?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null,
+  );
 }
 
 /** Entries of one folder: from the cache when the files have not changed, else parsed and validated. */
@@ -216,19 +247,20 @@ async function loadDir(dir: string): Promise<Loaded> {
   const fp = fingerprint(files);
   const cache = cacheFile(dir);
   try {
-    const cached = JSON.parse(readFileSync(cache, 'utf8')) as Loaded & { fingerprint: string };
+    // Written as ASCII (asciiJson): latin1 decodes it exactly, and faster than UTF-8.
+    const cached = JSON.parse(readFileSync(cache, 'latin1')) as Loaded & { fingerprint: string };
     if (cached.fingerprint === fp) return cached;
   } catch {
     // no cache yet, or an unreadable one: rebuild it below
   }
   const { entries, problems } = await readEntries(dir);
   if (problems.length) throw new KbError(problems);
-  const loaded = { entries, literals: await literalsOf(entries) };
+  const loaded = { entries, literals: await literalsOf(entries), reader: await readerLiteralsOf() };
   try {
     mkdirSync(dirname(cache), { recursive: true });
     // Exclusive random temp name: a symlink planted in a shared cache folder is never followed.
     const { writeFileAtomic } = await import('../fs-write.js');
-    await writeFileAtomic(cache, JSON.stringify({ fingerprint: fp, ...loaded }), { mode: 0o644 });
+    await writeFileAtomic(cache, asciiJson({ fingerprint: fp, ...loaded }), { mode: 0o644 });
   } catch {
     // a read-only install still works, only without the cache
   }
@@ -239,14 +271,16 @@ function compileSymptom(s: Symptom, literals?: string[] | null): CompiledSymptom
   if (s.pattern !== undefined) {
     // Compiled on first use: with the literal pre-test most patterns never run, and a cold
     // `diagnose` would otherwise pay to parse every one of them.
-    const compiled: CompiledSymptom = { ...s, ...(literals ? { literals } : {}) };
+    // A getter in the literal, not defineProperty: the object keeps a fast shape.
     let re: RegExp | undefined;
     const source = s.pattern;
-    Object.defineProperty(compiled, 're', {
-      get: () => (re ??= new RegExp(boundRepetitions(source), 'gi')),
-      enumerable: false,
-    });
-    return compiled;
+    return {
+      ...s,
+      ...(literals ? { literals } : {}),
+      get re() {
+        return (re ??= new RegExp(boundRepetitions(source), 'gi'));
+      },
+    };
   }
   if (s.status !== undefined) {
     const codes = Array.isArray(s.status) ? s.status : [s.status];
@@ -282,12 +316,17 @@ export async function loadKb(opts: { dirs?: string[]; builtin?: boolean } = {}):
   const dirs = [...(opts.builtin === false ? [] : [BUILTIN_KB]), ...(opts.dirs ?? [])];
   const entries: Entry[] = [];
   const literals: EntryLiterals[] = [];
+  let reader: (string[] | null)[] | undefined;
   for (const dir of dirs) {
     const loaded = await loadDir(dir);
     entries.push(...loaded.entries);
     literals.push(...loaded.literals);
+    reader ??= loaded.reader;
   }
   const dups = duplicateIds(entries);
   if (dups.length) throw new KbError(dups);
-  return compileEntries(entries, literals);
+  const kb = compileEntries(entries, literals);
+  if (reader?.length === READER_PATTERNS.length)
+    kb.readerLiterals = new Map(READER_PATTERNS.map((re, i) => [re, reader[i] ?? null]));
+  return kb;
 }
