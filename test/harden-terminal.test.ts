@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FtpSrv } from 'ftp-srv';
+import forge from 'node-forge';
 import { jsonText, printable, printableDeep } from '../src/report/printable.js';
 import { freePort, runCli, runCliAsync } from './helpers.js';
 
@@ -291,4 +292,33 @@ describe('probe', () => {
     );
     await probeBoth(`http://127.0.0.1:${port}/x`);
   });
+});
+
+test('trust show: a certificate whose names carry escape sequences is listed printable, in text and JSON', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-terminal-cert-'));
+  try {
+    // A certificate anyone can make: its subject is the attacker's to choose.
+    const keys = forge.pki.rsa.generateKeyPair(1024);
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = '01';
+    cert.validity.notBefore = new Date(Date.now() - 86_400_000);
+    cert.validity.notAfter = new Date(Date.now() + 86_400_000 * 30);
+    const name = [{ name: 'commonName', value: `evil${TITLE}${CLEAR}` }];
+    cert.setSubject(name);
+    cert.setIssuer(name);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+    const file = join(dir, 'evil.pem');
+    writeFileSync(file, forge.pki.certificateToPem(cert));
+    const text = runCli(['trust', 'show', file]);
+    assert.equal(text.status, 0, text.stderr);
+    assertPrintable(text.stdout, 'trust show');
+    assert.ok(shownVisibly(text.stdout), text.stdout);
+    const colour = runCli(['trust', 'show', file], { env: { FORCE_COLOR: '1' } });
+    assertPrintable(colour.stdout, 'trust show, colour', true);
+    const json = runCli(['trust', 'show', '--json', file]);
+    assertJson(json.stdout, 'trust show --json');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { writeFileAtomic, writeTarget } from '../fs-write.js';
 import { parseTarget } from '../probe/target.js';
 import { colorsFor } from '../report/text.js';
+import { jsonText, printable } from '../report/printable.js';
 import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
 import { scanHostKeys, type ScannedHost } from '../ssh/keyscan.js';
 import {
@@ -136,7 +137,7 @@ function failed(where: string, scanned: ScannedHost): boolean {
 function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: string, note: string): string {
   const c = colorsFor(process.stdout);
   const width = Math.max(...keys.map((k) => k.type.length));
-  const out = [`${c.bold(where)}  ${c.dim(scanned.banner ?? '')}`];
+  const out = [`${c.bold(printable(where))}  ${c.dim(printable(scanned.banner ?? ''))}`];
   for (const k of keys) {
     const verdict =
       k.verdict === 'match'
@@ -146,7 +147,7 @@ function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: st
           : c.yellow(`not in ${file}`);
     out.push(`  ${k.type.padEnd(width)}  ${k.sha256}  ${verdict}`);
   }
-  return `${out.join('\n')}\n\n${note}\n`;
+  return `${out.join('\n')}\n\n${printable(note)}\n`;
 }
 
 export async function knownHostsAdd(target: string, f: Flags & { to: string }): Promise<void> {
@@ -167,7 +168,7 @@ export async function knownHostsAdd(target: string, f: Flags & { to: string }): 
   process.exitCode = changed.length ? 1 : 0;
   if (f.json) {
     const json = { host, port, banner: scanned.banner, file: f.to, keys, added: added.map((k) => k.line) };
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`${jsonText(json, 2)}\n`);
     return;
   }
   const note = changed.length
@@ -187,7 +188,7 @@ export async function knownHostsCheck(target: string, f: Flags & { knownHosts: s
   process.exitCode = verdict === 'match' ? 0 : 1;
   if (f.json) {
     const json = { host, port, banner: scanned.banner, file: f.knownHosts, verdict, keys };
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`${jsonText(json, 2)}\n`);
     return;
   }
   const note =

@@ -3,6 +3,7 @@ import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { UserError } from '../errors.js';
 import { colorsFor, type Colors } from '../report/text.js';
+import { jsonText, printable } from '../report/printable.js';
 import { certInfo, isSelfSigned, shortName } from '../trust/cert.js';
 import { judgeChain } from '../trust/chain.js';
 import { fetchServerChain } from '../trust/fetch.js';
@@ -19,7 +20,7 @@ interface StoreFlags {
 const password = (f: StoreFlags) =>
   f.passwordEnv ? secretFromEnv(f.passwordEnv, 'store password') : undefined;
 const print = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-const printJson = (v: unknown) => print(JSON.stringify(v, null, 2));
+const printJson = (v: unknown) => print(jsonText(v, 2));
 const withInfo = (e: TrustEntry): { alias: string } & CertInfo => ({ alias: e.alias, ...certInfo(e.cert) });
 
 /** Days left, or "expired" (VALID UNTIL says since when). */
@@ -29,12 +30,13 @@ const daysText = (days: number): string => (days < 0 ? 'expired' : `${days}d`);
 function table(rows: ({ alias: string } & CertInfo)[], c: Colors): string {
   const cn = (dn: string) => /^CN=((?:\\,|[^,])*)/.exec(dn)?.[1] ?? dn;
   const head = ['ALIAS', 'VALID UNTIL', 'DAYS LEFT', 'SUBJECT', 'ISSUER'];
+  // Aliases and names come from the store and from whoever made the certificate: printable.
   const cells = rows.map((r) => [
-    r.alias,
+    printable(r.alias),
     r.notAfter.slice(0, 10),
     daysText(r.daysLeft),
-    cn(r.subject),
-    cn(r.issuer),
+    printable(cn(r.subject)),
+    printable(cn(r.issuer)),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
   const line = (row: string[], days?: number) =>
@@ -135,7 +137,9 @@ export async function trustAddFromSite(
   const c = colorsFor(process.stdout);
   const out = [
     `${c.bold(`${host}:${port}`)} sent ${site.chain.length} certificate${site.chain.length === 1 ? '' : 's'} (${site.protocol}, ${site.cipher}):`,
-    ...site.chain.map((cert, i) => `  ${i}. ${shortName(cert)}${cert === top ? c.dim('  ← to trust') : ''}`),
+    ...site.chain.map(
+      (cert, i) => `  ${i}. ${printable(shortName(cert))}${cert === top ? c.dim('  ← to trust') : ''}`,
+    ),
   ];
   if (!top.ca && !isSelfSigned(top))
     out.push(
@@ -149,7 +153,7 @@ export async function trustAddFromSite(
       r.status === 'added'
         ? `${c.green('+')} added ${c.bold(r.alias)} to ${opts.to}${created ? ' (new file)' : ''}${r.aliasTaken ? c.dim(` (alias ${r.aliasTaken} was taken by another certificate)`) : ''}`
         : `${c.blue('=')} already present in ${opts.to} as ${c.bold(r.alias)}; nothing written`,
-      `    ${info.subject}`,
+      `    ${printable(info.subject)}`,
       c.dim(`    valid until ${info.notAfter.slice(0, 10)} · SHA-256 ${info.sha256}`),
       c.dim(`    SHA-1 ${info.sha1}`),
     );
@@ -157,7 +161,7 @@ export async function trustAddFromSite(
   out.push(
     judged.trusted
       ? `${c.green('✔')} ${opts.to} now trusts the chain of ${host}:${port}.`
-      : `${c.red('✖')} ${opts.to} still does not trust the chain of ${host}:${port}: ${judged.sentences[0] ?? ''}`,
+      : `${c.red('✖')} ${opts.to} still does not trust the chain of ${host}:${port}: ${printable(judged.sentences[0] ?? '')}`,
   );
   print(out.join('\n'));
 }
