@@ -6,6 +6,8 @@ const values = (text: string, type: string) =>
   extractSignals(text)
     .filter((s) => s.type === type)
     .map((s) => s.value);
+/** The directions the cues of a text say, each once. */
+const dirs = (text: string) => [...new Set(values(text, 'direction'))];
 
 test('HTTP statuses are read in their usual contexts', () => {
   const cases: [string, string][] = [
@@ -115,13 +117,6 @@ test('more client wordings of a status, and "denied" is not an ABAP NI code', ()
 });
 
 test('a polling sender channel is the tenant calling out, not a sender calling in', () => {
-  const dirs = (text: string) => [
-    ...new Set(
-      extractSignals(text)
-        .filter((s) => s.type === 'direction')
-        .map((s) => s.value),
-    ),
-  ];
   const polling = dirs(
     '[CAMEL][IFLOW][POLL_FAILED] : Polling failed for SuccessFactors sender channel EmployeeDelta',
   );
@@ -131,13 +126,6 @@ test('a polling sender channel is the tenant calling out, not a sender calling i
 });
 
 test('outbound cues: a receiver-only adapter named, a remote system that answered, a call to another system, a SaaS API', () => {
-  const dirs = (text: string) => [
-    ...new Set(
-      extractSignals(text)
-        .filter((s) => s.type === 'direction')
-        .map((s) => s.value),
-    ),
-  ];
   for (const text of [
     'Getting 401 Unauthorized from the ServiceNow adapter since Monday',
     'The OData V2 adapter fails with 403 on every PATCH',

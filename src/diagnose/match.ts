@@ -227,8 +227,8 @@ function namedCause(
   return best?.cause;
 }
 
-/** Rank of advice for a cause: its own first, then what applies to every cause, then the rest. */
-const rankFor = (causeId: string | undefined, x: { for?: string[] }) =>
+/** Rank of advice for a cause: 0 its own, 1 what applies to every cause, 2 another cause's. */
+export const rankFor = (causeId: string | undefined, x: { for?: string[] }) =>
   !x.for ? 1 : causeId && x.for.includes(causeId) ? 0 : 2;
 
 /**
@@ -277,10 +277,9 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may) : [])];
   const dir = directionOf(incident, signals, text);
   const facts = factsOf(signals);
-  const found = kb.entries
+  const diagnoses = kb.entries
     .map((e) => evaluate(e, text, lower, signals, dir))
-    .filter((d): d is Diagnosis => d !== null);
-  const diagnoses = found
+    .filter((d): d is Diagnosis => d !== null)
     .sort(
       (a, b) =>
         b.confidence - a.confidence ||

@@ -172,12 +172,6 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
 ];
 
-/**
- * The signals of one text, without duplicates: one signal per type and value at a place (two
- * overlapping readings of the same span are one). The spans of each type and value are kept sorted
- * by start, so a check costs a binary search, not a pass over every earlier signal (a trace with
- * 20,000 "Caused by" lines stays linear).
- */
 // Every pattern of the reader with its open repetitions bounded: no text makes one backtrack without end.
 for (const p of STATUS_PATTERNS) p.re = bounded(p.re);
 for (const x of EXTRACTORS) x.re = bounded(x.re);
@@ -189,6 +183,19 @@ HOST_PORT_PATTERNS.forEach((re, i) => (HOST_PORT_PATTERNS[i] = bounded(re)));
  */
 const MAX_MATCHES = 1000;
 
+/** The matches of a global pattern over `text`, at most `max` of them. */
+function* matchesOf(re: RegExp, text: string, max = MAX_MATCHES): Generator<RegExpExecArray> {
+  re.lastIndex = 0;
+  let n = 0;
+  for (let m = re.exec(text); m && n++ < max; m = re.exec(text)) yield m;
+}
+
+/**
+ * The signals of one text, without duplicates: one signal per type and value at a place (two
+ * overlapping readings of the same span are one). The spans of each type and value are kept sorted
+ * by start, so a check costs a binary search, not a pass over every earlier signal (a trace with
+ * 20,000 "Caused by" lines stays linear).
+ */
 class SignalSet {
   readonly list: Signal[] = [];
   private readonly spans = new Map<string, { start: number; end: number }[]>();
@@ -220,9 +227,7 @@ class SignalSet {
 function statusSignals(text: string, signals: SignalSet, may: MayMatch): void {
   for (const { re, context } of STATUS_PATTERNS) {
     if (!may(re)) continue;
-    re.lastIndex = 0;
-    let n = 0;
-    for (let m = re.exec(text); m && n++ < MAX_MATCHES; m = re.exec(text)) {
+    for (const m of matchesOf(re, text)) {
       const g = m.groups ?? {};
       const reason = (g.reason ?? g.reason2)?.trim();
       const code = g.code ?? g.code2 ?? (reason ? String(reasonCode(reason) ?? '') : '');
@@ -254,9 +259,7 @@ function statusSignals(text: string, signals: SignalSet, may: MayMatch): void {
 function hostSignals(text: string, signals: SignalSet, may: MayMatch): void {
   for (const re of HOST_PORT_PATTERNS) {
     if (!may(re)) continue;
-    re.lastIndex = 0;
-    let n = 0;
-    for (let m = re.exec(text); m && n++ < MAX_MATCHES; m = re.exec(text)) {
+    for (const m of matchesOf(re, text)) {
       const { host, port } = m.groups ?? {};
       const start = m.index;
       const end = m.index + m[0].length;
@@ -322,11 +325,8 @@ export function extractSignals(text: string, may: MayMatch = () => true): Signal
   statusSignals(text, signals, may);
   for (const x of EXTRACTORS) {
     if (!may(x.re)) continue;
-    x.re.lastIndex = 0;
-    let n = 0;
     // Every exception counts: the innermost cause of a long "Caused by" chain is the last one.
-    const max = x.type === 'exception' ? Infinity : MAX_MATCHES;
-    for (let m = x.re.exec(text); m && n++ < max; m = x.re.exec(text)) {
+    for (const m of matchesOf(x.re, text, x.type === 'exception' ? Infinity : MAX_MATCHES)) {
       const value = x.value ? x.value(m) : m[0];
       if (!value) continue;
       const detail = x.detail?.(m);

@@ -4,7 +4,7 @@
 // symptoms, and each cause's examples must make the entry the top diagnosis with that cause.
 import { resolve } from 'node:path';
 import { diagnose } from '../diagnose/match.js';
-import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
+import { type Diagnosis, type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 import { BUILTIN_KB, compileEntries, duplicateIds, type Kb, type KbProblem, readEntries } from './load.js';
 
 export interface LintReport {
@@ -34,14 +34,7 @@ export async function lintKb(dir: string): Promise<LintReport> {
     entry.examples.match.forEach((text, i) => {
       examples++;
       const top = diagnose(kb, { text }).diagnoses[0];
-      if (top?.id !== entry.id)
-        problems.push({
-          file,
-          field: `examples.match[${i}]`,
-          message: top
-            ? `the top diagnosis is ${top.id} (${top.confidence}), not ${entry.id}`
-            : `nothing matched it, though ${entry.id} should`,
-        });
+      if (top?.id !== entry.id) problems.push({ file, field: `examples.match[${i}]`, message: notTop(top, entry) });
     });
     problems.push(...causeProblems(entry, kb, () => examples++));
     entry.examples.noMatch.forEach((text, i) => {
@@ -52,6 +45,13 @@ export async function lintKb(dir: string): Promise<LintReport> {
     });
   }
   return { entries: own.entries.length, examples, problems };
+}
+
+/** Why an example that must select `entry` does not: another entry won, or nothing matched. */
+function notTop(top: Diagnosis | undefined, entry: Entry): string {
+  return top
+    ? `the top diagnosis is ${top.id} (${top.confidence}), not ${entry.id}`
+    : `nothing matched it, though ${entry.id} should`;
 }
 
 /** Symptom kinds a text can show; a cause told only by probe signals can have no text examples. */
@@ -80,12 +80,7 @@ function causeProblems(entry: Entry, kb: Kb, counted: () => void): KbProblem[] {
       counted();
       const top = diagnose(kb, { text }).diagnoses[0];
       const field = `causes[${i}].examples[${j}]`;
-      if (top?.id !== entry.id)
-        problems.push({
-          file,
-          field,
-          message: top ? `the top diagnosis is ${top.id} (${top.confidence}), not ${entry.id}` : `nothing matched it, though ${entry.id} should`,
-        });
+      if (top?.id !== entry.id) problems.push({ file, field, message: notTop(top, entry) });
       else if (top.cause?.id !== cause.id)
         problems.push({
           file,

@@ -220,9 +220,15 @@ export interface EntryLiterals {
   unless: (string[] | null)[];
 }
 
-async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
+/** The required literals of a pattern's source, without boundary marks (null: none worth testing). */
+async function patternLiterals(): Promise<(source: string) => string[] | null> {
   const { requiredLiterals, BOUNDARY } = await import('./literals.js');
-  const of = (s: Symptom) => requiredLiterals(s.pattern ?? '')?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null;
+  return (source) => requiredLiterals(source)?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null;
+}
+
+async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
+  const literals = await patternLiterals();
+  const of = (s: Symptom) => literals(s.pattern ?? '');
   return entries.map((e) => ({ match: e.symptoms.map(of), unless: (e.against ?? []).map(of) }));
 }
 
@@ -235,10 +241,8 @@ interface Loaded {
 
 /** Required literals of the reader's own patterns: code, not data, but cached beside the entries. */
 async function readerLiteralsOf(): Promise<(string[] | null)[]> {
-  const { requiredLiterals, BOUNDARY } = await import('./literals.js');
-  return READER_PATTERNS.map(
-    (re) => requiredLiterals(re.source)?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null,
-  );
+  const literals = await patternLiterals();
+  return READER_PATTERNS.map((re) => literals(re.source));
 }
 
 /** Entries of one folder: from the cache when the files have not changed, else parsed and validated. */

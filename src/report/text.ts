@@ -1,5 +1,6 @@
 // The human report of a diagnosis: the best diagnosis in full, the others in one line each.
 import pc from 'picocolors';
+import { rankFor } from '../diagnose/match.js';
 import type {
   Cause,
   Check,
@@ -142,28 +143,26 @@ function meter(confidence: number, c: Colors): string {
 const COMPACT = { evidence: 3, fixes: 3, checks: 1, references: 2, alsoPossible: 2 };
 
 /**
- * The fixes a compact report shows: the named cause's own (always), then those for every cause;
- * without a named cause, the entry's first ones. `optional` may be left out when the screen is full.
+ * The fixes a compact report shows: the named cause's own (always), then up to three for every
+ * cause; without a named cause (or entry), the first three. `optional` may be left out when the
+ * screen is full. Which fix is whose comes from rankFor, as the diagnosis ordered them.
  */
 function compactFixes(
   d: Diagnosis,
   kbEntry: Pick<Entry, 'fixes' | 'causes'> | undefined,
 ): { text: string; optional: boolean }[] {
-  const take = (xs: string[], optional: (i: number) => boolean) =>
+  const first = (xs: string[], optional: (i: number) => boolean) =>
     xs.slice(0, COMPACT.fixes).map((text, i) => ({ text, optional: optional(i) }));
-  if (!d.cause || !kbEntry) return take(d.fixes, (i) => i > 0);
-  const own = new Set(kbEntry.fixes.filter((f) => f.for?.includes(d.cause!.id)).map((f) => f.text));
-  const general = new Set(kbEntry.fixes.filter((f) => !f.for).map((f) => f.text));
-  const shown = d.fixes.filter((f) => own.has(f) || general.has(f));
-  return shown.length
-    ? [
-        ...shown.filter((f) => own.has(f)).map((text) => ({ text, optional: false })),
-        ...take(
-          shown.filter((f) => !own.has(f)),
-          (i) => own.size > 0 || i > 0,
-        ),
-      ]
-    : take(d.fixes, (i) => i > 0);
+  const causeId = d.cause?.id;
+  if (!causeId || !kbEntry) return first(d.fixes, (i) => i > 0);
+  const rank = new Map(kbEntry.fixes.map((f) => [f.text, rankFor(causeId, f)]));
+  const own = d.fixes.filter((f) => rank.get(f) === 0);
+  const general = d.fixes.filter((f) => rank.get(f) === 1);
+  if (!own.length && !general.length) return first(d.fixes, (i) => i > 0);
+  return [
+    ...own.map((text) => ({ text, optional: false })),
+    ...first(general, (i) => own.length > 0 || i > 0),
+  ];
 }
 
 /** The references that matter most: SAP notes first (they name the fix), then the entry's order. */
