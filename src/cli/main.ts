@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
 import { daysOption, portOption, secondsOption, withProbeFlags } from './probe-flags.js';
+import { sizeOption, targetsOption } from './serve-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const kbOption = () =>
@@ -143,6 +144,22 @@ program
   .option('--port <n>', 'first port to use (default: any free ports)', portOption)
   .option('--json', 'print the servers as JSON')
   .action(async (opts) => (await import('./lab.js')).labCommand(opts));
+
+program
+  .command('serve')
+  .description('serve the HTTP API and the web UI (loopback only, unless LINKDOCTOR_TOKEN is set)')
+  .option('--port <n>', 'port to listen on', portOption, 8080)
+  .option('--host <address>', 'address to listen on; any but loopback needs LINKDOCTOR_TOKEN', '127.0.0.1')
+  .option('--max-upload <size>', 'largest scan upload, e.g. 200MB (default 200MB)', (v: string) =>
+    sizeOption(v),
+  )
+  .option(
+    '--allow-targets <list>',
+    'hosts, addresses and CIDRs the API may probe, comma-separated (repeatable)',
+    (v: string, prev?: string[]) => targetsOption(v, prev),
+  )
+  .addOption(kbOption())
+  .action(async (opts) => (await import('./serve.js')).serveCommand(opts));
 
 program
   .command('demo')

@@ -1,0 +1,52 @@
+// `linkdoctor serve`: the HTTP API and the web UI on one port, loopback only unless a token is set.
+import type { AddressInfo } from 'node:net';
+import { buildServer, checkBinding, DEFAULT_MAX_UPLOAD } from '../serve/app.js';
+import { mountRooms } from '../serve/rooms.js';
+import { stopOnSignals } from '../lab/index.js';
+import { UserError } from '../errors.js';
+import { printable } from '../report/printable.js';
+
+export interface ServeFlags {
+  port: number;
+  host: string;
+  maxUpload?: number;
+  allowTargets?: string[];
+  kb?: string[];
+  lab?: boolean;
+}
+
+export async function serveCommand(f: ServeFlags): Promise<void> {
+  const token = process.env.LINKDOCTOR_TOKEN || undefined;
+  checkBinding(f.host, token);
+  stopOnSignals(() => process.stderr.write('linkdoctor serve: stopped\n'));
+  const app = await buildServer({
+    host: f.host,
+    ...(token ? { token } : {}),
+    kbDirs: f.kb ?? [],
+    maxUploadBytes: f.maxUpload ?? DEFAULT_MAX_UPLOAD,
+    allowTargets: f.allowTargets ?? [],
+  });
+  await mountRooms(app);
+  try {
+    await app.listen({ host: f.host, port: f.port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(
+      code === 'EADDRINUSE'
+        ? `port ${f.port} on ${f.host} is in use: choose another with --port`
+        : code === 'EADDRNOTAVAIL'
+          ? `${f.host} is not an address of this machine (--host)`
+          : code === 'EACCES'
+            ? `not allowed to listen on port ${f.port} (ports below 1024 need privileges)`
+            : `cannot listen on ${f.host}:${f.port}: ${(e as Error).message}`,
+    );
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const shown = f.host.includes(':') ? `[${f.host}]` : f.host;
+  const url = `http://${shown === '0.0.0.0' || shown === '[::]' ? '127.0.0.1' : shown}:${port}/`;
+  process.stdout.write(
+    printable(
+      `linkdoctor serves ${url}  (API ${url}api/, OpenAPI ${url}api/openapi.json${token ? '; every API call needs "Authorization: Bearer $LINKDOCTOR_TOKEN"' : ''})\nCtrl-C stops it.\n`,
+    ),
+  );
+}
