@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
-import { daysOption, portOption, secondsOption, withProbeFlags } from './probe-flags.js';
+import { daysOption, numberOption, portOption, secondsOption, withProbeFlags } from './probe-flags.js';
 import { sizeOption, targetsOption } from './serve-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -137,6 +137,52 @@ trust
   .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./trust.js')).trustAddFromSite(target, opts));
+
+const tenant = program
+  .command('tenant')
+  .description(
+    "read a Cloud Integration tenant's API (/api/v1, read-only): failed messages diagnosed, keystore",
+  )
+  .addHelpText(
+    'after',
+    '\nThe service key (Process Integration Runtime, plan api, role MonitoringDataRead) comes from --service-key FILE or $LINKDOCTOR_SERVICE_KEY.\nHTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS are honoured.',
+  );
+const tenantFlags = (c: Command) =>
+  c
+    .option('--service-key <file>', 'the service key JSON (else $LINKDOCTOR_SERVICE_KEY)')
+    .option('--timeout <seconds>', 'bound of each request', secondsOption(), 30)
+    .option('--json', 'print JSON');
+tenantFlags(
+  tenant
+    .command('failures')
+    .description('the failed messages of a window, each error text diagnosed and grouped as scan does'),
+)
+  .option('--since <when>', 'start: 24h, 90m, 7d before now, or an ISO date (UTC)', '24h')
+  .option('--until <when>', 'end (default: now)')
+  .option('--iflow <name>', 'only this integration flow')
+  .option('--status <list>', 'statuses to read (default FAILED,RETRY,ESCALATED)')
+  .option(
+    '--max <n>',
+    'read at most the newest N messages',
+    numberOption('--max', { min: 1, max: 1_000_000, whole: true, what: 'a number of messages' }),
+    100_000,
+  )
+  .option('--jsonl', 'print one JSON line per incident')
+  .option('--markdown', 'print a Markdown report')
+  .option('--no-progress', 'no progress line, even on a terminal')
+  .addOption(kbOption())
+  .action(async (opts) => (await import('./tenant.js')).tenantFailuresCommand(opts));
+tenantFlags(
+  tenant
+    .command('keystore')
+    .description(
+      'the keystore entries as the Keystore Monitor lists them; exit 1 when one expires within --days',
+    ),
+)
+  .option('--days <n>', 'how many days ahead', daysOption, 30)
+  .option('--export <file>', "write the tenant's certificates to a PEM (.pem) or PKCS#12 (.p12) trust store")
+  .option('--password-env <var>', 'environment variable holding the PKCS#12 password (--export)')
+  .action(async (opts) => (await import('./tenant.js')).tenantKeystoreCommand(opts));
 
 program
   .command('lab')

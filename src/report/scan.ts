@@ -142,7 +142,9 @@ function headline(r: ScanResult): string[] {
   const s = summaryOf(r, true);
   const mb = s.bytes / 1024 / 1024;
   return [
-    `Scanned ${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${(mb / Math.max(s.seconds, 0.001)).toFixed(0)} MB/s).`,
+    r.source
+      ? printable(r.source)
+      : `Scanned ${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${(mb / Math.max(s.seconds, 0.001)).toFixed(0)} MB/s).`,
     s.incidents
       ? `${plural(s.incidents, 'incident')}: ${count(s.diagnosed)} diagnosed as ${plural(byId(s.known).length, 'known issue')}, ${count(s.unknown)} unknown in ${plural(s.unknownGroups.length, 'group')}.`
       : 'No incident found.',

@@ -49,6 +49,8 @@ export interface ScanResult {
   unreadable: number;
   seconds: number;
   prefilter: Pick<Prefilter, 'entries' | 'literals' | 'notes'>;
+  /** What was read, when it was not files: replaces the report's "Scanned N inputs, MB" line. */
+  source?: string;
 }
 
 /** Holds a candidate against the knowledge base: an incident, or null when it is none. */

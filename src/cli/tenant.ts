@@ -1,0 +1,242 @@
+// `linkdoctor tenant failures | keystore | endpoints`: thin commands over src/tenant. Exit codes: 0
+// nothing found, 1 something found (failures, an expiring certificate), 2 usage, input or connection error.
+import { UserError } from '../errors.js';
+import { loadKb } from '../kb/load.js';
+import { jsonText, printable } from '../report/printable.js';
+import { incidentJson, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
+import { colorsFor, type Colors } from '../report/text.js';
+import { TenantClient } from '../tenant/client.js';
+import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
+import { MPL_STATUSES, type KeystoreEntry } from '../tenant/entities.js';
+import { daysUntil, keystoreEntries, tenantTrustStore } from '../tenant/keystore.js';
+import { loadServiceKey, secretsOf, type ServiceKey } from '../tenant/service-key.js';
+import { addTrustedCerts } from '../trust/write.js';
+import { secondsOption } from './probe-flags.js';
+import { secretFromEnv } from './secrets.js';
+
+export interface TenantFlags {
+  serviceKey?: string;
+  timeout: number;
+  json?: boolean;
+}
+
+/** "24h", "90m", "7d", "2w" before now, or an ISO date/time (UTC unless it says otherwise); epoch ms. */
+export function parseWhen(raw: string, flag: string, now = Date.now()): number {
+  const rel = /^(\d+(?:\.\d+)?)\s*(m|min|h|d|w)$/i.exec(raw.trim());
+  if (rel) {
+    const unit = { m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[
+      rel[2]!.toLowerCase() as 'm'
+    ];
+    return now - Number(rel[1]) * unit;
+  }
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(raw.trim())
+    ? Date.parse(/T.*(Z|[+-]\d{2}:?\d{2})$/.test(raw) || !/T/.test(raw) ? raw : `${raw}Z`)
+    : NaN;
+  if (Number.isNaN(iso))
+    throw new UserError(
+      `${flag} takes a duration before now (24h, 90m, 7d) or an ISO date (2026-11-24T08:00), not "${raw.slice(0, 40)}"`,
+    );
+  return iso;
+}
+
+/** The client of the key, with the one sentence any failure ends in, and the secrets kept out of it. */
+async function withClient<T>(
+  f: TenantFlags,
+  run: (c: TenantClient, key: ServiceKey) => Promise<T>,
+): Promise<T> {
+  secondsOption()(String(f.timeout));
+  const key = loadServiceKey(f.serviceKey);
+  const client = new TenantClient(key, { timeoutMs: f.timeout * 1000 });
+  try {
+    return await run(client, key);
+  } catch (e) {
+    // Belt and braces: no sentence may carry a secret of the key, nor the token.
+    if (e instanceof Error) for (const s of secretsOf(key)) e.message = e.message.split(s).join('(secret)');
+    throw e;
+  } finally {
+    await client.close();
+  }
+}
+
+/** A progress line on a terminal's standard error, at most five times a second. */
+function progressLine(): { update: (s: string) => void; clear: () => void } {
+  const err = process.stderr;
+  if (!err.isTTY) return { update: () => undefined, clear: () => undefined };
+  let drawn = 0;
+  let visible = false;
+  return {
+    update: (s) => {
+      const now = performance.now();
+      if (now - drawn < 200) return;
+      drawn = now;
+      err.write(`\r${s.slice(0, (err.columns || 100) - 1)}\x1b[K`);
+      visible = true;
+    },
+    clear: () => {
+      if (visible) err.write('\r\x1b[K');
+      visible = false;
+    },
+  };
+}
+
+export async function tenantFailuresCommand(
+  f: TenantFlags & {
+    since: string;
+    until?: string;
+    iflow?: string;
+    status?: string;
+    max: number;
+    jsonl?: boolean;
+    markdown?: boolean;
+    progress?: boolean;
+    kb?: string[];
+  },
+): Promise<void> {
+  if ([f.json, f.jsonl, f.markdown].filter(Boolean).length > 1)
+    throw new UserError('choose one of --json, --jsonl and --markdown');
+  const since = parseWhen(f.since, '--since');
+  const until = f.until !== undefined ? parseWhen(f.until, '--until') : undefined;
+  if (until !== undefined && until < since) throw new UserError('--until is before --since');
+  const statuses = (f.status ?? DEFAULT_STATUSES.join(','))
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  const bad = statuses.find((s) => !(MPL_STATUSES as readonly string[]).includes(s));
+  if (bad || !statuses.length)
+    throw new UserError(
+      `--status takes ${MPL_STATUSES.join(', ')} (comma-separated), not "${(bad ?? '').slice(0, 30)}"`,
+    );
+  const kb = await loadKb({ dirs: f.kb ?? [] });
+  const bar = f.progress !== false ? progressLine() : { update: () => undefined, clear: () => undefined };
+  await withClient(f, async (client) => {
+    const r = await tenantFailures(kb, client, {
+      since,
+      ...(until !== undefined ? { until } : {}),
+      statuses,
+      ...(f.iflow ? { iflow: f.iflow } : {}),
+      maxMessages: f.max,
+      onProgress: (p) =>
+        bar.update(
+          p.phase === 'messages'
+            ? `messages ${p.done.toLocaleString('en-US')}${p.total !== undefined ? ` of ${p.total.toLocaleString('en-US')}` : ''}`
+            : `error texts ${p.done.toLocaleString('en-US')} of ${(p.total ?? 0).toLocaleString('en-US')}`,
+        ),
+      ...(f.jsonl
+        ? {
+            onIncident: (inc) => {
+              if (!process.stdout.write(`${jsonText(incidentJson(inc))}\n`))
+                return new Promise<void>((done) => process.stdout.once('drain', done));
+            },
+          }
+        : {}),
+    });
+    bar.clear();
+    const window = `${new Date(since).toISOString().slice(0, 16)}Z … ${until !== undefined ? `${new Date(until).toISOString().slice(0, 16)}Z` : 'now'}`;
+    r.scan.source =
+      `Read ${r.messages.toLocaleString('en-US')} ${statuses.join('/')} message${r.messages === 1 ? '' : 's'} of ${client.host} (${window}) and ${r.texts.toLocaleString('en-US')} error texts (${r.distinct.toLocaleString('en-US')} distinct) in ${r.scan.seconds.toFixed(1)} s.` +
+      (r.truncated ? ` Only the newest ${f.max.toLocaleString('en-US')} were read (--max).` : '') +
+      (r.unread ? ` ${r.unread} error texts could not be read.` : '');
+    if (f.json) process.stdout.write(`${jsonText({ tenant: client.host, ...scanJson(r.scan, kb) }, 2)}\n`);
+    else if (f.markdown) process.stdout.write(scanMarkdown(r.scan, kb));
+    else if (!f.jsonl) process.stdout.write(renderScan(r.scan, kb, colorsFor(process.stdout)));
+    process.exitCode = r.scan.grouper.incidents ? 1 : 0;
+  });
+}
+
+const date = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString().slice(0, 10));
+
+/** The Keystore Monitor's columns (monitoring-tools.md §B): alias, type, valid until, subject, issuer. */
+function keystoreTable(entries: KeystoreEntry[], c: Colors, now: number): string {
+  const head = ['ALIAS', 'TYPE', 'VALID UNTIL', 'DAYS LEFT', 'SUBJECT', 'ISSUER'];
+  const cells = entries.map((e) => {
+    const days = e.validUntil !== undefined ? daysUntil(e.validUntil, now) : undefined;
+    return [
+      printable(e.alias),
+      printable(e.type),
+      date(e.validUntil),
+      days === undefined ? '-' : days < 0 ? 'expired' : `${days}d`,
+      printable(e.subject ?? ''),
+      printable(e.issuer ?? ''),
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const line = (row: string[], days?: number) =>
+    row
+      .map((cell, i) => {
+        const padded = cell.padEnd(widths[i]!);
+        // Red when expired, as the Keystore Monitor shows it.
+        return i === 3 && days !== undefined
+          ? days < 0
+            ? c.red(padded)
+            : days < 30
+              ? c.yellow(padded)
+              : padded
+          : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  return [
+    c.bold(line(head)),
+    ...entries.map((e, i) =>
+      line(cells[i]!, e.validUntil !== undefined ? daysUntil(e.validUntil, now) : undefined),
+    ),
+  ].join('\n');
+}
+
+export async function tenantKeystoreCommand(
+  f: TenantFlags & { days: number; export?: string; passwordEnv?: string },
+): Promise<void> {
+  const password = f.passwordEnv ? secretFromEnv(f.passwordEnv, 'store password') : undefined;
+  await withClient(f, async (client) => {
+    const now = Date.now();
+    const entries = await keystoreEntries(client);
+    const expiring = entries.filter(
+      (e) => e.validUntil !== undefined && daysUntil(e.validUntil, now) < f.days,
+    );
+    let exported: { file: string; added: number; present: number } | undefined;
+    if (f.export) {
+      const { store } = await tenantTrustStore(client, entries);
+      const { results } = await addTrustedCerts(
+        f.export,
+        store.entries.map((e) => e.cert),
+        password,
+      );
+      exported = {
+        file: f.export,
+        added: results.filter((r) => r.status === 'added').length,
+        present: results.filter((r) => r.status === 'present').length,
+      };
+    }
+    process.exitCode = expiring.length ? 1 : 0;
+    if (f.json) {
+      const row = (e: KeystoreEntry) => ({
+        ...e,
+        ...(e.validFrom !== undefined ? { validFrom: new Date(e.validFrom).toISOString() } : {}),
+        ...(e.validUntil !== undefined
+          ? { validUntil: new Date(e.validUntil).toISOString(), daysLeft: daysUntil(e.validUntil, now) }
+          : {}),
+        ...(e.lastModified !== undefined ? { lastModified: new Date(e.lastModified).toISOString() } : {}),
+      });
+      process.stdout.write(
+        `${jsonText({ tenant: client.host, days: f.days, entries: entries.map(row), expiring: expiring.map((e) => e.alias), ...(exported ? { exported } : {}) }, 2)}\n`,
+      );
+      return;
+    }
+    const c = colorsFor(process.stdout);
+    const out = [
+      c.bold(`keystore of tenant ${client.host} (${entries.length} entries)`),
+      keystoreTable(entries, c, now),
+      '',
+    ];
+    if (expiring.length)
+      out.push(
+        `${c.red('✖')} ${expiring.length} of ${entries.length} entries expire within ${f.days} days: ${expiring.map((e) => `${printable(e.alias)} (${daysUntil(e.validUntil!, now) < 0 ? `expired ${date(e.validUntil)}` : date(e.validUntil)})`).join(', ')}`,
+      );
+    else out.push(`${c.green('✔')} No entry expires within ${f.days} days.`);
+    if (exported)
+      out.push(
+        `Wrote ${exported.added} certificate${exported.added === 1 ? '' : 's'} to ${printable(exported.file)}${exported.present ? ` (${exported.present} already there)` : ''}: linkdoctor probe URL --trust ${printable(exported.file)}`,
+      );
+    process.stdout.write(`${out.join('\n')}\n`);
+  });
+}

@@ -1,0 +1,167 @@
+// `tenant failures`: the failed messages of a window, their error texts, each diagnosed by the same
+// matcher as `scan` and grouped by the same Grouper, so that the reports are scan's own. The MPLs
+// come page by page (tenant-api.md §4, §8.1); the error texts (`ErrorInformation/$value`, text/plain,
+// §8.1) are fetched concurrently with a bound, and identical texts are diagnosed once.
+import type { Kb } from '../kb/load.js';
+import { Grouper } from '../scan/group.js';
+import type { Candidate, Incident } from '../scan/incident.js';
+import { mplCandidate } from '../scan/mpl.js';
+import { buildPrefilter } from '../scan/prefilter.js';
+import { classify, LOG_MIN_CONFIDENCE, type ScanResult } from '../scan/run.js';
+import { UserError } from '../errors.js';
+import type { TenantClient } from './client.js';
+import { errorTextPath, type Mpl, mplOf, mplQuery } from './entities.js';
+
+/** The statuses read by default: the failed ones, final and not yet final (tenant-api.md §8.1). */
+export const DEFAULT_STATUSES = ['FAILED', 'RETRY', 'ESCALATED'];
+/** Error texts fetched at once: well under the MPL rate limit of 100 req/s per user (§4). */
+export const TEXT_CONCURRENCY = 8;
+/** An error text is a stack trace at most; beyond this it is cut. */
+const TEXT_MAX_BYTES = 1024 * 1024;
+const MPL_ID_LINE = /\s*The MPL ID for the failed message is\s*:\s*\S+\s*$/;
+
+export interface FailuresOptions {
+  /** The window, epoch ms. */
+  since: number;
+  until?: number;
+  statuses: string[];
+  iflow?: string;
+  /** Messages read at most (newest first); the rest is left and said so. */
+  maxMessages: number;
+  concurrency?: number;
+  onProgress?: (p: FailuresProgress) => void;
+  /** Called for each incident once all are known, in the tenant's order (newest first). */
+  onIncident?: (inc: Incident) => void | Promise<void>;
+}
+
+export interface FailuresProgress {
+  phase: 'messages' | 'texts';
+  done: number;
+  total?: number;
+}
+
+export interface FailuresResult {
+  /** The same shape as a scan's result, for scan's renderers. */
+  scan: ScanResult;
+  messages: number;
+  /** Messages the tenant counted in the window (`__count`), when it said. */
+  counted?: number;
+  /** Messages with an error text, distinct texts among them, and texts that could not be read. */
+  texts: number;
+  distinct: number;
+  unread: number;
+  truncated: boolean;
+}
+
+/** Runs `jobs` with at most `n` at once, in order of their index. */
+async function pool<T>(items: T[], n: number, job: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await job(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+/** Reads, diagnoses and groups the failed messages of the window. Throws UserError as the client does. */
+export async function tenantFailures(
+  kb: Kb,
+  client: TenantClient,
+  o: FailuresOptions,
+): Promise<FailuresResult> {
+  const started = performance.now();
+  const mpls: Mpl[] = [];
+  let counted: number | undefined;
+  let truncated = false;
+  for await (const page of client.pages(mplQuery(o), {
+    maxRows: o.maxMessages,
+    onPage: (rows, count) => {
+      counted ??= count;
+      o.onProgress?.({ phase: 'messages', done: rows, ...(count !== undefined ? { total: count } : {}) });
+    },
+  })) {
+    for (const r of page) {
+      const m = mplOf(r);
+      if (m) mpls.push(m);
+    }
+    if (mpls.length >= o.maxMessages) {
+      truncated = mpls.length > o.maxMessages || (counted !== undefined && counted > o.maxMessages);
+      mpls.length = Math.min(mpls.length, o.maxMessages);
+      break;
+    }
+  }
+
+  // The error texts; DISCARDED MPLs have none, and a 204 means none yet (tenant-api.md §5 quirks).
+  const texts: (string | undefined)[] = new Array(mpls.length);
+  let done = 0;
+  let unread = 0;
+  let firstError: unknown;
+  await pool(mpls, o.concurrency ?? TEXT_CONCURRENCY, async (m, i) => {
+    try {
+      const a = await client.get(errorTextPath(m.messageGuid), { accept: 'text', maxBytes: TEXT_MAX_BYTES });
+      texts[i] = a.status === 204 ? undefined : a.body.toString('utf8');
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      unread++;
+      firstError ??= e;
+      // A missing role or a refused token fails every text alike: stop at the first.
+      if (/\((401|403)\)/.test(e.message)) throw e;
+    }
+    o.onProgress?.({ phase: 'texts', done: ++done, total: mpls.length });
+  });
+  if (unread && unread === mpls.length) throw firstError;
+
+  // Diagnose each distinct text once; every message gets its own place, time and iFlow.
+  const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
+  const grouper = new Grouper();
+  const byText = new Map<string, Incident | null>();
+  let bytes = 0;
+  for (let i = 0; i < mpls.length; i++) {
+    const m = mpls[i]!;
+    const text = texts[i];
+    const rec = { ...m.raw, ...(text ? { ErrorText: text } : {}) };
+    // The monitor's link is where a user opens the message (AlternateWebLink, §8.1).
+    const c: Candidate | null = mplCandidate(rec, {
+      file: m.link ?? `MessageProcessingLogs('${m.messageGuid}')`,
+    });
+    if (!c) continue;
+    bytes += Buffer.byteLength(c.text);
+    // Identical texts but for the platform's closing "The MPL ID for the failed message is : <id>"
+    // line (tenant-api.md §8.1, real example) are one text to the matcher.
+    const key = `${c.failing ?? ''}\0${c.text.replace(MPL_ID_LINE, '')}`;
+    let known = byText.get(key);
+    if (known === undefined) byText.set(key, (known = classify(c, pf)));
+    if (!known) continue;
+    const { place: _p, time: _t, at: _a, iflow: _i, messageGuid: _g, ...shared } = known;
+    const inc: Incident = {
+      ...shared,
+      place: c.place,
+      ...(c.time !== undefined ? { time: c.time } : {}),
+      ...(c.at !== undefined ? { at: c.at } : {}),
+      ...(c.iflow !== undefined ? { iflow: c.iflow } : {}),
+      ...(c.messageGuid !== undefined ? { messageGuid: c.messageGuid } : {}),
+    };
+    grouper.add(inc);
+    await o.onIncident?.(inc);
+  }
+  const withText = texts.filter((t) => t !== undefined).length;
+  return {
+    scan: {
+      files: 1,
+      bytes,
+      grouper,
+      problems: unread,
+      unreadable: 0,
+      seconds: (performance.now() - started) / 1000,
+      prefilter: { entries: pf.entries, literals: pf.literals, notes: pf.notes },
+    },
+    messages: mpls.length,
+    ...(counted !== undefined ? { counted } : {}),
+    texts: withText,
+    distinct: byText.size,
+    unread,
+    truncated,
+  };
+}
