@@ -133,7 +133,11 @@ async function caCert(subject: string, notAfter: Date): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: subject,
+    // Encoded O first, as CAs do, so that the DN reads CN first (as src/lab/pki.ts does).
+    name: subject
+      .split(/,(?=\s*[A-Za-z]+=)/)
+      .reverse()
+      .join(','),
     keys,
     signingAlgorithm: alg,
     notBefore: new Date(Date.now() - 400 * DAY),

@@ -1,7 +1,10 @@
 // `linkdoctor tenant`: the CLI against the loopback tenant FIXTURE (test/tenant-fixture.ts), which
 // answers as tenant-api.md documents the real API: token flow, paging, errors, quirks and faults.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createProxy } from 'proxy';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCliAsync, type Run } from './helpers.js';
@@ -72,6 +75,65 @@ describe('tenant failures against the fixture', () => {
     assert.match(pkix.example.file, /shell\/monitoring\/Messages/);
     assert.ok(j.unknown.some((u: { message: string }) => /Mapping step failed/.test(u.message)));
   });
+
+  test('groups exactly as scan does for the same error texts (an MPL export with the texts inlined)', async () => {
+    const r = await run(f, ['failures', '--since', '4d', '--json']);
+    const failing = f.mpls
+      .filter((m) => m.Status !== 'COMPLETED')
+      .map((m) => ({ ...m, ErrorText: f.errorTexts.get(m.MessageGuid as string) }));
+    const file = join(f.dir, 'export.json');
+    writeFileSync(file, JSON.stringify({ d: { results: failing } }));
+    const s = await runCliAsync(['scan', '--json', file]);
+    const shape = (j: { groups: Record<string, unknown>[]; unknown: Record<string, unknown>[] }) => ({
+      groups: j.groups.map(({ example: _e, ...g }) => g),
+      unknown: j.unknown.map(({ example: _e, ...g }) => g),
+    });
+    assert.deepEqual(shape(JSON.parse(r.stdout)), shape(JSON.parse(s.stdout)));
+  });
+
+  test('--iflow and --status narrow the query, --jsonl prints a line per incident, text and markdown render', async () => {
+    const before = listRequests(f, 'MessageProcessingLogs').length;
+    const r = await run(f, [
+      'failures',
+      '--since',
+      '4d',
+      '--iflow',
+      'Invoices_SFTP',
+      '--status',
+      'RETRY',
+      '--jsonl',
+    ]);
+    assert.equal(r.status, 1, r.stderr);
+    const q = new URL(listRequests(f, 'MessageProcessingLogs')[before]!.url).searchParams.get('$filter')!;
+    assert.match(
+      q,
+      /\(Status eq 'RETRY'\) and LogEnd ge datetime'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d' and IntegrationFlowName eq 'Invoices_SFTP'/,
+    );
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const expected = f.mpls.filter((m) => m.Status === 'RETRY' && m.IntegrationFlowName === 'Invoices_SFTP');
+    assert.equal(lines.length, expected.length);
+    assert.ok(lines.every((l) => l.iflow === 'Invoices_SFTP'));
+    const t = await run(f, ['failures', '--since', '4d', '--iflow', 'Jobs_Start']);
+    assert.match(t.stdout, /^Read \d+ FAILED\/RETRY\/ESCALATED messages of 127\.0\.0\.1:\d+ /);
+    assert.match(t.stdout, /out-411-empty-post .*integration flow Jobs_Start|integration flow Jobs_Start/s);
+    const m = await run(f, ['failures', '--since', '4d', '--iflow', 'Jobs_Start', '--markdown']);
+    assert.match(m.stdout, /^# linkdoctor scan\n\nRead /);
+    assertNoSecret(f, t);
+  });
+
+  test('a bad --since or --status is a usage error before any request', async () => {
+    const n = f.requests.length;
+    const a = await run(f, ['failures', '--since', 'yesterday']);
+    assert.equal(a.status, 2);
+    assert.match(a.stderr, /--since takes a duration/);
+    const b = await run(f, ['failures', '--status', 'BROKEN']);
+    assert.equal(b.status, 2);
+    assert.match(b.stderr, /--status takes COMPLETED/);
+    assert.equal(f.requests.length, n);
+  });
 });
 
 describe('tenant: connecting', () => {
@@ -84,5 +146,183 @@ describe('tenant: connecting', () => {
       assert.match(r.stderr, /refused the client id and secret of the service key \(401/);
       assert.ok(!r.stderr.includes('wrong-secret-value'));
       assert.equal(r.stderr.trim().split('\n').length, 1);
+    }));
+
+  test('a Certificate key gets its token over mutual TLS, with only client_id in the body', async () =>
+    withFixture({ messages: 20 }, async (f) => {
+      const r = await run(f, ['failures', '--since', '4d', '--json'], {}, f.certKeyFile);
+      assert.equal(r.status, 1, r.stderr);
+      const tokenReq = f.requests.find((q) => q.url.includes('/oauth/token'))!;
+      assert.equal(tokenReq.clientCert, true);
+      assert.equal(tokenReq.authorization, undefined);
+      assertNoSecret(f, r);
+    }));
+
+  test('$LINKDOCTOR_SERVICE_KEY holds the key; without any key the sentence says where to give one', async () =>
+    withFixture({ messages: 20 }, async (f) => {
+      const r = await runCliAsync(['tenant', 'keystore'], {
+        env: { NODE_EXTRA_CA_CERTS: f.caFile, LINKDOCTOR_SERVICE_KEY: f.keyJson, HTTPS_PROXY: '' },
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assertNoSecret(f, r);
+      const none = await runCliAsync(['tenant', 'keystore'], { env: { LINKDOCTOR_SERVICE_KEY: '' } });
+      assert.equal(none.status, 2);
+      assert.match(none.stderr, /give the tenant's service key with --service-key FILE/);
+    }));
+
+  test('a missing role (403) names the role, in one sentence', async () =>
+    withFixture({ messages: 20, roles: [] }, async (f) => {
+      const r = await run(f, ['failures']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /lacks the role MonitoringDataRead for MessageProcessingLogs \(403\)/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assertNoSecret(f, r);
+    }));
+
+  test('a token refused mid-run is fetched again once, and the run completes', async () =>
+    withFixture({ messages: 1500, faults: { revokeAfter: 300 } }, async (f) => {
+      const r = await run(f, ['failures', '--since', '4d', '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        JSON.parse(r.stdout).summary.incidents,
+        f.mpls.filter((m) => m.Status !== 'COMPLETED').length,
+      );
+      assert.equal(f.tokens.length, 2);
+      assertNoSecret(f, r);
+    }));
+
+  test('429 and 503 are retried with a pause; a tenant always busy is given up after the bounded retries', async () => {
+    await withFixture({ messages: 20, faults: { tooMany: 2, unavailable: 1 } }, async (f) => {
+      const r = await run(f, ['keystore', '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(listRequests(f, 'KeystoreEntries').length, 4);
+    });
+    await withFixture({ messages: 20, faults: { alwaysBusy: true } }, async (f) => {
+      const r = await run(f, ['keystore']);
+      assert.equal(r.status, 2);
+      assert.match(
+        r.stderr,
+        /over its rate limit for KeystoreEntries \(429 Too Many Requests, still after 4 tries\)/,
+      );
+      assert.equal(listRequests(f, 'KeystoreEntries').length, 4);
+    });
+  });
+
+  test('paging follows absolute next links too', async () =>
+    withFixture({ messages: 2600, absoluteNext: true }, async (f) => {
+      const r = await run(f, ['failures', '--since', '4d', '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(listRequests(f, 'MessageProcessingLogs').length, 3);
+      assert.equal(
+        JSON.parse(r.stdout).summary.incidents,
+        f.mpls.filter((m) => m.Status !== 'COMPLETED').length,
+      );
+    }));
+
+  test("a next link to another host is not followed (the token stays with the key's host)", async () =>
+    withFixture({ messages: 1500, faults: { foreignNext: true } }, async (f) => {
+      const r = await run(f, ['failures', '--since', '4d']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /links to another host \(tenant\.example\.org\): not followed/);
+    }));
+
+  test('the XML default: the client asks for JSON; a tenant that answers XML anyway is said so', async () =>
+    withFixture({ messages: 20, faults: { xmlAlways: true } }, async (f) => {
+      const r = await run(f, ['keystore']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /answered KeystoreEntries in XML although JSON was asked for/);
+      const req = listRequests(f, 'KeystoreEntries')[0]!;
+      assert.equal(new URL(req.url).searchParams.get('$format'), 'json');
+    }));
+
+  test('a truncated page, a silent tenant and an endless answer each end in one sentence', async () => {
+    await withFixture({ messages: 1500, faults: { truncatePage: 0 } }, async (f) => {
+      const r = await run(f, ['failures', '--since', '4d']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /broke off its answer before the end|not JSON/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    });
+    await withFixture({ messages: 20, faults: { silent: true } }, async (f) => {
+      const started = Date.now();
+      const r = await run(f, ['keystore', '--timeout', '1']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /did not answer within 1 s \(--timeout\)/);
+      assert.ok(Date.now() - started < 20_000, 'a silent tenant must end near --timeout');
+    });
+    await withFixture({ messages: 20, faults: { endless: true } }, async (f) => {
+      const r = await run(f, ['keystore', '--timeout', '20']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /sent more than \d+ KB for one answer: stopped reading/);
+    });
+  });
+
+  test('a wrong URL says so', async () =>
+    withFixture({ messages: 20 }, async (f) => {
+      const bad = join(f.dir, 'wrong-url.json');
+      writeFileSync(bad, f.keyJson.replace(`"url":"${f.url}"`, `"url":"${f.url}/nothing"`));
+      const r = await run(f, ['keystore'], {}, bad);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /has no .*\(404\).*check oauth\.url/);
+    }));
+
+  test('HTTPS_PROXY is honoured through a CONNECT proxy, NO_PROXY bypasses it', async () =>
+    withFixture({ messages: 20 }, async (f) => {
+      const connects: string[] = [];
+      const server = createProxy(createServer());
+      server.on('connect', (req) => connects.push(req.url ?? ''));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const proxy = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const r = await run(f, ['keystore', '--json'], {
+          HTTPS_PROXY: proxy,
+          https_proxy: proxy,
+          NO_PROXY: '',
+          no_proxy: '',
+        });
+        assert.equal(r.status, 1, r.stderr);
+        assert.ok(connects.includes(new URL(f.url).host), `no CONNECT seen: ${connects.join()}`);
+        const n = connects.length;
+        const d = await run(f, ['keystore', '--json'], {
+          HTTPS_PROXY: proxy,
+          https_proxy: proxy,
+          NO_PROXY: '127.0.0.1',
+          no_proxy: '127.0.0.1',
+        });
+        assert.equal(d.status, 1, d.stderr);
+        assert.equal(connects.length, n);
+      } finally {
+        server.closeAllConnections?.();
+        server.close();
+      }
+    }));
+});
+
+describe('tenant keystore', () => {
+  test('lists the entries as the Keystore Monitor does and exits 1 when one expires within --days', async () =>
+    withFixture({ messages: 10 }, async (f) => {
+      const r = await run(f, ['keystore']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stdout, /ALIAS\s+TYPE\s+VALID UNTIL\s+DAYS LEFT\s+SUBJECT\s+ISSUER/);
+      assert.match(r.stdout, /partner_root_2016\s+Certificate\s+\S+\s+10d\s+CN=Partner Root CA 2016/);
+      assert.match(r.stdout, /old_receiver_ca\s+Certificate\s+\S+\s+expired/);
+      assert.match(r.stdout, /2 of 4 entries expire within 30 days/);
+      const j = JSON.parse((await run(f, ['keystore', '--json', '--days', '5'])).stdout);
+      assert.deepEqual(j.expiring, ['old_receiver_ca']);
+      assertNoSecret(f, r);
+    }));
+
+  test('--export writes the certificates as a trust store that trust show and probe --trust read', async () =>
+    withFixture({ messages: 10 }, async (f) => {
+      const out = join(f.dir, 'tenant.pem');
+      const r = await run(f, ['keystore', '--export', out]);
+      assert.match(r.stdout, /Wrote 4 certificates to/);
+      assert.equal((readFileSync(out, 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 4);
+      const show = await runCliAsync(['trust', 'show', out]);
+      assert.equal(show.status, 0, show.stderr);
+      assert.match(show.stdout, /linkdoctor lab Root CA/);
+      // The tenant's keystore holds the lab root: the fixture's own chain is trusted by it.
+      const p = await runCliAsync(['probe', `${f.url}/`, '--trust', out, '--json']);
+      const tls = JSON.parse(p.stdout).tls;
+      assert.equal(tls.trusted, true);
     }));
 });

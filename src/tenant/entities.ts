@@ -198,7 +198,7 @@ export function deployErrorText(body: string): string | undefined {
   }
   const out: string[] = [];
   const walk = (v: unknown, depth: number): void => {
-    if (depth > 6 || out.length > 20) return;
+    if (depth > 12 || out.length > 20) return;
     if (typeof v === 'string') {
       const s = v.trim();
       if (!s) return;
