@@ -1,7 +1,6 @@
 // Who reported an error, and which way the failing call went. These cues are the platform's
 // vocabulary (adapter classes, ABAP transactions, runtime host shapes), not any one entry's symptoms,
 // so they live beside the signal reader rather than in kb/.
-import { bounded } from '../kb/bounded.js';
 import type { Direction } from '../types.js';
 
 export interface Cue {
@@ -234,9 +233,3 @@ export const CUES: Cue[] = [
     means: 'a test client called an endpoint',
   },
 ];
-
-// No text makes a cue backtrack without end (see kb/bounded.ts).
-for (const cue of CUES) {
-  cue.re = bounded(cue.re);
-  if (cue.unless) cue.unless = bounded(cue.unless);
-}

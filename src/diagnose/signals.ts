@@ -101,9 +101,8 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
  * "HTTP client code 407 reason ICM_HTTP_SSL_ERROR". Such a number followed by an NI, ICM or SSSLERR
  * code is not an HTTP status.
  */
-const ICM_RC_AFTER = bounded(
-  /^(?:(?!\b\d{3}\b)[^\n]){0,80}?(?:\bN[IT]E[A-Z]{3,}|\bICM_HTTP_[A-Z_]+|\bSSSLERR_[A-Z_]+|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/,
-);
+const ICM_RC_AFTER =
+  /^(?:(?!\b\d{3}\b)[^\n]){0,80}?(?:\bN[IT]E[A-Z]{3,}|\bICM_HTTP_[A-Z_]+|\bSSSLERR_[A-Z_]+|\b[Dd]irect connect to \S+ failed|\b[Cc]onnect to \S+ failed)/;
 
 interface Extractor {
   type: string;
@@ -172,19 +171,18 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
 ];
 
-// Every pattern of the reader with its open repetitions bounded: no text makes one backtrack without end.
-for (const p of STATUS_PATTERNS) p.re = bounded(p.re);
-for (const x of EXTRACTORS) x.re = bounded(x.re);
-HOST_PORT_PATTERNS.forEach((re, i) => (HOST_PORT_PATTERNS[i] = bounded(re)));
-
 /**
  * How many matches of one pattern are read: the first hundreds say all a diagnosis needs, and a
  * text of 50,000 URLs or statuses would otherwise cost seconds in signals nobody reads.
  */
 const MAX_MATCHES = 1000;
 
-/** The matches of a global pattern over `text`, at most `max` of them. */
-function* matchesOf(re: RegExp, text: string, max = MAX_MATCHES): Generator<RegExpExecArray> {
+/**
+ * The matches of a global pattern over `text`, at most `max` of them. The pattern runs with its open
+ * repetitions bounded (kb/bounded.ts): no text makes it backtrack without end.
+ */
+function* matchesOf(pattern: RegExp, text: string, max = MAX_MATCHES): Generator<RegExpExecArray> {
+  const re = bounded(pattern);
   re.lastIndex = 0;
   let n = 0;
   for (let m = re.exec(text); m && n++ < max; m = re.exec(text)) yield m;
@@ -234,7 +232,7 @@ function statusSignals(text: string, signals: SignalSet, may: MayMatch): void {
       if (!code) continue;
       const start = m.index;
       const end = m.index + m[0].length;
-      if (ICM_RC_AFTER.test(text.slice(end, end + 200))) {
+      if (bounded(ICM_RC_AFTER).test(text.slice(end, end + 200))) {
         signals.add({
           type: 'icm.rc',
           value: code,
@@ -284,8 +282,9 @@ function hostSignals(text: string, signals: SignalSet, may: MayMatch): void {
 function cueSignals(text: string, signals: SignalSet, may: MayMatch): void {
   for (const cue of CUES) {
     if (!may(cue.re)) continue;
-    const m = cue.re.exec(text);
-    if (!m || cue.unless?.test(text)) continue;
+    // Bounded where they run, as the reader's own (matchesOf).
+    const m = bounded(cue.re).exec(text);
+    if (!m || (cue.unless && bounded(cue.unless).test(text))) continue;
     const start = m.index;
     const end = m.index + m[0].length;
     if (cue.reporter) signals.add({ type: 'reporter', value: cue.reporter, start, end });

@@ -66,7 +66,16 @@ function single(atom: string): boolean {
   return atom === '.' || /^\\[sSwWdD]$/.test(atom) || (atom.startsWith('[') && atom.endsWith(']'));
 }
 
-/** `re` with its open repetitions bounded (boundRepetitions), same flags. */
+const boundedOf = new WeakMap<RegExp, RegExp>();
+
+/**
+ * `re` with its open repetitions bounded (boundRepetitions), same flags; made on first use and
+ * kept. Callers bound where they run a pattern, not where they define it: a cold `diagnose` then
+ * bounds only the few patterns its text may match (bounding all of the reader's and cues' patterns
+ * at start cost about 32 M instructions, callgrind, of a 3-line text's 270 M beyond Node's start).
+ */
 export function bounded(re: RegExp): RegExp {
-  return new RegExp(boundRepetitions(re.source), re.flags);
+  let b = boundedOf.get(re);
+  if (!b) boundedOf.set(re, (b = new RegExp(boundRepetitions(re.source), re.flags)));
+  return b;
 }
