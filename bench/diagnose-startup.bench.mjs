@@ -50,3 +50,25 @@ console.log(`node -e 0:                        ${nodeOnly.toFixed(1)} ms (median
 console.log(
   `linkdoctor diagnose --json:       ${cliRun.toFixed(1)} ms (median of 15), ${(cliRun - nodeOnly).toFixed(1)} ms over Node's start`,
 );
+
+// Wall times move with whatever else the machine runs; instruction counts do not (but for a few
+// million of Node's own random start-up). With valgrind installed, count them too.
+const irOf = (args) => {
+  const r = spawnSync(
+    'valgrind',
+    ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...args],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const m = /Collected : (\d+)/.exec(r.stderr ?? '');
+  return m ? Number(m[1]) / 1e6 : undefined;
+};
+const irNode = irOf(['-e', '0']);
+const irCli = irNode === undefined ? undefined : irOf([cli, 'diagnose', '--json', text]);
+if (irNode === undefined || irCli === undefined)
+  console.log('instructions: not counted (valgrind is not installed)');
+else
+  console.log(
+    `instructions (callgrind):         node -e 0 ${irNode.toFixed(0)} M, diagnose --json ${irCli.toFixed(0)} M, ${(irCli - irNode).toFixed(0)} M over Node's start`,
+  );
