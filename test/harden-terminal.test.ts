@@ -18,11 +18,13 @@ const TITLE = '\x1b]0;pwned\x07';
 const CLEAR = '\x1b[2J';
 const LINK = '\x1b]8;;http://evil.example/\x1b\\click here\x1b]8;;\x1b\\';
 const C1_CSI = '\u009b31m';
-const ATTACK = `${TITLE}${CLEAR}${LINK}${C1_CSI}`;
+/** A right-to-left override: what follows reads backwards (Trojan Source, CVE-2021-42574). */
+const BIDI = '\u202e';
+const ATTACK = `${TITLE}${CLEAR}${LINK}${C1_CSI}${BIDI}`;
 
-/** Anything that can act on a terminal: C0 but tab and newline, DEL, C1, U+2028/2029. */
+/** Anything that can act on a terminal: C0 but tab and newline, DEL, C1, U+2028/2029, bidi controls. */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/;
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** No control character in `out`, but our own colour codes (SGR) when `colour`. */
 function assertPrintable(out: string, what: string, colour = false): void {
@@ -38,7 +40,7 @@ function assertPrintable(out: string, what: string, colour = false): void {
 
 /** The JSON has no raw DEL, C1 or U+2028/9, and still parses. */
 function assertJson(out: string, what: string): unknown {
-  const m = /[\x7f-\x9f\u2028\u2029]/.exec(out);
+  const m = /[\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.exec(out);
   assert.equal(m, null, `${what}: U+${m?.[0].charCodeAt(0).toString(16)} raw in the JSON`);
   try {
     return JSON.parse(out);
@@ -60,6 +62,7 @@ describe('printable', () => {
     assert.equal(printable('one\ntwo\tthree'), 'one\ntwo\tthree');
     assert.equal(printable('line\r\nnext\rover'), 'line\nnext\\x0dover');
     assert.equal(printable('a\u2028b\u2029c'), 'a\\u2028b\\u2029c');
+    assert.equal(printable('host \u202eexample.com\u2066'), 'host \\u202eexample.com\\u2066');
     assert.equal(printable('ümlaut → ✔ C:\\temp'), 'ümlaut → ✔ C:\\temp');
   });
   test('is idempotent, and printableDeep reaches every string of plain objects and arrays', () => {
@@ -68,7 +71,7 @@ describe('printable', () => {
     assert.deepEqual(deep, { a: [printable(ATTACK), { b: printable(ATTACK) }], n: 3, ok: null });
   });
   test('jsonText escapes DEL, C1 and U+2028/2029, and reads back the exact text', () => {
-    const value = { s: `${ATTACK}\x7f\u0085\u2028` };
+    const value = { s: `${ATTACK}\x7f\u0085\u2028\u200f` };
     const text = jsonText(value, 2);
     assertJson(text, 'jsonText');
     assert.deepEqual(JSON.parse(text), value);

@@ -5,10 +5,14 @@
  * The characters that can change a terminal's state, or fake a line break: C0 controls except
  * tab and newline, DEL, the C1 controls U+0080–U+009F (U+009B is a one-character CSI on many
  * terminals), and the Unicode line and paragraph separators U+2028/U+2029, which some terminals
- * and viewers break lines at, so a stranger's text could forge a line of the report.
+ * and viewers break lines at, so a stranger's text could forge a line of the report. Also the
+ * Unicode bidirectional controls (U+061C, U+200E/U+200F, U+202A–U+202E, U+2066–U+2069), which
+ * reorder what a terminal shows: a stranger's "\u202e" makes a host name or a verdict read
+ * backwards (the "Trojan Source" trick, CVE-2021-42574).
  */
 // eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /\r\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/g;
+const UNPRINTABLE =
+  /\r\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 const show = (ch: string): string => {
   if (ch === '\r\n') return '\n';
@@ -32,11 +36,11 @@ export function printable(s: string): string {
   return s.replace(UNPRINTABLE, show);
 }
 
-/** Control characters JSON.stringify leaves raw: DEL, C1 (U+0080–U+009F), U+2028 and U+2029. */
-const JSON_RAW = /[\x7f-\x9f\u2028\u2029]/g;
+/** Control characters JSON.stringify leaves raw: DEL, C1 (U+0080–U+009F), U+2028, U+2029 and the bidi controls. */
+const JSON_RAW = /[\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * `JSON.stringify(value, null, indent)` with DEL, the C1 controls and U+2028/U+2029 written as
+ * `JSON.stringify(value, null, indent)` with DEL, the C1 controls, U+2028/U+2029 and the bidi controls written as
  * `\u00XX` escapes as well: JSON.stringify escapes only C0, so a stranger's U+009B would reach a
  * terminal that shows the JSON. The escapes are standard JSON, so a parser reads back the exact
  * text. These characters occur only inside strings, so replacing them everywhere is safe.
