@@ -39,12 +39,23 @@ export interface Cause {
   text: string;
   /** Texts for which the entry must be the top diagnosis and this its cause (checked by `kb lint`). */
   examples?: string[];
+  /** Where the statement comes from (guidance only: the matcher never reads it). */
+  sources?: Source[];
 }
+
+/**
+ * Where a statement of the knowledge base comes from: `seed` (the entry's row of SAP's
+ * troubleshooting table "Troubleshooting Sender/Receiver Systems"), `inference` (no source states
+ * it), a page read (`title` as the page names itself, `url`), or an SAP note by number.
+ */
+export type Source = 'seed' | 'inference' | { title: string; url: string } | { note: string; title?: string };
 
 /** A step to fix the issue; `for` lists the causes it fixes (absent: it applies to every cause). */
 export interface Fix {
   text: string;
   for?: string[];
+  /** Where the step comes from. */
+  sources?: Source[];
 }
 
 export interface Check {
@@ -53,6 +64,8 @@ export interface Check {
   probe?: string;
   /** The causes this check confirms (absent: every cause); only in the knowledge base, never in a diagnosis. */
   for?: string[];
+  /** Where the check comes from; only in the knowledge base, never in a diagnosis. */
+  sources?: Source[];
 }
 
 export interface Reference {

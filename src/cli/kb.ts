@@ -3,10 +3,21 @@ import { lintKb } from '../kb/lint.js';
 import { BUILTIN_KB, formatProblem, loadKb } from '../kb/load.js';
 import { jsonText, printable, printableDeep } from '../report/printable.js';
 import { colorsFor, renderGuidance } from '../report/text.js';
-import type { Entry } from '../types.js';
+import type { Entry, Source } from '../types.js';
 
-const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; unless?: unknown }): Entry =>
-  entry;
+/** An entry as `kb show --json` gives it: causes, fixes and checks as objects, each with its `sources` (empty: none yet). */
+const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; unless?: unknown }): Entry => {
+  const sourced = <T extends { sources?: Source[] }>(x: T): T & { sources: Source[] } => ({
+    ...x,
+    sources: x.sources ?? [],
+  });
+  return {
+    ...entry,
+    causes: entry.causes.map(sourced),
+    fixes: entry.fixes.map(sourced),
+    checks: entry.checks.map(sourced),
+  };
+};
 
 export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<void> {
   const kb = await loadKb({ dirs: opts.kb ?? [] });
@@ -75,9 +86,11 @@ export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }
 export async function kbLint(dir: string | undefined, opts: { quiet?: boolean }): Promise<void> {
   const report = await lintKb(dir ?? BUILTIN_KB);
   for (const p of report.problems) process.stdout.write(`${printable(formatProblem(p))}\n`);
-  if (!opts.quiet || report.problems.length)
+  for (const w of report.warnings) process.stdout.write(`warning: ${printable(formatProblem(w))}\n`);
+  const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+  if (!opts.quiet || report.problems.length || report.warnings.length)
     process.stdout.write(
-      `${report.entries} entries, ${report.examples} examples checked, ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}\n`,
+      `${report.entries} entries, ${report.examples} examples checked, ${n(report.problems.length, 'problem')}, ${n(report.warnings.length, 'warning')}\n`,
     );
   process.exitCode = report.problems.length ? 1 : 0;
 }

@@ -259,7 +259,7 @@ export function guidanceFor(
       .sort((a, b) => (causeId ? Number(b.id === causeId) - Number(a.id === causeId) : 0))
       .map((c) => c.text),
     fixes: ordered(entry.fixes).map((f) => f.text),
-    checks: ordered(entry.checks).map(({ for: _for, ...check }) => check),
+    checks: ordered(entry.checks).map(({ for: _for, sources: _sources, ...check }) => check),
   };
 }
 

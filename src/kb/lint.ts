@@ -2,21 +2,25 @@
 // runs a rule's valid and invalid cases): a `match` text must make the entry the top diagnosis,
 // a `noMatch` text must not. An entry with more than one cause names each, tells each by its own
 // symptoms, and each cause's examples must make the entry the top diagnosis with that cause.
+// Warnings (they do not fail the lint): a cause, fix or check without sources, a draft or preview link.
 import { resolve } from 'node:path';
 import { diagnose } from '../diagnose/match.js';
-import { type Diagnosis, type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
+import { type Diagnosis, type Entry, SIGNAL_TYPES, type Source, type Symptom } from '../types.js';
 import { BUILTIN_KB, compileEntries, duplicateIds, type Kb, type KbProblem, readEntries } from './load.js';
 
 export interface LintReport {
   entries: number;
   examples: number;
   problems: KbProblem[];
+  /** What does not stop the entries from working but should be fixed: a statement without sources, a draft link. */
+  warnings: KbProblem[];
 }
 
 /** Lints `dir`; a user folder's examples run against the built-in entries and its own together. */
 export async function lintKb(dir: string): Promise<LintReport> {
   const own = await readEntries(dir);
   const problems = [...own.problems];
+  const warnings: KbProblem[] = [];
   let context: Entry[] = [];
   if (resolve(dir) !== BUILTIN_KB) {
     const builtin = await readEntries(BUILTIN_KB);
@@ -37,6 +41,9 @@ export async function lintKb(dir: string): Promise<LintReport> {
       if (top?.id !== entry.id) problems.push({ file, field: `examples.match[${i}]`, message: notTop(top, entry) });
     });
     problems.push(...causeProblems(entry, kb, () => examples++));
+    const sourced = sourceFindings(entry);
+    problems.push(...sourced.problems);
+    warnings.push(...sourced.warnings);
     entry.examples.noMatch.forEach((text, i) => {
       examples++;
       const top = diagnose(kb, { text }).diagnoses[0];
@@ -44,7 +51,57 @@ export async function lintKb(dir: string): Promise<LintReport> {
         problems.push({ file, field: `examples.noMatch[${i}]`, message: `${entry.id} is the top diagnosis (${top.confidence}), though it should not match` });
     });
   }
-  return { entries: own.entries.length, examples, problems };
+  return { entries: own.entries.length, examples, problems, warnings };
+}
+
+/**
+ * A link to a page readers cannot open or that may change under them: help.sap.com's draft and
+ * preview states (`?state=DRAFT`, `state=PREVIEW`, `version=DEV`) and `/draft/` or `/preview/` paths.
+ */
+export function isDraftLink(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  const state = u.searchParams.get('state')?.toUpperCase();
+  if (state && state !== 'PRODUCTION') return true;
+  if (u.searchParams.get('version')?.toUpperCase() === 'DEV') return true;
+  return /(?:^|\/)(?:draft|preview)(?:\/|$)/i.test(u.pathname) || /^(?:draft|preview)[.-]/i.test(u.hostname);
+}
+
+/** Statements without sources and draft links are warnings; `seed` on an entry that is no seed row is a problem. */
+function sourceFindings(entry: Entry): { problems: KbProblem[]; warnings: KbProblem[] } {
+  const file = entry.file ?? entry.id;
+  const problems: KbProblem[] = [];
+  const warnings: KbProblem[] = [];
+  const draft = (field: string, url: string) =>
+    warnings.push({ file, field, message: `links a draft or preview page (${url}); cite the published page` });
+  entry.references.forEach((r, i) => {
+    if (isDraftLink(r.url)) draft(`references[${i}].url`, r.url);
+  });
+  for (const [list, items] of [
+    ['causes', entry.causes],
+    ['fixes', entry.fixes],
+    ['checks', entry.checks],
+  ] as const)
+    items.forEach((x: { sources?: Source[] }, i) => {
+      if (!x.sources?.length) {
+        warnings.push({
+          file,
+          field: `${list}[${i}]`,
+          message: 'no sources: cite the page, SAP note or post that states it, `seed`, or `inference`',
+        });
+        return;
+      }
+      x.sources.forEach((s, j) => {
+        if (s === 'seed' && entry.seed === undefined)
+          problems.push({ file, field: `${list}[${i}].sources[${j}]`, message: 'cites the seed, but the entry is no seed row' });
+        if (typeof s === 'object' && 'url' in s && isDraftLink(s.url)) draft(`${list}[${i}].sources[${j}]`, s.url);
+      });
+    });
+  return { problems, warnings };
 }
 
 /** Why an example that must select `entry` does not: another entry won, or nothing matched. */

@@ -22,21 +22,39 @@ const symptom = z
 const id = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'ids are lower-case words joined by hyphens');
 const causeIds = z.array(id).min(1).optional();
 
-/** A cause: a plain sentence, or named (`id`, `title`) with examples that must select it. */
+/**
+ * Where a statement comes from: `seed` (the entry's row of SAP's troubleshooting table),
+ * `inference` (no source states it), a page `{title, url}` (documentation or community post, the
+ * title as read) or an SAP note `{note, title?}`.
+ */
+const source = z.union([
+  z.enum(['seed', 'inference']),
+  z.strictObject({ title: z.string().min(1), url: z.url({ protocol: /^https?$/ }) }),
+  z.strictObject({
+    note: z.string().regex(/^\d{6,10}$/, 'an SAP note number is 6 to 10 digits'),
+    title: z.string().min(1).optional(),
+  }),
+]);
+const sources = z.array(source).min(1).optional();
+
+/** A cause: a plain sentence, or named (`id`, `title`) with examples that must select it, or `{text, sources}`. */
 const cause = z.union([
   z.string().min(1).transform((text) => ({ text })),
   z.strictObject({
-    id,
-    title: z.string().min(1),
+    id: id.optional(),
+    title: z.string().min(1).optional(),
     text: z.string().min(1),
     examples: z.array(z.string().min(1)).optional(),
+    sources,
+  }).refine((c) => (c.id === undefined) === (c.title === undefined), {
+    message: 'a named cause has both an id and a title',
   }),
 ]);
 
-/** A fix: a plain sentence (for every cause), or `{text, for: [cause ids]}`. */
+/** A fix: a plain sentence (for every cause), or `{text, for: [cause ids], sources}`. */
 const fix = z.union([
   z.string().min(1).transform((text) => ({ text })),
-  z.strictObject({ text: z.string().min(1), for: causeIds }),
+  z.strictObject({ text: z.string().min(1), for: causeIds, sources }),
 ]);
 
 const reference = z.strictObject({
@@ -58,7 +76,9 @@ export const entrySchema = z.strictObject({
   against: z.array(symptom).optional(),
   causes: z.array(cause).min(1),
   checks: z
-    .array(z.strictObject({ text: z.string().min(1), probe: z.string().min(1).optional(), for: causeIds }))
+    .array(
+      z.strictObject({ text: z.string().min(1), probe: z.string().min(1).optional(), for: causeIds, sources }),
+    )
     .min(1),
   fixes: z.array(fix).min(1),
   references: z.array(reference).min(1),

@@ -11,6 +11,7 @@ import type {
   Facts,
   Fix,
   Reference,
+  Source,
 } from '../types.js';
 import { printable, printableDeep } from './printable.js';
 
@@ -105,6 +106,18 @@ const bullet = (text: string, lead: string) =>
   );
 const forWhich = (x: { for?: string[] }) => (x.for ? ` [for ${x.for.join(', ')}]` : '');
 
+/** A statement's source in one line: a page's title and address, an SAP note, the seed, or `inference`. */
+export function sourceText(s: Source): string {
+  if (s === 'seed') return "seed: SAP's table Troubleshooting Sender/Receiver Systems";
+  if (s === 'inference') return 'inference: no source states it';
+  if ('url' in s) return `${s.title} <${s.url}>`;
+  return `SAP note ${s.note}${s.title ? `: ${s.title}` : ''}`;
+}
+
+/** The sources of a statement of an entry, one per line under it (a diagnosis's statements carry none). */
+const sourceLines = (x: string | { sources?: Source[] }, indent: string, c: Colors): string[] =>
+  typeof x === 'string' || !x.sources ? [] : x.sources.map((s) => c.dim(`${indent}source: ${sourceText(s)}`));
+
 /** An entry's or a diagnosis's guidance in full: what it means, causes, fixes, checks, references. */
 export function renderGuidance(guidance: Guidance, c: Colors): string[] {
   // An entry from a --kb folder is text someone else may have written.
@@ -120,14 +133,21 @@ export function renderGuidance(guidance: Guidance, c: Colors): string[] {
             `${cause.title ? `${cause.title}${cause.id ? ` [${cause.id}]` : ''}: ` : ''}${cause.text}`,
             '    - ',
           ),
+      ...sourceLines(cause, '        ', c),
     );
   out.push(c.bold('  What to do'));
   g.fixes.forEach((f, i) =>
-    out.push(bullet(typeof f === 'string' ? f : `${f.text}${forWhich(f)}`, `    ${i + 1}. `.padEnd(7))),
+    out.push(
+      bullet(typeof f === 'string' ? f : `${f.text}${forWhich(f)}`, `    ${i + 1}. `.padEnd(7)),
+      ...sourceLines(f, '         ', c),
+    ),
   );
   out.push(c.bold('  How to confirm'));
   for (const ch of g.checks)
-    out.push(bullet(`${ch.text}${ch.probe ? ` (probe: ${ch.probe})` : ''}${forWhich(ch)}`, '    - '));
+    out.push(
+      bullet(`${ch.text}${ch.probe ? ` (probe: ${ch.probe})` : ''}${forWhich(ch)}`, '    - '),
+      ...sourceLines(ch, '        ', c),
+    );
   out.push(c.bold('  Read'));
   for (const r of g.references)
     out.push(`    ${r.note ? `SAP note ${r.note}: ` : ''}${r.title}\n      ${c.cyan(r.url)}`);
