@@ -1,0 +1,147 @@
+// The corrections of issue 15: eight entries checked against SAP's documentation (SAP-docs
+// btp-integration-suite and btp-connectivity). Each test holds a corrected fact, not its wording:
+// it fails if the knowledge base states the old claim again or drops the new one.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { diagnose } from '../src/diagnose/match.js';
+import { loadKb } from '../src/kb/load.js';
+import type { Entry } from '../src/types.js';
+
+const kb = await loadKb();
+const entry = (id: string): Entry => kb.byId.get(id)!;
+/** Every cause, fix and check of an entry, as one sentence each. */
+const statements = (id: string): string[] => {
+  const e = entry(id);
+  return [...e.causes, ...e.fixes, ...e.checks].map((x) => x.text.replace(/\s+/g, ' '));
+};
+const some = (id: string, re: RegExp) => statements(id).some((s) => re.test(s));
+const none = (id: string, re: RegExp) => statements(id).filter((s) => re.test(s));
+const causeOf = (text: string) => {
+  const top = diagnose(kb, { text }).diagnoses[0];
+  return `${top?.id}/${top?.cause?.id}`;
+};
+
+test('out-http-403-cloud-connector: principal propagation per system mapping, suspended resources, "Access denied to system" its own cause', () => {
+  const id = 'out-http-403-cloud-connector';
+  assert.ok(some(id, /principal propagation[^.]*system mapping|system mapping[^.]*principal propagation/i));
+  assert.deepEqual(none(id, /principal propagation[^.]*not allowed for the resource/i), []);
+  assert.ok(some(id, /suspended/i), 'a suspended (inactive) resource is denied');
+  assert.deepEqual(
+    none(id, /mapping (?:is )?for another protocol/i),
+    [],
+    'the mapping protocol is the leg to the backend',
+  );
+  const system = causeOf(
+    "HTTP response '403: Forbidden' when communicating with http://erp-virtual:8000/x - Access denied to system erp-virtual:8000",
+  );
+  const resource = causeOf(
+    'HTTP/1.1 403 Forbidden - Access denied to resource /sap/opu/odata/sap/X on system s4-virtual:44300',
+  );
+  assert.match(system, /^out-http-403-cloud-connector\/\S+/);
+  assert.notEqual(system, resource, 'no mapping and a path not exposed are told apart');
+  assert.ok(!system.endsWith('/undefined'));
+});
+
+test('out-sftp: deprecated algorithms in the adapters only; PuTTY and protected keys accepted; 3des-cbc supported; the SSH test as it is', () => {
+  const id = 'out-sftp';
+  for (const s of none(id, /Deprecated Algorithms/i))
+    if (/connectivity test/i.test(s))
+      assert.match(s, /\bno such option|not in the (?:SSH )?connectivity test/i, s);
+  assert.ok(
+    some(id, /Deprecated Algorithms[^.]*(?:sender|Poll Enrich)/i),
+    'sender, receiver and poll enrich adapters',
+  );
+  for (const s of none(id, /PuTTY|passphrase|password-protected/i))
+    assert.match(s, /accept|PuTTY key is accepted/i, s);
+  for (const s of none(id, /3des-cbc/i)) assert.match(s, /supported list|supported[^.]*3des-cbc/i, s);
+  assert.ok(
+    some(id, /diffie-hellman-group1-sha1[^.]*ssh-rsa/i),
+    "the documentation's examples of deprecated algorithms",
+  );
+  assert.deepEqual(
+    none(id, /Authentication None[^.]*Host Key Verification (?:'|")?Off/i),
+    [],
+    'no Host Key Verification with None',
+  );
+  assert.ok(some(id, /Against Tenant/), 'the option is labelled Against Tenant');
+  for (const s of none(id, /Check Directory Access/))
+    if (/Dual/.test(s)) assert.match(s, /not offered with Dual/, s);
+  assert.ok(
+    some(id, /Known Hosts \(SSH\)[^.]*\bEdit\b[^]*\bDeploy\b/),
+    'known_hosts is edited in a table and deployed',
+  );
+  assert.ok(some(id, /Create > SSH Key\b(?! Pair)/));
+  assert.deepEqual(none(id, /Create > SSH Key Pair/), []);
+});
+
+test('in-request-not-reaching: no certificate reaches the tenant (401); External Certificate takes the leaf; custom domains on Cloud Foundry', () => {
+  const id = 'in-request-not-reaching';
+  const noCert = entry(id).causes.find((c) => c.id === 'no-cert-sent')!;
+  assert.match(noCert.text, /reaches the tenant[^.]*401/);
+  assert.match(noCert.text, /Authentication object was not found in the SecurityContext/);
+  assert.ok(some(id, /External Certificate[^.]*leaf[^.]*not the chain/i));
+  assert.ok(some(id, /custom domains? on Cloud Foundry/i));
+  assert.ok(
+    some(id, /load balancer does not pass the client certificate on/i),
+    'only an unsupported CA is stopped there',
+  );
+});
+
+test('in-ssslerr-untrusted: SNI (note 2124480) and TLS 1.2 (note 510007) are causes of their own; the server root page', () => {
+  const e = entry('in-ssslerr-untrusted');
+  const sni = e.causes.find((c) => /\bSNI\b/.test(c.text))!;
+  const tls12 = e.causes.find((c) => /TLS 1\.2/.test(c.text) && c !== sni)!;
+  assert.ok(sni?.id && tls12?.id && sni.id !== tls12.id);
+  assert.match(sni.text, /icm\/HTTPS\/client_sni_enabled[^]*ssl\/client_sni_enabled/);
+  assert.ok(sni.sources?.some((s) => typeof s === 'object' && 'note' in s && s.note === '2124480'));
+  assert.ok(tls12.sources?.some((s) => typeof s === 'object' && 'note' in s && s.note === '510007'));
+  assert.equal(
+    causeOf('HTTP error 407 occured: ICM_HTTP_SSL_ERROR; dev_icm: SapSSLSessionStartNB()==SSSLERR_SSL_READ'),
+    `in-ssslerr-untrusted/${sni.id}`,
+  );
+  assert.equal(
+    causeOf('SM59 test to the tenant fails: ICM_HTTP_SSL_ERROR, our SAPCRYPTOLIB only supports TLS 1.0'),
+    `in-ssslerr-untrusted/${tls12.id}`,
+  );
+  assert.ok(
+    !e.references.some((r) => /Load Balancer Root Certificates/i.test(r.title)),
+    'that page is about senders’ client certificates',
+  );
+  assert.ok(
+    e.references.some((r) =>
+      /connectivity test to get the load balancer server root certificate/i.test(r.title),
+    ),
+  );
+});
+
+test('out-cert-path: the chain shows after a successful test (untick "Validate Server Certificate Required"); Add to keystore needs the full chain; Cloud Connector judges on-premise backends', () => {
+  const id = 'out-cert-path';
+  assert.ok(some(id, /untick[^.]*'Validate Server Certificate Required'/));
+  assert.deepEqual(none(id, /"Validate Server Certificate"(?! Required)/), [], 'the exact label');
+  assert.ok(some(id, /Add to keystore[^.]*(?:only when|not offered)[^.]*(?:full chain|incomplete chain)/i));
+  assert.ok(some(id, /Cloud Connector[^.]*(?:Backend Trust Store|not by the tenant's keystore)/));
+});
+
+test('out-csrf-403: OData V4 CSRF Protected needs HTTP Session Reuse; x-csrf-token in the fetch call’s Request Headers too; session handling with a Splitter', () => {
+  const id = 'out-csrf-403';
+  assert.ok(some(id, /V4[^.]*CSRF Protected|CSRF Protected[^.]*V4/));
+  assert.ok(some(id, /CSRF Protected requires (?:it|HTTP Session Reuse)/));
+  assert.ok(some(id, /Request Headers[^.]*fetch call|fetch call[^.]*Request Headers/));
+  assert.ok(some(id, /Splitter[^.]*(?:On Exchange|On Integration Flow)/));
+});
+
+test('in-http-403: custom roles in Monitor > Manage Security > User Roles; MessagingSend for IdP users; no "GET without role context"', () => {
+  const id = 'in-http-403';
+  assert.ok(some(id, /Monitor > Manage Security > User Roles/));
+  assert.ok(some(id, /\bMessagingSend\b/));
+  assert.deepEqual(none(id, /without role context/i), []);
+});
+
+test('out-fsm-sequential-smtp: the FSM link is an inference; on-premise SMTPS is Protection Off with TLS in the Cloud Connector; OAuth2 Authorization Code', () => {
+  const e = entry('out-fsm-sequential-smtp');
+  assert.match(e.summary, /inference/i);
+  assert.ok(e.causes.some((c) => /inference/i.test(c.text) && c.sources?.includes('inference')));
+  assert.ok(some(e.id, /on-premise[^.]*SMTPS[^.]*Protection Off[^.]*Cloud Connector/i));
+  assert.ok(some(e.id, /OAuth2 Authorization Code/));
+  assert.deepEqual(none(e.id, /\bOAuth2\)/), [], 'not plain "OAuth2"');
+});
