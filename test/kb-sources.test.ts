@@ -135,3 +135,27 @@ test('a diagnosis carries no sources: they are guidance for kb show, not matchin
   assert.doesNotMatch(r.stdout, /sources|2124480/);
   assert.match(r.stdout, /widget-gw/);
 });
+
+/** Entries whose every cause, fix and check has sources (issue 15); the list grows until it holds all 41. */
+const SOURCED = [
+  'in-http-403',
+  'in-request-not-reaching',
+  'in-ssslerr-untrusted',
+  'out-cert-path',
+  'out-csrf-403',
+  'out-fsm-sequential-smtp',
+  'out-http-403-cloud-connector',
+  'out-sftp',
+];
+
+test('the shipped knowledge base: the sourced entries stay sourced, and no link is a draft', async () => {
+  const { BUILTIN_KB } = await import('../src/kb/load.js');
+  const report = await lintKb(BUILTIN_KB);
+  const unsourced = new Set(report.warnings.filter((w) => /no sources/.test(w.message)).map((w) => w.file));
+  for (const id of SOURCED)
+    assert.ok(![...unsourced].some((f) => f.endsWith(`/${id}.yaml`)), `${id} has sources on every statement`);
+  assert.deepEqual(
+    report.warnings.filter((w) => /draft or preview/.test(w.message)),
+    [],
+  );
+});
