@@ -10,8 +10,8 @@
  * reorder what a terminal shows: a stranger's "\u202e" makes a host name or a verdict read
  * backwards (the "Trojan Source" trick, CVE-2021-42574).
  */
-// eslint-disable-next-line no-control-regex
 const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex
   /\r\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 const show = (ch: string): string => {
