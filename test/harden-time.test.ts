@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diagnose } from '../src/diagnose/match.js';
-import { boundRepetitions } from '../src/kb/bounded.js';
+import { ambiguousRepetition, boundRepetitions } from '../src/kb/bounded.js';
+import { READER_PATTERNS } from '../src/diagnose/signals.js';
 import { loadKb } from '../src/kb/load.js';
 import { adversarialTexts } from './adversarial-text.js';
 
@@ -43,4 +44,41 @@ test('open repetitions are bounded, the rest of the syntax kept', () => {
   // Escapes, literal characters and classes holding * or ] are left alone.
   assert.equal(boundRepetitions('\\\\s*a+\\*[\\]*]x'), '\\\\s*a+\\*[\\]*]x');
   assert.equal(boundRepetitions('x(?=\\s*;)'), 'x(?=\\s{0,16};)');
+});
+
+test('a repeated group that can cut a text in many ways is found; one with a delimiter its runs cannot match is not', () => {
+  // Bounding cannot save these: the ways to cut a long word into up to 32 pieces never end.
+  for (const p of [
+    'x(?:\\w+\\s?)+y',
+    '(a+)+',
+    '(?:\\s*\\w+)*',
+    '(?:a|b+)+',
+    '(?:\\d+){2,}',
+    '(?:[a-z]+(?:-[a-z]+)?)+',
+  ])
+    assert.ok(ambiguousRepetition(p), p);
+  for (const p of [
+    '(?:[a-z]+\\.)+',
+    '(?:_[A-Z]+)+',
+    '(?:ab)+',
+    '(?<n>\\d+,)+',
+    '(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+x',
+  ])
+    assert.equal(ambiguousRepetition(p), undefined, p);
+  // Case-insensitive: an upper-case delimiter is no delimiter for a lower-case run.
+  assert.ok(ambiguousRepetition('(?:[a-z]+X)+', 'i'));
+  assert.equal(ambiguousRepetition('(?:[a-z]+X)+', ''), undefined);
+});
+
+test("none of the reader's, the cues' or the knowledge base's patterns has such a group", () => {
+  const found = [
+    ...READER_PATTERNS.map((re) => [re.source, ambiguousRepetition(re.source, re.flags)]),
+    ...kb.entries.flatMap((e) =>
+      [...e.symptoms, ...(e.against ?? [])].map((s) => [
+        `${e.id}: ${s.pattern}`,
+        s.pattern && ambiguousRepetition(s.pattern),
+      ]),
+    ),
+  ].filter(([, a]) => a);
+  assert.deepEqual(found, []);
 });

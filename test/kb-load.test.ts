@@ -76,6 +76,7 @@ test('a bad folder is a KbError naming file and field, never a crash', async () 
     'bad-regex.yaml': entry('bad-regex').replace("'WIDGET-GW-0042'", "'(unclosed'"),
     'wrong-name.yaml': entry('other-id'),
     'no-examples.yaml': entry('no-examples').replace(/examples:[\s\S]*$/, ''),
+    'ambiguous.yaml': entry('ambiguous').replace("'WIDGET-GW-0042'", "'WIDGET-GW-(?:\\w+\\s?)+0042'"),
   });
   await assert.rejects(loadKb({ dirs: [dir], builtin: false }), (e: unknown) => {
     assert.ok(e instanceof KbError);
@@ -84,6 +85,10 @@ test('a bad folder is a KbError naming file and field, never a crash', async () 
     assert.match(msg, /bad-regex\.yaml: symptoms\[0\]\.pattern: not a valid regular expression/);
     assert.match(msg, /wrong-name\.yaml: id: id "other-id" differs from the file name/);
     assert.match(msg, /no-examples\.yaml: examples: is missing/);
+    assert.match(
+      msg,
+      /ambiguous\.yaml: symptoms\[0\]\.pattern: the repeated group \(\?:\\w\+\\s\?\)\+ can cut/,
+    );
     return true;
   });
 });

@@ -29,23 +29,8 @@ export function boundRepetitions(source: string): string {
   let out = '';
   let i = 0;
   while (i < source.length) {
-    const c = source[i]!;
-    let atom: string;
-    if (c === '\\') {
-      atom = source.slice(i, i + 2);
-      i += 2;
-    } else if (c === '[') {
-      // A class runs to its first unescaped `]` (a `]` right after `[` or `[^` is a member).
-      let j = i + 1;
-      if (source[j] === '^') j++;
-      if (source[j] === ']') j++;
-      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
-      atom = source.slice(i, j + 1);
-      i = j + 1;
-    } else {
-      atom = c;
-      i++;
-    }
+    const atom = atomAt(source, i);
+    i += atom.length;
     const q = source[i];
     if ((q === '*' || q === '+') && (single(atom) || atom === ')')) {
       out += `${atom}{${q === '*' ? 0 : 1},${atom === ')' ? GROUP : bound(atom)}}`;
@@ -53,6 +38,103 @@ export function boundRepetitions(source: string): string {
     } else out += atom;
   }
   return out;
+}
+
+/** The atom of `source` at `i`: an escape (`\\s`, `\\.`), a whole class `[...]`, or one character. */
+function atomAt(source: string, i: number): string {
+  const c = source[i]!;
+  if (c === '\\') return source.slice(i, i + 2);
+  if (c !== '[') return c;
+  // A class runs to its first unescaped `]` (a `]` right after `[` or `[^` is a member).
+  let j = i + 1;
+  if (source[j] === '^') j++;
+  if (source[j] === ']') j++;
+  while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
+  return source.slice(i, j + 1);
+}
+
+/**
+ * The first repeated group of `source` that can split one text into its iterations in many ways,
+ * or undefined. Bounding cannot save such a group: `(?:\\w+\\s?)+` tries every way of cutting a long
+ * word into up to 32 pieces, which never ends. A repeated group is safe when its body holds a
+ * required character that none of its runs can match (`(?:[a-z]+\\.)+`: each iteration ends at a
+ * dot), or no run at all. Conservative: a body with an alternation and a run counts as ambiguous. `flags` as the pattern is compiled with (`i` matters).
+ */
+export function ambiguousRepetition(source: string, flags = 'i'): string | undefined {
+  const opens: number[] = [];
+  for (let i = 0; i < source.length; ) {
+    const atom = atomAt(source, i);
+    if (atom === '(') opens.push(i);
+    i += atom.length;
+    if (atom !== ')') continue;
+    const start = opens.pop() ?? 0;
+    const q = source[i];
+    const quantifier = q === '*' || q === '+' ? q : q === '{' ? /^\{\d+,(?:\d{2,}|[2-9])?\}/.exec(source.slice(i))?.[0] : undefined;
+    if (quantifier && !delimited(source.slice(start + 1, i - 1).replace(/^\?(?:[:=!]|<[=!]|<\w+>)/, ''), flags))
+      return source.slice(start, i) + quantifier;
+  }
+  return undefined;
+}
+
+/** The runs (atoms that may repeat) and the required single characters of a group's body. */
+interface BodyAtoms {
+  runs: RegExp[];
+  required: RegExp[];
+  /** An alternation: which branch matches is open, so nothing is surely required. */
+  alternation: boolean;
+}
+
+/** Reads a body from `i` up to its closing parenthesis (or the end); returns where it stopped. */
+function collect(body: string, i: number, flags: string, into: BodyAtoms, optional: boolean, repeated: boolean): number {
+  while (i < body.length) {
+    let atom = atomAt(body, i);
+    if (atom === ')') return i + 1;
+    let inner: BodyAtoms | undefined;
+    if (atom === '(') {
+      inner = { runs: [], required: [], alternation: false };
+      const prefix = /^\(\?(?:[:=!]|<[=!]|<\w+>)?/.exec(body.slice(i))![0];
+      const lookaround = /^\(\?<?[=!]/.test(prefix);
+      const end = collect(body, i + prefix.length, flags, inner, false, false);
+      atom = body.slice(i, end);
+      if (lookaround) inner = { runs: [], required: [], alternation: false };
+    }
+    i += atom.length;
+    const q = body[i];
+    const quantifier = q === '*' || q === '+' || q === '?' ? q : q === '{' ? (/^\{\d+(?:,\d*)?\}/.exec(body.slice(i))?.[0] ?? '') : '';
+    i += quantifier.length;
+    const min = quantifier === '' || quantifier === '+' ? 1 : Number(/^\{(\d+)/.exec(quantifier)?.[1] ?? 0);
+    const max =
+      quantifier === '' || quantifier === '?'
+        ? 1
+        : /^\{\d+\}$/.test(quantifier)
+          ? min
+          : Number(/,(\d+)\}$/.exec(quantifier)?.[1] ?? Infinity);
+    if (atom === '|') into.alternation = true;
+    if (inner) {
+      // A group's atoms count as the group is quantified: repeated, all are runs; optional, none is required.
+      const many = repeated || max > 1;
+      into.runs.push(...inner.runs, ...(many ? inner.required : []));
+      if (!many && !optional && min >= 1 && !inner.alternation) into.required.push(...inner.required);
+      into.alternation ||= inner.alternation && inner.runs.length > 0;
+      continue;
+    }
+    if (/^[|^$]$|^\\[bB]$/.test(atom)) continue;
+    const re = new RegExp(`^${atom === '.' ? '[^\\n]' : atom}$`, flags.replace(/[gy]/g, ''));
+    if (repeated || max > 1) into.runs.push(re);
+    else if (!optional && min >= 1) into.required.push(re);
+  }
+  return i;
+}
+
+/** Whether a group's body has a required character that none of its runs can match. */
+function delimited(body: string, flags: string): boolean {
+  const atoms: BodyAtoms = { runs: [], required: [], alternation: false };
+  collect(body, 0, flags, atoms, false, false);
+  if (!atoms.runs.length) return true;
+  if (atoms.alternation) return false;
+  // Disjoint over Latin-1: what real patterns' runs and delimiters are made of.
+  const chars = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c));
+  return atoms.required.some((d) => chars.every((c) => !d.test(c) || atoms.runs.every((r) => !r.test(c))));
 }
 
 /** The bound of a run of one atom: blanks short, words longer, anything else a line's worth. */

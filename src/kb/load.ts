@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { READER_PATTERNS } from '../diagnose/signals.js';
-import { boundRepetitions } from './bounded.js';
+import { ambiguousRepetition, boundRepetitions } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
@@ -152,6 +152,16 @@ function regexProblems(entry: Entry): KbProblem[] {
             file: entry.file ?? entry.id,
             field: `${name}[${i}].${key}`,
             message: 'matches the empty string, so it would match every input',
+          });
+        const ambiguous = ambiguousRepetition(src);
+        if (ambiguous)
+          problems.push({
+            file: entry.file ?? entry.id,
+            field: `${name}[${i}].${key}`,
+            message:
+              `the repeated group ${ambiguous} can cut one text into its repetitions in very many ways, so a long ` +
+              `text would keep the matcher busy without end: give each repetition a character its runs cannot ` +
+              `match, as in (?:[a-z]+\\.)+`,
           });
       }
     });
