@@ -67,6 +67,38 @@ program
   )
   .action(async (files: string[], opts) => (await import('./scan.js')).scanCommand(files, opts));
 
+program
+  .command('check')
+  .description('probe every target of an inventory file, one line each (exit 1 when any fails)')
+  .argument('<inventory>', 'the inventory: targets, modules and labels (YAML)')
+  .option(
+    '--concurrency <n>',
+    'probes at once',
+    numberOption('--concurrency', { min: 1, max: 1000, whole: true, what: 'a whole number' }),
+    16,
+  )
+  .option(
+    '--per-host <n>',
+    'probes at once against one host',
+    numberOption('--per-host', { min: 1, max: 1000, whole: true, what: 'a whole number' }),
+    4,
+  )
+  .option(
+    '--only <label=value>',
+    'only the targets with this label (module=NAME and name=NAME too; repeatable)',
+    collect,
+  )
+  .option('--json', 'print JSON: every target with its probe')
+  .option('--junit', 'print JUnit XML (one testcase per target)')
+  .option('--markdown', 'print a Markdown table')
+  .option('--no-progress', 'no progress bar, even on a terminal')
+  .addOption(kbOption())
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 every target ok, 1 a target fails, 2 usage error or an inventory with problems.',
+  )
+  .action(async (file: string, opts) => (await import('./check.js')).checkCommand(file, opts));
+
 const knownHosts = program
   .command('known-hosts')
   .description('OpenSSH known_hosts: add a server host key, check one');

@@ -1,0 +1,270 @@
+// The inventory: the endpoints to watch (targets), the named probe settings they use (modules, as
+// blackbox_exporter's modules are), and the labels they carry into reports, history and metrics.
+// Read from YAML and validated with every problem named by file, line and field, as `kb lint` does.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+import { issuePath } from '../kb/schema.js';
+import { parseTarget } from '../probe/target.js';
+import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
+import { parseDuration } from './duration.js';
+
+/** The largest inventory file read (a generous bound: 100,000 targets fit in far less). */
+export const MAX_INVENTORY_BYTES = 16 << 20;
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name');
+const duration = (what: string, minMs: number, maxMs: number) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined || ms < minMs || ms > maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${what} takes a duration from ${minMs / 1000} s to ${maxMs / 1000} s, such as 5s or 1m`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+/** Prometheus label names: what a label may be called so that it can become one. */
+const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+const moduleSchema = z.strictObject({
+  /** outbound: the tenant calls the target (default); inbound: a sender calls the tenant. */
+  direction: z.enum(['inbound', 'outbound']).optional(),
+  /** Bound of each step and request (the probe's --timeout), as blackbox_exporter's module timeout. */
+  timeout: duration('timeout', 100, MAX_TIMEOUT_S * 1000).optional(),
+  /** How often `serve --inventory` checks the module's targets (overrides --every). */
+  every: duration('every', 1000, 7 * 86_400_000).optional(),
+  trust: z.string().min(1).optional(),
+  trust_password_env: envName.optional(),
+  client_cert: z.string().min(1).optional(),
+  client_key: z.string().min(1).optional(),
+  client_cert_password_env: envName.optional(),
+  servername: z.string().min(1).optional(),
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/, 'is not an HTTP method')
+    .optional(),
+  headers: z
+    .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a header name'), z.string())
+    .optional(),
+  body: z.string().optional(),
+  /** The statuses that count as success (blackbox_exporter's valid_status_codes); default: below 400. */
+  valid_status_codes: z.array(z.number().int().min(100).max(599)).min(1).optional(),
+  max_redirects: z.number().int().min(0).max(MAX_REDIRS).optional(),
+  user: z.string().min(1).optional(),
+  password_env: envName.optional(),
+  oauth_token_url: z.url().optional(),
+  oauth_client_id: z.string().min(1).optional(),
+  oauth_secret_env: envName.optional(),
+  csrf: z.boolean().optional(),
+  known_hosts: z.string().min(1).optional(),
+  identity: z.string().min(1).optional(),
+  identity_passphrase_env: envName.optional(),
+  from: z.string().min(1).optional(),
+  to: z.string().min(1).optional(),
+});
+
+const targetSchema = z.strictObject({
+  url: z.string().min(1),
+  /** Defaults to the URL; the key of the target in history. */
+  name: z.string().min(1).max(200).optional(),
+  module: z.string().min(1).optional(),
+  labels: z
+    .record(
+      z.string().regex(labelName, 'label names are letters, digits and _ (as Prometheus wants them)'),
+      z.union([z.string(), z.number(), z.boolean()]).transform(String),
+    )
+    .optional(),
+});
+
+const inventorySchema = z.strictObject({
+  modules: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'module names are letters, digits, _ . and -'),
+      moduleSchema,
+    )
+    .optional(),
+  targets: z.array(targetSchema).min(1, 'lists no target'),
+});
+
+/** A module: named probe settings; file paths are absolute (resolved against the inventory's folder). */
+export type Module = z.output<typeof moduleSchema> & { name: string };
+
+/** One endpoint to watch. */
+export interface InventoryTarget {
+  /** The target's key in history and reports: its `name`, else its URL. */
+  name: string;
+  url: string;
+  module: Module;
+  labels: Record<string, string>;
+  /** 1-based line of the target in the inventory file. */
+  line: number;
+}
+
+export interface Inventory {
+  file: string;
+  modules: Map<string, Module>;
+  targets: InventoryTarget[];
+}
+
+/** One problem of an inventory file: the line (when known), the field, and one sentence. */
+export interface InventoryProblem {
+  file: string;
+  line?: number;
+  field?: string;
+  message: string;
+}
+
+/** `file:line: field: message`, as compilers and `kb lint` print a problem. */
+export function formatInventoryProblem(p: InventoryProblem): string {
+  return `${p.file}${p.line ? `:${p.line}` : ''}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+/** An inventory with problems: its message lists every one, a line each. */
+export class InventoryError extends UserError {
+  constructor(readonly problems: InventoryProblem[]) {
+    super(
+      `the inventory has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map(formatInventoryProblem).join('\n')}`,
+    );
+  }
+}
+
+/** The module a target without `module` uses when the inventory defines none called `default`. */
+const DEFAULT_MODULE = 'default';
+const PATH_FIELDS = ['trust', 'client_cert', 'client_key', 'known_hosts', 'identity'] as const;
+
+/**
+ * Reads and validates an inventory file. Relative file paths of modules are resolved against the
+ * inventory's folder. Throws InventoryError listing every problem (file:line: field: message), or
+ * UserError when the file cannot be read.
+ */
+export async function loadInventory(file: string): Promise<Inventory> {
+  let text: string;
+  try {
+    if (statSync(file).size > MAX_INVENTORY_BYTES)
+      throw new UserError(`${file} is larger than ${MAX_INVENTORY_BYTES >> 20} MB: that is no inventory`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read the inventory ${file} (${(e as NodeJS.ErrnoException).code})`);
+  }
+  const { inventory, problems } = await parseInventory(text, file);
+  if (problems.length || !inventory) throw new InventoryError(problems);
+  return inventory;
+}
+
+/** Parses and validates an inventory's text; `file` names it in problems and anchors relative paths. */
+export async function parseInventory(
+  text: string,
+  file: string,
+): Promise<{ inventory?: Inventory; problems: InventoryProblem[] }> {
+  const { LineCounter, parseDocument, isMap, isNode, isScalar } = await import('yaml');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+  const problems: InventoryProblem[] = [];
+  if (doc.errors.length) {
+    for (const e of doc.errors.slice(0, 20))
+      problems.push({
+        file,
+        ...(e.linePos ? { line: e.linePos[0].line } : {}),
+        message: `not valid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      });
+    return { problems };
+  }
+  /** The line of the deepest node the path reaches (a key's own line for an unknown key). */
+  const lineOf = (path: readonly PropertyKey[], key?: string): number | undefined => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n) as unknown[], true);
+      if (n === path.length && key !== undefined && isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+        if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+      }
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const at = (path: readonly PropertyKey[], message: string, key?: string) => {
+    const line = lineOf(path, key);
+    const field = issuePath(key === undefined ? path : [...path, key]);
+    problems.push({ file, ...(line ? { line } : {}), ...(field ? { field } : {}), message });
+  };
+
+  const parsed = inventorySchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues.slice(0, 100)) {
+      if (issue.code === 'unrecognized_keys')
+        for (const key of issue.keys) at(issue.path, 'is not a field here', key);
+      else if (issue.code === 'invalid_key')
+        // A record's key: the key's own rule says what is wrong with it.
+        at(issue.path.slice(0, -1), issue.issues[0]?.message ?? issue.message, String(issue.path.at(-1)));
+      else at(issue.path, /received undefined$/.test(issue.message) ? 'is missing' : issue.message);
+    }
+    return { problems };
+  }
+  const base = dirname(resolve(file));
+  const modules = new Map<string, Module>();
+  for (const [name, raw] of Object.entries(parsed.data.modules ?? {})) {
+    const m: Module = { ...raw, name };
+    for (const f of PATH_FIELDS) {
+      const value = m[f];
+      if (value === undefined) continue;
+      m[f] = resolve(base, value);
+      if (!existsSync(m[f])) at(['modules', name, f], `${value} does not exist`);
+    }
+    if (m.user && !m.password_env && !m.identity)
+      at(['modules', name], 'user needs password_env or identity (a check asks for no password)', 'user');
+    if (m.oauth_token_url && (!m.oauth_client_id || !m.oauth_secret_env))
+      at(['modules', name], 'OAuth2 needs oauth_client_id and oauth_secret_env', 'oauth_token_url');
+    modules.set(name, m);
+  }
+  const fallback: Module = { name: DEFAULT_MODULE };
+  const targets: InventoryTarget[] = [];
+  const names = new Map<string, number>();
+  parsed.data.targets.forEach((t, i) => {
+    const path = ['targets', i];
+    const line = lineOf(path) ?? 0;
+    try {
+      parseTarget(t.url);
+    } catch (e) {
+      at([...path, 'url'], (e as Error).message);
+      return;
+    }
+    const moduleName = t.module ?? DEFAULT_MODULE;
+    const module = modules.get(moduleName) ?? (t.module ? undefined : fallback);
+    if (!module) {
+      const known = [...modules.keys()];
+      at(
+        [...path, 'module'],
+        `no module "${moduleName}" (${known.length ? `modules: ${known.join(', ')}` : 'the inventory defines no modules'})`,
+      );
+      return;
+    }
+    const name = t.name ?? t.url;
+    const first = names.get(name);
+    if (first !== undefined) {
+      at(path, `another target (line ${first}) is also called "${name}": give one a different name`);
+      return;
+    }
+    names.set(name, line);
+    targets.push({ name, url: t.url, module, labels: t.labels ?? {}, line });
+  });
+  if (problems.length) return { problems };
+  return { inventory: { file, modules, targets }, problems };
+}
+
+/**
+ * The targets whose labels match every `LABEL=VALUE` filter (`--only`); `module` and `name` filter by
+ * module and target name too. Throws UserError for a filter that is not LABEL=VALUE.
+ */
+export function selectTargets(targets: InventoryTarget[], only: string[] = []): InventoryTarget[] {
+  const filters = only.map((f) => {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new UserError(`--only takes LABEL=VALUE, not "${f}"`);
+    return [f.slice(0, i), f.slice(i + 1)] as const;
+  });
+  return targets.filter((t) =>
+    filters.every(([k, v]) => (k === 'module' ? t.module.name : k === 'name' ? t.name : t.labels[k]) === v),
+  );
+}

@@ -1,0 +1,56 @@
+// A module's probe options, built once and shared by every target that uses it: the trust store is
+// parsed, the client certificate opened and the secrets read from the environment once per module,
+// not once per probe.
+import { probeOptions, type ProbeFlags } from '../cli/probe.js';
+import type { ProbeOptions } from '../probe/run.js';
+import type { Module } from './inventory.js';
+
+/** The default per-step bound of a module without `timeout`, as `linkdoctor probe`'s --timeout. */
+export const DEFAULT_TIMEOUT_S = 5;
+
+/** The `linkdoctor probe` flags a module stands for. */
+export function moduleFlags(m: Module): ProbeFlags {
+  return {
+    timeout: (m.timeout ?? DEFAULT_TIMEOUT_S * 1000) / 1000,
+    maxRedirs: m.max_redirects ?? 5,
+    ...(m.direction ? { direction: m.direction } : {}),
+    ...(m.trust ? { trust: m.trust } : {}),
+    ...(m.trust_password_env ? { trustPasswordEnv: m.trust_password_env } : {}),
+    ...(m.client_cert ? { clientCert: m.client_cert } : {}),
+    ...(m.client_key ? { clientKey: m.client_key } : {}),
+    ...(m.client_cert_password_env ? { clientCertPasswordEnv: m.client_cert_password_env } : {}),
+    ...(m.servername ? { servername: m.servername } : {}),
+    ...(m.method ? { method: m.method } : {}),
+    ...(m.headers ? { header: Object.entries(m.headers).map(([k, v]) => `${k}: ${v}`) } : {}),
+    ...(m.body !== undefined ? { data: m.body } : {}),
+    ...(m.user ? { user: m.user } : {}),
+    ...(m.password_env ? { passwordEnv: m.password_env } : {}),
+    ...(m.oauth_token_url ? { oauthTokenUrl: m.oauth_token_url } : {}),
+    ...(m.oauth_client_id ? { oauthClientId: m.oauth_client_id } : {}),
+    ...(m.oauth_secret_env ? { oauthSecretEnv: m.oauth_secret_env } : {}),
+    ...(m.csrf ? { csrf: true } : {}),
+    ...(m.known_hosts ? { knownHosts: m.known_hosts } : {}),
+    ...(m.identity ? { identity: m.identity } : {}),
+    ...(m.identity_passphrase_env ? { identityPassphraseEnv: m.identity_passphrase_env } : {}),
+    ...(m.from ? { from: m.from } : {}),
+    ...(m.to ? { to: m.to } : {}),
+  };
+}
+
+/**
+ * Probe options per module, each built on first use and kept: `optionsFor(module, url)` is the
+ * module's options with that target. Errors of a module (a trust store that does not open, an
+ * environment variable not set) are UserErrors, thrown on every use of that module.
+ */
+export class ModuleOptions {
+  private readonly built = new Map<string, Promise<ProbeOptions>>();
+
+  async optionsFor(m: Module, target: string): Promise<ProbeOptions> {
+    let p = this.built.get(m.name);
+    if (!p) {
+      p = probeOptions('https://module.invalid/', moduleFlags(m));
+      this.built.set(m.name, p);
+    }
+    return { ...(await p), target };
+  }
+}

@@ -1,0 +1,150 @@
+// The forms of a check: one line per target for people, JSON (each target's probe in the same JSON
+// as `linkdoctor probe --json`), JUnit XML for pipelines and Markdown for tickets and wikis.
+import { probeJson } from '../report/probe.js';
+import { jsonText, printable } from '../report/printable.js';
+import type { Colors } from '../report/text.js';
+import type { CheckOutcome } from './check.js';
+
+/** What the line says after the mark: the diagnosis (or error) of a failure, the status, expiry, host key. */
+export function outcomeText(o: CheckOutcome): string {
+  const s = o.summary;
+  const parts: string[] = [];
+  if (!o.ok) {
+    if (s.diagnosis)
+      parts.push(
+        `${s.diagnosis.id}${s.diagnosis.cause ? ` (${s.diagnosis.cause})` : ''}${s.failedStep ? ` at ${s.failedStep}` : ''}`,
+      );
+    else if (o.error) parts.push(o.error);
+    else if (s.failedStep) parts.push(`${s.failedStep} failed, no known issue matched`);
+  }
+  if (s.status !== undefined) parts.push(`HTTP ${s.status}`);
+  if (s.certDaysLeft !== undefined)
+    parts.push(
+      s.certDaysLeft < 0
+        ? `certificate expired ${-s.certDaysLeft} days ago`
+        : `certificate expires in ${s.certDaysLeft} days`,
+    );
+  if (s.hostKey) parts.push(`host key ${s.hostKeyType} ${s.hostKey}`);
+  if (o.ok && !parts.length) parts.push('ok');
+  return printable(parts.join(' · '));
+}
+
+const labelText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+
+/** One line for a target: ✔/✖, its name (and URL when the name is another), what was found. */
+export function renderLine(o: CheckOutcome, c: Colors, nameWidth = 0): string {
+  const t = o.target;
+  const mark = o.ok ? c.green('✔') : c.red('✖');
+  const name = printable(t.name).padEnd(nameWidth);
+  const url = t.name !== t.url ? ` ${c.dim(printable(t.url))}` : '';
+  return `${mark} ${c.bold(name)}${url}  ${outcomeText(o)}`;
+}
+
+/** The closing line: how many targets, how many failed, how long it took. */
+export function renderTotals(outcomes: CheckOutcome[], ms: number, c: Colors): string {
+  const failing = outcomes.filter((o) => !o.ok).length;
+  const n = outcomes.length;
+  return `${n} target${n === 1 ? '' : 's'}: ${c.green(`${n - failing} ok`)}, ${failing ? c.red(`${failing} failing`) : '0 failing'} (${(ms / 1000).toFixed(1)} s)\n`;
+}
+
+/** The JSON form: the totals and, per target, its name, URL, module, labels, verdict, summary and probe. */
+export function checkJson(outcomes: CheckOutcome[], ms: number): string {
+  return `${jsonText(
+    {
+      targets: outcomes.length,
+      failing: outcomes.filter((o) => !o.ok).length,
+      ms,
+      results: outcomes.map((o) => ({
+        name: o.target.name,
+        url: o.target.url,
+        module: o.target.module.name,
+        labels: o.target.labels,
+        at: o.at,
+        ok: o.ok,
+        ...(o.error ? { error: o.error } : {}),
+        summary: o.summary,
+        ...(o.result ? { probe: probeJson(o.result) } : {}),
+      })),
+    },
+    2,
+  )}\n`;
+}
+
+/** XML text: the five characters XML escapes, and the controls XML 1.0 cannot hold at all. */
+function xml(s: string): string {
+  return (
+    s
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g, '\ufffd')
+  );
+}
+
+/**
+ * JUnit XML as CI servers read it (Jenkins, GitLab, Azure DevOps): one testsuite "linkdoctor check",
+ * one testcase per target (classname: its module), a failure with the diagnosis for each failing one.
+ */
+export function checkJunit(outcomes: CheckOutcome[], ms: number): string {
+  const failures = outcomes.filter((o) => !o.ok).length;
+  const out = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="linkdoctor check" tests="${outcomes.length}" failures="${failures}" time="${(ms / 1000).toFixed(3)}">`,
+    `  <testsuite name="linkdoctor check" tests="${outcomes.length}" failures="${failures}" errors="0" skipped="0" time="${(ms / 1000).toFixed(3)}">`,
+  ];
+  for (const o of outcomes) {
+    const head = `    <testcase classname="${xml(o.target.module.name)}" name="${xml(o.target.name)}" time="${(o.ms / 1000).toFixed(3)}"`;
+    if (o.ok) {
+      out.push(`${head}/>`);
+      continue;
+    }
+    const d = o.result?.diagnoses[0];
+    const steps = (o.result?.steps ?? []).map(
+      (s) => `${s.ok === null ? '-' : s.ok ? 'ok' : 'FAIL'} ${s.name}: ${s.detail}`,
+    );
+    const body = [
+      `${o.target.url}${Object.keys(o.target.labels).length ? ` [${labelText(o.target.labels)}]` : ''}`,
+      ...steps,
+      ...(d ? ['', `${d.id}: ${d.title}`, ...d.fixes.slice(0, 3).map((f, i) => `${i + 1}. ${f}`)] : []),
+      ...(o.error ? [o.error] : []),
+    ].join('\n');
+    out.push(
+      `${head}>`,
+      `      <failure message="${xml(outcomeText(o))}" type="${xml(d?.id ?? 'failed')}">${xml(body)}</failure>`,
+      '    </testcase>',
+    );
+  }
+  out.push('  </testsuite>', '</testsuites>', '');
+  return out.join('\n');
+}
+
+/** A Markdown cell: pipes escaped, lines joined, foreign controls shown. */
+const cell = (s: string) =>
+  printable(s)
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ');
+
+/** A Markdown table: one row per target, failing ones first, then the totals. */
+export function checkMarkdown(outcomes: CheckOutcome[], ms: number): string {
+  const rows = [...outcomes].sort((a, b) => Number(a.ok) - Number(b.ok));
+  const failing = outcomes.filter((o) => !o.ok).length;
+  return [
+    `## linkdoctor check: ${outcomes.length - failing} ok, ${failing} failing`,
+    '',
+    '| | Target | URL | Labels | Result |',
+    '|---|---|---|---|---|',
+    ...rows.map(
+      (o) =>
+        `| ${o.ok ? '✅' : '❌'} | ${cell(o.target.name)} | ${cell(o.target.url)} | ${cell(labelText(o.target.labels))} | ${cell(outcomeText(o))} |`,
+    ),
+    '',
+    `${outcomes.length} targets checked in ${(ms / 1000).toFixed(1)} s.`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,307 @@
+// `linkdoctor check`: an inventory of the lab's servers, a real nginx and a real sshd (both from
+// Debian, started by the test on 127.0.0.1), each target the same probe as `linkdoctor probe`.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Lab, startLab } from '../src/lab/index.js';
+import { makePki } from '../src/lab/pki.js';
+import { parseInventory } from '../src/watch/inventory.js';
+import { freePort, runCliAsync, waitListening } from './helpers.js';
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+const SSHD = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : undefined;
+
+let lab: Lab;
+let dir = '';
+const children: ChildProcess[] = [];
+let nginxPort = 0;
+let sshdPort = 0;
+
+before(async () => {
+  lab = await startLab();
+  dir = mkdtempSync(join(tmpdir(), 'ld-check-'));
+  if (NGINX) {
+    const pki = await makePki();
+    writeFileSync(join(dir, 'chain.pem'), `${pki.local.certPem}\n${pki.issuing.certPem}\n`);
+    writeFileSync(join(dir, 'key.pem'), pki.local.keyPem);
+    writeFileSync(join(dir, 'nginx-trust.pem'), pki.root.certPem);
+    mkdirSync(join(dir, 'tmp'));
+    nginxPort = await freePort();
+    const tmp = join(dir, 'tmp');
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
+  server {
+    listen 127.0.0.1:${nginxPort} ssl;
+    ssl_certificate ${dir}/chain.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    location / { return 200 "hello from nginx\\n"; }
+    location /gone { return 410; }
+  }
+}
+`,
+    );
+    children.push(
+      spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
+        stdio: 'ignore',
+      }),
+    );
+    assert.ok(await waitListening(nginxPort), 'nginx listens');
+  }
+  if (SSHD) {
+    for (const k of ['host_ed25519', 'other_ed25519'])
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test', '-f', join(dir, k)]);
+    sshdPort = await freePort();
+    writeFileSync(
+      join(dir, 'sshd_config'),
+      `Port ${sshdPort}\nListenAddress 127.0.0.1\nHostKey ${dir}/host_ed25519\nPidFile ${dir}/sshd.pid\nUsePAM no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n`,
+    );
+    const key = (f: string) => readFileSync(join(dir, f), 'utf8').split(' ').slice(0, 2).join(' ');
+    writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshdPort} ${key('host_ed25519.pub')}\n`);
+    writeFileSync(join(dir, 'known_hosts_stale'), `[127.0.0.1]:${sshdPort} ${key('other_ed25519.pub')}\n`);
+    mkdirSync('/run/sshd', { recursive: true });
+    children.push(spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' }));
+    assert.ok(await waitListening(sshdPort), 'sshd listens');
+  }
+});
+
+after(async () => {
+  for (const c of children) c.kill();
+  await lab?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const url = (name: string) => lab.scenarios.find((s) => s.name === name)!.url;
+const HTTPS_SCENARIOS = [
+  'healthy',
+  'unknown-ca',
+  'expired',
+  'missing-intermediate',
+  'forbidden',
+  'unavailable',
+];
+
+/** An inventory of the lab's https scenarios (each labelled with its name), plus nginx and sshd. */
+function inventory(extra = ''): string {
+  const modules = [
+    '  lab:',
+    `    trust: ${lab.trustFile}`,
+    '    timeout: 3s',
+    '  lab_401_expected:',
+    `    trust: ${lab.trustFile}`,
+    '    valid_status_codes: [401]',
+  ];
+  const targets = [
+    ...HTTPS_SCENARIOS.flatMap((s) => [
+      `  - url: ${url(s)}`,
+      `    name: ${s}`,
+      '    module: lab',
+      `    labels: { scenario: ${s}, owner: team-a }`,
+    ]),
+    `  - url: ${url('basic-auth')}`,
+    '    name: basic-auth-unauthenticated',
+    '    module: lab_401_expected',
+    '    labels: { scenario: basic-auth }',
+  ];
+  if (NGINX) {
+    modules.push('  nginx:', `    trust: ${join(dir, 'nginx-trust.pem')}`);
+    targets.push(
+      `  - { url: "https://localhost:${nginxPort}/", name: nginx, module: nginx, labels: { scenario: nginx } }`,
+      `  - { url: "https://localhost:${nginxPort}/gone", name: nginx-gone, module: nginx, labels: { scenario: nginx-gone } }`,
+    );
+  }
+  if (SSHD) {
+    modules.push(
+      '  sftp_known:',
+      `    known_hosts: ${join(dir, 'known_hosts')}`,
+      '  sftp_stale:',
+      `    known_hosts: ${join(dir, 'known_hosts_stale')}`,
+    );
+    targets.push(
+      `  - { url: "sftp://127.0.0.1:${sshdPort}/", name: sshd, module: sftp_known, labels: { scenario: sshd } }`,
+      `  - { url: "sftp://127.0.0.1:${sshdPort}/", name: sshd-rekeyed, module: sftp_stale, labels: { scenario: sshd-rekeyed } }`,
+    );
+  }
+  const lines = ['modules:', ...modules, 'targets:', ...targets];
+  const file = join(dir, `inventory-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, `${lines.join('\n')}\n${extra}`);
+  return file;
+}
+
+interface CheckJson {
+  targets: number;
+  failing: number;
+  results: {
+    name: string;
+    ok: boolean;
+    labels: Record<string, string>;
+    summary: { status?: number; certDaysLeft?: number; hostKey?: string; diagnosis?: { id: string } };
+    probe?: { diagnoses: { id: string }[] };
+  }[];
+}
+
+test('check: one line per target, the diagnosis of each failure, exit 1', async () => {
+  const r = await runCliAsync(['check', inventory()]);
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const count = HTTPS_SCENARIOS.length + 1 + (NGINX ? 2 : 0) + (SSHD ? 2 : 0);
+  assert.equal(lines.length, count + 1, r.stdout);
+  const line = (name: string) => lines.find((l) => l.split(/\s+/)[1] === name) ?? '';
+  assert.match(line('healthy'), /^✔ healthy .* HTTP 200 · certificate expires in \d+ days$/);
+  assert.match(line('unknown-ca'), /^✖ unknown-ca .*out-cert-path \(Root CA not in the keystore\) at tls/);
+  assert.match(line('expired'), /^✖ expired .*out-cert-expired at tls · certificate expired \d+ days ago/);
+  assert.match(line('unavailable'), /out-http-503 .* at http · HTTP 503/);
+  assert.match(
+    line('basic-auth-unauthenticated'),
+    /^✔ .*HTTP 401/,
+    'a 401 is what valid_status_codes asks for',
+  );
+  if (NGINX) {
+    assert.match(line('nginx'), /^✔ nginx .*HTTP 200 · certificate expires in \d+ days/);
+    assert.match(line('nginx-gone'), /^✖ nginx-gone .*HTTP 410/);
+  }
+  if (SSHD) {
+    const sha = execFileSync('ssh-keygen', ['-lf', join(dir, 'host_ed25519.pub')], {
+      encoding: 'utf8',
+    }).split(' ')[1];
+    assert.match(line('sshd'), new RegExp(`^✔ sshd .*host key ssh-ed25519 ${sha!.replace(/[+/]/g, '\\$&')}`));
+    assert.match(line('sshd-rekeyed'), /^✖ sshd-rekeyed .*out-sftp .* at ssh · host key ssh-ed25519 SHA256:/);
+  }
+  const failing = 5 + (NGINX ? 1 : 0) + (SSHD ? 1 : 0);
+  assert.match(lines.at(-1)!, new RegExp(`^${count} targets: ${count - failing} ok, ${failing} failing \\(`));
+  assert.doesNotMatch(r.stderr, /█/, 'no progress bar when standard error is no terminal');
+});
+
+test('check --json: every target with its summary and the probe, the same diagnoses as the lab expects', async () => {
+  const r = await runCliAsync([
+    'check',
+    inventory(),
+    '--json',
+    '--only',
+    'owner=team-a',
+    '--concurrency',
+    '2',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  const j = JSON.parse(r.stdout) as CheckJson;
+  assert.equal(j.targets, HTTPS_SCENARIOS.length, '--only keeps the team-a targets');
+  for (const res of j.results) {
+    const expect = lab.scenarios.find((s) => s.name === res.labels.scenario)!.expect;
+    assert.equal(res.ok, !expect, res.name);
+    assert.equal(res.summary.diagnosis?.id ?? '', expect, res.name);
+    assert.equal(res.probe!.diagnoses[0]?.id ?? '', expect, res.name);
+  }
+});
+
+test('check --junit and --markdown: one testcase and one row per target', async () => {
+  const file = inventory();
+  const junit = await runCliAsync(['check', file, '--junit', '--only', 'owner=team-a']);
+  assert.equal(junit.status, 1);
+  assert.equal(junit.stdout.match(/<testcase /g)?.length, HTTPS_SCENARIOS.length);
+  assert.equal(junit.stdout.match(/<failure /g)?.length, HTTPS_SCENARIOS.length - 1);
+  assert.match(junit.stdout, /<failure message="out-cert-path \(Root CA not in the keystore\) at tls/);
+  const md = await runCliAsync(['check', file, '--markdown', '--only', 'scenario=healthy']);
+  assert.equal(md.status, 0, 'the one healthy target: exit 0');
+  assert.match(md.stdout, /^## linkdoctor check: 1 ok, 0 failing/);
+  assert.match(
+    md.stdout,
+    /\| ✅ \| healthy \| https:\/\/127\.0\.0\.1:\d+\/ \| scenario=healthy owner=team-a \| HTTP 200/,
+  );
+  const both = await runCliAsync(['check', file, '--json', '--junit']);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /choose one of --json, --junit and --markdown/);
+});
+
+test('an inventory with problems: every one as file:line: field: sentence, exit 2, no probe', async () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(
+    file,
+    [
+      'modules:',
+      '  lab:',
+      '    timeout: forever',
+      '    colour: red',
+      'targets:',
+      '  - url: https://a.example/',
+      '    labels: { "bad-label": x }',
+    ].join('\n'),
+  );
+  const r = await runCliAsync(['check', file]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(
+    r.stderr,
+    [
+      'linkdoctor: the inventory has 3 problems:',
+      `${file}:3: modules.lab.timeout: timeout takes a duration from 0.1 s to 3600 s, such as 5s or 1m`,
+      `${file}:4: modules.lab.colour: is not a field here`,
+      `${file}:7: targets[0].labels.bad-label: label names are letters, digits and _ (as Prometheus wants them)`,
+      '',
+    ].join('\n'),
+  );
+  const { problems } = await parseInventory(
+    [
+      'modules:',
+      '  auth: { user: me }',
+      '  files: { trust: nope.pem }',
+      'targets:',
+      '  - { url: "https://a.example/", module: nope }',
+      '  - { url: "gopher://x/" }',
+      '  - { url: "https://b.example/", name: twin }',
+      '  - { url: "https://c.example/", name: twin }',
+    ].join('\n'),
+    join(dir, 'inv.yaml'),
+  );
+  assert.deepEqual(
+    problems.map((p) => [p.line, p.field]),
+    [
+      [2, 'modules.auth.user'],
+      [3, 'modules.files.trust'],
+      [5, 'targets[0].module'],
+      [6, 'targets[1].url'],
+      [8, 'targets[3]'],
+    ],
+  );
+  assert.match(problems[2]!.message, /no module "nope" \(modules: auth, files\)/);
+  writeFileSync(join(dir, 'broken.yaml'), 'targets:\n  - url: [\n');
+  const broken = await runCliAsync(['check', join(dir, 'broken.yaml')]);
+  assert.equal(broken.status, 2);
+  assert.match(broken.stderr, /broken\.yaml:3: not valid YAML: /);
+  const missing = await runCliAsync(['check', join(dir, 'none.yaml')]);
+  assert.match(missing.stderr, /^linkdoctor: cannot read the inventory .*none\.yaml \(ENOENT\)\n$/);
+});
+
+test('--only with no match, and a module whose secret is not set: one sentence each', async () => {
+  const file = inventory(
+    `  - { url: "https://127.0.0.1:1/", name: needs-secret, module: secret, labels: { scenario: secret } }\n`,
+  );
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace(
+      'modules:\n',
+      'modules:\n  secret:\n    user: cpi\n    password_env: LD_CHECK_UNSET_PASSWORD\n',
+    ),
+  );
+  const bad = await runCliAsync(['check', file, '--only', 'nolabel']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--only takes LABEL=VALUE, not "nolabel"/);
+  const none = await runCliAsync(['check', file, '--only', 'scenario=nothing']);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /no target of .* matches scenario=nothing/);
+  const r = await runCliAsync(['check', file, '--only', 'scenario=secret']);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stdout,
+    /✖ needs-secret .*the environment variable LD_CHECK_UNSET_PASSWORD \(the password\) is not set/,
+  );
+});
