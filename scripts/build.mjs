@@ -17,8 +17,9 @@ await build({
   sourcemap: true,
   chunkNames: 'chunks/[name]-[hash]',
   // Resolved from node_modules at run time: yaml and zod load only to validate entries (kb lint, a
-  // cache miss); ssh2 carries an optional native addon that a bundle cannot hold.
-  external: ['yaml', 'zod', 'ssh2', 'cpu-features'],
+  // cache miss); ssh2 carries an optional native addon that a bundle cannot hold, better-sqlite3 a
+  // native one.
+  external: ['yaml', 'zod', 'ssh2', 'cpu-features', 'better-sqlite3'],
   // commander and other CommonJS packages call require(): give the ESM bundle one.
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",

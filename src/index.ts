@@ -6,3 +6,7 @@ export { extractSignals, factsOf } from './diagnose/signals.js';
 export { readIncident, decodeIncident } from './diagnose/input.js';
 export { diagnoseJson } from './report/json.js';
 export * from './types.js';
+export { probe, type ProbeOptions } from './probe/run.js';
+export { loadInventory, parseInventory, type Inventory } from './watch/inventory.js';
+export { exporterRoutes, type ExporterContext } from './watch/exporter.js';
+export { Watcher } from './watch/watcher.js';

@@ -1,12 +1,19 @@
 // `linkdoctor check inventory.yaml`: probe every target of an inventory, one line each, exit 1 when
-// any fails.
+// any fails. With --db the outcomes and their changes go to the history (and the changes to the
+// webhooks); with --every it checks again on that schedule until stopped.
+import { constants } from 'node:os';
+import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
+import { printable } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
 import { checkAll, type CheckOutcome } from '../watch/check.js';
+import { parseDuration } from '../watch/duration.js';
+import { type Change, defaultDbPath, type History, openHistory } from '../watch/history.js';
 import { loadInventory, selectTargets } from '../watch/inventory.js';
 import { ModuleOptions } from '../watch/options.js';
 import { checkJson, checkJunit, checkMarkdown, renderLine, renderTotals } from '../watch/report.js';
-import { UserError } from '../errors.js';
+import { Watcher } from '../watch/watcher.js';
+import { Deliverer, parseWebhook } from '../watch/webhook.js';
 
 export interface CheckFlags {
   concurrency: number;
@@ -16,6 +23,9 @@ export interface CheckFlags {
   junit?: boolean;
   markdown?: boolean;
   progress?: boolean;
+  db?: string | boolean;
+  every?: string;
+  webhook?: string[];
   kb?: string[];
 }
 
@@ -43,40 +53,100 @@ class CheckProgress {
   }
 }
 
+/** A change under its target's line. */
+const changeText = (c: Change) => `  ↳ ${c.kind}: ${printable(c.text)}`;
+
 export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
   const forms = [f.json, f.junit, f.markdown].filter(Boolean).length;
   if (forms > 1) throw new UserError('choose one of --json, --junit and --markdown');
+  const everyMs = f.every === undefined ? undefined : parseDuration(f.every);
+  if (f.every !== undefined && (everyMs === undefined || everyMs < 1000 || everyMs > 7 * 86_400_000))
+    throw new UserError('--every takes a duration from 1s to 7d, such as 5m');
+  if (everyMs !== undefined && forms)
+    throw new UserError('--every prints lines: it takes no --json, --junit or --markdown');
+  const webhooks = (f.webhook ?? []).map(parseWebhook);
+  if (webhooks.length && !f.db)
+    throw new UserError('--webhook needs --db (changes are found against the history)');
   const inventory = await loadInventory(file);
   const targets = selectTargets(inventory.targets, f.only);
   if (!targets.length) throw new UserError(`no target of ${file} matches ${(f.only ?? []).join(' and ')}`);
   const kb = await loadKb({ dirs: f.kb ?? [] });
+  const history = f.db
+    ? await openHistory(
+        typeof f.db === 'string' ? f.db : defaultDbPath(),
+        webhooks.map((w) => w.key),
+      )
+    : undefined;
+  const deliverer = history
+    ? new Deliverer(history, webhooks, undefined, (s) => process.stderr.write(`linkdoctor: ${s}\n`))
+    : undefined;
   const c = colorsFor(process.stdout);
+  const width = Math.min(40, Math.max(...targets.map((t) => t.name.length)));
   const lines = !forms;
+  /** Records an outcome (its changes under its line) and prints its line. */
+  const recordAndPrint = (o: CheckOutcome, before?: () => void) => {
+    const changes = history?.record(o) ?? [];
+    if (!lines) return;
+    before?.();
+    process.stdout.write(`${[renderLine(o, c, width), ...changes.map(changeText)].join('\n')}\n`);
+  };
+
+  if (everyMs !== undefined)
+    return watch(kb, { ...inventory, targets }, f, everyMs, recordAndPrint, history, deliverer);
+
   const bar =
     f.progress !== false && process.stderr.isTTY
       ? new CheckProgress(process.stderr, targets.length)
       : undefined;
-  const width = Math.min(40, Math.max(...targets.map((t) => t.name.length)));
   let failing = 0;
   const started = performance.now();
-  const outcomes = await checkAll(kb, targets, new ModuleOptions(), f, (o: CheckOutcome, done) => {
-    if (!o.ok) failing++;
-    if (lines) {
-      bar?.clear();
-      process.stdout.write(`${renderLine(o, c, width)}\n`);
-    }
-    bar?.update(done, failing);
-  });
-  bar?.clear();
-  const ms = Math.round(performance.now() - started);
-  process.stdout.write(
-    f.json
-      ? checkJson(outcomes, ms)
-      : f.junit
-        ? checkJunit(outcomes, ms)
-        : f.markdown
-          ? checkMarkdown(outcomes, ms)
-          : renderTotals(outcomes, ms, c),
-  );
+  try {
+    const outcomes = await checkAll(kb, targets, new ModuleOptions(), f, (o, done) => {
+      if (!o.ok) failing++;
+      recordAndPrint(o, () => bar?.clear());
+      bar?.update(done, failing);
+    });
+    bar?.clear();
+    const ms = Math.round(performance.now() - started);
+    process.stdout.write(
+      f.json
+        ? checkJson(outcomes, ms)
+        : f.junit
+          ? checkJunit(outcomes, ms)
+          : f.markdown
+            ? checkMarkdown(outcomes, ms)
+            : renderTotals(outcomes, ms, c),
+    );
+    // Each change once to each webhook; what fails waits in the history for the next run.
+    await deliverer?.deliverDue();
+  } finally {
+    history?.close();
+  }
   process.exitCode = failing ? 1 : 0;
+}
+
+/** `--every`: check on the schedule, record, deliver, until SIGINT/SIGTERM/SIGHUP (then exit 128 + signal). */
+async function watch(
+  kb: Awaited<ReturnType<typeof loadKb>>,
+  inventory: Awaited<ReturnType<typeof loadInventory>>,
+  f: CheckFlags,
+  everyMs: number,
+  onOutcome: (o: CheckOutcome) => void,
+  history: History | undefined,
+  deliverer: Deliverer | undefined,
+): Promise<void> {
+  const watcher = new Watcher(kb, inventory, { limits: f, everyMs, onOutcome });
+  watcher.start();
+  deliverer?.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => {
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, stop);
+      void Promise.all([watcher.stop(), deliverer?.stop()]).then(() => {
+        history?.close();
+        process.exitCode = 128 + constants.signals[signal];
+        resolve();
+      });
+    };
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
+  });
 }

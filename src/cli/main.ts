@@ -92,12 +92,37 @@ program
   .option('--junit', 'print JUnit XML (one testcase per target)')
   .option('--markdown', 'print a Markdown table')
   .option('--no-progress', 'no progress bar, even on a terminal')
+  .option(
+    '--db [file]',
+    'record the outcomes and their changes in this history database (default: in the data directory)',
+  )
+  .option(
+    '--every <duration>',
+    "check again on this schedule (5m, 1h) until stopped; a module's every overrides it",
+  )
+  .option(
+    '--webhook <[format=]url>',
+    'send each change here: json (default), slack= or teams= (repeatable; needs --db)',
+    collect,
+  )
   .addOption(kbOption())
   .addHelpText(
     'after',
     '\nExit codes: 0 every target ok, 1 a target fails, 2 usage error or an inventory with problems.',
   )
   .action(async (file: string, opts) => (await import('./check.js')).checkCommand(file, opts));
+
+program
+  .command('history')
+  .description('the results and changes the history database holds (written by check --db)')
+  .argument('[target]', 'one target (its name in the inventory)')
+  .option('--since <duration>', 'how far back (7d, 12h, 30m)', '7d')
+  .option('--db <file>', 'the history database (default: in the data directory)')
+  .option('--changes', 'only the changes')
+  .option('--json', 'print JSON')
+  .action(async (target: string | undefined, opts) =>
+    (await import('./history.js')).historyCommand(target, opts),
+  );
 
 const knownHosts = program
   .command('known-hosts')

@@ -1,7 +1,13 @@
 // The tls step: the handshake the platform would make, the chain exactly as the server sent it,
 // judged against the chosen trust store (not Node's), and the client-certificate exchange.
 import type { X509Certificate } from 'node:crypto';
-import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import {
+  connect,
+  createSecureContext,
+  type ConnectionOptions,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { isIP } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain } from '../trust/chain.js';
@@ -112,6 +118,36 @@ function handshake(
   });
 }
 
+/** The TLS context without a client certificate, made once per process. */
+let plainContext: SecureContext | undefined;
+/** The TLS contexts of client identities, made once per identity object (one per module of an inventory). */
+const identityContexts = new WeakMap<ClientIdentity, SecureContext>();
+
+/**
+ * The connection options for a handshake that verifies nothing itself (the probe judges the chain
+ * against its own store), with one TLS context per identity reused across probes: making a context
+ * parses the CA and the client certificate, which costs more than the rest of a loopback handshake.
+ */
+function contextOptions(identity: ClientIdentity | undefined): ConnectionOptions {
+  const own = identity
+    ? { pfx: identity.pfx, passphrase: identity.passphrase, cert: identity.cert, key: identity.key }
+    : {};
+  try {
+    let context = identity ? identityContexts.get(identity) : plainContext;
+    if (!context) {
+      context = createSecureContext({ ...isolatedTlsOptions(), ...own });
+      if (identity) identityContexts.set(identity, context);
+      else plainContext = context;
+    }
+    // The identity's fields stay beside the context (Node ignores them then): the http step reads
+    // them to know whether a client certificate was presented.
+    return { ...own, secureContext: context, rejectUnauthorized: false };
+  } catch {
+    // A context Node cannot make: the handshake makes it again and fails with its own error.
+    return { ...isolatedTlsOptions(), ...own };
+  }
+}
+
 export async function tlsStep(
   t: Target,
   address: string,
@@ -120,23 +156,15 @@ export async function tlsStep(
   signal: AbortSignal,
 ): Promise<StepOutcome> {
   const servername = o.servername ?? (isIP(t.host) ? undefined : t.host);
-  const identity = o.identity
-    ? { pfx: o.identity.pfx, passphrase: o.identity.passphrase, cert: o.identity.cert, key: o.identity.key }
-    : {};
+  const context = contextOptions(o.identity);
   const options: ConnectionOptions = {
-    ...isolatedTlsOptions(),
-    ...identity,
+    ...context,
     host: address,
     port: t.port,
     ...(servername ? { servername } : {}),
     rejectUnauthorized: false,
   };
-  out.connect = {
-    ...isolatedTlsOptions(),
-    ...identity,
-    ...(servername ? { servername } : {}),
-    rejectUnauthorized: false,
-  };
+  out.connect = { ...context, ...(servername ? { servername } : {}), rejectUnauthorized: false };
 
   // The raw TLS 1.2 hello (for the CA names) and the real handshake run side by side.
   const inspecting = inspectCertificateRequest(address, t.port, {

@@ -6,7 +6,7 @@ import type { Kb } from '../kb/load.js';
 import { probe } from '../probe/run.js';
 import { parseTarget } from '../probe/target.js';
 import type { ProbeResult } from '../types.js';
-import type { InventoryTarget } from './inventory.js';
+import type { InventoryTarget, Module } from './inventory.js';
 import type { ModuleOptions } from './options.js';
 
 /** What a check found for one target, in the few facts a line, a metric or a change needs. */
@@ -76,6 +76,24 @@ export function summarize(r: ProbeResult): TargetSummary {
 }
 
 /**
+ * Whether a probe result is a success for its module: the probe's own verdict, or, when the module
+ * sets `valid_status_codes`, every step before http passed and the HTTP status is one of them (a 401
+ * can be the expected answer of a health check). `error` says why a probe that passed does not count.
+ */
+export function verdict(
+  m: Module,
+  result: ProbeResult,
+  summary: TargetSummary = summarize(result),
+): { ok: boolean; error?: string } {
+  const valid = m.valid_status_codes;
+  if (!valid || summary.status === undefined) return { ok: result.ok };
+  const ok = valid.includes(summary.status) && result.steps.every((s) => s.name === 'http' || s.ok !== false);
+  return !ok && result.ok
+    ? { ok, error: `status ${summary.status} is not one of ${valid.join(', ')} (valid_status_codes)` }
+    : { ok };
+}
+
+/**
  * Probes one target with its module's options. Never throws: a module that cannot be used (its trust
  * store does not open) is the target's `error`. `valid_status_codes`, when the module sets them,
  * decide whether the HTTP status is a success (a 401 can be the expected answer of a health check).
@@ -91,18 +109,10 @@ export async function checkTarget(kb: Kb, t: InventoryTarget, options: ModuleOpt
     return { target: t, at, ok: false, error: (e as Error).message, summary: {}, ms: ms() };
   }
   const summary = summarize(result);
-  let ok = result.ok;
-  let error: string | undefined;
-  const valid = t.module.valid_status_codes;
-  if (valid && summary.status !== undefined) {
-    const before = result.steps.filter((s) => s.name !== 'http');
-    ok = valid.includes(summary.status) && before.every((s) => s.ok !== false);
-    if (!ok && result.ok)
-      error = `status ${summary.status} is not one of ${valid.join(', ')} (valid_status_codes)`;
-    if (ok) {
-      delete summary.failedStep;
-      delete summary.diagnosis;
-    }
+  const { ok, error } = verdict(t.module, result, summary);
+  if (ok && !result.ok) {
+    delete summary.failedStep;
+    delete summary.diagnosis;
   }
   return { target: t, at, ok, result, ...(error ? { error } : {}), summary, ms: ms() };
 }

@@ -6,7 +6,7 @@ import type { Colors } from '../report/text.js';
 import type { CheckOutcome } from './check.js';
 
 /** What the line says after the mark: the diagnosis (or error) of a failure, the status, expiry, host key. */
-export function outcomeText(o: CheckOutcome): string {
+export function outcomeText(o: Pick<CheckOutcome, 'ok' | 'error' | 'summary'>): string {
   const s = o.summary;
   const parts: string[] = [];
   if (!o.ok) {

@@ -1,0 +1,267 @@
+// linkdoctor's /probe beside Debian's blackbox_exporter: HTTPS probes per second of the same loopback
+// target (nginx, a leaf and an intermediate from a private root both are given) at concurrency 4, 16
+// and 64, for the same time each; then `linkdoctor check` of 1,000 loopback targets (wall, peak RSS).
+// Exporter, target and load generator share this machine's cores, as they would in a small setup.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const cli = join(root, 'dist', 'main.js');
+const BLACKBOX = ['/usr/bin/prometheus-blackbox-exporter', '/usr/bin/blackbox_exporter'].find(existsSync);
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const LEVELS = [4, 16, 64];
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+const waitFor = async (port) => {
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((r) => {
+      const req = request({ host: '127.0.0.1', port, path: '/' }, (res) => (res.resume(), r(true)));
+      req.on('error', () => r(false));
+      req.end();
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+};
+
+if (!NGINX) {
+  console.log('skipped: nginx is not installed (apt-get install nginx-light): it is the HTTPS target');
+  process.exit(0);
+}
+const dir = mkdtempSync(join(tmpdir(), 'ld-bench-exporter-'));
+const children = [];
+process.on('exit', () => {
+  for (const c of children) c.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// A private root, an intermediate and a leaf for 127.0.0.1, made with openssl.
+const ossl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+ossl(
+  'req',
+  '-x509',
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  'root.key',
+  '-out',
+  'root.pem',
+  '-subj',
+  '/CN=Bench Root',
+  '-days',
+  '30',
+);
+writeFileSync(
+  join(dir, 'ca.ext'),
+  'basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n',
+);
+writeFileSync(
+  join(dir, 'leaf.ext'),
+  'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+);
+ossl(
+  'req',
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  'int.key',
+  '-out',
+  'int.csr',
+  '-subj',
+  '/CN=Bench Issuing CA',
+);
+ossl(
+  'x509',
+  '-req',
+  '-in',
+  'int.csr',
+  '-CA',
+  'root.pem',
+  '-CAkey',
+  'root.key',
+  '-CAcreateserial',
+  '-out',
+  'int.pem',
+  '-days',
+  '30',
+  '-extfile',
+  'ca.ext',
+);
+ossl(
+  'req',
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  'leaf.key',
+  '-out',
+  'leaf.csr',
+  '-subj',
+  '/CN=127.0.0.1',
+);
+ossl(
+  'x509',
+  '-req',
+  '-in',
+  'leaf.csr',
+  '-CA',
+  'int.pem',
+  '-CAkey',
+  'int.key',
+  '-CAcreateserial',
+  '-out',
+  'leaf.pem',
+  '-days',
+  '30',
+  '-extfile',
+  'leaf.ext',
+);
+execFileSync('sh', ['-c', 'cat leaf.pem int.pem > chain.pem'], { cwd: dir });
+
+const targetPort = await freePort();
+writeFileSync(
+  join(dir, 'nginx.conf'),
+  `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};\n  server {\n    listen 127.0.0.1:${targetPort} ssl;\n    ssl_certificate ${dir}/chain.pem;\n    ssl_certificate_key ${dir}/leaf.key;\n    location / { return 200 "ok\\n"; }\n  }\n}\n`,
+);
+children.push(
+  spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { stdio: 'ignore' }),
+);
+const target = `https://127.0.0.1:${targetPort}/`;
+
+/** Probes/s of an exporter's /probe URL at a concurrency, for SECONDS; only answers with probe_success 1 count. */
+async function rate(port, path, concurrency) {
+  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: concurrency });
+  const end = performance.now() + SECONDS * 1000;
+  let ok = 0;
+  let failed = 0;
+  const one = () =>
+    new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(/^probe_success 1$/m.test(body)));
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        if (await one()) ok++;
+        else failed++;
+      }
+    }),
+  );
+  agent.destroy();
+  return { perSecond: ok / SECONDS, failed };
+}
+
+const q = `target=${encodeURIComponent(target)}`;
+const results = {};
+if (!BLACKBOX) {
+  console.log(
+    'blackbox_exporter: skipped, prometheus-blackbox-exporter is not installed (apt-get install prometheus-blackbox-exporter)',
+  );
+} else {
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'blackbox.yml'),
+    `modules:\n  https:\n    prober: http\n    timeout: 5s\n    http:\n      tls_config:\n        ca_file: ${dir}/root.pem\n`,
+  );
+  children.push(
+    spawn(BLACKBOX, [`--config.file=${dir}/blackbox.yml`, `--web.listen-address=127.0.0.1:${port}`], {
+      stdio: 'ignore',
+    }),
+  );
+  await waitFor(port);
+  const version = spawnSync(BLACKBOX, ['--version'], { encoding: 'utf8' });
+  console.log(`blackbox_exporter: ${(version.stdout + version.stderr).split('\n')[0]}`);
+  results.blackbox = {};
+  for (const c of LEVELS) results.blackbox[c] = await rate(port, `/probe?module=https&${q}`, c);
+  children.pop().kill();
+}
+
+{
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'inventory.yaml'),
+    `modules:\n  https:\n    trust: root.pem\n    timeout: 5s\ntargets:\n  - url: "${target}"\n    module: https\n`,
+  );
+  const server = spawn(
+    process.execPath,
+    [join(root, 'bench', 'exporter-server.mjs'), join(dir, 'inventory.yaml'), String(port)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(server);
+  await waitFor(port);
+  results.linkdoctor = {};
+  for (const c of LEVELS) results.linkdoctor[c] = await rate(port, `/probe?module=https&${q}`, c);
+  server.kill();
+}
+
+console.log(`HTTPS /probe of ${target} (chain of 2 from a private root), ${SECONDS} s per level:`);
+console.log('concurrency  blackbox_exporter  linkdoctor  ratio');
+for (const c of LEVELS) {
+  const b = results.blackbox?.[c];
+  const l = results.linkdoctor[c];
+  const cell = (r) =>
+    r ? `${r.perSecond.toFixed(0)}/s${r.failed ? ` (${r.failed} failed)` : ''}` : 'skipped';
+  console.log(
+    `${String(c).padStart(11)}  ${cell(b).padStart(17)}  ${cell(l).padStart(10)}  ${b ? (l.perSecond / b.perSecond).toFixed(2) : '-'}`,
+  );
+}
+
+// check of 1,000 loopback targets (paths of the same nginx), wall time and peak RSS.
+const N = 1000;
+const lines = ['modules:', '  https:', '    trust: root.pem', 'targets:'];
+for (let i = 0; i < N; i++) lines.push(`  - { url: "${target}t/${i}", name: t${i}, module: https }`);
+writeFileSync(join(dir, 'many.yaml'), `${lines.join('\n')}\n`);
+const started = performance.now();
+const run = spawnSync(
+  '/usr/bin/time',
+  [
+    '-f',
+    '%M',
+    process.execPath,
+    cli,
+    'check',
+    join(dir, 'many.yaml'),
+    '--concurrency',
+    '64',
+    '--per-host',
+    '64',
+    '--json',
+  ],
+  {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  },
+);
+const wall = (performance.now() - started) / 1000;
+const rssKb = Number(run.stderr.trim().split('\n').at(-1));
+const report = JSON.parse(run.stdout);
+console.log(
+  `check of ${N} loopback targets (--concurrency 64 --per-host 64): ${wall.toFixed(1)} s wall, peak RSS ${(rssKb / 1024).toFixed(0)} MB, ${report.targets - report.failing} ok`,
+);

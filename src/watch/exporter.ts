@@ -1,0 +1,145 @@
+// The Prometheus exporter, as a fastify plugin that `linkdoctor serve` mounts: GET /probe runs one
+// probe in the multi-target exporter pattern (blackbox_exporter's `/probe?target=URL&module=NAME`),
+// GET /metrics shows the latest outcome of every inventory target and the server's own metrics.
+import type { FastifyPluginAsync } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { UserError } from '../errors.js';
+import type { Kb } from '../kb/load.js';
+import { probe } from '../probe/run.js';
+import { type CheckOutcome, verdict } from './check.js';
+import type { Inventory, Module } from './inventory.js';
+import { probeMetrics } from './metrics.js';
+import { ModuleOptions } from './options.js';
+import type { Watcher } from './watcher.js';
+
+export interface ExporterContext {
+  kb: Kb;
+  /** The modules /probe may use and the targets /metrics shows; without one, only the default module. */
+  inventory?: Inventory;
+  /** The schedule whose latest outcomes /metrics shows. */
+  watcher?: Watcher;
+}
+
+/** Prometheus's text format, version 0.0.4, as prom-client writes it. */
+const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** Does a module send anything secret (credentials, a client certificate, a key, its own headers)? */
+export function carriesSecrets(m: Module): boolean {
+  return !!(m.user || m.password_env || m.oauth_token_url || m.client_cert || m.identity || m.headers);
+}
+
+/** Label names Prometheus would read as ours: an inventory label of that name becomes label_NAME. */
+const RESERVED = new Set(['target', 'url', 'module', 'id', 'cause', 'step', 'instance', 'job']);
+
+/**
+ * The exporter's routes for `ctx`. /probe answers 400 with one sentence for a missing or bad target,
+ * an unknown module, or a module with secrets asked to probe a target the inventory does not list
+ * for it (its credentials go only to the hosts the user named).
+ */
+export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
+  return async (app) => {
+    const own = new Registry();
+    collectDefaultMetrics({ register: own });
+    const probes = new Counter({
+      name: 'linkdoctor_probes_total',
+      help: 'Probes run through /probe, by module and result',
+      labelNames: ['module', 'result'],
+      registers: [own],
+    });
+    const options = ctx.watcher?.options ?? new ModuleOptions();
+    const modules = ctx.inventory?.modules ?? new Map<string, Module>();
+    const listed = new Set((ctx.inventory?.targets ?? []).map((t) => `${t.module.name}\n${t.url}`));
+
+    app.get('/probe', async (req, reply) => {
+      const q = req.query as Record<string, unknown>;
+      const bad = (sentence: string) =>
+        reply.code(400).type('text/plain; charset=utf-8').send(`${sentence}\n`);
+      const target = typeof q.target === 'string' ? q.target : undefined;
+      if (!target) return bad('Target parameter is missing (/probe?target=URL&module=NAME)');
+      const name = typeof q.module === 'string' && q.module ? q.module : 'default';
+      const module = modules.get(name) ?? (name === 'default' ? { name } : undefined);
+      if (!module)
+        return bad(
+          `Unknown module "${name}" (${modules.size ? `modules: ${[...modules.keys()].join(', ')}` : 'serve has no --inventory'})`,
+        );
+      if (carriesSecrets(module) && !listed.has(`${name}\n${target}`))
+        return bad(
+          `module "${name}" carries credentials: it probes only the targets the inventory lists for it`,
+        );
+      let opts;
+      try {
+        opts = await options.optionsFor(module, target);
+      } catch (e) {
+        if (e instanceof UserError) return bad(e.message);
+        throw e;
+      }
+      // Prometheus says how long it waits: the steps' bound stays within it (blackbox_exporter does the same).
+      const scrape = Number(req.headers['x-prometheus-scrape-timeout-seconds']);
+      if (scrape > 0) opts.timeoutMs = Math.max(100, Math.min(opts.timeoutMs, scrape * 1000 - 500));
+      const started = performance.now();
+      let result;
+      try {
+        result = await probe(ctx.kb, opts);
+      } catch (e) {
+        if (e instanceof UserError) return bad(e.message);
+        throw e;
+      }
+      const ms = performance.now() - started;
+      const { ok } = verdict(module, result);
+      probes.inc({ module: name, result: ok ? 'success' : 'failure' });
+      return reply.type(CONTENT_TYPE).send(await probeMetrics(result, ms, ok));
+    });
+
+    app.get('/metrics', async (_req, reply) => {
+      const latest = ctx.watcher ? [...ctx.watcher.latest.values()] : [];
+      const text = (await own.metrics()) + (await latestMetrics(latest, ctx.inventory));
+      return reply.type(CONTENT_TYPE).send(text);
+    });
+  };
+}
+
+/** The latest outcome of each inventory target as gauges, labelled with its name, URL, module and labels. */
+async function latestMetrics(outcomes: CheckOutcome[], inventory?: Inventory): Promise<string> {
+  const registry = new Registry();
+  const own = [...new Set((inventory?.targets ?? []).flatMap((t) => Object.keys(t.labels)))];
+  const nameOf = (k: string) => (RESERVED.has(k) ? `label_${k}` : k);
+  const labelNames = ['target', 'url', 'module', ...own.map(nameOf)];
+  const gauge = (name: string, help: string, extra: string[] = []) =>
+    new Gauge({ name, help, labelNames: [...labelNames, ...extra], registers: [registry] });
+  const success = gauge('linkdoctor_target_success', 'Whether the latest check of the target succeeded');
+  const at = gauge(
+    'linkdoctor_target_last_check_timestamp_seconds',
+    'When the latest check of the target started',
+  );
+  const seconds = gauge('linkdoctor_target_duration_seconds', 'How long the latest check of the target took');
+  const expiry = gauge(
+    'linkdoctor_target_cert_expiry_timestamp_seconds',
+    'The earliest notAfter of the chain the target sent, in unixtime',
+  );
+  const status = gauge('linkdoctor_target_http_status_code', 'The HTTP status of the latest check');
+  const diagnosis = gauge(
+    'linkdoctor_target_diagnosis',
+    'Why the latest check failed: entry, cause and failing step',
+    ['id', 'cause', 'step'],
+  );
+  for (const o of outcomes) {
+    const labels: Record<string, string> = {
+      target: o.target.name,
+      url: o.target.url,
+      module: o.target.module.name,
+    };
+    for (const k of own) labels[nameOf(k)] = o.target.labels[k] ?? '';
+    success.set(labels, o.ok ? 1 : 0);
+    at.set(labels, Date.parse(o.at) / 1000);
+    seconds.set(labels, o.ms / 1000);
+    const s = o.summary;
+    if (s.certExpiry) expiry.set(labels, Date.parse(s.certExpiry) / 1000);
+    if (s.status !== undefined) status.set(labels, s.status);
+    if (!o.ok)
+      diagnosis.set(
+        { ...labels, id: s.diagnosis?.id ?? '', cause: s.diagnosis?.cause ?? '', step: s.failedStep ?? '' },
+        1,
+      );
+  }
+  return registry.metrics();
+}

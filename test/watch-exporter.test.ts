@@ -1,0 +1,225 @@
+// The exporter's routes on a fastify instance of the test's own, scraped by Debian's real Prometheus
+// (started by the test on 127.0.0.1) through the multi-target relabeling configuration; the values
+// are read back through Prometheus's query API.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { loadKb } from '../src/kb/load.js';
+import { type Lab, startLab } from '../src/lab/index.js';
+import { exporterRoutes } from '../src/watch/exporter.js';
+import { parseInventory } from '../src/watch/inventory.js';
+import { Watcher } from '../src/watch/watcher.js';
+import { freePort, waitListening } from './helpers.js';
+
+const PROMETHEUS = ['/usr/bin/prometheus'].find((p) => existsSync(p));
+const noPrometheus =
+  !PROMETHEUS && "Debian's prometheus is not installed (apt-get install prometheus); .ci/run installs it";
+if (noPrometheus) console.log(`# skipping the Prometheus scrape: ${noPrometheus}`);
+
+let lab: Lab;
+let dir = '';
+let app: FastifyInstance;
+let port = 0;
+let watcher: Watcher;
+let prometheus: ChildProcess | undefined;
+let promPort = 0;
+
+const url = (name: string) => lab.scenarios.find((s) => s.name === name)!.url;
+
+before(async () => {
+  lab = await startLab();
+  dir = mkdtempSync(join(tmpdir(), 'ld-exporter-'));
+  const { inventory, problems } = await parseInventory(
+    [
+      'modules:',
+      '  lab:',
+      `    trust: ${lab.trustFile}`,
+      '    timeout: 2s',
+      '  lab_login:',
+      `    trust: ${lab.trustFile}`,
+      '    user: lab',
+      '    password_env: LD_EXPORTER_LAB_PASSWORD',
+      'targets:',
+      `  - { url: "${url('healthy')}", name: healthy, module: lab, labels: { system: S4, job: orders } }`,
+      `  - { url: "${url('missing-intermediate')}", name: partner, module: lab, labels: { system: partner } }`,
+      `  - { url: "${url('basic-auth')}", name: crm, module: lab_login, labels: { system: crm } }`,
+    ].join('\n'),
+    join(dir, 'inventory.yaml'),
+  );
+  assert.deepEqual(problems, []);
+  process.env.LD_EXPORTER_LAB_PASSWORD = lab.basicAuth.password;
+  const kb = await loadKb();
+  watcher = new Watcher(kb, inventory!, { limits: { concurrency: 4, perHost: 4 }, everyMs: 60_000 });
+  await watcher.runOnce();
+  app = Fastify();
+  await app.register(exporterRoutes({ kb, inventory: inventory!, watcher }));
+  port = await freePort();
+  await app.listen({ host: '127.0.0.1', port });
+});
+
+after(async () => {
+  prometheus?.kill();
+  await watcher?.stop();
+  await app?.close();
+  await lab?.stop();
+  delete process.env.LD_EXPORTER_LAB_PASSWORD;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+const probeUrl = (target: string, module = 'lab') =>
+  `/probe?target=${encodeURIComponent(target)}&module=${encodeURIComponent(module)}`;
+/** The value of a sample line `name{labels} value`, by a regex over the whole line. */
+const sample = (text: string, line: RegExp) =>
+  text
+    .split('\n')
+    .find((l) => line.test(l))
+    ?.split(' ')
+    .at(-1);
+
+test('/probe: blackbox_exporter metric names, and the diagnosis with cause and step', async () => {
+  const ok = await get(probeUrl(url('healthy')));
+  assert.equal(ok.status, 200);
+  assert.match(ok.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+  const good = await ok.text();
+  assert.equal(sample(good, /^probe_success /), '1');
+  assert.equal(sample(good, /^probe_http_status_code /), '200');
+  assert.equal(sample(good, /^probe_http_ssl /), '1');
+  assert.equal(sample(good, /^probe_tls_version_info\{version="TLS 1.3"\} /), '1');
+  const expiry = Number(sample(good, /^probe_ssl_earliest_cert_expiry /));
+  assert.ok(expiry > Date.now() / 1000, 'the chain expires in the future');
+  assert.match(good, /^probe_ssl_last_chain_info\{fingerprint_sha256="[0-9a-f]{64}",subject="CN=/m);
+  assert.ok(Number(sample(good, /^probe_duration_seconds /)) > 0);
+  assert.doesNotMatch(good, /linkdoctor_probe_diagnosis/);
+
+  const bad = await (await get(probeUrl(url('missing-intermediate')))).text();
+  assert.equal(sample(bad, /^probe_success /), '0');
+  assert.equal(
+    sample(
+      bad,
+      /^linkdoctor_probe_diagnosis\{id="out-cert-path",cause="Intermediate certificates not sent",step="tls"\} /,
+    ),
+    '1',
+    bad,
+  );
+  assert.equal(sample(bad, /^linkdoctor_probe_failed_step\{step="tls"\} /), '1');
+  assert.equal(sample(bad, /^linkdoctor_probe_step_success\{step="tls"\} /), '0');
+  assert.equal(sample(bad, /^linkdoctor_probe_step_success\{step="tcp"\} /), '1');
+});
+
+test('/probe refuses in one sentence: no target, unknown module, credentials to a host the inventory does not list', async () => {
+  const none = await get('/probe');
+  assert.equal(none.status, 400);
+  assert.equal(await none.text(), 'Target parameter is missing (/probe?target=URL&module=NAME)\n');
+  const unknown = await get(probeUrl(url('healthy'), 'nope'));
+  assert.equal(unknown.status, 400);
+  assert.match(await unknown.text(), /^Unknown module "nope" \(modules: lab, lab_login\)\n$/);
+  const elsewhere = await get(probeUrl(url('healthy'), 'lab_login'));
+  assert.equal(elsewhere.status, 400);
+  assert.match(await elsewhere.text(), /module "lab_login" carries credentials: it probes only the targets/);
+  const listed = await (await get(probeUrl(url('basic-auth'), 'lab_login'))).text();
+  assert.equal(sample(listed, /^probe_http_status_code /), '200', 'the listed target, with its login');
+  const gopher = await get(probeUrl('gopher://127.0.0.1/'));
+  assert.equal(gopher.status, 400);
+  assert.match(await gopher.text(), /the probe cannot test gopher:\/\//);
+});
+
+test('/metrics: the latest outcome of every inventory target, and the server own metrics', async () => {
+  const text = await (await get('/metrics')).text();
+  assert.equal(
+    sample(
+      text,
+      /^linkdoctor_target_success\{target="healthy",url="[^"]+",module="lab",system="S4",label_job="orders"\} /,
+    ),
+    '1',
+    text,
+  );
+  assert.equal(sample(text, /^linkdoctor_target_success\{target="partner",/), '0');
+  assert.match(
+    text,
+    /^linkdoctor_target_diagnosis\{target="partner",.*id="out-cert-path",cause="Intermediate certificates not sent",step="tls"\} 1$/m,
+  );
+  assert.match(text, /^linkdoctor_target_http_status_code\{target="crm",.*\} 200$/m);
+  assert.match(text, /^linkdoctor_probes_total\{module="lab",result="success"\} \d+$/m);
+  assert.match(text, /^process_cpu_user_seconds_total \d/m);
+  assert.doesNotMatch(text, new RegExp(lab.basicAuth.password), 'no secret in the metrics');
+});
+
+test(
+  'a real Prometheus scrapes /probe through the multi-target relabeling and /metrics',
+  { skip: noPrometheus },
+  async () => {
+    promPort = await freePort();
+    const config = `global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: linkdoctor_probe
+    metrics_path: /probe
+    params:
+      module: [lab]
+    static_configs:
+      - targets: ["${url('healthy')}", "${url('expired')}"]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: 127.0.0.1:${port}
+  - job_name: linkdoctor
+    static_configs:
+      - targets: ["127.0.0.1:${port}"]
+`;
+    writeFileSync(join(dir, 'prometheus.yml'), config);
+    prometheus = spawn(
+      PROMETHEUS!,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    assert.ok(await waitListening(promPort), 'prometheus listens');
+    const query = async (q: string) => {
+      const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+      if (r.status === 503) return []; // still starting
+      const j = (await r.json()) as {
+        data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
+      return j.data.result;
+    };
+    // Prometheus scrapes every second; the bound is generous for a shared machine.
+    let results: Awaited<ReturnType<typeof query>> = [];
+    for (let i = 0; i < 120; i++) {
+      results = await query('probe_success{job="linkdoctor_probe"}');
+      const diag = await query('linkdoctor_probe_diagnosis');
+      const own = await query('linkdoctor_target_success');
+      if (results.length === 2 && diag.length && own.length === 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const byInstance = Object.fromEntries(results.map((r) => [r.metric.instance, r.value[1]]));
+    assert.deepEqual(byInstance, { [url('healthy')]: '1', [url('expired')]: '0' });
+    const diag = await query('linkdoctor_probe_diagnosis');
+    assert.equal(diag.length, 1);
+    assert.equal(diag[0]!.metric.instance, url('expired'));
+    assert.equal(diag[0]!.metric.id, 'out-cert-expired');
+    assert.equal(diag[0]!.metric.step, 'tls');
+    const expiry = await query(`probe_ssl_earliest_cert_expiry{instance="${url('expired')}"} - time()`);
+    assert.ok(Number(expiry[0]!.value[1]) < 0, 'the expired chain: its expiry lies in the past');
+    const own = await query('linkdoctor_target_success{job="linkdoctor"}');
+    assert.deepEqual(Object.fromEntries(own.map((r) => [r.metric.target, r.value[1]])), {
+      healthy: '1',
+      partner: '0',
+      crm: '1',
+    });
+    const up = await query('up');
+    assert.ok(up.length === 3 && up.every((r) => r.value[1] === '1'), JSON.stringify(up));
+  },
+);
