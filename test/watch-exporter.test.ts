@@ -223,3 +223,51 @@ scrape_configs:
     assert.ok(up.length === 3 && up.every((r) => r.value[1] === '1'), JSON.stringify(up));
   },
 );
+
+test('serve mounts the watch room: --inventory checks on its schedule, /metrics shows it, the token guards /probe', async () => {
+  const { buildServer } = await import('../src/serve/app.js');
+  const { mountRooms } = await import('../src/serve/rooms.js');
+  const file = join(dir, 'serve-inventory.yaml');
+  writeFileSync(
+    file,
+    `modules:\n  lab:\n    trust: ${lab.trustFile}\ntargets:\n  - { url: "${url('healthy')}", name: healthy, module: lab }\n  - { url: "${url('expired')}", name: expired, module: lab }\n`,
+  );
+  const logged: string[] = [];
+  const token = 'a-token-of-24-characters';
+  const served = await buildServer({
+    host: '127.0.0.1',
+    token,
+    kb: await loadKb(),
+    inventory: file,
+    db: join(dir, 'serve.db'),
+    everyMs: 60_000,
+    log: (l: string) => logged.push(l),
+  } as Parameters<typeof buildServer>[0]);
+  await mountRooms(served);
+  await served.ready();
+  try {
+    const auth = { authorization: `Bearer ${token}` };
+    let text = '';
+    for (let i = 0; i < 100 && (text.match(/^linkdoctor_target_success\{/gm)?.length ?? 0) < 2; i++) {
+      text = (await served.inject({ url: '/metrics', headers: auth })).body;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(text, /^linkdoctor_target_success\{target="healthy",url="[^"]+",module="lab"\} 1$/m);
+    assert.match(text, /^linkdoctor_target_success\{target="expired",url="[^"]+",module="lab"\} 0$/m);
+    assert.ok(
+      logged.some((l) => / expired failure: fails at tls: out-cert-expired/.test(l)),
+      logged.join('\n'),
+    );
+    const noToken = await served.inject({
+      url: `/probe?target=${encodeURIComponent(url('healthy'))}&module=lab`,
+    });
+    assert.equal(noToken.statusCode, 401);
+    const probed = await served.inject({
+      url: `/probe?target=${encodeURIComponent(url('healthy'))}&module=lab`,
+      headers: auth,
+    });
+    assert.match(probed.body, /^probe_success 1$/m);
+  } finally {
+    await served.close();
+  }
+});

@@ -46,7 +46,11 @@ export async function historyCommand(target: string | undefined, f: HistoryFlags
   rows.sort((a, b) => a.at.localeCompare(b.at) || a.order - b.order);
   const when = (iso: string) => iso.slice(0, 19).replace('T', ' ');
   for (const r of rows) process.stdout.write(`${c.dim(when(r.at))}  ${r.text}\n`);
+  const counted = [
+    ...(f.changes ? [] : [`${results.length} result${results.length === 1 ? '' : 's'}`]),
+    `${changes.length} change${changes.length === 1 ? '' : 's'}`,
+  ];
   process.stdout.write(
-    `${results.length} result${results.length === 1 ? '' : 's'}, ${changes.length} change${changes.length === 1 ? '' : 's'} since ${when(sinceIso)} UTC${target ? ` for ${printable(target)}` : ''}\n`,
+    `${counted.join(', ')} since ${when(sinceIso)} UTC${target ? ` for ${printable(target)}` : ''}\n`,
   );
 }

@@ -261,6 +261,17 @@ program
     'hosts, addresses and CIDRs the API may probe, comma-separated (repeatable)',
     (v: string, prev?: string[]) => targetsOption(v, prev),
   )
+  .option('--inventory <file>', 'check this inventory on a schedule; /metrics shows its latest outcomes')
+  .option(
+    '--every <duration>',
+    "with --inventory: how often to check a target (default 5m; a module's every overrides it)",
+  )
+  .option('--db <file>', 'with --inventory: the history database (default: in the data directory)')
+  .option(
+    '--webhook <[format=]url>',
+    'with --inventory: send each change here: json, slack= or teams= (repeatable)',
+    collect,
+  )
   .addOption(kbOption())
   .action(async (opts) => (await import('./serve.js')).serveCommand(opts));
 

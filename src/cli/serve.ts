@@ -1,6 +1,7 @@
 // `linkdoctor serve`: the HTTP API and the web UI on one port, loopback only unless a token is set.
 import type { AddressInfo } from 'node:net';
-import { buildServer, checkBinding, DEFAULT_MAX_UPLOAD } from '../serve/app.js';
+import { buildServer, checkBinding, DEFAULT_MAX_UPLOAD, type ServeOptions } from '../serve/app.js';
+import type { WatchServeOptions } from '../watch/room.js';
 import { mountRooms } from '../serve/rooms.js';
 import { stopOnSignals } from '../lab/index.js';
 import { UserError } from '../errors.js';
@@ -13,19 +14,46 @@ export interface ServeFlags {
   allowTargets?: string[];
   kb?: string[];
   lab?: boolean;
+  inventory?: string;
+  every?: string;
+  db?: string;
+  webhook?: string[];
+}
+
+/** The watch room's options from --inventory, --every, --db and --webhook (checked here: usage errors). */
+async function watchOptions(f: ServeFlags): Promise<WatchServeOptions> {
+  if (!f.inventory) {
+    if (f.every || f.db || f.webhook?.length)
+      throw new UserError('--every, --db and --webhook go with --inventory');
+    return {};
+  }
+  const { parseDuration } = await import('../watch/duration.js');
+  const { parseWebhook } = await import('../watch/webhook.js');
+  const everyMs = f.every === undefined ? undefined : parseDuration(f.every);
+  if (f.every !== undefined && (everyMs === undefined || everyMs < 1000 || everyMs > 7 * 86_400_000))
+    throw new UserError('--every takes a duration from 1s to 7d, such as 5m');
+  for (const w of f.webhook ?? []) parseWebhook(w);
+  return {
+    inventory: f.inventory,
+    ...(everyMs !== undefined ? { everyMs } : {}),
+    ...(f.db ? { db: f.db } : {}),
+    ...(f.webhook?.length ? { webhooks: f.webhook } : {}),
+  };
 }
 
 export async function serveCommand(f: ServeFlags): Promise<void> {
   const token = process.env.LINKDOCTOR_TOKEN || undefined;
   checkBinding(f.host, token);
   stopOnSignals(() => process.stderr.write('linkdoctor serve: stopped\n'));
-  const app = await buildServer({
+  const options: ServeOptions & WatchServeOptions = {
     host: f.host,
     ...(token ? { token } : {}),
     kbDirs: f.kb ?? [],
     maxUploadBytes: f.maxUpload ?? DEFAULT_MAX_UPLOAD,
     allowTargets: f.allowTargets ?? [],
-  });
+    ...(await watchOptions(f)),
+  };
+  const app = await buildServer(options);
   await mountRooms(app);
   try {
     await app.listen({ host: f.host, port: f.port });

@@ -4,6 +4,7 @@
 // src/serve/<room>.ts) exporting a FastifyPluginAsyncZod, and add one line here.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { diagnoseRoutes } from './diagnose.js';
+import { watchRoom } from '../watch/room.js';
 
 /** A named plugin; `when` decides from the server's options whether it is mounted (default: always). */
 export interface Room {
@@ -13,7 +14,11 @@ export interface Room {
 }
 
 /** The rooms, registered in this order after the core (health, OpenAPI, token, problem bodies). */
-export const ROOMS: Room[] = [{ name: 'diagnose', plugin: diagnoseRoutes }];
+export const ROOMS: Room[] = [
+  { name: 'diagnose', plugin: diagnoseRoutes },
+  // /probe and /metrics (Prometheus); with --inventory, the schedule, history and webhooks.
+  { name: 'watch', plugin: watchRoom },
+];
 
 /** Registers every room whose `when` holds; resolves once all are loaded. */
 export async function mountRooms(app: FastifyInstance, rooms: Room[] = ROOMS): Promise<void> {

@@ -57,8 +57,7 @@ export function issued(issuer: X509Certificate, cert: X509Certificate): boolean 
   return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 }
 
-export const subjectDn = (cert: X509Certificate): string =>
-  oneLineDn(new x509.X509Certificate(cert.raw).subjectName);
+export const subjectDn = (cert: X509Certificate): string => certInfoAt(cert, new Date()).subject;
 
 /** The CN of a certificate, else its whole subject: the short name used in sentences. */
 export function shortName(cert: X509Certificate): string {
@@ -93,7 +92,27 @@ function keyShape(cert: X509Certificate): Pick<CertInfo, 'keyType' | 'keyBits' |
 /** A certificate as of now. One parameter, so that `chain.map(certInfo)` works. */
 export const certInfo = (cert: X509Certificate): CertInfo => certInfoAt(cert, new Date());
 
+/** What a certificate says that does not change with time, by SHA-256 fingerprint. */
+const described = new Map<string, Omit<CertInfo, 'daysLeft'>>();
+/** Certificates whose description is kept: far more than the chains of a large inventory. */
+const DESCRIBED_MAX = 20_000;
+
+/**
+ * The certificate as linkdoctor shows it, with the days left counted at `now`. The parsed part is kept
+ * by fingerprint (a watch probes the same chains again and again, and parsing DER in JavaScript costs
+ * more than the rest of a loopback probe); the cache is emptied when it holds DESCRIBED_MAX.
+ */
 export function certInfoAt(cert: X509Certificate, now: Date): CertInfo {
+  let info = described.get(cert.fingerprint256);
+  if (!info) {
+    info = describe(cert);
+    if (described.size >= DESCRIBED_MAX) described.clear();
+    described.set(cert.fingerprint256, info);
+  }
+  return { ...info, sans: [...info.sans], daysLeft: daysLeft(cert, now) };
+}
+
+function describe(cert: X509Certificate): Omit<CertInfo, 'daysLeft'> {
   const parsed = new x509.X509Certificate(cert.raw);
   const sans = (parsed.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [])
     .filter((n) => n.type === 'dns' || n.type === 'ip')
@@ -107,7 +126,6 @@ export function certInfoAt(cert: X509Certificate, now: Date): CertInfo {
     serial: cert.serialNumber,
     notBefore: notBefore(cert).toISOString(),
     notAfter: notAfter(cert).toISOString(),
-    daysLeft: daysLeft(cert, now),
     sans,
     ...keyShape(cert),
     signatureAlgorithm: signatureName(parsed.signatureAlgorithm),

@@ -1,0 +1,63 @@
+// The watch room of `linkdoctor serve`: /probe and /metrics always; with `--inventory`, the
+// inventory checked on its schedule, every outcome and change kept in the history (`--db`), each
+// change printed and sent to the webhooks. Stopped with the server.
+import type { FastifyPluginAsync } from 'fastify';
+import { printable } from '../report/printable.js';
+import type { ServeOptions } from '../serve/app.js';
+import { exporterRoutes } from './exporter.js';
+import { defaultDbPath, openHistory } from './history.js';
+import { loadInventory } from './inventory.js';
+import { Watcher } from './watcher.js';
+import { Deliverer, parseWebhook } from './webhook.js';
+
+/** The serve options of this room (`serve --inventory FILE --every 5m --db FILE --webhook URL`). */
+export interface WatchServeOptions {
+  inventory?: string;
+  /** Milliseconds between checks of a target whose module sets no `every`. */
+  everyMs?: number;
+  /** The history database; default: defaultDbPath(). */
+  db?: string;
+  /** `[json|slack|teams=]URL` of each webhook. */
+  webhooks?: string[];
+  concurrency?: number;
+  perHost?: number;
+  /** Where a change is told in a line (default: standard output). */
+  log?: (line: string) => void;
+}
+
+/** Five minutes, as blackbox_exporter setups scrape most often. */
+export const DEFAULT_EVERY_MS = 5 * 60_000;
+
+export const watchRoom: FastifyPluginAsync = async (app) => {
+  const o = app.linkdoctor.options as ServeOptions & WatchServeOptions;
+  const kb = app.linkdoctor.kb;
+  if (!o.inventory) {
+    await app.register(exporterRoutes({ kb }));
+    return;
+  }
+  const inventory = await loadInventory(o.inventory);
+  const webhooks = (o.webhooks ?? []).map(parseWebhook);
+  const history = await openHistory(
+    o.db ?? defaultDbPath(),
+    webhooks.map((w) => w.key),
+  );
+  const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const deliverer = new Deliverer(history, webhooks, undefined, (s) => log(`linkdoctor: ${s}`));
+  const watcher = new Watcher(kb, inventory, {
+    limits: { concurrency: o.concurrency ?? 16, perHost: o.perHost ?? 4 },
+    everyMs: o.everyMs ?? DEFAULT_EVERY_MS,
+    onOutcome: (outcome) => {
+      for (const c of history.record(outcome)) log(printable(`${c.at} ${c.target} ${c.kind}: ${c.text}`));
+    },
+  });
+  await app.register(exporterRoutes({ kb, inventory, watcher }));
+  app.addHook('onReady', async () => {
+    watcher.start();
+    deliverer.start();
+  });
+  app.addHook('onClose', async () => {
+    await watcher.stop();
+    await deliverer.stop();
+    history.close();
+  });
+};
