@@ -244,6 +244,34 @@ describe('HTTP: each request has its own bound, the body is read only as far as 
   });
 });
 
+describe('TLS: a timeout says whether the server said nothing or stalled mid-handshake', () => {
+  test('a silent server: silent, "no answer", within 3.5 s with --timeout 3', async () => {
+    const port = await raw(() => undefined);
+    const j = await probe(`https://127.0.0.1:${port}/`, ['--timeout', '3']);
+    const t = step(j, 'tls');
+    assert.ok(t.ms < 3500, `tls took ${t.ms} ms`);
+    assert.match(t.detail, /no answer within 3 s/);
+    assert.ok(hasSignal(j, 'silent'));
+    assert.equal(j.diagnoses[0]?.id, 'network-timeout');
+  });
+  test('a server that trickles its handshake and stalls: slow, with the bytes it sent, not silent', async () => {
+    // A handshake record's header announcing 16 KB, then one byte every 200 ms: it began to answer and never finished.
+    const port = await raw((s) => {
+      s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00]));
+      const t = setInterval(() => !s.destroyed && s.write(Buffer.from([0x00])), 200);
+      s.on('close', () => clearInterval(t));
+      s.on('error', () => clearInterval(t));
+    });
+    const j = await probe(`https://127.0.0.1:${port}/`, ['--timeout', '2']);
+    const t = step(j, 'tls');
+    assert.ok(t.ms < 2500, `tls took ${t.ms} ms`);
+    assert.match(t.detail, /the server sent \d+ bytes, then nothing more within 2 s/);
+    assert.ok(hasSignal(j, 'slow'));
+    assert.ok(!hasSignal(j, 'silent'), 'a server that began to answer is not called silent');
+    assert.equal(j.diagnoses[0]?.id, 'network-timeout');
+  });
+});
+
 describe('every reader of a peer has a byte limit: endless bytes end in one sentence, in bounded memory', () => {
   // Random-looking but the same on every run (SHA-256 in counter mode), so the verdict is too.
   const endless = Buffer.concat(

@@ -17,6 +17,20 @@ export interface StepRecord extends ProbeStep {
   text?: string;
 }
 
+/** The sockets each running step reads from, by the step's AbortSignal (watchSocket). */
+const watched = new WeakMap<AbortSignal, { bytesRead: number }[]>();
+
+/**
+ * Tells the step's bound which socket the step reads from, so that a timeout can say whether the
+ * peer said nothing (`silent`) or began and then stalled (`slow`). TLS and protocol clients hide
+ * the bytes they consumed; the raw socket under them counts them (`bytesRead`).
+ */
+export function watchSocket(signal: AbortSignal, socket: { bytesRead: number }): void {
+  const list = watched.get(signal);
+  if (list) list.push(socket);
+  else watched.set(signal, [socket]);
+}
+
 /** A step that did not finish in time: its own sentence, and the `net.error` verdict it stands for. */
 export class StepTimeout extends Error {
   constructor(
@@ -36,6 +50,26 @@ function timeoutVerdict(step: string): string {
   return step === 'dns' ? 'dns-timeout' : step === 'tcp' ? 'timeout' : 'silent';
 }
 
+/** A step's timeout as an outcome: silent, or slow when the peer had begun to answer (watchSocket). */
+function timedOut(name: string, timeoutMs: number, signal: AbortSignal): StepOutcome {
+  const seconds = Math.round(timeoutMs) / 1000;
+  const bytes = (watched.get(signal) ?? []).reduce((n, s) => n + (s.bytesRead || 0), 0);
+  const verdict = timeoutVerdict(name);
+  if (bytes > 0 && verdict === 'silent')
+    return {
+      ok: false,
+      detail: `the server sent ${bytes} bytes, then nothing more within ${seconds} s (a server that trickles or stalls)`,
+      signals: [{ type: 'net.error', value: 'slow' }],
+      text: `${name}: the server sent ${bytes} bytes and stalled: read timed out after ${Math.round(timeoutMs)} ms`,
+    };
+  return {
+    ok: false,
+    detail: `no answer within ${seconds} s`,
+    signals: [{ type: 'net.error', value: verdict }],
+    text: `${name}: timed out after ${Math.round(timeoutMs)} ms`,
+  };
+}
+
 /**
  * Runs one step with a hard bound. The step gets an AbortSignal and must release its sockets when
  * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict. `budgetSpent` is
@@ -52,22 +86,17 @@ export async function runStep(
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<StepOutcome>((resolve) => {
     timer = setTimeout(() => {
+      // Read what the peer sent before the abort closes the step's sockets.
+      const outcome: StepOutcome = budgetSpent
+        ? {
+            ok: false,
+            detail: `stopped: ${budgetSpent}`,
+            signals: [{ type: 'net.error', value: 'budget' }],
+            text: `${name}: ${budgetSpent}`,
+          }
+        : timedOut(name, timeoutMs, ctl.signal);
       ctl.abort();
-      resolve(
-        budgetSpent
-          ? {
-              ok: false,
-              detail: `stopped: ${budgetSpent}`,
-              signals: [{ type: 'net.error', value: 'budget' }],
-              text: `${name}: ${budgetSpent}`,
-            }
-          : {
-              ok: false,
-              detail: `no answer within ${Math.round(timeoutMs) / 1000} s`,
-              signals: [{ type: 'net.error', value: timeoutVerdict(name) }],
-              text: `${name}: timed out after ${Math.round(timeoutMs)} ms`,
-            },
-      );
+      resolve(outcome);
     }, timeoutMs);
   });
   let outcome: StepOutcome;

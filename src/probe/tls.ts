@@ -8,14 +8,14 @@ import {
   type SecureContext,
   type TLSSocket,
 } from 'node:tls';
-import { isIP } from 'node:net';
+import { connect as tcpConnect, isIP } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain } from '../trust/chain.js';
 import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { NOT_TLS } from '../errors.js';
-import { describeError, errorSignals, type StepOutcome } from './step.js';
+import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
 import { inspectCertificateRequest } from './tls-hello.js';
 
@@ -77,9 +77,16 @@ function handshake(
 ): Promise<Handshake> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve({ error: Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }) });
-    const socket = connect(opts);
+    // Our own TCP socket under the TLS one: it counts the bytes the server sent (a TLSSocket's
+    // bytesRead stays 0), so a timeout can tell a silent server from one that stalled mid-handshake.
+    const raw = tcpConnect({ host: opts.host!, port: opts.port! });
+    watchSocket(signal, raw);
+    const socket = connect({ ...opts, socket: raw });
     let secured = false;
-    const abort = () => socket.destroy();
+    const abort = () => {
+      socket.destroy();
+      raw.destroy();
+    };
     const done = (h: Handshake) => {
       signal.removeEventListener('abort', abort);
       resolve(h);
