@@ -257,13 +257,26 @@ export type TlsVerdict =
   | 'client-cert-required'
   | 'client-cert-rejected';
 
+/** The entry of a trust store that anchors a chain (a keystore's alias: the tenant's, a JKS's, ...). */
+export interface TrustAnchor {
+  alias: string;
+  subject: string;
+  sha256: string;
+}
+
 /** The judgement of a server's chain against a trust store, for one host name. */
 export interface ChainJudgement {
   trusted: boolean;
   /** Every problem found, worst first; empty when all is well. */
   verdicts: TlsVerdict[];
-  /** The certificate that would complete the path to a trusted root, when one is missing. */
-  missing?: { subject: string; neededBy: string; url?: string };
+  /**
+   * The certificate that would complete the path to a trusted root, when one is missing: its subject,
+   * the certificate that needs it, where to download it (AIA), and, when the server sent it (a root
+   * at the top of its chain), its issuer and SHA-256 fingerprint (colon hex, as keytool prints it).
+   */
+  missing?: { subject: string; neededBy: string; url?: string; issuer?: string; sha256?: string };
+  /** The store entry the path ends in (the trust anchor): its alias, subject and SHA-256 fingerprint. */
+  anchor?: TrustAnchor;
   /** The path from the leaf to the trust anchor, when one was found. */
   path: CertInfo[];
   /** One readable sentence per problem, in the order of `verdicts`. */
@@ -277,6 +290,8 @@ export interface TlsFinding {
   /** The chain as the server sent it, leaf first. */
   chain: CertInfo[];
   trusted: boolean;
+  /** The store entry that anchors the chain, when it is trusted. */
+  anchor?: TrustAnchor;
   missing?: ChainJudgement['missing'];
   verdicts: TlsVerdict[];
   /** Which trust store judged the chain. */

@@ -210,6 +210,12 @@ describe('judgeChain', () => {
     assert.equal(j.trusted, true);
     assert.deepEqual(j.verdicts, []);
     assert.deepEqual(j.sentences, []);
+    // The store entry the path ends in, by its alias: what `probe --tenant` names.
+    assert.deepEqual(j.anchor, {
+      alias: storeOf(root).entries[0]!.alias,
+      subject: root.dn,
+      sha256: root.cert.fingerprint256,
+    });
     assert.deepEqual(
       j.path.map((p) => p.subject),
       [leaf.dn, inter.dn, root.dn],
@@ -252,7 +258,16 @@ describe('judgeChain', () => {
   test('self-signed: untrusted and self-signed; trusted once the certificate itself is in the store', () => {
     const j = judge([selfSigned], storeOf(root));
     assert.deepEqual(j.verdicts, ['self-signed', 'untrusted']);
-    assert.deepEqual(j.missing, { subject: selfSigned.dn, neededBy: selfSigned.dn });
+    assert.deepEqual(j.missing, {
+      subject: selfSigned.dn,
+      neededBy: selfSigned.dn,
+      issuer: selfSigned.dn,
+      sha256: selfSigned.cert.fingerprint256,
+    });
+    assert.match(
+      j.sentences[1]!,
+      new RegExp(`SHA-256 ${selfSigned.cert.fingerprint256}.*add it to the trust store`),
+    );
     assert.match(j.sentences[0]!, /self-signed/);
     const pinned = judge([selfSigned], storeOf(selfSigned));
     assert.deepEqual([pinned.trusted, pinned.verdicts], [true, []]);

@@ -90,6 +90,8 @@ export function withProbeFlags(cmd: Command): Command {
     .option('--write-test', 'SFTP/FTP: also create and remove a temporary file in the path')
     .option('--from <address>', 'SMTP: MAIL FROM address to test')
     .option('--to <address>', 'SMTP: RCPT TO address to test')
+    .option('--tenant', "judge the chain against the tenant's own keystore, read with the service key")
+    .option('--service-key <file>', 'with --tenant: the service key (else $LINKDOCTOR_SERVICE_KEY)')
     .option('--json', 'print one JSON object instead of the checklist')
     .option('--full', "print every cause, fix and reference of the diagnosis, not only the named cause's");
 }

@@ -45,6 +45,9 @@ export interface ProbeFlags {
   json?: boolean;
   full?: boolean;
   kb?: string[];
+  /** Judge the chain against the tenant's keystore (issue 12), with the service key of --service-key. */
+  tenant?: boolean;
+  serviceKey?: string;
 }
 
 function readFile(file: string, what: string): Buffer {
@@ -149,15 +152,24 @@ function oauthSpec(f: ProbeFlags): OAuthSpec | undefined {
   };
 }
 
+/** The trust store that judges chains: the tenant's keystore (--tenant), a file (--trust), or Java's. */
+async function trustStoreOf(f: ProbeFlags) {
+  if (f.serviceKey && !f.tenant) throw new UserError('--service-key goes with --tenant');
+  if (f.tenant && f.trust)
+    throw new UserError("choose one of --tenant (the tenant's keystore) and --trust FILE");
+  if (f.tenant) return (await import('./tenant.js')).tenantTrustStoreFor(f);
+  return loadTrustStore({
+    ...(f.trust ? { file: f.trust } : {}),
+    ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
+  });
+}
+
 /** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
 export async function probeOptions(target: string, f: ProbeFlags): Promise<ProbeOptions> {
   // Flags set by a caller rather than parsed from a command line get the same checks.
   secondsOption()(String(f.timeout));
   redirectsOption(String(f.maxRedirs));
-  const store = await loadTrustStore({
-    ...(f.trust ? { file: f.trust } : {}),
-    ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
-  });
+  const store = await trustStoreOf(f);
   const identity = clientIdentity(f);
   const oauth = oauthSpec(f);
   let auth: { user: string; password: string } | undefined;

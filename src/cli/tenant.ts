@@ -10,6 +10,7 @@ import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
 import { MPL_STATUSES, type KeystoreEntry } from '../tenant/entities.js';
 import { daysUntil, keystoreEntries, tenantTrustStore } from '../tenant/keystore.js';
 import { loadServiceKey, secretsOf, type ServiceKey } from '../tenant/service-key.js';
+import type { TrustStore } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
 import { secondsOption } from './probe-flags.js';
 import { secretFromEnv } from './secrets.js';
@@ -141,6 +142,17 @@ export async function tenantFailuresCommand(
     else if (!f.jsonl) process.stdout.write(renderScan(r.scan, kb, colorsFor(process.stdout)));
     process.exitCode = r.scan.grouper.incidents ? 1 : 0;
   });
+}
+
+/**
+ * The tenant's keystore as the trust store of `probe --tenant`: downloaded on the fly with the
+ * service key (--service-key FILE or $LINKDOCTOR_SERVICE_KEY), each request bounded by --timeout.
+ * Throws UserError as every tenant command does (no key, wrong secret, missing role, ...).
+ */
+export async function tenantTrustStoreFor(
+  f: Pick<TenantFlags, 'serviceKey' | 'timeout'>,
+): Promise<TrustStore> {
+  return withClient(f, async (client) => (await tenantTrustStore(client)).store);
 }
 
 const date = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString().slice(0, 10));

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { certInfo, subjectDn } from '../trust/cert.js';
-import { judgeChain } from '../trust/chain.js';
+import { judgeChain, trustedBy } from '../trust/chain.js';
 import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding } from '../types.js';
@@ -41,6 +41,7 @@ export function judgeSocket(
     ...(cipher ? { cipher } : {}),
     chain: chain.map(certInfo),
     trusted: judged.trusted,
+    ...(judged.anchor ? { anchor: judged.anchor } : {}),
     ...(judged.missing ? { missing: judged.missing } : {}),
     verdicts: judged.verdicts,
     store: store.label,
@@ -50,7 +51,7 @@ export function judgeSocket(
   const summary = `${how}: ${protocol ?? 'TLS'}${cipher ? ` ${cipher}` : ''}`;
   const { sentences } = judged;
   const detail = ok
-    ? `${summary}, chain trusted by ${store.label}${sentences.length ? ` (warning: ${sentences.join('; ')})` : ''}`
+    ? `${summary}, chain trusted by ${trustedBy(store, judged.anchor)}${sentences.length ? ` (warning: ${sentences.join('; ')})` : ''}`
     : `${how}: ${sentences[0]}${sentences.length > 1 ? ` (+${sentences.length - 1} more)` : ''}`;
   return { ok, detail, signals, text: sentences.join('\n') };
 }

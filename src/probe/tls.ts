@@ -10,7 +10,7 @@ import {
 } from 'node:tls';
 import { connect as tcpConnect, isIP } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
-import { judgeChain } from '../trust/chain.js';
+import { judgeChain, trustedBy } from '../trust/chain.js';
 import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
@@ -256,6 +256,7 @@ export async function tlsStep(
     ...(cipher ? { cipher } : {}),
     chain: chain.map(certInfo),
     trusted: judged?.trusted ?? false,
+    ...(judged?.anchor ? { anchor: judged.anchor } : {}),
     ...(judged?.missing ? { missing: judged.missing } : {}),
     verdicts,
     store: o.store.label,
@@ -267,7 +268,7 @@ export async function tlsStep(
   const ok = failing.length === 0;
   const summary = `${protocol ?? 'TLS'}${cipher ? ` ${cipher}` : ''}`;
   const detail = ok
-    ? `${summary}, chain trusted by ${o.store.label}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
+    ? `${summary}, chain trusted by ${trustedBy(o.store, judged?.anchor)}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
     : `${sentences[0] ?? 'the handshake failed'}${sentences.length > 1 ? ` (+${sentences.length - 1} more)` : ''}`;
   return { ok, detail, signals, text: sentences.join('\n') };
 }

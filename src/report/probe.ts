@@ -97,7 +97,7 @@ function tlsTree(r: ProbeResult, c: Colors): string[] {
   if (t.missing) {
     const depth = t.chain.length;
     lines.push(
-      `      ${' '.repeat(depth * 3)}└─ ${c.red('missing:')} ${c.bold(t.missing.subject)}${t.missing.url ? c.dim(` (get it from ${t.missing.url})`) : ''}`,
+      `      ${' '.repeat(depth * 3)}└─ ${c.red('missing:')} ${c.bold(t.missing.subject)}${t.missing.url ? c.dim(` (get it from ${t.missing.url})`) : ''}${t.missing.sha256 ? c.dim(` SHA-256 ${t.missing.sha256}`) : ''}`,
     );
   }
   if (t.clientCertRequested !== undefined)

@@ -65,6 +65,9 @@ export async function tenantTrustStore(
     label: `the keystore of tenant ${client.host} (${wanted.length} certificate${wanted.length === 1 ? '' : 's'})`,
     kind: 'pem',
     entries: wanted.map((e, i) => ({ alias: e.alias, cert: certs[i]! })),
+    // monitoring-tools.md §B: the Keystore tile's Add > Certificate.
+    addTo: `the tenant's keystore (Monitor > Manage Security > Keystore > Add > Certificate)`,
+    namesAnchor: true,
   };
   return { store, entries: all };
 }

@@ -3,7 +3,7 @@
 // anchors the path, as it does in a Cloud Integration keystore), then say everything that is wrong.
 import { isIP } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
-import type { ChainJudgement, TlsVerdict } from '../types.js';
+import type { ChainJudgement, TlsVerdict, TrustAnchor } from '../types.js';
 import { certInfoAt, isSelfSigned, issued, notAfter, notBefore, subjectDn } from './cert.js';
 import type { TrustStore } from './store.js';
 
@@ -62,6 +62,16 @@ function matchesHost(leaf: X509Certificate, host: string): boolean {
   return isIP(ip) ? leaf.checkIP(ip) !== undefined : leaf.checkHost(host) !== undefined;
 }
 
+/** The store entry holding `cert` (the first of that fingerprint), as the anchor of a chain. */
+function anchorOf(store: TrustStore, cert: X509Certificate): TrustAnchor | undefined {
+  const entry = store.entries.find((e) => e.cert.fingerprint256 === cert.fingerprint256);
+  return entry ? { alias: entry.alias, subject: subjectDn(cert), sha256: cert.fingerprint256 } : undefined;
+}
+
+/** The store's label, and the entry that anchors the chain when the store's aliases mean something. */
+export const trustedBy = (store: TrustStore, anchor?: TrustAnchor) =>
+  `${store.label}${anchor && store.namesAnchor ? `, through its entry ${anchor.alias}` : ''}`;
+
 export function judgeChain(opts: {
   /** The chain as the server sent it, leaf first. */
   sent: X509Certificate[];
@@ -90,6 +100,7 @@ export function judgeChain(opts: {
     sent,
     store.entries.map((e) => e.cert),
   );
+  const addTo = store.addTo ?? 'the trust store';
   const infos = path.certs.map((c) => certInfoAt(c, now));
   const top = path.certs[path.certs.length - 1]!;
   const sentFingerprints = new Set(sent.map((c) => c.fingerprint256));
@@ -105,7 +116,12 @@ export function judgeChain(opts: {
     if (isSelfSigned(top)) {
       // The path ends in a root (or a self-signed leaf) that the store does not hold.
       const below = path.certs[path.certs.length - 2] ?? top;
-      missing = { subject: subjectDn(top), neededBy: subjectDn(below) };
+      missing = {
+        subject: subjectDn(top),
+        neededBy: subjectDn(below),
+        issuer: infos[infos.length - 1]!.issuer,
+        sha256: top.fingerprint256,
+      };
       if (top === leaf)
         say(
           'self-signed',
@@ -113,7 +129,7 @@ export function judgeChain(opts: {
         );
       say(
         'untrusted',
-        `${store.label} does not hold ${subjectDn(top)}, the root the chain ends in; add it to the trust store if you trust it.`,
+        `${store.label} does not hold ${subjectDn(top)}, the root the chain ends in (SHA-256 ${top.fingerprint256}); add it to ${addTo} if you trust it.`,
       );
     } else {
       const info = infos[infos.length - 1]!;
@@ -124,13 +140,13 @@ export function judgeChain(opts: {
       };
       say(
         'untrusted',
-        `No path to a certificate of ${store.label}: ${info.subject} was issued by ${info.issuer}, which neither the server sent nor the store holds${info.issuerUrl ? ` (download it from ${info.issuerUrl})` : ''}.`,
+        `No path to a certificate of ${store.label}: ${info.subject} was issued by ${info.issuer}, which neither the server sent nor the store holds; add ${info.issuer} to ${addTo}${info.issuerUrl ? ` (download it from ${info.issuerUrl})` : ''}.`,
       );
       // An end-entity certificate at the top: the server sent no intermediate at all.
       if (!top.ca)
         say(
           'incomplete-chain',
-          `The server sends only its own certificate, not the intermediate ${info.issuer} that issued it; configure the server to send its full chain (or add that intermediate to the trust store).`,
+          `The server sends only its own certificate, not the intermediate ${info.issuer} that issued it; configure the server to send its full chain (or add that intermediate to ${addTo}).`,
         );
     }
   } else if (!sentFingerprints.has(path.anchor.fingerprint256) && !isSelfSigned(path.anchor)) {
@@ -170,8 +186,10 @@ export function judgeChain(opts: {
   }
 
   const verdicts = VERDICT_ORDER.filter((v) => found.has(v));
+  const anchor = path.anchor && !tooLong ? anchorOf(store, path.anchor) : undefined;
   return {
     trusted: !!path.anchor && !tooLong,
+    ...(anchor ? { anchor } : {}),
     verdicts,
     ...(missing ? { missing } : {}),
     path: infos,

@@ -25,6 +25,16 @@ export interface TrustStore {
   /** The file it was read from, when there is one. */
   file?: string;
   entries: TrustEntry[];
+  /**
+   * Where a missing certificate is added, for the sentence that says so ("the tenant's keystore
+   * (Monitor > ...)"); "the trust store" when unset.
+   */
+  addTo?: string;
+  /**
+   * The aliases are the owner's own names (a tenant keystore's), so a probe names the entry that
+   * anchors a chain; file stores' aliases are often made up (PEM), and are left out of the line.
+   */
+  namesAnchor?: boolean;
 }
 
 const FORMAT_NAMES: Record<FileFormat, string> = {
