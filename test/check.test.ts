@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { makePki } from '../src/lab/pki.js';
 import { parseInventory } from '../src/watch/inventory.js';
-import { freePort, runCliAsync, waitListening } from './helpers.js';
+import { freePort, runCliAsync, startNginx, waitListening } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const SSHD = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : undefined;
@@ -28,35 +28,16 @@ before(async () => {
     writeFileSync(join(dir, 'chain.pem'), `${pki.local.certPem}\n${pki.issuing.certPem}\n`);
     writeFileSync(join(dir, 'key.pem'), pki.local.keyPem);
     writeFileSync(join(dir, 'nginx-trust.pem'), pki.root.certPem);
-    mkdirSync(join(dir, 'tmp'));
     nginxPort = await freePort();
-    const tmp = join(dir, 'tmp');
-    writeFileSync(
-      join(dir, 'nginx.conf'),
-      `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
-  server {
-    listen 127.0.0.1:${nginxPort} ssl;
-    ssl_certificate ${dir}/chain.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    location / { return 200 "hello from nginx\\n"; }
-    location /gone { return 410; }
-  }
-}
-`,
-    );
     children.push(
-      spawn(NGINX, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
-        stdio: 'ignore',
-      }),
+      await startNginx(
+        NGINX,
+        dir,
+        nginxPort,
+        `    location / { return 200 "hello from nginx\\n"; }
+    location /gone { return 410; }`,
+      ),
     );
-    assert.ok(await waitListening(nginxPort), 'nginx listens');
   }
   if (SSHD) {
     for (const k of ['host_ed25519', 'other_ed25519'])

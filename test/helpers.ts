@@ -1,7 +1,7 @@
 // Shared by the tests: run the built CLI as a user would, and find the team's shared folder.
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -127,4 +127,47 @@ export async function rawServer(
     server.close();
   });
   return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Starts a test's own nginx (no daemon, no master, every file under `dir`) with one TLS server on
+ * 127.0.0.1:`port` using `dir`/chain.pem and `dir`/key.pem, plus the `server` lines given (client
+ * certificates, locations). Resolves once it listens; the caller kills the process.
+ * Throws when nginx does not listen.
+ */
+export async function startNginx(
+  nginx: string,
+  dir: string,
+  port: number,
+  server: string,
+): Promise<import('node:child_process').ChildProcess> {
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/chain.pem;
+    ssl_certificate_key ${dir}/key.pem;
+${server}
+  }
+}
+`,
+  );
+  const child = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
+    stdio: 'ignore',
+  });
+  if (!(await waitListening(port))) {
+    child.kill();
+    throw new Error(`nginx did not listen on ${port} (see ${dir}/error.log)`);
+  }
+  return child;
 }

@@ -1,15 +1,15 @@
 // The probe against a real third-party server: nginx from Debian, requiring a client certificate
 // (ssl_verify_client on), started by the test on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makePki, toPkcs12 } from '../src/lab/pki.js';
 import { certInfo } from '../src/trust/cert.js';
 import { X509Certificate } from 'node:crypto';
-import { runCli, freePort, waitListening } from './helpers.js';
+import { runCli, freePort, startNginx } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const skip = !NGINX && 'nginx is not installed (apt-get install nginx-light); .ci/run installs it';
@@ -23,7 +23,6 @@ let clientCaName = '';
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'ld-nginx-'));
-  mkdirSync(join(dir, 'tmp'));
   const pki = await makePki();
   clientCaName = certInfo(new X509Certificate(pki.clientCa.certPem)).subject;
   writeFileSync(join(dir, 'chain.pem'), `${pki.local.certPem}\n${pki.issuing.certPem}\n`);
@@ -33,32 +32,14 @@ before(async () => {
   writeFileSync(join(dir, 'good.p12'), toPkcs12(pki.goodClient, pki.clientCa, PASSWORD));
   writeFileSync(join(dir, 'stranger.p12'), toPkcs12(pki.strangerClient, pki.strangerCa, PASSWORD));
   port = await freePort();
-  const tmp = join(dir, 'tmp');
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/chain.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    ssl_client_certificate ${dir}/client-ca.pem;
+  nginx = await startNginx(
+    NGINX!,
+    dir,
+    port,
+    `    ssl_client_certificate ${dir}/client-ca.pem;
     ssl_verify_client on;
-    location / { return 200 "hello from nginx\\n"; }
-  }
-}
-`,
+    location / { return 200 "hello from nginx\\n"; }`,
   );
-  nginx = spawn(NGINX!, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
-    stdio: 'ignore',
-  });
-  assert.ok(await waitListening(port), 'nginx listens');
 });
 
 after(() => {
