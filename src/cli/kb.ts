@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { lintKb } from '../kb/lint.js';
-import { BUILTIN_KB, formatProblem, loadKb } from '../kb/load.js';
+import { BUILTIN_KB, formatProblem, loadKb, type Kb } from '../kb/load.js';
 import { jsonText, printable, printableDeep } from '../report/printable.js';
 import { colorsFor, renderGuidance } from '../report/text.js';
 import type { Entry, Source } from '../types.js';
@@ -19,16 +19,21 @@ const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; u
   };
 };
 
+/** The rows `kb list --json` prints (and GET /api/kb answers). */
+export function kbListJson(kb: Kb): object[] {
+  return kb.entries.map((e) => ({ id: e.id, title: e.title, direction: e.direction, seed: e.seed ?? null }));
+}
+
+/** The entry `kb show ID --json` prints (and GET /api/kb/{id} answers); undefined when there is none. */
+export function kbShowJson(kb: Kb, id: string): Entry | undefined {
+  const found = kb.byId.get(id);
+  return found && strip(found);
+}
+
 export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<void> {
   const kb = await loadKb({ dirs: opts.kb ?? [] });
   if (opts.json) {
-    const rows = kb.entries.map((e) => ({
-      id: e.id,
-      title: e.title,
-      direction: e.direction,
-      seed: e.seed ?? null,
-    }));
-    process.stdout.write(`${jsonText(rows, 2)}\n`);
+    process.stdout.write(`${jsonText(kbListJson(kb), 2)}\n`);
     return;
   }
   const c = colorsFor(process.stdout);
@@ -59,7 +64,7 @@ export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }
     );
   }
   if (opts.json) {
-    process.stdout.write(`${jsonText(strip(found), 2)}\n`);
+    process.stdout.write(`${jsonText(kbShowJson(kb, id), 2)}\n`);
     return;
   }
   // An entry of a --kb folder is text someone else may have written.

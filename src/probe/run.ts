@@ -3,7 +3,7 @@
 // they did not run, and every signal the steps saw goes to the same matcher as a pasted error text.
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
-import type { Direction, ProbeResult, Signal, TlsVerdict } from '../types.js';
+import type { Direction, ProbeResult, ProbeStep, Signal, TlsVerdict } from '../types.js';
 import { httpPlan } from './http-plan.js';
 import { dnsStep, tcpStep } from './net.js';
 import { notRun, runStep, type StepOutcome, type StepRecord } from './step.js';
@@ -27,6 +27,8 @@ export interface ProbeOptions {
   oauth?: OAuthSpec;
   smtp?: SmtpOptions;
   ftp?: FtpOptions;
+  /** Called with each step as it ends (or is skipped), in order: for a caller that shows progress. */
+  onStep?: (step: ProbeStep) => void;
 }
 
 /** What the steps of one run share: the target, the options, and the findings they fill in. */
@@ -89,6 +91,11 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   ];
 
   const steps: StepRecord[] = [];
+  const push = (record: StepRecord) => {
+    steps.push(record);
+    const { name, ok, ms, detail } = record;
+    opts.onStep?.({ name, ok, ms, detail });
+  };
   let failed: StepRecord | undefined;
   for (const step of plan) {
     if (step.afterFailure) {
@@ -100,13 +107,13 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
       continue;
     }
     if (failed) {
-      steps.push(notRun(step.name, `${failed.name} failed`));
+      push(notRun(step.name, `${failed.name} failed`));
       continue;
     }
     const bound = boundOf(step);
     if (bound <= 0) {
       failed = { ...notRun(step.name, spent), ok: false, signals: [{ type: 'net.error', value: 'budget' }] };
-      steps.push(failed);
+      push(failed);
       continue;
     }
     const record = await runStep(
@@ -115,7 +122,7 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
       step.run,
       bound < (step.boundMs ?? opts.timeoutMs) ? spent : undefined,
     );
-    steps.push(record);
+    push(record);
     if (!record.ok) failed = record;
   }
 

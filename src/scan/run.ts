@@ -31,6 +31,8 @@ export interface ScanOptions {
   /** Files to read; "-" is standard input. */
   files: string[];
   stdin: NodeJS.ReadableStream;
+  /** The name standard input goes by in places and progress (an upload's file name); "-" by default. */
+  stdinName?: string;
   format?: Format;
   /** Called for each incident, in input order; awaited, so a slow consumer slows the scan down. */
   onIncident?: (incident: Incident) => void | Promise<void>;
@@ -123,7 +125,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     });
 
   for (const file of files) {
-    const name = file === '-' ? '-' : file;
+    const name = file === '-' ? (opts.stdinName ?? '-') : file;
     try {
       await sizeOf(file);
       const input = await openInput(file, opts.stdin, (n) => {

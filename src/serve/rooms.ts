@@ -4,6 +4,9 @@
 // src/serve/<room>.ts) exporting a FastifyPluginAsyncZod, and add one line here.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { diagnoseRoutes } from './diagnose.js';
+import { kbRoutes } from './kb.js';
+import { probeRoutes } from './probe.js';
+import { scanRoutes } from './scan.js';
 import { watchRoom } from '../watch/room.js';
 
 /** A named plugin; `when` decides from the server's options whether it is mounted (default: always). */
@@ -16,6 +19,9 @@ export interface Room {
 /** The rooms, registered in this order after the core (health, OpenAPI, token, problem bodies). */
 export const ROOMS: Room[] = [
   { name: 'diagnose', plugin: diagnoseRoutes },
+  { name: 'probe', plugin: probeRoutes },
+  { name: 'scan', plugin: scanRoutes },
+  { name: 'kb', plugin: kbRoutes },
   // /probe and /metrics (Prometheus); with --inventory, the schedule, history and webhooks.
   { name: 'watch', plugin: watchRoom },
 ];
