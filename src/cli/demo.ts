@@ -29,7 +29,7 @@ export const SAMPLES: { what: string; text: string }[] = [
  * The probe options of one lab scenario: its flags parsed as `linkdoctor probe` parses them, with
  * the lab's trust store, its throwaway password and its environment (the SMTP stand-in ports).
  */
-async function scenarioOptions(lab: Lab, s: Lab['scenarios'][number]): Promise<ProbeOptions> {
+export async function scenarioOptions(lab: Lab, s: Lab['scenarios'][number]): Promise<ProbeOptions> {
   const cmd = withProbeFlags(new Command('probe')).exitOverride();
   cmd.parse([s.url, '--trust', lab.trustFile, '--timeout', '2', ...s.probeArgs], { from: 'user' });
   const env = { LAB_PASSWORD: lab.clientCert.password, ...s.env };

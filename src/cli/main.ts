@@ -272,6 +272,7 @@ program
     'with --inventory: send each change here: json, slack= or teams= (repeatable)',
     collect,
   )
+  .option('--lab', "also start the lab's failure servers, with a Lab page to probe each")
   .addOption(kbOption())
   .action(async (opts) => (await import('./serve.js')).serveCommand(opts));
 

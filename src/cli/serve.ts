@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { buildServer, checkBinding, DEFAULT_MAX_UPLOAD, type ServeOptions } from '../serve/app.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import { mountRooms } from '../serve/rooms.js';
-import { stopOnSignals } from '../lab/index.js';
+import { startLab, stopOnSignals } from '../lab/index.js';
+import { labRoutes } from '../serve/lab.js';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
 
@@ -55,6 +56,10 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
   };
   const app = await buildServer(options);
   await mountRooms(app);
+  if (f.lab) {
+    const lab = await startLab();
+    await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);
+  }
   try {
     await app.listen({ host: f.host, port: f.port });
   } catch (e) {

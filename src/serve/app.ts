@@ -58,6 +58,8 @@ export interface ServeContext {
   options: Readonly<ServeOptions>;
   /** true when the server listens on a non-loopback address (then loopback targets are refused, say). */
   exposed: boolean;
+  /** The names of the rooms mounted so far (mountRooms adds them; /api/health lists them for the UI). */
+  rooms: string[];
   /** Set by the web UI's room: the page served for a GET of a path that is no route (deep links). */
   uiFallback?: (req: FastifyRequest) => { type: string; body: string | Buffer } | undefined;
 }
@@ -132,7 +134,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     connectionTimeout: 0,
     ajv: { customOptions: { coerceTypes: false } },
   });
-  app.decorate('linkdoctor', { kb, options, exposed } satisfies ServeContext);
+  app.decorate('linkdoctor', { kb, options, exposed, rooms: [] } satisfies ServeContext);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are the CLI's --json objects, written by the CLI's own JSON writer (C1 and U+2028
   // escaped); the response schemas document them in OpenAPI and do not filter them.

@@ -28,5 +28,9 @@ export const ROOMS: Room[] = [
 
 /** Registers every room whose `when` holds; resolves once all are loaded. */
 export async function mountRooms(app: FastifyInstance, rooms: Room[] = ROOMS): Promise<void> {
-  for (const room of rooms) if (!room.when || room.when(app)) await app.register(room.plugin);
+  for (const room of rooms)
+    if (!room.when || room.when(app)) {
+      await app.register(room.plugin);
+      app.linkdoctor.rooms.push(room.name);
+    }
 }

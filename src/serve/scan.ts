@@ -24,6 +24,7 @@ export const scanQuery = z.object({
   name: z
     .string()
     .max(255)
+    // eslint-disable-next-line no-control-regex
     .regex(/^[^/\\\x00-\x1f\x7f]+$/, 'a file name without path or control characters')
     .default('upload')
     .describe('the file name, shown in the places of incidents'),

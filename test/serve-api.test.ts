@@ -1,0 +1,343 @@
+// linkdoctor serve's rooms: probe (against the lab's real servers), its target rules (--allow-targets,
+// loopback and link-local when exposed, secrets only by LINKDOCTOR_* names), scan uploads (gzip, the
+// cap, streamed progress), kb and lab; every answer compared with the CLI's --json.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildServer, type ServeOptions } from '../src/serve/app.js';
+import { mountRooms } from '../src/serve/rooms.js';
+import { labRoutes } from '../src/serve/lab.js';
+import { checkTarget, targetRules } from '../src/serve/targets.js';
+import { loadKb, type Kb } from '../src/kb/load.js';
+import { startLab, type Lab } from '../src/lab/index.js';
+import { CLI, runCli } from './helpers.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+
+const TOKEN = 'a-test-token-of-32-characters-xx';
+let kb: Kb;
+let lab: Lab;
+
+async function server(opts: Partial<ServeOptions> = {}): Promise<FastifyInstance> {
+  const app = await buildServer({ host: '127.0.0.1', kb, ...opts });
+  await mountRooms(app);
+  return app;
+}
+
+const H = (extra: Record<string, string> = {}) => ({ host: '127.0.0.1', ...extra });
+const post = (app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) =>
+  app.inject({
+    method: 'POST',
+    url,
+    headers: H({ 'content-type': 'application/json', ...headers }),
+    payload: JSON.stringify(body),
+  });
+const ndjson = (body: string) =>
+  body
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+before(async () => {
+  kb = await loadKb();
+  lab = await startLab();
+});
+after(() => lab.stop());
+
+const scenario = (name: string) => lab.scenarios.find((s) => s.name === name)!;
+
+describe('POST /api/probe', () => {
+  let app: FastifyInstance;
+  before(async () => (app = await server()));
+  after(() => app.close());
+
+  test('a lab server with an unknown CA: the same JSON as `probe --json`', async () => {
+    const url = scenario('unknown-ca').url;
+    const r = await post(app, '/api/probe', { url, timeout: 3 });
+    assert.equal(r.statusCode, 200);
+    const api = r.json();
+    assert.equal(api.ok, false);
+    assert.equal(api.diagnoses[0].id, scenario('unknown-ca').expect);
+    // Not runCli: the lab's servers live in this process and must answer while the CLI runs.
+    const cli = await execFileP(process.execPath, [CLI, 'probe', '--json', '--timeout', '3', url]).catch(
+      (e: { stdout: string }) => e,
+    );
+    const mine = JSON.parse(cli.stdout);
+    // Timings differ from run to run; everything else is the same object.
+    const strip = (o: { steps: { ms: number }[] }) => ({
+      ...o,
+      steps: o.steps.map((s) => ({ ...s, ms: 0 })),
+    });
+    assert.deepEqual(strip(api), strip(mine));
+  });
+
+  test('the trust file and the steps as they run (NDJSON)', async () => {
+    const r = await post(
+      app,
+      '/api/probe',
+      { url: scenario('healthy').url, trust: lab.trustFile },
+      { accept: 'application/x-ndjson' },
+    );
+    assert.equal(r.statusCode, 200);
+    assert.match(String(r.headers['content-type']), /application\/x-ndjson/);
+    const lines = ndjson(r.body);
+    const steps = lines.filter((l) => l.step).map((l) => (l.step as { name: string }).name);
+    assert.deepEqual(steps, ['dns', 'tcp', 'tls', 'http']);
+    const result = lines.at(-1)!.result as { ok: boolean; steps: unknown[]; tls: { chain: unknown[] } };
+    assert.equal(result.ok, true);
+    assert.ok(result.tls.chain.length >= 1);
+  });
+
+  test('secrets only by the name of a LINKDOCTOR_* variable', async () => {
+    process.env.LINKDOCTOR_TEST_PASSWORD = lab.basicAuth.password;
+    try {
+      let r = await post(app, '/api/probe', {
+        url: scenario('basic-auth').url,
+        trust: lab.trustFile,
+        user: lab.basicAuth.user,
+        passwordEnv: 'LINKDOCTOR_TEST_PASSWORD',
+      });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.json().ok, true, JSON.stringify(r.json().steps));
+      assert.ok(!r.body.includes(lab.basicAuth.password));
+      for (const name of ['HOME', 'AWS_SECRET_ACCESS_KEY', 'LINKDOCTOR_TOKEN', 'linkdoctor_x']) {
+        r = await post(app, '/api/probe', { url: scenario('basic-auth').url, user: 'u', passwordEnv: name });
+        assert.equal(r.statusCode, 400, name);
+        assert.equal(r.json()['invalid-params'][0].name, 'body/passwordEnv');
+      }
+      r = await post(app, '/api/probe', { url: scenario('basic-auth').url, user: 'u' });
+      assert.equal(r.statusCode, 400);
+      assert.match(r.json().detail, /body\/user needs body\/passwordEnv/);
+    } finally {
+      delete process.env.LINKDOCTOR_TEST_PASSWORD;
+    }
+  });
+
+  test('bad requests are problem bodies', async () => {
+    for (const [body, re] of [
+      [{}, /body\/url/],
+      [{ url: 'gopher://x' }, /cannot test gopher/],
+      [{ url: 'https://x', timeout: 999 }, /body\/timeout/],
+      [{ url: 'https://x', maxRedirs: -1 }, /body\/maxRedirs/],
+      [{ url: 'https://user:pw@x' }, /no credentials in the URL/],
+      [{ url: 'https://x', trust: '/nonexistent/store.pem' }, /cannot read|not|no such/i],
+    ] as const) {
+      const r = await post(app, '/api/probe', body);
+      assert.equal(r.statusCode, 400, JSON.stringify(body));
+      assert.match(r.json().detail, re);
+    }
+  });
+});
+
+describe('target rules', () => {
+  test('--allow-targets: names, *.suffix, addresses, CIDRs; a bad entry is one sentence', async () => {
+    const rules = targetRules(['api.example.com', '*.corp.example', '10.0.0.0/8', '192.0.2.7'], false);
+    await checkTarget('api.example.com', rules);
+    await checkTarget('a.b.corp.example', rules);
+    await checkTarget('10.1.2.3', rules);
+    await checkTarget('192.0.2.7', rules);
+    await assert.rejects(
+      () => checkTarget('192.0.2.8', rules),
+      /192\.0\.2\.8 is not in this server's --allow-targets/,
+    );
+    await assert.rejects(() => checkTarget('corp.example.evil', rules), /--allow-targets/);
+    assert.throws(() => targetRules(['http://x/'], false), /"http:\/\/x\/" is not a host name/);
+    assert.throws(() => targetRules(['10.0.0.0/33'], false), /bad prefix length/);
+  });
+
+  test('exposed: loopback and link-local refused unless named', async () => {
+    const open = targetRules([], true);
+    for (const h of ['127.0.0.1', 'localhost', '::1', '169.254.169.254', '0.0.0.0', '[fe80::1]'])
+      await assert.rejects(() => checkTarget(h, open), /loopback or link-local/, h);
+    await checkTarget('192.0.2.1', open);
+    await checkTarget('127.0.0.1', targetRules(['127.0.0.1'], true));
+  });
+
+  test('through the API: 403 before any connection, the OAuth token URL too, no redirects followed', async () => {
+    let hits = 0;
+    const peer: Server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+    });
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    const port = (peer.address() as { port: number }).port;
+    const app = await server({ host: '0.0.0.0', token: TOKEN, allowTargets: ['127.0.0.1'] });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    try {
+      let r = await post(app, '/api/probe', { url: `http://localhost.localdomain.invalid:${port}/` }, auth);
+      assert.equal(r.statusCode, 403);
+      r = await post(app, '/api/probe', { url: `http://[::1]:${port}/` }, auth);
+      assert.equal(r.statusCode, 403);
+      assert.match(r.json().detail, /::1 is not in this server's --allow-targets/);
+      r = await post(
+        app,
+        '/api/probe',
+        {
+          url: `http://127.0.0.1:${port}/`,
+          oauthTokenUrl: 'http://169.254.169.254/token',
+          oauthClientId: 'x',
+          oauthSecretEnv: 'LINKDOCTOR_NONE',
+        },
+        auth,
+      );
+      assert.equal(r.statusCode, 403);
+      assert.match(r.json().detail, /OAuth token URL host 169\.254\.169\.254/);
+      assert.equal(hits, 0);
+      // Allowed: probed, and the redirect to the metadata service is not followed.
+      r = await post(app, '/api/probe', { url: `http://127.0.0.1:${port}/`, maxRedirs: 5 }, auth);
+      assert.equal(r.statusCode, 200);
+      assert.equal(hits, 1);
+      assert.doesNotMatch(JSON.stringify(r.json().steps), /169\.254\.169\.254.*(refused|timed|answered)/);
+      // An exposed server reads no files a request names.
+      r = await post(app, '/api/probe', { url: `https://127.0.0.1:${port}/`, trust: '/etc/passwd' }, auth);
+      assert.equal(r.statusCode, 403);
+      assert.equal(r.json()['invalid-params'][0].name, 'body/trust');
+    } finally {
+      await app.close();
+      peer.close();
+    }
+  });
+});
+
+describe('POST /api/scan', () => {
+  let app: FastifyInstance;
+  const log =
+    '2024-01-01 10:00:00 ERROR javax.net.ssl.SSLHandshakeException: PKIX path building failed\n' +
+    '2024-01-01 10:05:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n' +
+    '2024-01-01 10:06:00 INFO all good\n';
+  const upload = (body: Buffer | string, query = 'name=app.log', headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'POST',
+      url: `/api/scan?${query}`,
+      headers: H({ 'content-type': 'application/octet-stream', ...headers }),
+      payload: body,
+    });
+  before(async () => (app = await server({ maxUploadBytes: 64 * 1024 })));
+  after(() => app.close());
+
+  test('a log: the groups of `scan --json`, gzip the same', async () => {
+    const r = await upload(log);
+    assert.equal(r.statusCode, 200, r.body);
+    const api = r.json();
+    assert.deepEqual(
+      api.groups.map((g: { id: string }) => g.id),
+      ['out-cert-path', 'out-sftp'],
+    );
+    assert.equal(api.groups[0].example.file, 'app.log');
+    const cli = JSON.parse(runCli(['scan', '--json', '-'], { input: log }).stdout);
+    const same = (o: { summary: { seconds: number }; groups: { example: object }[] }) => ({
+      ...o,
+      summary: { ...o.summary, seconds: 0 },
+      groups: o.groups.map((g) => ({ ...g, example: { ...g.example, file: '' } })),
+    });
+    assert.deepEqual(same(api), same(cli));
+    const gz = await upload(gzipSync(log), 'name=app.log.gz', { 'content-type': 'application/gzip' });
+    assert.equal(gz.statusCode, 200);
+    assert.deepEqual(
+      gz.json().groups.map((g: { id: string; count: number }) => [g.id, g.count]),
+      [
+        ['out-cert-path', 1],
+        ['out-sftp', 1],
+      ],
+    );
+  });
+
+  test('streamed: progress, incidents as --jsonl prints them, then the result', async () => {
+    const r = await upload(log, 'name=app.log&incidents=true', { accept: 'application/x-ndjson' });
+    const lines = ndjson(r.body);
+    const incidents = lines.filter((l) => l.incident).map((l) => l.incident as { diagnosis: { id: string } });
+    assert.deepEqual(
+      incidents.map((i) => i.diagnosis.id),
+      ['out-cert-path', 'out-sftp'],
+    );
+    const cli = runCli(['scan', '--jsonl', '-'], { input: log }).stdout.trim().split('\n');
+    assert.deepEqual(
+      incidents.map((i) => ({ ...i, file: '-' })),
+      cli.map((l) => JSON.parse(l)),
+    );
+    assert.ok((lines.at(-1)!.result as { summary: { incidents: number } }).summary.incidents === 2);
+  });
+
+  test('the cap: by Content-Length before reading, and while reading without one', async () => {
+    const big = Buffer.alloc(65 * 1024, 'x\n');
+    let r = await upload(big);
+    assert.equal(r.statusCode, 413);
+    assert.match(
+      r.json().detail,
+      /the upload is 0\.06 MB; this server takes at most 0\.06 MB|this server takes at most/,
+    );
+    // Chunked: no Content-Length, cut off when it outgrows the cap.
+    const { Readable } = await import('node:stream');
+    r = await app.inject({
+      method: 'POST',
+      url: '/api/scan?name=big.log',
+      headers: H({ 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' }),
+      payload: Readable.from([big.subarray(0, 40 * 1024), big.subarray(40 * 1024)]),
+    });
+    assert.equal(r.statusCode, 413, r.body);
+    assert.match(r.json().detail, /outgrew this server's cap of 0\.06 MB/);
+  });
+
+  test('bad uploads', async () => {
+    let r = await upload(log, 'name=../../etc/passwd');
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json()['invalid-params'][0].name, 'querystring/name');
+    r = await upload(log, 'format=xml');
+    assert.equal(r.statusCode, 400);
+    r = await app.inject({
+      method: 'POST',
+      url: '/api/scan',
+      headers: H({ 'content-type': 'application/json' }),
+      payload: '{}',
+    });
+    assert.equal(r.statusCode, 415);
+    r = await upload(Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 'name=broken.gz');
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().detail, /broken\.gz/);
+  });
+});
+
+describe('GET /api/kb', () => {
+  let app: FastifyInstance;
+  before(async () => (app = await server()));
+  after(() => app.close());
+
+  test('list and entry as kb list/show --json', async () => {
+    const list = await app.inject({ url: '/api/kb', headers: H() });
+    assert.deepEqual(list.json(), JSON.parse(runCli(['kb', 'list', '--json']).stdout));
+    const entry = await app.inject({ url: '/api/kb/out-sftp', headers: H() });
+    assert.deepEqual(entry.json(), JSON.parse(runCli(['kb', 'show', '--json', 'out-sftp']).stdout));
+    const none = await app.inject({ url: '/api/kb/nope', headers: H() });
+    assert.equal(none.statusCode, 404);
+    assert.match(none.json().detail, /no entry "nope"/);
+  });
+});
+
+describe('lab room', () => {
+  test('lists the lab, probes a server by name with its own flags', async () => {
+    const app = await server();
+    await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);
+    try {
+      const health = await app.inject({ url: '/api/health', headers: H() });
+      assert.deepEqual(health.json().rooms, ['diagnose', 'probe', 'scan', 'kb', 'lab']);
+      const list = await app.inject({ url: '/api/lab', headers: H() });
+      assert.equal(list.json().scenarios.length, lab.scenarios.length);
+      const r = await app.inject({ method: 'POST', url: '/api/lab/expired/probe', headers: H() });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.json().diagnoses[0].id, scenario('expired').expect);
+      const none = await app.inject({ method: 'POST', url: '/api/lab/nope/probe', headers: H() });
+      assert.equal(none.statusCode, 404);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test('the trust file of the lab is a real PEM (sanity of the fixtures used above)', () => {
+  assert.match(readFileSync(lab.trustFile, 'utf8'), /BEGIN CERTIFICATE/);
+});
