@@ -13,4 +13,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The web UI (web/) runs in the browser.
+  { files: ['web/**'], languageOptions: { globals: globals.browser } },
 );

@@ -3,7 +3,7 @@
 // then warms the knowledge-base cache.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 await build({
@@ -27,4 +27,26 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/main.js', 0o755);
+
+// The web UI (web/, served by `linkdoctor serve` from dist/ui): one browser bundle with UI5 Web
+// Components, its CSS and the 72 fonts as files of its own; nothing loads from another host.
+await build({
+  entryPoints: [
+    { in: 'web/app.ts', out: 'app' },
+    { in: 'web/app.css', out: 'app' },
+  ],
+  outdir: 'dist/ui',
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'chrome120',
+  minify: true,
+  loader: { '.woff2': 'file' },
+  assetNames: 'assets/[name]-[hash]',
+  publicPath: '/ui',
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
+copyFileSync('web/index.html', 'dist/ui/index.html');
+copyFileSync('web/favicon.svg', 'dist/ui/favicon.svg');
 execFileSync(process.execPath, ['dist/main.js', 'kb', 'list'], { stdio: ['ignore', 'ignore', 'inherit'] });

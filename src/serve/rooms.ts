@@ -8,6 +8,7 @@ import { kbRoutes } from './kb.js';
 import { probeRoutes } from './probe.js';
 import { scanRoutes } from './scan.js';
 import { watchRoom } from '../watch/room.js';
+import { uiRoutes } from './ui.js';
 
 /** A named plugin; `when` decides from the server's options whether it is mounted (default: always). */
 export interface Room {
@@ -24,6 +25,7 @@ export const ROOMS: Room[] = [
   { name: 'kb', plugin: kbRoutes },
   // /probe and /metrics (Prometheus); with --inventory, the schedule, history and webhooks.
   { name: 'watch', plugin: watchRoom },
+  { name: 'ui', plugin: uiRoutes },
 ];
 
 /** Registers every room whose `when` holds; resolves once all are loaded. */

@@ -1,0 +1,232 @@
+// The web UI in a real browser: Debian's Chromium driven by playwright-core (no browser download;
+// .ci/run installs the chromium package). Paste a text and read the diagnosis, open a deep link,
+// probe a lab server and read the steps and the chain, upload a log and read the groups, search the
+// knowledge base; no request to any other host, no console error. Screenshots of each page go to
+// a temporary folder, or docs/screenshots/ (the README shows them) with LINKDOCTOR_SCREENSHOTS.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { buildServer } from '../src/serve/app.js';
+import { labRoutes } from '../src/serve/lab.js';
+import { mountRooms } from '../src/serve/rooms.js';
+import { UI_DIR } from '../src/serve/ui.js';
+import { startLab, type Lab } from '../src/lab/index.js';
+import { ROOT } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Test artifacts in a temporary folder; LINKDOCTOR_SCREENSHOTS=docs/screenshots renews the README's.
+const SHOTS = process.env.LINKDOCTOR_SCREENSHOTS
+  ? join(ROOT, process.env.LINKDOCTOR_SCREENSHOTS)
+  : join(tmpdir(), 'linkdoctor-screenshots');
+const skip = !existsSync(CHROMIUM)
+  ? 'Debian chromium is not installed (apt-get install chromium; .ci/run does)'
+  : !existsSync(join(UI_DIR, 'index.html'))
+    ? 'the UI is not built (npm run build)'
+    : false;
+if (skip) console.log(`# skipping the browser tests: ${skip}`);
+
+let app: FastifyInstance;
+let lab: Lab;
+let base: string;
+let browser: Browser;
+const foreign: string[] = [];
+const errors: string[] = [];
+
+async function page(width = 1280, height = 800): Promise<Page> {
+  const p = await browser.newPage({ viewport: { width, height } });
+  p.on('request', (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreign.push(r.url());
+  });
+  p.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  p.on('response', (r) => r.status() === 404 && errors.push(`404 ${r.url()}`));
+  p.on('pageerror', (e) => errors.push(e.message));
+  return p;
+}
+
+const shot = async (p: Page, name: string) => {
+  mkdirSync(SHOTS, { recursive: true });
+  await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+};
+
+describe('web UI in Chromium', { skip }, () => {
+  before(async () => {
+    lab = await startLab();
+    app = await buildServer({ host: '127.0.0.1' });
+    await mountRooms(app);
+    await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await lab?.stop();
+  });
+
+  test('Diagnose: paste a text, see the verdict, the cause, the evidence marked in the text', async () => {
+    const p = await page();
+    await p.goto(`${base}/`);
+    await p.locator('#text textarea').fill('com.jcraft.jsch.JSchException: Auth fail');
+    await p.locator('#run').click();
+    const best = p.locator('section.diagnosis').first();
+    await best.waitFor();
+    assert.equal(await best.getAttribute('data-id'), 'out-sftp');
+    assert.match(await best.innerText(), /Cause: Login refused/);
+    assert.deepEqual(await p.locator('pre.marked mark').allInnerTexts(), ['com.jcraft.jsch', 'Auth fail']);
+    assert.match(p.url(), /\/diagnose\?text=com\.jcraft/);
+    // The font is the one served here.
+    assert.equal(await p.evaluate(() => document.fonts.check('16px "72"')), true);
+    await shot(p, 'diagnose');
+    await p.close();
+  });
+
+  test('a deep link /diagnose?text=... opens the same diagnosis', async () => {
+    const p = await page();
+    const text = 'javax.net.ssl.SSLHandshakeException: PKIX path building failed';
+    await p.goto(`${base}/diagnose?text=${encodeURIComponent(text)}`);
+    await p.locator('section.diagnosis').first().waitFor();
+    assert.equal(await p.locator('section.diagnosis').first().getAttribute('data-id'), 'out-cert-path');
+    await p.close();
+  });
+
+  test('Probe: a lab server with a missing intermediate; steps as they run, the chain with its gap', async () => {
+    const p = await page();
+    await p.goto(`${base}/connectivity`);
+    const url = lab.scenarios.find((s) => s.name === 'missing-intermediate')!.url;
+    await p.locator('#https-url input').fill(url);
+    await p.locator('#https-trust input').fill(lab.trustFile);
+    await p.locator('ui5-button.run').first().click();
+    await p.locator('.chain').waitFor();
+    const steps = await p
+      .locator('.steps li')
+      .evaluateAll((els) => els.map((e) => [(e as HTMLElement).dataset.step, (e as HTMLElement).dataset.ok]));
+    assert.deepEqual(steps.slice(0, 3), [
+      ['dns', 'true'],
+      ['tcp', 'true'],
+      ['tls', 'false'],
+    ]);
+    assert.equal(await p.locator('.cert.missing').count(), 1);
+    assert.equal(
+      await p.locator('section.diagnosis').first().getAttribute('data-id'),
+      lab.scenarios.find((s) => s.name === 'missing-intermediate')!.expect,
+    );
+    await shot(p, 'probe');
+    await p.close();
+  });
+
+  test('Scan: upload a log, watch it finish, see the groups and the timeline', async () => {
+    const log = join(tmpdir(), `linkdoctor-ui-${process.pid}.log`);
+    const lines: string[] = [];
+    for (let m = 0; m < 60; m++) {
+      const t = `2024-03-01 ${String(8 + Math.floor(m / 10)).padStart(2, '0')}:${String((m * 7) % 60).padStart(2, '0')}:00`;
+      lines.push(
+        m % 3 === 0
+          ? `${t} ERROR com.jcraft.jsch.JSchException: Auth fail`
+          : m % 3 === 1
+            ? `${t} ERROR javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target`
+            : `${t} INFO message processed`,
+      );
+    }
+    writeFileSync(log, `${lines.join('\n')}\n`);
+    const p = await page();
+    await p.goto(`${base}/scan`);
+    await p.locator('#file').setInputFiles(log);
+    await p.locator('#run').click();
+    await p.locator('#groups').waitFor();
+    const ids = await p
+      .locator('#groups ui5-table-row')
+      .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id));
+    assert.deepEqual(ids.sort(), ['out-cert-path', 'out-sftp']);
+    assert.equal((await p.locator('svg.timeline circle').count()) > 0, true);
+    // (Not an assertion: the progress bar's own animation settles before the picture.)
+    await p.waitForTimeout(800);
+    await shot(p, 'scan');
+    await p.close();
+  });
+
+  test('Knowledge base: search and open an entry', async () => {
+    const p = await page();
+    await p.goto(`${base}/kb`);
+    await p.locator('#entries ui5-li').first().waitFor();
+    await p.locator('#search input').fill('sftp');
+    const shown = await p
+      .locator('#entries ui5-li')
+      .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.id));
+    assert.ok(shown.includes('out-sftp') && shown.length < 10, shown.join(' '));
+    await p.locator('#entries ui5-li[data-id="out-sftp"]').click();
+    await p.locator('#entry section').waitFor();
+    assert.match(await p.locator('#entry').innerText(), /SFTP/);
+    await shot(p, 'kb');
+    await p.close();
+  });
+
+  test('Lab: probe a server with its button', async () => {
+    const p = await page();
+    await p.goto(`${base}/lab`);
+    const box = p.locator('section[data-scenario="expired"]');
+    await box.locator('ui5-button').click();
+    await box.locator('section.diagnosis').first().waitFor();
+    assert.equal(
+      await box.locator('section.diagnosis').first().getAttribute('data-id'),
+      lab.scenarios.find((s) => s.name === 'expired')!.expect,
+    );
+    await shot(p, 'lab');
+    await p.close();
+  });
+
+  test('narrow window: the navigation collapses, the page stays usable', async () => {
+    const p = await page(420, 800);
+    await p.goto(`${base}/diagnose`);
+    await p.locator('#text textarea').waitFor();
+    assert.equal(await p.locator('#nav').getAttribute('collapsed'), '');
+    // The text area is on screen beside the collapsed navigation, and usable from the keyboard.
+    const box = (await p.locator('#text').boundingBox())!;
+    assert.ok(box.x > 0 && box.x + box.width <= 420 && box.width > 250, JSON.stringify(box));
+    await p.locator('#text textarea').focus();
+    await p.keyboard.type('HTTP 503 Service Unavailable');
+    await p.keyboard.press('Control+Enter');
+    await p.locator('section.diagnosis').first().waitFor();
+    await shot(p, 'narrow');
+    await p.close();
+  });
+
+  test('an API error is a message, not a blank pane', async () => {
+    const p = await page();
+    await p.goto(`${base}/connectivity`);
+    await p.locator('#https-url input').fill('gopher://nowhere');
+    await p.locator('ui5-button.run').first().click();
+    const strip = p.locator('ui5-message-strip[design="Negative"]');
+    await strip.waitFor();
+    assert.match(await strip.innerText(), /cannot test gopher/);
+    await p.close();
+  });
+
+  test('no request left the server, no console error', () => {
+    assert.deepEqual(foreign, []);
+    // The one error the UI shows on purpose (the gopher:// probe above) is logged by Chromium as a
+    // failed request: only that.
+    assert.deepEqual(
+      errors.filter((e) => !/status of 400 \(Bad Request\)/.test(e)),
+      [],
+    );
+    assert.ok(errors.length <= 1, errors.join('\n'));
+  });
+});

@@ -1,0 +1,561 @@
+// The pages: Diagnose, Probe, Scan, Knowledge base, Lab. Each is a client of /api only.
+import { getJson, postJson, stream } from './api.js';
+import { fill, h, message, valueOf } from './dom.js';
+import {
+  chainView,
+  type Diagnosis,
+  diagnosesView,
+  markedText,
+  type Step,
+  stepsView,
+  type Tls,
+} from './report.js';
+
+type Page = (root: HTMLElement, params: URLSearchParams) => void | Promise<void>;
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+// ---- Diagnose ------------------------------------------------------------------------------------
+
+export const diagnosePage: Page = (root, params) => {
+  const text = h('ui5-textarea', {
+    id: 'text',
+    rows: 8,
+    growing: true,
+    'growing-max-rows': 20,
+    placeholder: 'Paste an error text, a stack trace or a message processing log entry',
+    'accessible-name': 'error text',
+    class: 'grow',
+  });
+  const direction = h(
+    'ui5-select',
+    { id: 'direction', 'accessible-name': 'direction' },
+    h('ui5-option', { value: '', selected: true }, 'Direction: from the text'),
+    h('ui5-option', { value: 'outbound' }, 'Outbound: the tenant calls a receiver'),
+    h('ui5-option', { value: 'inbound' }, 'Inbound: a sender calls the tenant'),
+  );
+  const out = h('div', { id: 'result', 'aria-live': 'polite' });
+  const run = async () => {
+    const t = valueOf(text);
+    if (!t.trim()) return fill(out, message('Paste an error text first.', 'Information'));
+    fill(out, h('ui5-busy-indicator', { active: true, size: 'M' }));
+    try {
+      const d = valueOf(direction);
+      const r = await postJson<{ diagnoses: Diagnosis[] }>('/api/diagnose', {
+        text: t,
+        ...(d ? { direction: d } : {}),
+      });
+      // A link to this diagnosis, to paste into a ticket (short texts only: a URL has its limits).
+      if (t.length <= 4000) history.replaceState(null, '', `/diagnose?text=${encodeURIComponent(t)}`);
+      const best = r.diagnoses[0];
+      fill(
+        out,
+        best
+          ? h(
+              'div',
+              { class: 'panel' },
+              h('h2', {}, 'The text, evidence marked'),
+              markedText(t, best.evidence),
+            )
+          : null,
+        diagnosesView(r.diagnoses),
+      );
+    } catch (e) {
+      fill(out, message(errorText(e)));
+    }
+  };
+  fill(
+    root,
+    h('h1', {}, 'Diagnose an error text'),
+    h('div', { class: 'row' }, text),
+    h(
+      'div',
+      { class: 'row' },
+      direction,
+      h('ui5-button', { id: 'run', design: 'Emphasized', onclick: run }, 'Diagnose'),
+    ),
+    out,
+  );
+  text.addEventListener('keydown', (e) => {
+    const k = e as KeyboardEvent;
+    if (k.key === 'Enter' && (k.ctrlKey || k.metaKey)) void run();
+  });
+  const shared = params.get('text');
+  if (shared) {
+    (text as unknown as { value: string }).value = shared;
+    void run();
+  }
+};
+
+// ---- Probe ---------------------------------------------------------------------------------------
+
+interface ProbeResultJson {
+  ok: boolean;
+  steps: Step[];
+  tls?: Tls;
+  diagnoses: Diagnosis[];
+}
+
+/** Shows a probe as it runs (steps streamed), then its chain and diagnosis. */
+async function runProbe(out: HTMLElement, path: string, body?: unknown): Promise<void> {
+  const steps: Step[] = [];
+  const stepsBox = h('div', { class: 'panel' }, h('h2', {}, 'Steps'), stepsView(steps, 'connecting…'));
+  fill(out, stepsBox);
+  let result: ProbeResultJson | undefined;
+  try {
+    await stream(
+      path,
+      body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      (line) => {
+        if (line.step) {
+          steps.push(line.step as Step);
+          fill(stepsBox, h('h2', {}, 'Steps'), stepsView(steps, 'running…'));
+        } else if (line.result) result = line.result as ProbeResultJson;
+        else if (line.error) throw new Error(String(line.error));
+      },
+    );
+  } catch (e) {
+    fill(stepsBox, h('h2', {}, 'Steps'), stepsView(steps));
+    out.append(message(errorText(e)));
+    return;
+  }
+  if (!result) return void out.append(message('the probe ended without a result'));
+  fill(stepsBox, h('h2', {}, 'Steps'), stepsView(result.steps));
+  out.append(
+    result.ok
+      ? message('Every step passed: the platform should reach this endpoint the same way.', 'Positive')
+      : message('A step failed; the diagnosis follows.', 'Critical'),
+  );
+  if (result.tls)
+    out.append(h('div', { class: 'panel' }, h('h2', {}, 'Certificate chain'), chainView(result.tls)));
+  if (!result.ok) out.append(diagnosesView(result.diagnoses));
+}
+
+const input = (id: string, label: string, attrs: Record<string, string> = {}) =>
+  h(
+    'div',
+    { class: 'grow' },
+    h('ui5-label', { for: id, 'show-colon': true }, label),
+    h('ui5-input', { id, 'accessible-name': label, style: 'width:100%', ...attrs }),
+  );
+
+const PROTOCOLS: { tab: string; scheme: string; example: string; fields: [string, string, string?][] }[] = [
+  {
+    tab: 'HTTPS',
+    scheme: 'https',
+    example: 'https://api.example.com/path',
+    fields: [
+      ['trust', 'Trust store (file on the server)'],
+      ['servername', 'Server name (SNI)'],
+      ['method', 'HTTP method', 'GET'],
+      ['user', 'User (Basic)'],
+      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+    ],
+  },
+  {
+    tab: 'SFTP',
+    scheme: 'sftp',
+    example: 'sftp://user@sftp.example.com:22/outbound',
+    fields: [
+      ['knownHosts', 'known_hosts (file on the server)'],
+      ['user', 'User'],
+      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+    ],
+  },
+  {
+    tab: 'SMTP',
+    scheme: 'smtp',
+    example: 'smtp://mail.example.com:587',
+    fields: [
+      ['user', 'User'],
+      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+      ['from', 'MAIL FROM'],
+      ['to', 'RCPT TO'],
+    ],
+  },
+  {
+    tab: 'FTP',
+    scheme: 'ftp',
+    example: 'ftps://ftp.example.com:21/in',
+    fields: [
+      ['user', 'User'],
+      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+    ],
+  },
+];
+
+export const probePage: Page = (root) => {
+  const out = h('div', { id: 'result', 'aria-live': 'polite' });
+  const tabs = PROTOCOLS.map((p) => {
+    const url = input(`${p.scheme}-url`, 'Address', { placeholder: p.example, class: 'url' });
+    const extra = p.fields.map(([name, label, placeholder]) =>
+      input(`${p.scheme}-${name}`, label, placeholder ? { placeholder } : {}),
+    );
+    const timeout = input(`${p.scheme}-timeout`, 'Timeout (s)', { type: 'Number', value: '5' });
+    const run = () => {
+      const body: Record<string, unknown> = { url: valueOf(url.querySelector('ui5-input')) };
+      if (!String(body.url).trim()) return fill(out, message('Give the address to probe.', 'Information'));
+      for (const [name] of p.fields) {
+        const v = valueOf(root.querySelector(`#${p.scheme}-${name}`)).trim();
+        if (v) body[name] = v;
+      }
+      const t = Number(valueOf(timeout.querySelector('ui5-input')));
+      if (t) body.timeout = t;
+      void runProbe(out, '/api/probe', body);
+    };
+    return h(
+      'ui5-tab',
+      { text: p.tab, 'data-scheme': p.scheme },
+      h('div', { class: 'row' }, url, timeout),
+      h('div', { class: 'row' }, extra),
+      h(
+        'div',
+        { class: 'row' },
+        h('ui5-button', { design: 'Emphasized', onclick: run, class: 'run' }, `Probe ${p.tab}`),
+      ),
+    );
+  });
+  (tabs[0] as HTMLElement).setAttribute('selected', '');
+  fill(
+    root,
+    h('h1', {}, 'Probe an endpoint'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Like the Connectivity Test: the steps the platform takes (DNS, TCP, TLS, then the protocol), each bounded, and a diagnosis of the first that fails. Passwords are never typed here: name an environment variable of the server.',
+    ),
+    h('ui5-tabcontainer', { id: 'protocols' }, tabs),
+    out,
+  );
+};
+
+// ---- Scan ----------------------------------------------------------------------------------------
+
+interface Group {
+  id: string;
+  title: string;
+  count: number;
+  host?: string;
+  iflow?: string;
+  first: { time: string; at?: string } | null;
+  last: { time: string; at?: string } | null;
+  fixes: string[];
+}
+interface Incident {
+  time?: string;
+  diagnosis: { id: string } | null;
+}
+
+/** Incidents over time per diagnosis: one row per id, a dot per time bucket sized by its count. */
+function timeline(incidents: Incident[]): SVGElement | HTMLElement {
+  const at = (i: Incident) => (i.time ? Date.parse(i.time.replace(' ', 'T')) : NaN);
+  const dated = incidents.filter((i) => i.diagnosis && !Number.isNaN(at(i)));
+  if (dated.length < 1) return h('p', { class: 'muted' }, 'No incident carries a time: no timeline.');
+  const ids = [...new Set(dated.map((i) => i.diagnosis!.id))];
+  const t0 = Math.min(...dated.map(at));
+  const t1 = Math.max(...dated.map(at));
+  const W = 720;
+  const left = 180;
+  const rowH = 26;
+  const buckets = 48;
+  const span = Math.max(1, t1 - t0);
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  const height = ids.length * rowH + 30;
+  svg.setAttribute('viewBox', `0 0 ${W} ${height}`);
+  svg.setAttribute('class', 'timeline');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `incidents over time for ${ids.length} diagnoses`);
+  svg.style.width = '100%';
+  svg.style.maxWidth = `${W}px`;
+  const el = (tag: string, attrs: Record<string, string | number>, text?: string) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  ids.forEach((id, row) => {
+    const y = row * rowH + 14;
+    el('text', { x: 0, y: y + 4 }, id);
+    el('line', { x1: left, x2: W - 10, y1: y, y2: y, stroke: 'var(--sapList_BorderColor)' });
+    const counts = new Array<number>(buckets).fill(0);
+    for (const i of dated)
+      if (i.diagnosis!.id === id)
+        counts[Math.min(buckets - 1, Math.floor(((at(i) - t0) / span) * buckets))]!++;
+    const max = Math.max(...counts);
+    counts.forEach((n, b) => {
+      if (!n) return;
+      const x = left + ((b + 0.5) / buckets) * (W - 10 - left);
+      el('circle', {
+        cx: x,
+        cy: y,
+        r: 3 + 6 * Math.sqrt(n / max),
+        fill: 'var(--sapChart_OrderedColor_1, #5899da)',
+      }).append(Object.assign(document.createElementNS(NS, 'title'), { textContent: `${id}: ${n}` }));
+    });
+  });
+  const fmt = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+  el('text', { x: left, y: height - 4 }, fmt(t0));
+  el('text', { x: W - 10, y: height - 4, 'text-anchor': 'end' }, fmt(t1));
+  return svg;
+}
+
+export const scanPage: Page = (root) => {
+  const out = h('div', { id: 'result', 'aria-live': 'polite' });
+  const picker = h('input', {
+    type: 'file',
+    id: 'file',
+    'aria-label': 'log file to scan',
+    accept: '.log,.txt,.json,.har,.gz,text/plain,application/json,application/gzip',
+  }) as HTMLInputElement;
+  const run = async () => {
+    const file = picker.files?.[0];
+    if (!file)
+      return fill(
+        out,
+        message('Choose a log, a message processing log export or a HAR file.', 'Information'),
+      );
+    const bar = h('ui5-progress-indicator', { value: 0, 'accessible-name': 'scan progress', id: 'progress' });
+    const status = h('span', { class: 'muted' }, 'uploading…');
+    fill(out, h('div', { class: 'panel' }, bar, status));
+    const incidents: Incident[] = [];
+    let result: { summary: Record<string, number>; groups: Group[] } | undefined;
+    const problems: string[] = [];
+    try {
+      await stream(
+        `/api/scan?name=${encodeURIComponent(file.name.replace(/[/\\]/g, '_'))}&incidents=true`,
+        { headers: { 'content-type': 'application/octet-stream' }, body: file },
+        (line) => {
+          if (line.progress) {
+            const p = line.progress as { bytes: number; total?: number; incidents: number };
+            bar.setAttribute('value', String(Math.round((100 * p.bytes) / (p.total || file.size || 1))));
+            status.textContent = `${(p.bytes / 1048576).toFixed(1)} MB read · ${p.incidents} incidents`;
+          } else if (line.incident) incidents.push(line.incident as Incident);
+          else if (line.problem) problems.push(String((line.problem as { message: string }).message));
+          else if (line.result) result = line.result as typeof result;
+          else if (line.error) throw new Error(String(line.error));
+        },
+      );
+    } catch (e) {
+      return fill(out, message(errorText(e)));
+    }
+    if (!result) return fill(out, message('the scan ended without a result'));
+    bar.setAttribute('value', '100');
+    const s = result.summary;
+    status.textContent = `${s.incidents} incidents, ${s.diagnosed} diagnosed, in ${s.seconds} s`;
+    const table = h(
+      'ui5-table',
+      { id: 'groups', 'accessible-name': 'incident groups' },
+      h(
+        'ui5-table-header-row',
+        { slot: 'headerRow' },
+        ['Known issue', 'Count', 'Where', 'First', 'Last'].map((t) => h('ui5-table-header-cell', {}, t)),
+      ),
+      result.groups.map((g) =>
+        h(
+          'ui5-table-row',
+          { 'data-id': g.id },
+          h('ui5-table-cell', {}, h('b', {}, g.id), h('br'), h('span', { class: 'muted' }, g.title)),
+          h('ui5-table-cell', {}, String(g.count)),
+          h('ui5-table-cell', {}, g.iflow ? `iFlow ${g.iflow}` : (g.host ?? '')),
+          h('ui5-table-cell', {}, g.first?.time ?? ''),
+          h('ui5-table-cell', {}, g.last?.time ?? ''),
+        ),
+      ),
+    );
+    out.append(
+      ...problems.map((p) => message(p, 'Critical')),
+      ...(result.groups.length
+        ? [
+            h('div', { class: 'panel' }, h('h2', {}, 'Incidents over time'), timeline(incidents)),
+            h('div', { class: 'panel' }, h('h2', {}, 'Groups'), table),
+          ]
+        : [message('No known issue found in this file.', 'Information')]),
+    );
+  };
+  fill(
+    root,
+    h('h1', {}, 'Scan a log'),
+    h(
+      'p',
+      { class: 'muted' },
+      'A log file, a message processing log export (JSON) or a HAR file; gzip too. It is read as it uploads.',
+    ),
+    h(
+      'div',
+      { class: 'row' },
+      picker,
+      h('ui5-button', { id: 'run', design: 'Emphasized', onclick: run }, 'Scan'),
+    ),
+    out,
+  );
+};
+
+// ---- Knowledge base ------------------------------------------------------------------------------
+
+interface Row {
+  id: string;
+  title: string;
+  direction: string;
+  seed: number | null;
+}
+
+export const kbPage: Page = async (root, params) => {
+  const search = h('ui5-input', {
+    id: 'search',
+    placeholder: 'Search: id, title, words',
+    'accessible-name': 'search',
+    class: 'grow',
+    'show-clear-icon': true,
+  });
+  const list = h('ui5-list', { id: 'entries', 'selection-mode': 'Single', 'accessible-name': 'entries' });
+  const detail = h('div', { id: 'entry', 'aria-live': 'polite' });
+  fill(
+    root,
+    h('h1', {}, 'Knowledge base'),
+    h('div', { class: 'row' }, search),
+    h(
+      'div',
+      { class: 'row', style: 'align-items:flex-start' },
+      h('div', { class: 'grow' }, list),
+      h('div', { class: 'grow' }, detail),
+    ),
+  );
+  let rows: Row[];
+  try {
+    rows = await getJson<Row[]>('/api/kb');
+  } catch (e) {
+    return fill(detail, message(errorText(e)));
+  }
+  const show = async (id: string) => {
+    try {
+      const e = await getJson<
+        Record<string, unknown> & {
+          id: string;
+          title: string;
+          summary: string;
+          causes: { text: string; title?: string }[];
+          fixes: { text: string }[] | string[];
+          references: { title: string; url?: string }[];
+        }
+      >(`/api/kb/${encodeURIComponent(id)}`);
+      const text = (x: unknown) => (typeof x === 'string' ? x : String((x as { text?: string }).text ?? ''));
+      fill(
+        detail,
+        h(
+          'section',
+          { class: 'panel' },
+          h('ui5-title', { level: 'H4' }, `${e.id} · ${e.title}`),
+          h('p', {}, e.summary),
+          h('h2', {}, 'Causes'),
+          h(
+            'ul',
+            {},
+            e.causes.map((c) => h('li', {}, c.title ? h('b', {}, `${c.title}: `) : null, text(c))),
+          ),
+          h('h2', {}, 'Fixes'),
+          h(
+            'ol',
+            {},
+            (e.fixes as unknown[]).map((f) => h('li', {}, text(f))),
+          ),
+          h('h2', {}, 'References'),
+          h(
+            'ul',
+            {},
+            e.references.map((r) =>
+              h(
+                'li',
+                {},
+                r.url && /^https:\/\//.test(r.url)
+                  ? h('ui5-link', { href: r.url, target: '_blank' }, r.title)
+                  : r.title,
+              ),
+            ),
+          ),
+        ),
+      );
+      history.replaceState(null, '', `/kb?id=${encodeURIComponent(id)}`);
+    } catch (err) {
+      fill(detail, message(errorText(err)));
+    }
+  };
+  const render = () => {
+    const q = valueOf(search).toLowerCase().trim();
+    const shown = rows.filter((r) => !q || `${r.id} ${r.title}`.toLowerCase().includes(q));
+    fill(
+      list,
+      shown.map((r) =>
+        h(
+          'ui5-li',
+          {
+            'data-id': r.id,
+            description: r.title,
+            'additional-text': r.seed ? `seed ${r.seed}` : r.direction,
+          },
+          r.id,
+        ),
+      ),
+    );
+    if (!shown.length) list.setAttribute('no-data-text', 'No entry matches');
+  };
+  search.addEventListener('input', render);
+  list.addEventListener(
+    'item-click',
+    (e) => void show(((e as CustomEvent).detail.item as HTMLElement).dataset.id!),
+  );
+  render();
+  const id = params.get('id');
+  if (id) void show(id);
+};
+
+// ---- Lab -----------------------------------------------------------------------------------------
+
+export const labPage: Page = async (root) => {
+  const out = h('div', { id: 'result', 'aria-live': 'polite' });
+  fill(
+    root,
+    h('h1', {}, 'Lab'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Local servers that reproduce the known failures. Probe one to see what linkdoctor makes of it.',
+    ),
+    out,
+  );
+  let lab: { scenarios: { name: string; url: string; reproduces: string; expect: string }[] };
+  try {
+    lab = await getJson('/api/lab');
+  } catch (e) {
+    return fill(out, message(errorText(e)));
+  }
+  fill(
+    out,
+    lab.scenarios.map((s) => {
+      const result = h('div', {});
+      return h(
+        'section',
+        { class: 'panel', 'data-scenario': s.name },
+        h(
+          'div',
+          { class: 'row' },
+          h('ui5-title', { level: 'H5', class: 'grow' }, s.name),
+          h('span', { class: 'mono muted' }, s.url),
+          h(
+            'ui5-button',
+            {
+              design: 'Default',
+              icon: 'play',
+              onclick: () => void runProbe(result, `/api/lab/${encodeURIComponent(s.name)}/probe`),
+            },
+            'Probe it',
+          ),
+        ),
+        h('p', {}, s.reproduces, s.expect ? h('span', { class: 'muted' }, ` (expected: ${s.expect})`) : null),
+        result,
+      );
+    }),
+  );
+};
