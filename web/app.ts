@@ -32,13 +32,14 @@ import '@ui5/webcomponents-icons/dist/connected.js';
 import '@ui5/webcomponents-icons/dist/upload.js';
 import '@ui5/webcomponents-icons/dist/course-book.js';
 import '@ui5/webcomponents-icons/dist/lab.js';
+import '@ui5/webcomponents-icons/dist/cloud.js';
 import '@ui5/webcomponents-icons/dist/sys-enter-2.js';
 import '@ui5/webcomponents-icons/dist/error.js';
 import '@ui5/webcomponents-icons/dist/less.js';
 import '@ui5/webcomponents-icons/dist/play.js';
 import { getJson, onTokenNeeded } from './api.js';
 import { fill, h, message, valueOf } from './dom.js';
-import { diagnosePage, kbPage, labPage, probePage, scanPage } from './pages.js';
+import { diagnosePage, kbPage, labPage, probePage, scanPage, tenantPage } from './pages.js';
 
 setDefaultFontLoading(false);
 
@@ -47,6 +48,7 @@ const PAGES = [
   { path: '/connectivity', text: 'Probe', icon: 'connected', page: probePage },
   { path: '/scan', text: 'Scan', icon: 'upload', page: scanPage },
   { path: '/kb', text: 'Knowledge base', icon: 'course-book', page: kbPage, room: 'kb' },
+  { path: '/tenant', text: 'Tenant', icon: 'cloud', page: tenantPage, room: 'tenant' },
   { path: '/lab', text: 'Lab', icon: 'lab', page: labPage, room: 'lab' },
 ];
 

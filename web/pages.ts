@@ -559,3 +559,129 @@ export const labPage: Page = async (root) => {
     }),
   );
 };
+
+// ---- Tenant --------------------------------------------------------------------------------------
+
+interface KeystoreRow {
+  alias: string;
+  type: string;
+  validUntil?: string;
+  daysLeft?: number;
+  subject?: string;
+}
+
+export const tenantPage: Page = async (root) => {
+  const since = h(
+    'ui5-select',
+    { id: 'since', 'accessible-name': 'window' },
+    [
+      ['24h', 'last 24 hours'],
+      ['7d', 'last 7 days'],
+      ['1h', 'last hour'],
+    ].map(([v, t]) => h('ui5-option', { value: v! }, t!)),
+  );
+  const failures = h('div', { id: 'failures', 'aria-live': 'polite' });
+  const keystore = h('div', { id: 'keystore', 'aria-live': 'polite' });
+  const loadFailures = async () => {
+    fill(failures, h('ui5-busy-indicator', { active: true, size: 'M' }));
+    try {
+      const r = await getJson<{ tenant: string; summary: Record<string, number>; groups: Group[] }>(
+        `/api/tenant/failures?since=${encodeURIComponent(valueOf(since) || '24h')}`,
+      );
+      fill(
+        failures,
+        h(
+          'p',
+          {},
+          `${r.summary.incidents} failed messages on ${r.tenant}, ${r.summary.diagnosed} diagnosed.`,
+        ),
+        r.groups.length
+          ? h(
+              'ui5-table',
+              { id: 'tenant-groups', 'accessible-name': 'failures by known issue' },
+              h(
+                'ui5-table-header-row',
+                { slot: 'headerRow' },
+                ['Known issue', 'Count', 'iFlow', 'Last'].map((t) => h('ui5-table-header-cell', {}, t)),
+              ),
+              r.groups.map((g) =>
+                h(
+                  'ui5-table-row',
+                  { 'data-id': g.id },
+                  h('ui5-table-cell', {}, h('b', {}, g.id), h('br'), h('span', { class: 'muted' }, g.title)),
+                  h('ui5-table-cell', {}, String(g.count)),
+                  h('ui5-table-cell', {}, g.iflow ?? ''),
+                  h('ui5-table-cell', {}, g.last?.time ?? ''),
+                ),
+              ),
+            )
+          : message('No failed message in this window.', 'Positive'),
+      );
+    } catch (e) {
+      fill(failures, message(errorText(e)));
+    }
+  };
+  fill(
+    root,
+    h('h1', {}, 'Tenant'),
+    h('h2', {}, 'Failed messages, diagnosed'),
+    h(
+      'div',
+      { class: 'row' },
+      since,
+      h('ui5-button', { design: 'Emphasized', onclick: () => void loadFailures() }, 'Read'),
+    ),
+    failures,
+    h('h2', {}, 'Keystore'),
+    keystore,
+  );
+  void loadFailures();
+  try {
+    const k = await getJson<{ entries: KeystoreRow[]; expiring: string[]; days: number }>(
+      '/api/tenant/keystore',
+    );
+    fill(
+      keystore,
+      k.expiring.length
+        ? message(
+            `${k.expiring.length} entries expire within ${k.days} days: ${k.expiring.join(', ')}`,
+            'Critical',
+          )
+        : message(`No entry expires within ${k.days} days.`, 'Positive'),
+      h(
+        'ui5-table',
+        { id: 'keystore-table', 'accessible-name': 'keystore entries' },
+        h(
+          'ui5-table-header-row',
+          { slot: 'headerRow' },
+          ['Alias', 'Type', 'Valid until', 'Days left', 'Subject'].map((t) =>
+            h('ui5-table-header-cell', {}, t),
+          ),
+        ),
+        k.entries.map((e) =>
+          h(
+            'ui5-table-row',
+            { 'data-alias': e.alias },
+            h('ui5-table-cell', {}, e.alias),
+            h('ui5-table-cell', {}, e.type),
+            h('ui5-table-cell', {}, e.validUntil?.slice(0, 10) ?? '-'),
+            h(
+              'ui5-table-cell',
+              {},
+              e.daysLeft === undefined
+                ? '-'
+                : h(
+                    'ui5-tag',
+                    { design: e.daysLeft < 0 ? 'Negative' : e.daysLeft < k.days ? 'Critical' : 'Positive' },
+                    e.daysLeft < 0 ? 'expired' : String(e.daysLeft),
+                  ),
+            ),
+            h('ui5-table-cell', {}, e.subject ?? ''),
+          ),
+        ),
+      ),
+    );
+  } catch (e) {
+    fill(keystore, message(errorText(e)));
+  }
+};

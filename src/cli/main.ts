@@ -273,6 +273,10 @@ program
     collect,
   )
   .option('--lab', "also start the lab's failure servers, with a Lab page to probe each")
+  .option(
+    '--service-key <file>',
+    "a tenant's service key: the tenant pages and API (else $LINKDOCTOR_SERVICE_KEY)",
+  )
   .addOption(kbOption())
   .action(async (opts) => (await import('./serve.js')).serveCommand(opts));
 

@@ -5,6 +5,8 @@ import type { WatchServeOptions } from '../watch/room.js';
 import { mountRooms } from '../serve/rooms.js';
 import { startLab, stopOnSignals } from '../lab/index.js';
 import { labRoutes } from '../serve/lab.js';
+import { tenantRoutes } from '../serve/tenant.js';
+import { loadServiceKey, SERVICE_KEY_ENV } from '../tenant/service-key.js';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
 
@@ -15,6 +17,7 @@ export interface ServeFlags {
   allowTargets?: string[];
   kb?: string[];
   lab?: boolean;
+  serviceKey?: string;
   inventory?: string;
   every?: string;
   db?: string;
@@ -45,6 +48,9 @@ async function watchOptions(f: ServeFlags): Promise<WatchServeOptions> {
 export async function serveCommand(f: ServeFlags): Promise<void> {
   const token = process.env.LINKDOCTOR_TOKEN || undefined;
   checkBinding(f.host, token);
+  // The tenant's room when a service key is given (as `linkdoctor tenant` takes it).
+  const key =
+    f.serviceKey || process.env[SERVICE_KEY_ENV] ? loadServiceKey(f.serviceKey, process.env) : undefined;
   stopOnSignals(() => process.stderr.write('linkdoctor serve: stopped\n'));
   const options: ServeOptions & WatchServeOptions = {
     host: f.host,
@@ -56,6 +62,7 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
   };
   const app = await buildServer(options);
   await mountRooms(app);
+  if (key) await mountRooms(app, [{ name: 'tenant', plugin: tenantRoutes(key) }]);
   if (f.lab) {
     const lab = await startLab();
     await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);

@@ -195,6 +195,32 @@ function keystoreTable(entries: KeystoreEntry[], c: Colors, now: number): string
   ].join('\n');
 }
 
+/** The object `tenant keystore --json` prints (and GET /api/tenant/keystore answers); times in ISO 8601. */
+export function keystoreJson(
+  host: string,
+  days: number,
+  entries: KeystoreEntry[],
+  now: number,
+  exported?: { file: string; added: number; present: number },
+): object {
+  const row = (e: KeystoreEntry) => ({
+    ...e,
+    ...(e.validFrom !== undefined ? { validFrom: new Date(e.validFrom).toISOString() } : {}),
+    ...(e.validUntil !== undefined
+      ? { validUntil: new Date(e.validUntil).toISOString(), daysLeft: daysUntil(e.validUntil, now) }
+      : {}),
+    ...(e.lastModified !== undefined ? { lastModified: new Date(e.lastModified).toISOString() } : {}),
+  });
+  const expiring = entries.filter((e) => e.validUntil !== undefined && daysUntil(e.validUntil, now) < days);
+  return {
+    tenant: host,
+    days,
+    entries: entries.map(row),
+    expiring: expiring.map((e) => e.alias),
+    ...(exported ? { exported } : {}),
+  };
+}
+
 export async function tenantKeystoreCommand(
   f: TenantFlags & { days: number; export?: string; passwordEnv?: string },
 ): Promise<void> {
@@ -221,17 +247,7 @@ export async function tenantKeystoreCommand(
     }
     process.exitCode = expiring.length ? 1 : 0;
     if (f.json) {
-      const row = (e: KeystoreEntry) => ({
-        ...e,
-        ...(e.validFrom !== undefined ? { validFrom: new Date(e.validFrom).toISOString() } : {}),
-        ...(e.validUntil !== undefined
-          ? { validUntil: new Date(e.validUntil).toISOString(), daysLeft: daysUntil(e.validUntil, now) }
-          : {}),
-        ...(e.lastModified !== undefined ? { lastModified: new Date(e.lastModified).toISOString() } : {}),
-      });
-      process.stdout.write(
-        `${jsonText({ tenant: client.host, days: f.days, entries: entries.map(row), expiring: expiring.map((e) => e.alias), ...(exported ? { exported } : {}) }, 2)}\n`,
-      );
+      process.stdout.write(`${jsonText(keystoreJson(client.host, f.days, entries, now, exported), 2)}\n`);
       return;
     }
     const c = colorsFor(process.stdout);

@@ -11,7 +11,7 @@ import { PACKAGE_ROOT } from '../kb/load.js';
 /** Where `node scripts/build.mjs` puts the UI. */
 export const UI_DIR = join(PACKAGE_ROOT, 'dist', 'ui');
 /** The pages of the UI: each path answers with index.html. */
-export const UI_PAGES = ['/', '/diagnose', '/connectivity', '/scan', '/kb', '/lab'];
+export const UI_PAGES = ['/', '/diagnose', '/connectivity', '/scan', '/kb', '/lab', '/tenant'];
 
 /** The UI room; mounts nothing (and says so on its page) when the UI was not built. */
 export const uiRoutes: FastifyPluginAsync = async (app) => {

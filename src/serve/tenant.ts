@@ -1,0 +1,119 @@
+// The tenant's room, mounted when `serve` was given a service key (--service-key FILE or
+// $LINKDOCTOR_SERVICE_KEY): the `tenant` commands over the same library (src/tenant), answering with
+// the objects `tenant failures --json` and `tenant keystore --json` print. Read-only: the keystore's
+// --export (which writes a file on the server) is not offered here.
+import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { keystoreJson, parseWhen } from '../cli/tenant.js';
+import { UserError } from '../errors.js';
+import { scanJson } from '../report/scan.js';
+import { TenantClient } from '../tenant/client.js';
+import { MPL_STATUSES } from '../tenant/entities.js';
+import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
+import { keystoreEntries } from '../tenant/keystore.js';
+import { secretsOf, type ServiceKey } from '../tenant/service-key.js';
+import { HttpProblem } from './problem.js';
+import { problemSchema } from './schemas.js';
+
+/** Bound of each request to the tenant, as the CLI's default --timeout. */
+const TIMEOUT_MS = 30_000;
+
+export const failuresQuery = z.object({
+  since: z.string().max(40).default('24h').describe('24h, 90m, 7d before now, or an ISO date (UTC)'),
+  until: z.string().max(40).optional().describe('end (default: now)'),
+  iflow: z.string().max(200).optional().describe('only this integration flow'),
+  status: z
+    .string()
+    .max(100)
+    .optional()
+    .describe(`statuses to read, comma-separated (default ${DEFAULT_STATUSES.join(',')})`),
+  max: z.coerce.number().int().min(1).max(1_000_000).default(100_000).describe('read at most the newest N'),
+});
+
+export const keystoreQuery = z.object({
+  days: z.coerce.number().min(0).max(36500).default(30).describe('how many days ahead'),
+});
+
+/** The tenant room over one service key. */
+export function tenantRoutes(key: ServiceKey): FastifyPluginAsync {
+  /** A client for one request; any sentence it ends in is scrubbed of the key's secrets. */
+  async function withClient<T>(run: (c: TenantClient) => Promise<T>): Promise<T> {
+    const client = new TenantClient(key, { timeoutMs: TIMEOUT_MS });
+    try {
+      return await run(client);
+    } catch (e) {
+      if (e instanceof Error) for (const s of secretsOf(key)) e.message = e.message.split(s).join('(secret)');
+      // The tenant's refusals and failures are the tenant's, not the request's: 502.
+      if (e instanceof UserError) throw new HttpProblem(502, e.message);
+      throw e;
+    } finally {
+      await client.close();
+    }
+  }
+
+  const routes: FastifyPluginAsyncZod = async (app) => {
+    app.get(
+      '/api/tenant/failures',
+      {
+        schema: {
+          summary:
+            "The tenant's failed messages of a window, each error text diagnosed, grouped as scan does",
+          tags: ['tenant'],
+          querystring: failuresQuery,
+          response: { 200: z.looseObject({ tenant: z.string() }), 400: problemSchema, 502: problemSchema },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        const field = (name: string, f: () => number) => {
+          try {
+            return f();
+          } catch (e) {
+            throw new HttpProblem(400, `querystring/${name}: ${(e as Error).message}`, [
+              { name: `querystring/${name}`, reason: (e as Error).message },
+            ]);
+          }
+        };
+        const since = field('since', () => parseWhen(q.since, 'since'));
+        const until = q.until !== undefined ? field('until', () => parseWhen(q.until!, 'until')) : undefined;
+        if (until !== undefined && until < since)
+          throw new HttpProblem(400, 'querystring/until is before since');
+        const statuses = (q.status ?? DEFAULT_STATUSES.join(','))
+          .split(',')
+          .map((s) => s.trim().toUpperCase())
+          .filter(Boolean);
+        const bad = statuses.find((s) => !(MPL_STATUSES as readonly string[]).includes(s));
+        if (bad || !statuses.length)
+          throw new HttpProblem(400, `querystring/status takes ${MPL_STATUSES.join(', ')}, comma-separated`);
+        return withClient(async (client) => {
+          const r = await tenantFailures(app.linkdoctor.kb, client, {
+            since,
+            ...(until !== undefined ? { until } : {}),
+            statuses,
+            ...(q.iflow ? { iflow: q.iflow } : {}),
+            maxMessages: q.max,
+          });
+          return { tenant: client.host, ...scanJson(r.scan, app.linkdoctor.kb) };
+        });
+      },
+    );
+    app.get(
+      '/api/tenant/keystore',
+      {
+        schema: {
+          summary: "The tenant's keystore entries as the Keystore Monitor lists them, and what expires",
+          tags: ['tenant'],
+          querystring: keystoreQuery,
+          response: { 200: z.looseObject({ tenant: z.string() }), 502: problemSchema },
+        },
+      },
+      async (req) =>
+        withClient(async (client) => {
+          const entries = await keystoreEntries(client);
+          return keystoreJson(client.host, req.query.days, entries, Date.now()) as { tenant: string };
+        }),
+    );
+  };
+  return routes as FastifyPluginAsync;
+}

@@ -1,0 +1,131 @@
+// `serve --service-key`: the tenant's room against the loopback tenant fixture (test/tenant-fixture.ts),
+// with the server as a user starts it (the fixture's CA in NODE_EXTRA_CA_CERTS): the same objects as
+// `tenant failures --json` and `tenant keystore --json`, and no secret of the key in any answer.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, freePort, ROOT, runCliAsync } from './helpers.js';
+import { FIXTURE_SECRET, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
+
+let f: TenantFixture;
+let server: ChildProcess;
+let base: string;
+
+describe('serve --service-key', () => {
+  before(async () => {
+    f = await startTenantFixture({ messages: 300 });
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: f.caFile,
+      HTTPS_PROXY: '',
+      https_proxy: '',
+      LINKDOCTOR_TOKEN: '',
+    };
+    server = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--service-key', f.keyFile], {
+      env,
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`serve did not start in 30 s: ${out}`)), 30_000);
+      server.stdout!.on(
+        'data',
+        (d: Buffer) => ((out += d), out.includes('Ctrl-C') && (clearTimeout(t), resolve())),
+      );
+      server.stderr!.on('data', (d: Buffer) => (out += d));
+    });
+    base = `http://127.0.0.1:${port}`;
+  });
+  after(async () => {
+    server?.kill('SIGTERM');
+    await f?.close();
+  });
+
+  test('the tenant room is mounted', async () => {
+    const h = (await (await fetch(`${base}/api/health`)).json()) as { rooms: string[] };
+    assert.ok(h.rooms.includes('tenant'), h.rooms.join(' '));
+  });
+
+  test('GET /api/tenant/failures answers what `tenant failures --json` prints', async () => {
+    const r = await fetch(`${base}/api/tenant/failures?since=4d`);
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    assert.ok(!body.includes(FIXTURE_SECRET));
+    const api = JSON.parse(body);
+    const cli = await runCliAsync(
+      ['tenant', 'failures', '--since', '4d', '--json', '--service-key', f.keyFile],
+      {
+        env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '' },
+        timeout: 60_000,
+      },
+    );
+    const mine = JSON.parse(cli.stdout);
+    const same = (o: { summary: { seconds: number } }) => ({ ...o, summary: { ...o.summary, seconds: 0 } });
+    assert.deepEqual(same(api), same(mine));
+    assert.ok(api.groups.length > 0);
+  });
+
+  test('GET /api/tenant/keystore answers what `tenant keystore --json` prints', async () => {
+    const r = await fetch(`${base}/api/tenant/keystore?days=30`);
+    assert.equal(r.status, 200);
+    const api = await r.json();
+    const cli = await runCliAsync(['tenant', 'keystore', '--json', '--service-key', f.keyFile], {
+      env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '' },
+      timeout: 60_000,
+    });
+    assert.deepEqual(api, JSON.parse(cli.stdout));
+  });
+
+  test(
+    'the Tenant page in Chromium: failures and keystore',
+    { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' },
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      try {
+        const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+        const foreign: string[] = [];
+        p.on('request', (r) => !r.url().startsWith(base) && foreign.push(r.url()));
+        await p.goto(`${base}/tenant`);
+        await p.locator('#keystore-table ui5-table-row').first().waitFor();
+        await p.locator('#tenant-groups ui5-table-row').first().waitFor();
+        assert.ok((await p.locator('#tenant-groups ui5-table-row').count()) > 0);
+        assert.deepEqual(foreign, []);
+        const dir = process.env.LINKDOCTOR_SCREENSHOTS
+          ? join(ROOT, process.env.LINKDOCTOR_SCREENSHOTS)
+          : join(tmpdir(), 'linkdoctor-screenshots');
+        mkdirSync(dir, { recursive: true });
+        await p.screenshot({ path: join(dir, 'tenant.png') });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
+
+  test('bad queries are problem bodies naming the field', async () => {
+    let r = await fetch(`${base}/api/tenant/failures?since=yesterday`);
+    assert.equal(r.status, 400);
+    assert.equal(
+      ((await r.json()) as { 'invalid-params': { name: string }[] })['invalid-params'][0]!.name,
+      'querystring/since',
+    );
+    r = await fetch(`${base}/api/tenant/failures?status=LOST`);
+    assert.equal(r.status, 400);
+    r = await fetch(`${base}/api/tenant/keystore?days=x`);
+    assert.equal(r.status, 400);
+  });
+});
