@@ -294,6 +294,8 @@ export interface TlsFinding {
   anchor?: TrustAnchor;
   missing?: ChainJudgement['missing'];
   verdicts: TlsVerdict[];
+  /** One readable sentence per problem found (the step's detail is the first; the report lists the others). */
+  sentences?: string[];
   /** Which trust store judged the chain. */
   store: string;
   /** Did the server ask for a client certificate, and which CA names it accepts (as openssl s_client lists them). */

@@ -1,7 +1,7 @@
 // `linkdoctor known-hosts add|check`: fetch every host key of an SSH/SFTP server (like ssh-keyscan, or
 // the platform's Copy Host Key) and add its lines to a known_hosts file, or hold them against one.
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { describeError, UserError } from '../errors.js';
 import { writeFileAtomic, writeTarget } from '../fs-write.js';
 import { parseTarget } from '../probe/target.js';
 import { colorsFor } from '../report/text.js';
@@ -10,6 +10,7 @@ import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
 import { scanHostKeys, type ScannedHost } from '../ssh/keyscan.js';
 import {
   checkHostKey,
+  defaultKnownHostsFile,
   hostField,
   parseKnownHosts,
   type KnownHostsCheck,
@@ -126,10 +127,15 @@ function overall(keys: KeyReport[]): KnownHostsVerdict {
   return keys.some((k) => k.verdict === 'match') ? 'match' : 'unknown';
 }
 
-/** When no key came: says why on stderr and returns true. */
+/** When no key came: says why on stderr (a socket error as the probe says it) and returns true. */
 function failed(where: string, scanned: ScannedHost): boolean {
   if (scanned.keys.length) return false;
-  process.stderr.write(`linkdoctor: no host key from ${where}: ${scanned.failure?.message ?? 'no answer'}\n`);
+  const f = scanned.failure;
+  const why =
+    f?.kind === 'socket' && f.error
+      ? describeError(f.error, where)
+      : `no host key from ${where}: ${f?.message ?? 'no answer'}`;
+  process.stderr.write(`linkdoctor: ${printable(why)}\n`);
   process.exitCode = 1;
   return true;
 }
@@ -150,52 +156,91 @@ function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: st
   return `${out.join('\n')}\n\n${printable(note)}\n`;
 }
 
-export async function knownHostsAdd(target: string, f: Flags & { to: string }): Promise<void> {
+/**
+ * `known-hosts add HOST` without a file: the lines on standard output, as `ssh-keyscan` prints them
+ * (so that `>> ~/.ssh/known_hosts` works), the fingerprints to confirm on standard error.
+ */
+function printLines(host: string, port: number, scanned: ScannedHost, json: boolean | undefined): void {
+  const where = hostField(host, port);
+  const keys = keyReports({ entries: [], problems: [] }, host, port, scanned);
+  if (json) {
+    const out = {
+      host,
+      port,
+      banner: scanned.banner,
+      keys: keys.map(({ stored: _s, verdict: _v, ...k }) => k),
+    };
+    process.stdout.write(`${jsonText(out, 2)}\n`);
+    return;
+  }
+  process.stdout.write(keys.map((k) => `${k.line}\n`).join(''));
+  const c = colorsFor(process.stderr);
+  const width = Math.max(...keys.map((k) => k.type.length));
+  process.stderr.write(
+    `# ${printable(where)}  ${printable(scanned.banner ?? '')}\n${keys.map((k) => `#   ${k.type.padEnd(width)}  ${k.sha256}\n`).join('')}` +
+      c.dim(
+        `# Confirm the fingerprints with the server's administrator; --known-hosts FILE adds the lines to a file.\n`,
+      ),
+  );
+}
+
+export async function knownHostsAdd(
+  target: string,
+  f: Flags & { knownHosts?: string; to?: string },
+): Promise<void> {
+  const to = f.knownHosts ?? f.to;
+  if (to === undefined) {
+    const { host, port, scanned } = await scan(target, f);
+    if (failed(hostField(host, port), scanned)) return;
+    return printLines(host, port, scanned, f.json);
+  }
   // Refused before the server is asked: a file that is not known_hosts is never written.
-  readKnownHostsToAdd(f.to);
+  readKnownHostsToAdd(to);
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
   if (failed(where, scanned)) return;
   // Read again: the file may have changed during the scan.
-  const file = readKnownHostsToAdd(f.to);
+  const file = readKnownHostsToAdd(to);
   const keys = keyReports(file, host, port, scanned);
   const changed = keys.filter((k) => k.verdict === 'changed');
   const added = changed.length ? [] : keys.filter((k) => k.verdict === 'unknown');
   if (added.length) {
     const sep = file.text && !file.text.endsWith('\n') ? '\n' : '';
-    await writeFileAtomic(f.to, file.text + sep + added.map((k) => `${k.line}\n`).join(''), { mode: 0o644 });
+    await writeFileAtomic(to, file.text + sep + added.map((k) => `${k.line}\n`).join(''), { mode: 0o644 });
   }
   process.exitCode = changed.length ? 1 : 0;
   if (f.json) {
-    const json = { host, port, banner: scanned.banner, file: f.to, keys, added: added.map((k) => k.line) };
+    const json = { host, port, banner: scanned.banner, file: to, keys, added: added.map((k) => k.line) };
     process.stdout.write(`${jsonText(json, 2)}\n`);
     return;
   }
   const note = changed.length
-    ? `Nothing added: ${f.to} holds another key for ${where}. If the change is expected (confirmed with the server's administrator), remove the old line and run this again; otherwise the server is not the one you know.`
+    ? `Nothing added: ${to} holds another key for ${where}. If the change is expected (confirmed with the server's administrator), remove the old line and run this again; otherwise the server is not the one you know.`
     : added.length
-      ? `Added ${added.length} line${added.length > 1 ? 's' : ''} to ${f.to}. Confirm the fingerprints with the server's administrator before trusting them; through the Cloud Connector, the tenant's Known Hosts (SSH) must name the virtual host instead.`
-      : `Nothing to add: ${f.to} already holds every key of ${where}.`;
-  process.stdout.write(render(where, scanned, keys, f.to, note));
+      ? `Added ${added.length} line${added.length > 1 ? 's' : ''} to ${to}. Confirm the fingerprints with the server's administrator before trusting them; through the Cloud Connector, the tenant's Known Hosts (SSH) must name the virtual host instead.`
+      : `Nothing to add: ${to} already holds every key of ${where}.`;
+  process.stdout.write(render(where, scanned, keys, to, note));
 }
 
-export async function knownHostsCheck(target: string, f: Flags & { knownHosts: string }): Promise<void> {
+export async function knownHostsCheck(target: string, f: Flags & { knownHosts?: string }): Promise<void> {
+  // As ssh: ~/.ssh/known_hosts when no file is named (a missing one knows no host).
+  const file = f.knownHosts ?? defaultKnownHostsFile();
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
   if (failed(where, scanned)) return;
-  const keys = keyReports(readKnownHosts(f.knownHosts, true), host, port, scanned);
+  const keys = keyReports(readKnownHosts(file, f.knownHosts !== undefined), host, port, scanned);
   const verdict = overall(keys);
   process.exitCode = verdict === 'match' ? 0 : 1;
   if (f.json) {
-    const json = { host, port, banner: scanned.banner, file: f.knownHosts, verdict, keys };
+    const json = { host, port, banner: scanned.banner, file: file, verdict, keys };
     process.stdout.write(`${jsonText(json, 2)}\n`);
     return;
   }
   const note =
     verdict === 'match'
-      ? `match: ${f.knownHosts} knows ${where}.`
+      ? `match: ${file} knows ${where}.`
       : verdict === 'changed'
-        ? `changed: the server's key differs from the one ${f.knownHosts} holds (the platform: "HostKey has been changed"). Confirm the new fingerprint with the server's administrator, then replace the old line.`
-        : `unknown: ${f.knownHosts} has no key for ${where} (the platform: "reject HostKey"). The lines to add, once confirmed:\n${keys.map((k) => `  ${k.line}`).join('\n')}`;
-  process.stdout.write(render(where, scanned, keys, f.knownHosts, note));
+        ? `changed: the server's key differs from the one ${file} holds (the platform: "HostKey has been changed"). Confirm the new fingerprint with the server's administrator, then replace the old line.`
+        : `unknown: ${file} has no key for ${where} (the platform: "reject HostKey"). The lines to add, once confirmed:\n${keys.map((k) => `  ${k.line}`).join('\n')}`;
+  process.stdout.write(render(where, scanned, keys, file, note));
 }

@@ -4,7 +4,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
-import { daysOption, numberOption, portOption, secondsOption, withProbeFlags } from './probe-flags.js';
+import {
+  daysOption,
+  numberOption,
+  portOption,
+  secondsOption,
+  withProbeFlags,
+  withTimeout,
+} from './probe-flags.js';
 import { sizeOption, targetsOption } from './serve-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -12,6 +19,22 @@ const kbOption = () =>
   new Option('--kb <dir>', 'also load the knowledge-base entries of this folder (repeatable)').argParser(
     collect,
   );
+
+/** Every scheme the probe tests, with an example each (top-level and probe --help). */
+const PROBE_EXAMPLES = `
+Schemes, with an example each:
+  https   linkdoctor probe https://api.example.com/v1/orders --trust truststore.p12 --trust-password-env PW
+  http    linkdoctor probe http://erp.example.com:8000/sap/bc/ping
+  sftp    linkdoctor probe sftp://user@sftp.example.com/~/outbox --password-env PW   (or --identity KEY)
+  ssh     linkdoctor probe ssh://sftp.example.com:2222 --known-hosts known_hosts
+  smtp    linkdoctor probe smtp://mail.example.com:587 -u user --password-env PW   (STARTTLS)
+  smtps   linkdoctor probe smtps://mail.example.com   (TLS from the start, port 465)
+  ftp     linkdoctor probe ftp://user@ftp.example.com/in --password-env PW   (AUTH TLS when offered)
+  ftps    linkdoctor probe ftps://ftp.example.com/in -u user --password-env PW   (implicit TLS, port 990)
+sftp://host/dir opens /dir; sftp://host/~/dir is dir in the login's home directory (as the SFTP
+adapter reads a Directory without a leading slash). Passwords come from --password-env VAR or a
+prompt, never the command line; -k/--insecure does not exist: the chain is judged, never skipped.
+known_hosts: --known-hosts FILE, else ~/.ssh/known_hosts.`;
 
 const program = new Command('linkdoctor')
   .description(
@@ -21,13 +44,26 @@ const program = new Command('linkdoctor')
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)')
   // Commander's errors quote the arguments, which a script may have taken from anywhere.
-  .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) });
+  .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) })
+  .addHelpText(
+    'after',
+    `\nExamples:
+  linkdoctor diagnose "javax.net.ssl.SSLHandshakeException: PKIX path building failed"
+  pbpaste | linkdoctor diagnose -
+  linkdoctor scan app.log mpl-export.json.gz
+  linkdoctor trust add-from-site api.example.com --to truststore.p12 --password-env PW
+  linkdoctor known-hosts add sftp.example.com --known-hosts known_hosts
+  linkdoctor lab   (local servers that reproduce the known failures; linkdoctor demo probes them all)
+${PROBE_EXAMPLES}
+
+Exit codes: 0 all good (or diagnosed), 1 a problem found (or nothing matched), 2 usage or input error.`,
+  );
 
 program
   .command('diagnose')
   .description('say which known issue an error text is, on what evidence, and what to do')
-  .argument('[text...]', 'the error text (else --file, else standard input)')
-  .option('-f, --file <file>', 'read the error text from a file')
+  .argument('[text...]', 'the error text (else --file, else standard input; - is standard input)')
+  .option('-f, --file <file>', 'read the error text from a file (- for standard input)')
   .option('--json', 'print one JSON object instead of the report')
   .option('--full', "print every cause, fix, check and reference, not only the named cause's")
   .addOption(
@@ -38,9 +74,10 @@ program
 
 withProbeFlags(program.command('probe'))
   .description(
-    'test an endpoint the way the platform connects to it (dns, tcp, tls, http), and diagnose what fails',
+    'test an endpoint the way the platform connects to it (dns, tcp, then tls, http, ssh/sftp, smtp or ftp), and diagnose what fails',
   )
   .addOption(kbOption())
+  .addHelpText('after', PROBE_EXAMPLES)
   .action(async (url: string, opts) => (await import('./probe.js')).probeCommand(url, opts));
 
 program
@@ -127,24 +164,25 @@ program
 const knownHosts = program
   .command('known-hosts')
   .description('OpenSSH known_hosts: add a server host key, check one');
-knownHosts
-  .command('add')
+withTimeout(knownHosts.command('add'), 'bound for the connection')
   .description(
     "fetch a server's host key and add its line to a known_hosts file (like ssh-keyscan, or the platform's Copy Host Key)",
   )
-  .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default)')
-  .requiredOption('--to <file>', 'the known_hosts file (created if missing)')
-  .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
+  .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default), or sftp://host:port')
+  .option(
+    '--known-hosts <file>',
+    'the known_hosts file to add to (created if missing); without it the lines go to standard output, as ssh-keyscan prints them',
+  )
+  // The option's name before it was the same as check's and probe's.
+  .addOption(new Option('--to <file>', 'the former name of --known-hosts').hideHelp())
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./known-hosts.js')).knownHostsAdd(target, opts));
-knownHosts
-  .command('check')
+withTimeout(knownHosts.command('check'), 'bound for the connection')
   .description(
     "hold a server's host key against a known_hosts file: match, changed or unknown (exit 1 unless match)",
   )
-  .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default)')
-  .requiredOption('--known-hosts <file>', 'the known_hosts file')
-  .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
+  .argument('<host[:port]>', 'the SSH/SFTP server (port 22 by default), or sftp://host:port')
+  .option('--known-hosts <file>', 'the known_hosts file (default: ~/.ssh/known_hosts, as ssh reads it)')
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./known-hosts.js')).knownHostsCheck(target, opts));
 
@@ -180,18 +218,21 @@ trust
   .command('expiring')
   .description('what expires within N days (exit 1 if anything does)')
   .argument('<file>', 'the store')
-  .requiredOption('--days <n>', 'how many days ahead', daysOption)
+  .option('--days <n>', 'how many days ahead', daysOption, 30)
   .option('--password-env <var>', 'environment variable holding the store password')
   .option('--json', 'print JSON')
   .action(async (file: string, opts) => (await import('./trust.js')).trustExpiring(file, opts));
-trust
-  .command('add-from-site')
-  .description('fetch the chain a server sends and add what is needed to trust it (SAP note 2715005)')
-  .argument('<host[:port]>', 'the server (port 443 by default)')
-  .requiredOption('--to <file>', 'the store to add to (.pem, .p12/.pfx); created if missing')
-  .option('--password-env <var>', 'environment variable holding the store password (PKCS#12)')
+withTimeout(trust.command('add-from-site'), 'bound for the connection')
+  .description(
+    'fetch the chain a server sends and add what is needed to trust it to a PEM, PKCS#12, JKS or JCEKS store (SAP note 2715005); without --to, show the chain and what would be added, as openssl s_client -showcerts does',
+  )
+  .argument('<host[:port]>', 'the server (port 443 by default), or an https:// URL')
+  .option(
+    '--to <file>',
+    'the store to add to: PEM (.pem/.crt), PKCS#12 (.p12/.pfx), JKS or JCEKS (an existing one, e.g. cacerts); a PEM or PKCS#12 file is created if missing. Without it nothing is written',
+  )
+  .option('--password-env <var>', 'environment variable holding the store password (PKCS#12, JKS, JCEKS)')
   .option('--servername <name>', 'the TLS server name (SNI), when it differs from the host')
-  .option('--timeout <seconds>', 'bound for the connection', secondsOption(), 10)
   .option('--json', 'print JSON')
   .action(async (target: string, opts) => (await import('./trust.js')).trustAddFromSite(target, opts));
 
@@ -282,7 +323,9 @@ program
 
 program
   .command('demo')
-  .description('diagnose a few bundled sample errors (offline)')
+  .description(
+    'the offline demo: start the lab, probe each of its servers and print the verdict and diagnosis, stop it; then diagnose a few sample error texts',
+  )
   .action(async () => (await import('./demo.js')).demoCommand());
 
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

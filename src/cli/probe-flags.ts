@@ -37,6 +37,39 @@ export function numberOption(flag: string, r: NumberRange): (raw: string) => num
 export const MAX_TIMEOUT_S = 3600;
 export const secondsOption = (flag = '--timeout') =>
   numberOption(flag, { min: 0.1, max: MAX_TIMEOUT_S, what: 'a number of seconds' });
+/**
+ * The one default bound of every command that connects (probe, known-hosts, trust add-from-site):
+ * 10 s, the connect timeout the platform's SFTP adapter has by default (Timeout (in ms): 10000).
+ */
+export const DEFAULT_TIMEOUT_S = 10;
+
+/**
+ * `--timeout SECONDS` (default DEFAULT_TIMEOUT_S), and curl's `--connect-timeout` as a hidden alias
+ * of it: the bound of each step (and of each request).
+ */
+export function withTimeout(cmd: Command, what = 'bound of each step and of each request'): Command {
+  const parse = secondsOption('--connect-timeout');
+  return cmd
+    .option('--timeout <seconds>', what, secondsOption(), DEFAULT_TIMEOUT_S)
+    .addOption(new Option('--connect-timeout <seconds>', "curl's name for --timeout").hideHelp())
+    .on('option:connect-timeout', (raw: string) =>
+      cmd.setOptionValueWithSource('timeout', parse(raw), 'cli'),
+    );
+}
+
+/** curl's -k: refused, with what linkdoctor does instead. */
+export const INSECURE_SENTENCE =
+  'there is no -k/--insecure: linkdoctor does not skip the certificate check, it judges the chain as the platform will and says what is wrong with it (with --trust FILE, against the trust store the platform uses)';
+
+/** curl's `-k/--insecure`, accepted by the parser only to be refused in one sentence (exit 2). */
+export function refuseInsecure(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-k, --insecure', 'refused: the chain is judged instead').hideHelp())
+    .on('option:insecure', () => {
+      throw new UserError(INSECURE_SENTENCE);
+    });
+}
+
 /** curl's own default limit of redirects. */
 export const MAX_REDIRS = 50;
 export const redirectsOption = numberOption('--max-redirs', {
@@ -55,15 +88,16 @@ export const daysOption = numberOption('--days', {
 export const portOption = numberOption('--port', { min: 1, max: 65535, whole: true, what: 'a port' });
 
 export function withProbeFlags(cmd: Command): Command {
+  withTimeout(
+    refuseInsecure(cmd.argument('<url>', 'https://host[:port]/path, sftp://[user@]host/dir, ... (below)')),
+  );
   return cmd
-    .argument('<url>', 'e.g. https://host:443/path')
     .addOption(
       new Option(
         '--direction <direction>',
         'outbound: the tenant calls a receiver (default); inbound: a sender calls the tenant',
       ).choices(['inbound', 'outbound']),
     )
-    .option('--timeout <seconds>', 'bound of each step and of each request', secondsOption(), 5)
     .option('--trust <file>', 'trust store: PEM bundle, PKCS#12, JKS or JCEKS (default: a Java-like one)')
     .option('--trust-password-env <var>', 'environment variable holding the trust store password')
     .option('--client-cert <file>', 'client certificate to present: PKCS#12, or PEM (cert and key)')
@@ -73,7 +107,10 @@ export function withProbeFlags(cmd: Command): Command {
     .option('-X, --method <method>', 'HTTP method (default GET, or POST with -d)')
     .option('-H, --header <header>', 'extra header "Name: value" (repeatable)', collect)
     .option('-d, --data <data>', 'request body')
-    .option('-u, --user <user>', 'user for Basic authentication (password from --password-env or a prompt)')
+    .option(
+      '-u, --user <user>',
+      'user to log in as (HTTP Basic, SFTP, SMTP, FTP; or user@ in the URL); the password from --password-env or a prompt',
+    )
     .option('--password-env <var>', 'environment variable holding the password')
     .option('--oauth-token-url <url>', 'OAuth2 client credentials: the token URL')
     .option('--oauth-client-id <id>', 'OAuth2 client id')
@@ -84,7 +121,10 @@ export function withProbeFlags(cmd: Command): Command {
       '--location-trusted',
       'send the credentials and the OAuth token on to another scheme, host or port a redirect leads to',
     )
-    .option('--known-hosts <file>', 'SFTP/SSH: OpenSSH known_hosts file to hold the host key against')
+    .option(
+      '--known-hosts <file>',
+      'SFTP/SSH: OpenSSH known_hosts file to hold the host key against (default: ~/.ssh/known_hosts)',
+    )
     .option('--identity <file>', 'SFTP/SSH: private key to log in with')
     .option('--identity-passphrase-env <var>', 'SFTP/SSH: environment variable holding the key passphrase')
     .option('--write-test', 'SFTP/FTP: also create and remove a temporary file in the path')
@@ -92,6 +132,7 @@ export function withProbeFlags(cmd: Command): Command {
     .option('--to <address>', 'SMTP: RCPT TO address to test')
     .option('--tenant', "judge the chain against the tenant's own keystore, read with the service key")
     .option('--service-key <file>', 'with --tenant: the service key (else $LINKDOCTOR_SERVICE_KEY)')
+    .option('-v, --verbose', 'print every exchange in full: each HTTP response header, every TLS verdict')
     .option('--json', 'print one JSON object instead of the checklist')
     .option('--full', "print every cause, fix and reference of the diagnosis, not only the named cause's");
 }

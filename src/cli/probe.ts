@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { UserError } from '../errors.js';
@@ -6,11 +6,13 @@ import { loadKb } from '../kb/load.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { altPortsFromEnv } from '../probe/smtp.js';
 import type { OAuthSpec } from '../probe/oauth.js';
+import { parseTarget, splitUserOption } from '../probe/target.js';
 import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
 import { jsonText } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
+import { defaultKnownHostsFile } from '../ssh/known-hosts.js';
 import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
 import { redirectsOption, secondsOption } from './probe-flags.js';
@@ -44,6 +46,7 @@ export interface ProbeFlags {
   locationTrusted?: boolean;
   json?: boolean;
   full?: boolean;
+  verbose?: boolean;
   kb?: string[];
   /** Judge the chain against the tenant's keystore (issue 12), with the service key of --service-key. */
   tenant?: boolean;
@@ -100,10 +103,17 @@ function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
 
 /** The SSH probe's files and secrets: the known_hosts file, and the private key, checked here so that
  * a wrong passphrase is a clear error rather than a refused login. */
-async function sshOptions(f: ProbeFlags, login: { user?: string; password?: string }): Promise<SshOptions> {
+async function sshOptions(
+  f: ProbeFlags,
+  login: { user?: string; password?: string },
+  scheme: string,
+): Promise<SshOptions> {
   const o: SshOptions = { ...login, writeTest: !!f.writeTest };
-  if (f.knownHosts)
-    o.knownHosts = { file: f.knownHosts, text: readFile(f.knownHosts, 'known_hosts file').toString('utf8') };
+  // As ssh: the user's ~/.ssh/known_hosts when none is named (and only when it exists).
+  const fallback = scheme === 'sftp' || scheme === 'ssh' ? defaultKnownHostsFile() : undefined;
+  const knownHosts = f.knownHosts ?? (fallback && existsSync(fallback) ? fallback : undefined);
+  if (knownHosts)
+    o.knownHosts = { file: knownHosts, text: readFile(knownHosts, 'known_hosts file').toString('utf8') };
   if (f.identity) {
     const key = readFile(f.identity, 'private key');
     const passphrase = f.identityPassphraseEnv
@@ -124,6 +134,20 @@ async function sshOptions(f: ProbeFlags, login: { user?: string; password?: stri
     o.identity = { label, key, ...(passphrase ? { passphrase } : {}) };
   }
   return o;
+}
+
+/**
+ * The user of `-u`: curl's `-u user:secret` is split at the first colon and refused, the secret
+ * never repeated (passwords come from an environment variable or the prompt, never the command line).
+ */
+function userOption(raw: string): string {
+  const { user, hadSecret } = splitUserOption(raw);
+  if (hadSecret)
+    throw new UserError(
+      `-u takes the user only, and the part after its colon was not used: give -u ${user || 'USER'} and the password with --password-env VAR or at the prompt (passwords never go on the command line)`,
+    );
+  if (!user) throw new UserError('-u takes a user name, not an empty one');
+  return user;
 }
 
 function parseHeaders(raw: string[] = []): [string, string][] {
@@ -172,22 +196,24 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
   const store = await trustStoreOf(f);
   const identity = clientIdentity(f);
   const oauth = oauthSpec(f);
+  // The user: -u (as curl, it wins), else the URL's (sftp://user@host).
+  const { user: urlUser, scheme } = parseTarget(target);
+  const user = f.user !== undefined ? userOption(f.user) : urlUser;
   let auth: { user: string; password: string } | undefined;
   // An SSH login with a private key needs no password.
-  if (f.user && !f.identity) {
+  if (user && !f.identity) {
     const password = f.passwordEnv
       ? secretFromEnv(f.passwordEnv, 'password')
-      : await promptSecret(`password for ${f.user}`, 'give it with --password-env VAR');
-    auth = { user: f.user, password };
+      : await promptSecret(`password for ${user}`, 'give it with --password-env VAR');
+    auth = { user, password };
   }
-  // SMTP and FTP log in with the same user and password (the user may also come from the URL).
-  const password =
-    auth && 'password' in auth
-      ? auth.password
-      : f.passwordEnv
-        ? secretFromEnv(f.passwordEnv, 'password')
-        : undefined;
-  const login = { ...(f.user ? { user: f.user } : {}), ...(password !== undefined ? { password } : {}) };
+  // SMTP, FTP and SFTP log in with the same user and password.
+  const password = auth
+    ? auth.password
+    : f.passwordEnv
+      ? secretFromEnv(f.passwordEnv, 'password')
+      : undefined;
+  const login = { ...(user ? { user } : {}), ...(password !== undefined ? { password } : {}) };
   const altPorts = altPortsFromEnv(process.env);
   const method = (f.method ?? (f.data !== undefined ? 'POST' : 'GET')).toUpperCase();
   return {
@@ -211,7 +237,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
       ...(altPorts ? { altPorts } : {}),
     },
     ftp: { ...login, writeTest: !!f.writeTest },
-    ssh: await sshOptions(f, login),
+    ssh: await sshOptions(f, login, scheme),
     ...(oauth ? { oauth } : {}),
   };
 }
@@ -222,7 +248,11 @@ export async function probeCommand(target: string, f: ProbeFlags): Promise<void>
   process.stdout.write(
     f.json
       ? `${jsonText(probeJson(result), 2)}\n`
-      : renderProbe(result, colorsFor(process.stdout), { full: !!f.full, entryOf: (id) => kb.byId.get(id) }),
+      : renderProbe(result, colorsFor(process.stdout), {
+          full: !!f.full,
+          verbose: !!f.verbose,
+          entryOf: (id) => kb.byId.get(id),
+        }),
   );
   process.exitCode = result.ok ? 0 : 1;
 }

@@ -62,23 +62,26 @@ export async function trustShow(file: string, opts: StoreFlags): Promise<void> {
   print(`${c.bold(store.label)}\n${rows.length ? table(rows, c) : '  (no certificates)'}`);
 }
 
-export async function trustExpiring(file: string, opts: StoreFlags & { days: number }): Promise<void> {
-  if (!Number.isFinite(opts.days) || opts.days < 0)
-    throw new UserError('--days takes a number of days, 0 or more');
+/** The days `trust expiring` looks ahead without --days. */
+export const DEFAULT_EXPIRING_DAYS = 30;
+
+export async function trustExpiring(file: string, opts: StoreFlags & { days?: number }): Promise<void> {
+  const days = opts.days ?? DEFAULT_EXPIRING_DAYS;
+  if (!Number.isFinite(days) || days < 0) throw new UserError('--days takes a number of days, 0 or more');
   const store = await loadTrustStore({ file, password: password(opts) });
   const all = store.entries.map(withInfo).sort((a, b) => a.daysLeft - b.daysLeft);
-  const expiring = all.filter((r) => r.daysLeft < opts.days);
+  const expiring = all.filter((r) => r.daysLeft < days);
   if (expiring.length) process.exitCode = 1;
   if (opts.json) return printJson(expiring);
   const c = colorsFor(process.stdout);
   if (!expiring.length) {
     const next = all[0];
     return print(
-      `${c.green('✔')} No certificate of ${store.label} expires within ${opts.days} days${next ? ` (the first to expire: ${next.alias}, on ${next.notAfter.slice(0, 10)})` : ''}.`,
+      `${c.green('✔')} No certificate of ${store.label} expires within ${days} days${next ? ` (the first to expire: ${next.alias}, on ${next.notAfter.slice(0, 10)})` : ''}.`,
     );
   }
   print(
-    `${c.red('✖')} ${expiring.length} of ${all.length} certificates of ${store.label} expire within ${opts.days} days:\n${table(expiring, c)}`,
+    `${c.red('✖')} ${expiring.length} of ${all.length} certificates of ${store.label} expire within ${days} days:\n${table(expiring, c)}`,
   );
 }
 
@@ -96,12 +99,58 @@ export function parseTarget(target: string): { host: string; port: number } {
   return { host, port: url.port ? Number(url.port) : 443 };
 }
 
+/**
+ * add-from-site without --to: the chain as the server sent it, every certificate in full (as
+ * `openssl s_client -showcerts` shows it, in PEM), and which one --to would add. Nothing is written.
+ */
+function showChain(
+  where: string,
+  site: Awaited<ReturnType<typeof fetchServerChain>>,
+  top: X509Certificate,
+  json: boolean | undefined,
+): void {
+  const index = site.chain.indexOf(top);
+  if (json)
+    return printJson({
+      target: where,
+      protocol: site.protocol,
+      cipher: site.cipher,
+      chain: site.chain.map((cert) => ({ ...certInfo(cert), pem: cert.toString() })),
+      toTrust: index,
+      written: false,
+    });
+  const c = colorsFor(process.stdout);
+  const out = [
+    `${c.bold(where)} sent ${site.chain.length} certificate${site.chain.length === 1 ? '' : 's'} (${site.protocol}, ${site.cipher}):`,
+  ];
+  site.chain.forEach((cert, i) => {
+    const info = certInfo(cert);
+    out.push(
+      `  ${i}. ${printable(info.subject)}${cert === top ? c.bold('  ← would be added') : ''}`,
+      `     issuer ${printable(info.issuer)}`,
+      c.dim(`     valid ${info.notBefore.slice(0, 10)} to ${info.notAfter.slice(0, 10)}`),
+      c.dim(`     SHA-256 ${info.sha256}`),
+      cert.toString().trimEnd(),
+    );
+  });
+  if (!top.ca && !isSelfSigned(top))
+    out.push(
+      c.yellow(
+        `The server sends no CA certificate, so its own certificate would be added: it must be replaced when the server renews it.`,
+      ),
+    );
+  out.push(
+    `Nothing written: give --to FILE (PEM, PKCS#12, JKS or JCEKS) to add certificate ${index} to a trust store.`,
+  );
+  print(out.join('\n'));
+}
+
 /** What to add to trust the chain: the top certificate sent, that is the root when the server sends it. */
 const toTrust = (chain: X509Certificate[]): X509Certificate => chain[chain.length - 1]!;
 
 export async function trustAddFromSite(
   target: string,
-  opts: StoreFlags & { to: string; servername?: string; timeout: number },
+  opts: StoreFlags & { to?: string; servername?: string; timeout: number },
 ): Promise<void> {
   if (!(opts.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
   const { host, port } = parseTarget(target);
@@ -111,6 +160,7 @@ export async function trustAddFromSite(
     timeoutMs: opts.timeout * 1000,
   });
   const top = toTrust(site.chain);
+  if (opts.to === undefined) return showChain(`${host}:${port}`, site, top, opts.json);
   const { results, created } = await addTrustedCerts(opts.to, [top], pass);
   const store = await loadTrustStore({ file: opts.to, password: pass });
   const judged = judgeChain({ sent: site.chain, store, host: opts.servername ?? host });

@@ -27,6 +27,11 @@ export function decodeIncident(buf: Buffer, source: string): IncidentText {
   let text: string;
   if (buf[0] === 0xff && buf[1] === 0xfe) text = new TextDecoder('utf-16le').decode(buf.subarray(2));
   else if (buf[0] === 0xfe && buf[1] === 0xff) text = new TextDecoder('utf-16be').decode(buf.subarray(2));
+  else if (buf[0] === 0x1f && buf[1] === 0x8b)
+    // gzip: a log, most likely; scan reads it (and finds every incident in it).
+    throw new UserError(
+      `${source} is gzip-compressed: \`linkdoctor scan ${source === 'standard input' ? '-' : source}\` reads gzip and diagnoses every incident in it`,
+    );
   else {
     const nul = buf.indexOf(0);
     if (nul !== -1)
@@ -71,8 +76,17 @@ export async function readIncident(opts: {
 }): Promise<IncidentText> {
   if (opts.args.length && opts.file)
     throw new UserError('give the error text either as arguments or with --file, not both');
+  // `-`, as `scan -` and most tools read it: standard input.
+  const dash = opts.file === '-' || (opts.args.length === 1 && opts.args[0] === '-');
+  if (dash) {
+    return decodeIncident(await readBounded(opts.stdin as AsyncIterable<Buffer>), 'standard input');
+  }
   if (opts.args.length) return decodeIncident(Buffer.from(opts.args.join(' ')), 'the text');
   if (opts.file) {
+    if (/\.gz$/i.test(opts.file))
+      throw new UserError(
+        `${opts.file} is gzip-compressed: \`linkdoctor scan ${opts.file}\` reads gzip and diagnoses every incident in it`,
+      );
     let fh;
     try {
       fh = await open(opts.file, 'r');

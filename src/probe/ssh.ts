@@ -93,6 +93,29 @@ function sftpPath(url: URL): string {
   return path.startsWith('/~/') ? path.slice(3) : path;
 }
 
+/**
+ * When an absolute path (sftp://host/outbox is /outbox, as curl reads it) cannot be opened: whether
+ * the login directory holds it as a directory, which is what the user meant when they copied the
+ * adapter's Directory field (`outbox`, relative to the home directory).
+ */
+async function homeHolds(
+  sftp: SFTPWrapper,
+  path: string,
+): Promise<{ dir: string; relative: string } | undefined> {
+  if (!path.startsWith('/') || path === '/') return undefined;
+  const relative = path.replace(/^\/+/, '');
+  try {
+    const dir = await call<string>((cb) => sftp.realpath('.', cb));
+    if (dir === '/') return undefined;
+    const stats = await call<{ isDirectory(): boolean }>((cb) =>
+      sftp.stat(`${dir.replace(/\/$/, '')}/${relative}`, cb),
+    );
+    return stats.isDirectory() ? { dir, relative } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function sshPlan(ctx: ProbeContext): PlannedStep[] {
   const { target, opts } = ctx;
   const o = opts.ssh ?? {};
@@ -309,7 +332,14 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
         return { ok: false, detail, text: detail };
       }
     } catch (e) {
-      return sftpFailure('cannot open', path, e as Error);
+      const failure = sftpFailure('cannot open', path, e as Error);
+      const home = await homeHolds(sftp, path);
+      if (home) {
+        const url = new URL(target.url.href);
+        url.pathname = `/~/${home.relative}`;
+        failure.detail += `; the home directory ${home.dir} holds ${home.relative}: ${url.href} opens it (the platform's SFTP adapter reads a directory without a leading slash, ${home.relative}, relative to the home directory)`;
+      }
+      return failure;
     }
     try {
       finding.sftp.entries = (await call<unknown[]>((cb) => sftp.readdir(real, cb))).length;

@@ -7,7 +7,7 @@ export interface Target {
   scheme: string;
   host: string;
   port: number;
-  /** The user named in the URL (sftp://user@host); a password there is refused. */
+  /** The user named in the URL (sftp://user@host, decoded); a password there is refused. */
   user?: string;
 }
 
@@ -35,12 +35,37 @@ export function parseTarget(raw: string): Target {
   if (!SUPPORTED.includes(scheme))
     throw new UserError(`the probe cannot test ${scheme}:// yet (it tests ${SUPPORTED.join(', ')})`);
   if (!url.hostname) throw new UserError(`"${raw}" has no host`);
-  if (url.username || url.password)
+  // A user name is no secret (sftp://user@host is how people write it); a password is, and the URL
+  // is printed everywhere. The sentence names neither.
+  if (url.password)
     throw new UserError(
-      'put no credentials in the URL: use -u USER with --password-env VAR (passwords never go on the command line)',
+      'the URL holds a password: name only the user in it (sftp://user@host); passwords come from --password-env VAR or the prompt, never the command line',
     );
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return { url, scheme, host, port: url.port ? Number(url.port) : DEFAULT_PORTS[scheme]! };
+  let user: string | undefined;
+  try {
+    user = url.username ? decodeURIComponent(url.username) : undefined;
+  } catch {
+    throw new UserError(`the user name in "${raw}" is not valid percent-encoding`);
+  }
+  // Nothing of the user part in the URL the reports print: the user is reported on its own.
+  url.username = '';
+  return {
+    url,
+    scheme,
+    host,
+    port: url.port ? Number(url.port) : DEFAULT_PORTS[scheme]!,
+    ...(user ? { user } : {}),
+  };
+}
+
+/**
+ * curl's `-u user:secret`, split at the first colon: the user, and whether a secret followed it. The
+ * secret itself is never returned, so it cannot reach an output.
+ */
+export function splitUserOption(raw: string): { user: string; hadSecret: boolean } {
+  const i = raw.indexOf(':');
+  return i === -1 ? { user: raw, hadSecret: false } : { user: raw.slice(0, i), hadSecret: true };
 }
 
 /** A Cloud Integration runtime host: calls to it are inbound (a sender calls the tenant). */

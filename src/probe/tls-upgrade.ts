@@ -44,6 +44,7 @@ export function judgeSocket(
     ...(judged.anchor ? { anchor: judged.anchor } : {}),
     ...(judged.missing ? { missing: judged.missing } : {}),
     verdicts: judged.verdicts,
+    ...(judged.sentences.length ? { sentences: judged.sentences } : {}),
     store: store.label,
     acceptableCAs: [],
   };
@@ -52,7 +53,7 @@ export function judgeSocket(
   const { sentences } = judged;
   const detail = ok
     ? `${summary}, chain trusted by ${trustedBy(store, judged.anchor)}${sentences.length ? ` (warning: ${sentences.join('; ')})` : ''}`
-    : `${how}: ${sentences[0]}${sentences.length > 1 ? ` (+${sentences.length - 1} more)` : ''}`;
+    : `${how}: ${sentences[0]}`;
   return { ok, detail, signals, text: sentences.join('\n') };
 }
 

@@ -259,6 +259,7 @@ export async function tlsStep(
     ...(judged?.anchor ? { anchor: judged.anchor } : {}),
     ...(judged?.missing ? { missing: judged.missing } : {}),
     verdicts,
+    ...(sentences.length ? { sentences } : {}),
     store: o.store.label,
     ...(request.requested !== undefined ? { clientCertRequested: request.requested } : {}),
     acceptableCAs: request.caNames,
@@ -269,6 +270,6 @@ export async function tlsStep(
   const summary = `${protocol ?? 'TLS'}${cipher ? ` ${cipher}` : ''}`;
   const detail = ok
     ? `${summary}, chain trusted by ${trustedBy(o.store, judged?.anchor)}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
-    : `${sentences[0] ?? 'the handshake failed'}${sentences.length > 1 ? ` (+${sentences.length - 1} more)` : ''}`;
+    : (sentences[0] ?? 'the handshake failed');
   return { ok, detail, signals, text: sentences.join('\n') };
 }

@@ -45,7 +45,7 @@ function certLine(c: CertInfo, col: Colors): string {
 export function renderProbe(
   probed: ProbeResult,
   c: Colors,
-  opts: Pick<Parameters<typeof renderDiagnose>[2] & object, 'full' | 'entryOf'> = {},
+  opts: Pick<Parameters<typeof renderDiagnose>[2] & object, 'full' | 'entryOf'> & { verbose?: boolean } = {},
 ): string {
   // Banners, replies, reason phrases, headers, certificate names and file names are the peer's
   // words: printable from here on (renderDiagnose takes care of the diagnosis).
@@ -56,8 +56,8 @@ export function renderProbe(
     const mark = s.ok === null ? c.dim('·') : s.ok ? c.green('✔') : c.red('✖');
     const ms = s.ok === null ? '' : c.dim(`${String(s.ms).padStart(5)} ms  `);
     out.push(`  ${mark} ${s.name.padEnd(width)} ${ms}${s.ok === null ? c.dim(s.detail) : s.detail}`);
-    if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c));
-    if (s.name === 'http' && r.http && s.ok !== null) out.push(...httpLines(r, c));
+    if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c, s.ok === false));
+    if (s.name === 'http' && r.http && s.ok !== null) out.push(...httpLines(r, c, !!opts.verbose));
     if (s.name === 'ssh' && r.ssh && s.ok !== null) out.push(...sshLines(r, c));
     if (s.name === 'smtp' && r.smtp?.ehlo.length && s.ok !== null)
       out.push(`      ${c.dim(`EHLO: ${r.smtp.ehlo.join(' · ')}`)}`);
@@ -90,9 +90,12 @@ export function renderProbe(
   return out.join('\n') + '\n';
 }
 
-function tlsTree(r: ProbeResult, c: Colors): string[] {
+function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
   const t = r.tls!;
-  const lines = [`      ${c.dim(`trust store: ${t.store}`)}`];
+  const lines: string[] = [];
+  // The step's line tells the first problem; every other one on a line of its own.
+  if (failed) for (const s of (t.sentences ?? []).slice(1)) lines.push(wrap(`also: ${s}`, '      '));
+  lines.push(`      ${c.dim(`trust store: ${t.store}`)}`);
   t.chain.forEach((cert, i) => lines.push(`      ${' '.repeat(i * 3)}${i ? '└─ ' : ''}${certLine(cert, c)}`));
   if (t.missing) {
     const depth = t.chain.length;
@@ -157,7 +160,8 @@ function sshLines(r: ProbeResult, c: Colors): string[] {
   return lines;
 }
 
-function httpLines(r: ProbeResult, c: Colors): string[] {
+/** The HTTP exchanges; `verbose`: every header recorded (secrets masked), not only the telling ones. */
+function httpLines(r: ProbeResult, c: Colors, verbose: boolean): string[] {
   const h = r.http as {
     exchanges: {
       method: string;
@@ -172,7 +176,9 @@ function httpLines(r: ProbeResult, c: Colors): string[] {
   const lines: string[] = [];
   for (const x of h.exchanges) {
     lines.push(`      ${c.dim(`${x.method} ${x.url} → ${x.status} ${x.reason} (${x.ms.total} ms)`)}`);
-    for (const k of ['www-authenticate', 'x-csrf-token', 'location', 'retry-after'])
+    for (const k of verbose
+      ? Object.keys(x.headers)
+      : ['www-authenticate', 'x-csrf-token', 'location', 'retry-after'])
       if (x.headers[k]) lines.push(`        ${c.dim(`${k}: ${x.headers[k]}`)}`);
   }
   for (const n of h.notes) lines.push(wrap(n, '      '));

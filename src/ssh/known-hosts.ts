@@ -1,6 +1,8 @@
 // OpenSSH known_hosts, as the platform's Known Hosts (SSH) artifact and JSch read it: plain and
 // hashed (|1|salt|hash) host names, [host]:port for ports other than 22, one key per line.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { type HostKey, sha256Fingerprint } from './host-key.js';
 
 export interface KnownHostsEntry {
@@ -148,4 +150,9 @@ export function checkHostKey(
 /** The key types the file holds for a host: a client like OpenSSH or JSch asks the server for those first. */
 export function knownKeyTypes(file: KnownHostsFile, host: string, port: number): string[] {
   return [...new Set(file.entries.filter((e) => entryNamesHost(e, host, port)).map((e) => e.type))];
+}
+
+/** The user's known_hosts file, where OpenSSH's ssh reads it: ~/.ssh/known_hosts (HOME on Unix). */
+export function defaultKnownHostsFile(): string {
+  return join(homedir(), '.ssh', 'known_hosts');
 }
