@@ -63,7 +63,7 @@ export const SEED_IDS: [string, 'inbound' | 'outbound'][] = [
 /** runCli without blocking the event loop: for tests whose servers run in the test process itself. */
 export function runCliAsync(
   args: string[],
-  opts: { env?: Record<string, string>; timeout?: number } = {},
+  opts: { env?: Record<string, string>; timeout?: number; cwd?: string } = {},
 ): Promise<Run> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   if (!opts.env?.FORCE_COLOR) delete env.FORCE_COLOR;
@@ -72,6 +72,7 @@ export function runCliAsync(
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: opts.timeout ?? 60_000,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
     let stdout = '';
     let stderr = '';

@@ -51,7 +51,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ld-sshd-'));
   // The test user must reach the folders below.
   chmodSync(dir, 0o755);
-  for (const sub of ['ak', 'files', 'files/locked', 'home']) mkdirSync(join(dir, sub));
+  for (const sub of ['ak', 'files', 'files/locked', 'home', 'home/outbox']) mkdirSync(join(dir, sub));
   writeFileSync(join(dir, 'files', 'invoice-1.xml'), '<invoice/>\n');
   keygen(join(dir, 'host_ed25519'), 'ed25519');
   keygen(join(dir, 'host_rsa'), 'rsa');
@@ -65,7 +65,7 @@ before(async () => {
     userAdded = add.status === 0 || /already exists/.test(String(add.stderr));
     if (userAdded) {
       execFileSync('chpasswd', { input: `${USER}:${PASSWORD}\n` });
-      execFileSync('chown', [USER, join(dir, 'files')]);
+      execFileSync('chown', [USER, join(dir, 'files'), join(dir, 'home'), join(dir, 'home/outbox')]);
       login = USER;
     }
   }
@@ -123,7 +123,8 @@ interface SshJson {
 const env = { LD_PASSWORD: PASSWORD, LD_WRONG: 'not-the-password', LD_PASSPHRASE: PASSPHRASE };
 
 async function cli(args: string[]): Promise<Run> {
-  const r = await runCliAsync(args, { env });
+  // HOME: the test's folder, so that no ~/.ssh/known_hosts of the machine's user is read.
+  const r = await runCliAsync(args, { env: { ...env, HOME: dir } });
   for (const s of secrets) assert.ok(!(r.stdout + r.stderr).includes(s), 'no secret in any output');
   return r;
 }
@@ -281,6 +282,33 @@ test(
     const missing = await probe(`${files()}/nope`, '-u', USER, '--password-env', 'LD_PASSWORD');
     assert.match(step(missing.json, 'sftp').detail, /No such file/);
     assert.equal(missing.json.diagnoses[0]?.id, 'out-sftp');
+  },
+);
+
+test(
+  'sftp://user@host/outbox is /outbox; when the home directory holds outbox, the probe names sftp://host/~/outbox',
+  { skip: skip || !userAdded },
+  async () => {
+    const base = `sftp://${USER}@127.0.0.1:${port}`;
+    const run = async (path: string) => {
+      const r = await cli([`probe`, `${base}${path}`, '--password-env', 'LD_PASSWORD', '--json']);
+      return { status: r.status, json: JSON.parse(r.stdout) as SshJson };
+    };
+    const absolute = await run('/outbox');
+    assert.equal(absolute.status, 1);
+    assert.equal(absolute.json.ssh!.login!.user, USER, 'the user from the URL logged in');
+    assert.match(
+      step(absolute.json, 'sftp').detail,
+      new RegExp(
+        `cannot open /outbox: .*; the home directory ${dir}/home holds outbox: sftp://${USER}@127\\.0\\.0\\.1:${port}/~/outbox opens it`,
+      ),
+    );
+    const relative = await run('/~/outbox');
+    assert.equal(relative.status, 0, JSON.stringify(relative.json.steps));
+    assert.match(step(relative.json, 'sftp').detail, new RegExp(`^${dir}/home/outbox: 0 entries`));
+    // A path that is nowhere gets no hint.
+    const nowhere = await run('/nowhere');
+    assert.doesNotMatch(step(nowhere.json, 'sftp').detail, /home directory/);
   },
 );
 

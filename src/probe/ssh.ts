@@ -337,6 +337,8 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
       if (home) {
         const url = new URL(target.url.href);
         url.pathname = `/~/${home.relative}`;
+        // The form to copy: with the user it logged in as (the target's URL carries none).
+        if (user) url.username = encodeURIComponent(user);
         failure.detail += `; the home directory ${home.dir} holds ${home.relative}: ${url.href} opens it (the platform's SFTP adapter reads a directory without a leading slash, ${home.relative}, relative to the home directory)`;
       }
       return failure;

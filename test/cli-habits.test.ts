@@ -1,0 +1,228 @@
+// The CLI as people already use curl, openssl s_client, ssh-keyscan, ssh-keygen and keytool (issue 10):
+// URLs with a user, -u user:secret, standard input as -, known_hosts defaults, the trust commands'
+// defaults, one timeout, curl's habits and the help texts; against the lab, started here.
+import assert from 'node:assert/strict';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { startLab, type Lab } from '../src/lab/index.js';
+import { runCli, runCliAsync } from './helpers.js';
+
+let lab: Lab;
+let home = '';
+const SECRET = 'hunter2-not-for-output';
+const url = (name: string) => lab.scenarios.find((s) => s.name === name)!.url;
+const hostPort = (name: string) => new URL(url(name)).host;
+
+before(async () => {
+  lab = await startLab();
+  home = mkdtempSync(join(tmpdir(), 'ld-cli-home-'));
+});
+after(async () => {
+  await lab.stop();
+  rmSync(home, { recursive: true, force: true });
+});
+
+/** The CLI with HOME set to a folder of the test's own (no ~/.ssh of the machine's user). */
+const cli = (args: string[], env: Record<string, string> = {}, cwd?: string) =>
+  runCliAsync(args, {
+    env: { HOME: home, LAB_PASSWORD: lab.clientCert.password, ...env },
+    ...(cwd ? { cwd } : {}),
+  });
+
+test('a user in the URL is accepted and logs in as -u does; a password in it is refused, never repeated', async () => {
+  const withUser = url('ssh-auth-refused').replace('sftp://', 'sftp://lab@');
+  const r = await cli([
+    'probe',
+    withUser,
+    '--known-hosts',
+    lab.knownHostsFile,
+    '--password-env',
+    'LAB_PASSWORD',
+    '--json',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  const json = JSON.parse(r.stdout) as { ssh: { login: { user: string; ok: boolean } }; target: string };
+  assert.deepEqual([json.ssh.login.user, json.ssh.login.ok], ['lab', false]);
+  const withPassword = url('ssh-auth-refused').replace('sftp://', `sftp://lab:${SECRET}@`);
+  const refused = await cli(['probe', withPassword]);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /holds a password.*--password-env VAR or the prompt/);
+  assert.ok(!(refused.stdout + refused.stderr).includes(SECRET));
+});
+
+test("curl's -u user:secret is split at the first colon: the user named, the secret never printed", async () => {
+  const r = await cli(['probe', url('basic-auth'), '--trust', lab.trustFile, '-u', `lab:${SECRET}:x`]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /give -u lab and the password with --password-env VAR or at the prompt/);
+  assert.ok(!(r.stdout + r.stderr).includes(SECRET));
+  assert.equal(r.stderr.trim().split('\n').length, 1, 'one sentence');
+});
+
+test('curl habits: -k is refused in a sentence, --connect-timeout is --timeout, a mistyped option is named', async () => {
+  const k = await cli(['probe', url('unknown-ca'), '-k']);
+  assert.equal(k.status, 2);
+  assert.match(
+    k.stderr,
+    /there is no -k\/--insecure: linkdoctor does not skip the certificate check, it judges the chain/,
+  );
+  const silent = await cli([
+    'probe',
+    url('silent'),
+    '--trust',
+    lab.trustFile,
+    '--connect-timeout',
+    '1',
+    '--json',
+  ]);
+  const tls = (JSON.parse(silent.stdout) as { steps: { name: string; detail: string }[] }).steps.find(
+    (s) => s.name === 'tls',
+  );
+  assert.match(tls!.detail, /no answer within 1 s/);
+  const typo = await cli(['probe', url('healthy'), '--tiemout', '3']);
+  assert.equal(typo.status, 2);
+  assert.match(typo.stderr, /unknown option '--tiemout'[\s\S]*Did you mean --timeout\?/);
+});
+
+test('-v prints every recorded header of each exchange', async () => {
+  const args = ['probe', url('basic-auth'), '--trust', lab.trustFile];
+  const plain = await cli(args);
+  const verbose = await cli([...args, '-v']);
+  assert.equal(verbose.status, 1);
+  assert.match(verbose.stdout, /^ {8}content-type: /m);
+  assert.doesNotMatch(plain.stdout, /^ {8}content-type: /m);
+});
+
+test("the TLS step lists every problem on a line of its own, not '(+1 more)'", async () => {
+  const r = await cli(['probe', url('missing-intermediate'), '--trust', lab.trustFile]);
+  assert.equal(r.status, 1);
+  assert.doesNotMatch(r.stdout, /more\)/);
+  assert.match(
+    r.stdout,
+    /✖ tls .*sends only its own certificate[\s\S]*\n {6}also: No path to a certificate of/,
+  );
+});
+
+test('diagnose - and --file - read standard input; a gzip file points to scan', () => {
+  const text = 'com.jcraft.jsch.JSchException: Auth fail';
+  for (const args of [
+    ['diagnose', '-'],
+    ['diagnose', '--file', '-'],
+  ]) {
+    const r = runCli([...args, '--json'], { input: text });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { diagnoses: { id: string }[] }).diagnoses[0]?.id, 'out-sftp');
+  }
+  const gz = join(home, 'trace.log.gz');
+  writeFileSync(gz, gzipSync(text));
+  const r = runCli(['diagnose', '--file', gz]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /gzip-compressed: `linkdoctor scan .*trace\.log\.gz` reads gzip/);
+  const piped = runCli(['diagnose'], { input: gzipSync(text) });
+  assert.match(piped.stderr, /standard input is gzip-compressed: `linkdoctor scan -`/);
+});
+
+test('known-hosts: add without a file prints the lines as ssh-keyscan; check and probe read ~/.ssh/known_hosts', async () => {
+  const target = hostPort('ssh-host-key-unknown');
+  const printed = await cli(['known-hosts', 'add', target]);
+  assert.equal(printed.status, 0, printed.stderr);
+  const lines = printed.stdout.trim().split('\n');
+  assert.ok(lines.length >= 1);
+  for (const l of lines) assert.match(l, /^\[127\.0\.0\.1\]:\d+ ssh-ed25519 AAAA[\w+/=]+$/);
+  assert.match(printed.stderr, /SHA256:/);
+  assert.ok(!existsSync(join(home, '.ssh')), 'nothing written');
+
+  // No ~/.ssh/known_hosts: unknown, and the lines to add.
+  const unknown = await cli(['known-hosts', 'check', target]);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stdout, /unknown: .*\.ssh\/known_hosts has no key/);
+  mkdirSync(join(home, '.ssh'));
+  writeFileSync(join(home, '.ssh', 'known_hosts'), printed.stdout);
+  const match = await cli(['known-hosts', 'check', target]);
+  assert.equal(match.status, 0, match.stdout + match.stderr);
+  assert.match(match.stdout, /match: .*\.ssh\/known_hosts knows/);
+  const probed = await cli(['probe', url('ssh-host-key-unknown'), '--json']);
+  const ssh = (
+    JSON.parse(probed.stdout) as { steps: { name: string; ok: boolean; detail: string }[] }
+  ).steps.find((s) => s.name === 'ssh');
+  assert.equal(ssh?.ok, true, ssh?.detail);
+  assert.match(ssh!.detail, /known_hosts: match/);
+
+  // --known-hosts in both subcommands; --to still works for add.
+  const file = join(home, 'kh');
+  const added = await cli(['known-hosts', 'add', target, '--known-hosts', file]);
+  assert.equal(added.status, 0, added.stderr);
+  const again = await cli(['known-hosts', 'add', target, '--to', file]);
+  assert.match(again.stdout, /Nothing to add/);
+  assert.equal(readFileSync(file, 'utf8'), printed.stdout);
+  rmSync(join(home, '.ssh'), { recursive: true });
+});
+
+test('known-hosts check of a refused port says so as probe does', async () => {
+  const r = await cli(['known-hosts', 'check', '127.0.0.1:1', '--timeout', '3']);
+  assert.equal(r.status, 1);
+  assert.match(
+    r.stderr,
+    /^linkdoctor: \[127\.0\.0\.1\]:1 refused the connection \(nothing listens on that port/,
+  );
+  assert.doesNotMatch(r.stderr, /ECONNREFUSED/);
+});
+
+test('trust expiring looks 30 days ahead by default', async () => {
+  const store = join(home, 'expiring.pem');
+  await cli(['trust', 'add-from-site', hostPort('healthy'), '--to', store]);
+  writeFileSync(store, readFileSync(store, 'utf8') + readFileSync(lab.trustFile, 'utf8'));
+  const r = await cli(['trust', 'expiring', store]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /expires within 30 days/);
+});
+
+test('trust add-from-site without --to shows the chain in PEM and what would be added, writes nothing', async () => {
+  const cwd = mkdtempSync(join(home, 'cwd-'));
+  const r = await cli(['trust', 'add-from-site', hostPort('healthy')], {}, cwd);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.match(/-----BEGIN CERTIFICATE-----/g)?.length, 2);
+  assert.match(r.stdout, /1\. CN=linkdoctor lab Issuing CA, O=linkdoctor lab {2}← would be added/);
+  assert.match(r.stdout, /Nothing written: give --to FILE \(PEM, PKCS#12, JKS or JCEKS\)/);
+  assert.deepEqual(readdirSync(cwd), []);
+  const json = JSON.parse((await cli(['trust', 'add-from-site', hostPort('healthy'), '--json'])).stdout) as {
+    toTrust: number;
+    written: boolean;
+    chain: { pem: string }[];
+  };
+  assert.deepEqual([json.toTrust, json.written, json.chain.length], [1, false, 2]);
+});
+
+test('the help names every scheme with an example, one default timeout, JKS/JCEKS, what the demo does', () => {
+  const schemes = ['https', 'http', 'sftp', 'ssh', 'smtp', 'smtps', 'ftp', 'ftps'];
+  for (const args of [['--help'], ['probe', '--help']]) {
+    const help = runCli(args).stdout;
+    for (const s of schemes)
+      assert.match(help, new RegExp(`^  ${s} +linkdoctor probe ${s}://`, 'm'), `${args} ${s}`);
+  }
+  for (const args of [
+    ['probe'],
+    ['known-hosts', 'add'],
+    ['known-hosts', 'check'],
+    ['trust', 'add-from-site'],
+  ])
+    assert.match(
+      runCli([...args, '--help']).stdout,
+      /--timeout <seconds>\s[^-]*\(default: 10\)/,
+      args.join(' '),
+    );
+  assert.match(runCli(['trust', 'add-from-site', '--help']).stdout, /JKS or JCEKS/);
+  assert.match(runCli(['demo', '--help']).stdout, /start the lab, probe each of its\s+servers/);
+  assert.match(runCli(['trust', 'expiring', '--help']).stdout, /--days <n>\s[^-]*\(default: 30\)/);
+  assert.match(runCli(['known-hosts', 'check', '--help']).stdout, /default:\s+~\/\.ssh\/known_hosts/);
+});
