@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { describeError, UserError } from '../errors.js';
 import { writeFileAtomic, writeTarget } from '../fs-write.js';
 import { parseTarget } from '../probe/target.js';
-import { colorsFor } from '../report/text.js';
+import { colorsFor, wrap } from '../report/text.js';
 import { jsonText, printable } from '../report/printable.js';
 import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
 import { scanHostKeys, type ScannedHost } from '../ssh/keyscan.js';
@@ -153,7 +153,9 @@ function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: st
           : c.yellow(`not in ${file}`);
     out.push(`  ${k.type.padEnd(width)}  ${k.sha256}  ${verdict}`);
   }
-  return `${out.join('\n')}\n\n${printable(note)}\n`;
+  // The sentence wrapped to 100 columns; the lines to add below it stay whole.
+  const [first, ...rest] = printable(note).split('\n');
+  return `${out.join('\n')}\n\n${[wrap(first!, ''), ...rest].join('\n')}\n`;
 }
 
 /**

@@ -1,56 +1,67 @@
 // `linkdoctor lab`: start the lab's servers, say what each reproduces, and keep them up until stopped.
 import { startLab, stopOnSignals, type Lab } from '../lab/index.js';
 import { jsonText, printableDeep } from '../report/printable.js';
-import { colorsFor, type Colors } from '../report/text.js';
+import { colorsFor, type Colors, wrap } from '../report/text.js';
 
 function labJson(lab: Lab): object {
-  const { scenarios, trustFile, clientCert, basicAuth, dir } = lab;
-  return { scenarios, trustFile, clientCert, basicAuth, dir };
+  const { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, dir } = lab;
+  return { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, dir };
 }
 
+/**
+ * The lab as a table that fits 100 columns: per server its name and what a probe should report, the
+ * probe's arguments, and what it reproduces. Paths are the lab folder's file names: the commands are
+ * meant to run in that folder (it is printed first).
+ */
 function renderLab(started: Lab, c: Colors): string {
   // Paths come from TMPDIR: printable, like everything a report shows.
   const lab = printableDeep(
-    labJson(started) as Pick<Lab, 'scenarios' | 'trustFile' | 'clientCert' | 'basicAuth'>,
+    labJson(started) as Pick<
+      Lab,
+      'scenarios' | 'trustFile' | 'knownHostsFile' | 'clientCert' | 'basicAuth' | 'dir'
+    >,
   );
+  const local = (arg: string) => (arg.startsWith(`${lab.dir}/`) ? arg.slice(lab.dir.length + 1) : arg);
   const probeWith = (s: Lab['scenarios'][number]) =>
-    [...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`), s.url, ...s.probeArgs].join(' ');
+    [...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`), s.url, ...s.probeArgs.map(local)].join(' ');
   const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));
-  const urlWidth = Math.max(...lab.scenarios.map((s) => probeWith(s).length));
-  const pad = (s: string, n: number) => s.padEnd(n);
+  const n = lab.scenarios.length;
   const out = [
-    c.bold(`linkdoctor lab: ${lab.scenarios.length} servers on 127.0.0.1 (Ctrl-C stops them)`),
+    c.bold(`linkdoctor lab: ${n} server${n === 1 ? '' : 's'} on 127.0.0.1 (Ctrl-C stops them)`),
     '',
-    c.dim(`  ${pad('name', nameWidth)}  ${pad('probe', urlWidth)}  a probe should report`),
+    `${c.bold('folder')}        ${lab.dir}   (run the probes below in it)`,
+    `${c.bold('trust file')}    ${local(lab.trustFile)}   (the lab's root CA: give https probes --trust ${local(lab.trustFile)})`,
+    `${c.bold('known_hosts')}   ${local(lab.knownHostsFile)}`,
+    '',
+    c.dim(`  ${'name'.padEnd(nameWidth)}  a probe should report`),
   ];
   for (const s of lab.scenarios) {
     const expect = s.expect ? c.yellow(s.expect) : c.green('(no problem)');
-    out.push(`  ${c.bold(pad(s.name, nameWidth))}  ${pad(probeWith(s), urlWidth)}  ${expect}`);
-    out.push(c.dim(`  ${' '.repeat(nameWidth)}  ${s.reproduces}`));
+    out.push(`  ${c.bold(s.name.padEnd(nameWidth))}  ${expect}`);
+    out.push(`    linkdoctor probe ${probeWith(s)}`);
+    out.push(c.dim(wrap(s.reproduces, '    ')));
   }
   const { good, wrongCa, password } = lab.clientCert;
   const clientCert = lab.scenarios.find((s) => s.name === 'client-cert');
   out.push(
     '',
-    `${c.bold('trust file')}    ${lab.trustFile}`,
-    `${c.bold('try')}           linkdoctor probe URL --trust ${lab.trustFile}`,
-    '',
     `${c.bold('client certificates')} (PKCS#12; password ${password}, a throwaway lab fixture)`,
-    `  accepted      ${good}`,
-    `  another CA    ${wrongCa}`,
+    `  accepted      ${local(good)}`,
+    `  another CA    ${local(wrongCa)}`,
   );
   if (clientCert)
     out.push(
-      `  try           LAB_PASSWORD=${password} linkdoctor probe ${clientCert.url} --trust ${lab.trustFile} \\`,
-      `                  --client-cert ${good} --client-cert-password-env LAB_PASSWORD`,
+      `  try           LAB_PASSWORD=${password} linkdoctor probe ${clientCert.url} \\`,
+      `                  --trust ${local(lab.trustFile)} --client-cert ${local(good)} \\`,
+      `                  --client-cert-password-env LAB_PASSWORD`,
     );
   const basic = lab.scenarios.find((s) => s.name === 'basic-auth');
   if (basic)
     out.push(
       '',
       `${c.bold('basic auth')}    user ${lab.basicAuth.user}, the same password`,
-      `  try           LAB_PASSWORD=${password} linkdoctor probe ${basic.url} --trust ${lab.trustFile} \\`,
-      `                  -u ${lab.basicAuth.user} --password-env LAB_PASSWORD`,
+      `  try           LAB_PASSWORD=${password} linkdoctor probe ${basic.url} \\`,
+      `                  --trust ${local(lab.trustFile)} -u ${lab.basicAuth.user} --password-env LAB_PASSWORD`,
     );
   out.push('');
   return out.join('\n');
