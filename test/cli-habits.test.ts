@@ -226,3 +226,14 @@ test('the help names every scheme with an example, one default timeout, JKS/JCEK
   assert.match(runCli(['trust', 'expiring', '--help']).stdout, /--days <n>\s[^-]*\(default: 30\)/);
   assert.match(runCli(['known-hosts', 'check', '--help']).stdout, /default:\s+~\/\.ssh\/known_hosts/);
 });
+
+test('each lab SSH server has its own host key: changed and unknown show only what they claim', async () => {
+  for (const name of ['ssh-host-key-changed', 'ssh-host-key-unknown']) {
+    const r = await cli(['probe', url(name), '--known-hosts', lab.knownHostsFile, '--json']);
+    const ssh = (JSON.parse(r.stdout) as { steps: { name: string; detail: string }[] }).steps.find(
+      (s) => s.name === 'ssh',
+    );
+    assert.match(ssh!.detail, name.endsWith('changed') ? /the host key changed/ : /the host key is unknown/);
+    assert.doesNotMatch(ssh!.detail, /this very key is stored for/);
+  }
+});

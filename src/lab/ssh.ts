@@ -6,10 +6,21 @@ import { hostKeyOf } from '../ssh/host-key.js';
 import { knownHostsLine } from '../ssh/known-hosts.js';
 import type { LabContext, ScenarioSpec } from './servers.js';
 
-/** The keys of one lab: the one its SSH servers show, and the stale one its known_hosts holds. */
+/** A host key: the private key (OpenSSH format) a server shows, and its public blob. */
+export interface LabHostKey {
+  private: string;
+  blob: Buffer;
+}
+
+/**
+ * The keys of one lab: each SSH server its own (so that the lab's known_hosts line of one never
+ * matches another, and each scenario shows only what it claims), and the stale one its known_hosts
+ * holds for the "changed" server.
+ */
 export interface LabSshKeys {
-  hostKey: string;
-  hostKeyBlob: Buffer;
+  changed: LabHostKey;
+  unknown: LabHostKey;
+  auth: LabHostKey;
   staleKeyBlob: Buffer;
 }
 
@@ -17,19 +28,26 @@ function publicBlob(publicKey: string): Buffer {
   return Buffer.from(publicKey.split(' ')[1]!, 'base64');
 }
 
-export function makeSshKeys(): LabSshKeys {
-  const server = ssh2.utils.generateKeyPairSync('ed25519');
-  const stale = ssh2.utils.generateKeyPairSync('ed25519');
-  return {
-    hostKey: server.private,
-    hostKeyBlob: publicBlob(server.public),
-    staleKeyBlob: publicBlob(stale.public),
-  };
+/**
+ * An ed25519 key pair ssh2 can read back: ssh2 1.17's generator now and then writes a private key its
+ * own parser calls malformed ("Malformed OpenSSH private key" when the lab starts), so a key that
+ * does not parse is made again.
+ */
+function hostKey(): LabHostKey {
+  for (let i = 0; ; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error) || i >= 20)
+      return { private: pair.private, blob: publicBlob(pair.public) };
+  }
 }
 
-/** An SSH server that refuses every login, offering public key and password. */
-function refusingSsh({ ssh }: LabContext): Server {
-  const server = new ssh2.Server({ hostKeys: [ssh.hostKey] }, (client) => {
+export function makeSshKeys(): LabSshKeys {
+  return { changed: hostKey(), unknown: hostKey(), auth: hostKey(), staleKeyBlob: hostKey().blob };
+}
+
+/** An SSH server that shows `key` and refuses every login, offering public key and password. */
+function refusingSsh(key: LabHostKey): Server {
+  const server = new ssh2.Server({ hostKeys: [key.private] }, (client) => {
     client.on('authentication', (ctx) => ctx.reject(['publickey', 'password']));
     // A probe that rejects the host key leaves mid-handshake.
     client.on('error', () => undefined);
@@ -49,7 +67,7 @@ export const SSH_SCENARIOS: ScenarioSpec[] = [
     cause: 'host-key-changed',
     probeArgs: (lab) => ['--known-hosts', lab.knownHostsFile],
     knownHostsLine: ({ ssh }, port) => line(ssh.staleKeyBlob, port),
-    server: refusingSsh,
+    server: ({ ssh }) => refusingSsh(ssh.changed),
   },
   {
     name: 'ssh-host-key-unknown',
@@ -59,7 +77,7 @@ export const SSH_SCENARIOS: ScenarioSpec[] = [
     expect: 'out-sftp',
     cause: 'host-key-unknown',
     probeArgs: (lab) => ['--known-hosts', lab.knownHostsFile],
-    server: refusingSsh,
+    server: ({ ssh }) => refusingSsh(ssh.unknown),
   },
   {
     name: 'ssh-auth-refused',
@@ -69,7 +87,7 @@ export const SSH_SCENARIOS: ScenarioSpec[] = [
     expect: 'out-sftp',
     cause: 'login-refused',
     probeArgs: (lab) => ['--known-hosts', lab.knownHostsFile, '-u', 'lab', '--password-env', 'LAB_PASSWORD'],
-    knownHostsLine: ({ ssh }, port) => line(ssh.hostKeyBlob, port),
-    server: refusingSsh,
+    knownHostsLine: ({ ssh }, port) => line(ssh.auth.blob, port),
+    server: ({ ssh }) => refusingSsh(ssh.auth),
   },
 ];
