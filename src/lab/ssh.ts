@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import ssh2 from 'ssh2';
 import { hostKeyOf } from '../ssh/host-key.js';
 import { knownHostsLine } from '../ssh/known-hosts.js';
-import type { LabContext, ScenarioSpec } from './servers.js';
+import type { ScenarioSpec } from './servers.js';
 
 /** A host key: the private key (OpenSSH format) a server shows, and its public blob. */
 export interface LabHostKey {
