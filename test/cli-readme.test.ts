@@ -145,6 +145,7 @@ const CHECKED = ['diagnose', 'probe', 'known-hosts', 'scan', 'trust', 'lab', 'de
 const NOT_RUN: [RegExp, string][] = [
   [/^linkdoctor diagnose --json/, 'the README shows the JSON condensed to its shape, not as printed'],
   [/^linkdoctor kb lint my-kb\//, "my-kb/ is the reader's own folder of entries"],
+  [/ --tenant\b/, "a tenant's keystore: the tenant fixture of the tenant tests, not the lab"],
 ];
 
 test('every example of the README prints what the README shows (against the lab)', async (t) => {
