@@ -82,10 +82,11 @@ function run(command: string, stopWhen?: RegExp): Promise<{ status: number | nul
         LAB_PASSWORD: lab.clientCert.password,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 90_000,
       // Its own process group: the stop reaches the CLI under sh too.
       detached: true,
     });
+    // A hang is ended with its whole process group (spawn's own timeout would stop only sh).
+    const hang = setTimeout(() => process.kill(-p.pid!, 'SIGKILL'), 90_000);
     let out = '';
     const take = (d: Buffer) => {
       out += d;
@@ -94,7 +95,10 @@ function run(command: string, stopWhen?: RegExp): Promise<{ status: number | nul
     p.stdout.on('data', take);
     p.stderr.on('data', take);
     p.once('error', reject);
-    p.once('close', (status) => resolve({ status, out }));
+    p.once('close', (status) => {
+      clearTimeout(hang);
+      resolve({ status, out });
+    });
   });
 }
 
