@@ -145,3 +145,25 @@ test('out-fsm-sequential-smtp: the FSM link is an inference; on-premise SMTPS is
   assert.ok(some(e.id, /OAuth2 Authorization Code/));
   assert.deepEqual(none(e.id, /\bOAuth2\)/), [], 'not plain "OAuth2"');
 });
+
+// Second review (issue 15, the remaining entries): corrections found there.
+
+test('in-http-401: an IdP user (SAP ID service) may log on with Basic; no "S-user password never works"', () => {
+  const id = 'in-http-401';
+  assert.deepEqual(none(id, /S-user password alone does not work/i), []);
+  assert.ok(
+    some(id, /default identity provider|default IdP/i),
+    'Basic logon of IdP users goes through the default IdP',
+  );
+  assert.ok(some(id, /Alibaba/i), 'not on Alibaba Cloud');
+});
+
+test('in-cert-validity: an SAP-generated service key certificate lives at most 365 days; a renewed certificate needs its DNs in Client Certificate authorization', () => {
+  const id = 'in-cert-validity';
+  assert.ok(some(id, /\b365\b/));
+  assert.ok(some(id, /Client Certificate[^.]*Subject DN[^.]*Issuer DN[^.]*redeploy/i));
+});
+
+test('in-icm-connection-failed: no unsourced notice period for load balancer IP changes', () => {
+  assert.deepEqual(none('in-icm-connection-failed', /four weeks|4 weeks/i), []);
+});

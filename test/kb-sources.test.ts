@@ -138,7 +138,11 @@ test('a diagnosis carries no sources: they are guidance for kb show, not matchin
 
 /** Entries whose every cause, fix and check has sources (issue 15); the list grows until it holds all 41. */
 const SOURCED = [
+  'in-cert-validity',
+  'in-http-401',
   'in-http-403',
+  'in-http-404',
+  'in-icm-connection-failed',
   'in-request-not-reaching',
   'in-ssslerr-untrusted',
   'out-cert-path',
