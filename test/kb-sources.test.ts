@@ -138,12 +138,14 @@ test('a diagnosis carries no sources: they are guidance for kb show, not matchin
 
 /** Entries whose every cause, fix and check has sources (issue 15); the list grows until it holds all 41. */
 const SOURCED = [
+  'in-authorization-check',
   'in-cert-validity',
   'in-http-401',
   'in-http-403',
   'in-http-404',
   'in-icm-connection-failed',
   'in-request-not-reaching',
+  'in-srt-soap-runtime',
   'in-ssslerr-untrusted',
   'out-cert-path',
   'out-csrf-403',
