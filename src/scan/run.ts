@@ -2,6 +2,7 @@
 // `diagnose` → incidents → groups. Inputs stream through; memory holds one block and the groups.
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
+import { eventKey, type Verdict, VerdictCache } from './cache.js';
 import { Grouper } from './group.js';
 import { harCandidate } from './har.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
@@ -39,6 +40,8 @@ export interface ScanOptions {
   onProgress?: (p: Progress) => void;
   /** Called for each problem with the input, as it is found. */
   onProblem?: Report;
+  /** false: diagnose every event itself, without the cache of verdicts (for tests that compare). */
+  cache?: boolean;
 }
 
 export interface ScanResult {
@@ -55,22 +58,46 @@ export interface ScanResult {
   source?: string;
 }
 
-/** Holds a candidate against the knowledge base: an incident, or null when it is none. */
-export function classify(c: Candidate, pf: Prefilter): Incident | null {
-  const { kb, best } = pf.select(c.bytes ?? Buffer.from(c.text), c.text);
+/** What the knowledge base says of a candidate: null when it is no incident. */
+function judge(c: Candidate, bytes: Uint8Array, pf: Prefilter): Verdict {
+  const { kb, best } = pf.select(bytes, c.text);
   // Diagnosing costs far more than selecting: only when a diagnosis could make or explain an incident.
   const worth = kb.entries.length > 0 && (c.failing !== undefined || best >= LOG_MIN_CONFIDENCE);
   const result = worth ? diagnose(kb, { text: c.text }) : undefined;
   const top = result?.diagnoses[0];
   if (!c.failing && !(top && top.confidence >= LOG_MIN_CONFIDENCE)) return null;
+  return {
+    ...(top ? { top } : {}),
+    also: result?.diagnoses.slice(1).map((d) => d.id) ?? [],
+    facts: result?.facts ?? {},
+  };
+}
+
+/**
+ * Holds a candidate against the knowledge base: an incident, or null when it is none. With a
+ * `cache`, an event whose key (eventKey: the text without times, threads and ids) was seen before
+ * takes that event's verdict.
+ */
+export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Incident | null {
+  const bytes = c.bytes ?? Buffer.from(c.text);
+  // A candidate that is not failing and whose literals cannot reach LOG_MIN_CONFIDENCE is no
+  // incident (select's best is at most this bound); the margin keeps rounding out of it.
+  if (!c.failing && pf.bound(bytes) < LOG_MIN_CONFIDENCE - 1e-9) return null;
+  const key = cache ? eventKey(c.text, c.failing) : undefined;
+  let verdict = key === undefined ? undefined : cache!.get(key);
+  if (verdict === undefined) {
+    verdict = judge(c, bytes, pf);
+    if (key !== undefined) cache!.set(key, verdict);
+  }
+  if (!verdict) return null;
   const { bytes: _bytes, ...rest } = c;
   const described =
     c.message === undefined ? { ...rest, ...describeEvent(c.text) } : { ...rest, message: c.message };
   return {
     ...described,
-    ...(top ? { diagnosis: top } : {}),
-    also: result?.diagnoses.slice(1).map((d) => d.id) ?? [],
-    facts: result?.facts ?? {},
+    ...(verdict.top ? { diagnosis: verdict.top } : {}),
+    also: verdict.also,
+    facts: verdict.facts,
     masked: mask(described.message),
   };
 }
@@ -103,6 +130,7 @@ async function* recordCandidates(
 export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
   const started = performance.now();
   const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
+  const cache = opts.cache === false ? undefined : new VerdictCache();
   const grouper = new Grouper();
   const files = opts.files.length ? opts.files : ['-'];
   let problems = 0;
@@ -145,11 +173,11 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       }
       const candidates =
         format === 'text'
-          ? textCandidates(counted(), name, pf, report)
+          ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE)
           : recordCandidates(counted(), name, format, report);
       try {
         for await (const c of candidates) {
-          const incident = classify(c, pf);
+          const incident = classify(c, pf, cache);
           if (!incident) continue;
           grouper.add(incident);
           await opts.onIncident?.(incident);

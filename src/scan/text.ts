@@ -19,7 +19,8 @@ const MAX_EVENT_CHARS = 64 * 1024;
 const HEAD_BYTES = 64;
 const LEVEL_BYTES = 200;
 
-const TIMESTAMP = new RegExp(
+/** A timestamp at the start of a line, as logs write them (group 1: the time itself). */
+export const TIMESTAMP = new RegExp(
   '^(?:<\\d{1,3}>\\d?\\s?)?[[(#"]?(?:2\\.0 ?#)?(' +
     [
       '\\d{4}[-/ ]\\d{2}[-/ ]\\d{2}[T ]\\d{1,2}:\\d{2}(?::\\d{2}(?:[.,:]\\d{1,9})?)?(?:\\s?(?:Z|[+-]\\d{2}:?\\d{2}))?',
@@ -103,12 +104,17 @@ export function describeEvent(text: string): { message: string; time?: string; a
   };
 }
 
-/** Reads one text input; yields the candidate events, reports what is wrong with it. */
+/**
+ * Reads one text input; yields the candidate events, reports what is wrong with it. An event that
+ * is not failing and cannot reach `threshold` (the confidence that makes such an event an
+ * incident, LOG_MIN_CONFIDENCE) by its literals is not yielded.
+ */
 export async function* textCandidates(
   chunks: AsyncIterable<Buffer>,
   file: string,
   pf: Prefilter,
   report: Report,
+  threshold = 0.5,
 ): AsyncGenerator<Candidate> {
   let carry: Buffer = Buffer.alloc(0);
   /** Byte offset and line number of carry[0]. */
@@ -235,7 +241,8 @@ export async function* textCandidates(
         if (isBinary(buf, end + 1, next)) break;
         end = next;
       }
-      out.push(candidate(buf, head, end, placeAt(head)));
+      const c = candidate(buf, head, end, () => placeAt(head));
+      if (c) out.push(c);
       done = end + 1;
     }
     for (; b < binary.length; b++) if (binary[b]![0] >= done) noteGarbage(binary[b]![0], binary[b]![1]);
@@ -243,16 +250,22 @@ export async function* textCandidates(
     return out;
   }
 
-  function candidate(buf: Buffer, from: number, to: number, place: Place): Candidate {
-    const text = bounded(buf.toString('utf8', from, to).trimEnd());
+  /**
+   * The candidate of buf[from, to), or null for an event that is not failing and whose literals
+   * cannot make an incident (Prefilter.bound): most candidates of a log, told apart before their
+   * text is decoded.
+   */
+  function candidate(buf: Buffer, from: number, to: number, place: () => Place): Candidate | null {
     const level = LEVEL.exec(buf.toString('latin1', from, Math.min(to, from + LEVEL_BYTES)))?.[1];
-    const failing =
-      level && ERROR_LEVELS.includes(level.toLowerCase())
-        ? `level ${level.toUpperCase()}`
-        : !level && EXCEPTION.test(text)
-          ? 'exception'
-          : undefined;
-    return { text, bytes: buf.subarray(from, to), place, ...(failing ? { failing } : {}) };
+    const error = level !== undefined && ERROR_LEVELS.includes(level.toLowerCase());
+    if (!error && level !== undefined && pf.bound(buf, from, to) < threshold - 1e-9) return null;
+    const text = bounded(buf.toString('utf8', from, to).trimEnd());
+    const failing = error
+      ? `level ${level!.toUpperCase()}`
+      : !level && EXCEPTION.test(text)
+        ? 'exception'
+        : undefined;
+    return { text, bytes: buf.subarray(from, to), place: place(), ...(failing ? { failing } : {}) };
   }
 
   const reportCut = (c: { place: Place; bytes: number }) =>
