@@ -1,13 +1,17 @@
-// linkdoctor scan against GNU grep on a generated log: mostly noise, about 1% incidents taken from
-// the knowledge base's own examples. Prints, side by side: scan's MB/s and peak RSS doing the whole
-// job (find, diagnose, group), grep's MB/s counting the lines that match the knowledge base's
-// signature patterns (`grep -c -i -E -f`, as POSIX ERE), their ratio, and scan with the knowledge
-// base grown to 300 entries.
+// linkdoctor scan against what a user would run instead: GNU grep (and ripgrep, when installed)
+// with the list of error strings a user knows (../shared/bench/signatures.txt), on one generated
+// log: mostly noise, about 1% incidents taken from the knowledge base's own examples, each failure
+// recurring with other timestamps, threads, message ids and hosts. Prints, side by side, MB/s and
+// peak RSS of grep, ripgrep and `linkdoctor scan --jsonl` doing the whole job (find, diagnose,
+// group), the ratio linkdoctor/grep, and scan with the knowledge base grown to 300 entries.
+// Wall times: best of two runs (the first also warms the page cache and the knowledge-base cache);
+// CPU seconds (user + system) beside them, which a loaded machine disturbs less.
 //
 //   LINKDOCTOR_BENCH_MB=1024 npm run bench     # a 1 GB log (default 200 MB); needs that much in $TMPDIR
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -26,6 +30,7 @@ const { loadKb } = await import(join(root, 'dist', 'index.js'));
 
 const MB = Number(process.env.LINKDOCTOR_BENCH_MB ?? 200);
 const TARGET_ENTRIES = 300;
+const signatures = join(root, '..', 'shared', 'bench', 'signatures.txt');
 const tmp = mkdtempSync(join(tmpdir(), 'ld-scan-bench-'));
 const kb = await loadKb();
 
@@ -76,6 +81,11 @@ const FRAMES = [
   '\tat org.apache.camel.processor.SendProcessor.process(SendProcessor.java:172)',
 ];
 const examples = kb.entries.flatMap((e) => e.examples.match);
+/** Each failure as it recurs: its logger and stack frames stay, time, thread, message id and host change. */
+const failures = examples.map((text) => ({ text, logger: pick(LOGGERS), frames: rnd(2) === 1 }));
+const HOSTS = ['s4prod', 's4qas', 'crm', 'edi-gw', 'sftp1'];
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const mplId = () => `AG${Array.from({ length: 26 }, () => B64[rnd(64)]).join('')}`;
 
 let clock = Date.UTC(2024, 4, 1);
 const stamp = () =>
@@ -85,9 +95,11 @@ function event() {
   const thread = `[http-nio-8080-exec-${rnd(40)}]`;
   if (rnd(100) !== 0) return `${stamp()} ${pick(LEVELS)} ${thread} ${pick(LOGGERS)} - ${pick(NOISE)()}\n`;
   if (rnd(5) === 0) return `${stamp()} ERROR ${thread} ${pick(LOGGERS)} - ${pick(UNKNOWN)()}\n`;
-  const [first, ...rest] = pick(examples).split('\n');
-  const frames = rnd(2) ? FRAMES.join('\n') + '\n' : '';
-  return `${stamp()} ERROR ${thread} ${pick(LOGGERS)} - ${first}\n${rest.map((l) => l + '\n').join('')}${frames}`;
+  const f = pick(failures);
+  const [first, ...rest] = f.text.split('\n');
+  const frames = f.frames ? FRAMES.join('\n') + '\n' : '';
+  const where = `[MPL ID ${mplId()}, receiver ${pick(HOSTS)}.example.com]`;
+  return `${stamp()} ERROR ${thread} ${f.logger} - ${where} ${first}\n${rest.map((l) => l + '\n').join('')}${frames}`;
 }
 
 const log = join(tmp, 'app.log');
@@ -100,83 +112,6 @@ for (let written = 0; written < MB * 1024 * 1024;) {
 }
 closeSync(fd);
 const bytes = statSync(log).size;
-
-// --- the knowledge base's patterns as POSIX ERE ---------------------------------------------
-
-/** A JavaScript pattern as GNU grep ERE, or null where ERE has no equivalent (lookaround, backreference). */
-function toEre(src) {
-  if (/\(\?<?[=!]|\\[1-9]|\\k</.test(src)) return null;
-  let out = '';
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === '\\') {
-      const e = src[++i];
-      const map = { d: '[0-9]', D: '[^0-9]', t: '\t', n: null, r: null };
-      if (e in map) {
-        if (map[e] === null) return null;
-        out += map[e];
-      } else if ('wWsSbB'.includes(e)) out += `\\${e}`;
-      else if (/[A-Za-z0-9]/.test(e)) return null;
-      else out += `\\${e}`;
-    } else if (c === '[') {
-      // A class: rebuilt with ERE's rules (no escapes inside; "]" first, "-" last).
-      let j = i + 1;
-      let neg = '';
-      if (src[j] === '^') {
-        neg = '^';
-        j++;
-      }
-      const items = [];
-      let dash = false;
-      let close = false;
-      for (; j < src.length; j++) {
-        const d = src[j];
-        if (d === ']') {
-          close = true;
-          break;
-        }
-        if (d === '\\') {
-          const e = src[++j];
-          const cls = { d: '0-9', w: '[:alnum:]_', s: '[:space:]', n: '\n', t: '\t' }[e];
-          if (cls) items.push(cls);
-          else if (/[DWSbB]/.test(e)) return null;
-          else if (e === '-') dash = true;
-          else if (e === ']') items.unshift(']');
-          else items.push(e);
-        } else if (d === '-' && (src[j + 1] === ']' || j === i + 1)) dash = true;
-        else items.push(d);
-      }
-      if (!close) return null;
-      out += `[${neg}${items.join('')}${dash ? '-' : ''}]`;
-      i = j;
-    } else if (c === '(' && src[i + 1] === '?') {
-      if (src[i + 2] === ':') i += 2;
-      else if (src[i + 2] === '<') i = src.indexOf('>', i);
-      else return null;
-      out += '(';
-    } else if (c === '?' && /[*+?}]/.test(src[i - 1] ?? '') && src[i - 2] !== '\\')
-      continue; // lazy: same language
-    else out += c;
-  }
-  return out;
-}
-
-const patterns = kb.entries.flatMap((e) => e.symptoms.filter((s) => s.pattern).map((s) => s.pattern));
-const ere = [];
-for (const p of patterns) {
-  const x = toEre(p);
-  if (x === null) continue;
-  const one = join(tmp, 'one.txt');
-  writeFileSync(one, `${x}\n`);
-  // Keep what grep accepts and what does not match an empty line (which would count every line).
-  const r = spawnSync('grep', ['-c', '-i', '-E', '-f', one], {
-    input: '\n',
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  if (r.status === 1) ere.push(x);
-}
-const patternFile = join(tmp, 'patterns.txt');
-writeFileSync(patternFile, ere.join('\n') + '\n');
 
 // --- a knowledge base of 300 entries ---------------------------------------------------------
 
@@ -238,78 +173,88 @@ for (let k = 0; k < TARGET_ENTRIES - kb.entries.length; k++) {
 const rssProbe = join(tmp, 'rss.mjs');
 writeFileSync(
   rssProbe,
-  "process.on('exit', () => process.stderr.write(`\\nmaxrss=${process.resourceUsage().maxRSS}\\n`));\n",
+  "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write(`\\nmaxrss=${u.maxRSS} cpu=${(u.userCPUTime + u.systemCPUTime) / 1e6}\\n`); });\n",
 );
 const env = { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache'), NO_COLOR: '1' };
+/** GNU time, for the peak RSS and CPU time of grep and ripgrep (absent: only their speed is shown). */
+const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const which = (cmd) =>
+  spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || null;
+const rg = which('rg');
 
 function scanRun(args) {
-  const out = join(tmp, 'scan.json');
+  const out = join(tmp, 'scan.jsonl');
   const t = performance.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', rssProbe, cli, 'scan', '--json', '--no-progress', ...args, log],
-    {
-      env,
-      stdio: ['ignore', openSync(out, 'w'), 'pipe'],
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-    },
+    ['--import', rssProbe, cli, 'scan', '--jsonl', '--no-progress', ...args, log],
+    { env, stdio: ['ignore', openSync(out, 'w'), 'pipe'], encoding: 'utf8' },
   );
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 1) throw new Error(`scan exited with ${r.status}: ${r.stderr}`);
-  const rss = Number(/maxrss=(\d+)/.exec(r.stderr)?.[1]) * 1024;
-  return { seconds, rss, summary: JSON.parse(readFileSync(out, 'utf8')).summary };
+  const lines = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  return {
+    seconds,
+    rss: Number(/maxrss=(\d+)/.exec(r.stderr)?.[1]) * 1024,
+    cpu: Number(/cpu=([\d.]+)/.exec(r.stderr)?.[1]),
+    incidents: lines.length,
+    diagnosed: lines.filter((l) => l.diagnosis).length,
+  };
 }
 
-function grepRun() {
-  const out = join(tmp, 'grep.out');
+/** A command that counts matching lines; its output goes to a file (to /dev/null GNU grep stops at the first match). */
+function countRun(cmd, args) {
+  const out = join(tmp, 'count.out');
+  const argv = gnuTime ? [gnuTime, '-f', 'maxrss=%M cpu=%U+%S', cmd, ...args] : [cmd, ...args];
   const t = performance.now();
-  const r = spawnSync('grep', ['-c', '-i', '-E', '-f', patternFile, log], {
+  const r = spawnSync(argv[0], argv.slice(1), {
     env: { ...process.env, LC_ALL: 'C' },
     stdio: ['ignore', openSync(out, 'w'), 'pipe'],
+    encoding: 'utf8',
   });
   const seconds = (performance.now() - t) / 1000;
-  if (r.status !== 0 && r.status !== 1) throw new Error(`grep failed: ${r.stderr}`);
-  return { seconds, lines: Number(readFileSync(out, 'utf8')) };
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${cmd} failed: ${r.stderr}`);
+  const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(r.stderr);
+  return {
+    seconds,
+    rss: Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? 0) * 1024,
+    cpu: cpu ? Number(cpu[1]) + Number(cpu[2]) : undefined,
+    lines: Number(readFileSync(out, 'utf8')),
+  };
 }
 
 /** The best of two runs: the first also warms the page cache and the knowledge-base cache. */
 const best = (run) => [run(), run()].sort((a, b) => a.seconds - b.seconds)[0];
 
-const grep = best(grepRun);
+const words = readFileSync(signatures, 'utf8').split('\n').filter(Boolean).length;
+const grep = best(() => countRun('grep', ['-c', '-E', '-f', signatures, log]));
+const ripgrep = rg ? best(() => countRun(rg, ['-c', '-f', signatures, log])) : null;
 const small = best(() => scanRun([]));
 const large = best(() => scanRun(['--kb', extra]));
 
 const mbs = (s) => bytes / 1024 / 1024 / s;
-const row = (name, mb, rss, note = '') =>
-  `${name.padEnd(40)} ${mb.toFixed(0).padStart(6)} MB/s ${rss ? `${(rss / 1024 / 1024).toFixed(0).padStart(6)} MB` : '       –'}  ${note}`;
+const row = (name, r, note = '') =>
+  `${name.padEnd(38)} ${mbs(r.seconds).toFixed(0).padStart(6)} MB/s ${r.cpu ? mbs(r.cpu).toFixed(0).padStart(6) : '     –'} MB/s ${r.rss ? `${(r.rss / 1024 / 1024).toFixed(0).padStart(6)} MB` : '       –'}  ${note}`;
 console.log(
-  `log: ${(bytes / 1024 / 1024).toFixed(0)} MB, ${small.summary.incidents.toLocaleString('en-US')} incidents ` +
-    `(${small.summary.diagnosed.toLocaleString('en-US')} diagnosed) found by scan`,
+  `log: ${(bytes / 1024 / 1024).toFixed(0)} MB, ${small.incidents.toLocaleString('en-US')} incidents ` +
+    `(${small.diagnosed.toLocaleString('en-US')} diagnosed) found by scan`,
 );
-console.log(`${''.padEnd(40)} ${'speed'.padStart(11)} ${'peak RSS'.padStart(9)}`);
-console.log(
-  row(
-    'GNU grep -c -i -E -f (LC_ALL=C)',
-    mbs(grep.seconds),
-    0,
-    `${ere.length} of ${patterns.length} patterns as ERE; ${grep.lines.toLocaleString('en-US')} lines`,
-  ),
-);
+console.log(`${''.padEnd(38)} ${'wall'.padStart(11)} ${'CPU'.padStart(11)} ${'peak RSS'.padStart(9)}`);
 console.log(
   row(
-    `linkdoctor scan, ${kb.entries.length} entries`,
-    mbs(small.seconds),
-    small.rss,
-    `${(grep.seconds / small.seconds).toFixed(2)}× grep`,
+    `GNU grep -c -E -f signatures.txt`,
+    grep,
+    `${words} strings; ${grep.lines.toLocaleString('en-US')} lines`,
   ),
 );
-console.log(
-  row(
-    `linkdoctor scan, ${TARGET_ENTRIES} entries`,
-    mbs(large.seconds),
-    large.rss,
-    `${(grep.seconds / large.seconds).toFixed(2)}× grep`,
-  ),
-);
+if (ripgrep)
+  console.log(row(`ripgrep -c -f signatures.txt`, ripgrep, `${ripgrep.lines.toLocaleString('en-US')} lines`));
+else console.log('ripgrep: not installed (apt-get install ripgrep), not compared');
+const ratio = (r) =>
+  `${(grep.seconds / r.seconds).toFixed(2)}× grep's speed (CPU ${(grep.cpu ? grep.cpu / r.cpu : NaN).toFixed(2)}×)`;
+console.log(row(`linkdoctor scan --jsonl, ${kb.entries.length} entries`, small, ratio(small)));
+console.log(row(`linkdoctor scan --jsonl, ${TARGET_ENTRIES} entries`, large, ratio(large)));
 rmSync(tmp, { recursive: true, force: true });

@@ -73,7 +73,8 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
     re: /\b(?:an?|got|get|getting|gets|gives?|gave|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|(?:responded|answered|replied) with|answers?|error|response|code|receiver|sender|adapter|endpoint|backend|server|API|service)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
     context: 'prose',
   },
-  { re: /\b(?<code>[45]\d\d)\s+(?:error|response|status|http)\b/gi, context: 'prose' },
+  // Not the milliseconds of a log line's time before its level ("10:00:01,503 ERROR").
+  { re: /(?<!\d[.,:])\b(?<code>[45]\d\d)\s+(?:error|response|status|http)\b/gi, context: 'prose' },
   {
     re: new RegExp(
       `\\(\\s*(?<code>[1-5]\\d\\d)\\s*\\)\\s*(?<reason>${REASON_RE})\\b|\\b(?<reason2>${REASON_RE})\\s*:\\s*(?<code2>[1-5]\\d\\d)\\b`,

@@ -190,8 +190,12 @@ export interface Prefilter {
   literals: number;
   /** What a user should know: the patterns that slow a scan down. */
   notes: string[];
-  /** The entries that can match an event, and how sure the best of them can be. */
-  select(bytes: Uint8Array, text: string): Selection;
+  /**
+   * The entries that can match an event, and how sure the best of them can be. With `need`: when
+   * no entry can reach it, no entry and a `best` below it, found with as few patterns run as can be
+   * (an event that is not failing needs LOG_MIN_CONFIDENCE to be an incident).
+   */
+  select(bytes: Uint8Array, text: string, need?: number): Selection;
   /**
    * An upper bound of `select`'s `best` for the event in bytes[from, to), from its literals alone:
    * no pattern is run and nothing is allocated. Most candidates of a log are lines with a literal
@@ -292,18 +296,70 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
       for (const e of touched) best = Math.max(best, 1 - none[e]!);
       return best;
     },
-    select(bytes, text) {
+    select(bytes, text, need) {
       // The symptoms whose literals are there; a pattern's own regex then says whether it holds.
       const present = new Set<Symptom>();
       for (const id of matcher.found(bytes, 0, bytes.length))
         for (const s of meaning[id]!.symptoms) present.add(s);
       for (const u of unfiltered) if (u.re.test(text)) present.add(u.symptom);
-      const none = new Map<number, number>();
-      for (const s of present)
-        if (!s.test || s.test.test(text)) none.set(s.entry, (none.get(s.entry) ?? 1) * (1 - s.weight));
+      const byEntry = new Map<number, Symptom[]>();
+      for (const s of present) {
+        const list = byEntry.get(s.entry);
+        if (list) list.push(s);
+        else byEntry.set(s.entry, [s]);
+      }
+      const held = new Map<Symptom, boolean>();
+      const holds = (s: Symptom) => {
+        if (!s.test) return true;
+        let h = held.get(s);
+        if (h === undefined) held.set(s, (h = s.test.test(text)));
+        return h;
+      };
+      /** What an entry reaches at most if all its symptoms found by their literals hold. */
+      const upper = (list: Symptom[]) => 1 - list.reduce((n, s) => n * (1 - s.weight), 1);
+      if (need !== undefined) {
+        // Whether any entry can reach `need`: each entry's patterns heaviest first, until what
+        // holds reaches it or what may still hold cannot.
+        let best = 0;
+        let reached = false;
+        for (const list of byEntry.values()) {
+          if (upper(list) < need - 1e-9) {
+            best = Math.max(best, upper(list));
+            continue;
+          }
+          const order = [...list].sort((x, y) => y.weight - x.weight);
+          const rest = new Float64Array(order.length + 1).fill(1);
+          for (let i = order.length - 1; i >= 0; i--) rest[i] = rest[i + 1]! * (1 - order[i]!.weight);
+          let sure = 1;
+          let i = 0;
+          for (; i < order.length; i++) {
+            if (1 - sure >= need - 1e-9 || 1 - sure * rest[i]! < need - 1e-9) break;
+            if (holds(order[i]!)) sure *= 1 - order[i]!.weight;
+          }
+          if (1 - sure >= need - 1e-9) {
+            reached = true;
+            break;
+          }
+          best = Math.max(best, 1 - sure * rest[i]!);
+        }
+        if (!reached) return { kb: { entries: [], byId: kb.byId }, best };
+      }
+      // The entries that reach MIN_CONFIDENCE, their symptoms multiplied in the order found.
       let best = 0;
       const chosen: number[] = [];
-      for (const [entry, n] of none) {
+      for (const [entry, list] of byEntry) {
+        if (upper(list) < MIN_CONFIDENCE - 1e-9) {
+          best = Math.max(best, upper(list));
+          continue;
+        }
+        let n = 1;
+        let any = false;
+        for (const s of list)
+          if (holds(s)) {
+            n *= 1 - s.weight;
+            any = true;
+          }
+        if (!any) continue;
         best = Math.max(best, 1 - n);
         if (1 - n >= MIN_CONFIDENCE - 1e-9) chosen.push(entry);
       }

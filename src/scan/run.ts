@@ -60,7 +60,7 @@ export interface ScanResult {
 
 /** What the knowledge base says of a candidate: null when it is no incident. */
 function judge(c: Candidate, bytes: Uint8Array, pf: Prefilter): Verdict {
-  const { kb, best } = pf.select(bytes, c.text);
+  const { kb, best } = pf.select(bytes, c.text, c.failing === undefined ? LOG_MIN_CONFIDENCE : undefined);
   // Diagnosing costs far more than selecting: only when a diagnosis could make or explain an incident.
   const worth = kb.entries.length > 0 && (c.failing !== undefined || best >= LOG_MIN_CONFIDENCE);
   const result = worth ? diagnose(kb, { text: c.text }) : undefined;
