@@ -10,8 +10,12 @@ import { BOUNDARY } from '../kb/literals.js';
 /** Marks a literal (at its start) whose letters must match in case too. */
 export const EXACT_CASE = '\u0002';
 
-/** A transition not computed yet: below every state number times width. */
-const UNKNOWN = -0x80000000;
+/**
+ * A transition not computed yet. Transitions are stored as state × width + 1 (negated when the
+ * state ends a literal), so that no real one is 0 and the table needs no filling: its pages are
+ * mapped by the first write, and rows of states a log never reaches cost nothing.
+ */
+const UNKNOWN = 0;
 
 const isWord = (b: number) =>
   (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
@@ -32,9 +36,9 @@ export class MultiMatcher {
   private readonly cls = new Uint8Array(256);
   private readonly width: number;
   /**
-   * delta[state + class] → next state, pre-multiplied by `width`, and negative when that state
-   * ends a literal, so that the hot loop tests acceptance with one comparison; UNKNOWN until first
-   * used (see `fill`).
+   * delta[state + class] → next state, pre-multiplied by `width`, plus 1, and negative when that
+   * state ends a literal, so that the hot loop tests acceptance with one comparison; UNKNOWN until
+   * first used (see `step`).
    */
   private readonly delta: Int32Array;
   /** Failure link of each state (plain state numbers). */
@@ -66,22 +70,17 @@ export class MultiMatcher {
     if (width > 256) throw new Error('too many byte classes');
     this.width = width;
 
-    // The trie, in the table that becomes the DFA; its size is the number of distinct prefixes.
-    const sorted = [...new Set(this.lits.map((l) => l.bytes.toString('latin1')))].sort();
+    // The trie, in the table that becomes the DFA: at most one state per byte of the literals.
     let states = 1;
-    sorted.forEach((s, i) => {
-      const prev = sorted[i - 1] ?? '';
-      let common = 0;
-      while (common < s.length && s[common] === prev[common]) common++;
-      states += s.length - common;
-    });
-    const table = new Int32Array(states * width).fill(UNKNOWN);
-    // Each state's parent and the class of the edge from it, to visit the trie breadth first.
+    for (const l of this.lits) states += l.bytes.length;
+    const table = new Int32Array(states * width);
+    // Each state's parent, the class of the edge from it and its depth, to visit the trie by depth.
     const parent = new Int32Array(states);
     const edge = new Uint8Array(states);
     const depth = new Int32Array(states);
     const ends = new Map<number, number[]>();
     let used = 1;
+    let deepest = 0;
     this.lits.forEach((l, id) => {
       let s = 0;
       for (const b of l.bytes) {
@@ -90,9 +89,10 @@ export class MultiMatcher {
           parent[used] = s;
           edge[used] = this.cls[b]!;
           depth[used] = depth[s]! + 1;
-          table[at] = used++ * width;
+          deepest = Math.max(deepest, depth[used]!);
+          table[at] = used++ * width + 1;
         }
-        s = table[at]! / width;
+        s = (table[at]! - 1) / width;
       }
       const e = ends.get(s);
       if (e) e.push(id);
@@ -101,26 +101,28 @@ export class MultiMatcher {
     this.delta = table;
     this.fail = new Int32Array(used);
     // The root goes back to itself on every class that starts no literal.
-    for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 0;
+    for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 1;
 
-    // Failure links breadth first (states by depth): a state's link is reached through shallower
+    // States by depth (a counting sort): a state's failure link is reached through shallower
     // states only, whose links and outputs are final by then.
-    const order = Int32Array.from({ length: used - 1 }, (_, i) => i + 1).sort(
-      (a, b) => depth[a]! - depth[b]!,
-    );
+    const first = new Int32Array(deepest + 2);
+    for (let t = 1; t < used; t++) first[depth[t]! + 1]!++;
+    for (let d = 1; d <= deepest + 1; d++) first[d]! += first[d - 1]!;
+    const order = new Int32Array(used - 1);
+    for (let t = 1; t < used; t++) order[first[depth[t]!]!++] = t;
     for (const t of order) {
       const p = parent[t]!;
-      const f = p === 0 ? 0 : Math.abs(this.step(this.fail[p]!, edge[t]!)) / width;
+      const f = p === 0 ? 0 : (Math.abs(this.step(this.fail[p]!, edge[t]!)) - 1) / width;
       this.fail[t] = f;
       const inherited = ends.get(f);
       if (inherited) ends.set(t, [...(ends.get(t) ?? []), ...inherited]);
       // The edge into t now says whether t ends a literal.
-      if (ends.has(t)) table[p * width + edge[t]!] = -t * width;
+      if (ends.has(t)) table[p * width + edge[t]!] = -(t * width + 1);
     }
     for (const [s, ids] of ends) this.outputs.set(s * width, ids);
   }
 
-  /** The transition of plain state `s` on class `c` (pre-multiplied, signed), computed and kept on first use. */
+  /** The transition of plain state `s` on class `c` (as stored in the table), computed and kept on first use. */
   private step(s: number, c: number): number {
     const at = s * this.width + c;
     let next = this.delta[at]!;
@@ -139,11 +141,11 @@ export class MultiMatcher {
       const c = cls[buf[i]!]!;
       let next = delta[s + c]!;
       if (next === UNKNOWN) next = this.step(s / width, c);
-      if (next >= 0) {
-        s = next;
+      if (next > 0) {
+        s = next - 1;
         continue;
       }
-      s = -next;
+      s = -next - 1;
       for (const id of this.outputs.get(s)!) {
         const start = this.confirmed(buf, i, id, from, to);
         if (start < 0) continue;

@@ -10,7 +10,7 @@ import { type Format, InputError, openInput, sizeOf } from './input.js';
 import { jsonRecords } from './json.js';
 import { mask } from './mask.js';
 import { isMpl, mplCandidate } from './mpl.js';
-import { buildPrefilter, type Prefilter } from './prefilter.js';
+import { buildPrefilter, type Prefilter, type Selection } from './prefilter.js';
 import { describeEvent, textCandidates } from './text.js';
 
 /**
@@ -54,13 +54,14 @@ export interface ScanResult {
   unreadable: number;
   seconds: number;
   prefilter: Pick<Prefilter, 'entries' | 'literals' | 'notes'>;
+  /** Events whose verdict came from the cache (hits) and those diagnosed (misses); absent without the cache. */
+  verdicts?: { hits: number; misses: number };
   /** What was read, when it was not files: replaces the report's "Scanned N inputs, MB" line. */
   source?: string;
 }
 
-/** What the knowledge base says of a candidate: null when it is no incident. */
-function judge(c: Candidate, bytes: Uint8Array, pf: Prefilter): Verdict {
-  const { kb, best } = pf.select(bytes, c.text, c.failing === undefined ? LOG_MIN_CONFIDENCE : undefined);
+/** What the knowledge base says of a candidate, given its selection: null when it is no incident. */
+function judge(c: Candidate, { kb, best }: Selection): Verdict {
   // Diagnosing costs far more than selecting: only when a diagnosis could make or explain an incident.
   const worth = kb.entries.length > 0 && (c.failing !== undefined || best >= LOG_MIN_CONFIDENCE);
   const result = worth ? diagnose(kb, { text: c.text }) : undefined;
@@ -80,13 +81,14 @@ function judge(c: Candidate, bytes: Uint8Array, pf: Prefilter): Verdict {
  */
 export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Incident | null {
   const bytes = c.bytes ?? Buffer.from(c.text);
-  // A candidate that is not failing and whose literals cannot reach LOG_MIN_CONFIDENCE is no
-  // incident (select's best is at most this bound); the margin keeps rounding out of it.
-  if (!c.failing && pf.bound(bytes) < LOG_MIN_CONFIDENCE - 1e-9) return null;
+  // An event that is not failing needs an entry that can reach LOG_MIN_CONFIDENCE: most
+  // candidates of a log are told apart here, with few patterns run and no key made.
+  const selection = c.failing === undefined ? pf.select(bytes, c.text, LOG_MIN_CONFIDENCE) : undefined;
+  if (selection && selection.best < LOG_MIN_CONFIDENCE) return null;
   const key = cache ? eventKey(c.text, c.failing) : undefined;
   let verdict = key === undefined ? undefined : cache!.get(key);
   if (verdict === undefined) {
-    verdict = judge(c, bytes, pf);
+    verdict = judge(c, selection ?? pf.select(bytes, c.text));
     if (key !== undefined) cache!.set(key, verdict);
   }
   if (!verdict) return null;
@@ -206,5 +208,6 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     unreadable,
     seconds: (performance.now() - started) / 1000,
     prefilter: { entries: pf.entries, literals: pf.literals, notes: pf.notes },
+    ...(cache ? { verdicts: { hits: cache.hits, misses: cache.misses } } : {}),
   };
 }

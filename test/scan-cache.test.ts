@@ -1,0 +1,142 @@
+// scan's cache of verdicts (src/scan/cache.ts) and its cheaper prefilter give the same incidents,
+// diagnoses and groups as diagnosing every event: a log with every example of the knowledge base,
+// each recurring with other times (milliseconds that look like statuses among them), threads, UUIDs,
+// MPL ids and hosts, at three levels, with stack traces, unknown failures and noise between.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, test } from 'node:test';
+import { extractSignals } from '../src/diagnose/signals.js';
+import { loadKb } from '../src/kb/load.js';
+import { incidentJson, scanJson } from '../src/report/scan.js';
+import { eventKey, VerdictCache } from '../src/scan/cache.js';
+import type { Incident } from '../src/scan/incident.js';
+import { scan } from '../src/scan/run.js';
+
+const kb = await loadKb();
+const dir = mkdtempSync(join(tmpdir(), 'ld-scan-cache-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A deterministic random source (mulberry32). */
+let seed = 7;
+function rnd(n: number): number {
+  let t = (seed = (seed + 0x6d2b79f5) | 0);
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+}
+const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[rnd(16)]).join('');
+const uuid = () => `${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`;
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const mplId = () => `AG${Array.from({ length: 26 }, () => B64[rnd(64)]).join('')}`;
+
+function everyKindOfEvent(): string {
+  const examples = kb.entries.flatMap((e) => [...e.examples.match, ...e.examples.noMatch]);
+  const out: string[] = [];
+  let ms = Date.UTC(2024, 4, 1);
+  const stamp = () => {
+    ms += 1 + rnd(700);
+    return new Date(ms).toISOString().replace('T', ' ').replace('Z', '').replace('.', ',');
+  };
+  for (let round = 0; round < 2; round++)
+    examples.forEach((ex, i) => {
+      const [first, ...rest] = ex.split('\n');
+      const level = ['ERROR', 'WARN', 'INFO'][i % 3];
+      const where = [`MPL ID ${mplId()}`, `message ${uuid()}`, `correlation ${hex(24)}`][i % 3];
+      out.push(
+        `${stamp()} ${level} [http-nio-8080-exec-${rnd(200)}] com.sap.it.rt.Worker - [${where}, host h${i % 2}.example.com] ${first}`,
+        ...rest,
+      );
+      if (rnd(3) === 0)
+        out.push(
+          '\tat org.apache.camel.processor.SendProcessor.process(SendProcessor.java:172)',
+          '\t... 12 more',
+        );
+      out.push(
+        `${stamp()} INFO [pool-${rnd(9)}-thread-${rnd(50)}] com.sap.it.Poller - polled ${rnd(600)} files in ${rnd(999)} ms`,
+      );
+      if (rnd(4) === 0)
+        out.push(
+          `${stamp()} ERROR [exec-${rnd(9)}] com.sap.it.Job - Job ${rnd(99)} could not lock partition ${rnd(9)}`,
+        );
+    });
+  // A log without timestamps: stack traces alone, the same one twice.
+  out.push('java.net.ConnectException: Connection refused', '\tat java.net.Socket.connect(Socket.java:1)');
+  out.push(
+    'java.net.ConnectException: Connection refused',
+    '\tat java.net.Socket.connect(Socket.java:1)',
+    '',
+  );
+  return out.join('\n');
+}
+
+async function run(file: string, cache: boolean) {
+  const incidents: object[] = [];
+  const r = await scan(kb, {
+    files: [file],
+    stdin: Readable.from([]),
+    cache,
+    onIncident: (inc: Incident) => void incidents.push(incidentJson(inc)),
+  });
+  const json = scanJson(r, kb) as { summary: { seconds?: number } };
+  delete json.summary.seconds;
+  return { incidents, json, verdicts: r.verdicts };
+}
+
+test('a cached scan finds the same incidents, diagnoses and groups as diagnosing every event', async () => {
+  const file = join(dir, 'every-kind.log');
+  writeFileSync(file, everyKindOfEvent());
+  const plain = await run(file, false);
+  const cached = await run(file, true);
+  assert.equal(plain.verdicts, undefined);
+  assert.ok(plain.incidents.length > 200, `${plain.incidents.length} incidents`);
+  assert.deepEqual(cached.incidents, plain.incidents);
+  assert.deepEqual(cached.json, plain.json);
+  // The cache did serve: the same failures recur with other times, threads and ids.
+  assert.ok(cached.verdicts!.hits > cached.verdicts!.misses / 5, JSON.stringify(cached.verdicts));
+});
+
+test('event keys: times, threads, UUIDs, MPL ids and hex ids masked; statuses, ports, hosts and codes kept', () => {
+  const a = eventKey(
+    '2024-05-01 10:00:01,403 ERROR [http-nio-8080-exec-12] x - [MPL ID AGk_xKgivsDaGSUpuvz-eEFzhKZO] message 128acfda-dd95-7ea5-fa5d-2501abfe7b24 correlation 3fa2b1c4d5e6f708192a3b4c: HTTP 503 from s4.example.com:443',
+    'level ERROR',
+  );
+  const b = eventKey(
+    '2024-05-02 11:59:59,999 ERROR [http-nio-8080-exec-7] x - [MPL ID AGydnuKY5GTVZj7OoHyRmGukNMK1] message 00000000-1111-2222-3333-444444444444 correlation 0123456789abcdef01234567: HTTP 503 from s4.example.com:443',
+    'level ERROR',
+  );
+  assert.equal(a, b);
+  const base = '2024-05-01 10:00:01,403 ERROR [exec-1] x - HTTP 503 from s4.example.com:443';
+  for (const other of [
+    base.replace('503', '401'),
+    base.replace(':443', ':8443'),
+    base.replace('s4.example', 's5.example'),
+    base.replace('HTTP 503', 'SSSLERR_PEER_CERT_UNTRUSTED'),
+    base.replace('ERROR', 'INFO'),
+  ])
+    assert.notEqual(eventKey(other), eventKey(base), other);
+  assert.notEqual(eventKey(base, 'level ERROR'), eventKey(base), 'why it is failing is part of the key');
+  // "sslv3_alert_handshake_failure" is a code, not an id.
+  assert.notEqual(eventKey('x sslv3_alert_handshake_failure'), eventKey('x sslv3_alert_bad_certificate_xx'));
+});
+
+test("a time's milliseconds before the level are no HTTP status", () => {
+  const statuses = (t: string) =>
+    extractSignals(t)
+      .filter((s) => s.type === 'http.status')
+      .map((s) => s.value);
+  assert.deepEqual(statuses('2024-05-01 10:00:01,403 ERROR [t] x - Job 7 failed'), []);
+  assert.deepEqual(statuses('the receiver answered 403 error'), ['403']);
+});
+
+test('the cache of verdicts is bounded by the size of its keys, least recently used out first', () => {
+  const c = new VerdictCache(1000);
+  for (let i = 0; i < 500; i++) c.set(`key-${i}`.padEnd(100, '.'), null);
+  assert.ok(c.size <= 10, `${c.size} keys`);
+  assert.equal(c.get('key-499'.padEnd(100, '.')), null);
+  assert.equal(c.get('key-0'.padEnd(100, '.')), undefined);
+  c.set('x'.repeat(20_000), null);
+  assert.equal(c.get('x'.repeat(20_000)), undefined, 'an over-long key is not kept');
+});
