@@ -42,8 +42,12 @@ export function isMpl(rec: Rec): boolean {
   return 'MessageGuid' in rec || 'IntegrationFlowName' in rec || ('Status' in rec && 'LogStart' in rec);
 }
 
-/** The record as a candidate, or null when the message went through and carries no error text. */
-export function mplCandidate(rec: Rec, place: Place): Candidate | null {
+/**
+ * The record as a candidate, or null when the message went through and carries no error text.
+ * `noText`: the headline of a failed message without error text, after its status (an export's
+ * wording by default; `tenant failures` says the tenant's).
+ */
+export function mplCandidate(rec: Rec, place: Place, noText?: string): Candidate | null {
   const status = str(rec.Status)?.toUpperCase();
   const text = errorText(rec);
   const failing = status && FAILED.has(status) ? `status ${status}` : undefined;
@@ -55,7 +59,7 @@ export function mplCandidate(rec: Rec, place: Place): Candidate | null {
   const headline = text?.split('\n').find((l) => l.trim());
   const message = headline
     ? redact(headline.trim()).slice(0, 300)
-    : `${status}: the export has no error text (it is at MessageProcessingLogs('<id>')/ErrorInformation/$value)`;
+    : `${status}: ${noText ?? "the export has no error text (it is at MessageProcessingLogs('<id>')/ErrorInformation/$value)"}`;
   return {
     text: text ?? '',
     place,

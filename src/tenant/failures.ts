@@ -97,6 +97,7 @@ export async function tenantFailures(
   const texts: (string | undefined)[] = new Array(mpls.length);
   let done = 0;
   let unread = 0;
+  const unreadAt = new Set<number>();
   let firstError: unknown;
   await pool(mpls, o.concurrency ?? TEXT_CONCURRENCY, async (m, i) => {
     try {
@@ -105,6 +106,7 @@ export async function tenantFailures(
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       unread++;
+      unreadAt.add(i);
       firstError ??= e;
       // A missing role or a refused token fails every text alike: stop at the first.
       if (/\((401|403)\)/.test(e.message)) throw e;
@@ -123,9 +125,14 @@ export async function tenantFailures(
     const text = texts[i];
     const rec = { ...m.raw, ...(text ? { ErrorText: text } : {}) };
     // The monitor's link is where a user opens the message (AlternateWebLink, §8.1).
-    const c: Candidate | null = mplCandidate(rec, {
-      file: m.link ?? `MessageProcessingLogs('${m.messageGuid}')`,
-    });
+    const c: Candidate | null = mplCandidate(
+      rec,
+      { file: m.link ?? `MessageProcessingLogs('${m.messageGuid}')` },
+      // 204 from ErrorInformation/$value: the tenant has no error text for it (yet), §5 quirks.
+      unreadAt.has(i)
+        ? 'its error text could not be read from the tenant'
+        : 'the tenant has no error text for this message (yet): its ErrorInformation answered No Content',
+    );
     if (!c) continue;
     bytes += Buffer.byteLength(c.text);
     // Identical texts but for the platform's closing "The MPL ID for the failed message is : <id>"
