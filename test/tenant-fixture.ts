@@ -60,6 +60,60 @@ export const FIXTURE_ERRORS: { iflow: string; text: string; expect: string | nul
   },
 ];
 
+/** A deployed artifact (tenant-api.md §8.2) and its inbound endpoint (§8.3), when it has one. */
+export interface FixtureArtifact {
+  id: string;
+  name: string;
+  version: string;
+  status: 'STARTED' | 'STARTING' | 'STOPPING' | 'ERROR';
+  endpoint?: { prefix: 'http' | 'cxf'; address: string; protocol: string };
+  /** `ErrorInformation/$value` of an artifact in ERROR: the CF shape recorded from a tenant (§8.2). */
+  deployError?: unknown;
+}
+
+/** The deployed artifacts: the messages' iFlows, two inbound endpoints, one flow in ERROR. */
+export const FIXTURE_ARTIFACTS: FixtureArtifact[] = [
+  {
+    id: 'Orders_In',
+    name: 'Orders In',
+    version: '1.0.3',
+    status: 'STARTED',
+    endpoint: { prefix: 'http', address: 'orders', protocol: 'REST' },
+  },
+  {
+    id: 'Invoice_SOAP',
+    name: 'Invoice SOAP',
+    version: '2.1.0',
+    status: 'STARTED',
+    endpoint: { prefix: 'cxf', address: 'InvoiceService', protocol: 'SOAP' },
+  },
+  { id: 'Orders_to_ERP', name: 'Orders_to_ERP', version: '1.2.0', status: 'STARTED' },
+  { id: 'Orders_to_Shop', name: 'Orders_to_Shop', version: '1.0.0', status: 'STARTED' },
+  { id: 'Invoices_SFTP', name: 'Invoices_SFTP', version: '1.0.1', status: 'STARTED' },
+  { id: 'Jobs_Start', name: 'Jobs_Start', version: '1.0.0', status: 'STARTED' },
+  {
+    id: 'Stock_Mapping',
+    name: 'Stock_Mapping',
+    version: '1.0.4',
+    status: 'ERROR',
+    // The misspelled subsytemPartName and `parameter` beside `message`, one parameter a JSON string.
+    deployError: {
+      message: {
+        subsystemName: 'CONTENT',
+        subsytemPartName: 'CONTENT_DEPLOY',
+        messageId: 'GenerationFailed',
+        messageText: '',
+      },
+      parameter: [
+        JSON.stringify({
+          message: 'The generation and build of the artifact were unsuccessful.',
+          childMessageInstances: [{ message: "Script file 'script1.groovy' not found", parameters: [] }],
+        }),
+      ],
+    },
+  },
+];
+
 export interface FixtureFaults {
   /** The first N API requests answer 429 (Retry-After: 0). */
   tooMany?: number;
@@ -93,6 +147,8 @@ export interface FixtureOptions {
   /** __next as an absolute URL with :443-style port (default: relative, as the fake should, §4). */
   absoluteNext?: boolean;
   faults?: FixtureFaults;
+  /** The origin the service endpoints' URLs name (default: the fixture's own, which serves them). */
+  runtimeUrl?: string;
 }
 
 export interface RequestRecord {
@@ -308,6 +364,25 @@ export async function startTenantFixture(o: FixtureOptions = {}): Promise<Tenant
     };
   });
 
+  // Deployed artifacts (tenant-api.md §8.2): the iFlows the messages name, two with inbound endpoints
+  // (§8.3: /http/<address> for HTTPS senders, /cxf/<address> for SOAP), one in ERROR.
+  const artifactRows = FIXTURE_ARTIFACTS.map((a, i) => ({
+    __metadata: {
+      type: 'com.sap.hci.api.IntegrationRuntimeArtifact',
+      media_src: `URL:443/api/v1/IntegrationRuntimeArtifacts('${a.id}')/$value`,
+    },
+    Id: a.id,
+    Version: a.version,
+    Name: a.name,
+    Type: 'INTEGRATION_FLOW',
+    DeployedBy: 'admin',
+    DeployedOn: odataDate(now - (i + 1) * DAY),
+    Status: a.status,
+    ErrorInformation: {
+      __deferred: { uri: `URL:443/api/v1/IntegrationRuntimeArtifacts('${a.id}')/ErrorInformation` },
+    },
+  }));
+
   // Tokens (tenant-api.md §2): opaque to the API, JWT-shaped like XSUAA's.
   const tokens = new Map<string, { expiresAt: number; revoked: boolean }>();
   const issued: string[] = [];
@@ -363,6 +438,7 @@ export async function startTenantFixture(o: FixtureOptions = {}): Promise<Tenant
     });
     if (u.pathname === '/oauth/token') return void (await token(req, res, u, socket));
     if (u.pathname.startsWith('/api/v1')) return void api(req, res, u);
+    if (/^\/(http|cxf)\//.test(u.pathname)) return void runtime(req, res, u);
     res.writeHead(404, { 'content-type': 'text/html' }).end('<html><body>Not Found</body></html>');
   }
 
@@ -455,6 +531,7 @@ export async function startTenantFixture(o: FixtureOptions = {}): Promise<Tenant
       MessageProcessingLogs: 'MonitoringDataRead',
       KeystoreEntries: 'MonitoringDataRead',
       IntegrationRuntimeArtifacts: 'MonitoringDataRead',
+      // The role of ServiceEndpoints is not documented (§10): the fixture takes MonitoringDataRead.
       ServiceEndpoints: 'MonitoringDataRead',
     };
     if (!needs[set])
@@ -515,7 +592,85 @@ export async function startTenantFixture(o: FixtureOptions = {}): Promise<Tenant
       }
       if (path === 'KeystoreEntries') return page(res, u, asJson, 'KeystoreEntries', keystoreRows);
     }
+    if (set === 'IntegrationRuntimeArtifacts') {
+      if (path === 'IntegrationRuntimeArtifacts')
+        return page(
+          res,
+          u,
+          asJson,
+          set,
+          artifactRows.map((r) => withOrigin(r)),
+        );
+      // ('<Id>')/ErrorInformation/$value: the CF JSON of §8.2 for an artifact in ERROR, 204 without one.
+      const one = /^IntegrationRuntimeArtifacts\('((?:''|[^'])*)'\)\/ErrorInformation\/\$value$/.exec(path);
+      const a = one && FIXTURE_ARTIFACTS.find((x) => x.id === one[1]!.replace(/''/g, "'"));
+      // A flow that is not deployed: 404 with "Requested entity could not be found" (§9 item 8).
+      if (!a) return odataError(res, asJson, 404, 'Not Found', 'Requested entity could not be found.');
+      if (!a.deployError) return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(a.deployError));
+    }
+    if (set === 'ServiceEndpoints' && path === 'ServiceEndpoints') {
+      // EntryPoints inline only with $expand=EntryPoints; else a deferred link (OData V2, §8.3).
+      const expand = /(^|,)EntryPoints(,|$)/.test(u.searchParams.get('$expand') ?? '');
+      const rows = FIXTURE_ARTIFACTS.filter((a) => a.endpoint).map((a) => {
+        const ep = a.endpoint!;
+        const entry = `${runtimeUrl()}/${ep.prefix}/${ep.address}`;
+        return {
+          __metadata: { type: 'com.sap.hci.api.ServiceEndpoint' },
+          Name: a.id,
+          Id: `${a.id}$endpointAddress=${ep.address}`,
+          Title: a.name,
+          Version: a.version,
+          Summary: '',
+          Description: '',
+          LastUpdated: odataDate(now - DAY),
+          Protocol: ep.protocol,
+          EntryPoints: expand
+            ? {
+                results: [
+                  {
+                    __metadata: {
+                      id: `${url}/api/v1/EntryPoints('${encodeURIComponent(entry)}')`,
+                      type: 'com.sap.hci.api.EntryPoint',
+                    },
+                    Name: a.id,
+                    Url: entry,
+                    Type: 'PROD',
+                    AdditionalInformation: '',
+                  },
+                ],
+              }
+            : { __deferred: { uri: `${url}/api/v1/ServiceEndpoints('${a.id}')/EntryPoints` } },
+          ApiDefinitions: { __deferred: { uri: `${url}/api/v1/ServiceEndpoints('${a.id}')/ApiDefinitions` } },
+        };
+      });
+      return page(res, u, asJson, set, rows);
+    }
     return odataError(res, asJson, 404, 'Not Found', 'Requested entity could not be found.');
+  }
+
+  /** The runtime host of the endpoints' URLs: the fixture's own origin, unless set (the lab's). */
+  const runtimeUrl = () => o.runtimeUrl ?? url;
+  const withOrigin = (r: Record<string, unknown>) => ({
+    ...r,
+    __metadata: Object.fromEntries(
+      Object.entries(r.__metadata as Record<string, string>).map(([k, v]) => [k, v.replace('URL:443', url)]),
+    ),
+  });
+
+  /**
+   * The inbound side, as far as a 404 goes: the deployed paths (case-sensitive) answer 401 without
+   * credentials (a sender's first call), any other /http/ or /cxf/ path 404 (§8.3 paths).
+   */
+  function runtime(req: IncomingMessage, res: ServerResponse, u: URL) {
+    const deployed = FIXTURE_ARTIFACTS.some(
+      (a) => a.endpoint && u.pathname.replace(/\/+$/, '') === `/${a.endpoint.prefix}/${a.endpoint.address}`,
+    );
+    if (!deployed) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('');
+    if (!req.headers.authorization)
+      return void res.writeHead(401, { 'www-authenticate': 'Basic realm="SAP Cloud Integration"' }).end();
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
   }
 
   let pagesServed = 0;

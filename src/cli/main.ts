@@ -239,7 +239,7 @@ withTimeout(trust.command('add-from-site'), 'bound for the connection')
 const tenant = program
   .command('tenant')
   .description(
-    "read a Cloud Integration tenant's API (/api/v1, read-only): failed messages diagnosed, keystore",
+    "read a Cloud Integration tenant's API (/api/v1, read-only): failed messages diagnosed, keystore, deployed endpoints",
   )
   .addHelpText(
     'after',
@@ -281,6 +281,13 @@ tenantFlags(
   .option('--export <file>', "write the tenant's certificates to a PEM (.pem) or PKCS#12 (.p12) trust store")
   .option('--password-env <var>', 'environment variable holding the PKCS#12 password (--export)')
   .action(async (opts) => (await import('./tenant.js')).tenantKeystoreCommand(opts));
+tenantFlags(
+  tenant
+    .command('endpoints')
+    .description(
+      'the deployed integration flows (status, deployment errors) and their inbound URLs; exit 1 when one is in ERROR',
+    ),
+).action(async (opts) => (await import('./tenant.js')).tenantEndpointsCommand(opts));
 
 program
   .command('lab')

@@ -176,16 +176,21 @@ function oauthSpec(f: ProbeFlags): OAuthSpec | undefined {
   };
 }
 
-/** The trust store that judges chains: the tenant's keystore (--tenant), a file (--trust), or Java's. */
-async function trustStoreOf(f: ProbeFlags) {
+/**
+ * The trust store that judges chains: the tenant's keystore (--tenant, with its deployed endpoints
+ * for an inbound URL), a file (--trust), or Java's.
+ */
+async function trustStoreOf(target: string, f: ProbeFlags) {
   if (f.serviceKey && !f.tenant) throw new UserError('--service-key goes with --tenant');
   if (f.tenant && f.trust)
     throw new UserError("choose one of --tenant (the tenant's keystore) and --trust FILE");
-  if (f.tenant) return (await import('./tenant.js')).tenantTrustStoreFor(f);
-  return loadTrustStore({
-    ...(f.trust ? { file: f.trust } : {}),
-    ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
-  });
+  if (f.tenant) return (await import('./tenant.js')).tenantForProbe(f, target);
+  return {
+    store: await loadTrustStore({
+      ...(f.trust ? { file: f.trust } : {}),
+      ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
+    }),
+  };
 }
 
 /** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
@@ -193,7 +198,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
   // Flags set by a caller rather than parsed from a command line get the same checks.
   secondsOption()(String(f.timeout));
   redirectsOption(String(f.maxRedirs));
-  const store = await trustStoreOf(f);
+  const { store, deployed } = await trustStoreOf(target, f);
   const identity = clientIdentity(f);
   const oauth = oauthSpec(f);
   // The user: -u (as curl, it wins), else the URL's (sftp://user@host).
@@ -229,6 +234,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
       csrf: !!f.csrf,
       maxRedirects: f.maxRedirs,
       locationTrusted: !!f.locationTrusted,
+      ...(deployed ? { deployed } : {}),
     },
     smtp: {
       ...login,

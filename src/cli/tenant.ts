@@ -10,7 +10,15 @@ import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
 import { MPL_STATUSES, type KeystoreEntry } from '../tenant/entities.js';
 import { daysUntil, keystoreEntries, tenantTrustStore } from '../tenant/keystore.js';
 import { loadServiceKey, secretsOf, type ServiceKey } from '../tenant/service-key.js';
+import { defaultDirection, parseTarget } from '../probe/target.js';
+import {
+  deployedArtifacts,
+  endpointsOf,
+  type DeployedArtifact,
+  type DeployedEndpoint,
+} from '../tenant/endpoints.js';
 import type { TrustStore } from '../trust/store.js';
+import type { Direction } from '../types.js';
 import { addTrustedCerts } from '../trust/write.js';
 import { secondsOption } from './probe-flags.js';
 import { secretFromEnv } from './secrets.js';
@@ -145,14 +153,98 @@ export async function tenantFailuresCommand(
 }
 
 /**
- * The tenant's keystore as the trust store of `probe --tenant`: downloaded on the fly with the
- * service key (--service-key FILE or $LINKDOCTOR_SERVICE_KEY), each request bounded by --timeout.
- * Throws UserError as every tenant command does (no key, wrong secret, missing role, ...).
+ * What `probe --tenant` takes from the tenant, with the service key (--service-key FILE or
+ * $LINKDOCTOR_SERVICE_KEY), each request bounded by --timeout: the keystore as the trust store,
+ * downloaded on the fly; for an inbound http(s) URL (a sender calls the tenant) also the deployed
+ * endpoints, so that a 404 names the closest one. Throws UserError as every tenant command does.
  */
-export async function tenantTrustStoreFor(
-  f: Pick<TenantFlags, 'serviceKey' | 'timeout'>,
-): Promise<TrustStore> {
-  return withClient(f, async (client) => (await tenantTrustStore(client)).store);
+export async function tenantForProbe(
+  f: Pick<TenantFlags, 'serviceKey' | 'timeout'> & { direction?: Direction },
+  target: string,
+): Promise<{ store: TrustStore; deployed?: { endpoints: DeployedEndpoint[]; tenant: string } }> {
+  const t = parseTarget(target);
+  const inbound = (f.direction ?? defaultDirection(t)) === 'inbound' && /^https?$/.test(t.scheme);
+  return withClient(f, async (client) => {
+    const { store } = await tenantTrustStore(client);
+    if (!inbound) return { store };
+    const endpoints = endpointsOf(await deployedArtifacts(client));
+    return { store, deployed: { endpoints, tenant: client.host } };
+  });
+}
+
+/** The deployed artifacts as a table: name, status, version, deployed on, inbound URLs. */
+function artifactsTable(artifacts: DeployedArtifact[], c: Colors): string {
+  const head = ['INTEGRATION FLOW', 'STATUS', 'VERSION', 'DEPLOYED ON', 'ENDPOINTS'];
+  const rows: { cells: string[]; error: boolean }[] = [];
+  for (const a of artifacts) {
+    const urls = a.endpoints.map((e) => printable(e.url));
+    rows.push({
+      cells: [
+        printable(a.name),
+        printable(a.status || '-'),
+        printable(a.version ?? '-'),
+        date(a.deployedOn),
+        urls[0] ?? '-',
+      ],
+      error: a.status === 'ERROR',
+    });
+    for (const u of urls.slice(1)) rows.push({ cells: ['', '', '', '', u], error: false });
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
+  const line = (cells: string[], error = false) =>
+    cells
+      .map((cell, i) => {
+        const padded = cell.padEnd(widths[i]!);
+        // Red as the monitor shows an artifact in error.
+        return i === 1 && error ? c.red(padded) : padded;
+      })
+      .join('  ')
+      .trimEnd();
+  return [c.bold(line(head)), ...rows.map((r) => line(r.cells, r.error))].join('\n');
+}
+
+/**
+ * `tenant endpoints`: the deployed integration flows (IntegrationRuntimeArtifacts: status, version,
+ * deployment errors) and their inbound URLs (ServiceEndpoints). Exit 1 when one is in status ERROR.
+ */
+export async function tenantEndpointsCommand(f: TenantFlags): Promise<void> {
+  await withClient(f, async (client) => {
+    const artifacts = await deployedArtifacts(client);
+    const failed = artifacts.filter((a) => a.status === 'ERROR');
+    process.exitCode = failed.length ? 1 : 0;
+    if (f.json) {
+      const row = (a: DeployedArtifact) => ({
+        ...a,
+        ...(a.deployedOn !== undefined ? { deployedOn: new Date(a.deployedOn).toISOString() } : {}),
+      });
+      process.stdout.write(
+        `${jsonText({ tenant: client.host, artifacts: artifacts.map(row), errors: failed.map((a) => a.id) }, 2)}\n`,
+      );
+      return;
+    }
+    const c = colorsFor(process.stdout);
+    const urls = artifacts.reduce((n, a) => n + a.endpoints.length, 0);
+    const out = [
+      c.bold(
+        `deployed integration flows of tenant ${client.host} (${artifacts.length}, ${urls} inbound URL${urls === 1 ? '' : 's'})`,
+      ),
+      artifactsTable(artifacts, c),
+      '',
+    ];
+    for (const a of failed)
+      out.push(
+        `${c.red('✖')} ${printable(a.name)} is in status ERROR${
+          a.error
+            ? `; its deployment error:\n${a.error
+                .split('\n')
+                .map((l) => `    ${l}`)
+                .join('\n')}`
+            : ' (the tenant gives no deployment error)'
+        }`,
+      );
+    if (!failed.length) out.push(`${c.green('✔')} No deployed artifact is in status ERROR.`);
+    process.stdout.write(`${out.join('\n')}\n`);
+  });
 }
 
 const date = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString().slice(0, 10));

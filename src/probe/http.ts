@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import { judgeChain } from '../trust/chain.js';
 import { fetchServerChain } from '../trust/fetch.js';
+import { closestEndpoint, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
@@ -32,6 +33,8 @@ export interface HttpSpec {
   timeoutMs: number;
   /** performance.now() by which the whole step must end (the probe's total budget). */
   deadline?: number;
+  /** The tenant's deployed inbound endpoints (probe --tenant): a 404 names the closest one. */
+  deployed?: { endpoints: DeployedEndpoint[]; tenant: string };
 }
 
 export interface HttpExchange {
@@ -645,6 +648,14 @@ async function explainNotFound(
   finding: HttpFinding,
   signal: AbortSignal,
 ): Promise<string> {
+  // The tenant's own list says which endpoint was meant: no guessing with more requests.
+  if (spec.deployed) {
+    finding.notes.push(endpointSentence(spec.url, spec.deployed.endpoints, spec.deployed.tenant));
+    const closest = closestEndpoint(spec.url, spec.deployed.endpoints);
+    return closest && !closest.exact
+      ? `; the closest deployed endpoint is ${new URL(closest.endpoint.url).pathname}`
+      : '';
+  }
   for (const path of nearPaths(spec.url.pathname)) {
     const url = new URL(spec.url);
     url.pathname = path;

@@ -1,0 +1,121 @@
+// `linkdoctor tenant endpoints` and the closest deployed endpoint of `probe --tenant`, against the
+// loopback tenant FIXTURE: IntegrationRuntimeArtifacts (one in ERROR with the CF deployment error),
+// ServiceEndpoints with EntryPoints only under $expand, and the runtime's case-sensitive paths.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { closestEndpoint, type DeployedEndpoint } from '../src/tenant/endpoints.js';
+import { runCliAsync, type Run } from './helpers.js';
+import { FIXTURE_SECRET, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
+
+const run = (f: TenantFixture, args: string[], env: Record<string, string> = {}): Promise<Run> =>
+  runCliAsync(args, {
+    env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '', ...env },
+    timeout: 60_000,
+  });
+
+function assertNoSecret(f: TenantFixture, r: Run): void {
+  const all = r.stdout + r.stderr;
+  assert.ok(!all.includes(FIXTURE_SECRET), 'the client secret leaked');
+  for (const t of f.tokens) assert.ok(!all.includes(t.split('.')[2]!), 'a token leaked');
+}
+
+describe('closestEndpoint', () => {
+  const rt = 'https://acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com';
+  const deployed: DeployedEndpoint[] = [
+    { url: `${rt}/http/orders`, iflow: 'Orders_In' },
+    { url: `${rt}/cxf/InvoiceService`, iflow: 'Invoice_SOAP' },
+    { url: `${rt}/http/stock/v2`, iflow: 'Stock_In' },
+  ];
+  const why = (path: string, host = rt) => closestEndpoint(new URL(path, host), deployed);
+
+  test('exact, another case, the other prefix, a missing prefix, the nearest spelling', () => {
+    assert.deepEqual(
+      [why('/http/orders')!.exact, why('/http/orders/')!.exact, why('/http/orders')!.endpoint.iflow],
+      [true, true, 'Orders_In'],
+    );
+    assert.match(why('/http/Orders')!.why, /another case/);
+    assert.equal(why('/http/Orders')!.endpoint.iflow, 'Orders_In');
+    assert.match(why('/http/InvoiceService')!.why, /^\/cxf\/ instead of \/http\/ \(a SOAP sender/);
+    assert.match(why('/orders')!.why, /a missing prefix: \/http\//);
+    const near = why('/http/stok/v2')!;
+    assert.deepEqual([near.endpoint.iflow, near.why], ['Stock_In', 'the nearest spelling']);
+    assert.match(why('/http/orders', 'https://other.example')!.why, /another host/);
+    assert.equal(closestEndpoint(new URL('https://x/http/a'), []), undefined);
+  });
+});
+
+describe('tenant endpoints and probe --tenant of an inbound URL', () => {
+  let f: TenantFixture;
+  before(async () => (f = await startTenantFixture({ messages: 10 })));
+  after(() => f.close());
+
+  test('lists the deployed flows with their inbound URLs, the one in ERROR with its deployment error (exit 1)', async () => {
+    const r = await run(f, ['tenant', 'endpoints', '--service-key', f.keyFile]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /INTEGRATION FLOW\s+STATUS\s+VERSION\s+DEPLOYED ON\s+ENDPOINTS/);
+    assert.match(r.stdout, new RegExp(`Orders In\\s+STARTED\\s+1\\.0\\.3\\s+\\S+\\s+${f.url}/http/orders`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Invoice SOAP\\s+STARTED\\s+2\\.1\\.0\\s+\\S+\\s+${f.url}/cxf/InvoiceService`),
+    );
+    assert.match(r.stdout, /Stock_Mapping\s+ERROR/);
+    // The CF error: messageId, the JSON string inside `parameter`, its child message.
+    assert.match(
+      r.stdout,
+      /Stock_Mapping is in status ERROR; its deployment error:\n\s+GenerationFailed\n\s+The generation and build/,
+    );
+    assert.match(r.stdout, /Script file 'script1\.groovy' not found/);
+    // EntryPoints asked for with $expand (without it they are only a deferred link).
+    const asked = f.requests.find((q) => new URL(q.url).pathname === '/api/v1/ServiceEndpoints');
+    assert.equal(new URL(asked!.url).searchParams.get('$expand'), 'EntryPoints');
+    const j = JSON.parse(
+      (await run(f, ['tenant', 'endpoints', '--service-key', f.keyFile, '--json'])).stdout,
+    );
+    assert.deepEqual(j.errors, ['Stock_Mapping']);
+    assert.equal(j.artifacts.length, 7);
+    assertNoSecret(f, r);
+  });
+
+  test('a 404 from the runtime names the closest deployed endpoint and why', async () => {
+    // The note is wrapped to the terminal's width: compared on one line.
+    const probe = async (path: string) => {
+      const r = await run(f, [
+        'probe',
+        `${f.url}${path}`,
+        '--direction',
+        'inbound',
+        '--tenant',
+        '--service-key',
+        f.keyFile,
+      ]);
+      return { ...r, stdout: r.stdout.replace(/\s*\n\s*(?=[^\s✖✔·])/g, ' ') };
+    };
+    const cased = await probe('/http/Orders');
+    assert.equal(cased.status, 1, cased.stderr);
+    assert.match(cased.stdout, /✖ http .*404.*the closest deployed endpoint is \/http\/orders/);
+    assert.match(
+      cased.stdout,
+      /No deployed integration flow of tenant \S+ has the endpoint \/http\/Orders; the closest is \S+\/http\/orders of Orders_In: another case/,
+    );
+    assert.match(cased.stdout, /in-http-404/);
+    const prefix = await probe('/http/InvoiceService');
+    assert.match(
+      prefix.stdout,
+      /the closest is \S+\/cxf\/InvoiceService of Invoice_SOAP: \/cxf\/ instead of \/http\//,
+    );
+    const bare = await probe('/orders');
+    assert.match(bare.stdout, /a missing prefix: \/http\//);
+    // The deployed path itself: the runtime asks for credentials (401), no endpoint note.
+    const right = await probe('/http/orders');
+    assert.match(right.stdout, /401/);
+    assert.doesNotMatch(right.stdout, /closest/);
+    assertNoSecret(f, cased);
+  });
+
+  test('an outbound probe does not read the endpoints', async () => {
+    const before = f.requests.length;
+    await run(f, ['probe', `${f.url}/http/Orders`, '--tenant', '--service-key', f.keyFile]);
+    const sets = f.requests.slice(before).map((q) => new URL(q.url).pathname);
+    assert.ok(!sets.some((p) => p.includes('ServiceEndpoints')), sets.join(' '));
+  });
+});
