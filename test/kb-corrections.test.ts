@@ -167,3 +167,29 @@ test('in-cert-validity: an SAP-generated service key certificate lives at most 3
 test('in-icm-connection-failed: no unsourced notice period for load balancer IP changes', () => {
   assert.deepEqual(none('in-icm-connection-failed', /four weeks|4 weeks/i), []);
 });
+
+test('out-http-401: Client Certificate is not offered for On-Premise receivers; principal propagation tokens last 30 minutes', () => {
+  const id = 'out-http-401';
+  assert.ok(
+    some(id, /On-Premise[^.]*(?:not allow|does not allow|cannot use|not possible)[^.]*Client Certificate/i),
+  );
+  assert.ok(some(id, /30 minutes/));
+});
+
+test('out-osci-conversion: the OData V2 receiver caches metadata for an hour', () => {
+  assert.ok(some('out-osci-conversion', /metadata cache|caches? (?:the )?metadata/i));
+  assert.ok(some('out-osci-conversion', /SAP_ODataV2_RefreshCacheOnExpiry/));
+});
+
+test('out-successfactors-adapter: the SOAP and OData V2 adapters need HTTP Session Reuse (never None)', () => {
+  const id = 'out-successfactors-adapter';
+  assert.ok(some(id, /SOAP and OData V2 adapters require On Exchange or On Integration Flow/i));
+  assert.deepEqual(none(id, /Session Reuse is 'None' while/i), []);
+});
+
+test('out-successfactors-webservice: the Company ID field of a SuccessFactors credential; no unread KBA for the API servers', () => {
+  const id = 'out-successfactors-webservice';
+  assert.ok(some(id, /Company ID/));
+  assert.deepEqual(none(id, /user@companyId|2215682/), []);
+  assert.ok(some(id, /List of SAP SuccessFactors API Servers/));
+});

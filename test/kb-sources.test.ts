@@ -140,18 +140,26 @@ test('a diagnosis carries no sources: they are guidance for kb show, not matchin
 const SOURCED = [
   'in-authorization-check',
   'in-cert-validity',
+  'in-date-header',
   'in-http-401',
   'in-http-403',
   'in-http-404',
   'in-icm-connection-failed',
+  'in-not-active-subaccount',
   'in-request-not-reaching',
   'in-srt-soap-runtime',
   'in-ssslerr-untrusted',
+  'out-411-empty-post',
   'out-cert-path',
   'out-csrf-403',
   'out-fsm-sequential-smtp',
+  'out-http-401',
   'out-http-403-cloud-connector',
+  'out-http-503',
+  'out-osci-conversion',
   'out-sftp',
+  'out-successfactors-adapter',
+  'out-successfactors-webservice',
 ];
 
 test('the shipped knowledge base: the sourced entries stay sourced, and no link is a draft', async () => {
