@@ -193,3 +193,7 @@ test('out-successfactors-webservice: the Company ID field of a SuccessFactors cr
   assert.deepEqual(none(id, /user@companyId|2215682/), []);
   assert.ok(some(id, /List of SAP SuccessFactors API Servers/));
 });
+
+test('out-http-404: a CamelHttpUri header set in an earlier step overwrites the Address too', () => {
+  assert.ok(some('out-http-404', /CamelHttpUri[^.]*earlier step[^.]*overwrites the Address/i));
+});
