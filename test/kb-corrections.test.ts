@@ -197,3 +197,11 @@ test('out-successfactors-webservice: the Company ID field of a SuccessFactors cr
 test('out-http-404: a CamelHttpUri header set in an earlier step overwrites the Address too', () => {
   assert.ok(some('out-http-404', /CamelHttpUri[^.]*earlier step[^.]*overwrites the Address/i));
 });
+
+test('smtp-auth-failed: the mail adapter offers OAuth2 Authorization Code only (no client credentials); no OAuth for personal Microsoft accounts; STARTTLS Optional upgrades when offered', () => {
+  const id = 'smtp-auth-failed';
+  assert.deepEqual(none(id, /Client Credentials credential|service principal/i), []);
+  assert.ok(some(id, /OAuth2 Authorization Code/));
+  assert.ok(some(id, /personal Microsoft account/i));
+  assert.deepEqual(none(id, /\(Protection Off or STARTTLS Optional\)/), []);
+});

@@ -163,6 +163,8 @@ const SOURCED = [
   'out-sftp',
   'out-successfactors-adapter',
   'out-successfactors-webservice',
+  'smtp-auth-failed',
+  'smtp-starttls-required',
 ];
 
 test('the shipped knowledge base: the sourced entries stay sourced, and no link is a draft', async () => {
