@@ -205,3 +205,7 @@ test('smtp-auth-failed: the mail adapter offers OAuth2 Authorization Code only (
   assert.ok(some(id, /personal Microsoft account/i));
   assert.deepEqual(none(id, /\(Protection Off or STARTTLS Optional\)/), []);
 });
+
+test('out-client-cert-rejected: after a key pair renewal the flow is restarted on every runtime node (keystore cached 24 hours)', () => {
+  assert.ok(some('out-client-cert-rejected', /restart[^.]*every runtime node[^.]*24 hours/i));
+});
