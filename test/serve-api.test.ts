@@ -124,7 +124,7 @@ describe('POST /api/probe', () => {
       [{ url: 'gopher://x' }, /cannot test gopher/],
       [{ url: 'https://x', timeout: 999 }, /body\/timeout/],
       [{ url: 'https://x', maxRedirs: -1 }, /body\/maxRedirs/],
-      [{ url: 'https://user:pw@x' }, /no credentials in the URL/],
+      [{ url: 'https://user:pw@x' }, /the URL holds a password/],
       [{ url: 'https://x', trust: '/nonexistent/store.pem' }, /cannot read|not|no such/i],
     ] as const) {
       const r = await post(app, '/api/probe', body);
