@@ -209,3 +209,57 @@ test('smtp-auth-failed: the mail adapter offers OAuth2 Authorization Code only (
 test('out-client-cert-rejected: after a key pair renewal the flow is restarted on every runtime node (keystore cached 24 hours)', () => {
   assert.ok(some('out-client-cert-rejected', /restart[^.]*every runtime node[^.]*24 hours/i));
 });
+
+// The last twelve entries (issue 15, third engineer): each test holds a fact read in the source it cites.
+
+test('out-csrf-403: a token fetched before a Splitter goes with HTTP Session Reuse On Exchange (Specify Proper Session Handling); On Integration Flow only for a stateless API without CSRF', () => {
+  const id = 'out-csrf-403';
+  const sentences = statements(id).flatMap((s) => s.split(/(?<=[.;])\s+/));
+  assert.ok(sentences.some((s) => /Splitter[^.]*On Exchange|On Exchange[^.]*Splitter/.test(s)));
+  for (const s of sentences.filter((x) => /On Integration Flow/.test(x) && /Splitter|CSRF/i.test(x)))
+    assert.match(s, /stateless[^.]*not CSRF-protected|without CSRF/i, s);
+});
+
+test('ftp-failure: the FTP adapter supports passive mode only and no TLS session reuse, so a vsftpd 522 needs require_ssl_reuse=NO on the server', () => {
+  const id = 'ftp-failure';
+  assert.ok(some(id, /passive mode only/i));
+  assert.ok(some(id, /does not support TLS session reuse/i));
+  assert.ok(some(id, /require_ssl_reuse=NO/));
+  assert.deepEqual(none(id, /server that supports TLS session reuse/i), []);
+  assert.equal(
+    causeOf('FTPS upload failed: 522 SSL connection failed; session reuse required'),
+    'ftp-failure/ftps',
+  );
+});
+
+test("network-timeout: the receiver adapters' field is Timeout (in ms), 60000 ms by default, and the lowest timeout on the path decides", () => {
+  const id = 'network-timeout';
+  assert.deepEqual(none(id, /Request Timeout/), []);
+  assert.ok(some(id, /Timeout \(in ms\)/));
+  assert.ok(some(id, /60000 ms/));
+  assert.ok(some(id, /lowest one decides|whatever the adapter's Timeout says/));
+});
+
+test('http-redirect-loop: the HTTP receiver does not follow redirects; session reuse helps only when the flow follows them itself', () => {
+  const id = 'http-redirect-loop';
+  assert.ok(some(id, /HTTP receiver does not follow redirects/));
+  for (const s of none(id, /Session Reuse/)) assert.match(s, /follows the redirects itself/, s);
+});
+
+test('in-http-503: resource exhaustion restarts the Cloud Integration runtime (health check) and answers 503 on the Edge Integration Cell', () => {
+  const id = 'in-http-503';
+  assert.ok(some(id, /health check[^.]*restart/i));
+  assert.ok(some(id, /Edge Integration Cell[^.]*503/));
+  assert.deepEqual(none(id, /rejects new requests for a while/), []);
+});
+
+test('tls-hostname-mismatch: through the Cloud Connector the adapter calls http:// and the virtual host; the backend certificate is checked against the internal host', () => {
+  const id = 'tls-hostname-mismatch';
+  assert.ok(some(id, /http:\/\/[^.]*virtual host|virtual host[^.]*http:\/\//));
+  assert.ok(some(id, /internal host[^.]*certificate|certificate[^.]*internal host/));
+  assert.deepEqual(none(id, /virtual host name match what the backend certificate covers/), []);
+});
+
+test('connection-reset: pooled connections of the HTTP receiver stay open up to its Max Idle Timeout', () => {
+  assert.ok(some('connection-reset', /Max Idle Timeout/));
+});
