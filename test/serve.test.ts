@@ -3,6 +3,10 @@
 // command itself on a real port.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, checkBinding, isLoopback } from '../src/serve/app.js';
@@ -259,7 +263,7 @@ describe('linkdoctor serve', () => {
     }
   });
 
-  test('starts, prints its URL, answers, stops on SIGTERM', async () => {
+  test('starts, prints its URL, answers, closes on SIGTERM and exits 0', async () => {
     const port = await freePort();
     const env = { ...process.env, LINKDOCTOR_TOKEN: '' };
     const p = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], { env });
@@ -282,7 +286,60 @@ describe('linkdoctor serve', () => {
     } finally {
       p.kill('SIGTERM');
     }
-    assert.equal(await exited, 128 + 15);
+    assert.equal(await exited, 0);
+  });
+
+  test('SIGTERM closes the rooms: the watch schedule stops and its SQLite history is closed cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-serve-close-'));
+    const db = join(dir, 'history.db');
+    // A target that refuses at once: one check is recorded within the first second.
+    writeFileSync(
+      join(dir, 'inventory.yaml'),
+      `targets:\n  - { url: "https://127.0.0.1:1/", name: refused }\n`,
+    );
+    const port = await freePort();
+    const p = spawn(
+      process.execPath,
+      [
+        CLI,
+        'serve',
+        '--port',
+        String(port),
+        '--inventory',
+        join(dir, 'inventory.yaml'),
+        '--db',
+        db,
+        '--every',
+        '1s',
+      ],
+      { env: { ...process.env, LINKDOCTOR_TOKEN: '' } },
+    );
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 300 && !out.includes('Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /Ctrl-C/);
+      // The history is open and written (WAL mode: its -wal file exists while it is open).
+      for (let i = 0; i < 300 && !existsSync(`${db}-wal`); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(existsSync(`${db}-wal`), out);
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+    assert.match(out, /linkdoctor serve: stopped/);
+    // Closed cleanly: SQLite checkpoints the log into the database and removes it on its last close.
+    assert.equal(existsSync(`${db}-wal`), false, 'the -wal file is left: the database was not closed');
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      assert.equal(sqlite.pragma('integrity_check', { simple: true }), 'ok');
+      const n = (sqlite.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n;
+      assert.ok(n >= 1, `${n} results stored`);
+    } finally {
+      sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a port in use is one sentence', async () => {

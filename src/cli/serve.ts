@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { buildServer, checkBinding, DEFAULT_MAX_UPLOAD, type ServeOptions } from '../serve/app.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import { mountRooms } from '../serve/rooms.js';
-import { startLab, stopOnSignals } from '../lab/index.js';
+import { startLab, STOP_SIGNALS, stopOnSignals, type StopSignal } from '../lab/index.js';
+import { constants } from 'node:os';
+import type { FastifyInstance } from 'fastify';
 import { labRoutes } from '../serve/lab.js';
 import { tenantRoutes } from '../serve/tenant.js';
 import { loadServiceKey, SERVICE_KEY_ENV } from '../tenant/service-key.js';
@@ -51,7 +53,8 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
   // The tenant's room when a service key is given (as `linkdoctor tenant` takes it).
   const key =
     f.serviceKey || process.env[SERVICE_KEY_ENV] ? loadServiceKey(f.serviceKey, process.env) : undefined;
-  stopOnSignals(() => process.stderr.write('linkdoctor serve: stopped\n'));
+  // While starting: a signal stops a lab that is starting and ends the process (128 + signal).
+  const starting = stopOnSignals(() => process.stderr.write('linkdoctor serve: stopped\n'));
   const options: ServeOptions & WatchServeOptions = {
     host: f.host,
     ...(token ? { token } : {}),
@@ -65,6 +68,7 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
   if (key) await mountRooms(app, [{ name: 'tenant', plugin: tenantRoutes(key) }]);
   if (f.lab) {
     const lab = await startLab();
+    app.addHook('onClose', () => lab.stop());
     await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);
   }
   try {
@@ -81,6 +85,8 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
             : `cannot listen on ${f.host}:${f.port}: ${(e as Error).message}`,
     );
   }
+  starting();
+  closeOnSignals(app);
   const port = (app.server.address() as AddressInfo).port;
   const shown = f.host.includes(':') ? `[${f.host}]` : f.host;
   const url = `http://${shown === '0.0.0.0' || shown === '[::]' ? '127.0.0.1' : shown}:${port}/`;
@@ -89,4 +95,38 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
       `linkdoctor serves ${url}  (API ${url}api/, OpenAPI ${url}api/openapi.json${token ? '; every API call needs "Authorization: Bearer $LINKDOCTOR_TOKEN"' : ''})\nCtrl-C stops it.\n`,
     ),
   );
+}
+
+/** How long the server's rooms have to close (the watch scheduler's running checks, SQLite, the lab). */
+export const CLOSE_BOUND_MS = 15_000;
+
+/**
+ * Once listening: SIGINT, SIGTERM or SIGHUP closes the server (`app.close()`: open requests end,
+ * every room's onClose hook runs, so the watch scheduler stops and its SQLite history is closed
+ * cleanly, the lab's servers stop and its folder goes), then the process exits 0, as a server
+ * asked to stop that stopped. A close that fails or outlasts CLOSE_BOUND_MS exits 1 with a sentence;
+ * a second signal ends the process at once (128 + the signal's number).
+ */
+function closeOnSignals(app: FastifyInstance): void {
+  let closing = false;
+  const handler = (signal: StopSignal) => {
+    if (closing) process.exit(128 + constants.signals[signal]);
+    closing = true;
+    const bound = setTimeout(() => {
+      process.stderr.write(`linkdoctor serve: the rooms did not close within ${CLOSE_BOUND_MS / 1000} s\n`);
+      process.exit(1);
+    }, CLOSE_BOUND_MS);
+    bound.unref();
+    app.close().then(
+      () => {
+        process.stderr.write('linkdoctor serve: stopped\n');
+        process.exit(0);
+      },
+      (e: Error) => {
+        process.stderr.write(printable(`linkdoctor serve: stopped, but closing failed: ${e.message}\n`));
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, handler);
 }
