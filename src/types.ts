@@ -129,7 +129,7 @@ export const SIGNAL_TYPES = {
     'probe: untrusted | incomplete-chain | self-signed | expired | not-yet-valid | hostname-mismatch | weak-key | handshake-failed | client-cert-required | client-cert-rejected',
   'http.csrf': 'probe: required | invalid | cookies-not-kept',
   'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
-  'http.redirect': 'probe: loop | too-many',
+  'http.redirect': 'probe: loop | too-many | not-followed (no redirect may be followed)',
   'probe.status':
     'probe: the HTTP status the probe itself received from the endpoint (a fact, not a reading of text)',
   'ssh.hostkey': 'probe: changed | unknown',

@@ -193,12 +193,86 @@ describe('target rules', () => {
       assert.equal(r.statusCode, 200);
       assert.equal(hits, 1);
       assert.equal(r.json().http.exchanges.length, 1);
-      assert.match(r.json().steps.at(-1).detail, /more than 0 redirects: 302 → http:\/\/169\.254\.169\.254/);
+      assert.match(
+        r.json().steps.at(-1).detail,
+        /^302 Found: a redirect to http:\/\/169\.254\.169\.254\/latest\/meta-data\/, not followed \(this server follows no redirects: it is exposed beyond loopback; probe that address itself\)$/,
+      );
+      assert.doesNotMatch(JSON.stringify(r.json()), /more than 0 redirects/);
       // An exposed server reads no files a request names.
       r = await post(app, '/api/probe', { url: `https://127.0.0.1:${port}/`, trust: '/etc/passwd' }, auth);
       assert.equal(r.statusCode, 403);
       assert.equal(r.json()['invalid-params'][0].name, 'body/trust');
     } finally {
+      await app.close();
+      peer.close();
+    }
+  });
+});
+
+describe('DNS rebinding between the target check and the probe', () => {
+  test('a name resolved once: the probe connects to the address checked, Host and URL stay the name', async () => {
+    // A name that answers an allowed address to the check and another one to anyone who asks again.
+    const asked: string[] = [];
+    const resolve = async (host: string) => {
+      asked.push(host);
+      return asked.length === 1 ? ['127.0.0.1'] : ['127.0.0.2'];
+    };
+    const hosts: string[] = [];
+    // 404 for every path: the probe's http step then sends more requests (the near-path search), each
+    // on a connection of its own.
+    const peer: Server = createServer((req, res) => {
+      hosts.push(`${req.socket.localAddress} ${req.headers.host}`);
+      res.writeHead(404).end('no');
+    });
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    const port = (peer.address() as { port: number }).port;
+    const app = await server({ allowTargets: ['127.0.0.1'], resolve });
+    try {
+      const r = await post(app, '/api/probe', { url: `http://rebind.test:${port}/orders`, timeout: 5 });
+      assert.equal(r.statusCode, 200, r.body);
+      const steps = r.json().steps as { name: string; detail: string }[];
+      assert.equal(steps[0]!.detail, 'rebind.test → 127.0.0.1');
+      assert.equal(steps[1]!.detail, `connected to 127.0.0.1:${port}`);
+      assert.match(steps[2]!.detail, /^404/);
+      assert.deepEqual(asked, ['rebind.test'], 'the name was resolved more than once');
+      assert.ok(hosts.length > 1, `only ${hosts.length} request(s): the near-path search did not run`);
+      for (const h of hosts) assert.equal(h, `127.0.0.1 rebind.test:${port}`);
+    } finally {
+      await app.close();
+      peer.close();
+    }
+  });
+
+  test('the OAuth token URL too: its name is checked and connected to once', async () => {
+    const asked: string[] = [];
+    const resolve = async (host: string) => {
+      asked.push(host);
+      return asked.filter((h) => h === host).length === 1 ? ['127.0.0.1'] : ['169.254.169.254'];
+    };
+    let tokenHost = '';
+    const peer: Server = createServer((req, res) => {
+      if (req.url === '/token') {
+        tokenHost = `${req.socket.localAddress} ${req.headers.host}`;
+        return res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+      }
+      res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    const port = (peer.address() as { port: number }).port;
+    process.env.LINKDOCTOR_TEST_OAUTH_SECRET = 'not-a-real-secret';
+    const app = await server({ allowTargets: ['127.0.0.1'], resolve });
+    try {
+      const r = await post(app, '/api/probe', {
+        url: `http://api.rebind.test:${port}/`,
+        oauthTokenUrl: `http://token.rebind.test:${port}/token`,
+        oauthClientId: 'client',
+        oauthSecretEnv: 'LINKDOCTOR_TEST_OAUTH_SECRET',
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(tokenHost, `127.0.0.1 token.rebind.test:${port}`);
+      assert.deepEqual(asked.sort(), ['api.rebind.test', 'token.rebind.test']);
+    } finally {
+      delete process.env.LINKDOCTOR_TEST_OAUTH_SECRET;
       await app.close();
       peer.close();
     }

@@ -2,6 +2,7 @@
 // CSRF token flow and the empty-body (411) retry, explained in the knowledge base's terms.
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { judgeChain } from '../trust/chain.js';
 import { fetchServerChain } from '../trust/fetch.js';
@@ -20,11 +21,15 @@ export interface HttpSpec {
   auth?: { user: string; password: string } | { bearer: string };
   csrf: boolean;
   maxRedirects: number;
+  /** Why no redirect is followed, when maxRedirects is 0 by a rule rather than the user's --max-redirs 0. */
+  noRedirects?: string;
   /**
    * --location-trusted: send the credentials, the token and the session cookies on to another origin
    * a redirect leads to. Without it they go only to the origin the user named (scheme, host, port).
    */
   locationTrusted?: boolean;
+  /** How a request that opens its own connection resolves the host (default: the system's); see lookupFrom. */
+  lookup?: LookupFunction;
   /** TLS options for https (the probe's trust decision is its own, so no verification here). */
   tls?: ConnectionOptions;
   /** The trust store that judges the certificate of another https origin a redirect leads to. */
@@ -144,6 +149,7 @@ function send(
       headers,
       agent: false,
       signal,
+      ...(spec.lookup ? { lookup: spec.lookup } : {}),
       ...(url.protocol === 'https:' ? spec.tls : {}),
     });
     let connected = false;
@@ -367,7 +373,11 @@ async function exchange(
     finding.redirects.push(`${r.status} → ${next.href}`);
     if (seen.has(next.href)) throw Object.assign(new Error('redirect loop'), { loop: true, last: r });
     if (finding.redirects.length > spec.maxRedirects)
-      throw Object.assign(new Error('too many redirects'), { loop: false, last: r });
+      throw Object.assign(new Error('too many redirects'), {
+        loop: false,
+        last: r,
+        notFollowed: spec.maxRedirects === 0,
+      });
     if (r.status === 303 || ((r.status === 301 || r.status === 302) && method !== 'GET' && method !== 'HEAD'))
       method = 'GET';
     url = next;
@@ -430,15 +440,18 @@ export async function httpStep(
     }
     res = await exchange(spec, headers, finding, signal);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { loop?: boolean; last?: Raw };
+    const err = e as NodeJS.ErrnoException & { loop?: boolean; last?: Raw; notFollowed?: boolean };
     if (err.last) {
       signals.push(
-        { type: 'http.redirect', value: err.loop ? 'loop' : 'too-many' },
+        { type: 'http.redirect', value: err.loop ? 'loop' : err.notFollowed ? 'not-followed' : 'too-many' },
         { type: 'http.status', value: String(err.last.status) },
       );
+      // No redirect may be followed at all: one redirect is no "too many".
       const detail = err.loop
         ? `redirect loop: ${finding.redirects.join(', ')}`
-        : `more than ${spec.maxRedirects} redirects: ${finding.redirects.join(', ')}`;
+        : err.notFollowed
+          ? `${err.last.status} ${err.last.reason}: a redirect to ${finding.redirects.at(-1)!.replace(/^\d+ → /, '')}, not followed (${spec.noRedirects ?? '--max-redirs 0'})`
+          : `more than ${spec.maxRedirects} redirects: ${finding.redirects.join(', ')}`;
       return { ok: false, detail, signals, text: `${detail}\n${responseText(err.last)}` };
     }
     if (err.name === 'AbortError') throw err;

@@ -1,16 +1,75 @@
 // The dns and tcp steps: can the name be resolved, and does the port accept a connection.
 import { lookup } from 'node:dns/promises';
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, isIP, type LookupFunction, type Socket } from 'node:net';
+import type { ProbeOptions } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 
-export async function dnsStep(host: string, into: { addresses: string[] }): Promise<StepOutcome> {
+/**
+ * How the probe resolves a host name: every address, in the resolver's order. Rejects with the
+ * resolver's error (a NodeJS.ErrnoException with `code`, ENOTFOUND say).
+ */
+export type Resolve = (host: string) => Promise<string[]>;
+
+/** The system's resolver (getaddrinfo, as the platform's Java runtime uses it): dns.lookup, all addresses. */
+export const systemResolve: Resolve = async (host) =>
+  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+/**
+ * A Node `lookup` function (for http.request, net.connect) that answers from `resolve`: a server that
+ * checked a name's addresses before the probe (src/serve/targets.ts) passes its record of them, so a
+ * request that opens a connection of its own goes to exactly the addresses checked, while the URL,
+ * the Host header and the TLS server name stay the name.
+ */
+export function lookupFrom(resolve: Resolve): LookupFunction {
+  return (host, options, callback) => {
+    resolve(host.replace(/^\[|\]$/g, '')).then(
+      (all) => {
+        const found = all.map((address) => ({ address, family: isIP(address) }));
+        const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
+        const usable = wanted ? found.filter((a) => a.family === wanted) : found;
+        if (!usable.length)
+          return callback(
+            Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }),
+            '',
+            0,
+          );
+        if (options.all) callback(null, usable);
+        else callback(null, usable[0]!.address, usable[0]!.family);
+      },
+      (e: NodeJS.ErrnoException) => callback(e, '', 0),
+    );
+  };
+}
+
+/**
+ * The probe's options with every name resolved by `resolve`: the dns step (whose addresses the tcp,
+ * tls, ssh, smtp and ftp steps connect to), and the requests of the http and oauth steps that open
+ * connections of their own (a CSRF fetch, a retry, the token URL). Nothing else is changed.
+ */
+export function pinResolution(opts: ProbeOptions, resolve: Resolve): ProbeOptions {
+  const lookup = lookupFrom(resolve);
+  return {
+    ...opts,
+    resolve,
+    http: { ...opts.http, lookup },
+    ...(opts.oauth ? { oauth: { ...opts.oauth, lookup } } : {}),
+  };
+}
+
+/** The dns step: resolves `host` with `resolve` (default: the system's) into `into.addresses`. */
+export async function dnsStep(
+  host: string,
+  into: { addresses: string[] },
+  resolve: Resolve = systemResolve,
+): Promise<StepOutcome> {
   if (isIP(host)) {
     into.addresses = [host];
     return { ok: true, detail: `${host} (an address: nothing to resolve)` };
   }
   try {
-    const all = await lookup(host, { all: true, verbatim: true });
-    into.addresses = all.map((a) => a.address);
+    into.addresses = await resolve(host);
+    if (!into.addresses.length)
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
     return { ok: true, detail: `${host} → ${into.addresses.join(', ')}` };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;

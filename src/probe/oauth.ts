@@ -3,6 +3,7 @@
 // other step's. Neither the secret nor the token is ever shown: only what the token says of itself.
 import http from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { TrustStore } from '../trust/store.js';
 import type { OAuthFinding } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
@@ -12,6 +13,8 @@ export interface OAuthSpec {
   clientId: string;
   /** Never printed. */
   secret: string;
+  /** How the token URL's host is resolved (default: the system's); see lookupFrom in src/probe/net.ts. */
+  lookup?: LookupFunction;
 }
 
 /** The claims of a JWT, or undefined when the token is opaque. */
@@ -44,6 +47,7 @@ export function oauthStep(
       method: 'POST',
       agent: false,
       signal,
+      ...(spec.lookup ? { lookup: spec.lookup } : {}),
       // The token URL is judged by the same store as the target (Node then verifies the chain).
       ca: store.entries.map((e) => e.cert.toString()),
       headers: {

@@ -5,7 +5,7 @@ import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
 import type { Direction, ProbeResult, ProbeStep, Signal, TlsVerdict } from '../types.js';
 import { httpPlan } from './http-plan.js';
-import { dnsStep, tcpStep } from './net.js';
+import { dnsStep, tcpStep, type Resolve } from './net.js';
 import { notRun, runStep, type StepOutcome, type StepRecord } from './step.js';
 import { defaultDirection, parseTarget, type Target } from './target.js';
 import type { TlsOptions } from './tls.js';
@@ -27,6 +27,12 @@ export interface ProbeOptions {
   oauth?: OAuthSpec;
   smtp?: SmtpOptions;
   ftp?: FtpOptions;
+  /**
+   * How the dns step resolves the target's name (default: the system's resolver). A caller that
+   * checked the name's addresses before the probe passes the record of that one resolution, so that
+   * the probe connects to exactly the addresses checked (see pinResolution in src/probe/net.ts).
+   */
+  resolve?: Resolve;
   /** Called with each step as it ends (or is skipped), in order: for a caller that shows progress. */
   onStep?: (step: ProbeStep) => void;
 }
@@ -85,7 +91,7 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
     Math.min(step.boundMs ?? opts.timeoutMs, deadline - performance.now());
   const spent = `the probe's total time (${budgetMs / 1000} s, ${BUDGET_TIMEOUTS} × --timeout) ran out`;
   const plan: PlannedStep[] = [
-    { name: 'dns', run: () => dnsStep(target.host, ctx) },
+    { name: 'dns', run: () => dnsStep(target.host, ctx, opts.resolve) },
     { name: 'tcp', run: (signal) => tcpStep(ctx.addresses, target.port, signal) },
     ...PLANS[target.scheme]!(ctx),
   ];

@@ -25,6 +25,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { UserError } from '../errors.js';
 import { loadKb, type Kb } from '../kb/load.js';
+import type { Resolve } from '../probe/net.js';
 import { jsonText, printable } from '../report/printable.js';
 import { healthRoutes } from './health.js';
 import { HttpProblem, type InvalidParam, problem, sendProblem } from './problem.js';
@@ -50,6 +51,8 @@ export interface ServeOptions {
   maxUploadBytes?: number;
   /** What the API may probe (`--allow-targets`): host names, IP addresses and CIDRs. */
   allowTargets?: string[];
+  /** How the API resolves the names it checks before a probe (tests); default: the system's resolver. */
+  resolve?: Resolve;
 }
 
 /** What every room can reach as `app.linkdoctor`. */

@@ -10,6 +10,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { probeOptions, type ProbeFlags } from '../cli/probe.js';
 import { MAX_REDIRS } from '../cli/probe-flags.js';
+import { pinResolution } from '../probe/net.js';
 import { probe } from '../probe/run.js';
 import { parseTarget } from '../probe/target.js';
 import { probeJson } from '../report/probe.js';
@@ -17,7 +18,7 @@ import { jsonText } from '../report/printable.js';
 import type { ProbeStep } from '../types.js';
 import { HttpProblem } from './problem.js';
 import { direction, problemSchema } from './schemas.js';
-import { checkTarget, TargetRefused, targetRules } from './targets.js';
+import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets.js';
 
 /** The longest --timeout the API takes: the probe's budget is 10 of them, so 10 minutes at most. */
 export const API_MAX_TIMEOUT_S = 60;
@@ -116,8 +117,10 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(400, 'body/user needs body/passwordEnv (or body/identity for SSH)', [
           { name: 'body/passwordEnv', reason: 'is required with user' },
         ]);
+      // Each name is resolved once, here; a guarded probe connects to exactly the addresses checked.
+      const names = new CheckedNames(ctx.options.resolve);
       try {
-        await checkTarget(target.host, rules);
+        await checkTarget(target.host, rules, 'the target', names.resolve);
         if (b.oauthTokenUrl) {
           let tokenHost: string;
           try {
@@ -125,7 +128,7 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
           } catch {
             throw new HttpProblem(400, `body/oauthTokenUrl: "${b.oauthTokenUrl}" is not a URL`);
           }
-          await checkTarget(tokenHost, rules, 'the OAuth token URL host');
+          await checkTarget(tokenHost, rules, 'the OAuth token URL host', names.resolve);
         }
       } catch (e) {
         if (e instanceof TargetRefused) throw new HttpProblem(403, e.message);
@@ -136,7 +139,11 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
         // A redirect could lead anywhere: a guarded server stops at the first.
         maxRedirs: guarded ? 0 : b.maxRedirs,
       };
-      const opts = await probeOptions(b.url, flags);
+      let opts = await probeOptions(b.url, flags);
+      if (guarded) {
+        opts = pinResolution(opts, names.pinned);
+        opts.http.noRedirects = `this server follows no redirects: it is ${ctx.exposed ? 'exposed beyond loopback' : 'limited by --allow-targets'}; probe that address itself`;
+      }
       const streaming = /application\/x-ndjson/.test(req.headers.accept ?? '');
       if (!streaming) return probeJson(await probe(ctx.kb, opts)) as { target: string; ok: boolean };
 

@@ -2,9 +2,9 @@
 // can reach it: `--allow-targets` (host names, *.suffix, IP addresses, CIDRs) limits it, and an
 // exposed server refuses loopback, link-local and unspecified addresses (a cloud's metadata service
 // at 169.254.169.254, the machine's own services) unless an entry of --allow-targets names them.
-import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { UserError } from '../errors.js';
+import { systemResolve, type Resolve } from '../probe/net.js';
 
 /** Addresses an exposed server does not probe unless allowed: RFC 6890's loopback, link-local and "this host". */
 const INTERNAL = new BlockList();
@@ -72,18 +72,55 @@ export class TargetRefused extends Error {
 }
 
 /**
- * Checks a host the API is asked to connect to (the probe's target, an OAuth token URL): by name
- * first, then every address it resolves to. Resolves when allowed; rejects with TargetRefused.
- * (The probe resolves the name again: a name that changes its answer in between can slip through,
- * which is why a server that is exposed should also be given --allow-targets.)
+ * The names one request resolved, each once: the target check resolves through `resolve`, and the
+ * probe through `pinned`, which answers with the very same addresses (or the same error). So a name
+ * whose answer changes between the check and the connection (DNS rebinding: a public address first,
+ * 127.0.0.1 the second time) cannot lead the probe anywhere the check did not see.
  */
-export async function checkTarget(host: string, rules: TargetRules, what = 'the target'): Promise<void> {
+export class CheckedNames {
+  private readonly answers = new Map<string, Promise<string[]>>();
+  constructor(private readonly system: Resolve = systemResolve) {}
+
+  /** Resolves `host` the first time it is asked, and answers the same after. */
+  readonly resolve: Resolve = (host) => {
+    const h = host.toLowerCase();
+    let answer = this.answers.get(h);
+    if (!answer) {
+      answer = this.system(h);
+      // The error is the probe's to report (its dns step); no unhandled rejection meanwhile.
+      answer.catch(() => undefined);
+      this.answers.set(h, answer);
+    }
+    return answer;
+  };
+
+  /** The probe's resolver: the answers the check got; a name that was not checked is not resolved. */
+  readonly pinned: Resolve = (host) =>
+    this.answers.get(host.toLowerCase()) ??
+    Promise.reject(
+      Object.assign(new Error(`${host} was not checked by this server, so it is not connected to`), {
+        code: 'ENOTCHECKED',
+      }),
+    );
+}
+
+/**
+ * Checks a host the API is asked to connect to (the probe's target, an OAuth token URL): by name
+ * first, then every address it resolves to (through `resolve`: pass CheckedNames.resolve, and give
+ * the probe CheckedNames.pinned, so that it connects to the addresses checked here and no others).
+ * Resolves when allowed; rejects with TargetRefused.
+ */
+export async function checkTarget(
+  host: string,
+  rules: TargetRules,
+  what = 'the target',
+  resolve: Resolve = systemResolve,
+): Promise<void> {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   const byName = !isIP(h) && (rules.names.includes(h) || rules.suffixes.some((s) => h.endsWith(s)));
   const addresses = isIP(h)
     ? [h]
-    : await lookup(h, { all: true, verbatim: true }).then(
-        (r) => r.map((a) => a.address),
+    : await resolve(h).catch(
         // A name that does not resolve is the probe's own finding (its dns step), not a refusal.
         () => [] as string[],
       );
