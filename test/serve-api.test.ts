@@ -105,7 +105,14 @@ describe('POST /api/probe', () => {
       assert.equal(r.statusCode, 200);
       assert.equal(r.json().ok, true, JSON.stringify(r.json().steps));
       assert.ok(!r.body.includes(lab.basicAuth.password));
-      for (const name of ['HOME', 'AWS_SECRET_ACCESS_KEY', 'LINKDOCTOR_TOKEN', 'linkdoctor_x']) {
+      // The server's own token and its service key (JSON with the client secret) are not a password to send.
+      for (const name of [
+        'HOME',
+        'AWS_SECRET_ACCESS_KEY',
+        'LINKDOCTOR_TOKEN',
+        'LINKDOCTOR_SERVICE_KEY',
+        'linkdoctor_x',
+      ]) {
         r = await post(app, '/api/probe', { url: scenario('basic-auth').url, user: 'u', passwordEnv: name });
         assert.equal(r.statusCode, 400, name);
         assert.equal(r.json()['invalid-params'][0].name, 'body/passwordEnv');
@@ -113,8 +120,19 @@ describe('POST /api/probe', () => {
       r = await post(app, '/api/probe', { url: scenario('basic-auth').url, user: 'u' });
       assert.equal(r.statusCode, 400);
       assert.match(r.json().detail, /body\/user needs body\/passwordEnv/);
+      // The UI offers the names set on the server, never their values, nor the server's own.
+      process.env.LINKDOCTOR_SERVICE_KEY = '{"clientsecret": "not-to-be-listed"}';
+      const o = await app.inject({ url: '/api/probe/options', headers: H() });
+      assert.equal(o.statusCode, 200);
+      assert.ok(o.json().secrets.includes('LINKDOCTOR_TEST_PASSWORD'), o.body);
+      assert.ok(
+        !o.body.includes('LINKDOCTOR_SERVICE_KEY') && !o.body.includes(lab.basicAuth.password),
+        o.body,
+      );
+      assert.equal(o.json().files, true);
     } finally {
       delete process.env.LINKDOCTOR_TEST_PASSWORD;
+      delete process.env.LINKDOCTOR_SERVICE_KEY;
     }
   });
 

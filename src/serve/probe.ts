@@ -25,11 +25,16 @@ export const API_MAX_TIMEOUT_S = 60;
 
 /** Environment variables a request may name for a secret. */
 const SECRET_ENV = /^LINKDOCTOR_[A-Z0-9_]+$/;
+/** LINKDOCTOR_* variables that are no secret a probe sends: the server's own token, its settings. */
+const NOT_SECRETS = new Set(['LINKDOCTOR_TOKEN', 'LINKDOCTOR_SERVICE_KEY', 'LINKDOCTOR_SMTP_ALT_PORTS']);
 const envName = (what: string) =>
   z
     .string()
     .regex(SECRET_ENV, 'only environment variables named LINKDOCTOR_* may be named')
-    .refine((v) => v !== 'LINKDOCTOR_TOKEN', "the server's own token is not a secret to send anywhere")
+    .refine(
+      (v) => !NOT_SECRETS.has(v),
+      "the server's own token and settings are not secrets to send anywhere",
+    )
     .describe(`the name of an environment variable of the server holding the ${what} (LINKDOCTOR_*)`)
     .optional();
 const file = (what: string) => z.string().min(1).describe(`a file on the server: ${what}`).optional();
@@ -85,6 +90,35 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.linkdoctor;
   const rules = targetRules(ctx.options.allowTargets ?? [], ctx.exposed);
   const guarded = rules.limited || rules.exposed;
+
+  app.get(
+    '/api/probe/options',
+    {
+      schema: {
+        summary: 'What a probe on this server may use: secret names, server files, redirects',
+        description:
+          'The names (never the values) of the LINKDOCTOR_* environment variables set on the server, which ' +
+          'a probe may name as passwordEnv, oauthSecretEnv, ...; whether a request may name files on the ' +
+          'server (trust, clientCert, knownHosts, identity: not on an exposed server); whether redirects ' +
+          'are followed (not on a guarded server).',
+        tags: ['probe'],
+        response: {
+          200: z.object({
+            secrets: z.array(z.string()),
+            files: z.boolean(),
+            redirects: z.boolean(),
+          }),
+        },
+      },
+    },
+    async () => ({
+      secrets: Object.keys(process.env)
+        .filter((k) => SECRET_ENV.test(k) && !NOT_SECRETS.has(k) && process.env[k])
+        .sort(),
+      files: !ctx.exposed,
+      redirects: !guarded,
+    }),
+  );
 
   app.post(
     '/api/probe',
