@@ -2,7 +2,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Browser } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist', 'main.js');
@@ -171,4 +173,34 @@ ${server}
     throw new Error(`nginx did not listen on ${port} (see ${dir}/error.log)`);
   }
   return child;
+}
+
+/** Debian's Chromium, which .ci/run installs: playwright-core downloads no browser. */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** Where the browser tests save their screenshots: a temporary folder, or LINKDOCTOR_SCREENSHOTS (docs/screenshots renews the README's). */
+export const SCREENSHOTS = process.env.LINKDOCTOR_SCREENSHOTS
+  ? join(ROOT, process.env.LINKDOCTOR_SCREENSHOTS)
+  : join(tmpdir(), 'linkdoctor-screenshots');
+
+/**
+ * Debian's Chromium, headless, with the flags known to work on these machines: no sandbox (tests
+ * run as root in CI), no GPU, no QUIC, and nothing fetched in the background (first-run pages,
+ * component updates, sync), so that a test can assert no request leaves the machine.
+ */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }

@@ -15,13 +15,7 @@ import { labRoutes } from '../src/serve/lab.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { UI_DIR } from '../src/serve/ui.js';
 import { startLab, type Lab } from '../src/lab/index.js';
-import { ROOT } from './helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-// Test artifacts in a temporary folder; LINKDOCTOR_SCREENSHOTS=docs/screenshots renews the README's.
-const SHOTS = process.env.LINKDOCTOR_SCREENSHOTS
-  ? join(ROOT, process.env.LINKDOCTOR_SCREENSHOTS)
-  : join(tmpdir(), 'linkdoctor-screenshots');
+import { CHROMIUM, launchChromium, SCREENSHOTS as SHOTS } from './helpers.js';
 const skip = !existsSync(CHROMIUM)
   ? 'Debian chromium is not installed (apt-get install chromium; .ci/run does)'
   : !existsSync(join(UI_DIR, 'index.html'))
@@ -60,20 +54,7 @@ describe('web UI in Chromium', { skip }, () => {
     await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -111,7 +92,7 @@ describe('web UI in Chromium', { skip }, () => {
     const p = await page();
     await p.goto(`${base}/connectivity`);
     const url = lab.scenarios.find((s) => s.name === 'missing-intermediate')!.url;
-    await p.locator('#https-url input').fill(url);
+    await p.locator('#https-host input').fill(url);
     await p.locator('#https-trust input').fill(lab.trustFile);
     await p.locator('ui5-button.run').first().click();
     await p.locator('.chain').waitFor();
@@ -130,6 +111,138 @@ describe('web UI in Chromium', { skip }, () => {
     );
     await shot(p, 'probe');
     await p.close();
+  });
+
+  test('Probe: a client certificate from a keystore on the server and the name of its password variable', async () => {
+    const scenario = lab.scenarios.find((s) => s.name === 'client-cert')!;
+    process.env.LINKDOCTOR_TEST_KEYSTORE_PASSWORD = lab.clientCert.password;
+    const bodies: string[] = [];
+    const p = await page();
+    p.on('request', (r) => r.postData() && bodies.push(r.postData()!));
+    try {
+      await p.goto(`${base}/connectivity`);
+      // Like the Connectivity Test: host and port apart, the authentication chosen from a list.
+      const u = new URL(scenario.url);
+      await p.locator('#https-host input').fill(u.hostname);
+      await p.locator('#https-port input').fill(u.port);
+      await p.locator('#https-trust input').fill(lab.trustFile);
+      assert.equal(await p.locator('#https-clientCert').isVisible(), false);
+      await p.locator('#https-auth').click();
+      await p.locator('#https-auth ui5-option[value="cert"]').click();
+      await p.locator('#https-clientCert').waitFor();
+      assert.equal(await p.locator('#https-user').isVisible(), false);
+      await p.locator('#https-clientCert input').fill(lab.clientCert.good);
+      // The password variable is offered by name: the server says which LINKDOCTOR_* names it has.
+      await p.locator('#https-clientCertPasswordEnv input').fill('LINKDOCTOR_TEST_KEY');
+      await p
+        .locator('#https-clientCertPasswordEnv ui5-suggestion-item[text="LINKDOCTOR_TEST_KEYSTORE_PASSWORD"]')
+        .waitFor({ state: 'attached' });
+      await p.locator('#https-clientCertPasswordEnv input').fill('LINKDOCTOR_TEST_KEYSTORE_PASSWORD');
+      await p.locator('#https-run').click();
+      await p.locator('.chain').waitFor();
+      assert.match(await p.locator('#result').innerText(), /Every step passed/);
+      assert.match(
+        await p.locator('.chain').locator('xpath=..').innerText(),
+        /the one presented was accepted/,
+      );
+      const sent = bodies.map((b) => JSON.parse(b) as Record<string, unknown>);
+      const probe = sent.find((b) => b.url)!;
+      assert.equal(probe.url, `https://${u.hostname}:${u.port}/`);
+      assert.equal(probe.clientCert, lab.clientCert.good);
+      assert.equal(probe.clientCertPasswordEnv, 'LINKDOCTOR_TEST_KEYSTORE_PASSWORD');
+      for (const b of bodies)
+        assert.ok(!b.includes(lab.clientCert.password), 'the password went into a request');
+      await shot(p, 'probe-client-cert');
+    } finally {
+      delete process.env.LINKDOCTOR_TEST_KEYSTORE_PASSWORD;
+      await p.close();
+    }
+  });
+
+  test("Probe: every tab has the Connectivity Test's fields; a URL in the host field is taken whole", async () => {
+    const p = await page();
+    await p.goto(`${base}/connectivity`);
+    const ids = await p
+      .locator('ui5-tab')
+      .evaluateAll((tabs) =>
+        tabs.map((t) => [
+          (t as HTMLElement).dataset.scheme,
+          [...t.querySelectorAll('[id]')]
+            .map((e) => e.id.replace(/^\w+-/, ''))
+            .filter((id) => !/^ui5wc/.test(id)),
+        ]),
+      );
+    const fields = Object.fromEntries(ids) as Record<string, string[]>;
+    const has = (scheme: string, ...names: string[]) =>
+      names.forEach((n) => assert.ok(fields[scheme]!.includes(n), `${scheme} lacks ${n}: ${fields[scheme]}`));
+    has('https', 'host', 'port', 'timeout', 'auth', 'user', 'passwordEnv', 'oauthTokenUrl', 'oauthClientId');
+    has('https', 'oauthSecretEnv', 'clientCert', 'clientKey', 'clientCertPasswordEnv', 'trust', 'servername');
+    has('https', 'header', 'data', 'csrf', 'method', 'path');
+    has('sftp', 'host', 'port', 'timeout', 'path', 'auth', 'user', 'identity', 'passwordEnv', 'knownHosts');
+    has('smtp', 'host', 'port', 'protection', 'auth', 'user', 'passwordEnv', 'trust', 'from', 'to');
+    has('ftp', 'host', 'port', 'encryption', 'path', 'auth', 'user', 'passwordEnv', 'trust', 'writeTest');
+    // Headers and a body: one header a line, sent as the API's header list.
+    let sent: Record<string, unknown> | undefined;
+    p.on('request', (r) => r.url().endsWith('/api/probe') && (sent = JSON.parse(r.postData()!)));
+    await p.locator('#https-host input').fill('https://127.0.0.1:1/orders');
+    await p.locator('#https-header textarea').fill('Accept: application/json\nX-Test: 1\n');
+    await p.locator('#https-data textarea').fill('{"a":1}');
+    await p.locator('#https-run').click();
+    await p.locator('.steps li[data-step="tcp"][data-ok="false"]').waitFor();
+    assert.deepEqual(sent, {
+      url: 'https://127.0.0.1:1/orders',
+      timeout: 5,
+      header: ['Accept: application/json', 'X-Test: 1'],
+      data: '{"a":1}',
+      maxRedirs: 5,
+    });
+    await p.close();
+  });
+
+  test('keyboard and size: at 1280×800 and 400×800 every page fits, and Tab reaches every control', async () => {
+    for (const [width, height] of [
+      [1280, 800],
+      [400, 800],
+    ] as const)
+      for (const path of ['/diagnose', '/connectivity', '/scan', '/kb', '/lab']) {
+        const p = await page(width, height);
+        await p.goto(`${base}${path}`);
+        await p.locator('main#page h1').waitFor();
+        await p.locator('main#page ui5-button, main#page ui5-li').first().waitFor();
+        const where = `${path} at ${width}px`;
+        // No sideways scrolling of the page.
+        const [scroll, inner] = await p.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+        assert.ok(scroll! <= inner!, `${where}: ${scroll}px wide in a ${inner}px window`);
+        // The controls on show, each marked; then Tab until focus has been everywhere (or 120 presses).
+        const controls = await p.evaluate(() => {
+          const all = document.querySelectorAll(
+            'ui5-shellbar-branding, ui5-side-navigation-item, main ui5-input, main ui5-select, main ui5-textarea, main ui5-checkbox, main ui5-button, main input, main ui5-list, main ui5-tabcontainer',
+          );
+          const shown = [...all].filter((e) => e.checkVisibility() && e.getBoundingClientRect().width > 0);
+          // The navigation is one stop (arrow keys move within it, as in UI5's side navigation): its selected item.
+          const stops = shown.filter(
+            (e) => e.tagName !== 'UI5-SIDE-NAVIGATION-ITEM' || e.hasAttribute('selected'),
+          );
+          stops.forEach((e, i) => e.setAttribute('data-k', String(i)));
+          return stops.map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}`);
+        });
+        const reached = new Set<number>();
+        for (let i = 0; i < 120 && reached.size < controls.length; i++) {
+          await p.keyboard.press('Tab');
+          const k = await p.evaluate(() => {
+            let a: Element | null = document.activeElement;
+            while (a && !a.hasAttribute('data-k'))
+              a = a.parentElement ?? (a.getRootNode() as ShadowRoot).host ?? null;
+            return a ? Number(a.getAttribute('data-k')) : -1;
+          });
+          if (k >= 0) reached.add(k);
+        }
+        const missed = controls.filter((_, i) => !reached.has(i));
+        assert.deepEqual(missed, [], `${where}: Tab never reaches ${missed.join(', ')}`);
+        if (width < 500)
+          await shot(p, `narrow-${path.slice(1) === 'connectivity' ? 'probe' : path.slice(1)}`);
+        await p.close();
+      }
   });
 
   test('Scan: upload a log, watch it finish, see the groups and the timeline', async () => {
@@ -211,7 +324,7 @@ describe('web UI in Chromium', { skip }, () => {
   test('an API error is a message, not a blank pane', async () => {
     const p = await page();
     await p.goto(`${base}/connectivity`);
-    await p.locator('#https-url input').fill('gopher://nowhere');
+    await p.locator('#https-host input').fill('gopher://nowhere');
     await p.locator('ui5-button.run').first().click();
     const strip = p.locator('ui5-message-strip[design="Negative"]');
     await strip.waitFor();

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, freePort, ROOT, runCliAsync } from './helpers.js';
+import { CHROMIUM, CLI, freePort, launchChromium, runCliAsync, SCREENSHOTS } from './helpers.js';
 import { FIXTURE_SECRET, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
 
 let f: TenantFixture;
@@ -81,21 +80,9 @@ describe('serve --service-key', () => {
 
   test(
     'the Tenant page in Chromium: failures and keystore',
-    { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' },
+    { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM} (apt-get install chromium; .ci/run does)` },
     async () => {
-      const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         const foreign: string[] = [];
@@ -105,11 +92,8 @@ describe('serve --service-key', () => {
         await p.locator('#tenant-groups ui5-table-row').first().waitFor();
         assert.ok((await p.locator('#tenant-groups ui5-table-row').count()) > 0);
         assert.deepEqual(foreign, []);
-        const dir = process.env.LINKDOCTOR_SCREENSHOTS
-          ? join(ROOT, process.env.LINKDOCTOR_SCREENSHOTS)
-          : join(tmpdir(), 'linkdoctor-screenshots');
-        mkdirSync(dir, { recursive: true });
-        await p.screenshot({ path: join(dir, 'tenant.png') });
+        mkdirSync(SCREENSHOTS, { recursive: true });
+        await p.screenshot({ path: join(SCREENSHOTS, 'tenant.png') });
       } finally {
         await browser.close();
       }

@@ -132,89 +132,430 @@ async function runProbe(out: HTMLElement, path: string, body?: unknown): Promise
   if (!result.ok) out.append(diagnosesView(result.diagnoses));
 }
 
-const input = (id: string, label: string, attrs: Record<string, string> = {}) =>
-  h(
-    'div',
-    { class: 'grow' },
-    h('ui5-label', { for: id, 'show-colon': true }, label),
-    h('ui5-input', { id, 'accessible-name': label, style: 'width:100%', ...attrs }),
-  );
+// The Probe page's tabs follow the platform's Connectivity Test (Monitor > Manage Security >
+// Connectivity Tests; SAP Help "TLS/SSH/SMTP/FTP Connectivity Tests"): Host, Port, the protection or
+// encryption, the authentication and what it needs, server certificate validation, the directory or
+// mail addresses to check. Where the tenant names a deployed artifact (Credential Name, Private Key
+// Alias, known_hosts), this server takes a file on its own disk and the NAME of an environment
+// variable holding the secret: a secret never travels in a request (the API refuses it).
 
-const PROTOCOLS: { tab: string; scheme: string; example: string; fields: [string, string, string?][] }[] = [
+/** One field of a protocol tab: `name` is the /api/probe field it fills (or a part of the URL). */
+interface Field {
+  name: string;
+  label: string;
+  kind?: 'text' | 'number' | 'env' | 'file' | 'area' | 'check' | 'select';
+  placeholder?: string;
+  value?: string;
+  options?: [string, string][];
+  /** Shown only while this holds (the authentication chosen, say). */
+  when?: (v: (name: string) => string) => boolean;
+  hint?: string;
+}
+interface Section {
+  title: string;
+  fields: Field[];
+}
+interface Protocol {
+  tab: string;
+  /** The URL scheme, or the field whose value is the scheme (protection, encryption). */
+  scheme: string | ((v: (name: string) => string) => string);
+  defaultPort: (scheme: string) => number;
+  sections: Section[];
+}
+
+const auth =
+  (...values: string[]) =>
+  (v: (name: string) => string) =>
+    values.includes(v('auth'));
+const trust: Field[] = [
+  {
+    name: 'trust',
+    label: 'Trust store (file on the server: PEM, PKCS#12, JKS)',
+    kind: 'file',
+    hint: 'Empty: a Java-like default, as the platform judges a chain.',
+  },
+  { name: 'trustPasswordEnv', label: 'Trust store password: variable', kind: 'env' },
+];
+const userPassword = (when: Field['when']): Field[] => [
+  { name: 'user', label: 'User', ...(when ? { when } : {}) },
+  { name: 'passwordEnv', label: 'Password: variable (LINKDOCTOR_*)', kind: 'env', ...(when ? { when } : {}) },
+];
+
+const PROTOCOLS: Protocol[] = [
   {
     tab: 'HTTPS',
     scheme: 'https',
-    example: 'https://api.example.com/path',
-    fields: [
-      ['trust', 'Trust store (file on the server)'],
-      ['servername', 'Server name (SNI)'],
-      ['method', 'HTTP method', 'GET'],
-      ['user', 'User (Basic)'],
-      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+    defaultPort: () => 443,
+    sections: [
+      {
+        title: 'Connection',
+        fields: [
+          { name: 'path', label: 'Path', placeholder: '/' },
+          { name: 'method', label: 'HTTP method', placeholder: 'GET (POST with a body)' },
+        ],
+      },
+      {
+        title: 'Authentication',
+        fields: [
+          {
+            name: 'auth',
+            label: 'Authentication',
+            kind: 'select',
+            options: [
+              ['none', 'None'],
+              ['basic', 'Basic'],
+              ['oauth', 'OAuth2 Client Credentials'],
+              ['cert', 'Client Certificate'],
+            ],
+          },
+          ...userPassword(auth('basic')),
+          { name: 'oauthTokenUrl', label: 'Token service URL', when: auth('oauth') },
+          { name: 'oauthClientId', label: 'Client ID', when: auth('oauth') },
+          { name: 'oauthSecretEnv', label: 'Client secret: variable', kind: 'env', when: auth('oauth') },
+          {
+            name: 'clientCert',
+            label: 'Keystore with the key pair (file on the server: PKCS#12, or PEM with its key)',
+            kind: 'file',
+            when: auth('cert'),
+          },
+          {
+            name: 'clientKey',
+            label: 'Private key (PEM file, when not in the keystore)',
+            kind: 'file',
+            when: auth('cert'),
+          },
+          {
+            name: 'clientCertPasswordEnv',
+            label: 'Keystore password: variable',
+            kind: 'env',
+            when: auth('cert'),
+          },
+        ],
+      },
+      {
+        title: 'Server certificate',
+        fields: [...trust, { name: 'servername', label: 'Server name (SNI), when not the host' }],
+      },
+      {
+        title: 'Request',
+        fields: [
+          { name: 'header', label: 'Headers, one "Name: value" a line', kind: 'area' },
+          { name: 'data', label: 'Body', kind: 'area' },
+          { name: 'csrf', label: 'Fetch a CSRF token first (X-CSRF-Token: Fetch)', kind: 'check' },
+          { name: 'maxRedirs', label: 'Redirects followed at most', kind: 'number', value: '5' },
+        ],
+      },
     ],
   },
   {
     tab: 'SFTP',
     scheme: 'sftp',
-    example: 'sftp://user@sftp.example.com:22/outbound',
-    fields: [
-      ['knownHosts', 'known_hosts (file on the server)'],
-      ['user', 'User'],
-      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+    defaultPort: () => 22,
+    sections: [
+      {
+        title: 'Connection',
+        fields: [{ name: 'path', label: 'Directory (empty: the home directory)', placeholder: '/outbound' }],
+      },
+      {
+        title: 'Authentication',
+        fields: [
+          {
+            name: 'auth',
+            label: 'Authentication',
+            kind: 'select',
+            options: [
+              ['none', 'None (reach the host, show its key)'],
+              ['key', 'Public Key'],
+              ['password', 'User Credentials'],
+            ],
+          },
+          { name: 'user', label: 'User Name', when: auth('key', 'password') },
+          { name: 'identity', label: 'Private key (file on the server)', kind: 'file', when: auth('key') },
+          {
+            name: 'identityPassphraseEnv',
+            label: 'Key passphrase: variable',
+            kind: 'env',
+            when: auth('key'),
+          },
+          {
+            name: 'passwordEnv',
+            label: 'Password: variable (LINKDOCTOR_*)',
+            kind: 'env',
+            when: auth('password'),
+          },
+        ],
+      },
+      {
+        title: 'Host key verification',
+        fields: [
+          {
+            name: 'knownHosts',
+            label: 'known_hosts (file on the server)',
+            kind: 'file',
+            hint: "Empty: the server user's ~/.ssh/known_hosts, when there is one.",
+          },
+          { name: 'writeTest', label: 'Also write and remove a test file', kind: 'check' },
+        ],
+      },
     ],
   },
   {
     tab: 'SMTP',
-    scheme: 'smtp',
-    example: 'smtp://mail.example.com:587',
-    fields: [
-      ['user', 'User'],
-      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
-      ['from', 'MAIL FROM'],
-      ['to', 'RCPT TO'],
+    scheme: (v) => v('protection') || 'smtp',
+    defaultPort: (scheme) => (scheme === 'smtps' ? 465 : 587),
+    sections: [
+      {
+        title: 'Connection',
+        fields: [
+          {
+            name: 'protection',
+            label: 'Protection',
+            kind: 'select',
+            options: [
+              ['smtp', 'STARTTLS (587)'],
+              ['smtps', 'SMTPS (465)'],
+            ],
+          },
+        ],
+      },
+      {
+        title: 'Authentication',
+        fields: [
+          {
+            name: 'auth',
+            label: 'Authentication',
+            kind: 'select',
+            options: [
+              ['none', 'None'],
+              ['password', 'User/Password'],
+            ],
+          },
+          ...userPassword(auth('password')),
+        ],
+      },
+      { title: 'Server certificate', fields: trust },
+      {
+        title: 'Check mail addresses',
+        fields: [
+          { name: 'from', label: 'From', placeholder: 'cpi@example.com' },
+          { name: 'to', label: 'To', placeholder: 'orders@example.com' },
+        ],
+      },
     ],
   },
   {
     tab: 'FTP',
-    scheme: 'ftp',
-    example: 'ftps://ftp.example.com:21/in',
-    fields: [
-      ['user', 'User'],
-      ['passwordEnv', 'Password: environment variable (LINKDOCTOR_*)'],
+    scheme: (v) => v('encryption') || 'ftp',
+    defaultPort: (scheme) => (scheme === 'ftps' ? 990 : 21),
+    sections: [
+      {
+        title: 'Connection',
+        fields: [
+          {
+            name: 'encryption',
+            label: 'Encryption',
+            kind: 'select',
+            options: [
+              ['ftp', 'Explicit FTPS, or plain FTP (21)'],
+              ['ftps', 'Implicit FTPS (990)'],
+            ],
+          },
+          { name: 'path', label: 'Directory (empty: the home directory)', placeholder: '/in' },
+        ],
+      },
+      {
+        title: 'Authentication',
+        fields: [
+          {
+            name: 'auth',
+            label: 'Authentication',
+            kind: 'select',
+            options: [
+              ['none', 'None (anonymous)'],
+              ['password', 'User Credentials'],
+            ],
+          },
+          ...userPassword(auth('password')),
+        ],
+      },
+      {
+        title: 'Server certificate',
+        fields: [...trust, { name: 'writeTest', label: 'Also write and remove a test file', kind: 'check' }],
+      },
     ],
   },
 ];
 
-export const probePage: Page = (root) => {
+/** What /api/probe/options says of this server. */
+interface ProbeServer {
+  secrets: string[];
+  files: boolean;
+  redirects: boolean;
+}
+
+/** One field as a labelled UI5 control; `id` is `${scheme}-${name}`. */
+function control(id: string, f: Field, server: ProbeServer): HTMLElement {
+  const label = h('ui5-label', { for: id, 'show-colon': true, wrapping: true }, f.label);
+  let el: HTMLElement;
+  switch (f.kind) {
+    case 'select':
+      el = h(
+        'ui5-select',
+        { id, 'accessible-name': f.label },
+        (f.options ?? []).map(([v, t], i) => h('ui5-option', { value: v, selected: i === 0 }, t)),
+      );
+      break;
+    case 'check':
+      return h('div', { class: 'field', 'data-field': f.name }, h('ui5-checkbox', { id, text: f.label }));
+    case 'area':
+      el = h('ui5-textarea', { id, 'accessible-name': f.label, rows: 3, growing: true, style: 'width:100%' });
+      break;
+    case 'env':
+      el = h(
+        'ui5-input',
+        {
+          id,
+          'accessible-name': f.label,
+          placeholder: 'LINKDOCTOR_…',
+          'show-suggestions': true,
+          style: 'width:100%',
+        },
+        server.secrets.map((n) => h('ui5-suggestion-item', { text: n })),
+      );
+      break;
+    default:
+      el = h('ui5-input', {
+        id,
+        'accessible-name': f.label,
+        style: 'width:100%',
+        ...(f.kind === 'number' ? { type: 'Number' } : {}),
+        ...(f.placeholder ? { placeholder: f.placeholder } : {}),
+        ...(f.value ? { value: f.value } : {}),
+        ...(f.kind === 'file' && !server.files
+          ? { disabled: true, placeholder: 'this server reads no files a request names (it is exposed)' }
+          : {}),
+      });
+  }
+  return h(
+    'div',
+    { class: 'field', 'data-field': f.name },
+    label,
+    el,
+    f.hint ? h('div', { class: 'muted hint' }, f.hint) : null,
+  );
+}
+
+/** The value of a control: text, a checkbox's state ('true' or ''), a select's choice. */
+function readControl(el: Element | null): string {
+  if (!el) return '';
+  if (el.tagName.toLowerCase() === 'ui5-checkbox')
+    return (el as unknown as { checked: boolean }).checked ? 'true' : '';
+  return valueOf(el).trim();
+}
+
+/** The /api/probe request of a tab, or a sentence saying what is missing. */
+export function probeRequestOf(p: Protocol, v: (name: string) => string): Record<string, unknown> | string {
+  const host = v('host');
+  if (!host) return 'Give the host to probe.';
+  const scheme = typeof p.scheme === 'string' ? p.scheme : p.scheme(v);
+  let url: string;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) url = host;
+  else {
+    if (/[/?#@\s]/.test(host))
+      return `"${host}" is not a host name: give the host alone (as the Connectivity Test wants), or a whole URL.`;
+    const port = v('port') || String(p.defaultPort(scheme));
+    const name = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    const path = v('path');
+    url = `${scheme}://${name}:${port}${path ? (path.startsWith('/') ? path : `/${path}`) : '/'}`;
+  }
+  const body: Record<string, unknown> = { url };
+  const timeout = Number(v('timeout'));
+  if (timeout) body.timeout = timeout;
+  for (const s of p.sections)
+    for (const f of s.fields) {
+      if (['path', 'auth', 'protection', 'encryption'].includes(f.name)) continue;
+      if (f.when && !f.when(v)) continue;
+      const value = v(f.name);
+      if (!value) continue;
+      if (f.kind === 'check') body[f.name] = true;
+      else if (f.kind === 'number') body[f.name] = Number(value);
+      else if (f.name === 'header')
+        body.header = value
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean);
+      else body[f.name] = value;
+    }
+  return body;
+}
+
+export const probePage: Page = async (root) => {
   const out = h('div', { id: 'result', 'aria-live': 'polite' });
+  let server: ProbeServer = { secrets: [], files: true, redirects: true };
+  try {
+    server = await getJson<ProbeServer>('/api/probe/options');
+  } catch (e) {
+    out.append(message(errorText(e)));
+  }
   const tabs = PROTOCOLS.map((p) => {
-    const url = input(`${p.scheme}-url`, 'Address', { placeholder: p.example, class: 'url' });
-    const extra = p.fields.map(([name, label, placeholder]) =>
-      input(`${p.scheme}-${name}`, label, placeholder ? { placeholder } : {}),
+    const scheme = typeof p.scheme === 'string' ? p.scheme : p.scheme(() => '');
+    const id = (name: string) => `${scheme}-${name}`;
+    const tab = h('ui5-tab', { text: p.tab, 'data-scheme': scheme });
+    const v = (name: string) => readControl(tab.querySelector(`#${id(name)}`));
+    const connection: Field[] = [
+      { name: 'host', label: 'Host (or a whole URL)', placeholder: `${p.tab.toLowerCase()}.example.com` },
+      { name: 'port', label: 'Port', kind: 'number', placeholder: String(p.defaultPort(scheme)) },
+      { name: 'timeout', label: 'Timeout (s)', kind: 'number', value: '5' },
+    ];
+    const sections = p.sections.map((s, i) =>
+      h(
+        'fieldset',
+        { class: 'section' },
+        h('legend', {}, s.title),
+        h(
+          'div',
+          { class: 'fields' },
+          (i === 0 ? [...connection, ...s.fields] : s.fields).map((f) => control(id(f.name), f, server)),
+        ),
+      ),
     );
-    const timeout = input(`${p.scheme}-timeout`, 'Timeout (s)', { type: 'Number', value: '5' });
+    // Fields that depend on a choice (the authentication) show and hide with it.
+    const refresh = () => {
+      for (const s of p.sections)
+        for (const f of s.fields)
+          if (f.when)
+            tab
+              .querySelector(`#${id(f.name)}`)
+              ?.closest('.field')
+              ?.toggleAttribute('hidden', !f.when(v));
+      const port = tab.querySelector(`#${id('port')}`);
+      const now = typeof p.scheme === 'string' ? p.scheme : p.scheme(v);
+      port?.setAttribute('placeholder', String(p.defaultPort(now)));
+    };
     const run = () => {
-      const body: Record<string, unknown> = { url: valueOf(url.querySelector('ui5-input')) };
-      if (!String(body.url).trim()) return fill(out, message('Give the address to probe.', 'Information'));
-      for (const [name] of p.fields) {
-        const v = valueOf(root.querySelector(`#${p.scheme}-${name}`)).trim();
-        if (v) body[name] = v;
-      }
-      const t = Number(valueOf(timeout.querySelector('ui5-input')));
-      if (t) body.timeout = t;
+      const body = probeRequestOf(p, v);
+      if (typeof body === 'string') return fill(out, message(body, 'Information'));
       void runProbe(out, '/api/probe', body);
     };
-    return h(
-      'ui5-tab',
-      { text: p.tab, 'data-scheme': p.scheme },
-      h('div', { class: 'row' }, url, timeout),
-      h('div', { class: 'row' }, extra),
+    tab.addEventListener('keydown', (e) => {
+      const k = e as KeyboardEvent;
+      if (k.key === 'Enter' && (k.target as HTMLElement).tagName.toLowerCase() === 'ui5-input') run();
+    });
+    tab.append(
+      ...sections,
       h(
         'div',
         { class: 'row' },
-        h('ui5-button', { design: 'Emphasized', onclick: run, class: 'run' }, `Probe ${p.tab}`),
+        h(
+          'ui5-button',
+          { design: 'Emphasized', onclick: run, class: 'run', id: id('run') },
+          `Probe ${p.tab}`,
+        ),
       ),
     );
+    for (const select of tab.querySelectorAll('ui5-select')) select.addEventListener('change', refresh);
+    refresh();
+    return tab;
   });
   (tabs[0] as HTMLElement).setAttribute('selected', '');
   fill(
@@ -223,8 +564,14 @@ export const probePage: Page = (root) => {
     h(
       'p',
       { class: 'muted' },
-      'Like the Connectivity Test: the steps the platform takes (DNS, TCP, TLS, then the protocol), each bounded, and a diagnosis of the first that fails. Passwords are never typed here: name an environment variable of the server.',
+      'Like the Connectivity Test: the steps the platform takes (DNS, TCP, TLS, then the protocol), each bounded, and a diagnosis of the first that fails. Secrets are never typed here: name an environment variable of the server (LINKDOCTOR_*) that holds it.',
     ),
+    server.redirects
+      ? null
+      : message(
+          'This server follows no redirects (it is exposed or limited by --allow-targets).',
+          'Information',
+        ),
     h('ui5-tabcontainer', { id: 'protocols' }, tabs),
     out,
   );
