@@ -376,6 +376,57 @@ describe('POST /api/scan', () => {
     assert.match(r.json().detail, /outgrew this server's cap of 0\.06 MB/);
   });
 
+  test('a multipart/form-data form: its file scanned as it streams, its file name kept; the cap holds', async () => {
+    const boundary = 'linkdoctor-test-boundary';
+    const form = (file: Buffer, filename = 'app.log.gz') =>
+      Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nfrom the ticket\r\n` +
+            `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
+            'Content-Type: application/gzip\r\n\r\n',
+        ),
+        file,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+    const type = { 'content-type': `multipart/form-data; boundary=${boundary}` };
+    const send = (payload: Buffer | import('node:stream').Readable, query = '', headers = {}) =>
+      app.inject({ method: 'POST', url: `/api/scan${query}`, headers: H({ ...type, ...headers }), payload });
+    let r = await send(form(gzipSync(log)));
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(
+      r.json().groups.map((g: { id: string; count: number }) => [g.id, g.count]),
+      [
+        ['out-cert-path', 1],
+        ['out-sftp', 1],
+      ],
+    );
+    assert.equal(r.json().groups[0].example.file, 'app.log.gz');
+    // A path in the form's file name is dropped; ?name= wins over it.
+    r = await send(form(Buffer.from(log), 'C:\\Users\\me\\app.log'));
+    assert.equal(r.json().groups[0].example.file, 'app.log');
+    r = await send(form(Buffer.from(log)), '?name=ticket-4711.log');
+    assert.equal(r.json().groups[0].example.file, 'ticket-4711.log');
+    // Over the cap: by Content-Length, and while reading a chunked form.
+    const big = Buffer.alloc(65 * 1024, 'x\n');
+    r = await send(form(Buffer.concat([big, big])));
+    assert.equal(r.statusCode, 413, r.body);
+    const { Readable } = await import('node:stream');
+    const whole = form(big);
+    r = await send(Readable.from([whole.subarray(0, 30 * 1024), whole.subarray(30 * 1024)]), '', {
+      'transfer-encoding': 'chunked',
+    });
+    assert.equal(r.statusCode, 413, r.body);
+    assert.match(r.json().detail, /outgrew this server's cap of 0\.06 MB/);
+    // A form without a file.
+    r = await send(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nno file\r\n--${boundary}--\r\n`,
+      ),
+    );
+    assert.equal(r.statusCode, 400, r.body);
+    assert.match(r.json().detail, /the form holds no file/);
+  });
+
   test('bad uploads', async () => {
     let r = await upload(log, 'name=../../etc/passwd');
     assert.equal(r.statusCode, 400);

@@ -1,11 +1,13 @@
 // POST /api/scan: an uploaded log, message processing log export or HAR file (gzip too), as the raw
-// request body, scanned as it arrives by the same pipeline as `linkdoctor scan`; the answer is what
+// request body or as the file of a multipart/form-data form (`curl -F file=@app.log`, an HTML form;
+// @fastify/multipart), scanned as it arrives by the same pipeline as `linkdoctor scan`; the answer is what
 // `scan --json` prints. With `Accept: application/x-ndjson` the scan streams: {"progress": {...}}
 // lines (at most 10 a second), {"incident": ...} lines as `scan --jsonl` prints them when
 // `incidents=true`, {"problem": ...} lines, then {"result": <scan --json>}.
 // The upload is capped (--max-upload): a larger Content-Length is refused before reading, and a
-// body that outgrows the cap without one is cut off with a 413.
+// body (or a form's file) that outgrows the cap while it is read is cut off with a 413.
 import { PassThrough, Transform } from 'node:stream';
+import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatPlace, incidentJson, scanJson } from '../report/scan.js';
@@ -19,6 +21,16 @@ const mb = (n: number) => `${(n / 1024 / 1024).toFixed(n < 1024 * 1024 ? 2 : 0)}
 const PROGRESS_MS = 100;
 /** Media types the upload may be sent as: the bytes themselves; gzip is told by its magic bytes. */
 export const UPLOAD_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip'];
+/** What a multipart form may add around its file (boundaries, part headers, a few small fields). */
+const FORM_SLACK = 64 * 1024;
+/** A file name as the places of incidents show it: no path, no control characters. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/g;
+const fileName = (raw: string) =>
+  raw
+    .replace(/^.*[/\\]/, '')
+    .replace(CONTROL, '_')
+    .slice(0, 255) || 'upload';
 
 export const scanQuery = z.object({
   name: z
@@ -45,6 +57,10 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
   const cap = app.linkdoctor.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD;
   // The body is the file: handed to the scan as a stream, never buffered whole.
   app.addContentTypeParser(UPLOAD_TYPES, (_req, payload, done) => done(null, payload));
+  // A form's file is streamed too (busboy); one file, a few small fields, the cap as its own bound.
+  await app.register(multipart, {
+    limits: { files: 1, fields: 10, fieldSize: 1024, parts: 12, headerPairs: 50, fileSize: cap + 1 },
+  });
 
   app.post(
     '/api/scan',
@@ -52,7 +68,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: cap,
       schema: {
         summary: 'Find, diagnose and group every incident of an uploaded log, MPL export or HAR file',
-        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}); gzip is recognised by its content. At most --max-upload bytes (${mb(cap)} on this server).`,
+        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}), or the file of a multipart/form-data form (its file name is the default name); gzip is recognised by its content. At most --max-upload bytes (${mb(cap)} on this server).`,
         tags: ['scan'],
         querystring: scanQuery,
         response: {
@@ -64,17 +80,36 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const length = Number(req.headers['content-length'] ?? NaN);
-      if (length > cap)
+      const form = req.isMultipart();
+      if (length > cap + (form ? FORM_SLACK : 0))
         throw new HttpProblem(
           413,
           `the upload is ${mb(length)}; this server takes at most ${mb(cap)} (--max-upload)`,
         );
       if (
-        !req.headers['content-type'] ||
-        !UPLOAD_TYPES.includes(req.headers['content-type'].split(';')[0]!.trim())
+        !form &&
+        (!req.headers['content-type'] ||
+          !UPLOAD_TYPES.includes(req.headers['content-type'].split(';')[0]!.trim()))
       )
-        throw new HttpProblem(415, `send the file as the body, with Content-Type ${UPLOAD_TYPES[0]}`);
-      const body = req.body as NodeJS.ReadableStream;
+        throw new HttpProblem(
+          415,
+          `send the file as the body, with Content-Type ${UPLOAD_TYPES[0]}, or as the file of a multipart/form-data form`,
+        );
+      let body: NodeJS.ReadableStream;
+      let name = req.query.name;
+      if (form) {
+        const part = await req.file().catch((e: Error) => {
+          throw new HttpProblem(400, `the form could not be read: ${e.message}`);
+        });
+        if (!part)
+          throw new HttpProblem(
+            400,
+            'the form holds no file: send the log as a file field (curl -F file=@app.log)',
+          );
+        body = part.file;
+        // The form's file name, unless the query names it.
+        if (!new URL(req.url, 'http://x').searchParams.has('name')) name = fileName(part.filename);
+      } else body = req.body as NodeJS.ReadableStream;
       let seen = 0;
       const counted = new Transform({
         transform(chunk: Buffer, _enc, next) {
@@ -95,7 +130,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const run = scan(app.linkdoctor.kb, {
         files: ['-'],
         stdin: counted,
-        stdinName: q.name,
+        stdinName: name,
         ...(q.format ? { format: q.format } : {}),
         onProgress: (p) => {
           const now = performance.now();
@@ -120,6 +155,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       });
       const tooLarge = () =>
         new HttpProblem(413, `the upload outgrew this server's cap of ${mb(cap)} (--max-upload)`);
+      // What fails once the cap is passed (busboy's own limit, say) is the cap's 413.
+      const capped = (e: Error) => (e instanceof TooLarge || seen > cap ? tooLarge() : e);
       const finish = (r: ScanResult) => {
         if (seen > cap) throw tooLarge();
         if (r.unreadable) throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');
@@ -128,13 +165,13 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       if (!out)
         return finish(
           await run.catch((e: Error) => {
-            throw e instanceof TooLarge ? tooLarge() : e;
+            throw capped(e);
           }),
         ) as { summary: Record<string, unknown> };
       run
         .then(
           (r) => line({ result: finish(r) }),
-          (e: Error) => line({ error: (e instanceof TooLarge ? tooLarge() : e).message }),
+          (e: Error) => line({ error: capped(e).message }),
         )
         .catch((e: Error) => line({ error: e.message }))
         .finally(() => out.end());
