@@ -263,3 +263,9 @@ test('tls-hostname-mismatch: through the Cloud Connector the adapter calls http:
 test('connection-reset: pooled connections of the HTTP receiver stay open up to its Max Idle Timeout', () => {
   assert.ok(some('connection-reset', /Max Idle Timeout/));
 });
+
+test('tls-handshake-failure and in-ssslerr-untrusted: Cloud Integration supports TLS 1.2 and 1.3, inbound and outbound (Security Aspects of Data, Data Flow)', () => {
+  assert.ok(some('tls-handshake-failure', /TLS 1\.2 and 1\.3[^.]*inbound[^.]*outbound/));
+  assert.deepEqual(none('tls-handshake-failure', /current JVM/), []);
+  assert.ok(some('in-ssslerr-untrusted', /TLS 1\.2 and 1\.3 for inbound/));
+});
