@@ -1,5 +1,5 @@
 // The steps of an http(s) probe after dns and tcp: tls (for https), then http.
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import type { OAuthFinding, TlsFinding } from '../types.js';
 import { httpStep, type HttpFinding } from './http.js';
 import { oauthStep } from './oauth.js';
@@ -8,7 +8,9 @@ import { tlsStep } from './tls.js';
 
 export function httpPlan(ctx: ProbeContext): PlannedStep[] {
   const { target, opts } = ctx;
-  const tlsOut: { finding?: TlsFinding; connect?: ConnectionOptions } = {};
+  const tlsOut: { finding?: TlsFinding; connect?: ConnectionOptions; socket?: TLSSocket } = {};
+  // One connection: the tcp step's socket carries the handshake, and the first request goes on it.
+  ctx.keepSocket = true;
   const http: HttpFinding = { exchanges: [], redirects: [], notes: [] };
   const steps: PlannedStep[] = [];
   if (target.scheme === 'https')
@@ -21,8 +23,11 @@ export function httpPlan(ctx: ProbeContext): PlannedStep[] {
           { ...opts.tls, timeoutMs: opts.timeoutMs },
           tlsOut,
           signal,
+          ctx.socket,
         ).finally(() => {
           if (tlsOut.finding) ctx.result.tls = tlsOut.finding;
+          // The handshaken socket replaces the raw one (which it wraps); a failed handshake closed both.
+          ctx.socket = tlsOut.socket;
         }),
     });
   const oauth: { token?: string; finding?: OAuthFinding } = {};
@@ -41,8 +46,10 @@ export function httpPlan(ctx: ProbeContext): PlannedStep[] {
     // Several requests may go out (redirects, the CSRF experiments, the 411 retry): each has the
     // timeout as its own bound, and together they have what is left of the probe's budget.
     boundMs: Infinity,
-    run: (signal) =>
-      httpStep(
+    run: (signal) => {
+      const connection = ctx.socket;
+      ctx.socket = undefined;
+      return httpStep(
         {
           ...opts.http,
           url: target.url,
@@ -52,12 +59,15 @@ export function httpPlan(ctx: ProbeContext): PlannedStep[] {
           deadline: ctx.deadline - Math.min(250, opts.timeoutMs / 10),
           ...(tlsOut.connect ? { tls: tlsOut.connect } : {}),
           ...(oauth.token ? { auth: { bearer: oauth.token } } : {}),
+          ...(connection ? { connection } : {}),
         },
         http,
         signal,
       ).finally(() => {
+        connection?.destroy();
         if (http.exchanges.length) ctx.result.http = { ...http };
-      }),
+      });
+    },
   });
   return steps;
 }

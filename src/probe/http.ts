@@ -2,7 +2,7 @@
 // CSRF token flow and the empty-body (411) retry, explained in the knowledge base's terms.
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
+import type { LookupFunction, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { judgeChain } from '../trust/chain.js';
 import { fetchServerChain } from '../trust/fetch.js';
@@ -30,6 +30,11 @@ export interface HttpSpec {
   locationTrusted?: boolean;
   /** How a request that opens its own connection resolves the host (default: the system's); see lookupFrom. */
   lookup?: LookupFunction;
+  /**
+   * The open connection to the origin of `url` that the tcp and tls steps made (handshaken for
+   * https): the first request to that origin goes on it, later ones open their own. Taken once.
+   */
+  connection?: Socket;
   /** TLS options for https (the probe's trust decision is its own, so no verification here). */
   tls?: ConnectionOptions;
   /** The trust store that judges the certificate of another https origin a redirect leads to. */
@@ -144,12 +149,16 @@ function send(
     const started = performance.now();
     const limit = limitOf(spec);
     const lib = url.protocol === 'https:' ? https : http;
+    const open = spec.connection;
+    spec.connection = undefined;
+    const usable = open && url.origin === spec.url.origin && !open.destroyed && open.writable;
+    if (open && !usable) open.destroy();
     const req = lib.request(url, {
       method,
       headers,
-      agent: false,
       signal,
       ...(spec.lookup ? { lookup: spec.lookup } : {}),
+      ...(usable ? { createConnection: () => open } : { agent: false }),
       ...(url.protocol === 'https:' ? spec.tls : {}),
     });
     let connected = false;

@@ -96,8 +96,11 @@ export function tcpStep(
     const address = addresses[0]!;
     const socket = connect({ host: address, port });
     const where = `${address}:${port}`;
-    signal.addEventListener('abort', () => socket.destroy(), { once: true });
+    const abort = () => socket.destroy();
+    signal.addEventListener('abort', abort, { once: true });
     socket.once('connect', () => {
+      // A kept socket outlives the step (whose signal fires when it ends): its new owner closes it.
+      signal.removeEventListener('abort', abort);
       if (keep) keep(socket);
       else socket.destroy();
       resolve({ ok: true, detail: `connected to ${where}` });

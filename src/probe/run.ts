@@ -3,6 +3,7 @@
 // they did not run, and every signal the steps saw goes to the same matcher as a pasted error text.
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
+import type { Socket } from 'node:net';
 import type { Direction, ProbeResult, ProbeStep, Signal, TlsVerdict } from '../types.js';
 import { httpPlan } from './http-plan.js';
 import { dnsStep, tcpStep, type Resolve } from './net.js';
@@ -20,6 +21,11 @@ export interface ProbeOptions {
   direction?: Direction;
   /** Bound of each step (and of each request of the http step). */
   timeoutMs: number;
+  /**
+   * Bound of the whole probe, when it is not BUDGET_TIMEOUTS × timeoutMs: the exporter's, from
+   * Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) less a margin.
+   */
+  budgetMs?: number;
   tls: Omit<TlsOptions, 'timeoutMs'>;
   http: Omit<HttpSpec, 'url' | 'tls' | 'store' | 'timeoutMs' | 'deadline'>;
   ssh?: SshOptions;
@@ -45,6 +51,13 @@ export interface ProbeContext {
   addresses: string[];
   /** performance.now() by which the whole probe ends: its total budget. */
   deadline: number;
+  /**
+   * Set by a plan whose steps go on over the tcp step's connection (http, https): the tcp step keeps
+   * its socket in `socket`, and each step after it takes it over (tls handshakes on it, http sends
+   * on the handshaken one), so that a probe makes one connection. Whatever is left is closed at the end.
+   */
+  keepSocket?: boolean;
+  socket?: Socket;
   /** The protocol parts of the result (tls, http, ...), filled in by the steps. */
   result: Omit<ProbeResult, 'target' | 'direction' | 'ok' | 'steps' | 'diagnoses' | 'signals'>;
 }
@@ -83,18 +96,34 @@ export const BUDGET_TIMEOUTS = 10;
 export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   const target = parseTarget(opts.target);
   const direction = opts.direction ?? defaultDirection(target);
-  const budgetMs = opts.timeoutMs * BUDGET_TIMEOUTS;
+  const budgetMs = opts.budgetMs ?? opts.timeoutMs * BUDGET_TIMEOUTS;
   const deadline = performance.now() + budgetMs;
   const ctx: ProbeContext = { target, opts, direction, addresses: [], deadline, result: {} };
+  const plan: PlannedStep[] = [
+    { name: 'dns', run: () => dnsStep(target.host, ctx, opts.resolve) },
+    ...PLANS[target.scheme]!(ctx),
+  ];
+  const keep = ctx.keepSocket ? (s: Socket) => (ctx.socket = s) : undefined;
+  plan.splice(1, 0, { name: 'tcp', run: (signal) => tcpStep(ctx.addresses, target.port, signal, keep) });
+  try {
+    return await runPlan(kb, ctx, plan, budgetMs);
+  } finally {
+    ctx.socket?.destroy();
+  }
+}
+
+/** Runs the steps of `plan` within the budget and diagnoses the first failure. */
+async function runPlan(
+  kb: Kb,
+  ctx: ProbeContext,
+  plan: PlannedStep[],
+  budgetMs: number,
+): Promise<ProbeResult> {
+  const { opts, deadline, target, direction } = ctx;
   /** A step's bound: its own, or what is left of the budget. */
   const boundOf = (step: PlannedStep) =>
     Math.min(step.boundMs ?? opts.timeoutMs, deadline - performance.now());
-  const spent = `the probe's total time (${budgetMs / 1000} s, ${BUDGET_TIMEOUTS} × --timeout) ran out`;
-  const plan: PlannedStep[] = [
-    { name: 'dns', run: () => dnsStep(target.host, ctx, opts.resolve) },
-    { name: 'tcp', run: (signal) => tcpStep(ctx.addresses, target.port, signal) },
-    ...PLANS[target.scheme]!(ctx),
-  ];
+  const spent = `the probe's total time (${budgetMs / 1000} s${opts.budgetMs === undefined ? `, ${BUDGET_TIMEOUTS} × --timeout` : ''}) ran out`;
 
   const steps: StepRecord[] = [];
   const push = (record: StepRecord) => {

@@ -8,7 +8,7 @@ import {
   type SecureContext,
   type TLSSocket,
 } from 'node:tls';
-import { connect as tcpConnect, isIP } from 'node:net';
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain, trustedBy } from '../trust/chain.js';
 import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
@@ -17,7 +17,8 @@ import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
-import { inspectCertificateRequest } from './tls-hello.js';
+import type { CertificateRequestInfo } from './tls-hello.js';
+import { certificateRequestOf, HandshakeTap, keepServerSecret } from './tls-tap.js';
 
 /** A client certificate to present: PKCS#12, or PEM certificate chain and key. Never printed. */
 export interface ClientIdentity {
@@ -61,32 +62,52 @@ interface Handshake {
   chain?: X509Certificate[];
   protocol?: string;
   cipher?: string;
+  /** Whether the server asked for a client certificate, read from this handshake's own bytes. */
+  request: CertificateRequestInfo;
   error?: NodeJS.ErrnoException;
   /** The error came after the handshake completed (a TLS 1.3 server refusing the client certificate). */
   late?: boolean;
 }
 
 /**
- * The real handshake. `waitForLate` decides, once the handshake is done, whether to wait a moment
- * for a TLS 1.3 server to refuse the client certificate (it does so after its Finished message).
+ * The real handshake, over `raw` (the tcp step's connected socket) or a connection of its own. Once
+ * it is done, when the server asked for a client certificate or one was presented, it waits a moment
+ * for a TLS 1.3 server to refuse the certificate (it does so after its Finished message).
  */
 function handshake(
   opts: ConnectionOptions,
-  waitForLate: Promise<boolean>,
+  raw: Socket | undefined,
+  presenting: boolean,
   signal: AbortSignal,
 ): Promise<Handshake> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve({ error: Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }) });
-    // Our own TCP socket under the TLS one: it counts the bytes the server sent (a TLSSocket's
-    // bytesRead stays 0), so a timeout can tell a silent server from one that stalled mid-handshake.
-    const raw = tcpConnect({ host: opts.host!, port: opts.port! });
-    watchSocket(signal, raw);
-    const socket = connect({ ...opts, socket: raw });
-    let secured = false;
-    const abort = () => {
-      socket.destroy();
-      raw.destroy();
+    const unknown = (why: string): CertificateRequestInfo => ({ caNames: [], unknownBecause: why });
+    if (signal.aborted)
+      return resolve({
+        request: unknown('the step ran out of time'),
+        error: Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }),
+      });
+    // A TCP socket of our own under the TLS one: it counts the bytes the server sent (a TLSSocket's
+    // bytesRead stays 0), so a timeout can tell a silent server from one that stalled mid-handshake;
+    // the tap between them keeps the server's handshake bytes for the CertificateRequest.
+    const tcp = raw ?? tcpConnect({ host: opts.host!, port: opts.port! });
+    watchSocket(signal, tcp);
+    const tap = new HandshakeTap(tcp);
+    const socket = connect({ ...opts, socket: tap });
+    const keys = keepServerSecret(socket);
+    const requestOf = () => {
+      const r = certificateRequestOf(
+        tap.received,
+        socket.getProtocol() ?? undefined,
+        socket.getCipher()?.standardName,
+        keys.secret,
+      );
+      tap.stop();
+      keys.secret = undefined;
+      return r;
     };
+    let secured = false;
+    const abort = () => socket.destroy();
     const done = (h: Handshake) => {
       signal.removeEventListener('abort', abort);
       resolve(h);
@@ -98,25 +119,33 @@ function handshake(
         chain: peerChain(socket),
         protocol: socket.getProtocol() ?? undefined,
         cipher: socket.getCipher()?.standardName,
+        request: requestOf(),
       };
       let late: NodeJS.ErrnoException | undefined;
-      socket.once('error', (e) => (late = e));
-      socket.once(
-        'close',
-        () =>
-          (late ??= Object.assign(new Error('the server closed the connection right after the handshake'), {
-            code: 'ECONNRESET',
-          })),
-      );
-      if (await waitForLate) await new Promise((r) => setTimeout(r, POST_HANDSHAKE_MS));
+      const onError = (e: NodeJS.ErrnoException) => (late ??= e);
+      const onClose = () =>
+        (late ??= Object.assign(new Error('the server closed the connection right after the handshake'), {
+          code: 'ECONNRESET',
+        }));
+      socket.once('error', onError);
+      socket.once('close', onClose);
+      if (seen.request.requested !== false || presenting)
+        await new Promise((r) => setTimeout(r, POST_HANDSHAKE_MS));
+      socket.off('error', onError);
+      socket.off('close', onClose);
       done(late ? { socket, ...seen, error: late, late: true } : { socket, ...seen });
     });
+    // Kept for the socket's whole life: an error while no step reads it (between the tls and the
+    // http step) must not become an uncaught one; the step that uses the socket sees it then.
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (!secured) done({ error });
+      if (secured) return;
+      done({ error, request: requestOf() });
+      socket.destroy();
     });
     socket.once('close', () => {
       if (!secured)
         done({
+          request: requestOf(),
           error: Object.assign(new Error('the server closed the connection during the TLS handshake'), {
             code: 'ECONNRESET',
           }),
@@ -155,12 +184,19 @@ function contextOptions(identity: ClientIdentity | undefined): ConnectionOptions
   }
 }
 
+/**
+ * The tls step: one handshake, over `raw` (the tcp step's connected socket) when given, else over a
+ * connection of its own. `out.connect` receives the options for further connections (redirects);
+ * with `raw`, `out.socket` receives the handshaken socket when the step passes, for the http step to
+ * send its request on (the caller destroys it); otherwise the socket is closed here.
+ */
 export async function tlsStep(
   t: Target,
   address: string,
   o: TlsOptions,
-  out: { finding?: TlsFinding; connect?: ConnectionOptions },
+  out: { finding?: TlsFinding; connect?: ConnectionOptions; socket?: TLSSocket },
   signal: AbortSignal,
+  raw?: Socket,
 ): Promise<StepOutcome> {
   const servername = o.servername ?? (isIP(t.host) ? undefined : t.host);
   const context = contextOptions(o.identity);
@@ -173,20 +209,8 @@ export async function tlsStep(
   };
   out.connect = { ...context, ...(servername ? { servername } : {}), rejectUnauthorized: false };
 
-  // The raw TLS 1.2 hello (for the CA names) and the real handshake run side by side.
-  const inspecting = inspectCertificateRequest(address, t.port, {
-    ...(servername ? { servername } : {}),
-    timeoutMs: o.timeoutMs,
-    signal,
-  });
-  const [request, h] = await Promise.all([
-    inspecting,
-    handshake(
-      options,
-      inspecting.then((r) => r.requested !== false || !!o.identity),
-      signal,
-    ),
-  ]);
+  const h = await handshake(options, raw, !!o.identity, signal);
+  const { request } = h;
   const signals: Signal[] = [];
   const sentences: string[] = [];
   const verdicts: TlsVerdict[] = [];
@@ -215,7 +239,6 @@ export async function tlsStep(
   }
 
   const { chain = [], protocol, cipher } = h;
-  h.socket?.destroy();
 
   // Without an alert, a server that closes right after the handshake refused the client certificate
   // (Node's own TLS servers do this); with one, the alert says so.
@@ -267,6 +290,8 @@ export async function tlsStep(
   };
   const failing = verdicts.filter((v) => v !== 'weak-key');
   const ok = failing.length === 0;
+  if (ok && raw && !h.error && h.socket) out.socket = h.socket;
+  else h.socket?.destroy();
   const summary = `${protocol ?? 'TLS'}${cipher ? ` ${cipher}` : ''}`;
   const detail = ok
     ? `${summary}, chain trusted by ${trustedBy(o.store, judged?.anchor)}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
