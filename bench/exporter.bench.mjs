@@ -3,18 +3,21 @@
 // and 64, for the same time each; then `linkdoctor check` of 1,000 loopback targets (wall, peak RSS).
 // Exporter, target and load generator share this machine's cores, as they would in a small setup.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
+// LINKDOCTOR_ROOT: another checkout (built) to measure instead of this one, e.g. main before a change.
+const root = process.env.LINKDOCTOR_ROOT ?? new URL('..', import.meta.url).pathname;
 const cli = join(root, 'dist', 'main.js');
 const BLACKBOX = ['/usr/bin/prometheus-blackbox-exporter', '/usr/bin/blackbox_exporter'].find(existsSync);
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LEVELS = [4, 16, 64];
+// Extra node flags for the exporter (e.g. EXPORTER_NODE_ARGS=--cpu-prof to profile it).
+const NODE_ARGS = (process.env.EXPORTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -42,6 +45,7 @@ if (!NGINX) {
 }
 const dir = mkdtempSync(join(tmpdir(), 'ld-bench-exporter-'));
 const children = [];
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 process.on('exit', () => {
   for (const c of children) c.kill();
   rmSync(dir, { recursive: true, force: true });
@@ -148,10 +152,21 @@ children.push(
 );
 const target = `https://127.0.0.1:${targetPort}/`;
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
 /** Probes/s of an exporter's /probe URL at a concurrency, for SECONDS; only answers with probe_success 1 count. */
-async function rate(port, path, concurrency) {
-  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: concurrency });
-  const end = performance.now() + SECONDS * 1000;
+async function rate(port, path, concurrency, seconds = SECONDS) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const end = performance.now() + seconds * 1000;
   let ok = 0;
   let failed = 0;
   const one = () =>
@@ -173,7 +188,30 @@ async function rate(port, path, concurrency) {
     }),
   );
   agent.destroy();
-  return { perSecond: ok / SECONDS, failed };
+  return { perSecond: ok / seconds, failed, probes: ok + failed };
+}
+
+/**
+ * One exporter: `start(port)` spawns it; at each level, probes/s of `/probe?module=https&target=...`
+ * and the exporter's own CPU time per probe (milliseconds, user + system, from /proc).
+ */
+async function measure(name, start) {
+  const port = await freePort();
+  const child = start(port);
+  children.push(child);
+  await waitFor(port);
+  // A second of warm-up, not counted: the first probes compile the code (JIT) and fill the caches.
+  await rate(port, `/probe?module=https&${q}`, 4, 1);
+  const out = {};
+  for (const c of LEVELS) {
+    const before = cpuSeconds(child.pid);
+    const r = await rate(port, `/probe?module=https&${q}`, c);
+    r.cpuMs = ((cpuSeconds(child.pid) - before) * 1000) / Math.max(1, r.probes);
+    out[c] = r;
+  }
+  child.kill();
+  children.splice(children.indexOf(child), 1);
+  return out;
 }
 
 const q = `target=${encodeURIComponent(target)}`;
@@ -183,71 +221,73 @@ if (!BLACKBOX) {
     'blackbox_exporter: skipped, prometheus-blackbox-exporter is not installed (apt-get install prometheus-blackbox-exporter)',
   );
 } else {
-  const port = await freePort();
   writeFileSync(
     join(dir, 'blackbox.yml'),
     `modules:\n  https:\n    prober: http\n    timeout: 5s\n    http:\n      tls_config:\n        ca_file: ${dir}/root.pem\n`,
   );
-  children.push(
+  const version = spawnSync(BLACKBOX, ['--version'], { encoding: 'utf8' });
+  console.log(`blackbox_exporter: ${(version.stdout + version.stderr).split('\n')[0]}`);
+  results.blackbox = await measure('blackbox_exporter', (port) =>
     spawn(BLACKBOX, [`--config.file=${dir}/blackbox.yml`, `--web.listen-address=127.0.0.1:${port}`], {
       stdio: 'ignore',
     }),
   );
-  await waitFor(port);
-  const version = spawnSync(BLACKBOX, ['--version'], { encoding: 'utf8' });
-  console.log(`blackbox_exporter: ${(version.stdout + version.stderr).split('\n')[0]}`);
-  results.blackbox = {};
-  for (const c of LEVELS) results.blackbox[c] = await rate(port, `/probe?module=https&${q}`, c);
-  children.pop().kill();
 }
-
-{
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'inventory.yaml'),
-    `modules:\n  https:\n    trust: root.pem\n    timeout: 5s\ntargets:\n  - url: "${target}"\n    module: https\n`,
-  );
-  const server = spawn(
+writeFileSync(
+  join(dir, 'inventory.yaml'),
+  `modules:\n  https:\n    trust: root.pem\n    timeout: 5s\ntargets:\n  - url: "${target}"\n    module: https\n`,
+);
+results.linkdoctor = await measure('linkdoctor', (port) =>
+  spawn(
     process.execPath,
-    [join(root, 'bench', 'exporter-server.mjs'), join(dir, 'inventory.yaml'), String(port)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  children.push(server);
-  await waitFor(port);
-  results.linkdoctor = {};
-  for (const c of LEVELS) results.linkdoctor[c] = await rate(port, `/probe?module=https&${q}`, c);
-  server.kill();
-}
+    [...NODE_ARGS, join(root, 'bench', 'exporter-server.mjs'), join(dir, 'inventory.yaml'), String(port)],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  ),
+);
 
-console.log(`HTTPS /probe of ${target} (chain of 2 from a private root), ${SECONDS} s per level:`);
-console.log('concurrency  blackbox_exporter  linkdoctor  ratio');
+const load = loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
+console.log(
+  `HTTPS /probe of ${target} (chain of 2 from a private root), ${SECONDS} s per level, load average ${load}:`,
+);
+console.log('                   probes/s                         exporter CPU per probe (user+sys)');
+console.log('concurrency  blackbox_exporter  linkdoctor  ratio   blackbox_exporter  linkdoctor');
 for (const c of LEVELS) {
   const b = results.blackbox?.[c];
   const l = results.linkdoctor[c];
   const cell = (r) =>
     r ? `${r.perSecond.toFixed(0)}/s${r.failed ? ` (${r.failed} failed)` : ''}` : 'skipped';
+  const cpu = (r) => (r ? `${r.cpuMs.toFixed(2)} ms` : '-');
   console.log(
-    `${String(c).padStart(11)}  ${cell(b).padStart(17)}  ${cell(l).padStart(10)}  ${b ? (l.perSecond / b.perSecond).toFixed(2) : '-'}`,
+    `${String(c).padStart(11)}  ${cell(b).padStart(17)}  ${cell(l).padStart(10)}  ${(b ? (l.perSecond / b.perSecond).toFixed(2) : '-').padStart(5)}   ${cpu(b).padStart(17)}  ${cpu(l).padStart(10)}`,
   );
 }
 
-// check of 1,000 loopback targets (paths of the same nginx), wall time and peak RSS.
-const N = 1000;
-const lines = ['modules:', '  https:', '    trust: root.pem', 'targets:'];
-for (let i = 0; i < N; i++) lines.push(`  - { url: "${target}t/${i}", name: t${i}, module: https }`);
-writeFileSync(join(dir, 'many.yaml'), `${lines.join('\n')}\n`);
-// Peak RSS from GNU time (Debian's time package) when it is there.
-const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-const args = [cli, 'check', join(dir, 'many.yaml'), '--concurrency', '64', '--per-host', '64', '--json'];
-const started = performance.now();
-const run = TIME
-  ? spawnSync(TIME, ['-f', '%M', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 })
-  : spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
-const wall = (performance.now() - started) / 1000;
-const rssKb = TIME ? Number(run.stderr.trim().split('\n').at(-1)) : NaN;
-const report = JSON.parse(run.stdout);
-console.log(
-  `check of ${N} loopback targets (--concurrency 64 --per-host 64): ${wall.toFixed(1)} s wall, peak RSS ${TIME ? `${(rssKb / 1024).toFixed(0)} MB` : 'not measured (no /usr/bin/time)'}, ${report.targets - report.failing} ok`,
-);
+// check of 1,000 loopback targets (paths of the same nginx), wall time, peak RSS and CPU (BENCH_CHECK=0 skips it).
+if (process.env.BENCH_CHECK !== '0') checkMany();
+
+function checkMany() {
+  const N = 1000;
+  const lines = ['modules:', '  https:', '    trust: root.pem', 'targets:'];
+  for (let i = 0; i < N; i++) lines.push(`  - { url: "${target}t/${i}", name: t${i}, module: https }`);
+  writeFileSync(join(dir, 'many.yaml'), `${lines.join('\n')}\n`);
+  // Peak RSS from GNU time (Debian's time package) when it is there.
+  const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  const args = [cli, 'check', join(dir, 'many.yaml'), '--concurrency', '64', '--per-host', '64', '--json'];
+  const started = performance.now();
+  const run = TIME
+    ? spawnSync(TIME, ['-f', '%M %U %S', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 })
+    : spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const wall = (performance.now() - started) / 1000;
+  const [rssKb, user, sys] = TIME
+    ? run.stderr.trim().split('\n').at(-1).split(' ').map(Number)
+    : [NaN, NaN, NaN];
+  const report = JSON.parse(run.stdout);
+  console.log(
+    `check of ${N} loopback targets (--concurrency 64 --per-host 64): ${wall.toFixed(1)} s wall, ${TIME ? `peak RSS ${(rssKb / 1024).toFixed(0)} MB, CPU ${(user + sys).toFixed(1)} s (user+sys)` : 'peak RSS not measured (no /usr/bin/time)'}, ${report.targets - report.failing} ok, load average ${loadavg()[0].toFixed(1)}`,
+  );
+}
+
+// The nginx child keeps the event loop alive: end here (the exit handler stops the children).
+process.exit(0);
