@@ -262,6 +262,8 @@ export interface TrustAnchor {
   alias: string;
   subject: string;
   sha256: string;
+  /** When the anchor itself expires (ISO 8601): a chain is valid only as long as its anchor. */
+  notAfter?: string;
 }
 
 /** The judgement of a server's chain against a trust store, for one host name. */
@@ -398,6 +400,8 @@ export interface ProbeResult {
   direction: Direction;
   ok: boolean;
   steps: ProbeStep[];
+  /** The address the probe connects to (the first the name resolved to), once the dns step found one. */
+  address?: string;
   tls?: TlsFinding;
   http?: Record<string, unknown>;
   oauth?: OAuthFinding;

@@ -215,6 +215,7 @@ describe('judgeChain', () => {
       alias: storeOf(root).entries[0]!.alias,
       subject: root.dn,
       sha256: root.cert.fingerprint256,
+      notAfter: new Date(root.cert.validTo).toISOString(),
     });
     assert.deepEqual(
       j.path.map((p) => p.subject),
@@ -641,7 +642,7 @@ describe('fetching the chain a server sends', () => {
     assert.ok(got.cipher.length > 3);
   });
 
-  test('isolatedTlsOptions: nothing of the client’s store is appended to the chain', async () => {
+  test('peerChain and isolatedTlsOptions: nothing of the client’s store is appended to the chain', async () => {
     const port = await start(tlsServer([leaf], leaf));
     const chainWith = (ca: string[] | undefined) =>
       new Promise<X509Certificate[]>((resolve, reject) => {
@@ -652,8 +653,33 @@ describe('fetching the chain a server sends', () => {
         });
         s.on('error', reject);
       });
-    // The pitfall: with the root and intermediate in the client's store, Node completes the chain itself.
-    assert.equal((await chainWith([root.pem, inter.pem])).length, 3);
+    // The pitfall: with the root and intermediate in the client's store, Node's getPeerCertificate(true)
+    // completes the chain itself; peerChain reads what the server sent, whatever the store holds.
+    const completed = await new Promise<number>((resolve, reject) => {
+      const s = connect(
+        {
+          host: '127.0.0.1',
+          port,
+          servername: 'localhost',
+          ca: [root.pem, inter.pem],
+          rejectUnauthorized: false,
+        },
+        () => {
+          let n = 0;
+          for (
+            let c = s.getPeerCertificate(true), seen = new Set<string>();
+            c?.raw && !seen.has(c.fingerprint256);
+            c = c.issuerCertificate
+          )
+            (seen.add(c.fingerprint256), n++);
+          resolve(n);
+          s.destroy();
+        },
+      );
+      s.on('error', reject);
+    });
+    assert.equal(completed, 3, "Node's own walk completes the chain from the client's store");
+    assert.equal((await chainWith([root.pem, inter.pem])).length, 1);
     assert.equal((await chainWith(undefined)).length, 1);
   });
 

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -70,7 +72,8 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`http://127.0.0.1:${port}${path}`, { headers });
 const probeUrl = (target: string, module = 'lab') =>
   `/probe?target=${encodeURIComponent(target)}&module=${encodeURIComponent(module)}`;
 /** The value of a sample line `name{labels} value`, by a regex over the whole line. */
@@ -95,6 +98,23 @@ test('/probe: blackbox_exporter metric names, and the diagnosis with cause and s
   assert.match(good, /^probe_ssl_last_chain_info\{fingerprint_sha256="[0-9a-f]{64}",subject="CN=/m);
   assert.ok(Number(sample(good, /^probe_duration_seconds /)) > 0);
   assert.doesNotMatch(good, /linkdoctor_probe_diagnosis/);
+  // The rest of blackbox_exporter's HTTP and TLS names (its prober/http.go and utils.go).
+  assert.equal(sample(good, /^probe_ip_protocol /), '4');
+  assert.equal(
+    sample(good, /^probe_ip_addr_hash /),
+    '3668918509',
+    "FNV-1a of 127.0.0.1, as blackbox_exporter's",
+  );
+  assert.equal(sample(good, /^probe_http_version /), '1.1');
+  for (const phase of ['resolve', 'connect', 'tls', 'processing', 'transfer'])
+    assert.ok(
+      Number(sample(good, new RegExp(`^probe_http_duration_seconds\\{phase="${phase}"\\} `))) >= 0,
+      phase,
+    );
+  assert.match(good, /^probe_tls_cipher_info\{cipher="TLS_[A-Z0-9_]+"\} 1$/m);
+  const lastChain = Number(sample(good, /^probe_ssl_last_chain_expiry_timestamp_seconds /));
+  assert.ok(lastChain > Date.now() / 1000 && lastChain <= expiry, 'the trusted chain, its anchor included');
+  assert.match(good, /^probe_http_content_length -?\d+$/m);
 
   const bad = await (await get(probeUrl(url('missing-intermediate')))).text();
   assert.equal(sample(bad, /^probe_success /), '0');
@@ -109,6 +129,37 @@ test('/probe: blackbox_exporter metric names, and the diagnosis with cause and s
   assert.equal(sample(bad, /^linkdoctor_probe_failed_step\{step="tls"\} /), '1');
   assert.equal(sample(bad, /^linkdoctor_probe_step_success\{step="tls"\} /), '0');
   assert.equal(sample(bad, /^linkdoctor_probe_step_success\{step="tcp"\} /), '1');
+  assert.equal(
+    sample(bad, /^probe_ssl_last_chain_expiry_timestamp_seconds /),
+    undefined,
+    'no verified chain, no last chain expiry (as blackbox_exporter)',
+  );
+});
+
+test("/probe ends within Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds less half a second)", async () => {
+  // Each answer comes after 400 ms, a redirect to the next path: every request is well within the
+  // module's timeout (2 s), the redirects together (6 x 400 ms) are not within the scrape timeout.
+  const slow = createHttpServer((req, res) => {
+    const n = Number(/\/r\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
+    setTimeout(() => res.writeHead(302, { location: `/r/${n + 1}` }).end(), 400);
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port: slowPort } = slow.address() as AddressInfo;
+    const started = performance.now();
+    const res = await get(probeUrl(`http://127.0.0.1:${slowPort}/r/0`), {
+      'X-Prometheus-Scrape-Timeout-Seconds': '1.5',
+    });
+    const text = await res.text();
+    assert.equal(sample(text, /^probe_success /), '0');
+    assert.equal(sample(text, /^linkdoctor_probe_failed_step\{step="http"\} /), '1', text);
+    const took = Number(sample(text, /^probe_duration_seconds /));
+    assert.ok(took < 1.5, `the probe took ${took} s, more than the scrape timeout`);
+    assert.ok(performance.now() - started < 10_000, 'a hang bound');
+  } finally {
+    slow.closeAllConnections();
+    slow.close();
+  }
 });
 
 test('/probe refuses in one sentence: no target, unknown module, credentials to a host the inventory does not list', async () => {

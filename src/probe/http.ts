@@ -70,6 +70,8 @@ export interface HttpFinding {
   exchanges: HttpExchange[];
   status?: number;
   reason?: string;
+  /** The HTTP version of the answer to the request as configured ("1.1"). */
+  httpVersion?: string;
   wwwAuthenticate?: string;
   redirects: string[];
   /** What the CSRF and 411 experiments showed, in sentences. */
@@ -88,6 +90,8 @@ const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x
 interface Raw extends HttpExchange {
   setCookies: string[];
   rawHeaders: http.IncomingHttpHeaders;
+  /** "1.1", "1.0": the version of the server's answer. */
+  httpVersion: string;
 }
 
 /**
@@ -201,6 +205,7 @@ function send(
         ...(end ? { bodyEnd: end, bodyBytes: size } : {}),
         setCookies,
         rawHeaders: res.headers,
+        httpVersion: res.httpVersion,
       });
     };
     const timer = setTimeout(() => {
@@ -397,7 +402,7 @@ async function exchange(
 const list = (words: string[]): string =>
   words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words[0]!;
 
-const strip = ({ setCookies: _s, rawHeaders: _r, ...x }: Raw): HttpExchange => x;
+const strip = ({ setCookies: _s, rawHeaders: _r, httpVersion: _v, ...x }: Raw): HttpExchange => x;
 
 /** The CSRF fetch: GET with X-CSRF-Token: Fetch; returns the token and the session cookies. */
 async function fetchToken(
@@ -468,6 +473,7 @@ export async function httpStep(
   }
   finding.status = res.status;
   finding.reason = res.reason;
+  finding.httpVersion = res.httpVersion;
   const challenge = res.rawHeaders['www-authenticate'];
   if (challenge) finding.wwwAuthenticate = Array.isArray(challenge) ? challenge.join(', ') : challenge;
   signals.push(

@@ -176,6 +176,7 @@ async function runPlan(
     { type: 'port', value: String(target.port) },
     ...steps.flatMap((s) => s.signals),
   ];
+  if (ctx.addresses[0]) ctx.result.address = ctx.addresses[0];
   const found = failed ? diagnose(kb, { signals, text: failed.text ?? failed.detail, direction }) : undefined;
   return {
     target: target.url.href,

@@ -49,12 +49,27 @@ export const daysLeft = (cert: X509Certificate, now = new Date()): number =>
   Math.floor((notAfter(cert).getTime() - now.getTime()) / DAY_MS);
 
 export function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  return issued(cert, cert);
 }
 
-/** Did `issuer` issue `cert`: names match and the signature verifies. */
+/** Signatures already checked, by "certificate fingerprint > issuer fingerprint": the answer never changes. */
+const verified = new Map<string, boolean>();
+const VERIFIED_MAX = 20_000;
+
+/**
+ * Did `issuer` issue `cert`: names match and the signature verifies. The verification is kept by the
+ * pair's fingerprints (a watch judges the same chains again and again).
+ */
 export function issued(issuer: X509Certificate, cert: X509Certificate): boolean {
-  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  if (!cert.checkIssued(issuer)) return false;
+  const key = `${cert.fingerprint256}>${issuer.fingerprint256}`;
+  let ok = verified.get(key);
+  if (ok === undefined) {
+    ok = cert.verify(issuer.publicKey);
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.set(key, ok);
+  }
+  return ok;
 }
 
 export const subjectDn = (cert: X509Certificate): string => certInfoAt(cert, new Date()).subject;

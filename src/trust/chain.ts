@@ -32,9 +32,23 @@ interface Path {
   tooLong?: boolean;
 }
 
+/** A store's certificates by SHA-256 fingerprint, made once per store (a watch judges many chains against one). */
+const indexes = new WeakMap<TrustStore, Map<string, X509Certificate>>();
+function indexOf(store: TrustStore): Map<string, X509Certificate> {
+  let index = indexes.get(store);
+  if (!index) {
+    index = new Map(store.entries.map((e) => [e.cert.fingerprint256, e.cert]));
+    indexes.set(store, index);
+  }
+  return index;
+}
+
 /** Walks up from the leaf: a store certificate ends the walk (trusted); else the issuer the server sent. */
-function buildPath(sent: X509Certificate[], store: X509Certificate[]): Path {
-  const inStore = new Map(store.map((c) => [c.fingerprint256, c]));
+function buildPath(
+  sent: X509Certificate[],
+  store: X509Certificate[],
+  inStore: Map<string, X509Certificate>,
+): Path {
   const certs = [sent[0]!];
   for (;;) {
     const current = certs[certs.length - 1]!;
@@ -65,7 +79,9 @@ function matchesHost(leaf: X509Certificate, host: string): boolean {
 /** The store entry holding `cert` (the first of that fingerprint), as the anchor of a chain. */
 function anchorOf(store: TrustStore, cert: X509Certificate): TrustAnchor | undefined {
   const entry = store.entries.find((e) => e.cert.fingerprint256 === cert.fingerprint256);
-  return entry ? { alias: entry.alias, subject: subjectDn(cert), sha256: cert.fingerprint256 } : undefined;
+  if (!entry) return undefined;
+  const info = certInfoAt(cert, new Date());
+  return { alias: entry.alias, subject: info.subject, sha256: cert.fingerprint256, notAfter: info.notAfter };
 }
 
 /** The store's label, and the entry that anchors the chain when the store's aliases mean something. */
@@ -99,6 +115,7 @@ export function judgeChain(opts: {
   const path = buildPath(
     sent,
     store.entries.map((e) => e.cert),
+    indexOf(store),
   );
   const addTo = store.addTo ?? 'the trust store';
   const infos = path.certs.map((c) => certInfoAt(c, now));

@@ -1,7 +1,7 @@
 // The chain exactly as a server sends it. Node's getPeerCertificate(true) completes the chain with
 // issuers from the client's own CA store, which would hide a missing intermediate; so we connect
 // with a store holding only a throwaway certificate, accept whatever comes, and judge it afterwards.
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { describeError, NOT_TLS, UserError } from '../errors.js';
@@ -30,20 +30,27 @@ export function isolatedTlsOptions(): Pick<ConnectionOptions, 'ca' | 'rejectUnau
   return { ca: [THROWAWAY_CA], rejectUnauthorized: false };
 }
 
-/** The chain as the server sent it, leaf first (connect with isolatedTlsOptions()). */
+/**
+ * The chain as the server sent it, leaf first (connect with isolatedTlsOptions()): from the leaf, each
+ * next certificate is the first of the others the server sent that issued it (by name, OpenSSL's
+ * X509_check_issued), as Node's getPeerCertificate(true) orders them, without turning every
+ * certificate into a plain object and parsing it again (most of a loopback probe's own work).
+ */
 export function peerChain(socket: TLSSocket): X509Certificate[] {
-  const chain: X509Certificate[] = [];
-  const seen = new Set<string>();
-  // A root's issuerCertificate is itself: the fingerprint set ends the walk.
-  for (
-    let c = socket.getPeerCertificate(true);
-    c?.raw && !seen.has(c.fingerprint256);
-    c = c.issuerCertificate
-  ) {
-    seen.add(c.fingerprint256);
-    chain.push(new X509Certificate(c.raw));
+  // The certificates in the order sent: each one's issuerCertificate is the next one sent.
+  const sent: X509Certificate[] = [];
+  for (let c = socket.getPeerX509Certificate(); c; c = c.issuerCertificate) sent.push(c);
+  if (!sent.length) return [];
+  const chain = [sent[0]!];
+  // A certificate sent twice counts once.
+  const seen = new Set([chain[0]!.fingerprint256]);
+  const rest = sent.slice(1).filter((c) => !seen.has(c.fingerprint256) && !!seen.add(c.fingerprint256));
+  for (;;) {
+    const current = chain[chain.length - 1]!;
+    const i = rest.findIndex((ca) => current.checkIssued(ca));
+    if (i === -1) return chain;
+    chain.push(rest.splice(i, 1)[0]!);
   }
-  return chain;
 }
 
 /** One sentence for each way a connection can fail before the handshake completes. */

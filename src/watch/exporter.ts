@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Kb } from '../kb/load.js';
-import { probe } from '../probe/run.js';
+import { BUDGET_TIMEOUTS, probe } from '../probe/run.js';
 import { type CheckOutcome, verdict } from './check.js';
 import type { Inventory, Module } from './inventory.js';
 import { probeMetrics } from './metrics.js';
@@ -26,6 +26,21 @@ const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 /** Does a module send anything secret (credentials, a client certificate, a key, its own headers)? */
 export function carriesSecrets(m: Module): boolean {
   return !!(m.user || m.password_env || m.oauth_token_url || m.client_cert || m.identity || m.headers);
+}
+
+/** What a probe leaves of Prometheus's scrape timeout for the answer to travel (blackbox_exporter's --timeout-offset default). */
+export const SCRAPE_MARGIN_MS = 500;
+
+/**
+ * The whole probe's bound from Prometheus's `X-Prometheus-Scrape-Timeout-Seconds` header, as
+ * blackbox_exporter reads it: the scrape timeout less SCRAPE_MARGIN_MS (half of it when it is
+ * shorter than twice the margin); undefined without a usable header.
+ */
+export function scrapeBudgetMs(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  if (!(seconds > 0) || !Number.isFinite(seconds)) return undefined;
+  const ms = seconds * 1000;
+  return Math.max(ms / 2, ms - SCRAPE_MARGIN_MS);
 }
 
 /** Label names Prometheus would read as ours: an inventory label of that name becomes label_NAME. */
@@ -73,9 +88,11 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
         if (e instanceof UserError) return bad(e.message);
         throw e;
       }
-      // Prometheus says how long it waits: the steps' bound stays within it (blackbox_exporter does the same).
-      const scrape = Number(req.headers['x-prometheus-scrape-timeout-seconds']);
-      if (scrape > 0) opts.timeoutMs = Math.max(100, Math.min(opts.timeoutMs, scrape * 1000 - 500));
+      const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds']);
+      if (budget !== undefined) {
+        opts.budgetMs = Math.min(budget, opts.budgetMs ?? opts.timeoutMs * BUDGET_TIMEOUTS);
+        opts.timeoutMs = Math.min(opts.timeoutMs, opts.budgetMs);
+      }
       const started = performance.now();
       let result;
       try {
