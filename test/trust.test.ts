@@ -670,8 +670,10 @@ describe('fetching the chain a server sends', () => {
             let c = s.getPeerCertificate(true), seen = new Set<string>();
             c?.raw && !seen.has(c.fingerprint256);
             c = c.issuerCertificate
-          )
-            (seen.add(c.fingerprint256), n++);
+          ) {
+            seen.add(c.fingerprint256);
+            n++;
+          }
           resolve(n);
           s.destroy();
         },
