@@ -1,7 +1,9 @@
 // linkdoctor's /probe beside Debian's blackbox_exporter: HTTPS probes per second of the same loopback
 // target (nginx, a leaf and an intermediate from a private root both are given) at concurrency 4, 16
-// and 64, for the same time each; then `linkdoctor check` of 1,000 loopback targets (wall, peak RSS).
-// Exporter, target and load generator share this machine's cores, as they would in a small setup.
+// and 64, for the same time each, with each exporter's own CPU time per probe (user + system, which
+// the machine's load does not distort as much as it does the rates); then `linkdoctor check` of 1,000
+// loopback targets (wall, peak RSS, CPU). Exporter, target and load generator share this machine's
+// cores, as they would in a small setup.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -195,7 +197,7 @@ async function rate(port, path, concurrency, seconds = SECONDS) {
  * One exporter: `start(port)` spawns it; at each level, probes/s of `/probe?module=https&target=...`
  * and the exporter's own CPU time per probe (milliseconds, user + system, from /proc).
  */
-async function measure(name, start) {
+async function measure(start) {
   const port = await freePort();
   const child = start(port);
   children.push(child);
@@ -227,7 +229,7 @@ if (!BLACKBOX) {
   );
   const version = spawnSync(BLACKBOX, ['--version'], { encoding: 'utf8' });
   console.log(`blackbox_exporter: ${(version.stdout + version.stderr).split('\n')[0]}`);
-  results.blackbox = await measure('blackbox_exporter', (port) =>
+  results.blackbox = await measure((port) =>
     spawn(BLACKBOX, [`--config.file=${dir}/blackbox.yml`, `--web.listen-address=127.0.0.1:${port}`], {
       stdio: 'ignore',
     }),
@@ -237,7 +239,7 @@ writeFileSync(
   join(dir, 'inventory.yaml'),
   `modules:\n  https:\n    trust: root.pem\n    timeout: 5s\ntargets:\n  - url: "${target}"\n    module: https\n`,
 );
-results.linkdoctor = await measure('linkdoctor', (port) =>
+results.linkdoctor = await measure((port) =>
   spawn(
     process.execPath,
     [...NODE_ARGS, join(root, 'bench', 'exporter-server.mjs'), join(dir, 'inventory.yaml'), String(port)],
