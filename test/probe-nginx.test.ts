@@ -2,7 +2,7 @@
 // (ssl_verify_client on), started by the test on 127.0.0.1.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,6 +18,8 @@ const PASSWORD = 'p12-secret-for-test';
 let dir = '';
 let port = 0;
 let nginx: ChildProcess | undefined;
+let nginx13: ChildProcess | undefined;
+let port13 = 0;
 let clientCaName = '';
 
 before(async () => {
@@ -40,16 +42,32 @@ before(async () => {
     ssl_verify_client on;
     location / { return 200 "hello from nginx\\n"; }`,
   );
+  // The same server speaking TLS 1.3 only: its CertificateRequest travels encrypted.
+  const dir13 = join(dir, 'tls13');
+  mkdirSync(dir13);
+  for (const f of ['chain.pem', 'key.pem']) copyFileSync(join(dir, f), join(dir13, f));
+  port13 = await freePort();
+  nginx13 = await startNginx(
+    NGINX!,
+    dir13,
+    port13,
+    `    ssl_protocols TLSv1.3;
+    ssl_client_certificate ${dir}/client-ca.pem;
+    ssl_verify_client on;
+    location / { return 200 "hello from nginx\\n"; }`,
+  );
 });
 
 after(() => {
   nginx?.kill();
+  nginx13?.kill();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const probe = (...args: string[]) => {
+const probe = (...args: string[]) => probeAt(port, ...args);
+const probeAt = (at: number, ...args: string[]) => {
   const r = runCli(
-    ['probe', `https://localhost:${port}/`, '--trust', join(dir, 'trust.pem'), '--json', ...args],
+    ['probe', `https://localhost:${at}/`, '--trust', join(dir, 'trust.pem'), '--json', ...args],
     {
       env: { P12_PASSWORD: PASSWORD },
     },
@@ -76,6 +94,27 @@ test(
     assert.equal(http.ok, false);
     assert.match(http.detail, /400 Bad Request: the server requires a client certificate/);
     assert.equal(r.json.diagnoses[0].id, 'out-client-cert-rejected');
+  },
+);
+
+test(
+  'nginx on TLS 1.3: the request for a client certificate and its CA names, read from the one handshake (encrypted there)',
+  { skip },
+  () => {
+    const r = probeAt(port13);
+    assert.equal(r.json.tls.protocol, 'TLSv1.3');
+    assert.equal(r.json.tls.clientCertRequested, true);
+    assert.deepEqual(r.json.tls.acceptableCAs, [clientCaName]);
+    assert.equal(r.json.diagnoses[0].id, 'out-client-cert-rejected');
+    const good = probeAt(
+      port13,
+      '--client-cert',
+      join(dir, 'good.p12'),
+      '--client-cert-password-env',
+      'P12_PASSWORD',
+    );
+    assert.equal(good.json.ok, true, good.stdout);
+    assert.equal(good.json.tls.clientCertAccepted, true);
   },
 );
 
