@@ -334,6 +334,37 @@ describe('web UI in Chromium', { skip }, () => {
     await p.close();
   });
 
+  test('a server with a token: the page asks for it once and keeps it for the tab', async () => {
+    const token = 'a-browser-test-token-of-32-chars';
+    const guarded = await buildServer({ host: '127.0.0.1', token });
+    await mountRooms(guarded);
+    await guarded.listen({ host: '127.0.0.1', port: 0 });
+    const origin = `http://127.0.0.1:${(guarded.server.address() as { port: number }).port}`;
+    const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const asked: string[] = [];
+    p.on('response', (r) => r.status() === 401 && asked.push(new URL(r.url()).pathname));
+    try {
+      await p.goto(`${origin}/diagnose`);
+      // The first call of the page (/api/health) is refused; the page asks for the token.
+      await p.locator('#token input').fill(token);
+      await p.keyboard.press('Enter');
+      await p.locator('#nav ui5-side-navigation-item').first().waitFor();
+      await p.locator('#text textarea').fill('com.jcraft.jsch.JSchException: Auth fail');
+      await p.locator('#run').click();
+      await p.locator('section.diagnosis').first().waitFor();
+      assert.equal(await p.locator('section.diagnosis').first().getAttribute('data-id'), 'out-sftp');
+      assert.equal(await p.evaluate(() => sessionStorage.getItem('linkdoctor.token')), token);
+      // Kept for the tab: a reload asks nothing.
+      await p.reload();
+      await p.locator('#nav ui5-side-navigation-item').first().waitFor();
+      assert.equal(await p.locator('ui5-dialog').count(), 0);
+      assert.deepEqual(asked, ['/api/health']);
+    } finally {
+      await p.close();
+      await guarded.close();
+    }
+  });
+
   test('no request left the server, no console error', () => {
     assert.deepEqual(foreign, []);
     // The one error the UI shows on purpose (the gopher:// probe above) is logged by Chromium as a
