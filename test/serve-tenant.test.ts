@@ -78,6 +78,20 @@ describe('serve --service-key', () => {
     assert.deepEqual(api, JSON.parse(cli.stdout));
   });
 
+  test('GET /api/tenant/endpoints answers what `tenant endpoints --json` prints', async () => {
+    const r = await fetch(`${base}/api/tenant/endpoints`);
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    assert.ok(!body.includes(FIXTURE_SECRET));
+    const cli = await runCliAsync(['tenant', 'endpoints', '--json', '--service-key', f.keyFile], {
+      env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '' },
+      timeout: 60_000,
+    });
+    const api = JSON.parse(body);
+    assert.deepEqual(api, JSON.parse(cli.stdout));
+    assert.ok(api.artifacts.length > 0);
+  });
+
   test(
     'the Tenant page in Chromium: failures and keystore',
     { skip: !existsSync(CHROMIUM) && `no ${CHROMIUM} (apt-get install chromium; .ci/run does)` },
@@ -91,6 +105,17 @@ describe('serve --service-key', () => {
         await p.locator('#keystore-table ui5-table-row').first().waitFor();
         await p.locator('#tenant-groups ui5-table-row').first().waitFor();
         assert.ok((await p.locator('#tenant-groups ui5-table-row').count()) > 0);
+        // The deployed flows, with an artifact in ERROR told as a message, not a blank pane.
+        await p.locator('#deployed-table ui5-table-row').first().waitFor();
+        const api = (await (await fetch(`${base}/api/tenant/endpoints`)).json()) as {
+          artifacts: { id: string }[];
+          errors: string[];
+        };
+        assert.equal(await p.locator('#deployed-table ui5-table-row').count(), api.artifacts.length);
+        assert.equal(
+          await p.locator('#deployed ui5-message-strip[design="Negative"]').count(),
+          api.errors.length,
+        );
         assert.deepEqual(foreign, []);
         mkdirSync(SCREENSHOTS, { recursive: true });
         await p.screenshot({ path: join(SCREENSHOTS, 'tenant.png') });

@@ -909,6 +909,16 @@ export const labPage: Page = async (root) => {
 
 // ---- Tenant --------------------------------------------------------------------------------------
 
+interface DeployedRow {
+  id: string;
+  name: string;
+  status: string;
+  version?: string;
+  deployedOn?: string;
+  endpoints: { url: string }[];
+  error?: string;
+}
+
 interface KeystoreRow {
   alias: string;
   type: string;
@@ -928,6 +938,55 @@ export const tenantPage: Page = async (root) => {
     ].map(([v, t]) => h('ui5-option', { value: v! }, t!)),
   );
   const failures = h('div', { id: 'failures', 'aria-live': 'polite' });
+  const deployed = h('div', { id: 'deployed', 'aria-live': 'polite' });
+  /** The deployed artifacts, their inbound URLs, and each deployment error as a message. */
+  const loadDeployed = async () => {
+    try {
+      const r = await getJson<{ artifacts: DeployedRow[]; errors: string[] }>('/api/tenant/endpoints');
+      fill(
+        deployed,
+        ...r.artifacts
+          .filter((a) => a.status === 'ERROR')
+          .map((a) => message(`${a.name} is in status ERROR${a.error ? `: ${a.error}` : ''}`)),
+        r.errors.length ? null : message('No deployed artifact is in status ERROR.', 'Positive'),
+        h(
+          'ui5-table',
+          { id: 'deployed-table', 'accessible-name': 'deployed integration flows' },
+          h(
+            'ui5-table-header-row',
+            { slot: 'headerRow' },
+            ['Integration flow', 'Status', 'Version', 'Deployed on', 'Inbound URLs'].map((t) =>
+              h('ui5-table-header-cell', {}, t),
+            ),
+          ),
+          r.artifacts.map((a) =>
+            h(
+              'ui5-table-row',
+              { 'data-id': a.id },
+              h('ui5-table-cell', {}, a.name),
+              h(
+                'ui5-table-cell',
+                {},
+                h(
+                  'ui5-tag',
+                  {
+                    design:
+                      a.status === 'STARTED' ? 'Positive' : a.status === 'ERROR' ? 'Negative' : 'Neutral',
+                  },
+                  a.status,
+                ),
+              ),
+              h('ui5-table-cell', {}, a.version ?? ''),
+              h('ui5-table-cell', {}, a.deployedOn?.slice(0, 16).replace('T', ' ') ?? ''),
+              h('ui5-table-cell', {}, h('span', { class: 'mono' }, a.endpoints.map((e) => e.url).join('\n'))),
+            ),
+          ),
+        ),
+      );
+    } catch (e) {
+      fill(deployed, message(errorText(e)));
+    }
+  };
   const keystore = h('div', { id: 'keystore', 'aria-live': 'polite' });
   const loadFailures = async () => {
     fill(failures, h('ui5-busy-indicator', { active: true, size: 'M' }));
@@ -981,8 +1040,11 @@ export const tenantPage: Page = async (root) => {
     failures,
     h('h2', {}, 'Keystore'),
     keystore,
+    h('h2', {}, 'Deployed integration flows'),
+    deployed,
   );
   void loadFailures();
+  void loadDeployed();
   try {
     const k = await getJson<{ entries: KeystoreRow[]; expiring: string[]; days: number }>(
       '/api/tenant/keystore',

@@ -203,6 +203,19 @@ function artifactsTable(artifacts: DeployedArtifact[], c: Colors): string {
   return [c.bold(line(head)), ...rows.map((r) => line(r.cells, r.error))].join('\n');
 }
 
+/** The object `tenant endpoints --json` prints (and GET /api/tenant/endpoints answers); times in ISO 8601. */
+export function endpointsJson(tenant: string, artifacts: DeployedArtifact[]) {
+  const row = (a: DeployedArtifact) => ({
+    ...a,
+    ...(a.deployedOn !== undefined ? { deployedOn: new Date(a.deployedOn).toISOString() } : {}),
+  });
+  return {
+    tenant,
+    artifacts: artifacts.map(row),
+    errors: artifacts.filter((a) => a.status === 'ERROR').map((a) => a.id),
+  };
+}
+
 /**
  * `tenant endpoints`: the deployed integration flows (IntegrationRuntimeArtifacts: status, version,
  * deployment errors) and their inbound URLs (ServiceEndpoints). Exit 1 when one is in status ERROR.
@@ -213,13 +226,7 @@ export async function tenantEndpointsCommand(f: TenantFlags): Promise<void> {
     const failed = artifacts.filter((a) => a.status === 'ERROR');
     process.exitCode = failed.length ? 1 : 0;
     if (f.json) {
-      const row = (a: DeployedArtifact) => ({
-        ...a,
-        ...(a.deployedOn !== undefined ? { deployedOn: new Date(a.deployedOn).toISOString() } : {}),
-      });
-      process.stdout.write(
-        `${jsonText({ tenant: client.host, artifacts: artifacts.map(row), errors: failed.map((a) => a.id) }, 2)}\n`,
-      );
+      process.stdout.write(`${jsonText(endpointsJson(client.host, artifacts), 2)}\n`);
       return;
     }
     const c = colorsFor(process.stdout);

@@ -1,16 +1,17 @@
 // The tenant's room, mounted when `serve` was given a service key (--service-key FILE or
 // $LINKDOCTOR_SERVICE_KEY): the `tenant` commands over the same library (src/tenant), answering with
-// the objects `tenant failures --json` and `tenant keystore --json` print. Read-only: the keystore's
+// the objects `tenant failures --json`, `tenant keystore --json` and `tenant endpoints --json` print. Read-only: the keystore's
 // --export (which writes a file on the server) is not offered here.
 import type { FastifyPluginAsync } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { keystoreJson, parseWhen } from '../cli/tenant.js';
+import { endpointsJson, keystoreJson, parseWhen } from '../cli/tenant.js';
 import { UserError } from '../errors.js';
 import { scanJson } from '../report/scan.js';
 import { TenantClient } from '../tenant/client.js';
 import { MPL_STATUSES } from '../tenant/entities.js';
 import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
+import { deployedArtifacts } from '../tenant/endpoints.js';
 import { keystoreEntries } from '../tenant/keystore.js';
 import { secretsOf, type ServiceKey } from '../tenant/service-key.js';
 import { HttpProblem } from './problem.js';
@@ -113,6 +114,20 @@ export function tenantRoutes(key: ServiceKey): FastifyPluginAsync {
           const entries = await keystoreEntries(client);
           return keystoreJson(client.host, req.query.days, entries, Date.now()) as { tenant: string };
         }),
+    );
+    app.get(
+      '/api/tenant/endpoints',
+      {
+        schema: {
+          summary: "The tenant's deployed integration flows, their inbound URLs, and each deployment error",
+          description:
+            'IntegrationRuntimeArtifacts (status, version, deployed on) with the ServiceEndpoints of each; ' +
+            '`errors` lists the artifacts in status ERROR, whose deployment error is in their `error` field.',
+          tags: ['tenant'],
+          response: { 200: z.looseObject({ tenant: z.string() }), 502: problemSchema },
+        },
+      },
+      async () => withClient(async (client) => endpointsJson(client.host, await deployedArtifacts(client))),
     );
   };
   return routes as FastifyPluginAsync;
