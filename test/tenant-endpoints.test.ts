@@ -4,20 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { closestEndpoint, type DeployedEndpoint } from '../src/tenant/endpoints.js';
-import { runCliAsync, type Run } from './helpers.js';
-import { FIXTURE_SECRET, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
-
-const run = (f: TenantFixture, args: string[], env: Record<string, string> = {}): Promise<Run> =>
-  runCliAsync(args, {
-    env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '', ...env },
-    timeout: 60_000,
-  });
-
-function assertNoSecret(f: TenantFixture, r: Run): void {
-  const all = r.stdout + r.stderr;
-  assert.ok(!all.includes(FIXTURE_SECRET), 'the client secret leaked');
-  for (const t of f.tokens) assert.ok(!all.includes(t.split('.')[2]!), 'a token leaked');
-}
+import { assertNoSecret, runAgainst as run, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
 
 describe('closestEndpoint', () => {
   const rt = 'https://acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com';
@@ -53,10 +40,10 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
     const r = await run(f, ['tenant', 'endpoints', '--service-key', f.keyFile]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /INTEGRATION FLOW\s+STATUS\s+VERSION\s+DEPLOYED ON\s+ENDPOINTS/);
-    assert.match(r.stdout, new RegExp(`Orders In\\s+STARTED\\s+1\\.0\\.3\\s+\\S+\\s+${f.url}/http/orders`));
+    assert.match(r.stdout, new RegExp(`Orders In\\s+STARTED\\s+1\\.0\\.3\\s+\\S+\\s+${f.runtimeUrl}/http/orders`));
     assert.match(
       r.stdout,
-      new RegExp(`Invoice SOAP\\s+STARTED\\s+2\\.1\\.0\\s+\\S+\\s+${f.url}/cxf/InvoiceService`),
+      new RegExp(`Invoice SOAP\\s+STARTED\\s+2\\.1\\.0\\s+\\S+\\s+${f.runtimeUrl}/cxf/InvoiceService`),
     );
     assert.match(r.stdout, /Stock_Mapping\s+ERROR/);
     // The CF error: messageId, the JSON string inside `parameter`, its child message.
@@ -72,7 +59,7 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
       (await run(f, ['tenant', 'endpoints', '--service-key', f.keyFile, '--json'])).stdout,
     );
     assert.deepEqual(j.errors, ['Stock_Mapping']);
-    assert.equal(j.artifacts.length, 7);
+    assert.equal(j.artifacts.length, 8);
     assertNoSecret(f, r);
   });
 
@@ -81,7 +68,7 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
     const probe = async (path: string) => {
       const r = await run(f, [
         'probe',
-        `${f.url}${path}`,
+        `${f.runtimeUrl}${path}`,
         '--direction',
         'inbound',
         '--tenant',
@@ -114,7 +101,7 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
 
   test('an outbound probe does not read the endpoints', async () => {
     const before = f.requests.length;
-    await run(f, ['probe', `${f.url}/http/Orders`, '--tenant', '--service-key', f.keyFile]);
+    await run(f, ['probe', `${f.runtimeUrl}/http/Orders`, '--tenant', '--service-key', f.keyFile]);
     const sets = f.requests.slice(before).map((q) => new URL(q.url).pathname);
     assert.ok(!sets.some((p) => p.includes('ServiceEndpoints')), sets.join(' '));
   });

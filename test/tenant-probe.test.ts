@@ -5,22 +5,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { after, before, describe, test } from 'node:test';
-import { runCliAsync, type Run } from './helpers.js';
-import { FIXTURE_SECRET, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
-
-/** The CLI with the fixture's CA trusted for the API (NODE_EXTRA_CA_CERTS, as a user would). */
-const run = (f: TenantFixture, args: string[], env: Record<string, string> = {}): Promise<Run> =>
-  runCliAsync(args, {
-    env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '', ...env },
-    timeout: 60_000,
-  });
-
-function assertNoSecret(f: TenantFixture, r: Run): void {
-  const all = r.stdout + r.stderr;
-  assert.ok(!all.includes(FIXTURE_SECRET), 'the client secret leaked');
-  assert.ok(!all.includes('PRIVATE KEY'), 'a private key leaked');
-  for (const t of f.tokens) assert.ok(!all.includes(t.split('.')[2]!), 'a token leaked');
-}
+import { assertNoSecret, runAgainst as run, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
 
 async function httpsServer(key: string, cert: string): Promise<{ server: Server; url: string }> {
   const server = createServer({ key, cert }, (_q, r) => r.end('ok'));

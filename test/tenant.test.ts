@@ -1,5 +1,6 @@
-// `linkdoctor tenant`: the CLI against the loopback tenant FIXTURE (test/tenant-fixture.ts), which
-// answers as tenant-api.md documents the real API: token flow, paging, errors, quirks and faults.
+// `linkdoctor tenant`: the CLI against the lab's fake tenant (src/lab/tenant.ts, through
+// test/tenant-fixture.ts), which answers as tenant-api.md documents the real API: token flow, paging,
+// errors, quirks and faults.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -9,48 +10,19 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCliAsync, type Run } from './helpers.js';
 import {
+  assertNoSecret,
   FIXTURE_ERRORS,
   FIXTURE_SECRET,
+  listRequests,
+  runAgainst,
   startTenantFixture,
-  type FixtureOptions,
+  withFixture,
   type TenantFixture,
 } from './tenant-fixture.js';
 
-/** Runs the CLI with the fixture's CA trusted (NODE_EXTRA_CA_CERTS, as a user would) and its key. */
-function run(
-  f: TenantFixture,
-  args: string[],
-  env: Record<string, string> = {},
-  key = f.keyFile,
-): Promise<Run> {
-  return runCliAsync(['tenant', ...args, '--service-key', key], {
-    env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '', ...env },
-    timeout: 60_000,
-  });
-}
-
-/** Nothing of the key's secrets, no token handed out, no private key in any output. */
-function assertNoSecret(f: TenantFixture, r: Run): void {
-  const all = r.stdout + r.stderr;
-  assert.ok(!all.includes(FIXTURE_SECRET), 'the client secret leaked');
-  assert.ok(!all.includes('PRIVATE KEY'), 'a private key leaked');
-  for (const t of f.tokens) {
-    assert.ok(!all.includes(t), 'a token leaked');
-    assert.ok(!all.includes(t.split('.')[2]!), 'a token signature leaked');
-  }
-}
-
-async function withFixture(o: FixtureOptions, body: (f: TenantFixture) => Promise<void>): Promise<void> {
-  const f = await startTenantFixture(o);
-  try {
-    await body(f);
-  } finally {
-    await f.close();
-  }
-}
-
-const listRequests = (f: TenantFixture, set: string) =>
-  f.requests.filter((r) => new URL(r.url).pathname === `/api/v1/${set}`);
+/** `linkdoctor tenant ARGS --service-key KEY` against the fake tenant. */
+const run = (f: TenantFixture, args: string[], env: Record<string, string> = {}, key = f.keyFile): Promise<Run> =>
+  runAgainst(f, ['tenant', ...args, '--service-key', key], env);
 
 describe('tenant failures against the fixture', () => {
   let f: TenantFixture;

@@ -10,6 +10,8 @@ import { UserError } from '../errors.js';
 import { makePki, toPkcs12 } from './pki.js';
 import { SCENARIOS, type LabContext } from './servers.js';
 import { makeSshKeys } from './ssh.js';
+import { RUNTIME_SCENARIOS } from './runtime.js';
+import { startFakeTenant, type FakeTenant } from './tenant.js';
 
 export interface LabScenario {
   /** Short id, e.g. 'unknown-ca'. */
@@ -32,12 +34,23 @@ export interface Lab {
   scenarios: LabScenario[];
   /** PEM file holding the lab's root CA: what a probe passes with --trust. */
   trustFile: string;
-  /** PKCS#12 files for the client-cert scenario: one from the CA the server accepts, one from another CA. */
-  clientCert: { good: string; wrongCa: string; password: string };
+  /**
+   * PKCS#12 files for the client-cert scenarios: one from the CA the server accepts, one from another
+   * CA, one from the accepted CA that expired.
+   */
+  clientCert: { good: string; wrongCa: string; expired: string; password: string };
   /** The basic-auth scenario's credentials; the password is the same throwaway one as clientCert's. */
   basicAuth: { user: string; password: string };
   /** The known_hosts file for the SSH scenarios: a stale key for one, no line for another. */
   knownHostsFile: string;
+  /**
+   * The fake tenant (src/lab/tenant.ts): its API host (the service key's url), its runtime host (the
+   * deployed endpoints, where the tenant-* scenarios point), and the service key files in `dir`.
+   */
+  tenant: Pick<FakeTenant, 'url' | 'tokenUrl' | 'runtimeUrl' | 'keyFile' | 'certKeyFile' | 'keyJson' | 'secret'> & {
+    sender: string;
+    viewer: string;
+  };
   /** Temp folder holding the files above. */
   dir: string;
   /** Closes every server and socket, and removes the temp folder. */
@@ -125,24 +138,28 @@ export function stopOnSignals(onStopped?: (signal: StopSignal) => void): () => v
   };
 }
 
-/** Starts every scenario's server: on consecutive ports from `opts.port`, or on free ephemeral ports. */
+/** The servers of a lab: each scenario's, then the fake tenant's API host and runtime host. */
+export const LAB_SERVERS = SCENARIOS.length + 2;
+
+/**
+ * Starts every scenario's server and the fake tenant: on consecutive ports from `opts.port` (the
+ * tenant's API host and runtime host last), or on free ephemeral ports.
+ */
 export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
   const first = opts.port;
-  if (
-    first !== undefined &&
-    !(Number.isInteger(first) && first >= 1 && first + SCENARIOS.length - 1 <= 65535)
-  )
-    throw new UserError(`--port must be a whole number from 1 to ${65536 - SCENARIOS.length}`);
+  if (first !== undefined && !(Number.isInteger(first) && first >= 1 && first + LAB_SERVERS - 1 <= 65535))
+    throw new UserError(`--port must be a whole number from 1 to ${65536 - LAB_SERVERS}`);
 
   // Synchronous, and registered at once: a signal handler (stopOnSignals) runs between two awaits,
   // never between making the folder and knowing it.
   const dir = mkdtempSync(join(tmpdir(), 'linkdoctor-lab-'));
   const servers: Server[] = [];
   const sockets = new Set<Socket>();
+  let tenant: FakeTenant | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
-      const closing = servers.map(close);
+      const closing = [...servers.map(close), tenant?.close()];
       for (const s of sockets) s.destroy();
       await Promise.all(closing);
       await rm(dir, { recursive: true, force: true });
@@ -161,10 +178,13 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
       clientCert: {
         good: join(dir, 'client-good.p12'),
         wrongCa: join(dir, 'client-wrong-ca.p12'),
+        expired: join(dir, 'client-expired.p12'),
         password,
       },
       basicAuth: ctx.basicAuth,
       knownHostsFile: join(dir, 'known_hosts'),
+      // Set once the tenant has started, below.
+      tenant: undefined as unknown as Lab['tenant'],
       dir,
       stop,
     };
@@ -172,6 +192,7 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
       writeFile(lab.trustFile, pki.root.certPem),
       writeFile(lab.clientCert.good, toPkcs12(pki.goodClient, pki.clientCa, password)),
       writeFile(lab.clientCert.wrongCa, toPkcs12(pki.strangerClient, pki.strangerCa, password)),
+      writeFile(lab.clientCert.expired, toPkcs12(pki.expiredClient, pki.clientCa, password)),
     ]);
     for (const [i, spec] of SCENARIOS.entries()) {
       const server = spec.server(ctx);
@@ -196,6 +217,26 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
         ...(blocked ? { env: { LINKDOCTOR_SMTP_ALT_PORTS: `${port},${blocked}` } } : {}),
       });
     }
+    // The fake tenant: a few thousand messages, its keystore holding the lab's root, its runtime host.
+    tenant = await startFakeTenant({
+      pki,
+      dir,
+      sender: { user: 'sender', password },
+      ...(first !== undefined ? { ports: { api: first + SCENARIOS.length, runtime: first + SCENARIOS.length + 1 } } : {}),
+    });
+    const { url, tokenUrl, runtimeUrl, keyFile, certKeyFile, keyJson, secret, viewer } = tenant;
+    lab.tenant = { url, tokenUrl, runtimeUrl, keyFile, certKeyFile, keyJson, secret, sender: 'sender', viewer };
+    const runtimePort = Number(new URL(runtimeUrl).port);
+    for (const r of RUNTIME_SCENARIOS)
+      lab.scenarios.push({
+        name: r.name,
+        url: `${runtimeUrl}${r.path}`,
+        port: runtimePort,
+        reproduces: r.reproduces,
+        expect: r.expect,
+        ...(r.cause ? { cause: r.cause } : {}),
+        probeArgs: r.probeArgs(lab),
+      });
     const knownHosts = SCENARIOS.flatMap(
       (spec, i) => spec.knownHostsLine?.(ctx, lab.scenarios[i]!.port) ?? [],
     );

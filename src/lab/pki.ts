@@ -105,6 +105,8 @@ export interface LabPki {
   /** The CA whose client certificates the client-cert server accepts, and one it does not know. */
   clientCa: Issued;
   goodClient: Issued;
+  /** From the accepted client CA, expired 10 days ago. */
+  expiredClient: Issued;
   strangerCa: Issued;
   strangerClient: Issued;
 }
@@ -116,6 +118,15 @@ export async function makePki(): Promise<LabPki> {
     const caCert = await issue({ subject: ca, ca: {}, rsa: true });
     return [caCert, await issue({ subject: client, issuer: caCert, usage: 'client', rsa: true })] as const;
   };
+  const expiredSide = async (ca: Issued) =>
+    issue({
+      subject: `CN=lab-client-expired,${O}`,
+      issuer: ca,
+      usage: 'client',
+      rsa: true,
+      notBefore: new Date(Date.now() - 375 * DAY),
+      notAfter: new Date(Date.now() - 10 * DAY),
+    });
   const unknownSide = async () => {
     const root = await issue({ subject: 'CN=Example Corp Private Root CA,O=Example Corp', ca: {} });
     const issuing = await issue({
@@ -162,7 +173,17 @@ export async function makePki(): Promise<LabPki> {
       clientSide(`CN=linkdoctor lab Client CA,${O}`, `CN=lab-client,${O}`),
       clientSide('CN=Other Client CA,O=Somewhere Else', 'CN=lab-client,O=Somewhere Else'),
     ]);
-  return { ...lab, unknownIssuing, unknownLeaf, clientCa, goodClient, strangerCa, strangerClient };
+  const expiredClient = await expiredSide(clientCa);
+  return {
+    ...lab,
+    unknownIssuing,
+    unknownLeaf,
+    clientCa,
+    goodClient,
+    expiredClient,
+    strangerCa,
+    strangerClient,
+  };
 }
 
 /** A PKCS#12 file (AES-256, as OpenSSL 3 and Java read it): the client's key, certificate and CA. */

@@ -76,7 +76,7 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
  * `X-CSRF-Token: Required` and the body "CSRF token validation failed", whether the token is missing,
  * the session cookie was not kept, or the token belongs to another session.
  */
-function csrfHandler(): RequestListener {
+export function csrfHandler(): RequestListener {
   const COOKIE = 'SAP_SESSIONID_LAB';
   const MAX_SESSIONS = 1000;
   const tokens = new Map<string, string>(); // session id → token
