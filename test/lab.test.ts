@@ -351,10 +351,14 @@ describe('lifecycle', () => {
       const first = 20000 + Math.floor(Math.random() * 30000);
       try {
         const other = await startLab({ port: first });
+        // Each scenario's own server in order, then the fake tenant's API host and runtime host.
+        const own = other.scenarios.filter((s) => !s.name.startsWith('tenant-'));
         assert.deepEqual(
-          other.scenarios.map((s) => s.port),
-          other.scenarios.map((_, i) => first + i),
+          own.map((s) => s.port),
+          own.map((_, i) => first + i),
         );
+        assert.equal(other.tenant.url, `https://127.0.0.1:${first + own.length}`);
+        assert.equal(other.tenant.runtimeUrl, `https://127.0.0.1:${first + own.length + 1}`);
         await other.stop();
         return;
       } catch (e) {

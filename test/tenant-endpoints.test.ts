@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { closestEndpoint, type DeployedEndpoint } from '../src/tenant/endpoints.js';
-import { assertNoSecret, runAgainst as run, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
+import {
+  assertNoSecret,
+  runAgainst as run,
+  startTenantFixture,
+  type TenantFixture,
+} from './tenant-fixture.js';
 
 describe('closestEndpoint', () => {
   const rt = 'https://acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com';
@@ -40,7 +45,10 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
     const r = await run(f, ['tenant', 'endpoints', '--service-key', f.keyFile]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /INTEGRATION FLOW\s+STATUS\s+VERSION\s+DEPLOYED ON\s+ENDPOINTS/);
-    assert.match(r.stdout, new RegExp(`Orders In\\s+STARTED\\s+1\\.0\\.3\\s+\\S+\\s+${f.runtimeUrl}/http/orders`));
+    assert.match(
+      r.stdout,
+      new RegExp(`Orders In\\s+STARTED\\s+1\\.0\\.3\\s+\\S+\\s+${f.runtimeUrl}/http/orders`),
+    );
     assert.match(
       r.stdout,
       new RegExp(`Invoice SOAP\\s+STARTED\\s+2\\.1\\.0\\s+\\S+\\s+${f.runtimeUrl}/cxf/InvoiceService`),

@@ -24,7 +24,10 @@ export const startTenantFixture = (o: FixtureOptions = {}): Promise<TenantFixtur
   startFakeTenant({ secret: FIXTURE_SECRET, ...o });
 
 /** A fake tenant for the length of `body`. */
-export async function withFixture(o: FixtureOptions, body: (f: TenantFixture) => Promise<void>): Promise<void> {
+export async function withFixture(
+  o: FixtureOptions,
+  body: (f: TenantFixture) => Promise<void>,
+): Promise<void> {
   const f = await startTenantFixture(o);
   try {
     await body(f);
@@ -34,7 +37,11 @@ export async function withFixture(o: FixtureOptions, body: (f: TenantFixture) =>
 }
 
 /** The CLI with the fake's CA trusted for the API (NODE_EXTRA_CA_CERTS, as a user would), no proxy. */
-export const runAgainst = (f: TenantFixture, args: string[], env: Record<string, string> = {}): Promise<Run> =>
+export const runAgainst = (
+  f: TenantFixture,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Run> =>
   runCliAsync(args, {
     env: { NODE_EXTRA_CA_CERTS: f.caFile, HTTPS_PROXY: '', https_proxy: '', ...env },
     timeout: 60_000,

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { after, before, describe, test } from 'node:test';
-import { assertNoSecret, runAgainst as run, startTenantFixture, type TenantFixture } from './tenant-fixture.js';
+import {
+  assertNoSecret,
+  runAgainst as run,
+  startTenantFixture,
+  type TenantFixture,
+} from './tenant-fixture.js';
 
 async function httpsServer(key: string, cert: string): Promise<{ server: Server; url: string }> {
   const server = createServer({ key, cert }, (_q, r) => r.end('ok'));

@@ -21,8 +21,12 @@ import {
 } from './tenant-fixture.js';
 
 /** `linkdoctor tenant ARGS --service-key KEY` against the fake tenant. */
-const run = (f: TenantFixture, args: string[], env: Record<string, string> = {}, key = f.keyFile): Promise<Run> =>
-  runAgainst(f, ['tenant', ...args, '--service-key', key], env);
+const run = (
+  f: TenantFixture,
+  args: string[],
+  env: Record<string, string> = {},
+  key = f.keyFile,
+): Promise<Run> => runAgainst(f, ['tenant', ...args, '--service-key', key], env);
 
 describe('tenant failures against the fixture', () => {
   let f: TenantFixture;

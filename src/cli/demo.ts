@@ -7,6 +7,14 @@ import { type Lab, startLab, stopOnSignals } from '../lab/index.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { printableDeep } from '../report/printable.js';
 import { colorsFor, wrap } from '../report/text.js';
+import { readFile } from 'node:fs/promises';
+import type { Kb } from '../kb/load.js';
+import type { Colors } from '../report/text.js';
+import { scanJson } from '../report/scan.js';
+import { TenantClient } from '../tenant/client.js';
+import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
+import { loadServiceKey } from '../tenant/service-key.js';
+import { TENANT_ERRORS } from '../lab/tenant.js';
 import { probeOptions, type ProbeFlags } from './probe.js';
 import { withProbeFlags } from './probe-flags.js';
 
@@ -44,6 +52,53 @@ export async function scenarioOptions(lab: Lab, s: Lab['scenarios'][number]): Pr
   }
 }
 
+/**
+ * `tenant failures --since 24h` against the lab's fake tenant, in short: one line per diagnosis and
+ * integration flow (scan's grouping, from scanJson). True when every lab wording was diagnosed as the
+ * lab expects.
+ */
+async function tenantPart(kb: Kb, lab: Lab, c: Colors, out: (s?: string) => void): Promise<boolean> {
+  out();
+  out(
+    c.bold(
+      "And the fake tenant's failed messages of the last 24 hours (linkdoctor tenant failures, the lab's service key):",
+    ),
+  );
+  const key = loadServiceKey(lab.tenant.keyFile);
+  // The lab's root, as NODE_EXTRA_CA_CERTS gives it to the CLI.
+  const client = new TenantClient(key, { timeoutMs: 30_000, ca: [await readFile(lab.trustFile, 'utf8')] });
+  try {
+    const r = await tenantFailures(kb, client, {
+      since: Date.now() - 86_400_000,
+      statuses: DEFAULT_STATUSES,
+      maxMessages: 100_000,
+    });
+    const j = printableDeep(scanJson(r.scan, kb)) as {
+      groups: { id: string; iflow?: string; count: number; cause?: { title: string } }[];
+      unknown: { message: string; count: number }[];
+    };
+    out(
+      c.dim(
+        `   ${r.messages} failed messages of ${client.host}, ${r.texts} error texts (${r.distinct} distinct) in ${r.scan.seconds.toFixed(1)} s`,
+      ),
+    );
+    for (const g of j.groups)
+      out(
+        `   ${c.red('✖')} ${String(g.count).padStart(4)}  ${c.bold(g.id)}${g.cause ? ` · ${g.cause.title}` : ''}${g.iflow ? c.dim(`  (integration flow ${g.iflow})`) : ''}`,
+      );
+    for (const u of j.unknown)
+      out(
+        `   ${c.yellow('?')} ${String(u.count).padStart(4)}  ${u.message.length > 80 ? `${u.message.slice(0, 79)}…` : u.message}`,
+      );
+    const found = new Set(j.groups.map((g) => g.id));
+    const missed = TENANT_ERRORS.filter((e) => e.expect && !found.has(e.expect)).map((e) => e.expect);
+    if (missed.length) out(`   ${c.yellow('!')} the lab expected also ${missed.join(', ')}`);
+    return missed.length === 0;
+  } finally {
+    await client.close();
+  }
+}
+
 export async function demoCommand(): Promise<void> {
   const c = colorsFor(process.stdout);
   const kb = await loadKb();
@@ -57,6 +112,7 @@ export async function demoCommand(): Promise<void> {
   const release = stopOnSignals();
   const lab = await startLab();
   let right = 0;
+  let tenantRight = false;
   try {
     out(c.dim(`(lab trust store: ${lab.trustFile})`));
     for (const s of lab.scenarios) {
@@ -82,6 +138,7 @@ export async function demoCommand(): Promise<void> {
           `   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}${s.cause ? ` (${s.cause})` : ''}`,
         );
     }
+    tenantRight = await tenantPart(kb, lab, c, out);
   } finally {
     await lab.stop();
     release();
@@ -101,7 +158,7 @@ export async function demoCommand(): Promise<void> {
   }
   out();
   out(
-    `${right} of ${lab.scenarios.length} lab servers diagnosed as expected. Run \`linkdoctor lab\` to keep them up and probe them yourself.`,
+    `${right} of ${lab.scenarios.length} lab scenarios diagnosed as expected${tenantRight ? ', and every failure of the fake tenant' : ''}. Run \`linkdoctor lab\` to keep them up and probe them yourself.`,
   );
-  process.exitCode = right === lab.scenarios.length ? 0 : 1;
+  process.exitCode = right === lab.scenarios.length && tenantRight ? 0 : 1;
 }

@@ -5,7 +5,9 @@ import { colorsFor, type Colors, wrap } from '../report/text.js';
 
 function labJson(lab: Lab): object {
   const { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, dir } = lab;
-  return { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, dir };
+  const { url, tokenUrl, runtimeUrl, keyFile, certKeyFile, sender, viewer } = lab.tenant;
+  const tenant = { url, tokenUrl, runtimeUrl, keyFile, certKeyFile, sender, viewer };
+  return { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, tenant, dir };
 }
 
 /**
@@ -19,15 +21,17 @@ function renderLab(started: Lab, c: Colors): string {
     labJson(started) as Pick<
       Lab,
       'scenarios' | 'trustFile' | 'knownHostsFile' | 'clientCert' | 'basicAuth' | 'dir'
-    >,
+    > & { tenant: Omit<Lab['tenant'], 'keyJson' | 'secret'> },
   );
   const local = (arg: string) => (arg.startsWith(`${lab.dir}/`) ? arg.slice(lab.dir.length + 1) : arg);
   const probeWith = (s: Lab['scenarios'][number]) =>
     [...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`), s.url, ...s.probeArgs.map(local)].join(' ');
   const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));
   const n = lab.scenarios.length;
+  // The runtime host serves several scenarios; the fake tenant's API host serves none.
+  const servers = new Set(lab.scenarios.map((s) => s.port)).size + 1;
   const out = [
-    c.bold(`linkdoctor lab: ${n} server${n === 1 ? '' : 's'} on 127.0.0.1 (Ctrl-C stops them)`),
+    c.bold(`linkdoctor lab: ${n} scenarios on ${servers} servers on 127.0.0.1 (Ctrl-C stops them)`),
     '',
     `${c.bold('folder')}        ${lab.dir}   (run the probes below in it)`,
     `${c.bold('trust file')}    ${local(lab.trustFile)}   (the lab's root CA: give https probes --trust ${local(lab.trustFile)})`,
@@ -41,13 +45,14 @@ function renderLab(started: Lab, c: Colors): string {
     out.push(`    linkdoctor probe ${probeWith(s)}`);
     out.push(c.dim(wrap(s.reproduces, '    ')));
   }
-  const { good, wrongCa, password } = lab.clientCert;
+  const { good, wrongCa, expired, password } = lab.clientCert;
   const clientCert = lab.scenarios.find((s) => s.name === 'client-cert');
   out.push(
     '',
     `${c.bold('client certificates')} (PKCS#12; password ${password}, a throwaway lab fixture)`,
     `  accepted      ${local(good)}`,
     `  another CA    ${local(wrongCa)}`,
+    `  expired       ${local(expired)}`,
   );
   if (clientCert)
     out.push(
@@ -63,7 +68,22 @@ function renderLab(started: Lab, c: Colors): string {
       `  try           LAB_PASSWORD=${password} linkdoctor probe ${basic.url} \\`,
       `                  --trust ${local(lab.trustFile)} -u ${lab.basicAuth.user} --password-env LAB_PASSWORD`,
     );
-  out.push('');
+  const t = lab.tenant;
+  const key = printableDeep(started.tenant.keyJson);
+  const ca = `NODE_EXTRA_CA_CERTS=${local(lab.trustFile)}`;
+  out.push(
+    '',
+    `${c.bold('fake tenant')}   API ${t.url} (token URL ${new URL(t.tokenUrl).pathname}), runtime host ${t.runtimeUrl}`,
+    `  service key   ${local(t.keyFile)}   (a throwaway lab fixture; ${local(t.certKeyFile)}: the Certificate key type)`,
+    `    ${key}`,
+    `  runtime users ${t.sender} (role ESBMessaging.send) and ${t.viewer} (without it), the same password`,
+    `  try           ${ca} linkdoctor tenant failures --since 24h --service-key ${local(t.keyFile)}`,
+    `                ${ca} linkdoctor tenant keystore --service-key ${local(t.keyFile)}`,
+    `                ${ca} linkdoctor tenant endpoints --service-key ${local(t.keyFile)}`,
+    `                ${ca} linkdoctor probe ${t.runtimeUrl}/http/Orders --direction inbound \\`,
+    `                  --tenant --service-key ${local(t.keyFile)}`,
+    '',
+  );
   return out.join('\n');
 }
 

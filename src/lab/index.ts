@@ -47,7 +47,10 @@ export interface Lab {
    * The fake tenant (src/lab/tenant.ts): its API host (the service key's url), its runtime host (the
    * deployed endpoints, where the tenant-* scenarios point), and the service key files in `dir`.
    */
-  tenant: Pick<FakeTenant, 'url' | 'tokenUrl' | 'runtimeUrl' | 'keyFile' | 'certKeyFile' | 'keyJson' | 'secret'> & {
+  tenant: Pick<
+    FakeTenant,
+    'url' | 'tokenUrl' | 'runtimeUrl' | 'keyFile' | 'certKeyFile' | 'keyJson' | 'secret'
+  > & {
     sender: string;
     viewer: string;
   };
@@ -222,10 +225,22 @@ export async function startLab(opts: { port?: number } = {}): Promise<Lab> {
       pki,
       dir,
       sender: { user: 'sender', password },
-      ...(first !== undefined ? { ports: { api: first + SCENARIOS.length, runtime: first + SCENARIOS.length + 1 } } : {}),
+      ...(first !== undefined
+        ? { ports: { api: first + SCENARIOS.length, runtime: first + SCENARIOS.length + 1 } }
+        : {}),
     });
     const { url, tokenUrl, runtimeUrl, keyFile, certKeyFile, keyJson, secret, viewer } = tenant;
-    lab.tenant = { url, tokenUrl, runtimeUrl, keyFile, certKeyFile, keyJson, secret, sender: 'sender', viewer };
+    lab.tenant = {
+      url,
+      tokenUrl,
+      runtimeUrl,
+      keyFile,
+      certKeyFile,
+      keyJson,
+      secret,
+      sender: 'sender',
+      viewer,
+    };
     const runtimePort = Number(new URL(runtimeUrl).port);
     for (const r of RUNTIME_SCENARIOS)
       lab.scenarios.push({

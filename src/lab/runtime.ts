@@ -25,7 +25,12 @@ export interface RuntimeEndpoint {
 }
 
 /** The runtime's error page: the Cloud Integration runtime is a Tomcat (the kb's in-http-403 says so). */
-function tomcatPage(res: ServerResponse, status: number, reason: string, headers: Record<string, string> = {}) {
+function tomcatPage(
+  res: ServerResponse,
+  status: number,
+  reason: string,
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'text/html;charset=utf-8', ...headers });
   res.end(
     `<!doctype html><html lang="en"><head><title>HTTP Status ${status} – ${reason}</title></head><body><h1>HTTP Status ${status} – ${reason}</h1></body></html>`,
@@ -82,7 +87,9 @@ export function runtimeHost(o: {
       const isSender = byCert || (basic?.user === sender.user && basic.password === sender.password);
       const isViewer = !isSender && basic?.user === viewer && basic.password === sender.password;
       if (!isSender && !isViewer)
-        return tomcatPage(res, 401, 'Unauthorized', { 'www-authenticate': 'Basic realm="SAP Cloud Integration"' });
+        return tomcatPage(res, 401, 'Unauthorized', {
+          'www-authenticate': 'Basic realm="SAP Cloud Integration"',
+        });
       if (isViewer) return tomcatPage(res, 403, 'Forbidden');
       if (req.method === 'HEAD') return tomcatPage(res, 405, 'Method Not Allowed', { allow: 'GET, POST' });
       const guard = csrf.get(ep);
@@ -151,9 +158,8 @@ export const RUNTIME_SCENARIOS: RuntimeScenario[] = [
     name: 'tenant-cert-refused',
     path: '/http/orders',
     reproduces:
-      "a sender's client certificate from a CA the load balancer does not accept: refused after the handshake (seed row 8)",
-    expect: 'in-authorization-check',
-    cause: 'chain-not-accepted',
+      "a sender's client certificate from a CA the load balancer does not accept: refused after the handshake (seed row 7)",
+    expect: 'in-request-not-reaching',
     probeArgs: (lab) => [
       ...INBOUND,
       '--client-cert',
@@ -165,7 +171,8 @@ export const RUNTIME_SCENARIOS: RuntimeScenario[] = [
   {
     name: 'tenant-cert-expired',
     path: '/http/orders',
-    reproduces: "a sender's client certificate that expired 10 days ago: refused by the load balancer (seed row 1)",
+    reproduces:
+      "a sender's client certificate that expired 10 days ago: refused by the load balancer (seed row 1)",
     expect: 'in-cert-validity',
     cause: 'client-cert-expired',
     probeArgs: (lab) => [

@@ -63,6 +63,61 @@ export const TENANT_ERRORS: { iflow: string; text: string; expect: string | null
     expect: 'out-csrf-403',
   },
   {
+    iflow: 'Orders_to_ERP',
+    text: 'javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed, caused by java.security.cert.CertificateExpiredException: NotAfter: Mon Oct 26 14:58:00 UTC 2026 (receiver https://erp.example.com)',
+    expect: 'out-cert-expired',
+  },
+  {
+    iflow: 'Orders_to_Shop',
+    text: 'javax.net.ssl.SSLHandshakeException: No subject alternative DNS name matching erp.example.com found.',
+    expect: 'tls-hostname-mismatch',
+  },
+  {
+    iflow: 'Invoices_SFTP',
+    text: 'org.apache.camel.component.file.GenericFileOperationFailedException: Cannot connect to sftp://sftp.example.com:22, cause: com.jcraft.jsch.JSchException: HostKey has been changed: [sftp.example.com]:22',
+    expect: 'out-sftp',
+  },
+  {
+    iflow: 'Jobs_Start',
+    text: 'java.net.SocketTimeoutException: Read timed out, cause: java.net.SocketTimeoutException: Read timed out',
+    expect: 'network-timeout',
+  },
+  {
+    iflow: 'Mail_Notify',
+    text: 'com.sun.mail.smtp.SMTPSendFailedException: 530 5.7.0 Must issue a STARTTLS command first',
+    expect: 'smtp-starttls-required',
+  },
+  {
+    iflow: 'Mail_Notify',
+    text: 'javax.mail.AuthenticationFailedException: 535 5.7.8 Authentication credentials invalid',
+    expect: 'smtp-auth-failed',
+  },
+  {
+    iflow: 'Orders_to_ERP',
+    text: 'com.sap.it.rt.adapter.http.api.exception.HttpResponseException: An internal server error occured: HTTP operation failed invoking http://erp.virtual:44300/sap/opu/odata/sap/ZORDERS_SRV/Orders with statusCode: 403',
+    expect: 'out-http-403-cloud-connector',
+  },
+  {
+    iflow: 'Orders_to_Shop',
+    text: 'com.sap.it.rt.adapter.http.api.exception.HttpResponseException: An internal server error occured: HTTP operation failed invoking https://shop.example.com/api/Orders with statusCode: 404',
+    expect: 'out-http-404',
+  },
+  {
+    iflow: 'Orders_to_Shop',
+    text: "org.apache.http.client.CircularRedirectException: Circular redirect to 'https://shop.example.com/loop/1'",
+    expect: 'http-redirect-loop',
+  },
+  {
+    iflow: 'Orders_to_ERP',
+    text: 'org.apache.cxf.interceptor.Fault: Could not send Message., cause: java.net.SocketException: Connection reset',
+    expect: 'connection-reset',
+  },
+  {
+    iflow: 'Orders_to_Shop',
+    text: 'javax.net.ssl.SSLHandshakeException: Received fatal alert: bad_certificate',
+    expect: 'out-client-cert-rejected',
+  },
+  {
     iflow: 'Stock_Mapping',
     text: 'java.lang.IllegalStateException: Mapping step failed: field Quantity missing in record 17',
     expect: null,
@@ -108,6 +163,7 @@ export const TENANT_ARTIFACTS: TenantArtifact[] = [
   { id: 'Orders_to_Shop', name: 'Orders_to_Shop', version: '1.0.0', status: 'STARTED' },
   { id: 'Invoices_SFTP', name: 'Invoices_SFTP', version: '1.0.1', status: 'STARTED' },
   { id: 'Jobs_Start', name: 'Jobs_Start', version: '1.0.0', status: 'STARTED' },
+  { id: 'Mail_Notify', name: 'Mail_Notify', version: '1.1.0', status: 'STARTED' },
   {
     id: 'Stock_Mapping',
     name: 'Stock_Mapping',
@@ -627,7 +683,23 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
         res.writeHead(200, { 'content-type': 'text/plain' });
         return res.end(text);
       }
-      if (path !== 'MessageProcessingLogs') return odataError(res, asJson, 400, 'Bad Request', 'Invalid URI');
+      // Custom header properties (§8.1): Edm.Int64 `Id` as a string, as the real API writes it (§3).
+      const headers = /^MessageProcessingLogs\('([^']+)'\)\/CustomHeaderProperties$/.exec(path);
+      if (headers) {
+        const i = mpls.findIndex((m) => m.MessageGuid === headers[1]);
+        if (i < 0) return odataError(res, asJson, 404, 'Not Found', 'Requested entity could not be found.');
+        return page(res, u, asJson, 'CustomHeaderProperties', [
+          {
+            __metadata: { type: 'com.sap.hci.api.CustomHeaderProperty' },
+            Id: String(166 + i),
+            Name: 'po_number',
+            Value: String(4500012000 + i),
+          },
+        ]);
+      }
+      const counting = path === 'MessageProcessingLogs/$count';
+      if (path !== 'MessageProcessingLogs' && !counting)
+        return odataError(res, asJson, 400, 'Bad Request', 'Invalid URI');
       const filter = parseMplFilter(u.searchParams.get('$filter') ?? '');
       if (typeof filter === 'string') return odataError(res, asJson, 400, 'Bad Request', filter);
       const rows = mpls.filter((m) => {
@@ -640,6 +712,8 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
           (!filter.iflow || m.IntegrationFlowName === filter.iflow)
         );
       });
+      // `/$count` is plain text (§3).
+      if (counting) return void res.writeHead(200, { 'content-type': 'text/plain' }).end(String(rows.length));
       return page(res, u, asJson, 'MessageProcessingLogs', rows);
     }
     if (set === 'KeystoreEntries') {
@@ -774,9 +848,13 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
   const caFile = join(dir, 'lab-root-ca.pem');
   // Throwaway lab keys, readable by their owner only.
   writeFileSync(keyFile, `${keyJson}\n`, { mode: 0o600 });
-  writeFileSync(certKeyFile, `${key({ certificate: pki.goodClient.certPem, key: pki.goodClient.keyPem })}\n`, {
-    mode: 0o600,
-  });
+  writeFileSync(
+    certKeyFile,
+    `${key({ certificate: pki.goodClient.certPem, key: pki.goodClient.keyPem })}\n`,
+    {
+      mode: 0o600,
+    },
+  );
   writeFileSync(caFile, pki.root.certPem);
 
   return {
