@@ -3,9 +3,12 @@
 // ServiceEndpoints with EntryPoints only under $expand, and the runtime's case-sensitive paths.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { closestEndpoint, type DeployedEndpoint } from '../src/tenant/endpoints.js';
+import { diagnose } from '../src/diagnose/match.js';
+import { loadKb } from '../src/kb/load.js';
+import { closestEndpoint, closestHint, type DeployedEndpoint } from '../src/tenant/endpoints.js';
 import {
   assertNoSecret,
+  FIXTURE_ARTIFACTS,
   runAgainst as run,
   startTenantFixture,
   type TenantFixture,
@@ -28,11 +31,35 @@ describe('closestEndpoint', () => {
     assert.match(why('/http/Orders')!.why, /another case/);
     assert.equal(why('/http/Orders')!.endpoint.iflow, 'Orders_In');
     assert.match(why('/http/InvoiceService')!.why, /^\/cxf\/ instead of \/http\/ \(a SOAP sender/);
-    assert.match(why('/orders')!.why, /a missing prefix: \/http\//);
+    assert.match(why('/orders')!.why, /a missing prefix \(a wrong path\): \/http\//);
     const near = why('/http/stok/v2')!;
-    assert.deepEqual([near.endpoint.iflow, near.why], ['Stock_In', 'the nearest spelling']);
+    assert.deepEqual(
+      [near.endpoint.iflow, near.why],
+      ['Stock_In', 'the nearest spelling (a typo in the path?)'],
+    );
     assert.match(why('/http/orders', 'https://other.example')!.why, /another host/);
     assert.equal(closestEndpoint(new URL('https://x/http/a'), []), undefined);
+  });
+
+  test("a 404's hint names the in-http-404 cause it points to", async () => {
+    const kb = await loadKb();
+    const causeOf = (path: string, endpoints = deployed) => {
+      const url = new URL(path, rt);
+      const text = `404 Not Found${closestHint(url, endpoints)}`;
+      const d = diagnose(kb, {
+        text,
+        signals: [{ type: 'probe.status', value: '404' }],
+        direction: 'inbound',
+      });
+      return `${d.diagnoses[0]?.id}/${d.diagnoses[0]?.cause?.id}`;
+    };
+    assert.equal(causeOf('/http/Orders'), 'in-http-404/case');
+    assert.equal(causeOf('/http/InvoiceService'), 'in-http-404/wrong-url');
+    assert.equal(causeOf('/orders'), 'in-http-404/wrong-url');
+    assert.equal(causeOf('/http/stok/v2'), 'in-http-404/wrong-url');
+    const stopped = [{ ...deployed[0]!, status: 'ERROR' }];
+    assert.equal(closestHint(new URL('/http/orders', rt), deployed), '');
+    assert.equal(causeOf('/http/orders', stopped), 'in-http-404/not-deployed');
   });
 });
 
@@ -67,7 +94,7 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
       (await run(f, ['tenant', 'endpoints', '--service-key', f.keyFile, '--json'])).stdout,
     );
     assert.deepEqual(j.errors, ['Stock_Mapping']);
-    assert.equal(j.artifacts.length, 8);
+    assert.equal(j.artifacts.length, FIXTURE_ARTIFACTS.length);
     assertNoSecret(f, r);
   });
 
@@ -92,14 +119,17 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
       cased.stdout,
       /No deployed integration flow of tenant \S+ has the endpoint \/http\/Orders; the closest is \S+\/http\/orders of Orders_In: another case/,
     );
-    assert.match(cased.stdout, /in-http-404/);
+    // The hint names the in-http-404 cause it points to: the case of the address.
+    assert.match(cased.stdout, /in-http-404 .*Case of the address/);
     const prefix = await probe('/http/InvoiceService');
     assert.match(
       prefix.stdout,
       /the closest is \S+\/cxf\/InvoiceService of Invoice_SOAP: \/cxf\/ instead of \/http\//,
     );
+    assert.match(prefix.stdout, /in-http-404 .*Wrong URL/);
     const bare = await probe('/orders');
-    assert.match(bare.stdout, /a missing prefix: \/http\//);
+    assert.match(bare.stdout, /a missing prefix \(a wrong path\): \/http\//);
+    assert.match(bare.stdout, /in-http-404 .*Wrong URL/);
     // The deployed path itself: the runtime asks for credentials (401), no endpoint note.
     const right = await probe('/http/orders');
     assert.match(right.stdout, /401/);

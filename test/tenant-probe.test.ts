@@ -62,7 +62,7 @@ describe('probe --tenant', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(
       r.stdout,
-      /✖ tls .*No path to a certificate of the keystore of tenant .*add CN=Example Corp Private Root CA, O=Example Corp to the tenant's keystore \(Monitor > Manage Security > Keystore > Add > Certificate\)/,
+      /✖ tls .*Your tenant would not trust this chain: add CN=Example Corp Private Root CA, O=Example Corp to the tenant's keystore \(Monitor > Manage Security > Keystore > Add > Certificate\); CN=Example Corp Issuing CA 1, O=Example Corp was issued by it, and neither the server sent it nor the keystore of tenant 127\.0\.0\.1:\d+ \(4 certificates\) holds it\./,
     );
     assert.match(r.stdout, /missing: CN=Example Corp Private Root CA/);
     assert.match(r.stdout, /out-cert-path/);
@@ -117,6 +117,27 @@ describe('probe --tenant', () => {
     assert.equal(noKey.status, 2);
     assert.doesNotMatch(noKey.stderr, /\n\s+at /);
     assert.equal(f.requests.length, before, 'a usage error sent requests');
+
+    // The keystore is read with the tenant commands' 30 s bound, not the probe's --timeout.
+    const slow = await startTenantFixture({ messages: 1, faults: { delayMs: 2500 } });
+    try {
+      const r = await run(slow, [
+        'probe',
+        `${slow.url}/`,
+        '--tenant',
+        '--service-key',
+        slow.keyFile,
+        '--timeout',
+        '2',
+      ]);
+      assert.match(
+        r.stdout,
+        /chain trusted by the keystore of tenant .*through its entry linkdoctor lab root/,
+        r.stderr,
+      );
+    } finally {
+      await slow.close();
+    }
 
     const g = await startTenantFixture({ messages: 1, roles: [] });
     try {

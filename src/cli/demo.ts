@@ -112,7 +112,7 @@ export async function demoCommand(): Promise<void> {
   const release = stopOnSignals();
   const lab = await startLab();
   let right = 0;
-  let tenantRight = false;
+  let tenantRight: boolean;
   try {
     out(c.dim(`(lab trust store: ${lab.trustFile})`));
     for (const s of lab.scenarios) {

@@ -23,6 +23,9 @@ import { addTrustedCerts } from '../trust/write.js';
 import { secondsOption } from './probe-flags.js';
 import { secretFromEnv } from './secrets.js';
 
+/** The tenant commands' default --timeout, seconds (src/cli/main.ts's literal): a keystore takes a while. */
+export const TENANT_TIMEOUT_S = 30;
+
 export interface TenantFlags {
   serviceKey?: string;
   timeout: number;
@@ -164,7 +167,8 @@ export async function tenantForProbe(
 ): Promise<{ store: TrustStore; deployed?: { endpoints: DeployedEndpoint[]; tenant: string } }> {
   const t = parseTarget(target);
   const inbound = (f.direction ?? defaultDirection(t)) === 'inbound' && /^https?$/.test(t.scheme);
-  return withClient(f, async (client) => {
+  // The tenant's API gets the tenant commands' bound, not the probe's shorter one (default 10 s).
+  return withClient({ ...f, timeout: Math.max(f.timeout, TENANT_TIMEOUT_S) }, async (client) => {
     const { store } = await tenantTrustStore(client);
     if (!inbound) return { store };
     const endpoints = endpointsOf(await deployedArtifacts(client));

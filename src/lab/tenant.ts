@@ -208,6 +208,8 @@ export interface TenantFaults {
   foreignNext?: boolean;
   /** The token endpoint refuses every client. */
   tokenRefuses?: boolean;
+  /** Every API answer waits this long (ms): a tenant slower than a probe's --timeout. */
+  delayMs?: number;
 }
 
 export interface FakeTenantOptions {
@@ -566,7 +568,10 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
       clientCert: socket.authorized === true,
     });
     if (u.pathname === '/oauth/token') return void (await token(req, res, u, socket));
-    if (u.pathname.startsWith('/api/v1')) return void api(req, res, u);
+    if (u.pathname.startsWith('/api/v1')) {
+      if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));
+      return void api(req, res, u);
+    }
     res.writeHead(404, { 'content-type': 'text/html' }).end('<html><body>Not Found</body></html>');
   }
 

@@ -6,7 +6,7 @@ import type { LookupFunction, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { judgeChain } from '../trust/chain.js';
 import { fetchServerChain } from '../trust/fetch.js';
-import { closestEndpoint, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
+import { closestHint, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
@@ -679,10 +679,7 @@ async function explainNotFound(
   // The tenant's own list says which endpoint was meant: no guessing with more requests.
   if (spec.deployed) {
     finding.notes.push(endpointSentence(spec.url, spec.deployed.endpoints, spec.deployed.tenant));
-    const closest = closestEndpoint(spec.url, spec.deployed.endpoints);
-    return closest && !closest.exact
-      ? `; the closest deployed endpoint is ${new URL(closest.endpoint.url).pathname}`
-      : '';
+    return closestHint(spec.url, spec.deployed.endpoints);
   }
   for (const path of nearPaths(spec.url.pathname)) {
     const url = new URL(spec.url);

@@ -145,16 +145,33 @@ export function closestEndpoint(
             : have.replace(PREFIX, '') === want && PREFIX.test(have)
               ? [
                   3,
-                  `a missing prefix: ${have.match(PREFIX)![0]}/ comes before the address the sender adapter names${host}`,
+                  `a missing prefix (a wrong path): ${have.match(PREFIX)![0]}/ comes before the address the sender adapter names${host}`,
                 ]
               : have.replace(PREFIX, '').toLowerCase() === want.replace(PREFIX, '').toLowerCase()
-                ? [4, `another case and prefix${host}`]
-                : [10 + distance(have, want), `the nearest spelling${host}`];
+                ? [4, `another case and prefix (a wrong path; paths are case-sensitive)${host}`]
+                : [10 + distance(have, want), `the nearest spelling (a typo in the path?)${host}`];
     // An endpoint on the probed host wins a tie.
     const ranked = score + (otherHost ? 0.5 : 0);
     if (!best || ranked < best.score) best = { endpoint, why, score: ranked };
   }
   return best && { endpoint: best.endpoint, why: best.why, exact: best.why === 'exact' };
+}
+
+/**
+ * What a 404's one-line detail adds, in the words the kb's in-http-404 causes read: the closest
+ * deployed endpoint and why ("another case: paths are case-sensitive" → case; "/cxf/ instead of
+ * /http/", "a wrong path", "a typo in the path" → wrong-url), or, when the URL is a deployed
+ * endpoint whose flow is not STARTED, that status (→ not-deployed). Empty when nothing is near.
+ */
+export function closestHint(target: URL, deployed: DeployedEndpoint[]): string {
+  const c = closestEndpoint(target, deployed);
+  if (!c) return '';
+  const e = c.endpoint;
+  if (c.exact)
+    return e.status && e.status !== 'STARTED'
+      ? `; it is the endpoint of integration flow ${printable(e.iflow)}, in status ${printable(e.status)} (not started)`
+      : '';
+  return `; the closest deployed endpoint is ${new URL(e.url).pathname} (${c.why})`;
 }
 
 /** One sentence for the probe: which deployed endpoint the URL is, or the closest one and why. */

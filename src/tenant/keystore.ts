@@ -68,6 +68,7 @@ export async function tenantTrustStore(
     // monitoring-tools.md §B: the Keystore tile's Add > Certificate.
     addTo: `the tenant's keystore (Monitor > Manage Security > Keystore > Add > Certificate)`,
     namesAnchor: true,
+    refusal: 'your tenant would not trust this chain',
   };
   return { store, entries: all };
 }

@@ -76,6 +76,8 @@ function matchesHost(leaf: X509Certificate, host: string): boolean {
   return isIP(ip) ? leaf.checkIP(ip) !== undefined : leaf.checkHost(host) !== undefined;
 }
 
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 /** The store entry holding `cert` (the first of that fingerprint), as the anchor of a chain. */
 function anchorOf(store: TrustStore, cert: X509Certificate): TrustAnchor | undefined {
   const entry = store.entries.find((e) => e.cert.fingerprint256 === cert.fingerprint256);
@@ -146,7 +148,9 @@ export function judgeChain(opts: {
         );
       say(
         'untrusted',
-        `${store.label} does not hold ${subjectDn(top)}, the root the chain ends in (SHA-256 ${top.fingerprint256}); add it to ${addTo} if you trust it.`,
+        store.refusal
+          ? `${capital(store.refusal)}: add ${subjectDn(top)} (SHA-256 ${top.fingerprint256}) to ${addTo} if you trust it; ${store.label} does not hold this root the chain ends in.`
+          : `${store.label} does not hold ${subjectDn(top)}, the root the chain ends in (SHA-256 ${top.fingerprint256}); add it to ${addTo} if you trust it.`,
       );
     } else {
       const info = infos[infos.length - 1]!;
@@ -155,9 +159,12 @@ export function judgeChain(opts: {
         neededBy: info.subject,
         ...(info.issuerUrl ? { url: info.issuerUrl } : {}),
       };
+      const download = info.issuerUrl ? ` (download it from ${info.issuerUrl})` : '';
       say(
         'untrusted',
-        `No path to a certificate of ${store.label}: ${info.subject} was issued by ${info.issuer}, which neither the server sent nor the store holds; add ${info.issuer} to ${addTo}${info.issuerUrl ? ` (download it from ${info.issuerUrl})` : ''}.`,
+        store.refusal
+          ? `${capital(store.refusal)}: add ${info.issuer}${download} to ${addTo}; ${info.subject} was issued by it, and neither the server sent it nor ${store.label} holds it.`
+          : `No path to a certificate of ${store.label}: ${info.subject} was issued by ${info.issuer}, which neither the server sent nor the store holds; add ${info.issuer} to ${addTo}${download}.`,
       );
       // An end-entity certificate at the top: the server sent no intermediate at all.
       if (!top.ca)

@@ -35,6 +35,11 @@ export interface TrustStore {
    * anchors a chain; file stores' aliases are often made up (PEM), and are left out of the line.
    */
   namesAnchor?: boolean;
+  /**
+   * Whose verdict an untrusted chain is, when the store speaks for someone: "your tenant would not
+   * trust this chain" heads the sentence, followed by the certificate to add (issue 12's words).
+   */
+  refusal?: string;
 }
 
 const FORMAT_NAMES: Record<FileFormat, string> = {
