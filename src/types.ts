@@ -138,6 +138,8 @@ export const SIGNAL_TYPES = {
   'smtp.port': 'probe: blocked (port 25 unreachable while 587 or 465 answers)',
   'smtp.starttls': 'probe: required | missing',
   'smtp.auth': 'probe: refused',
+  'http.endpoint':
+    "probe --tenant: what the tenant's deployed endpoints say of a 404: case | wrong-url | wrong-host | not-deployed",
 } as const;
 
 /** One observed fact, with where it was seen. */

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { diagnose } from '../src/diagnose/match.js';
 import { loadKb } from '../src/kb/load.js';
-import { closestEndpoint, closestHint, type DeployedEndpoint } from '../src/tenant/endpoints.js';
+import {
+  closestEndpoint,
+  closestHint,
+  closestSignal,
+  type DeployedEndpoint,
+} from '../src/tenant/endpoints.js';
 import {
   assertNoSecret,
   FIXTURE_ARTIFACTS,
@@ -31,11 +36,11 @@ describe('closestEndpoint', () => {
     assert.match(why('/http/Orders')!.why, /another case/);
     assert.equal(why('/http/Orders')!.endpoint.iflow, 'Orders_In');
     assert.match(why('/http/InvoiceService')!.why, /^\/cxf\/ instead of \/http\/ \(a SOAP sender/);
-    assert.match(why('/orders')!.why, /a missing prefix \(a wrong path\): \/http\//);
+    assert.match(why('/orders')!.why, /a missing prefix: \/http\//);
     const near = why('/http/stok/v2')!;
     assert.deepEqual(
       [near.endpoint.iflow, near.why],
-      ['Stock_In', 'the nearest spelling (a typo in the path?)'],
+      ['Stock_In', 'the nearest spelling'],
     );
     assert.match(why('/http/orders', 'https://other.example')!.why, /another host/);
     assert.equal(closestEndpoint(new URL('https://x/http/a'), []), undefined);
@@ -45,12 +50,10 @@ describe('closestEndpoint', () => {
     const kb = await loadKb();
     const causeOf = (path: string, endpoints = deployed) => {
       const url = new URL(path, rt);
-      const text = `404 Not Found${closestHint(url, endpoints)}`;
-      const d = diagnose(kb, {
-        text,
-        signals: [{ type: 'probe.status', value: '404' }],
-        direction: 'inbound',
-      });
+      // What the probe's http step reads: the status, and the signal of the closest endpoint.
+      const hint = closestSignal(url, endpoints);
+      const signals = [{ type: 'probe.status', value: '404' }, ...(hint ? [hint] : [])];
+      const d = diagnose(kb, { text: '404 Not Found', signals, direction: 'inbound' });
       return `${d.diagnoses[0]?.id}/${d.diagnoses[0]?.cause?.id}`;
     };
     assert.equal(causeOf('/http/Orders'), 'in-http-404/case');
@@ -59,6 +62,12 @@ describe('closestEndpoint', () => {
     assert.equal(causeOf('/http/stok/v2'), 'in-http-404/wrong-url');
     const stopped = [{ ...deployed[0]!, status: 'ERROR' }];
     assert.equal(closestHint(new URL('/http/orders', rt), deployed), '');
+    assert.equal(closestSignal(new URL('/http/orders', rt), deployed), undefined);
+    assert.match(closestHint(new URL('/http/orders', rt), stopped), /in status ERROR/);
+    assert.equal(
+      causeOf('/http/orders', [{ ...deployed[0]!, url: 'https://other.example/http/orders' }]),
+      'in-http-404/wrong-host',
+    );
     assert.equal(causeOf('/http/orders', stopped), 'in-http-404/not-deployed');
   });
 });
@@ -120,16 +129,16 @@ describe('tenant endpoints and probe --tenant of an inbound URL', () => {
       /No deployed integration flow of tenant \S+ has the endpoint \/http\/Orders; the closest is \S+\/http\/orders of Orders_In: another case/,
     );
     // The hint names the in-http-404 cause it points to: the case of the address.
-    assert.match(cased.stdout, /in-http-404 .*Case of the address/);
+    assert.match(cased.stdout, /in-http-404 .* cause Case of the address:/);
     const prefix = await probe('/http/InvoiceService');
     assert.match(
       prefix.stdout,
       /the closest is \S+\/cxf\/InvoiceService of Invoice_SOAP: \/cxf\/ instead of \/http\//,
     );
-    assert.match(prefix.stdout, /in-http-404 .*Wrong URL/);
+    assert.match(prefix.stdout, /in-http-404 .* cause Wrong URL:/);
     const bare = await probe('/orders');
-    assert.match(bare.stdout, /a missing prefix \(a wrong path\): \/http\//);
-    assert.match(bare.stdout, /in-http-404 .*Wrong URL/);
+    assert.match(bare.stdout, /a missing prefix: \/http\//);
+    assert.match(bare.stdout, /in-http-404 .* cause Wrong URL:/);
     // The deployed path itself: the runtime asks for credentials (401), no endpoint note.
     const right = await probe('/http/orders');
     assert.match(right.stdout, /401/);

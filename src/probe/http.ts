@@ -6,7 +6,7 @@ import type { LookupFunction, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { judgeChain } from '../trust/chain.js';
 import { fetchServerChain } from '../trust/fetch.js';
-import { closestHint, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
+import { closestHint, closestSignal, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
@@ -527,7 +527,7 @@ export async function httpStep(
     );
   if (res.status === 404)
     detail += await experiment('search for a near path', () =>
-      explainNotFound(spec, headers, finding, signal),
+      explainNotFound(spec, headers, finding, signals, signal),
     );
   if (res.status === 411 && WRITE.has(spec.method) && spec.data === undefined)
     detail += await experiment('retry with Content-Length: 0', () =>
@@ -674,11 +674,14 @@ async function explainNotFound(
   spec: HttpSpec,
   headers: Record<string, string>,
   finding: HttpFinding,
+  signals: Signal[],
   signal: AbortSignal,
 ): Promise<string> {
   // The tenant's own list says which endpoint was meant: no guessing with more requests.
   if (spec.deployed) {
     finding.notes.push(endpointSentence(spec.url, spec.deployed.endpoints, spec.deployed.tenant));
+    const cause = closestSignal(spec.url, spec.deployed.endpoints);
+    if (cause) signals.push(cause);
     return closestHint(spec.url, spec.deployed.endpoints);
   }
   for (const path of nearPaths(spec.url.pathname)) {

@@ -66,6 +66,7 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'smtp.port': null,
   'smtp.starttls': null,
   'smtp.auth': null,
+  'http.endpoint': null, // only probe --tenant observes it
 };
 
 /**

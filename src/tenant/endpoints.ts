@@ -1,6 +1,7 @@
 // The tenant's deployed integration flows and their inbound URLs (tenant-api.md §8.2, §8.3), and which
 // deployed endpoint an inbound URL means when it matches none (seed row 6: 404 from the runtime).
 import { printable } from '../report/printable.js';
+import type { Signal } from '../types.js';
 import type { TenantClient } from './client.js';
 import {
   deployErrorPath,
@@ -145,11 +146,11 @@ export function closestEndpoint(
             : have.replace(PREFIX, '') === want && PREFIX.test(have)
               ? [
                   3,
-                  `a missing prefix (a wrong path): ${have.match(PREFIX)![0]}/ comes before the address the sender adapter names${host}`,
+                  `a missing prefix: ${have.match(PREFIX)![0]}/ comes before the address the sender adapter names${host}`,
                 ]
               : have.replace(PREFIX, '').toLowerCase() === want.replace(PREFIX, '').toLowerCase()
-                ? [4, `another case and prefix (a wrong path; paths are case-sensitive)${host}`]
-                : [10 + distance(have, want), `the nearest spelling (a typo in the path?)${host}`];
+                ? [4, `another case and prefix${host}`]
+                : [10 + distance(have, want), `the nearest spelling${host}`];
     // An endpoint on the probed host wins a tie.
     const ranked = score + (otherHost ? 0.5 : 0);
     if (!best || ranked < best.score) best = { endpoint, why, score: ranked };
@@ -158,10 +159,30 @@ export function closestEndpoint(
 }
 
 /**
- * What a 404's one-line detail adds, in the words the kb's in-http-404 causes read: the closest
- * deployed endpoint and why ("another case: paths are case-sensitive" → case; "/cxf/ instead of
- * /http/", "a wrong path", "a typo in the path" → wrong-url), or, when the URL is a deployed
- * endpoint whose flow is not STARTED, that status (→ not-deployed). Empty when nothing is near.
+ * The in-http-404 cause a 404 points to, as the probe's signal `http.endpoint` (kb/in-http-404.yaml
+ * reads it): `case`, `wrong-url` (the other prefix, a missing one, another spelling), `wrong-host`,
+ * or `not-deployed` (the path is deployed, its flow not STARTED). Undefined when nothing is deployed
+ * or the URL is a started endpoint.
+ */
+export function closestSignal(target: URL, deployed: DeployedEndpoint[]): Signal | undefined {
+  const c = closestEndpoint(target, deployed);
+  if (!c) return undefined;
+  const e = c.endpoint;
+  const value = c.exact
+    ? e.status && e.status !== 'STARTED'
+      ? 'not-deployed'
+      : undefined
+    : /^the same path on another host/.test(c.why)
+      ? 'wrong-host'
+      : /^another case:/.test(c.why)
+        ? 'case'
+        : 'wrong-url';
+  return value ? { type: 'http.endpoint', value, detail: c.why } : undefined;
+}
+
+/**
+ * What a 404's one-line detail adds: the closest deployed endpoint and why, or, when the URL is a
+ * deployed endpoint whose flow is not STARTED, that status. Empty when there is nothing to add.
  */
 export function closestHint(target: URL, deployed: DeployedEndpoint[]): string {
   const c = closestEndpoint(target, deployed);
