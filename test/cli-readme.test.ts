@@ -140,16 +140,15 @@ function missing(expected: string[], actual: string): string[] {
 }
 
 /**
- * The commands whose examples are checked here. Other commands' sections (a server, a tenant) are
- * checked by their own tests: their examples are listed as not run.
+ * The commands whose examples are checked here (the tenant's against the lab's fake tenant). Other
+ * commands' sections (a server) are checked by their own tests: their examples are listed as not run.
  */
-const CHECKED = ['diagnose', 'probe', 'known-hosts', 'scan', 'trust', 'lab', 'demo', 'kb'];
+const CHECKED = ['diagnose', 'probe', 'known-hosts', 'scan', 'trust', 'lab', 'demo', 'kb', 'tenant'];
 
 /** Examples that are not run, each with its reason (printed). */
 const NOT_RUN: [RegExp, string][] = [
   [/^linkdoctor diagnose --json/, 'the README shows the JSON condensed to its shape, not as printed'],
   [/^linkdoctor kb lint my-kb\//, "my-kb/ is the reader's own folder of entries"],
-  [/ --tenant\b/, "a tenant's keystore: the tenant fixture of the tenant tests, not the lab"],
 ];
 
 test('every example of the README prints what the README shows (against the lab)', async (t) => {
@@ -172,7 +171,7 @@ test('every example of the README prints what the README shows (against the lab)
     // The lab runs until stopped: its own free ports, stopped once it printed everything.
     if (/^linkdoctor lab\b/.test(ex.command)) {
       command = 'linkdoctor lab';
-      stopWhen = /basic auth[\s\S]*--password-env LAB_PASSWORD\n/;
+      stopWhen = /--tenant --service-key tenant-service-key\.json\n/;
     }
     const { out } = await run(command, stopWhen);
     if (process.env.LD_README_DEBUG) console.error(`ran ${command}`);
