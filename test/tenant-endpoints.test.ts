@@ -38,10 +38,7 @@ describe('closestEndpoint', () => {
     assert.match(why('/http/InvoiceService')!.why, /^\/cxf\/ instead of \/http\/ \(a SOAP sender/);
     assert.match(why('/orders')!.why, /a missing prefix: \/http\//);
     const near = why('/http/stok/v2')!;
-    assert.deepEqual(
-      [near.endpoint.iflow, near.why],
-      ['Stock_In', 'the nearest spelling'],
-    );
+    assert.deepEqual([near.endpoint.iflow, near.why], ['Stock_In', 'the nearest spelling']);
     assert.match(why('/http/orders', 'https://other.example')!.why, /another host/);
     assert.equal(closestEndpoint(new URL('https://x/http/a'), []), undefined);
   });

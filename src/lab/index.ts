@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
+import { HOST, listen } from './listen.js';
 import { makePki, toPkcs12 } from './pki.js';
 import { SCENARIOS, type LabContext } from './servers.js';
 import { makeSshKeys } from './ssh.js';
@@ -58,24 +59,6 @@ export interface Lab {
   dir: string;
   /** Closes every server and socket, and removes the temp folder. */
   stop(): Promise<void>;
-}
-
-const HOST = '127.0.0.1';
-
-function listen(server: Server, port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'EADDRINUSE'
-          ? new UserError(`port ${port} (lab server ${name}) is in use: choose another --port`)
-          : e,
-      ),
-    );
-    server.listen(port, HOST, () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
 }
 
 /**

@@ -11,13 +11,13 @@ import { randomBytes, randomUUID, webcrypto, X509Certificate } from 'node:crypto
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../errors.js';
 import { certInfo } from '../trust/cert.js';
+import { listen } from './listen.js';
 import { makePki, type LabPki } from './pki.js';
 import { runtimeHost, type RuntimeEndpoint } from './runtime.js';
 
@@ -346,20 +346,6 @@ function parseMplFilter(f: string): MplFilter | string {
   const iflow = /IntegrationFlowName eq '((?:''|[^'])*)'/.exec(f);
   if (iflow) out.iflow = iflow[1]!.replace(/''/g, "'");
   return out;
-}
-
-/** Listens on 127.0.0.1; a port in use is one sentence. */
-function listen(server: Server, port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'EADDRINUSE'
-          ? new UserError(`port ${port} (lab server ${name}) is in use: choose another --port`)
-          : e,
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
-  });
 }
 
 /**
