@@ -175,6 +175,20 @@ describe('tenant: connecting', () => {
       assertNoSecret(f, r);
     }));
 
+  test('a token that expires by its time mid-run is refreshed before it does, and the run completes', async () =>
+    // expires_in 61 s: the client takes a new one a minute early, so 1 s after each; every API
+    // answer waits 50 ms, so the run (some 60 rounds of 8 error texts) lasts longer than that.
+    withFixture({ messages: 600, tokenSeconds: 61, faults: { delayMs: 50 } }, async (f) => {
+      const r = await run(f, ['failures', '--since', '4d', '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        JSON.parse(r.stdout).summary.incidents,
+        f.mpls.filter((m) => m.Status !== 'COMPLETED').length,
+      );
+      assert.ok(f.tokens.length >= 2, `only ${f.tokens.length} token fetched`);
+      assertNoSecret(f, r);
+    }));
+
   test('429 and 503 are retried with a pause; a tenant always busy is given up after the bounded retries', async () => {
     await withFixture({ messages: 20, faults: { tooMany: 2, unavailable: 1 } }, async (f) => {
       const r = await run(f, ['keystore', '--json']);
