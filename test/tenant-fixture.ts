@@ -47,11 +47,17 @@ export const runAgainst = (
     timeout: 60_000,
   });
 
-/** Nothing of the key's secrets, no token handed out (nor its signature), no private key in any output. */
+/**
+ * Nothing of the key's secrets (client secret, the Certificate key's private key), no token handed
+ * out (nor its signature), no private key in any output.
+ */
 export function assertNoSecret(f: TenantFixture, r: Run): void {
   const all = r.stdout + r.stderr;
   assert.ok(!all.includes(f.secret), 'the client secret leaked');
   assert.ok(!all.includes('PRIVATE KEY'), 'a private key leaked');
+  // The Certificate key's private key, even without its PEM armour.
+  for (const line of f.pki.goodClient.keyPem.split('\n').filter((l) => l.length >= 40))
+    assert.ok(!all.includes(line), 'the certificate key leaked');
   for (const t of f.tokens) {
     assert.ok(!all.includes(t), 'a token leaked');
     assert.ok(!all.includes(t.split('.')[2]!), 'a token signature leaked');
