@@ -322,6 +322,16 @@ export const READER_PATTERNS: RegExp[] = [
   ...CUES.map((c) => c.re),
 ];
 
+/**
+ * The HTTP statuses the reader reads in a text: the values of extractSignals' `http.status` signals,
+ * for scan's prefilter, which needs no other signal to tell that a status symptom cannot hold.
+ */
+export function statusesIn(text: string): string[] {
+  const signals = new SignalSet();
+  statusSignals(text, signals, () => true);
+  return signals.list.filter((s) => s.type === 'http.status').map((s) => s.value);
+}
+
 /** Every signal of the text, ordered by position; `may` (default: every pattern) skips patterns that cannot match. */
 export function extractSignals(text: string, may: MayMatch = () => true): Signal[] {
   const signals = new SignalSet();

@@ -16,6 +16,11 @@ export const EXACT_CASE = '\u0002';
  * mapped by the first write, and rows of states a log never reaches cost nothing.
  */
 const UNKNOWN = 0;
+/**
+ * In a matcher made `forLines`, the transition on a newline from every state: back to the root,
+ * counted by scanLines. No real transition is -1 (an accepting one is at most -(width + 1)).
+ */
+const NEWLINE = -1;
 
 const isWord = (b: number) =>
   (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
@@ -30,6 +35,13 @@ interface Literal {
 
 /** Called for a literal found at [start, end); returns where to search on (`end` to go on as if nothing happened), -1 to stop. */
 export type OnHit = (start: number, id: number, end: number) => number;
+
+/**
+ * Called by scanLines for a literal found at [start, end) on the line that starts at `lineStart`,
+ * the `line`-th newline-ended line of the range (0-based). Returns true to take the line (the scan
+ * goes on at the next line), false to go on searching it.
+ */
+export type OnLineHit = (lineStart: number, line: number, start: number, id: number, end: number) => boolean;
 
 export class MultiMatcher {
   /** Byte → class; bytes that occur in no literal share class 0. */
@@ -47,7 +59,14 @@ export class MultiMatcher {
   private readonly outputs = new Map<number, number[]>();
   private readonly lits: Literal[];
 
-  constructor(literals: string[]) {
+  /**
+   * `forLines`: a newline gets a class of its own (no literal may hold one), so that scanLines
+   * counts lines in the same pass as it looks for literals.
+   */
+  constructor(
+    literals: string[],
+    private readonly forLines = false,
+  ) {
     this.lits = literals.map((lit) => {
       const exact = lit.startsWith(EXACT_CASE);
       const l = exact ? lit.slice(1) : lit;
@@ -67,6 +86,10 @@ export class MultiMatcher {
           if (b >= 0x61 && b <= 0x7a) this.cls[b - 0x20] = width;
           width++;
         }
+    if (forLines) {
+      if (this.cls[10]) throw new Error('a literal holds a newline');
+      this.cls[10] = width++;
+    }
     if (width > 256) throw new Error('too many byte classes');
     this.width = width;
 
@@ -102,6 +125,7 @@ export class MultiMatcher {
     this.fail = new Int32Array(used);
     // The root goes back to itself on every class that starts no literal.
     for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 1;
+    if (forLines) table[this.cls[10]!] = NEWLINE;
 
     // States by depth (a counting sort): a state's failure link is reached through shallower
     // states only, whose links and outputs are final by then.
@@ -141,8 +165,8 @@ export class MultiMatcher {
       const c = cls[buf[i]!]!;
       let next = delta[s + c]!;
       if (next === UNKNOWN) next = this.step(s / width, c);
-      if (next > 0) {
-        s = next - 1;
+      if (next > 0 || next === NEWLINE) {
+        s = next > 0 ? next - 1 : 0;
         continue;
       }
       s = -next - 1;
@@ -158,6 +182,51 @@ export class MultiMatcher {
         }
       }
     }
+  }
+
+  /**
+   * Looks for the literals in buf[from, to), which starts a line, counting lines as it goes: the
+   * hot loop of a scan, one table read per byte and nothing allocated. Calls `onHit` for each
+   * literal found (case and word boundaries confirmed); returns the number of newlines in the range.
+   * Only for a matcher made `forLines`.
+   */
+  scanLines(buf: Buffer, from: number, to: number, onHit: OnLineHit): number {
+    const { delta, cls, width } = this;
+    let s = 0;
+    let line = 0;
+    let lineStart = from;
+    for (let i = from; i < to; i++) {
+      let next = delta[s + cls[buf[i]!]!]!;
+      if (next > 0) {
+        s = next - 1;
+        continue;
+      }
+      if (next === UNKNOWN) {
+        next = this.step(s / width, cls[buf[i]!]!);
+        if (next > 0) {
+          s = next - 1;
+          continue;
+        }
+      }
+      if (next === NEWLINE) {
+        line++;
+        lineStart = i + 1;
+        s = 0;
+        continue;
+      }
+      s = -next - 1;
+      for (const id of this.outputs.get(s)!) {
+        const start = this.confirmed(buf, i, id, from, to);
+        if (start < 0 || !onHit(lineStart, line, start, id, i + 1)) continue;
+        // The line is taken: on at its newline, which the loop counts.
+        const nl = buf.indexOf(10, i + 1);
+        if (nl < 0 || nl >= to) return line;
+        i = nl - 1;
+        s = 0;
+        break;
+      }
+    }
+    return line;
   }
 
   /** Every literal found in `buf[from, to)`, by index. */

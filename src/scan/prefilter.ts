@@ -7,6 +7,7 @@
 // so an event needs one of the symptoms that are not too weak to get there together ("triggers"),
 // and every match of a symptom contains one of its required literals (literals.ts).
 import { CUES } from '../diagnose/cues.js';
+import { statusesIn } from '../diagnose/signals.js';
 import { MIN_CONFIDENCE } from '../diagnose/match.js';
 import type { CompiledEntry, CompiledSymptom, Kb } from '../kb/load.js';
 import type { SIGNAL_TYPES } from '../types.js';
@@ -143,14 +144,17 @@ function selectivity(t: NonNullable<Trigger>): number {
 }
 
 interface Symptom {
-  /** Index of its entry. */
+  /** Index of its entry, and among the entry's symptoms. */
   entry: number;
+  symptom: number;
   /** Index among all symptoms of the knowledge base. */
   index: number;
   weight: number;
   trigger: NonNullable<Trigger>;
   /** Whether the symptom may hold in a text, given the literals found in it. */
   test?: RegExp;
+  /** A status symptom: the codes it wants (the reader's statuses of the text must include one). */
+  status?: RegExp;
 }
 
 /**
@@ -184,6 +188,24 @@ export interface Prefilter {
    * returns where to search on, or -1 to stop.
    */
   find(buf: Uint8Array, from: number, to: number, onHit: (start: number) => number): void;
+  /**
+   * The lines of buf[from, to) (from: a line start) where an incident may be, for the hot loop of a
+   * text scan: pushes each one's start and number (0-based, counted from `from`) to `hits`, returns
+   * the number of newlines in the range. With `precise`, a line whose only strong literals belong to
+   * patterns that do not hold on it is left out (see `spec`): a pattern that may span lines only
+   * when the line is an event of its own (`isHead`: whether a line starts an event). Without, every
+   * line with a strong literal is a hit, as `find` says.
+   */
+  lines(
+    buf: Buffer,
+    from: number,
+    to: number,
+    hits: number[],
+    precise: boolean,
+    isHead?: (p: number) => boolean,
+  ): number;
+  /** What `lines` needs, as data a worker thread can be given (linesOf builds it back). */
+  spec: LineSpec;
   /** Strong symptoms without a literal to look for: run over the text itself (slower; see `notes`). */
   findPatterns: RegExp[];
   entries: number;
@@ -206,16 +228,92 @@ export interface Prefilter {
 }
 
 /**
+ * The strong literals of a knowledge base (strongLiterals) and for each, the patterns that must hold
+ * on its line for it to mean something: null when it means something wherever it is (an error
+ * word, a signal such as a status, a pattern that may span lines).
+ */
+export interface LineSpec {
+  literals: string[];
+  checks: (string[] | null)[];
+  /** Per literal: whether one of its patterns may span lines (then only a one-line event is told apart). */
+  spanning: boolean[];
+}
+
+/**
+ * Whether a pattern (JavaScript syntax, flag i only) can match only within one line, so that
+ * testing it on each line of a text says whether it holds on the text: nothing in it can match a
+ * newline (`.` cannot; `\s`, `\W`, `\D` and a negated class without `\n` or `\s` can). Conservative:
+ * an escape that might stand for a newline (`\x`, `\u`, `\c`, octal) is taken to.
+ */
+export function singleLine(source: string): boolean {
+  if (/[\n\u2028\u2029]/.test(source)) return false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      if (/[sWDnxuc0-9]/.test(source[i + 1] ?? '')) return false;
+      i++;
+    } else if (c === '[') {
+      const negated = source[i + 1] === '^';
+      let body = '';
+      for (i += negated ? 2 : 1; i < source.length && source[i] !== ']'; i++) {
+        if (source[i] === '\\') body += source[i++];
+        body += source[i];
+      }
+      if (negated ? !/\\[ns]/.test(body) : /\\[sWDnxuc0-9]/.test(body)) return false;
+    }
+  }
+  return true;
+}
+
+/** What latin1 does not decode as UTF-8 would, and control bytes (a line of binary data is reported). */
+const NOT_PLAIN = /[^\t\f\r\x20-\x7e]/;
+
+/**
+ * `lines` of a LineSpec (src/scan/worker.ts runs it in a worker thread). `isHead(p)`: whether the
+ * line at p starts an event (without it, no event is taken to be one line).
+ */
+export function linesOf(spec: LineSpec): Prefilter['lines'] {
+  const matcher = new MultiMatcher(spec.literals, true);
+  const checks = spec.checks.map((c) => c?.map((p) => new RegExp(p, 'i')) ?? null);
+  return (buf, from, to, hits, precise, isHead) =>
+    matcher.scanLines(buf, from, to, (lineStart, line, _start, id) => {
+      const res = checks[id];
+      if (precise && res) {
+        let nl = buf.indexOf(10, lineStart);
+        if (nl < 0 || nl > to) nl = to;
+        // As the event's text would end, were it this line alone.
+        const text = buf.toString('latin1', lineStart, nl).trimEnd();
+        if (
+          !res.some((re) => re.test(text)) &&
+          // Not plain ASCII: latin1 is not what the matcher reads (UTF-8), so no telling here.
+          !NOT_PLAIN.test(text) &&
+          (!spec.spanning[id] || (isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
+        )
+          return false;
+      }
+      hits.push(lineStart, line);
+      return true;
+    });
+}
+
+/**
  * `logConfidence`: how sure a diagnosis must be for an event that is not failing (an INFO line,
  * say) to count as an incident; events are found by the symptoms that can reach it.
  */
 export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
-  /** Each literal: the symptoms it stands for, and whether finding it makes a candidate. */
-  const literals = new Map<string, { symptoms: Symptom[]; strong: boolean }>();
-  const add = (literal: string, symptom: Symptom | null, strong: boolean) => {
-    const l = literals.get(literal) ?? { symptoms: [], strong: false };
+  /**
+   * Each literal: the symptoms it stands for, whether finding it makes a candidate, and the patterns
+   * of its strong symptoms that must hold on its line (null: it means something anywhere).
+   */
+  const literals = new Map<string, { symptoms: Symptom[]; strong: boolean; checks: string[] | null }>();
+  const add = (literal: string, symptom: Symptom | null, strong: boolean, pattern?: string) => {
+    const l = literals.get(literal) ?? { symptoms: [], strong: false, checks: [] };
     if (symptom) l.symptoms.push(symptom);
-    l.strong ||= strong;
+    if (strong) {
+      l.strong = true;
+      if (pattern === undefined) l.checks = null;
+      else l.checks?.push(pattern);
+    }
     literals.set(literal, l);
   };
   const strongPatterns = new Set<string>();
@@ -224,21 +322,24 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   let count = 0;
   kb.entries.forEach((entry: CompiledEntry, i) => {
     const symptoms = entry.match
-      .map((s): Symptom | null => {
+      .map((s, j): Symptom | null => {
         const trigger = triggerOf(s);
         if (!trigger) return null;
         return {
           entry: i,
+          symptom: j,
           index: count++,
           weight: s.weight,
           trigger,
           ...(s.pattern !== undefined ? { test: new RegExp(s.pattern, 'i') } : {}),
+          ...(s.signalType === 'http.status' ? { status: s.valueRe ?? /^/ } : {}),
         };
       })
       .filter((s): s is Symptom => s !== null);
     const strong = new Set(triggers(symptoms, logConfidence));
     for (const s of symptoms) {
-      if ('literals' in s.trigger) for (const l of s.trigger.literals) add(l, s, strong.has(s));
+      if ('literals' in s.trigger)
+        for (const l of s.trigger.literals) add(l, s, strong.has(s), entry.match[s.symptom]!.pattern);
       else {
         if (strong.has(s)) strongPatterns.add(s.trigger.pattern);
         unfiltered.push({ symptom: s, re: new RegExp(s.trigger.pattern, 'i') });
@@ -252,6 +353,12 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   const meaning = [...literals.values()];
   const strongId = Uint8Array.from(meaning, (m) => (m.strong ? 1 : 0));
   const matcher = new MultiMatcher([...literals.keys()]);
+  const strongLiterals = [...literals].filter(([, m]) => m.strong);
+  const spec: LineSpec = {
+    literals: strongLiterals.map(([l]) => l),
+    checks: strongLiterals.map(([, m]) => (m.checks ? [...new Set(m.checks)] : null)),
+    spanning: strongLiterals.map(([, m]) => !!m.checks?.some((p) => !singleLine(p))),
+  };
 
   // bound(): the symptoms seen in this call (by a stamp, so that nothing is cleared or allocated per
   // call) and, per entry touched, the product of (1 - weight) of its symptoms seen.
@@ -279,6 +386,8 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     find(buf, from, to, onHit) {
       matcher.scan(buf, from, to, (start, id, end) => (strongId[id] ? onHit(start) : end));
     },
+    lines: linesOf(spec),
+    spec,
     findPatterns: [...strongPatterns].map((p) => new RegExp(p, 'gim')),
     entries: kb.entries.length,
     literals: meaning.length,
@@ -310,7 +419,9 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
         else byEntry.set(s.entry, [s]);
       }
       const held = new Map<Symptom, boolean>();
+      let statuses: string[] | undefined;
       const holds = (s: Symptom) => {
+        if (s.status) return (statuses ??= statusesIn(text)).some((c) => s.status!.test(c));
         if (!s.test) return true;
         let h = held.get(s);
         if (h === undefined) held.set(s, (h = s.test.test(text)));

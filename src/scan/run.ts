@@ -175,7 +175,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       }
       const candidates =
         format === 'text'
-          ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE)
+          ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, { precise: opts.cache !== false })
           : recordCandidates(counted(), name, format, report);
       try {
         for await (const c of candidates) {

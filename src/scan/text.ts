@@ -82,7 +82,7 @@ function isBinary(buf: Buffer, from: number, to: number): boolean {
 }
 
 /** Whether the line at `p` (ending by `to`) begins an event. */
-function startsEvent(buf: Buffer, p: number, to: number, timestamped: boolean): boolean {
+export function startsEvent(buf: Buffer, p: number, to: number, timestamped: boolean): boolean {
   const nl = buf.indexOf(10, p);
   const head = buf.toString('latin1', p, Math.min(nl < 0 || nl > to ? to : nl, p + HEAD_BYTES));
   return timestamped ? TIMESTAMP.test(head) : head.trim() !== '' && !CONTINUATION.test(head);
@@ -104,6 +104,39 @@ export function describeEvent(text: string): { message: string; time?: string; a
   };
 }
 
+/** The lines of a block where an incident may be (Prefilter.lines): starts and numbers, and its newlines. */
+export interface Found {
+  hits: number[];
+  lines: number;
+}
+
+/** Finds the lines of buf[0, to) where an incident may be: in this thread, or in a worker. */
+export type LineFinder = (buf: Buffer, to: number, timestamped: boolean) => Found | Promise<Found>;
+
+export interface TextOptions {
+  /** false: every line with a strong literal is a candidate's line, as Prefilter.find says (for tests that compare). */
+  precise?: boolean;
+  /** Where lines are found (workers: src/scan/workers.ts); in this thread by default. */
+  finder?: LineFinder;
+  /** How many blocks may be searched ahead of the one whose candidates are handled. */
+  ahead?: number;
+  /** Blocks are made in this (a SharedArrayBuffer's, for workers). */
+  alloc?: (size: number) => Buffer;
+}
+
+/** Finds the lines of buf[0, to) in this thread (a worker runs the same, src/scan/worker.ts). */
+export function findLines(
+  lines: Prefilter['lines'],
+  buf: Buffer,
+  to: number,
+  timestamped: boolean,
+  precise: boolean,
+): Found {
+  const hits: number[] = [];
+  const n = lines(buf, 0, to, hits, precise, (p) => startsEvent(buf, p, to, timestamped));
+  return { hits, lines: n };
+}
+
 /**
  * Reads one text input; yields the candidate events, reports what is wrong with it. An event that
  * is not failing and cannot reach `threshold` (the confidence that makes such an event an
@@ -115,9 +148,12 @@ export async function* textCandidates(
   pf: Prefilter,
   report: Report,
   threshold = 0.5,
+  opts: TextOptions = {},
 ): AsyncGenerator<Candidate> {
   let carry: Buffer = Buffer.alloc(0);
-  /** Byte offset and line number of carry[0]. */
+  /** Byte offset of carry[0] in the input. */
+  let next = 0;
+  /** Byte offset of the block being handled, and the number of the line it starts with. */
   let base = 0;
   let line = 1;
   /** Inside an over-long line: discarding up to its end. */
@@ -151,8 +187,12 @@ export async function* textCandidates(
     return stamped > 0 && stamped * 5 >= lines;
   }
 
-  /** Candidates of buf[0, to): whole lines, events that do not go on past `to`. */
-  function region(buf: Buffer, to: number): Candidate[] {
+  /**
+   * Candidates of buf[0, to): whole lines, events that do not go on past `to`. `hits`: the start
+   * and number (0-based from buf[0]) of each line where an incident may be, in order; `lines`: the
+   * number of newlines in buf[0, to).
+   */
+  function region(buf: Buffer, to: number, hits: number[], lines: number): Candidate[] {
     timestamped ??= decideMode(buf, to);
     const mode = timestamped;
     const isHead = (p: number) => startsEvent(buf, p, to, mode);
@@ -161,14 +201,11 @@ export async function* textCandidates(
       return nl < 0 || nl >= to ? to : nl;
     };
     const lineStart = (p: number) => (p <= 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1);
+    const first = line;
 
-    const hits: number[] = [];
-    pf.find(buf, 0, to, (start) => {
-      hits.push(lineStart(start));
-      const end = lineEnd(start);
-      return end >= to ? -1 : end + 1;
-    });
     if (pf.findPatterns.length) {
+      // Strong patterns without literals: run over the text, their lines merged with the hits.
+      const more: number[] = [];
       const str = buf.toString('utf8', 0, to);
       for (const re of pf.findPatterns) {
         let chars = 0;
@@ -177,21 +214,35 @@ export async function* textCandidates(
         for (let m = re.exec(str); m; m = re.exec(str)) {
           bytes += Buffer.byteLength(str.slice(chars, m.index));
           chars = m.index;
-          hits.push(lineStart(bytes));
+          more.push(lineStart(bytes));
           const nl = str.indexOf('\n', m.index);
           if (nl < 0) break;
           re.lastIndex = nl + 1;
         }
       }
-      hits.sort((a, b) => a - b);
+      const starts = [...new Set([...hits.filter((_, i) => i % 2 === 0), ...more])].sort((a, b) => a - b);
+      hits = [];
+      let n = 0;
+      let at = 0;
+      for (const p of starts) {
+        for (let nl = buf.indexOf(10, at); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) n++;
+        at = p;
+        hits.push(p, n);
+      }
     }
 
-    // Line numbers: counted forward only, up to each place that needs one.
-    let counted = 0;
+    // Line numbers of places away from the hits (binary data): counted from the nearest hit before.
     const lineAt = (p: number) => {
-      for (let nl = buf.indexOf(10, counted); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) line++;
-      counted = p;
-      return line;
+      let lo = 0;
+      let hi = hits.length / 2;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (hits[2 * mid]! <= p) lo = mid + 1;
+        else hi = mid;
+      }
+      let n = lo ? hits[2 * lo - 1]! : 0;
+      for (let nl = buf.indexOf(10, lo ? hits[2 * lo - 2]! : 0); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) n++;
+      return first + n;
     };
     const placeAt = (p: number): Place => ({ file, line: lineAt(p), offset: base + p });
 
@@ -216,7 +267,8 @@ export async function* textCandidates(
 
     const out: Candidate[] = [];
     let done = 0;
-    for (const hit of hits) {
+    for (let h = 0; h < hits.length; h += 2) {
+      const hit = hits[h]!;
       if (hit < done) continue;
       while (b < binary.length && binary[b]![1] < hit) {
         const [from, end] = binary[b++]!;
@@ -230,10 +282,12 @@ export async function* textCandidates(
       }
       const floor = Math.max(done, hit - MAX_EVENT_BYTES);
       let head = hit;
+      let back = 0;
       while (head > floor && !isHead(head)) {
         const prev = lineStart(head - 1);
         if (prev < floor) break;
         head = prev;
+        back++;
       }
       let end = lineEnd(hit);
       while (end < to && end - head < MAX_EVENT_BYTES && !isHead(end + 1)) {
@@ -241,12 +295,13 @@ export async function* textCandidates(
         if (isBinary(buf, end + 1, next)) break;
         end = next;
       }
-      const c = candidate(buf, head, end, () => placeAt(head));
+      const at = first + hits[h + 1]! - back;
+      const c = candidate(buf, head, end, () => ({ file, line: at, offset: base + head }));
       if (c) out.push(c);
       done = end + 1;
     }
     for (; b < binary.length; b++) if (binary[b]![0] >= done) noteGarbage(binary[b]![0], binary[b]![1]);
-    lineAt(to);
+    line = first + lines;
     return out;
   }
 
@@ -276,28 +331,60 @@ export async function* textCandidates(
     const nl = block.indexOf(10);
     if (nl < 0) {
       cut!.bytes += block.length;
-      base += block.length;
+      next += block.length;
       return Buffer.alloc(0);
     }
     cut!.bytes += nl;
     reportCut(cut!);
     cut = null;
     line++;
-    base += nl + 1;
+    next += nl + 1;
     return block.subarray(nl + 1);
   }
 
-  /** Takes the next chunks (and what was carried over) as one block, copied once. */
-  function* take(chunks: Buffer[], eof: boolean): Generator<Candidate> {
-    let buf = chunks.length === 1 && !carry.length ? chunks[0]! : Buffer.concat([carry, ...chunks]);
+  /** The parts as one block (in a buffer of opts.alloc's, when given). */
+  function concat(parts: Buffer[]): Buffer {
+    if (!opts.alloc) return Buffer.concat(parts);
+    const out = opts.alloc(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) at += p.copy(out, at);
+    return out;
+  }
+
+  /** A block cut at an event's start, with its lines where an incident may be (being) found. */
+  interface Job {
+    buf: Buffer;
+    to: number;
+    /** Byte offset of buf[0] in the input. */
+    at: number;
+    found: Found | Promise<Found>;
+  }
+  const jobs: Job[] = [];
+  const precise = opts.precise ?? true;
+  const find: LineFinder = opts.finder ?? ((buf, to, mode) => findLines(pf.lines, buf, to, mode, precise));
+
+  /** The candidates of a job, once its lines are found: jobs are taken in input order. */
+  async function* run(job: Job): AsyncGenerator<Candidate> {
+    const { hits, lines } = await job.found;
+    base = job.at;
+    yield* region(job.buf, job.to, hits, lines);
+  }
+
+  /** Takes the next chunks (and what was carried over) as one block, copied once, as jobs. */
+  async function* take(chunks: Buffer[], eof: boolean): AsyncGenerator<Candidate> {
+    let buf = chunks.length === 1 && !carry.length ? chunks[0]! : concat([carry, ...chunks]);
     if (cut) buf = skipLong(buf);
     if (cut) return;
     let to = eof ? buf.length : buf.lastIndexOf(10) + 1;
     if (to === 0 && buf.length > MAX_LINE) {
-      // One line longer than MAX_LINE so far: read its start, skip the rest as it comes.
-      cut = { place: { file, line, offset: base }, bytes: buf.length };
-      yield* region(buf, MAX_LINE);
-      base += buf.length;
+      // One line longer than MAX_LINE so far: read its start, skip the rest as it comes. The jobs
+      // before it are done first: its place needs their lines counted.
+      while (jobs.length) yield* run(jobs.shift()!);
+      cut = { place: { file, line, offset: next }, bytes: buf.length };
+      timestamped ??= decideMode(buf, MAX_LINE);
+      const found = findLines(pf.lines, buf, MAX_LINE, timestamped, precise);
+      yield* run({ buf, to: MAX_LINE, at: next, found });
+      next += buf.length;
       carry = Buffer.alloc(0);
       return;
     }
@@ -310,8 +397,13 @@ export async function* textCandidates(
       if (tail > 0) to = tail;
       else if (buf.length < MAX_EVENT_BYTES) to = 0;
     }
-    if (to > 0) yield* region(buf, to);
-    base += to;
+    if (to > 0) {
+      timestamped ??= decideMode(buf, to);
+      jobs.push({ buf, to, at: next, found: find(buf, to, timestamped) });
+      // Up to `ahead` blocks are being searched while the oldest one's candidates are handled.
+      while (jobs.length > (opts.ahead ?? 0)) yield* run(jobs.shift()!);
+    }
+    next += to;
     carry = buf.subarray(to);
   }
 
@@ -325,6 +417,7 @@ export async function* textCandidates(
     size = 0;
   }
   yield* take(pending, true);
+  while (jobs.length) yield* run(jobs.shift()!);
   if (cut) reportCut(cut);
   flushGarbage();
 }
