@@ -110,21 +110,7 @@ export interface Found {
   lines: number;
 }
 
-/** Finds the lines of buf[0, to) where an incident may be: in this thread, or in a worker. */
-export type LineFinder = (buf: Buffer, to: number, timestamped: boolean) => Found | Promise<Found>;
-
-export interface TextOptions {
-  /** false: every line with a strong literal is a candidate's line, as Prefilter.find says (for tests that compare). */
-  precise?: boolean;
-  /** Where lines are found (workers: src/scan/workers.ts); in this thread by default. */
-  finder?: LineFinder;
-  /** How many blocks may be searched ahead of the one whose candidates are handled. */
-  ahead?: number;
-  /** Blocks are made in this (a SharedArrayBuffer's, for workers). */
-  alloc?: (size: number) => Buffer;
-}
-
-/** Finds the lines of buf[0, to) in this thread (a worker runs the same, src/scan/worker.ts). */
+/** Finds the lines of buf[0, to) where an incident may be, in this thread (a worker runs the same). */
 export function findLines(
   lines: Prefilter['lines'],
   buf: Buffer,
@@ -137,24 +123,238 @@ export function findLines(
   return { hits, lines: n };
 }
 
+/** A stretch of binary data: input byte offsets, and the line it starts on (0-based in its block). */
+export interface Garbage {
+  start: number;
+  end: number;
+  line: number;
+}
+
+/**
+ * What one block gives: events (candidates, or incidents when a worker classified them) whose
+ * place's line is counted from the block's first line (0-based), binary stretches, and the
+ * block's number of newlines.
+ */
+export interface BlockResult<T> {
+  events: T[];
+  garbage: Garbage[];
+  lines: number;
+}
+
+/** Where a block is and how to read it. */
+export interface BlockContext {
+  file: string;
+  /** Byte offset of the block in the input. */
+  base: number;
+  timestamped: boolean;
+  pf: Prefilter;
+  threshold: number;
+}
+
+/** Whether the first lines of a block start with timestamps (then a timestamp starts an event). */
+export function decideMode(buf: Buffer, to: number): boolean {
+  let lines = 0;
+  let stamped = 0;
+  for (let p = 0; p < to && lines < 50;) {
+    const nl = buf.indexOf(10, p);
+    const end = nl < 0 || nl > to ? to : nl;
+    if (end > p) {
+      lines++;
+      if (TIMESTAMP.test(buf.toString('latin1', p, Math.min(end, p + HEAD_BYTES)))) stamped++;
+    }
+    p = end + 1;
+  }
+  return stamped > 0 && stamped * 5 >= lines;
+}
+
+/**
+ * The candidate of buf[from, to), or null for an event that is not failing and whose literals
+ * cannot make an incident (Prefilter.bound): most candidates of a log, told apart before their
+ * text is decoded.
+ */
+function candidate(
+  buf: Buffer,
+  from: number,
+  to: number,
+  place: Place,
+  { pf, threshold }: BlockContext,
+): Candidate | null {
+  const level = LEVEL.exec(buf.toString('latin1', from, Math.min(to, from + LEVEL_BYTES)))?.[1];
+  const error = level !== undefined && ERROR_LEVELS.includes(level.toLowerCase());
+  if (!error && level !== undefined && pf.bound(buf, from, to) < threshold - 1e-9) return null;
+  const text = bounded(buf.toString('utf8', from, to).trimEnd());
+  const failing = error
+    ? `level ${level!.toUpperCase()}`
+    : !level && EXCEPTION.test(text)
+      ? 'exception'
+      : undefined;
+  return { text, bytes: buf.subarray(from, to), place, ...(failing ? { failing } : {}) };
+}
+
+/**
+ * The candidates of buf[0, to): whole lines, events that do not go on past `to`, found around the
+ * lines of `found` (findLines), and the binary stretches in it.
+ */
+export function blockEvents(buf: Buffer, to: number, found: Found, ctx: BlockContext): BlockResult<Candidate> {
+  const { file, base } = ctx;
+  let { hits } = found;
+  const isHead = (p: number) => startsEvent(buf, p, to, ctx.timestamped);
+  const lineEnd = (p: number) => {
+    const nl = buf.indexOf(10, p);
+    return nl < 0 || nl >= to ? to : nl;
+  };
+  const lineStart = (p: number) => (p <= 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1);
+
+  if (ctx.pf.findPatterns.length) {
+    // Strong patterns without literals: run over the text, their lines merged with the hits.
+    const more: number[] = [];
+    const str = buf.toString('utf8', 0, to);
+    for (const re of ctx.pf.findPatterns) {
+      let chars = 0;
+      let bytes = 0;
+      re.lastIndex = 0;
+      for (let m = re.exec(str); m; m = re.exec(str)) {
+        bytes += Buffer.byteLength(str.slice(chars, m.index));
+        chars = m.index;
+        more.push(lineStart(bytes));
+        const nl = str.indexOf('\n', m.index);
+        if (nl < 0) break;
+        re.lastIndex = nl + 1;
+      }
+    }
+    const starts = [...new Set([...hits.filter((_, i) => i % 2 === 0), ...more])].sort((a, b) => a - b);
+    hits = [];
+    let n = 0;
+    let at = 0;
+    for (const p of starts) {
+      for (let nl = buf.indexOf(10, at); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) n++;
+      at = p;
+      hits.push(p, n);
+    }
+  }
+
+  // Line numbers of places away from the hits (binary data): counted from the nearest hit before.
+  const lineAt = (p: number) => {
+    let lo = 0;
+    let hi = hits.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (hits[2 * mid]! <= p) lo = mid + 1;
+      else hi = mid;
+    }
+    let n = lo ? hits[2 * lo - 1]! : 0;
+    for (let nl = buf.indexOf(10, lo ? hits[2 * lo - 2]! : 0); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1))
+      n++;
+    return n;
+  };
+
+  // Binary stretches: found by their NUL bytes, widened over neighbouring binary lines.
+  const binary: [number, number][] = [];
+  for (let z = buf.indexOf(0); z !== -1 && z < to;) {
+    let from = lineStart(z);
+    while (from > 0 && isBinary(buf, lineStart(from - 1), from - 1)) from = lineStart(from - 1);
+    let end = lineEnd(z);
+    while (end < to && isBinary(buf, end + 1, lineEnd(end + 1))) end = lineEnd(end + 1);
+    binary.push([from, end]);
+    z = end >= to ? -1 : buf.indexOf(0, end);
+  }
+  let b = 0;
+  const garbage: Garbage[] = [];
+  const noteGarbage = (from: number, end: number) =>
+    garbage.push({ start: base + from, end: base + end, line: lineAt(from) });
+
+  const events: Candidate[] = [];
+  let done = 0;
+  for (let h = 0; h < hits.length; h += 2) {
+    const hit = hits[h]!;
+    if (hit < done) continue;
+    while (b < binary.length && binary[b]![1] < hit) {
+      const [from, end] = binary[b++]!;
+      if (from >= done) noteGarbage(from, end);
+    }
+    if (b < binary.length && binary[b]![0] <= hit) continue;
+    if (isBinary(buf, hit, lineEnd(hit))) {
+      noteGarbage(hit, lineEnd(hit));
+      done = lineEnd(hit) + 1;
+      continue;
+    }
+    const floor = Math.max(done, hit - MAX_EVENT_BYTES);
+    let head = hit;
+    let back = 0;
+    while (head > floor && !isHead(head)) {
+      const prev = lineStart(head - 1);
+      if (prev < floor) break;
+      head = prev;
+      back++;
+    }
+    let end = lineEnd(hit);
+    while (end < to && end - head < MAX_EVENT_BYTES && !isHead(end + 1)) {
+      const next = lineEnd(end + 1);
+      if (isBinary(buf, end + 1, next)) break;
+      end = next;
+    }
+    const place = { file, line: hits[h + 1]! - back, offset: base + head };
+    const c = candidate(buf, head, end, place, ctx);
+    if (c) events.push(c);
+    done = end + 1;
+  }
+  for (; b < binary.length; b++) if (binary[b]![0] >= done) noteGarbage(binary[b]![0], binary[b]![1]);
+  return { events, garbage, lines: found.lines };
+}
+
+/** Handles a block: its events (with places counted from the block's first line) and binary stretches. */
+export type BlockHandler<T> = (
+  buf: Buffer,
+  to: number,
+  ctx: Omit<BlockContext, 'pf' | 'threshold'>,
+) => BlockResult<T> | Promise<BlockResult<T>>;
+
+export interface TextOptions<T> {
+  /** false: every line with a strong literal is a candidate's line, as Prefilter.find says (for tests that compare). */
+  precise?: boolean;
+  /** Handles each block (in a worker: src/scan/workers.ts); in this thread, giving candidates, by default. */
+  handle?: BlockHandler<T>;
+  /** How many blocks may be handled ahead of the one whose events are yielded. */
+  ahead?: number;
+  /** Blocks are made in this (a SharedArrayBuffer's, for workers). */
+  alloc?: (size: number) => Buffer;
+}
+
 /**
  * Reads one text input; yields the candidate events, reports what is wrong with it. An event that
  * is not failing and cannot reach `threshold` (the confidence that makes such an event an
  * incident, LOG_MIN_CONFIDENCE) by its literals is not yielded.
  */
-export async function* textCandidates(
+export function textCandidates(
   chunks: AsyncIterable<Buffer>,
   file: string,
   pf: Prefilter,
   report: Report,
   threshold = 0.5,
-  opts: TextOptions = {},
+  opts: Omit<TextOptions<Candidate>, 'handle'> = {},
 ): AsyncGenerator<Candidate> {
+  const precise = opts.precise ?? true;
+  return textEvents<Candidate>(chunks, file, report, {
+    ...opts,
+    handle: (buf, to, ctx) =>
+      blockEvents(buf, to, findLines(pf.lines, buf, to, ctx.timestamped, precise), { ...ctx, pf, threshold }),
+  });
+}
+
+/**
+ * Reads one text input in blocks cut at an event's start, handled by `opts.handle` (up to
+ * `opts.ahead` at a time), and yields their events in input order; reports what is wrong with it.
+ */
+export async function* textEvents<T extends { place: Place }>(
+  chunks: AsyncIterable<Buffer>,
+  file: string,
+  report: Report,
+  opts: TextOptions<T> & Required<Pick<TextOptions<T>, 'handle'>>,
+): AsyncGenerator<T> {
   let carry: Buffer = Buffer.alloc(0);
   /** Byte offset of carry[0] in the input. */
   let next = 0;
-  /** Byte offset of the block being handled, and the number of the line it starts with. */
-  let base = 0;
+  /** The number of the line the next block to yield starts with. */
   let line = 1;
   /** Inside an over-long line: discarding up to its end. */
   let cut: { place: Place; bytes: number } | null = null;
@@ -171,157 +371,6 @@ export async function* textCandidates(
     });
     garbage = null;
   };
-
-  function decideMode(buf: Buffer, to: number): boolean {
-    let lines = 0;
-    let stamped = 0;
-    for (let p = 0; p < to && lines < 50;) {
-      const nl = buf.indexOf(10, p);
-      const end = nl < 0 || nl > to ? to : nl;
-      if (end > p) {
-        lines++;
-        if (TIMESTAMP.test(buf.toString('latin1', p, Math.min(end, p + HEAD_BYTES)))) stamped++;
-      }
-      p = end + 1;
-    }
-    return stamped > 0 && stamped * 5 >= lines;
-  }
-
-  /**
-   * Candidates of buf[0, to): whole lines, events that do not go on past `to`. `hits`: the start
-   * and number (0-based from buf[0]) of each line where an incident may be, in order; `lines`: the
-   * number of newlines in buf[0, to).
-   */
-  function region(buf: Buffer, to: number, hits: number[], lines: number): Candidate[] {
-    timestamped ??= decideMode(buf, to);
-    const mode = timestamped;
-    const isHead = (p: number) => startsEvent(buf, p, to, mode);
-    const lineEnd = (p: number) => {
-      const nl = buf.indexOf(10, p);
-      return nl < 0 || nl >= to ? to : nl;
-    };
-    const lineStart = (p: number) => (p <= 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1);
-    const first = line;
-
-    if (pf.findPatterns.length) {
-      // Strong patterns without literals: run over the text, their lines merged with the hits.
-      const more: number[] = [];
-      const str = buf.toString('utf8', 0, to);
-      for (const re of pf.findPatterns) {
-        let chars = 0;
-        let bytes = 0;
-        re.lastIndex = 0;
-        for (let m = re.exec(str); m; m = re.exec(str)) {
-          bytes += Buffer.byteLength(str.slice(chars, m.index));
-          chars = m.index;
-          more.push(lineStart(bytes));
-          const nl = str.indexOf('\n', m.index);
-          if (nl < 0) break;
-          re.lastIndex = nl + 1;
-        }
-      }
-      const starts = [...new Set([...hits.filter((_, i) => i % 2 === 0), ...more])].sort((a, b) => a - b);
-      hits = [];
-      let n = 0;
-      let at = 0;
-      for (const p of starts) {
-        for (let nl = buf.indexOf(10, at); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) n++;
-        at = p;
-        hits.push(p, n);
-      }
-    }
-
-    // Line numbers of places away from the hits (binary data): counted from the nearest hit before.
-    const lineAt = (p: number) => {
-      let lo = 0;
-      let hi = hits.length / 2;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (hits[2 * mid]! <= p) lo = mid + 1;
-        else hi = mid;
-      }
-      let n = lo ? hits[2 * lo - 1]! : 0;
-      for (let nl = buf.indexOf(10, lo ? hits[2 * lo - 2]! : 0); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1)) n++;
-      return first + n;
-    };
-    const placeAt = (p: number): Place => ({ file, line: lineAt(p), offset: base + p });
-
-    // Binary stretches: found by their NUL bytes, widened over neighbouring binary lines.
-    const binary: [number, number][] = [];
-    for (let z = buf.indexOf(0); z !== -1 && z < to;) {
-      let from = lineStart(z);
-      while (from > 0 && isBinary(buf, lineStart(from - 1), from - 1)) from = lineStart(from - 1);
-      let end = lineEnd(z);
-      while (end < to && isBinary(buf, end + 1, lineEnd(end + 1))) end = lineEnd(end + 1);
-      binary.push([from, end]);
-      z = end >= to ? -1 : buf.indexOf(0, end);
-    }
-    let b = 0;
-    const noteGarbage = (from: number, end: number) => {
-      if (garbage && base + from <= garbage.end + 1) garbage.end = Math.max(garbage.end, base + end);
-      else {
-        flushGarbage();
-        garbage = { place: placeAt(from), start: base + from, end: base + end };
-      }
-    };
-
-    const out: Candidate[] = [];
-    let done = 0;
-    for (let h = 0; h < hits.length; h += 2) {
-      const hit = hits[h]!;
-      if (hit < done) continue;
-      while (b < binary.length && binary[b]![1] < hit) {
-        const [from, end] = binary[b++]!;
-        if (from >= done) noteGarbage(from, end);
-      }
-      if (b < binary.length && binary[b]![0] <= hit) continue;
-      if (isBinary(buf, hit, lineEnd(hit))) {
-        noteGarbage(hit, lineEnd(hit));
-        done = lineEnd(hit) + 1;
-        continue;
-      }
-      const floor = Math.max(done, hit - MAX_EVENT_BYTES);
-      let head = hit;
-      let back = 0;
-      while (head > floor && !isHead(head)) {
-        const prev = lineStart(head - 1);
-        if (prev < floor) break;
-        head = prev;
-        back++;
-      }
-      let end = lineEnd(hit);
-      while (end < to && end - head < MAX_EVENT_BYTES && !isHead(end + 1)) {
-        const next = lineEnd(end + 1);
-        if (isBinary(buf, end + 1, next)) break;
-        end = next;
-      }
-      const at = first + hits[h + 1]! - back;
-      const c = candidate(buf, head, end, () => ({ file, line: at, offset: base + head }));
-      if (c) out.push(c);
-      done = end + 1;
-    }
-    for (; b < binary.length; b++) if (binary[b]![0] >= done) noteGarbage(binary[b]![0], binary[b]![1]);
-    line = first + lines;
-    return out;
-  }
-
-  /**
-   * The candidate of buf[from, to), or null for an event that is not failing and whose literals
-   * cannot make an incident (Prefilter.bound): most candidates of a log, told apart before their
-   * text is decoded.
-   */
-  function candidate(buf: Buffer, from: number, to: number, place: () => Place): Candidate | null {
-    const level = LEVEL.exec(buf.toString('latin1', from, Math.min(to, from + LEVEL_BYTES)))?.[1];
-    const error = level !== undefined && ERROR_LEVELS.includes(level.toLowerCase());
-    if (!error && level !== undefined && pf.bound(buf, from, to) < threshold - 1e-9) return null;
-    const text = bounded(buf.toString('utf8', from, to).trimEnd());
-    const failing = error
-      ? `level ${level!.toUpperCase()}`
-      : !level && EXCEPTION.test(text)
-        ? 'exception'
-        : undefined;
-    return { text, bytes: buf.subarray(from, to), place: place(), ...(failing ? { failing } : {}) };
-  }
 
   const reportCut = (c: { place: Place; bytes: number }) =>
     report({ place: c.place, message: `a line of ${mb(c.bytes)}: only its first ${mb(MAX_LINE)} was read` });
@@ -344,46 +393,47 @@ export async function* textCandidates(
 
   /** The parts as one block (in a buffer of opts.alloc's, when given). */
   function concat(parts: Buffer[]): Buffer {
-    if (!opts.alloc) return Buffer.concat(parts);
+    if (!opts.alloc) return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     const out = opts.alloc(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of parts) at += p.copy(out, at);
     return out;
   }
 
-  /** A block cut at an event's start, with its lines where an incident may be (being) found. */
-  interface Job {
-    buf: Buffer;
-    to: number;
-    /** Byte offset of buf[0] in the input. */
-    at: number;
-    found: Found | Promise<Found>;
-  }
-  const jobs: Job[] = [];
-  const precise = opts.precise ?? true;
-  const find: LineFinder = opts.finder ?? ((buf, to, mode) => findLines(pf.lines, buf, to, mode, precise));
+  const jobs: Promise<BlockResult<T>>[] = [];
 
-  /** The candidates of a job, once its lines are found: jobs are taken in input order. */
-  async function* run(job: Job): AsyncGenerator<Candidate> {
-    const { hits, lines } = await job.found;
-    base = job.at;
-    yield* region(job.buf, job.to, hits, lines);
+  /** The events of the oldest job, with their lines counted from the input's start. */
+  async function* yieldOldest(): AsyncGenerator<T> {
+    const { events, garbage: stretches, lines } = await jobs.shift()!;
+    const first = line;
+    line += lines;
+    for (const { start, end, line: at } of stretches) {
+      if (garbage && start <= garbage.end + 1) garbage.end = Math.max(garbage.end, end);
+      else {
+        flushGarbage();
+        garbage = { place: { file, line: first + at, offset: start }, start, end };
+      }
+    }
+    for (const e of events) {
+      e.place.line = first + (e.place.line ?? 0);
+      yield e;
+    }
   }
 
-  /** Takes the next chunks (and what was carried over) as one block, copied once, as jobs. */
-  async function* take(chunks: Buffer[], eof: boolean): AsyncGenerator<Candidate> {
-    let buf = chunks.length === 1 && !carry.length ? chunks[0]! : concat([carry, ...chunks]);
+  /** Takes the next chunks (and what was carried over) as one block, copied once, as a job. */
+  async function* take(parts: Buffer[], eof: boolean): AsyncGenerator<T> {
+    let buf = concat(carry.length ? [carry, ...parts] : parts);
     if (cut) buf = skipLong(buf);
     if (cut) return;
     let to = eof ? buf.length : buf.lastIndexOf(10) + 1;
     if (to === 0 && buf.length > MAX_LINE) {
       // One line longer than MAX_LINE so far: read its start, skip the rest as it comes. The jobs
       // before it are done first: its place needs their lines counted.
-      while (jobs.length) yield* run(jobs.shift()!);
+      while (jobs.length) yield* yieldOldest();
       cut = { place: { file, line, offset: next }, bytes: buf.length };
       timestamped ??= decideMode(buf, MAX_LINE);
-      const found = findLines(pf.lines, buf, MAX_LINE, timestamped, precise);
-      yield* run({ buf, to: MAX_LINE, at: next, found });
+      jobs.push(Promise.resolve(opts.handle(buf, MAX_LINE, { file, base: next, timestamped })));
+      yield* yieldOldest();
       next += buf.length;
       carry = Buffer.alloc(0);
       return;
@@ -399,9 +449,9 @@ export async function* textCandidates(
     }
     if (to > 0) {
       timestamped ??= decideMode(buf, to);
-      jobs.push({ buf, to, at: next, found: find(buf, to, timestamped) });
-      // Up to `ahead` blocks are being searched while the oldest one's candidates are handled.
-      while (jobs.length > (opts.ahead ?? 0)) yield* run(jobs.shift()!);
+      jobs.push(Promise.resolve(opts.handle(buf, to, { file, base: next, timestamped })));
+      // Up to `ahead` blocks are handled while the oldest one's events are yielded.
+      while (jobs.length > (opts.ahead ?? 0)) yield* yieldOldest();
     }
     next += to;
     carry = buf.subarray(to);
@@ -417,7 +467,7 @@ export async function* textCandidates(
     size = 0;
   }
   yield* take(pending, true);
-  while (jobs.length) yield* run(jobs.shift()!);
+  while (jobs.length) yield* yieldOldest();
   if (cut) reportCut(cut);
   flushGarbage();
 }
