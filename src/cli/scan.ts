@@ -31,6 +31,7 @@ export async function scanCommand(
 
   const result = await scan(kb, {
     files,
+    kbDirs: opts.kb ?? [],
     stdin: process.stdin,
     ...(opts.format ? { format: opts.format } : {}),
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),

@@ -6,6 +6,10 @@
 // matching symptoms combine to MIN_CONFIDENCE, and `against` and direction only ever lower that;
 // so an event needs one of the symptoms that are not too weak to get there together ("triggers"),
 // and every match of a symptom contains one of its required literals (literals.ts).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { CUES } from '../diagnose/cues.js';
 import { statusesIn } from '../diagnose/signals.js';
 import { MIN_CONFIDENCE } from '../diagnose/match.js';
@@ -123,6 +127,64 @@ function cueTrigger(s: CompiledSymptom, field: 'reporter' | 'direction'): Trigge
   return cues.length ? fromPattern(cues.map((c) => `(?:${c.re.source})`).join('|')) : null;
 }
 
+/**
+ * Triggers worked out before, by symptom (triggerKey), kept in the user's cache folder: working them
+ * out parses every pattern of the knowledge base (requiredLiterals), which every scan's start, and
+ * every worker's, would otherwise pay for. Bump TRIGGERS_VERSION when triggerOf's results change;
+ * the reader's cue patterns, which cue triggers come from, are part of the version.
+ */
+const TRIGGERS_VERSION = '1';
+const MAX_CACHED_TRIGGERS = 50_000;
+
+function triggersFile(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'linkdoctor', 'scan-triggers.json');
+}
+
+function triggersVersion(): string {
+  return createHash('sha1')
+    .update(TRIGGERS_VERSION)
+    .update(JSON.stringify([SIGNAL_TEXT, REASON_ALONE, CUES.map((c) => [c.re.source, c.reporter, c.direction])]))
+    .digest('hex');
+}
+
+function triggerKey(s: CompiledSymptom): string {
+  return JSON.stringify([s.pattern ?? null, s.signalType ?? null, s.value ?? null, s.valueRe?.source ?? null]);
+}
+
+/** The cached triggers, and a function that saves them when some were added (in the background). */
+function cachedTriggers(): { get: (s: CompiledSymptom) => Trigger; save: () => void } {
+  const version = triggersVersion();
+  let known: Record<string, Trigger> = {};
+  try {
+    const file = JSON.parse(readFileSync(triggersFile(), 'latin1')) as { version: string; triggers: Record<string, Trigger> };
+    if (file.version === version) known = file.triggers;
+  } catch {
+    // none yet, or unreadable: worked out again
+  }
+  let added = 0;
+  return {
+    get(s) {
+      const key = triggerKey(s);
+      if (Object.hasOwn(known, key)) return known[key]!;
+      added++;
+      return (known[key] = triggerOf(s));
+    },
+    save() {
+      if (!added) return;
+      if (Object.keys(known).length > MAX_CACHED_TRIGGERS) known = {};
+      const file = triggersFile();
+      import('../fs-write.js')
+        .then(async ({ writeFileAtomic }) => {
+          mkdirSync(dirname(file), { recursive: true });
+          await writeFileAtomic(file, JSON.stringify({ version, triggers: known }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), { mode: 0o644 });
+        })
+        .catch(() => {
+          // a read-only home still scans, only without the cache
+        });
+    },
+  };
+}
+
 export function triggerOf(s: CompiledSymptom): Trigger {
   if (s.pattern !== undefined) return fromPattern(s.pattern);
   const type = s.signalType as keyof typeof SIGNAL_TYPES;
@@ -192,7 +254,7 @@ export interface Prefilter {
    * The lines of buf[from, to) (from: a line start) where an incident may be, for the hot loop of a
    * text scan: pushes each one's start and number (0-based, counted from `from`) to `hits`, returns
    * the number of newlines in the range. With `precise`, a line whose only strong literals belong to
-   * patterns that do not hold on it is left out (see `spec`): a pattern that may span lines only
+   * patterns that do not hold on it is left out: a pattern that may span lines only
    * when the line is an event of its own (`isHead`: whether a line starts an event). Without, every
    * line with a strong literal is a hit, as `find` says.
    */
@@ -204,8 +266,6 @@ export interface Prefilter {
     precise: boolean,
     isHead?: (p: number) => boolean,
   ): number;
-  /** What `lines` needs, as data a worker thread can be given (linesOf builds it back). */
-  spec: LineSpec;
   /** Strong symptoms without a literal to look for: run over the text itself (slower; see `notes`). */
   findPatterns: RegExp[];
   entries: number;
@@ -225,18 +285,6 @@ export interface Prefilter {
    * that cannot make an incident on its own; this tells them apart at the cost of one pass.
    */
   bound(bytes: Uint8Array, from?: number, to?: number): number;
-}
-
-/**
- * The strong literals of a knowledge base (strongLiterals) and for each, the patterns that must hold
- * on its line for it to mean something: null when it means something wherever it is (an error
- * word, a signal such as a status, a pattern that may span lines).
- */
-export interface LineSpec {
-  literals: string[];
-  checks: (string[] | null)[];
-  /** Per literal: whether one of its patterns may span lines (then only a one-line event is told apart). */
-  spanning: boolean[];
 }
 
 /**
@@ -269,25 +317,29 @@ export function singleLine(source: string): boolean {
 const NOT_PLAIN = /[^\t\f\r\x20-\x7e]/;
 
 /**
- * `lines` of a LineSpec (src/scan/worker.ts runs it in a worker thread). `isHead(p)`: whether the
- * line at p starts an event (without it, no event is taken to be one line).
+ * What a strong literal needs to mean something on its line: null when it means something wherever
+ * it is (an error word, a signal such as a status); else the patterns of its strong symptoms, one
+ * of which must hold on the line, and whether one of them may span lines (then only a line that is
+ * an event of its own is told apart).
  */
-export function linesOf(spec: LineSpec): Prefilter['lines'] {
-  const matcher = new MultiMatcher(spec.literals, true);
-  const checks = spec.checks.map((c) => c?.map((p) => new RegExp(p, 'i')) ?? null);
+type LineCheck = { patterns: RegExp[]; spanning: boolean } | null;
+
+/** Prefilter.lines over a matcher of all literals, of which those with a check (`undefined`: weak) are strong. */
+function linesOf(matcher: () => MultiMatcher, checks: (LineCheck | undefined)[]): Prefilter['lines'] {
   return (buf, from, to, hits, precise, isHead) =>
-    matcher.scanLines(buf, from, to, (lineStart, line, _start, id) => {
-      const res = checks[id];
-      if (precise && res) {
+    matcher().scanLines(buf, from, to, (lineStart, line, _start, id) => {
+      const check = checks[id];
+      if (check === undefined) return false;
+      if (precise && check) {
         let nl = buf.indexOf(10, lineStart);
         if (nl < 0 || nl > to) nl = to;
         // As the event's text would end, were it this line alone.
         const text = buf.toString('latin1', lineStart, nl).trimEnd();
         if (
-          !res.some((re) => re.test(text)) &&
+          !check.patterns.some((re) => re.test(text)) &&
           // Not plain ASCII: latin1 is not what the matcher reads (UTF-8), so no telling here.
           !NOT_PLAIN.test(text) &&
-          (!spec.spanning[id] || (isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
+          (!check.spanning || (isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
         )
           return false;
       }
@@ -320,10 +372,11 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   const unfiltered: { symptom: Symptom; re: RegExp }[] = [];
   const notes: string[] = [];
   let count = 0;
+  const cached = cachedTriggers();
   kb.entries.forEach((entry: CompiledEntry, i) => {
     const symptoms = entry.match
       .map((s, j): Symptom | null => {
-        const trigger = triggerOf(s);
+        const trigger = cached.get(s);
         if (!trigger) return null;
         return {
           entry: i,
@@ -349,16 +402,23 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
       }
     }
   });
+  cached.save();
   for (const word of FAILURE_WORDS) add(`${BOUNDARY}${word}${BOUNDARY}`, null, true);
   const meaning = [...literals.values()];
   const strongId = Uint8Array.from(meaning, (m) => (m.strong ? 1 : 0));
-  const matcher = new MultiMatcher([...literals.keys()]);
-  const strongLiterals = [...literals].filter(([, m]) => m.strong);
-  const spec: LineSpec = {
-    literals: strongLiterals.map(([l]) => l),
-    checks: strongLiterals.map(([, m]) => (m.checks ? [...new Set(m.checks)] : null)),
-    spanning: strongLiterals.map(([, m]) => !!m.checks?.some((p) => !singleLine(p))),
-  };
+  // One automaton for all literals, built on first use (a scan whose workers do the work needs none).
+  let built: MultiMatcher | undefined;
+  const matcher = () => (built ??= new MultiMatcher([...literals.keys()], true));
+  const regexes = new Map<string, RegExp>();
+  const checks = meaning.map((m): LineCheck | undefined => {
+    if (!m.strong) return undefined;
+    if (!m.checks) return null;
+    const sources = [...new Set(m.checks)];
+    return {
+      patterns: sources.map((p) => regexes.get(p) ?? regexes.set(p, new RegExp(p, 'i')).get(p)!),
+      spanning: sources.some((p) => !singleLine(p)),
+    };
+  });
 
   // bound(): the symptoms seen in this call (by a stamp, so that nothing is cleared or allocated per
   // call) and, per entry touched, the product of (1 - weight) of its symptoms seen.
@@ -384,10 +444,9 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
 
   return {
     find(buf, from, to, onHit) {
-      matcher.scan(buf, from, to, (start, id, end) => (strongId[id] ? onHit(start) : end));
+      matcher().scan(buf, from, to, (start, id, end) => (strongId[id] ? onHit(start) : end));
     },
-    lines: linesOf(spec),
-    spec,
+    lines: linesOf(matcher, checks),
     findPatterns: [...strongPatterns].map((p) => new RegExp(p, 'gim')),
     entries: kb.entries.length,
     literals: meaning.length,
@@ -401,7 +460,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
       touched.length = 0;
       // A pattern without literals may hold: counted as if it did.
       for (const u of unfiltered) touch(u.symptom);
-      matcher.scan(bytes, from, to, onBoundHit);
+      matcher().scan(bytes, from, to, onBoundHit);
       let best = 0;
       for (const e of touched) best = Math.max(best, 1 - none[e]!);
       return best;
@@ -409,7 +468,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     select(bytes, text, need) {
       // The symptoms whose literals are there; a pattern's own regex then says whether it holds.
       const present = new Set<Symptom>();
-      for (const id of matcher.found(bytes, 0, bytes.length))
+      for (const id of matcher().found(bytes, 0, bytes.length))
         for (const s of meaning[id]!.symptoms) present.add(s);
       for (const u of unfiltered) if (u.re.test(text)) present.add(u.symptom);
       const byEntry = new Map<number, Symptom[]>();

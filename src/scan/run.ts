@@ -11,7 +11,8 @@ import { jsonRecords } from './json.js';
 import { mask } from './mask.js';
 import { isMpl, mplCandidate } from './mpl.js';
 import { buildPrefilter, type Prefilter, type Selection } from './prefilter.js';
-import { describeEvent, textCandidates } from './text.js';
+import { describeEvent, textCandidates, textEvents } from './text.js';
+import { WorkerPool, workerCount } from './workers.js';
 
 /**
  * How sure a diagnosis must be for an event that is not failing (an INFO line, a message that went
@@ -40,8 +41,16 @@ export interface ScanOptions {
   onProgress?: (p: Progress) => void;
   /** Called for each problem with the input, as it is found. */
   onProblem?: Report;
-  /** false: diagnose every event itself, without the cache of verdicts (for tests that compare). */
+  /**
+   * false: diagnose every event itself, without the cache of verdicts, and take every line with a
+   * strong literal as a candidate's line, in one thread (for tests that compare).
+   */
   cache?: boolean;
+  /**
+   * The knowledge-base folders `kb` was loaded with beside the built-in one (loadKb's `dirs`): given,
+   * large text logs are scanned by worker threads that load the same (src/scan/workers.ts).
+   */
+  kbDirs?: string[];
 }
 
 export interface ScanResult {
@@ -154,7 +163,16 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       incidents: grouper.incidents,
     });
 
-  for (const file of files) {
+  const workers = opts.cache === false || !opts.kbDirs ? 0 : workerCount(total);
+  let pool: WorkerPool | undefined;
+  try {
+    for (const file of files) await scanFile(file);
+  } finally {
+    await pool?.close();
+  }
+  const verdicts = cache && { hits: cache.hits + (pool?.stats.hits ?? 0), misses: cache.misses + (pool?.stats.misses ?? 0) };
+
+  async function scanFile(file: string): Promise<void> {
     const name = file === '-' ? (opts.stdinName ?? '-') : file;
     try {
       await sizeOf(file);
@@ -173,14 +191,24 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           yield chunk;
         }
       }
-      const candidates =
-        format === 'text'
-          ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, { precise: opts.cache !== false })
-          : recordCandidates(counted(), name, format, report);
-      try {
+      if (format === 'text' && workers > 0) pool ??= new WorkerPool(workers, opts.kbDirs!);
+      async function* incidents(): AsyncGenerator<Incident> {
+        if (format === 'text' && pool) {
+          // Found and classified by the workers, in input order.
+          yield* textEvents(counted(), name, report, { handle: pool.handle, ahead: pool.ahead, alloc: pool.alloc });
+          return;
+        }
+        const candidates =
+          format === 'text'
+            ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, { precise: opts.cache !== false })
+            : recordCandidates(counted(), name, format, report);
         for await (const c of candidates) {
           const incident = classify(c, pf, cache);
-          if (!incident) continue;
+          if (incident) yield incident;
+        }
+      }
+      try {
+        for await (const incident of incidents()) {
           grouper.add(incident);
           await opts.onIncident?.(incident);
         }
@@ -208,6 +236,6 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     unreadable,
     seconds: (performance.now() - started) / 1000,
     prefilter: { entries: pf.entries, literals: pf.literals, notes: pf.notes },
-    ...(cache ? { verdicts: { hits: cache.hits, misses: cache.misses } } : {}),
+    ...(verdicts ? { verdicts } : {}),
   };
 }
