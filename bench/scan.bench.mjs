@@ -3,11 +3,13 @@
 // log: mostly noise, about 1% incidents taken from the knowledge base's own examples, each failure
 // recurring with other timestamps, threads, message ids and hosts. Prints, side by side, MB/s and
 // peak RSS of grep, ripgrep and `linkdoctor scan --jsonl` doing the whole job (find, diagnose,
-// group), the ratio linkdoctor/grep, and scan with the knowledge base grown to 300 entries.
+// group), the ratio linkdoctor/grep; scan in one thread (LINKDOCTOR_SCAN_WORKERS=0) beside scan with
+// its worker threads; and scan with the knowledge base grown to 300 entries.
 // Wall times: best of two runs (the first also warms the page cache and the knowledge-base cache);
 // CPU seconds (user + system) beside them, which a loaded machine disturbs less.
 //
 //   LINKDOCTOR_BENCH_MB=1024 npm run bench     # a 1 GB log (default 200 MB); needs that much in $TMPDIR
+//   LINKDOCTOR_BENCH_CALLGRIND=1 npm run bench # also instructions (valgrind) of scan --jsonl on 4 MB of it
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -182,13 +184,13 @@ const which = (cmd) =>
   spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || null;
 const rg = which('rg');
 
-function scanRun(args) {
+function scanRun(args, extraEnv = {}, file = log) {
   const out = join(tmp, 'scan.jsonl');
   const t = performance.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', rssProbe, cli, 'scan', '--jsonl', '--no-progress', ...args, log],
-    { env, stdio: ['ignore', openSync(out, 'w'), 'pipe'], encoding: 'utf8' },
+    ['--import', rssProbe, cli, 'scan', '--jsonl', '--no-progress', ...args, file],
+    { env: { ...env, ...extraEnv }, stdio: ['ignore', openSync(out, 'w'), 'pipe'], encoding: 'utf8' },
   );
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 1) throw new Error(`scan exited with ${r.status}: ${r.stderr}`);
@@ -233,6 +235,7 @@ const words = readFileSync(signatures, 'utf8').split('\n').filter(Boolean).lengt
 const grep = best(() => countRun('grep', ['-c', '-E', '-f', signatures, log]));
 const ripgrep = rg ? best(() => countRun(rg, ['-c', '-f', signatures, log])) : null;
 const small = best(() => scanRun([]));
+const single = best(() => scanRun([], { LINKDOCTOR_SCAN_WORKERS: '0' }));
 const large = best(() => scanRun(['--kb', extra]));
 
 const mbs = (s) => bytes / 1024 / 1024 / s;
@@ -255,6 +258,34 @@ if (ripgrep)
 else console.log('ripgrep: not installed (apt-get install ripgrep), not compared');
 const ratio = (r) =>
   `${(grep.seconds / r.seconds).toFixed(2)}× grep's speed (CPU ${(grep.cpu ? grep.cpu / r.cpu : NaN).toFixed(2)}×)`;
+const sameAs = (r) =>
+  r.incidents === small.incidents ? '' : `; ${r.incidents} incidents, not ${small.incidents}!`;
 console.log(row(`linkdoctor scan --jsonl, ${kb.entries.length} entries`, small, ratio(small)));
+console.log(row(`  the same in one thread`, single, `${ratio(single)}${sameAs(single)}`));
 console.log(row(`linkdoctor scan --jsonl, ${TARGET_ENTRIES} entries`, large, ratio(large)));
+
+if (process.env.LINKDOCTOR_BENCH_CALLGRIND && which('valgrind')) {
+  // Instructions are what a loaded machine does not change: scan --jsonl of the log's first 4 MB.
+  const part = join(tmp, 'app-4mb.log');
+  const head = readFileSync(log).subarray(0, 4 << 20);
+  writeFileSync(part, head.subarray(0, head.lastIndexOf(10) + 1));
+  const r = spawnSync(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--callgrind-out-file=/dev/null',
+      process.execPath,
+      cli,
+      'scan',
+      '--jsonl',
+      '--no-progress',
+      part,
+    ],
+    { env: { ...env, LINKDOCTOR_SCAN_WORKERS: '0' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+  );
+  const n = /Collected : (\d+)/.exec(r.stderr)?.[1];
+  console.log(
+    `scan --jsonl of 4 MB in one thread: ${n ? `${(Number(n) / 1e9).toFixed(2)} G instructions (callgrind)` : 'valgrind failed'}`,
+  );
+}
 rmSync(tmp, { recursive: true, force: true });

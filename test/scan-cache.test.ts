@@ -12,8 +12,10 @@ import { extractSignals } from '../src/diagnose/signals.js';
 import { loadKb } from '../src/kb/load.js';
 import { incidentJson, scanJson } from '../src/report/scan.js';
 import { eventKey, VerdictCache } from '../src/scan/cache.js';
-import type { Incident } from '../src/scan/incident.js';
-import { scan } from '../src/scan/run.js';
+import type { Incident, Problem } from '../src/scan/incident.js';
+import { LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
+import { buildPrefilter } from '../src/scan/prefilter.js';
+import { findLines } from '../src/scan/text.js';
 
 const kb = await loadKb();
 const dir = mkdtempSync(join(tmpdir(), 'ld-scan-cache-'));
@@ -72,18 +74,98 @@ function everyKindOfEvent(): string {
   return out.join('\n');
 }
 
-async function run(file: string, cache: boolean) {
+async function run(file: string, cache: boolean, more: Partial<ScanOptions> = {}) {
   const incidents: object[] = [];
+  const problems: Problem[] = [];
   const r = await scan(kb, {
     files: [file],
     stdin: Readable.from([]),
     cache,
     onIncident: (inc: Incident) => void incidents.push(incidentJson(inc)),
+    onProblem: (p) => problems.push(p),
+    ...more,
   });
   const json = scanJson(r, kb) as { summary: { seconds?: number } };
   delete json.summary.seconds;
-  return { incidents, json, verdicts: r.verdicts };
+  return { incidents, json, verdicts: r.verdicts, problems };
 }
+
+/**
+ * Every kind of event, and what makes a reader stumble: CRLF line ends, bytes that are not UTF-8,
+ * a stretch of binary data, a long stack trace, lines whose strong literals mean nothing there
+ * ("Tunnel" in a logger name, "payload", "connect"), and a time's milliseconds that look like a status.
+ */
+function hardLog(): Buffer {
+  const parts: Buffer[] = [Buffer.from(everyKindOfEvent() + '\n')];
+  const trace = Array.from(
+    { length: 400 },
+    (_, i) => `\tat com.sap.Step${i}.run(Step${i}.java:${i + 1})`,
+  ).join('\n');
+  for (let i = 0; i < 40; i++) {
+    const t = `2024-05-02 10:${String(i % 60).padStart(2, '0')}:01,${['403', '503', '200'][i % 3]}`;
+    parts.push(
+      Buffer.from(
+        `${t} INFO [exec-${i}] com.sap.it.rt.scc.connectivity.Tunnel - Sending payload of ${i} bytes; connect ok\r\n` +
+          `${t} WARN [exec-${i}] com.sap.Http - Tunnel is closed for location ${i}\r\n` +
+          `${t} ERROR [exec-${i}] com.sap.Http - javax.net.ssl.SSLHandshakeException: PKIX path building failed\n${trace}\n` +
+          `${t} INFO [exec-${i}] com.sap.Http - the request was sent without payload\n` +
+          `${t} INFO [exec-${i}] com.sap.Http - empty\n\tpayload\n`,
+      ),
+      // Not UTF-8: a latin1 "é" in a failure and in noise.
+      Buffer.from(
+        `${t} ERROR [exec-${i}] x - Connexion refus\xe9e: Connection refused\n${t} INFO [e] x - Tunnel caf\xe9 closed\n`,
+        'latin1',
+      ),
+    );
+    if (i % 13 === 0) parts.push(Buffer.from(`binary\0\x01\x02\x03\0\0 data ${i}\n`, 'latin1'));
+  }
+  return Buffer.concat(parts);
+}
+
+test('worker threads over small blocks give what one thread without the cache gives', async () => {
+  const file = join(dir, 'hard.log');
+  writeFileSync(file, hardLog());
+  const plain = await run(file, false);
+  const before = process.env.LINKDOCTOR_SCAN_WORKERS;
+  process.env.LINKDOCTOR_SCAN_WORKERS = '2';
+  try {
+    // 64 KB blocks: events (the 400-frame traces among them) are cut at many block edges.
+    const fast = await run(file, true, { kbDirs: [], blockBytes: 64 * 1024 });
+    assert.ok(plain.incidents.length > 300, `${plain.incidents.length} incidents`);
+    assert.ok(
+      plain.problems.some((p) => /binary data/.test(p.message)),
+      'binary data is reported',
+    );
+    assert.deepEqual(fast.incidents, plain.incidents);
+    assert.deepEqual(fast.json, plain.json);
+    assert.deepEqual(fast.problems, plain.problems);
+    assert.ok(fast.verdicts!.hits > 0, JSON.stringify(fast.verdicts));
+  } finally {
+    if (before === undefined) delete process.env.LINKDOCTOR_SCAN_WORKERS;
+    else process.env.LINKDOCTOR_SCAN_WORKERS = before;
+  }
+  // One thread, the same small blocks.
+  const inline = await run(file, true, { blockBytes: 64 * 1024 });
+  assert.deepEqual(inline.incidents, plain.incidents);
+  assert.deepEqual(inline.problems, plain.problems);
+});
+
+test('a line whose strong literal means nothing there makes no candidate; one that may, does', () => {
+  const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
+  const lines = (text: string, precise = true) =>
+    findLines(pf.lines, Buffer.from(text), Buffer.byteLength(text), true, precise).hits.length / 2;
+  const t = '2024-05-01 10:00:00,017 INFO [t] com.sap.it.rt.scc.connectivity.Tunnel - ';
+  assert.equal(lines(`${t}Sending payload of 5 bytes\n${t}done\n`), 0, 'Tunnel, payload');
+  assert.equal(
+    lines(`${t}Sending payload of 5 bytes\n${t}done\n`, false),
+    2,
+    'without precision: every strong literal',
+  );
+  assert.equal(lines(`${t}the tunnel is closed\n`), 1, 'a pattern that holds');
+  // A pattern that may span lines, on a line that is not an event of its own: kept.
+  assert.equal(lines(`${t}sent without\n\tpayload\n`), 1);
+  assert.equal(lines(`${t}Tunnel caf\xe9 closed\n`.replace('\\xe9', '\u00e9')), 1, 'not ASCII: kept');
+});
 
 test('a cached scan finds the same incidents, diagnoses and groups as diagnosing every event', async () => {
   const file = join(dir, 'every-kind.log');

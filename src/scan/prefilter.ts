@@ -143,12 +143,19 @@ function triggersFile(): string {
 function triggersVersion(): string {
   return createHash('sha1')
     .update(TRIGGERS_VERSION)
-    .update(JSON.stringify([SIGNAL_TEXT, REASON_ALONE, CUES.map((c) => [c.re.source, c.reporter, c.direction])]))
+    .update(
+      JSON.stringify([SIGNAL_TEXT, REASON_ALONE, CUES.map((c) => [c.re.source, c.reporter, c.direction])]),
+    )
     .digest('hex');
 }
 
 function triggerKey(s: CompiledSymptom): string {
-  return JSON.stringify([s.pattern ?? null, s.signalType ?? null, s.value ?? null, s.valueRe?.source ?? null]);
+  return JSON.stringify([
+    s.pattern ?? null,
+    s.signalType ?? null,
+    s.value ?? null,
+    s.valueRe?.source ?? null,
+  ]);
 }
 
 /** The cached triggers, and a function that saves them when some were added (in the background). */
@@ -156,7 +163,10 @@ function cachedTriggers(): { get: (s: CompiledSymptom) => Trigger; save: () => v
   const version = triggersVersion();
   let known: Record<string, Trigger> = {};
   try {
-    const file = JSON.parse(readFileSync(triggersFile(), 'latin1')) as { version: string; triggers: Record<string, Trigger> };
+    const file = JSON.parse(readFileSync(triggersFile(), 'latin1')) as {
+      version: string;
+      triggers: Record<string, Trigger>;
+    };
     if (file.version === version) known = file.triggers;
   } catch {
     // none yet, or unreadable: worked out again
@@ -176,7 +186,14 @@ function cachedTriggers(): { get: (s: CompiledSymptom) => Trigger; save: () => v
       import('../fs-write.js')
         .then(async ({ writeFileAtomic }) => {
           mkdirSync(dirname(file), { recursive: true });
-          await writeFileAtomic(file, JSON.stringify({ version, triggers: known }).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`), { mode: 0o644 });
+          await writeFileAtomic(
+            file,
+            JSON.stringify({ version, triggers: known }).replace(
+              /[\u007f-\uffff]/g,
+              (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+            ),
+            { mode: 0o644 },
+          );
         })
         .catch(() => {
           // a read-only home still scans, only without the cache

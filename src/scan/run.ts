@@ -51,6 +51,8 @@ export interface ScanOptions {
    * large text logs are scanned by worker threads that load the same (src/scan/workers.ts).
    */
   kbDirs?: string[];
+  /** Bytes of a text log handled at a time (for tests that cut events at block edges). */
+  blockBytes?: number;
 }
 
 export interface ScanResult {
@@ -170,7 +172,10 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
   } finally {
     await pool?.close();
   }
-  const verdicts = cache && { hits: cache.hits + (pool?.stats.hits ?? 0), misses: cache.misses + (pool?.stats.misses ?? 0) };
+  const verdicts = cache && {
+    hits: cache.hits + (pool?.stats.hits ?? 0),
+    misses: cache.misses + (pool?.stats.misses ?? 0),
+  };
 
   async function scanFile(file: string): Promise<void> {
     const name = file === '-' ? (opts.stdinName ?? '-') : file;
@@ -195,12 +200,20 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       async function* incidents(): AsyncGenerator<Incident> {
         if (format === 'text' && pool) {
           // Found and classified by the workers, in input order.
-          yield* textEvents(counted(), name, report, { handle: pool.handle, ahead: pool.ahead, alloc: pool.alloc });
+          yield* textEvents(counted(), name, report, {
+            handle: pool.handle,
+            ahead: pool.ahead,
+            alloc: pool.alloc,
+            ...(opts.blockBytes ? { block: opts.blockBytes } : {}),
+          });
           return;
         }
         const candidates =
           format === 'text'
-            ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, { precise: opts.cache !== false })
+            ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, {
+                precise: opts.cache !== false,
+                ...(opts.blockBytes ? { block: opts.blockBytes } : {}),
+              })
             : recordCandidates(counted(), name, format, report);
         for await (const c of candidates) {
           const incident = classify(c, pf, cache);

@@ -7,8 +7,8 @@ import type { Prefilter } from './prefilter.js';
 import { ERROR_LEVELS } from './prefilter.js';
 import { redact } from './mask.js';
 
-/** Bytes handed to the prefilter at a time. */
-const BLOCK = 1 << 20;
+/** Bytes handed to the prefilter (or a worker) at a time, by default. */
+const BLOCK = 4 << 20;
 /** A line longer than this is cut: its first MAX_LINE bytes are read, the rest skipped. */
 export const MAX_LINE = 1 << 20;
 /** An event stops growing here (a runaway stack trace, a file without timestamps). */
@@ -195,7 +195,12 @@ function candidate(
  * The candidates of buf[0, to): whole lines, events that do not go on past `to`, found around the
  * lines of `found` (findLines), and the binary stretches in it.
  */
-export function blockEvents(buf: Buffer, to: number, found: Found, ctx: BlockContext): BlockResult<Candidate> {
+export function blockEvents(
+  buf: Buffer,
+  to: number,
+  found: Found,
+  ctx: BlockContext,
+): BlockResult<Candidate> {
   const { file, base } = ctx;
   let { hits } = found;
   const isHead = (p: number) => startsEvent(buf, p, to, ctx.timestamped);
@@ -243,7 +248,11 @@ export function blockEvents(buf: Buffer, to: number, found: Found, ctx: BlockCon
       else hi = mid;
     }
     let n = lo ? hits[2 * lo - 1]! : 0;
-    for (let nl = buf.indexOf(10, lo ? hits[2 * lo - 2]! : 0); nl !== -1 && nl < p; nl = buf.indexOf(10, nl + 1))
+    for (
+      let nl = buf.indexOf(10, lo ? hits[2 * lo - 2]! : 0);
+      nl !== -1 && nl < p;
+      nl = buf.indexOf(10, nl + 1)
+    )
       n++;
     return n;
   };
@@ -318,6 +327,8 @@ export interface TextOptions<T> {
   ahead?: number;
   /** Blocks are made in this (a SharedArrayBuffer's, for workers). */
   alloc?: (size: number) => Buffer;
+  /** Bytes read into a block before it is handled (4 MB; smaller in tests, to cut events at block edges). */
+  block?: number;
 }
 
 /**
@@ -462,7 +473,7 @@ export async function* textEvents<T extends { place: Place }>(
   for await (const chunk of chunks) {
     pending.push(chunk);
     size += chunk.length;
-    if (size < BLOCK) continue;
+    if (size < (opts.block ?? BLOCK)) continue;
     yield* take(pending.splice(0), false);
     size = 0;
   }

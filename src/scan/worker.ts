@@ -23,7 +23,13 @@ port.on('message', (job: WorkerJob) => {
     .then(({ pf, cache }) => {
       const buf = Buffer.from(job.sab, job.offset, job.length);
       const found = findLines(pf.lines, buf, job.to, job.timestamped, true);
-      const ctx = { file: job.file, base: job.base, timestamped: job.timestamped, pf, threshold: LOG_MIN_CONFIDENCE };
+      const ctx = {
+        file: job.file,
+        base: job.base,
+        timestamped: job.timestamped,
+        pf,
+        threshold: LOG_MIN_CONFIDENCE,
+      };
       const { events, garbage, lines } = blockEvents(buf, job.to, found, ctx);
       const incidents: Incident[] = [];
       for (const c of events) {

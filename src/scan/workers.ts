@@ -25,7 +25,12 @@ export interface WorkerJob {
 
 /** A worker's answer to a job: the block's incidents, or why it failed. */
 export type WorkerReply =
-  | { id: number; result: BlockResult<Incident>; verdicts: { hits: number; misses: number }; error?: undefined }
+  | {
+      id: number;
+      result: BlockResult<Incident>;
+      verdicts: { hits: number; misses: number };
+      error?: undefined;
+    }
   | { id: number; error: string; result?: undefined };
 
 /**
@@ -44,12 +49,18 @@ export function workerCount(bytes: number | undefined): number {
 function workerUrl(): URL {
   return import.meta.url.endsWith('.ts')
     ? new URL('./worker.ts', import.meta.url)
-    : new URL(import.meta.url.includes('/chunks/') ? '../scan-worker.js' : './scan-worker.js', import.meta.url);
+    : new URL(
+        import.meta.url.includes('/chunks/') ? '../scan-worker.js' : './scan-worker.js',
+        import.meta.url,
+      );
 }
 
 export class WorkerPool {
   private readonly workers: Worker[];
-  private readonly pending = new Map<number, { resolve: (r: BlockResult<Incident>) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: BlockResult<Incident>) => void; reject: (e: Error) => void }
+  >();
   private readonly verdicts: { hits: number; misses: number }[];
   private next = 0;
   private failed: Error | undefined;
@@ -58,7 +69,14 @@ export class WorkerPool {
   constructor(count: number, dirs: string[]) {
     this.verdicts = Array.from({ length: count }, () => ({ hits: 0, misses: 0 }));
     this.workers = Array.from({ length: count }, (_, i) => {
-      const w = new Worker(workerUrl(), { workerData: { dirs } });
+      const url = workerUrl();
+      // From TypeScript (tests): the worker registers tsx's loader before it loads the module.
+      const w = url.pathname.endsWith('.ts')
+        ? new Worker(
+            `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`,
+            { eval: true, workerData: { dirs } },
+          )
+        : new Worker(url, { workerData: { dirs } });
       w.on('message', (reply: WorkerReply) => {
         const p = this.pending.get(reply.id);
         this.pending.delete(reply.id);
@@ -113,7 +131,10 @@ export class WorkerPool {
 
   /** Verdicts from the workers' caches, summed. */
   get stats(): { hits: number; misses: number } {
-    return this.verdicts.reduce((a, v) => ({ hits: a.hits + v.hits, misses: a.misses + v.misses }), { hits: 0, misses: 0 });
+    return this.verdicts.reduce((a, v) => ({ hits: a.hits + v.hits, misses: a.misses + v.misses }), {
+      hits: 0,
+      misses: 0,
+    });
   }
 
   async close(): Promise<void> {
