@@ -58,6 +58,8 @@ export class MultiMatcher {
   /** For each accepting state (pre-multiplied), the literals that end there (by index). */
   private readonly outputs = new Map<number, number[]>();
   private readonly lits: Literal[];
+  /** The outputs scanLines reports (reportLines). */
+  private lineOutputs: Map<number, number[]>;
 
   /**
    * `forLines`: a newline gets a class of its own (no literal may hold one), so that scanLines
@@ -115,7 +117,7 @@ export class MultiMatcher {
           deepest = Math.max(deepest, depth[used]!);
           table[at] = used++ * width + 1;
         }
-        s = (table[at]! - 1) / width;
+        s = ((table[at]! - 1) / width) | 0;
       }
       const e = ends.get(s);
       if (e) e.push(id);
@@ -136,7 +138,7 @@ export class MultiMatcher {
     for (let t = 1; t < used; t++) order[first[depth[t]!]!++] = t;
     for (const t of order) {
       const p = parent[t]!;
-      const f = p === 0 ? 0 : (Math.abs(this.step(this.fail[p]!, edge[t]!)) - 1) / width;
+      const f = p === 0 ? 0 : ((Math.abs(this.step(this.fail[p]!, edge[t]!)) - 1) / width) | 0;
       this.fail[t] = f;
       const inherited = ends.get(f);
       if (inherited) ends.set(t, [...(ends.get(t) ?? []), ...inherited]);
@@ -144,6 +146,7 @@ export class MultiMatcher {
       if (ends.has(t)) table[p * width + edge[t]!] = -(t * width + 1);
     }
     for (const [s, ids] of ends) this.outputs.set(s * width, ids);
+    this.lineOutputs = this.outputs;
   }
 
   /** The transition of plain state `s` on class `c` (as stored in the table), computed and kept on first use. */
@@ -164,7 +167,7 @@ export class MultiMatcher {
     for (let i = from; i < to; i++) {
       const c = cls[buf[i]!]!;
       let next = delta[s + c]!;
-      if (next === UNKNOWN) next = this.step(s / width, c);
+      if (next === UNKNOWN) next = this.step((s / width) | 0, c);
       if (next > 0 || next === NEWLINE) {
         s = next > 0 ? next - 1 : 0;
         continue;
@@ -202,7 +205,7 @@ export class MultiMatcher {
         continue;
       }
       if (next === UNKNOWN) {
-        next = this.step(s / width, cls[buf[i]!]!);
+        next = this.step((s / width) | 0, cls[buf[i]!]!);
         if (next > 0) {
           s = next - 1;
           continue;
@@ -215,7 +218,9 @@ export class MultiMatcher {
         continue;
       }
       s = -next - 1;
-      for (const id of this.outputs.get(s)!) {
+      const ids = this.lineOutputs.get(s);
+      if (!ids) continue;
+      for (const id of ids) {
         const start = this.confirmed(buf, i, id, from, to);
         if (start < 0 || !onHit(lineStart, line, start, id, i + 1)) continue;
         // The line is taken: on at its newline, which the loop counts.
@@ -227,6 +232,18 @@ export class MultiMatcher {
       }
     }
     return line;
+  }
+
+  /**
+   * The literals scanLines reports (by index; all by default): the others cost it no more than a
+   * table read where they end.
+   */
+  reportLines(only: (id: number) => boolean): void {
+    this.lineOutputs = new Map();
+    for (const [s, ids] of this.outputs) {
+      const kept = ids.filter(only);
+      if (kept.length) this.lineOutputs.set(s, kept);
+    }
   }
 
   /** Every literal found in `buf[from, to)`, by index. */

@@ -343,15 +343,22 @@ type LineCheck = { patterns: RegExp[]; spanning: boolean } | null;
 
 /** Prefilter.lines over a matcher of all literals, of which those with a check (`undefined`: weak) are strong. */
 function linesOf(matcher: () => MultiMatcher, checks: (LineCheck | undefined)[]): Prefilter['lines'] {
-  return (buf, from, to, hits, precise, isHead) =>
-    matcher().scanLines(buf, from, to, (lineStart, line, _start, id) => {
+  return (buf, from, to, hits, precise, isHead) => {
+    // The line last read: a line often holds several strong literals ("connectivity.Tunnel").
+    let at = -1;
+    let nl = 0;
+    let text = '';
+    return matcher().scanLines(buf, from, to, (lineStart, line, _start, id) => {
       const check = checks[id];
       if (check === undefined) return false;
       if (precise && check) {
-        let nl = buf.indexOf(10, lineStart);
-        if (nl < 0 || nl > to) nl = to;
-        // As the event's text would end, were it this line alone.
-        const text = buf.toString('latin1', lineStart, nl).trimEnd();
+        if (at !== lineStart) {
+          at = lineStart;
+          nl = buf.indexOf(10, lineStart);
+          if (nl < 0 || nl > to) nl = to;
+          // As the event's text would end, were it this line alone.
+          text = buf.toString('latin1', lineStart, nl).trimEnd();
+        }
         if (
           !check.patterns.some((re) => re.test(text)) &&
           // Not plain ASCII: latin1 is not what the matcher reads (UTF-8), so no telling here.
@@ -363,6 +370,7 @@ function linesOf(matcher: () => MultiMatcher, checks: (LineCheck | undefined)[])
       hits.push(lineStart, line);
       return true;
     });
+  };
 }
 
 /**
@@ -425,7 +433,12 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   const strongId = Uint8Array.from(meaning, (m) => (m.strong ? 1 : 0));
   // One automaton for all literals, built on first use (a scan whose workers do the work needs none).
   let built: MultiMatcher | undefined;
-  const matcher = () => (built ??= new MultiMatcher([...literals.keys()], true));
+  const matcher = () => {
+    if (built) return built;
+    built = new MultiMatcher([...literals.keys()], true);
+    built.reportLines((id) => strongId[id] === 1);
+    return built;
+  };
   const regexes = new Map<string, RegExp>();
   const checks = meaning.map((m): LineCheck | undefined => {
     if (!m.strong) return undefined;

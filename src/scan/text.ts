@@ -8,7 +8,7 @@ import { ERROR_LEVELS } from './prefilter.js';
 import { redact } from './mask.js';
 
 /** Bytes handed to the prefilter (or a worker) at a time, by default. */
-const BLOCK = 4 << 20;
+const BLOCK = 1 << 20;
 /** A line longer than this is cut: its first MAX_LINE bytes are read, the rest skipped. */
 export const MAX_LINE = 1 << 20;
 /** An event stops growing here (a runaway stack trace, a file without timestamps). */
