@@ -200,6 +200,14 @@ test('event keys: times, threads, UUIDs, MPL ids and hex ids masked; statuses, p
   ])
     assert.notEqual(eventKey(other), eventKey(base), other);
   assert.notEqual(eventKey(base, 'level ERROR'), eventKey(base), 'why it is failing is part of the key');
+  // A time that a symptom may read stays in the key: out-sftp reads ":22" as port 22.
+  const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
+  const at = (t: string) => {
+    const text = `2024-05-01 10:00:${t},017 ERROR [exec-1] x - Auth fail`;
+    return eventKey(text, 'level ERROR', (n) => pf.readsBefore(Buffer.from(text), n));
+  };
+  assert.notEqual(at('22'), at('23'));
+  assert.equal(at('23'), at('24'));
   // "sslv3_alert_handshake_failure" is a code, not an id.
   assert.notEqual(eventKey('x sslv3_alert_handshake_failure'), eventKey('x sslv3_alert_bad_certificate_xx'));
 });

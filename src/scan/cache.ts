@@ -2,9 +2,11 @@
 // each with its own time, thread, message id or correlation id; diagnosing each again costs far more
 // than reading it. An event's key is its text with those parts masked, and the verdict of the first
 // event of a key serves every later one: the knowledge base's symptoms, the reader's signals and
-// cues never read a log line's leading timestamp, a thread number, a UUID, a message id or a long
-// hex id. Numbers that may mean something (a status, a port, an error code) and hosts stay in the
-// key. test/scan-cache.test.ts holds a cached scan against a plain one on every kind of event.
+// cues do not read a thread number, a UUID, a message id or a long hex id, nor a log line's leading
+// timestamp unless a literal of theirs starts in it (the seconds of "10:00:22" are port 22 to
+// out-sftp's `:22`): then the time stays in the key. Numbers that may mean something (a status, a
+// port, an error code) and hosts stay in the key. test/scan-cache.test.ts holds a cached scan
+// against a plain one on every kind of event.
 import type { Diagnosis, Facts } from '../types.js';
 import { TIMESTAMP } from './text.js';
 
@@ -21,10 +23,14 @@ const VOLATILE: [RegExp, string][] = [
   [/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b/gi, '\u0000h'],
 ];
 
-/** The key of an event: why it is failing, and its text without the volatile parts. */
-export function eventKey(text: string, failing?: string): string {
+/**
+ * The key of an event: why it is failing, and its text without the volatile parts. `keepsTime`
+ * (given the length of the leading timestamp): whether the time must stay in the key because a
+ * symptom may read it (Prefilter.readsBefore).
+ */
+export function eventKey(text: string, failing?: string, keepsTime?: (length: number) => boolean): string {
   const stamp = TIMESTAMP.exec(text);
-  let key = stamp ? text.slice(stamp[0].length) : text;
+  let key = stamp && !keepsTime?.(stamp[0].length) ? text.slice(stamp[0].length) : text;
   for (const [re, to] of VOLATILE) key = key.replace(re, to);
   return `${failing ?? ''}\u0000${key}`;
 }

@@ -302,6 +302,11 @@ export interface Prefilter {
    * that cannot make an incident on its own; this tells them apart at the cost of one pass.
    */
   bound(bytes: Uint8Array, from?: number, to?: number): number;
+  /**
+   * Whether a literal of the knowledge base starts in bytes[0, end): then a symptom may read that
+   * part of a text (a port pattern `:22` reads a time's seconds "10:00:22").
+   */
+  readsBefore(bytes: Uint8Array, end: number): boolean;
 }
 
 /**
@@ -481,6 +486,15 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     entries: kb.entries.length,
     literals: meaning.length,
     notes,
+    readsBefore(bytes, end) {
+      let reads = false;
+      // Literals that start in it and end after it count too.
+      matcher().scan(bytes, 0, bytes.length, (start) => {
+        reads = start < end;
+        return -1;
+      });
+      return reads;
+    },
     bound(bytes, from = 0, to = bytes.length) {
       if (++stamp === 0xffffffff) {
         seen.fill(0);
@@ -543,7 +557,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
           }
           best = Math.max(best, 1 - sure * rest[i]!);
         }
-        if (!reached) return { kb: { entries: [], byId: kb.byId }, best };
+        if (!reached) return { kb: { ...kb, entries: [] }, best };
       }
       // The entries that reach MIN_CONFIDENCE, their symptoms multiplied in the order found.
       let best = 0;
@@ -566,7 +580,8 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
       }
       // In knowledge-base order, as diagnose would see them.
       const entries = chosen.sort((a, b) => a - b).map((i) => kb.entries[i]!);
-      return { kb: { entries, byId: kb.byId }, best };
+      // The rest of the knowledge base as it is (the reader's literals spare diagnose most patterns).
+      return { kb: { ...kb, entries }, best };
     },
   };
 }

@@ -96,7 +96,7 @@ export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Inc
   // candidates of a log are told apart here, with few patterns run and no key made.
   const selection = c.failing === undefined ? pf.select(bytes, c.text, LOG_MIN_CONFIDENCE) : undefined;
   if (selection && selection.best < LOG_MIN_CONFIDENCE) return null;
-  const key = cache ? eventKey(c.text, c.failing) : undefined;
+  const key = cache ? eventKey(c.text, c.failing, (length) => pf.readsBefore(bytes, length)) : undefined;
   let verdict = key === undefined ? undefined : cache!.get(key);
   if (verdict === undefined) {
     verdict = judge(c, selection ?? pf.select(bytes, c.text));
