@@ -227,6 +227,28 @@ describe('target rules', () => {
   });
 });
 
+test("the exporter's GET /probe?target= keeps the same rules on a guarded server", async () => {
+  const app = await server({ host: '0.0.0.0', token: TOKEN, allowTargets: ['127.0.0.1'] });
+  const get = (target: string) =>
+    app.inject({
+      url: `/probe?target=${encodeURIComponent(target)}`,
+      headers: H({ authorization: `Bearer ${TOKEN}` }),
+    });
+  try {
+    let r = await get('http://169.254.169.254/latest/meta-data/');
+    assert.equal(r.statusCode, 403, r.body);
+    assert.match(r.json().detail, /169\.254\.169\.254 is not in this server's --allow-targets/);
+    r = await get('http://[::1]:1/');
+    assert.equal(r.statusCode, 403, r.body);
+    // An allowed target is the exporter's to probe (a refused port: probe_success 0).
+    r = await get('http://127.0.0.1:1/');
+    assert.equal(r.statusCode, 200, r.body);
+    assert.match(r.body, /probe_success 0/);
+  } finally {
+    await app.close();
+  }
+});
+
 describe('DNS rebinding between the target check and the probe', () => {
   test('a name resolved once: the probe connects to the address checked, Host and URL stay the name', async () => {
     // A name that answers an allowed address to the check and another one to anyone who asks again.

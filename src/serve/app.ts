@@ -28,7 +28,9 @@ import { loadKb, type Kb } from '../kb/load.js';
 import type { Resolve } from '../probe/net.js';
 import { jsonText, printable } from '../report/printable.js';
 import { healthRoutes } from './health.js';
+import { parseTarget } from '../probe/target.js';
 import { HttpProblem, type InvalidParam, problem, sendProblem } from './problem.js';
+import { checkTarget, TargetRefused, targetRules } from './targets.js';
 
 /** The default cap of an upload (`--max-upload`): 200 MB. */
 export const DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024;
@@ -242,6 +244,27 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     if (page) return reply.type(page.type).send(page.body);
     return sendProblem(reply, problem(404, `no route ${req.method} ${req.url.split('?')[0]}`));
   });
+
+  // The target rules hold for every route that probes: /api/probe (src/serve/probe.ts, which also
+  // pins the addresses it checked) and the exporter's GET /probe?target= (src/watch/exporter.ts).
+  const rules = targetRules(options.allowTargets ?? [], exposed);
+  if (rules.limited || rules.exposed)
+    app.addHook('preHandler', async (req) => {
+      if (req.method !== 'GET' || req.routeOptions.url !== '/probe') return;
+      const raw = (req.query as { target?: unknown }).target;
+      let host: string;
+      try {
+        host = parseTarget(String(raw)).host;
+      } catch {
+        return; // no target or a bad one: the exporter's own 400
+      }
+      try {
+        await checkTarget(host, rules, 'the target', options.resolve);
+      } catch (e) {
+        if (e instanceof TargetRefused) throw new HttpProblem(403, e.message);
+        throw e;
+      }
+    });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   api.get('/api/openapi.json', { schema: { hide: true } }, async (_req, reply) =>
