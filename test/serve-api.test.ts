@@ -317,6 +317,36 @@ describe('DNS rebinding between the target check and the probe', () => {
       peer.close();
     }
   });
+
+  test("the exporter's GET /probe too: it connects to the address checked and follows no redirect", async () => {
+    const asked: string[] = [];
+    const resolve = async (host: string) => {
+      asked.push(host);
+      return asked.length === 1 ? ['127.0.0.1'] : ['127.0.0.2'];
+    };
+    const hosts: string[] = [];
+    const peer: Server = createServer((req, res) => {
+      hosts.push(`${req.socket.localAddress} ${req.headers.host}`);
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+    });
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    const port = (peer.address() as { port: number }).port;
+    const app = await server({ allowTargets: ['127.0.0.1'], resolve });
+    try {
+      const r = await app.inject({
+        method: 'GET',
+        url: `/probe?target=${encodeURIComponent(`http://rebind.test:${port}/`)}`,
+        headers: H(),
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.deepEqual(asked, ['rebind.test'], 'the name was resolved more than once');
+      assert.deepEqual(hosts, [`127.0.0.1 rebind.test:${port}`]);
+      assert.match(r.body, /^probe_success 0$/m, 'a redirect on a guarded server is not followed');
+    } finally {
+      await app.close();
+      peer.close();
+    }
+  });
 });
 
 describe('POST /api/scan', () => {

@@ -30,7 +30,7 @@ import { jsonText, printable } from '../report/printable.js';
 import { healthRoutes } from './health.js';
 import { parseTarget } from '../probe/target.js';
 import { HttpProblem, type InvalidParam, problem, sendProblem } from './problem.js';
-import { checkTarget, TargetRefused, targetRules } from './targets.js';
+import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets.js';
 
 /** The default cap of an upload (`--max-upload`): 200 MB. */
 export const DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024;
@@ -76,6 +76,13 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** A route anyone may call without the token: only the web UI's static files. */
     public?: boolean;
+  }
+  interface FastifyRequest {
+    /**
+     * On a guarded server (exposed, or --allow-targets), the names the exporter's GET /probe target
+     * check resolved: the probe must connect to exactly these addresses (DNS rebinding).
+     */
+    checkedNames?: CheckedNames;
   }
 }
 
@@ -245,8 +252,8 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     return sendProblem(reply, problem(404, `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  // The target rules hold for every route that probes: /api/probe (src/serve/probe.ts, which also
-  // pins the addresses it checked) and the exporter's GET /probe?target= (src/watch/exporter.ts).
+  // The target rules hold for every route that probes: /api/probe (src/serve/probe.ts) and the
+  // exporter's GET /probe?target= (src/watch/exporter.ts); each pins the addresses checked here.
   const rules = targetRules(options.allowTargets ?? [], exposed);
   if (rules.limited || rules.exposed)
     app.addHook('preHandler', async (req) => {
@@ -258,8 +265,10 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
       } catch {
         return; // no target or a bad one: the exporter's own 400
       }
+      const names = new CheckedNames(options.resolve);
       try {
-        await checkTarget(host, rules, 'the target', options.resolve);
+        await checkTarget(host, rules, 'the target', names.resolve);
+        req.checkedNames = names;
       } catch (e) {
         if (e instanceof TargetRefused) throw new HttpProblem(403, e.message);
         throw e;

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { UserError } from '../errors.js';
 import type { Kb } from '../kb/load.js';
+import { pinResolution } from '../probe/net.js';
 import { BUDGET_TIMEOUTS, probe } from '../probe/run.js';
 import { type CheckOutcome, verdict } from './check.js';
 import type { Inventory, Module } from './inventory.js';
@@ -87,6 +88,19 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
       } catch (e) {
         if (e instanceof UserError) return bad(e.message);
         throw e;
+      }
+      const names = req.checkedNames;
+      if (names) {
+        // Connect to exactly the addresses the target check saw. The module's token URL is the
+        // operator's own (inventory), so it is resolved once here and pinned too. A redirect could
+        // lead to an address nobody checked: a guarded server follows none.
+        if (opts.oauth) await names.resolve(new URL(opts.oauth.tokenUrl).hostname).catch(() => undefined);
+        opts = pinResolution(opts, names.pinned);
+        opts.http = {
+          ...opts.http,
+          maxRedirects: 0,
+          noRedirects: `this server follows no redirects: it is ${app.linkdoctor.exposed ? 'exposed beyond loopback' : 'limited by --allow-targets'}; probe that address itself`,
+        };
       }
       const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds']);
       if (budget !== undefined) {
