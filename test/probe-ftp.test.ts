@@ -3,7 +3,9 @@
 // passive data connection; --write-test; silent and garbage servers. No password in any output.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { type Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +19,35 @@ let dir = '';
 let root = '';
 let trust = '';
 const closers: (() => unknown)[] = [];
+
+// ftp-srv answers AUTH TLS with 234 and wraps the control socket in TLS only once that reply's write
+// has completed: a fast client's ClientHello can reach its plain command parser in between, which
+// answers in clear text ("wrong version number" on our side, a race of the test server, not of the
+// probe). Real servers (vsftpd, ProFTPD) switch before reading on. Here the 234 is written and the
+// socket wrapped in the same tick, so no byte is read in between.
+interface FtpConnection {
+  commandSocket: Socket;
+  secure: boolean;
+  server: { options: { tls?: object | false } };
+  reply(code: number): Promise<unknown>;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+const authCommand = createRequire(import.meta.url)('ftp-srv/src/commands/registration/auth.js') as {
+  handler: (this: FtpConnection, o: { command: { arg: string } }) => unknown;
+};
+const ftpSrvAuth = authCommand.handler;
+authCommand.handler = function (this: FtpConnection, o) {
+  const tls = this.server.options.tls;
+  if (o.command.arg.toUpperCase() !== 'TLS' || !tls || this.secure) return ftpSrvAuth.call(this, o);
+  const plain = this.commandSocket;
+  plain.write('234 Honored\r\n');
+  const secure = new TLSSocket(plain, { isServer: true, secureContext: createSecureContext(tls) });
+  for (const event of ['data', 'timeout', 'end', 'close', 'drain', 'error'])
+    secure.on(event, (...args: unknown[]) => plain.emit(event, ...args));
+  this.commandSocket = secure;
+  this.secure = true;
+  return undefined;
+};
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
