@@ -23,6 +23,33 @@ export function h<K extends string>(
   return el;
 }
 
+/**
+ * A UI5 table: `attrs` on the table (id, accessible-name), a header cell per `headers`, and a row
+ * per `rows` (`attrs`: the row's data-* attributes; `cells`: one child, or children, per column).
+ */
+export function table(
+  attrs: Attrs,
+  headers: string[],
+  rows: { attrs: Attrs; cells: (Child | Child[])[] }[],
+): HTMLElement {
+  return h(
+    'ui5-table',
+    attrs,
+    h(
+      'ui5-table-header-row',
+      { slot: 'headerRow' },
+      headers.map((t) => h('ui5-table-header-cell', {}, t)),
+    ),
+    rows.map((r) =>
+      h(
+        'ui5-table-row',
+        r.attrs,
+        r.cells.map((c) => h('ui5-table-cell', {}, c)),
+      ),
+    ),
+  );
+}
+
 /** Replaces an element's children. */
 export function fill(el: Element, ...children: (Child | Child[])[]): void {
   el.replaceChildren();

@@ -1,6 +1,6 @@
 // The pages: Diagnose, Probe, Scan, Knowledge base, Lab. Each is a client of /api only.
 import { getJson, postJson, stream } from './api.js';
-import { fill, h, message, valueOf } from './dom.js';
+import { fill, h, message, table as dataTable, valueOf } from './dom.js';
 import {
   chainView,
   type Diagnosis,
@@ -692,25 +692,19 @@ export const scanPage: Page = (root) => {
     bar.setAttribute('value', '100');
     const s = result.summary;
     status.textContent = `${s.incidents} incidents, ${s.diagnosed} diagnosed, in ${s.seconds} s`;
-    const table = h(
-      'ui5-table',
+    const table = dataTable(
       { id: 'groups', 'accessible-name': 'incident groups' },
-      h(
-        'ui5-table-header-row',
-        { slot: 'headerRow' },
-        ['Known issue', 'Count', 'Where', 'First', 'Last'].map((t) => h('ui5-table-header-cell', {}, t)),
-      ),
-      result.groups.map((g) =>
-        h(
-          'ui5-table-row',
-          { 'data-id': g.id },
-          h('ui5-table-cell', {}, h('b', {}, g.id), h('br'), h('span', { class: 'muted' }, g.title)),
-          h('ui5-table-cell', {}, String(g.count)),
-          h('ui5-table-cell', {}, g.iflow ? `iFlow ${g.iflow}` : (g.host ?? '')),
-          h('ui5-table-cell', {}, g.first?.time ?? ''),
-          h('ui5-table-cell', {}, g.last?.time ?? ''),
-        ),
-      ),
+      ['Known issue', 'Count', 'Where', 'First', 'Last'],
+      result.groups.map((g) => ({
+        attrs: { 'data-id': g.id },
+        cells: [
+          [h('b', {}, g.id), h('br'), h('span', { class: 'muted' }, g.title)],
+          String(g.count),
+          g.iflow ? `iFlow ${g.iflow}` : (g.host ?? ''),
+          g.first?.time ?? '',
+          g.last?.time ?? '',
+        ],
+      })),
     );
     out.append(
       ...problems.map((p) => message(p, 'Critical')),
@@ -949,38 +943,25 @@ export const tenantPage: Page = async (root) => {
           .filter((a) => a.status === 'ERROR')
           .map((a) => message(`${a.name} is in status ERROR${a.error ? `: ${a.error}` : ''}`)),
         r.errors.length ? null : message('No deployed artifact is in status ERROR.', 'Positive'),
-        h(
-          'ui5-table',
+        dataTable(
           { id: 'deployed-table', 'accessible-name': 'deployed integration flows' },
-          h(
-            'ui5-table-header-row',
-            { slot: 'headerRow' },
-            ['Integration flow', 'Status', 'Version', 'Deployed on', 'Inbound URLs'].map((t) =>
-              h('ui5-table-header-cell', {}, t),
-            ),
-          ),
-          r.artifacts.map((a) =>
-            h(
-              'ui5-table-row',
-              { 'data-id': a.id },
-              h('ui5-table-cell', {}, a.name),
+          ['Integration flow', 'Status', 'Version', 'Deployed on', 'Inbound URLs'],
+          r.artifacts.map((a) => ({
+            attrs: { 'data-id': a.id },
+            cells: [
+              a.name,
               h(
-                'ui5-table-cell',
-                {},
-                h(
-                  'ui5-tag',
-                  {
-                    design:
-                      a.status === 'STARTED' ? 'Positive' : a.status === 'ERROR' ? 'Negative' : 'Neutral',
-                  },
-                  a.status,
-                ),
+                'ui5-tag',
+                {
+                  design: a.status === 'STARTED' ? 'Positive' : a.status === 'ERROR' ? 'Negative' : 'Neutral',
+                },
+                a.status,
               ),
-              h('ui5-table-cell', {}, a.version ?? ''),
-              h('ui5-table-cell', {}, a.deployedOn?.slice(0, 16).replace('T', ' ') ?? ''),
-              h('ui5-table-cell', {}, h('span', { class: 'mono' }, a.endpoints.map((e) => e.url).join('\n'))),
-            ),
-          ),
+              a.version ?? '',
+              a.deployedOn?.slice(0, 16).replace('T', ' ') ?? '',
+              h('span', { class: 'mono' }, a.endpoints.map((e) => e.url).join('\n')),
+            ],
+          })),
         ),
       );
     } catch (e) {
@@ -1002,24 +983,18 @@ export const tenantPage: Page = async (root) => {
           `${r.summary.incidents} failed messages on ${r.tenant}, ${r.summary.diagnosed} diagnosed.`,
         ),
         r.groups.length
-          ? h(
-              'ui5-table',
+          ? dataTable(
               { id: 'tenant-groups', 'accessible-name': 'failures by known issue' },
-              h(
-                'ui5-table-header-row',
-                { slot: 'headerRow' },
-                ['Known issue', 'Count', 'iFlow', 'Last'].map((t) => h('ui5-table-header-cell', {}, t)),
-              ),
-              r.groups.map((g) =>
-                h(
-                  'ui5-table-row',
-                  { 'data-id': g.id },
-                  h('ui5-table-cell', {}, h('b', {}, g.id), h('br'), h('span', { class: 'muted' }, g.title)),
-                  h('ui5-table-cell', {}, String(g.count)),
-                  h('ui5-table-cell', {}, g.iflow ?? ''),
-                  h('ui5-table-cell', {}, g.last?.time ?? ''),
-                ),
-              ),
+              ['Known issue', 'Count', 'iFlow', 'Last'],
+              r.groups.map((g) => ({
+                attrs: { 'data-id': g.id },
+                cells: [
+                  [h('b', {}, g.id), h('br'), h('span', { class: 'muted' }, g.title)],
+                  String(g.count),
+                  g.iflow ?? '',
+                  g.last?.time ?? '',
+                ],
+              })),
             )
           : message('No failed message in this window.', 'Positive'),
       );
@@ -1057,37 +1032,25 @@ export const tenantPage: Page = async (root) => {
             'Critical',
           )
         : message(`No entry expires within ${k.days} days.`, 'Positive'),
-      h(
-        'ui5-table',
+      dataTable(
         { id: 'keystore-table', 'accessible-name': 'keystore entries' },
-        h(
-          'ui5-table-header-row',
-          { slot: 'headerRow' },
-          ['Alias', 'Type', 'Valid until', 'Days left', 'Subject'].map((t) =>
-            h('ui5-table-header-cell', {}, t),
-          ),
-        ),
-        k.entries.map((e) =>
-          h(
-            'ui5-table-row',
-            { 'data-alias': e.alias },
-            h('ui5-table-cell', {}, e.alias),
-            h('ui5-table-cell', {}, e.type),
-            h('ui5-table-cell', {}, e.validUntil?.slice(0, 10) ?? '-'),
-            h(
-              'ui5-table-cell',
-              {},
-              e.daysLeft === undefined
-                ? '-'
-                : h(
-                    'ui5-tag',
-                    { design: e.daysLeft < 0 ? 'Negative' : e.daysLeft < k.days ? 'Critical' : 'Positive' },
-                    e.daysLeft < 0 ? 'expired' : String(e.daysLeft),
-                  ),
-            ),
-            h('ui5-table-cell', {}, e.subject ?? ''),
-          ),
-        ),
+        ['Alias', 'Type', 'Valid until', 'Days left', 'Subject'],
+        k.entries.map((e) => ({
+          attrs: { 'data-alias': e.alias },
+          cells: [
+            e.alias,
+            e.type,
+            e.validUntil?.slice(0, 10) ?? '-',
+            e.daysLeft === undefined
+              ? '-'
+              : h(
+                  'ui5-tag',
+                  { design: e.daysLeft < 0 ? 'Negative' : e.daysLeft < k.days ? 'Critical' : 'Positive' },
+                  e.daysLeft < 0 ? 'expired' : String(e.daysLeft),
+                ),
+            e.subject ?? '',
+          ],
+        })),
       ),
     );
   } catch (e) {
