@@ -3,7 +3,7 @@
 // cap, streamed progress), kb and lab; every answer compared with the CLI's --json.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -250,22 +250,29 @@ test("the exporter's GET /probe?target= keeps the same rules on a guarded server
 });
 
 describe('DNS rebinding between the target check and the probe', () => {
-  test('a name resolved once: the probe connects to the address checked, Host and URL stay the name', async () => {
-    // A name that answers an allowed address to the check and another one to anyone who asks again.
+  /**
+   * A name that answers 127.0.0.1 to the first lookup and 127.0.0.2 to anyone who asks again, and a
+   * peer on 127.0.0.1 that records "localAddress Host" of each request and answers with `respond`.
+   */
+  async function rebinding(respond: (res: ServerResponse) => void) {
     const asked: string[] = [];
     const resolve = async (host: string) => {
       asked.push(host);
       return asked.length === 1 ? ['127.0.0.1'] : ['127.0.0.2'];
     };
     const hosts: string[] = [];
-    // 404 for every path: the probe's http step then sends more requests (the near-path search), each
-    // on a connection of its own.
     const peer: Server = createServer((req, res) => {
       hosts.push(`${req.socket.localAddress} ${req.headers.host}`);
-      res.writeHead(404).end('no');
+      respond(res);
     });
     await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
-    const port = (peer.address() as { port: number }).port;
+    return { asked, resolve, hosts, peer, port: (peer.address() as { port: number }).port };
+  }
+
+  test('a name resolved once: the probe connects to the address checked, Host and URL stay the name', async () => {
+    // 404 for every path: the probe's http step then sends more requests (the near-path search), each
+    // on a connection of its own.
+    const { asked, resolve, hosts, peer, port } = await rebinding((res) => res.writeHead(404).end('no'));
     const app = await server({ allowTargets: ['127.0.0.1'], resolve });
     try {
       const r = await post(app, '/api/probe', { url: `http://rebind.test:${port}/orders`, timeout: 5 });
@@ -319,18 +326,9 @@ describe('DNS rebinding between the target check and the probe', () => {
   });
 
   test("the exporter's GET /probe too: it connects to the address checked and follows no redirect", async () => {
-    const asked: string[] = [];
-    const resolve = async (host: string) => {
-      asked.push(host);
-      return asked.length === 1 ? ['127.0.0.1'] : ['127.0.0.2'];
-    };
-    const hosts: string[] = [];
-    const peer: Server = createServer((req, res) => {
-      hosts.push(`${req.socket.localAddress} ${req.headers.host}`);
-      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
-    });
-    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
-    const port = (peer.address() as { port: number }).port;
+    const { asked, resolve, hosts, peer, port } = await rebinding((res) =>
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
+    );
     const app = await server({ allowTargets: ['127.0.0.1'], resolve });
     try {
       const r = await app.inject({
