@@ -3,7 +3,7 @@
 // each recurring with other times (milliseconds that look like statuses among them), threads, UUIDs,
 // MPL ids and hosts, at three levels, with stack traces, unknown failures and noise between.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -178,6 +178,72 @@ test('a cached scan finds the same incidents, diagnoses and groups as diagnosing
   assert.deepEqual(cached.json, plain.json);
   // The cache did serve: the same failures recur with other times, threads and ids.
   assert.ok(cached.verdicts!.hits > cached.verdicts!.misses / 5, JSON.stringify(cached.verdicts));
+});
+
+test('an id that the key leaves out is read by no pattern: a UUID with "401" in it is no 401', async () => {
+  // Two entries of a folder of one's own: the second reads an unguarded "401" before its words, as
+  // in-cert-validity's did. Four events alike but for their UUIDs, the first and third with "401"
+  // in them: a cached scan gave all four the first one's verdict, a plain one told them apart.
+  const kbDir = join(dir, 'own-kb');
+  mkdirSync(kbDir);
+  const entry = (id: string, pattern: string, weight: number) => `id: ${id}
+title: Widget ${id}
+direction: outbound
+summary: The widget's certificate.
+symptoms:
+  - pattern: '${pattern}'
+    weight: ${weight}
+    means: the widget's words
+causes: [The widget certificate expired.]
+checks: [{ text: Look at the widget., probe: http }]
+fixes: [Renew the widget certificate.]
+references: [{ title: Widget manual, url: 'https://widgets.example.com/manual' }]
+examples:
+  match: ['401 widget certificate has expired', 'unauthorized: widget certificate has expired', '401 widget certificate has expired!']
+  noMatch: ['all fine', 'no widget here']
+`;
+  writeFileSync(
+    join(kbDir, 'widget-expired.yaml'),
+    entry('widget-expired', 'widget certificate has expired', 0.6),
+  );
+  writeFileSync(
+    join(kbDir, 'widget-refused.yaml'),
+    entry('widget-refused', '(?:401|unauthorized)[^\\n]{0,200}widget certificate', 0.9),
+  );
+  const cacheHome = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = join(dir, 'cache');
+  const own = await loadKb({ dirs: [kbDir], builtin: false }).finally(() => {
+    if (cacheHome === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = cacheHome;
+  });
+  const file = join(dir, 'ids.log');
+  writeFileSync(
+    file,
+    [
+      'e2695424-88f7-401c-d9b9-3579a3e38e54',
+      '7e915cc6-38ac-9c7d-5b33-cff2d5bf8a43',
+      '0a1b2c3d-4e5f-4401-8a9b-0c1d2e3f4a5b',
+      'c93e8fda-2fae-42e4-ea75-4c97aa0b1c2d',
+    ]
+      .map(
+        (id, i) =>
+          `2024-05-01 10:00:0${i},123 WARN [exec-${i}] x - [message ${id}] widget certificate has expired\n`,
+      )
+      .join(''),
+  );
+  const ids = async (cache: boolean) => {
+    const found: (string | undefined)[] = [];
+    await scan(own, {
+      files: [file],
+      stdin: Readable.from([]),
+      cache,
+      onIncident: (inc: Incident) => void found.push(inc.diagnosis?.id),
+    });
+    return found;
+  };
+  const plain = await ids(false);
+  assert.deepEqual(plain, ['widget-expired', 'widget-expired', 'widget-expired', 'widget-expired']);
+  assert.deepEqual(await ids(true), plain);
 });
 
 test('event keys: times, threads, UUIDs, MPL ids and hex ids masked; statuses, ports, hosts and codes kept', () => {

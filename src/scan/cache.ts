@@ -1,39 +1,62 @@
 // Diagnoses of events already seen. Real logs repeat the same few failures thousands of times,
 // each with its own time, thread, message id or correlation id; diagnosing each again costs far more
-// than reading it. An event's key is its text with those parts masked, and the verdict of the first
-// event of a key serves every later one: the knowledge base's symptoms, the reader's signals and
-// cues do not read a thread number, a UUID, a message id or a long hex id, nor a log line's leading
-// timestamp unless a literal of theirs starts in it (the seconds of "10:00:22" are port 22 to
-// out-sftp's `:22`): then the time stays in the key. Numbers that may mean something (a status, a
-// port, an error code) and hosts stay in the key. test/scan-cache.test.ts holds a cached scan
-// against a plain one on every kind of event.
+// than reading it. An event is judged by its text with those parts replaced by `x`s (eventText):
+// a thread number, a UUID, a message id or a long hex id, and the digits of a log line's leading
+// timestamp unless a literal of the knowledge base starts in it (the seconds of "10:00:22" are port
+// 22 to out-sftp's `:22`: then the time stays). Its key is that text and why it is failing, so the
+// verdict of the first event of a key is, by construction, the verdict of every later one: no pattern
+// of the knowledge base or the reader can read an id that the key leaves out (a UUID's "401" once
+// made a cached scan differ from a plain one). Numbers that may mean something (a status, a port, an
+// error code) and hosts stay. test/scan-cache.test.ts holds a cached scan against a plain one on
+// every kind of event.
 import type { Diagnosis, Facts } from '../types.js';
 import { TIMESTAMP } from './text.js';
 
 /** What the knowledge base said of an event: not an incident (null), or its diagnoses and facts. */
 export type Verdict = { top?: Diagnosis; also: string[]; facts: Facts } | null;
 
-/** Parts of an event's text that differ from one occurrence of a failure to the next. */
+/**
+ * Parts of an event's text that differ from one occurrence of a failure to the next, and their
+ * stand-ins: `x`s, as many as the part has letters and digits for a UUID and an MPL id, one for a
+ * thread's number, sixteen for a long hex id (of any length).
+ */
 const VOLATILE: [RegExp, string][] = [
   // A thread of a pool: [http-nio-8080-exec-12], [pool-3-thread-7], [Camel (ctx) thread #12 - x].
-  [/\[([A-Za-z][\w.$ -]{0,80}?[-#])\d{1,6}\]/g, '[$1\u0000n]'],
-  [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '\u0000u'],
+  [/\[([A-Za-z][\w.$ -]{0,80}?[-#])\d{1,6}\]/g, '[$1x]'],
+  [
+    /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi,
+    'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx',
+  ],
   // Cloud Integration's message ids (MPL ID): "AGk_xKgivsDaGSUpuvz-eEFzhKZO".
-  [/(?<![\w-])AG[\w-]{26}(?![\w-])/g, '\u0000m'],
-  [/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b/gi, '\u0000h'],
+  [/(?<![\w-])AG[\w-]{26}(?![\w-])/g, `AG${'x'.repeat(26)}`],
+  [/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b/gi, 'x'.repeat(16)],
 ];
 
 /**
- * The key of an event: why it is failing, and its text without the volatile parts. `keepsTime`
- * (given the length of the leading timestamp): whether the time must stay in the key because a
- * symptom may read it (Prefilter.readsBefore).
+ * The text an event is judged by: its text with the volatile parts (thread numbers, UUIDs, MPL ids,
+ * long hex ids) replaced by `x`s (VOLATILE), and its leading timestamp's digits too (the timestamp
+ * keeps its length: the evidence of a diagnosis stays where it is in the event's own text) unless
+ * `keepsTime` (given the timestamp's length) says a symptom may read the time
+ * (Prefilter.readsBefore). Two events with the same text here get the same diagnoses: nothing a
+ * pattern could read is left out of it.
  */
-export function eventKey(text: string, failing?: string, keepsTime?: (length: number) => boolean): string {
+export function eventText(text: string, keepsTime?: (length: number) => boolean): string {
   const stamp = TIMESTAMP.exec(text);
-  let key = stamp && !keepsTime?.(stamp[0].length) ? text.slice(stamp[0].length) : text;
-  for (const [re, to] of VOLATILE) key = key.replace(re, to);
-  return `${failing ?? ''}\u0000${key}`;
+  let out =
+    stamp && !keepsTime?.(stamp[0].length)
+      ? stamp[0].replace(/\d/g, 'x') + text.slice(stamp[0].length)
+      : text;
+  for (const [re, to] of VOLATILE) out = out.replace(re, to);
+  return out;
 }
+
+/** The key of an event: why it is failing, and the text it is judged by (eventText). */
+export function eventKey(text: string, failing?: string, keepsTime?: (length: number) => boolean): string {
+  return keyOf(eventText(text, keepsTime), failing);
+}
+
+/** The key of an event already reduced to the text it is judged by. */
+export const keyOf = (judged: string, failing?: string): string => `${failing ?? ''}\u0000${judged}`;
 
 /** Keys (UTF-16 units) the cache holds at most, summed: bounds its memory whatever the log. */
 const MAX_KEY_CHARS = 4 << 20;

@@ -2,7 +2,7 @@
 // `diagnose` → incidents → groups. Inputs stream through; memory holds one block and the groups.
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
-import { eventKey, type Verdict, VerdictCache } from './cache.js';
+import { eventText, keyOf, type Verdict, VerdictCache } from './cache.js';
 import { Grouper } from './group.js';
 import { harCandidate } from './har.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
@@ -86,20 +86,23 @@ function judge(c: Candidate, { kb, best }: Selection): Verdict {
 }
 
 /**
- * Holds a candidate against the knowledge base: an incident, or null when it is none. With a
- * `cache`, an event whose key (eventKey: the text without times, threads and ids) was seen before
- * takes that event's verdict.
+ * Holds a candidate against the knowledge base: an incident, or null when it is none. The event is
+ * judged by its text without times, threads and ids (eventText), with or without a `cache`: an
+ * event whose key was seen before takes that event's verdict, which is the verdict it would get.
  */
 export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Incident | null {
   const bytes = c.bytes ?? Buffer.from(c.text);
   // An event that is not failing needs an entry that can reach LOG_MIN_CONFIDENCE: most
-  // candidates of a log are told apart here, with few patterns run and no key made.
+  // candidates of a log are told apart here, with few patterns run and no key made. (Its judged
+  // text holds no literal its own text does not: an event set aside here would be judged no incident.)
   const selection = c.failing === undefined ? pf.select(bytes, c.text, LOG_MIN_CONFIDENCE) : undefined;
   if (selection && selection.best < LOG_MIN_CONFIDENCE) return null;
-  const key = cache ? eventKey(c.text, c.failing, (length) => pf.readsBefore(bytes, length)) : undefined;
+  const text = eventText(c.text, (length) => pf.readsBefore(bytes, length));
+  const key = cache ? keyOf(text, c.failing) : undefined;
   let verdict = key === undefined ? undefined : cache!.get(key);
   if (verdict === undefined) {
-    verdict = judge(c, selection ?? pf.select(bytes, c.text));
+    const same = text === c.text;
+    verdict = judge({ ...c, text }, (same && selection) || pf.select(same ? bytes : Buffer.from(text), text));
     if (key !== undefined) cache!.set(key, verdict);
   }
   if (!verdict) return null;
