@@ -2,7 +2,18 @@
 // output contracts (--jsonl one line per incident), the same diagnoses as `diagnose`, malformed
 // input reported with its place, and no secret of a HAR file in any output.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -95,6 +106,42 @@ test('multimatch: cases and word boundaries', () => {
   assert.deepEqual(ids('PKIX failed'), [1]);
   assert.deepEqual(ids('Not Found'), [2]);
   assert.deepEqual(ids('4 found'), []);
+});
+
+test('multimatch: an automaton saved by one process and read back by the next finds what a new one finds', async () => {
+  const saved = join(dir, 'automata');
+  const literals = [
+    ...new Set(kb.entries.flatMap((e) => e.match.map((s) => requiredLiterals(s.pattern ?? '') ?? []).flat())),
+  ];
+  literals.push('\u0001err\u0001', '\u0002Found');
+  const hits = (m: MultiMatcher, text: string) => {
+    const out: number[][] = [];
+    const buf = Buffer.from(text);
+    m.scan(buf, 0, buf.length, (start, id, end) => (out.push([start, id, end]), end));
+    const lines: number[][] = [];
+    const n = m.scanLines(
+      buf,
+      0,
+      buf.length,
+      (lineStart, line, start, id) => (lines.push([lineStart, line, start, id]), false),
+    );
+    return { out, lines, n };
+  };
+  const text = kb.entries.flatMap((e) => e.examples.match).join('\n') + '\nan ERR here, 4 found, Not Found\n';
+  const fresh = MultiMatcher.cached(literals, true, saved);
+  // Saved in the background.
+  const savedFiles = () => (existsSync(saved) ? readdirSync(saved) : []);
+  for (let i = 0; i < 250 && !savedFiles().some((f) => f.endsWith('.bin')); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  const [file] = savedFiles().filter((f) => /^scan-automaton-[0-9a-f]+\.bin$/.test(f));
+  assert.ok(file, 'the automaton is saved');
+  const expected = hits(fresh, text);
+  assert.ok(expected.out.length > 500 && expected.lines.length > 500);
+  assert.deepEqual(hits(MultiMatcher.cached(literals, true, saved), text), expected);
+  assert.deepEqual(hits(new MultiMatcher(literals, true), text), expected);
+  // A damaged file is not read: the automaton is built again.
+  writeFileSync(join(saved, file), readFileSync(join(saved, file)).subarray(0, 1000));
+  assert.deepEqual(hits(MultiMatcher.cached(literals, true, saved), text), expected);
 });
 
 test('the same diagnoses as diagnose, for every example of the knowledge base, in a log', async () => {

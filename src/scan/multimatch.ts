@@ -5,6 +5,9 @@
 // filling all 2.6 million transitions took a third of a 4 MB scan, a log uses a few thousand.
 // ASCII letters match either case, unless the literal starts with EXACT_CASE; a BOUNDARY at either
 // end of a literal asks for a word boundary.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { BOUNDARY } from '../kb/literals.js';
 
 /** Marks a literal (at its start) whose letters must match in case too. */
@@ -31,6 +34,70 @@ interface Literal {
   exact?: Buffer;
   left: boolean;
   right: boolean;
+}
+
+/** What MultiMatcher.cached keeps of an automaton: its byte classes, trie, failure links and outputs. */
+interface Built {
+  width: number;
+  cls: Uint8Array;
+  parent: Int32Array;
+  edge: Uint8Array;
+  fail: Int32Array;
+  /** Accepting state (pre-multiplied) → literals that end there. */
+  outputs: Map<number, number[]>;
+}
+
+/** Bump when the saved form, or what the constructor makes of the literals, changes. */
+const SAVED_VERSION = 1;
+const MAGIC = 0x4c444d4d; // "LDMM"
+/** Saved automata kept in the cache folder (one per knowledge base a user scans with). */
+const MAX_SAVED = 6;
+
+/** The saved form: Int32 header (magic, version, width, states, outputs, ids), Int32 arrays, then bytes. */
+function encode(b: Built): Buffer {
+  const states = b.fail.length;
+  const ids = [...b.outputs.values()].reduce((n, l) => n + l.length, 0);
+  const ints = new Int32Array(6 + 2 * states + 2 * b.outputs.size + ids);
+  ints.set([MAGIC, SAVED_VERSION, b.width, states, b.outputs.size, ids]);
+  let at = 6;
+  ints.set(b.parent, at);
+  ints.set(b.fail, (at += states));
+  at += states;
+  let id = at + 2 * b.outputs.size;
+  for (const [state, list] of b.outputs) {
+    ints[at++] = state;
+    ints[at++] = list.length;
+    ints.set(list, id);
+    id += list.length;
+  }
+  return Buffer.concat([Buffer.from(ints.buffer), Buffer.from(b.cls), Buffer.from(b.edge)]);
+}
+
+/** The saved form read back; null when it is not one (another version, a truncated file). */
+function decode(file: Buffer): Built | null {
+  if (file.length < 24) return null;
+  // A copy, aligned for the Int32Array views.
+  const bytes = new Uint8Array(file);
+  const head = new Int32Array(bytes.buffer, 0, 6);
+  const [magic, version, width, states, outs, ids] = head as unknown as number[];
+  const intBytes = 4 * (6 + 2 * states! + 2 * outs! + ids!);
+  if (magic !== MAGIC || version !== SAVED_VERSION || bytes.length !== intBytes + 256 + states!) return null;
+  const ints = new Int32Array(bytes.buffer, 0, intBytes / 4);
+  const outputs = new Map<number, number[]>();
+  let at = 6 + 2 * states!;
+  let id = at + 2 * outs!;
+  for (let k = 0; k < outs!; k++, at += 2) {
+    outputs.set(ints[at]!, Array.from(ints.subarray(id, id + ints[at + 1]!)));
+    id += ints[at + 1]!;
+  }
+  return {
+    width: width!,
+    parent: ints.subarray(6, 6 + states!),
+    fail: ints.subarray(6 + states!, 6 + 2 * states!),
+    outputs,
+    cls: bytes.subarray(intBytes, intBytes + 256),
+    edge: bytes.subarray(intBytes + 256),
+  };
 }
 
 /** Called for a literal found at [start, end); returns where to search on (`end` to go on as if nothing happened), -1 to stop. */
@@ -60,6 +127,9 @@ export class MultiMatcher {
   private readonly lits: Literal[];
   /** The outputs scanLines reports (reportLines). */
   private lineOutputs: Map<number, number[]>;
+  /** Each trie state's parent and the class of the edge from it (what `save` keeps of the trie). */
+  private readonly parent: Int32Array;
+  private readonly edge: Uint8Array;
 
   /**
    * `forLines`: a newline gets a class of its own (no literal may hold one), so that scanLines
@@ -68,6 +138,7 @@ export class MultiMatcher {
   constructor(
     literals: string[],
     private readonly forLines = false,
+    built?: Built,
   ) {
     this.lits = literals.map((lit) => {
       const exact = lit.startsWith(EXACT_CASE);
@@ -94,6 +165,24 @@ export class MultiMatcher {
     }
     if (width > 256) throw new Error('too many byte classes');
     this.width = width;
+    if (built && built.width === width && built.cls.every((c, b) => c === this.cls[b])) {
+      // The trie and its failure links as a process before made them (MultiMatcher.cached).
+      const { parent, edge, fail, outputs } = built;
+      const used = fail.length;
+      const table = new Int32Array(used * width);
+      const accepting = new Set(outputs.keys());
+      for (let t = 1; t < used; t++)
+        table[parent[t]! * width + edge[t]!] = (accepting.has(t * width) ? -1 : 1) * (t * width + 1);
+      for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 1;
+      if (forLines) table[this.cls[10]!] = NEWLINE;
+      this.delta = table;
+      this.fail = fail;
+      this.outputs = outputs;
+      this.lineOutputs = outputs;
+      this.parent = parent;
+      this.edge = edge;
+      return;
+    }
 
     // The trie, in the table that becomes the DFA: at most one state per byte of the literals.
     let states = 1;
@@ -125,6 +214,8 @@ export class MultiMatcher {
     });
     this.delta = table;
     this.fail = new Int32Array(used);
+    this.parent = parent.subarray(0, used);
+    this.edge = edge.subarray(0, used);
     // The root goes back to itself on every class that starts no literal.
     for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 1;
     if (forLines) table[this.cls[10]!] = NEWLINE;
@@ -147,6 +238,54 @@ export class MultiMatcher {
     }
     for (const [s, ids] of ends) this.outputs.set(s * width, ids);
     this.lineOutputs = this.outputs;
+  }
+
+  /**
+   * The matcher of `literals`, its trie and failure links read from `dir` when a process before
+   * saved them for the same literals (building them is most of a small scan's start: 100-150 ms
+   * for the knowledge base's 4,000 literals), else built and saved there in the background. A
+   * folder that cannot be read or written only costs the building.
+   */
+  static cached(literals: string[], forLines: boolean, dir: string): MultiMatcher {
+    const key = createHash('sha1')
+      .update(`${SAVED_VERSION} ${forLines}\u0000${literals.join('\u0000')}`)
+      .digest('hex')
+      .slice(0, 20);
+    const file = join(dir, `scan-automaton-${key}.bin`);
+    let built: Built | null = null;
+    try {
+      built = decode(readFileSync(file));
+    } catch {
+      // not saved yet
+    }
+    const m = new MultiMatcher(literals, forLines, built ?? undefined);
+    if (!built) m.save(dir, file);
+    return m;
+  }
+
+  /** Writes what `cached` reads back, atomically and in the background; keeps the newest MAX_SAVED. */
+  private save(dir: string, file: string): void {
+    const data = encode({
+      width: this.width,
+      cls: this.cls,
+      parent: this.parent,
+      edge: this.edge,
+      fail: this.fail,
+      outputs: this.outputs,
+    });
+    import('../fs-write.js')
+      .then(async ({ writeFileAtomic }) => {
+        mkdirSync(dir, { recursive: true });
+        await writeFileAtomic(file, data, { mode: 0o644 });
+        const saved = readdirSync(dir)
+          .filter((f) => /^scan-automaton-[0-9a-f]+\.bin$/.test(f))
+          .map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs }))
+          .sort((a, b) => b.at - a.at);
+        for (const { f } of saved.slice(MAX_SAVED)) unlinkSync(join(dir, f));
+      })
+      .catch(() => {
+        // a read-only cache folder: built again next time
+      });
   }
 
   /** The transition of plain state `s` on class `c` (as stored in the table), computed and kept on first use. */

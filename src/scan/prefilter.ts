@@ -136,8 +136,13 @@ function cueTrigger(s: CompiledSymptom, field: 'reporter' | 'direction'): Trigge
 const TRIGGERS_VERSION = '1';
 const MAX_CACHED_TRIGGERS = 50_000;
 
+/** The user's cache folder of linkdoctor (XDG_CACHE_HOME, else ~/.cache). */
+function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'linkdoctor');
+}
+
 function triggersFile(): string {
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'linkdoctor', 'scan-triggers.json');
+  return join(cacheDir(), 'scan-triggers.json');
 }
 
 function triggersVersion(): string {
@@ -440,7 +445,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   let built: MultiMatcher | undefined;
   const matcher = () => {
     if (built) return built;
-    built = new MultiMatcher([...literals.keys()], true);
+    built = MultiMatcher.cached([...literals.keys()], true, cacheDir());
     built.reportLines((id) => strongId[id] === 1);
     return built;
   };
