@@ -87,7 +87,7 @@ async function run(file: string, cache: boolean, more: Partial<ScanOptions> = {}
   });
   const json = scanJson(r, kb) as { summary: { seconds?: number } };
   delete json.summary.seconds;
-  return { incidents, json, verdicts: r.verdicts, problems };
+  return { incidents, json, verdicts: r.verdicts, problems, workers: r.workers };
 }
 
 /**
@@ -130,7 +130,7 @@ test('worker threads over small blocks give what one thread without the cache gi
   process.env.LINKDOCTOR_SCAN_WORKERS = '2';
   try {
     // 64 KB blocks: events (the 400-frame traces among them) are cut at many block edges.
-    const fast = await run(file, true, { kbDirs: [], blockBytes: 64 * 1024 });
+    const fast = await run(file, true, { threads: true, blockBytes: 64 * 1024 });
     assert.ok(plain.incidents.length > 300, `${plain.incidents.length} incidents`);
     assert.ok(
       plain.problems.some((p) => /binary data/.test(p.message)),
@@ -140,6 +140,7 @@ test('worker threads over small blocks give what one thread without the cache gi
     assert.deepEqual(fast.json, plain.json);
     assert.deepEqual(fast.problems, plain.problems);
     assert.ok(fast.verdicts!.hits > 0, JSON.stringify(fast.verdicts));
+    assert.equal(fast.workers, 2, 'the lines were found by two worker threads');
   } finally {
     if (before === undefined) delete process.env.LINKDOCTOR_SCAN_WORKERS;
     else process.env.LINKDOCTOR_SCAN_WORKERS = before;

@@ -42,7 +42,7 @@ export async function scanCommand(
 
   const result = await scan(kb, {
     files,
-    kbDirs: opts.kb ?? [],
+    threads: true,
     stdin: process.stdin,
     ...(opts.format ? { format: opts.format } : {}),
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),

@@ -288,6 +288,8 @@ export interface Prefilter {
     precise: boolean,
     isHead?: (p: number) => boolean,
   ): number;
+  /** What `lines` is made of, for a worker thread to make the same (linesOf). */
+  linesSpec: LinesSpec;
   /** Strong symptoms without a literal to look for: run over the text itself (slower; see `notes`). */
   findPatterns: RegExp[];
   entries: number;
@@ -351,8 +353,38 @@ const NOT_PLAIN = /[^\t\f\r\x20-\x7e]/;
  */
 type LineCheck = { patterns: RegExp[]; spanning: boolean } | null;
 
-/** Prefilter.lines over a matcher of all literals, of which those with a check (`undefined`: weak) are strong. */
-function linesOf(matcher: () => MultiMatcher, checks: (LineCheck | undefined)[]): Prefilter['lines'] {
+/**
+ * What Prefilter.lines needs, as plain data a worker thread can be given (structured-clone safe):
+ * every literal (as MultiMatcher takes them), the patterns of the strong ones' checks, and per
+ * literal its check: `undefined` for a weak literal, null for one that means something anywhere,
+ * else the indexes of its patterns; `dir`, the cache folder the automaton is saved in.
+ */
+export interface LinesSpec {
+  literals: string[];
+  patterns: string[];
+  checks: (number[] | null | undefined)[];
+  dir: string;
+}
+
+/**
+ * Prefilter.lines from its spec (in a worker thread, or in the prefilter itself with its own
+ * matcher): the automaton reports the strong literals only.
+ */
+export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter['lines'] {
+  let own: MultiMatcher | undefined;
+  const matcher =
+    shared ??
+    (() => {
+      if (own) return own;
+      own = MultiMatcher.cached(spec.literals, true, spec.dir);
+      own.reportLines((id) => spec.checks[id] !== undefined);
+      return own;
+    });
+  const regexes = spec.patterns.map((p) => new RegExp(p, 'i'));
+  const spans = spec.patterns.map((p) => !singleLine(p));
+  const checks = spec.checks.map((c): LineCheck | undefined =>
+    c ? { patterns: c.map((i) => regexes[i]!), spanning: c.some((i) => spans[i]) } : c,
+  );
   return (buf, from, to, hits, precise, isHead) => {
     // The line last read: a line often holds several strong literals ("connectivity.Tunnel").
     let at = -1;
@@ -441,24 +473,28 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   for (const word of FAILURE_WORDS) add(`${BOUNDARY}${word}${BOUNDARY}`, null, true);
   const meaning = [...literals.values()];
   const strongId = Uint8Array.from(meaning, (m) => (m.strong ? 1 : 0));
-  // One automaton for all literals, built on first use (a scan whose workers do the work needs none).
+  // One automaton for all literals, built (or read from the cache folder) on first use.
+  const patternIndex = new Map<string, number>();
+  const spec: LinesSpec = {
+    literals: [...literals.keys()],
+    checks: meaning.map((m) => {
+      if (!m.strong) return undefined;
+      if (!m.checks) return null;
+      return [...new Set(m.checks)].map(
+        (p) => patternIndex.get(p) ?? patternIndex.set(p, patternIndex.size).get(p)!,
+      );
+    }),
+    patterns: [],
+    dir: cacheDir(),
+  };
+  spec.patterns = [...patternIndex.keys()];
   let built: MultiMatcher | undefined;
   const matcher = () => {
     if (built) return built;
-    built = MultiMatcher.cached([...literals.keys()], true, cacheDir());
+    built = MultiMatcher.cached(spec.literals, true, spec.dir);
     built.reportLines((id) => strongId[id] === 1);
     return built;
   };
-  const regexes = new Map<string, RegExp>();
-  const checks = meaning.map((m): LineCheck | undefined => {
-    if (!m.strong) return undefined;
-    if (!m.checks) return null;
-    const sources = [...new Set(m.checks)];
-    return {
-      patterns: sources.map((p) => regexes.get(p) ?? regexes.set(p, new RegExp(p, 'i')).get(p)!),
-      spanning: sources.some((p) => !singleLine(p)),
-    };
-  });
 
   // bound(): the symptoms seen in this call (by a stamp, so that nothing is cleared or allocated per
   // call) and, per entry touched, the product of (1 - weight) of its symptoms seen.
@@ -486,7 +522,8 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     find(buf, from, to, onHit) {
       matcher().scan(buf, from, to, (start, id, end) => (strongId[id] ? onHit(start) : end));
     },
-    lines: linesOf(matcher, checks),
+    lines: linesOf(spec, matcher),
+    linesSpec: spec,
     findPatterns: [...strongPatterns].map((p) => new RegExp(p, 'gim')),
     entries: kb.entries.length,
     literals: meaning.length,

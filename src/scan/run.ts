@@ -11,7 +11,7 @@ import { jsonRecords } from './json.js';
 import { mask } from './mask.js';
 import { isMpl, mplCandidate } from './mpl.js';
 import { buildPrefilter, type Prefilter, type Selection } from './prefilter.js';
-import { describeEvent, textCandidates, textEvents } from './text.js';
+import { describeEvent, textCandidates } from './text.js';
 import { WorkerPool, workerCount } from './workers.js';
 
 /**
@@ -47,10 +47,10 @@ export interface ScanOptions {
    */
   cache?: boolean;
   /**
-   * The knowledge-base folders `kb` was loaded with beside the built-in one (loadKb's `dirs`): given,
-   * large text logs are scanned by worker threads that load the same (src/scan/workers.ts).
+   * true: the lines of a large text log are found by worker threads while this one classifies
+   * (src/scan/workers.ts); a server's scans leave it unset and stay in their thread.
    */
-  kbDirs?: string[];
+  threads?: boolean;
   /** Bytes of a text log handled at a time (for tests that cut events at block edges). */
   blockBytes?: number;
 }
@@ -67,6 +67,8 @@ export interface ScanResult {
   prefilter: Pick<Prefilter, 'entries' | 'literals' | 'notes'>;
   /** Events whose verdict came from the cache (hits) and those diagnosed (misses); absent without the cache. */
   verdicts?: { hits: number; misses: number };
+  /** Worker threads that found the lines of text logs (absent or 0: all in this thread). */
+  workers?: number;
   /** What was read, when it was not files: replaces the report's "Scanned N inputs, MB" line. */
   source?: string;
 }
@@ -168,17 +170,14 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       incidents: grouper.incidents,
     });
 
-  const workers = opts.cache === false || !opts.kbDirs ? 0 : workerCount(total);
+  const workers = opts.cache === false || !opts.threads ? 0 : workerCount(total);
   let pool: WorkerPool | undefined;
   try {
     for (const file of files) await scanFile(file);
   } finally {
     await pool?.close();
   }
-  const verdicts = cache && {
-    hits: cache.hits + (pool?.stats.hits ?? 0),
-    misses: cache.misses + (pool?.stats.misses ?? 0),
-  };
+  const verdicts = cache && { hits: cache.hits, misses: cache.misses };
 
   async function scanFile(file: string): Promise<void> {
     const name = file === '-' ? (opts.stdinName ?? '-') : file;
@@ -199,23 +198,15 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           yield chunk;
         }
       }
-      if (format === 'text' && workers > 0) pool ??= new WorkerPool(workers, opts.kbDirs!);
+      if (format === 'text' && workers > 0) pool ??= new WorkerPool(workers, pf.linesSpec);
       async function* incidents(): AsyncGenerator<Incident> {
-        if (format === 'text' && pool) {
-          // Found and classified by the workers, in input order.
-          yield* textEvents(counted(), name, report, {
-            handle: pool.handle,
-            ahead: pool.ahead,
-            alloc: pool.alloc,
-            ...(opts.blockBytes ? { block: opts.blockBytes } : {}),
-          });
-          return;
-        }
         const candidates =
           format === 'text'
             ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, {
                 precise: opts.cache !== false,
                 ...(opts.blockBytes ? { block: opts.blockBytes } : {}),
+                // Lines found by the workers, events made and classified here, in input order.
+                ...(pool ? { find: pool.find, ahead: pool.ahead, alloc: pool.alloc, free: pool.free } : {}),
               })
             : recordCandidates(counted(), name, format, report);
         for await (const c of candidates) {
@@ -252,6 +243,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     unreadable,
     seconds: (performance.now() - started) / 1000,
     prefilter: { entries: pf.entries, literals: pf.literals, notes: pf.notes },
+    workers: pool ? workers : 0,
     ...(verdicts ? { verdicts } : {}),
   };
 }

@@ -327,6 +327,8 @@ export interface TextOptions<T> {
   ahead?: number;
   /** Blocks are made in this (a SharedArrayBuffer's, for workers). */
   alloc?: (size: number) => Buffer;
+  /** Called with a block of `alloc`'s whose events were all yielded (and used): it may be reused. */
+  free?: (buf: Buffer) => void;
   /** Bytes read into a block before it is handled (4 MB; smaller in tests, to cut events at block edges). */
   block?: number;
 }
@@ -342,13 +344,25 @@ export function textCandidates(
   pf: Prefilter,
   report: Report,
   threshold = 0.5,
-  opts: Omit<TextOptions<Candidate>, 'handle'> = {},
+  opts: Omit<TextOptions<Candidate>, 'handle'> & {
+    /** Finds the lines of a block elsewhere (a worker thread: WorkerPool.find); findLines here by default. */
+    find?: (buf: Buffer, to: number, timestamped: boolean) => Promise<Found>;
+  } = {},
 ): AsyncGenerator<Candidate> {
   const precise = opts.precise ?? true;
+  const { find, ...rest } = opts;
   return textEvents<Candidate>(chunks, file, report, {
-    ...opts,
+    ...rest,
     handle: (buf, to, ctx) =>
-      blockEvents(buf, to, findLines(pf.lines, buf, to, ctx.timestamped, precise), { ...ctx, pf, threshold }),
+      find
+        ? find(buf, to, ctx.timestamped).then((found) =>
+            blockEvents(buf, to, found, { ...ctx, pf, threshold }),
+          )
+        : blockEvents(buf, to, findLines(pf.lines, buf, to, ctx.timestamped, precise), {
+            ...ctx,
+            pf,
+            threshold,
+          }),
   });
 }
 
@@ -411,11 +425,12 @@ export async function* textEvents<T extends { place: Place }>(
     return out;
   }
 
-  const jobs: Promise<BlockResult<T>>[] = [];
+  const jobs: { result: Promise<BlockResult<T>>; buf: Buffer }[] = [];
 
   /** The events of the oldest job, with their lines counted from the input's start. */
   async function* yieldOldest(): AsyncGenerator<T> {
-    const { events, garbage: stretches, lines } = await jobs.shift()!;
+    const job = jobs.shift()!;
+    const { events, garbage: stretches, lines } = await job.result;
     const first = line;
     line += lines;
     for (const { start, end, line: at } of stretches) {
@@ -429,6 +444,8 @@ export async function* textEvents<T extends { place: Place }>(
       e.place.line = first + (e.place.line ?? 0);
       yield e;
     }
+    // Its events are used: the block may be reused, unless what is carried over is still in it.
+    if (opts.free && carry.buffer !== job.buf.buffer) opts.free(job.buf);
   }
 
   /** Takes the next chunks (and what was carried over) as one block, copied once, as a job. */
@@ -443,7 +460,10 @@ export async function* textEvents<T extends { place: Place }>(
       while (jobs.length) yield* yieldOldest();
       cut = { place: { file, line, offset: next }, bytes: buf.length };
       timestamped ??= decideMode(buf, MAX_LINE);
-      jobs.push(Promise.resolve(opts.handle(buf, MAX_LINE, { file, base: next, timestamped })));
+      jobs.push({
+        result: Promise.resolve(opts.handle(buf, MAX_LINE, { file, base: next, timestamped })),
+        buf,
+      });
       yield* yieldOldest();
       next += buf.length;
       carry = Buffer.alloc(0);
@@ -460,7 +480,7 @@ export async function* textEvents<T extends { place: Place }>(
     }
     if (to > 0) {
       timestamped ??= decideMode(buf, to);
-      jobs.push(Promise.resolve(opts.handle(buf, to, { file, base: next, timestamped })));
+      jobs.push({ result: Promise.resolve(opts.handle(buf, to, { file, base: next, timestamped })), buf });
       // Up to `ahead` blocks are handled while the oldest one's events are yielded.
       while (jobs.length > (opts.ahead ?? 0)) yield* yieldOldest();
     }

@@ -1,11 +1,12 @@
-// Worker threads for scanning large text logs on every core: the main thread reads the input and
-// cuts it into blocks at event starts (text.ts, textEvents), each block goes to a worker
-// (src/scan/worker.ts) in a SharedArrayBuffer, and the incidents come back and are yielded in
-// input order. Each worker keeps its own cache of verdicts.
+// Worker threads for scanning large text logs on more than one core: the main thread reads the
+// input and cuts it into blocks at event starts (text.ts, textEvents); each block goes to a worker
+// (src/scan/worker.ts) in a SharedArrayBuffer, which finds the lines where an incident may be (the
+// byte-by-byte part of a scan) while the main thread makes the events of the blocks before and
+// classifies them, with the one cache of verdicts of the scan: the same incidents, in input order.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Incident } from './incident.js';
-import type { BlockHandler, BlockResult } from './text.js';
+import type { LinesSpec } from './prefilter.js';
+import type { Found } from './text.js';
 
 /** Inputs smaller than this are scanned in one thread: starting a worker costs about as much as scanning it. */
 export const WORKER_MIN_BYTES = 32 << 20;
@@ -18,35 +19,29 @@ export interface WorkerJob {
   length: number;
   /** The block's events end here. */
   to: number;
-  base: number;
   timestamped: boolean;
-  file: string;
 }
 
-/** A worker's answer to a job: the block's incidents, or why it failed. */
+/** A worker's answer to a job: the lines of the block where an incident may be, or why it failed. */
 export type WorkerReply =
-  | {
-      id: number;
-      result: BlockResult<Incident>;
-      verdicts: { hits: number; misses: number };
-      error?: undefined;
-    }
-  | { id: number; error: string; result?: undefined };
+  { id: number; found: Found; error?: undefined } | { id: number; error: string; found?: undefined };
 
 /**
- * How many worker threads a scan of a text log uses: LINKDOCTOR_SCAN_WORKERS (0 by default). At two
- * cores they did not pay (200 MB log, machine under load: 10.2 s CPU with two workers against 6.8 s in
- * one thread, each worker diagnosing the same recurring failures again, and a peak RSS of 307 MB
- * against 170 MB), so they are for machines with cores to spare: "auto" takes one per core (up to 4)
- * for logs of WORKER_MIN_BYTES and more.
+ * How many worker threads a scan of a text log uses: LINKDOCTOR_SCAN_WORKERS when set (0: none),
+ * else one for a log of WORKER_MIN_BYTES and more on a machine with two cores or more. One is what
+ * pays at two cores: the worker finds the lines (about half of a scan's CPU time), the main thread
+ * classifies; a second worker would compete with the main thread for the same two cores.
  */
 export function workerCount(bytes: number | undefined): number {
   const set = process.env.LINKDOCTOR_SCAN_WORKERS;
   if (set && /^\d+$/.test(set)) return Math.min(Number(set), 16);
-  if (set !== 'auto' || bytes === undefined || bytes < WORKER_MIN_BYTES) return 0;
+  if (bytes === undefined || bytes < WORKER_MIN_BYTES) return 0;
   const cores = availableParallelism();
-  return cores < 2 ? 0 : Math.min(cores, 4);
+  return cores < 2 ? 0 : Math.min(cores - 1, set === 'auto' ? 3 : 1);
 }
+
+/** A block's buffer holds this much at least: a 1 MB block, the chunk that ended it and a carried-over event. */
+const BLOCK_CAPACITY = 3 << 19;
 
 /** The module a worker runs: the bundle's entry, or the source when run from TypeScript (tests). */
 function workerUrl(): URL {
@@ -60,34 +55,26 @@ function workerUrl(): URL {
 
 export class WorkerPool {
   private readonly workers: Worker[];
-  private readonly pending = new Map<
-    number,
-    { resolve: (r: BlockResult<Incident>) => void; reject: (e: Error) => void }
-  >();
-  private readonly verdicts: { hits: number; misses: number }[];
+  private readonly pending = new Map<number, { resolve: (r: Found) => void; reject: (e: Error) => void }>();
   private next = 0;
   private failed: Error | undefined;
 
-  /** `dirs`: the knowledge-base folders beside the built-in one, as loadKb is given them. */
-  constructor(count: number, dirs: string[]) {
-    this.verdicts = Array.from({ length: count }, () => ({ hits: 0, misses: 0 }));
-    this.workers = Array.from({ length: count }, (_, i) => {
+  /** `spec`: the prefilter's line search (Prefilter.linesSpec), which each worker makes again. */
+  constructor(count: number, spec: LinesSpec) {
+    this.workers = Array.from({ length: count }, () => {
       const url = workerUrl();
       // From TypeScript (tests): the worker registers tsx's loader before it loads the module.
       const w = url.pathname.endsWith('.ts')
         ? new Worker(
             `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`,
-            { eval: true, workerData: { dirs } },
+            { eval: true, workerData: { spec } },
           )
-        : new Worker(url, { workerData: { dirs } });
+        : new Worker(url, { workerData: { spec } });
       w.on('message', (reply: WorkerReply) => {
         const p = this.pending.get(reply.id);
         this.pending.delete(reply.id);
         if (reply.error !== undefined) p?.reject(new Error(reply.error));
-        else {
-          this.verdicts[i] = reply.verdicts;
-          p?.resolve(reply.result);
-        }
+        else p?.resolve(reply.found);
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => code !== 0 && this.fail(new Error(`a scan worker stopped (exit code ${code})`)));
@@ -101,11 +88,28 @@ export class WorkerPool {
     this.pending.clear();
   }
 
-  /** A block in a buffer workers can read: its memory is shared, not copied. */
-  alloc = (size: number): Buffer => Buffer.from(new SharedArrayBuffer(size));
+  /** Shared buffers of blocks whose events were used, to be used again (see `free`). */
+  private readonly spare: SharedArrayBuffer[] = [];
 
-  /** Hands each block to the next worker in turn. */
-  handle: BlockHandler<Incident> = (buf, to, ctx) => {
+  /**
+   * A block in a buffer workers can read: its memory is shared, not copied. Buffers are reused: a
+   * new SharedArrayBuffer per block stayed alive until a worker's garbage collector dropped its
+   * view of it, which a worker that allocates little rarely runs (+50 MB peak RSS on 200 MB).
+   */
+  alloc = (size: number): Buffer => {
+    const i = this.spare.findIndex((b) => b.byteLength >= size);
+    const sab = i >= 0 ? this.spare.splice(i, 1)[0]! : new SharedArrayBuffer(Math.max(size, BLOCK_CAPACITY));
+    return Buffer.from(sab, 0, size);
+  };
+
+  /** Takes back a block of `alloc`'s whose events were used. */
+  free = (buf: Buffer): void => {
+    if (buf.buffer instanceof SharedArrayBuffer && this.spare.length < 2 * this.ahead + 2)
+      this.spare.push(buf.buffer);
+  };
+
+  /** The lines of buf[0, to) where an incident may be (as findLines says), found by the next worker in turn. */
+  find = (buf: Buffer, to: number, timestamped: boolean): Promise<Found> => {
     if (this.failed) return Promise.reject(this.failed);
     if (!(buf.buffer instanceof SharedArrayBuffer)) {
       const shared = this.alloc(buf.length);
@@ -119,25 +123,17 @@ export class WorkerPool {
       offset: buf.byteOffset,
       length: buf.length,
       to,
-      ...ctx,
+      timestamped,
     };
-    return new Promise<BlockResult<Incident>>((resolve, reject) => {
+    return new Promise<Found>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.workers[id % this.workers.length]!.postMessage(job);
     });
   };
 
-  /** How many blocks are handed out ahead of the one whose incidents are yielded. */
+  /** How many blocks are handed out ahead of the one whose events are classified. */
   get ahead(): number {
     return this.workers.length * 2;
-  }
-
-  /** Verdicts from the workers' caches, summed. */
-  get stats(): { hits: number; misses: number } {
-    return this.verdicts.reduce((a, v) => ({ hits: a.hits + v.hits, misses: a.misses + v.misses }), {
-      hits: 0,
-      misses: 0,
-    });
   }
 
   async close(): Promise<void> {
