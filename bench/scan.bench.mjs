@@ -3,10 +3,12 @@
 // log: mostly noise, about 1% incidents taken from the knowledge base's own examples, each failure
 // recurring with other timestamps, threads, message ids and hosts. Prints, side by side, MB/s and
 // peak RSS of grep, ripgrep and `linkdoctor scan --jsonl` doing the whole job (find, diagnose,
-// group), the ratio linkdoctor/grep; scan with two worker threads (LINKDOCTOR_SCAN_WORKERS=2) beside
-// it; and scan with the knowledge base grown to 300 entries.
-// Wall times: best of two runs (the first also warms the page cache and the knowledge-base cache);
-// CPU seconds (user + system) beside them, which a loaded machine disturbs less.
+// group), the ratio linkdoctor/grep; scan as it runs by default (one worker thread finds the lines of
+// a log of 32 MB and more while the main thread classifies), in one thread (LINKDOCTOR_SCAN_WORKERS=0)
+// and with the knowledge base grown to 300 entries; whether each gives the same --jsonl output.
+// Wall times: best of two runs (the first also warms the page cache and the knowledge-base and
+// automaton caches); CPU seconds (user + system) beside them, which a loaded machine disturbs less;
+// the load average before and after (2 cores shared: wall times under load say little).
 //
 //   LINKDOCTOR_BENCH_MB=1024 npm run bench     # a 1 GB log (default 200 MB); needs that much in $TMPDIR
 //   LINKDOCTOR_BENCH_CALLGRIND=1 npm run bench # also instructions (valgrind) of scan --jsonl on 4 MB of it
@@ -23,7 +25,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -184,6 +186,9 @@ const which = (cmd) =>
   spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || null;
 const rg = which('rg');
 
+/** The --jsonl output of the first scan with the built-in knowledge base, to compare the others with. */
+let reference;
+
 function scanRun(args, extraEnv = {}, file = log) {
   const out = join(tmp, 'scan.jsonl');
   const t = performance.now();
@@ -194,7 +199,9 @@ function scanRun(args, extraEnv = {}, file = log) {
   );
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 1) throw new Error(`scan exited with ${r.status}: ${r.stderr}`);
-  const lines = readFileSync(out, 'utf8')
+  const text = readFileSync(out, 'utf8');
+  if (!args.length) reference ??= text;
+  const lines = text
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
@@ -204,6 +211,7 @@ function scanRun(args, extraEnv = {}, file = log) {
     cpu: Number(/cpu=([\d.]+)/.exec(r.stderr)?.[1]),
     incidents: lines.length,
     diagnosed: lines.filter((l) => l.diagnosis).length,
+    same: text === reference,
   };
 }
 
@@ -231,11 +239,16 @@ function countRun(cmd, args) {
 /** The best of two runs: the first also warms the page cache and the knowledge-base cache. */
 const best = (run) => [run(), run()].sort((a, b) => a.seconds - b.seconds)[0];
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const loadBefore = load();
 const words = readFileSync(signatures, 'utf8').split('\n').filter(Boolean).length;
 const grep = best(() => countRun('grep', ['-c', '-E', '-f', signatures, log]));
 const ripgrep = rg ? best(() => countRun(rg, ['-c', '-f', signatures, log])) : null;
 const small = best(() => scanRun([]));
-const threads = best(() => scanRun([], { LINKDOCTOR_SCAN_WORKERS: '2' }));
+const one = best(() => scanRun([], { LINKDOCTOR_SCAN_WORKERS: '0' }));
 const large = best(() => scanRun(['--kb', extra]));
 
 const mbs = (s) => bytes / 1024 / 1024 / s;
@@ -258,11 +271,17 @@ if (ripgrep)
 else console.log('ripgrep: not installed (apt-get install ripgrep), not compared');
 const ratio = (r) =>
   `${(grep.seconds / r.seconds).toFixed(2)}× grep's speed (CPU ${(grep.cpu ? grep.cpu / r.cpu : NaN).toFixed(2)}×)`;
-const sameAs = (r) =>
-  r.incidents === small.incidents ? '' : `; ${r.incidents} incidents, not ${small.incidents}!`;
+const sameAs = (r) => (r.same ? '; the same --jsonl output' : '; --jsonl output DIFFERS!');
 console.log(row(`linkdoctor scan --jsonl, ${kb.entries.length} entries`, small, ratio(small)));
-console.log(row(`  the same, 2 worker threads`, threads, `${ratio(threads)}${sameAs(threads)}`));
-console.log(row(`linkdoctor scan --jsonl, ${TARGET_ENTRIES} entries`, large, ratio(large)));
+console.log(row(`  the same in one thread (no worker)`, one, `${ratio(one)}${sameAs(one)}`));
+console.log(
+  row(
+    `linkdoctor scan --jsonl, ${TARGET_ENTRIES} entries`,
+    large,
+    `${ratio(large)}; ${large.incidents === small.incidents ? 'the same' : 'NOT the same'} number of incidents`,
+  ),
+);
+console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${load()} after`);
 
 if (process.env.LINKDOCTOR_BENCH_CALLGRIND && which('valgrind')) {
   // Instructions are what a loaded machine does not change: scan --jsonl of the log's first 4 MB.

@@ -29,8 +29,8 @@ const isWord = (b: number) =>
   (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
 
 interface Literal {
-  /** Lower-case; `exact` holds the bytes as written when case counts. */
-  bytes: Buffer;
+  /** Lower-case (one byte per character, as latin1); `exact` holds the bytes as written when case counts. */
+  text: string;
   exact?: Buffer;
   left: boolean;
   right: boolean;
@@ -117,13 +117,18 @@ export class MultiMatcher {
   /**
    * delta[state + class] → next state, pre-multiplied by `width`, plus 1, and negative when that
    * state ends a literal, so that the hot loop tests acceptance with one comparison; UNKNOWN until
-   * first used (see `step`).
+   * first used (see `step`). Only the rows of states a text reaches are ever written, so only their
+   * pages cost memory: 300 entries' 15,000 literals make 200,000 states (48 MB of rows).
    */
   private readonly delta: Int32Array;
+  /** The trie's edges (as `delta` would hold them), in a hash table keyed by state + class + 1. */
+  private readonly gotoKeys: Int32Array;
+  private readonly gotoValues: Int32Array;
+  private readonly gotoShift: number;
   /** Failure link of each state (plain state numbers). */
   private readonly fail: Int32Array;
   /** For each accepting state (pre-multiplied), the literals that end there (by index). */
-  private readonly outputs = new Map<number, number[]>();
+  private readonly outputs: Map<number, number[]>;
   private readonly lits: Literal[];
   /** The outputs scanLines reports (reportLines). */
   private lineOutputs: Map<number, number[]>;
@@ -133,7 +138,7 @@ export class MultiMatcher {
 
   /**
    * `forLines`: a newline gets a class of its own (no literal may hold one), so that scanLines
-   * counts lines in the same pass as it looks for literals.
+   * counts lines in the same pass as it looks for literals. `built`: the trie as `cached` read it.
    */
   constructor(
     literals: string[],
@@ -145,7 +150,7 @@ export class MultiMatcher {
       const l = exact ? lit.slice(1) : lit;
       const core = l.replaceAll(BOUNDARY, '');
       return {
-        bytes: Buffer.from(core.toLowerCase(), 'latin1'),
+        text: core.toLowerCase(),
         ...(exact ? { exact: Buffer.from(core, 'latin1') } : {}),
         left: l.startsWith(BOUNDARY),
         right: l.length > 1 && l.endsWith(BOUNDARY),
@@ -153,91 +158,132 @@ export class MultiMatcher {
     });
     let width = 1;
     for (const l of this.lits)
-      for (const b of l.bytes)
+      for (let k = 0; k < l.text.length; k++) {
+        const b = l.text.charCodeAt(k) & 0xff;
         if (!this.cls[b]) {
           this.cls[b] = width;
           if (b >= 0x61 && b <= 0x7a) this.cls[b - 0x20] = width;
           width++;
         }
+      }
     if (forLines) {
       if (this.cls[10]) throw new Error('a literal holds a newline');
       this.cls[10] = width++;
     }
     if (width > 256) throw new Error('too many byte classes');
     this.width = width;
-    if (built && built.width === width && built.cls.every((c, b) => c === this.cls[b])) {
+    const fits =
+      built && built.width === width && built.cls.every((c, b) => c === this.cls[b]) ? built : undefined;
+    // At most one state per byte of the literals.
+    let states = 1;
+    if (fits) states = fits.fail.length;
+    else for (const l of this.lits) states += l.text.length;
+    let bits = 4;
+    while (1 << bits < 2 * states) bits++;
+    this.gotoKeys = new Int32Array(1 << bits);
+    this.gotoValues = new Int32Array(1 << bits);
+    this.gotoShift = 32 - bits;
+
+    if (fits) {
       // The trie and its failure links as a process before made them (MultiMatcher.cached).
-      const { parent, edge, fail, outputs } = built;
-      const used = fail.length;
-      const table = new Int32Array(used * width);
-      const accepting = new Set(outputs.keys());
-      for (let t = 1; t < used; t++)
-        table[parent[t]! * width + edge[t]!] = (accepting.has(t * width) ? -1 : 1) * (t * width + 1);
-      for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 1;
-      if (forLines) table[this.cls[10]!] = NEWLINE;
-      this.delta = table;
+      const { parent, edge, fail, outputs } = fits;
+      for (let t = 1; t < states; t++)
+        this.setGoto(parent[t]! * width + edge[t]!, (outputs.has(t * width) ? -1 : 1) * (t * width + 1));
       this.fail = fail;
       this.outputs = outputs;
-      this.lineOutputs = outputs;
       this.parent = parent;
       this.edge = edge;
-      return;
-    }
-
-    // The trie, in the table that becomes the DFA: at most one state per byte of the literals.
-    let states = 1;
-    for (const l of this.lits) states += l.bytes.length;
-    const table = new Int32Array(states * width);
-    // Each state's parent, the class of the edge from it and its depth, to visit the trie by depth.
-    const parent = new Int32Array(states);
-    const edge = new Uint8Array(states);
-    const depth = new Int32Array(states);
-    const ends = new Map<number, number[]>();
-    let used = 1;
-    let deepest = 0;
-    this.lits.forEach((l, id) => {
-      let s = 0;
-      for (const b of l.bytes) {
-        const at = s * width + this.cls[b]!;
-        if (table[at] === UNKNOWN) {
-          parent[used] = s;
-          edge[used] = this.cls[b]!;
-          depth[used] = depth[s]! + 1;
-          deepest = Math.max(deepest, depth[used]!);
-          table[at] = used++ * width + 1;
+    } else {
+      // The trie; each state's parent, the class of the edge from it and its depth, to visit it by depth.
+      const parent = new Int32Array(states);
+      const edge = new Uint8Array(states);
+      const depth = new Int32Array(states);
+      const ends = new Map<number, number[]>();
+      let used = 1;
+      let deepest = 0;
+      this.lits.forEach((l, id) => {
+        let s = 0;
+        for (let k = 0; k < l.text.length; k++) {
+          const c = this.cls[l.text.charCodeAt(k) & 0xff]!;
+          const at = s * width + c;
+          let next = this.getGoto(at);
+          if (next === UNKNOWN) {
+            parent[used] = s;
+            edge[used] = c;
+            depth[used] = depth[s]! + 1;
+            deepest = Math.max(deepest, depth[used]!);
+            next = used++ * width + 1;
+            this.setGoto(at, next);
+          }
+          s = ((next - 1) / width) | 0;
         }
-        s = ((table[at]! - 1) / width) | 0;
+        const e = ends.get(s);
+        if (e) e.push(id);
+        else ends.set(s, [id]);
+      });
+      this.fail = new Int32Array(used);
+      this.parent = parent.subarray(0, used);
+      this.edge = edge.subarray(0, used);
+      // States by depth (a counting sort): a state's failure link is reached through shallower
+      // states only, whose links and outputs are final by then.
+      const first = new Int32Array(deepest + 2);
+      for (let t = 1; t < used; t++) first[depth[t]! + 1]!++;
+      for (let d = 1; d <= deepest + 1; d++) first[d]! += first[d - 1]!;
+      const order = new Int32Array(used - 1);
+      for (let t = 1; t < used; t++) order[first[depth[t]!]!++] = t;
+      for (const t of order) {
+        const p = parent[t]!;
+        const c = edge[t]!;
+        let f = 0;
+        if (p !== 0) {
+          // The longest proper suffix of t's string that is in the trie: along p's failure links.
+          let g = this.fail[p]!;
+          let next = this.getGoto(g * width + c);
+          while (next === UNKNOWN && g !== 0) {
+            g = this.fail[g]!;
+            next = this.getGoto(g * width + c);
+          }
+          f = next === UNKNOWN ? 0 : ((Math.abs(next) - 1) / width) | 0;
+        }
+        this.fail[t] = f;
+        const inherited = ends.get(f);
+        if (inherited) ends.set(t, [...(ends.get(t) ?? []), ...inherited]);
+        // The edge into t now says whether t ends a literal.
+        if (ends.has(t)) this.setGoto(p * width + c, -(t * width + 1));
       }
-      const e = ends.get(s);
-      if (e) e.push(id);
-      else ends.set(s, [id]);
-    });
-    this.delta = table;
-    this.fail = new Int32Array(used);
-    this.parent = parent.subarray(0, used);
-    this.edge = edge.subarray(0, used);
-    // The root goes back to itself on every class that starts no literal.
-    for (let c = 0; c < width; c++) if (table[c] === UNKNOWN) table[c] = 1;
-    if (forLines) table[this.cls[10]!] = NEWLINE;
-
-    // States by depth (a counting sort): a state's failure link is reached through shallower
-    // states only, whose links and outputs are final by then.
-    const first = new Int32Array(deepest + 2);
-    for (let t = 1; t < used; t++) first[depth[t]! + 1]!++;
-    for (let d = 1; d <= deepest + 1; d++) first[d]! += first[d - 1]!;
-    const order = new Int32Array(used - 1);
-    for (let t = 1; t < used; t++) order[first[depth[t]!]!++] = t;
-    for (const t of order) {
-      const p = parent[t]!;
-      const f = p === 0 ? 0 : ((Math.abs(this.step(this.fail[p]!, edge[t]!)) - 1) / width) | 0;
-      this.fail[t] = f;
-      const inherited = ends.get(f);
-      if (inherited) ends.set(t, [...(ends.get(t) ?? []), ...inherited]);
-      // The edge into t now says whether t ends a literal.
-      if (ends.has(t)) table[p * width + edge[t]!] = -(t * width + 1);
+      this.outputs = new Map();
+      for (const [st, ids] of ends) this.outputs.set(st * width, ids);
     }
-    for (const [s, ids] of ends) this.outputs.set(s * width, ids);
     this.lineOutputs = this.outputs;
+    // The DFA, filled on first use; the root goes back to itself on every class that starts no
+    // literal (root edges are filled from the trie by `step`).
+    this.delta = new Int32Array(this.fail.length * width);
+    for (let c = 0; c < width; c++) if (this.getGoto(c) === UNKNOWN) this.delta[c] = 1;
+    if (forLines) this.delta[this.cls[10]!] = NEWLINE;
+  }
+
+  /** The trie edge stored for state + class `at` (UNKNOWN: none). */
+  private getGoto(at: number): number {
+    const key = at + 1;
+    const mask = this.gotoKeys.length - 1;
+    for (let h = Math.imul(key, 0x9e3779b1) >>> this.gotoShift; ; h = (h + 1) & mask) {
+      const k = this.gotoKeys[h]!;
+      if (k === key) return this.gotoValues[h]!;
+      if (k === 0) return UNKNOWN;
+    }
+  }
+
+  private setGoto(at: number, value: number): void {
+    const key = at + 1;
+    const mask = this.gotoKeys.length - 1;
+    for (let h = Math.imul(key, 0x9e3779b1) >>> this.gotoShift; ; h = (h + 1) & mask) {
+      const k = this.gotoKeys[h]!;
+      if (k === key || k === 0) {
+        this.gotoKeys[h] = key;
+        this.gotoValues[h] = value;
+        return;
+      }
+    }
   }
 
   /**
@@ -293,7 +339,8 @@ export class MultiMatcher {
     const at = s * this.width + c;
     let next = this.delta[at]!;
     if (next === UNKNOWN) {
-      next = this.step(this.fail[s]!, c);
+      next = this.getGoto(at);
+      if (next === UNKNOWN) next = this.step(this.fail[s]!, c);
       this.delta[at] = next;
     }
     return next;
@@ -398,7 +445,7 @@ export class MultiMatcher {
   /** Where literal `id`, ending at `i`, begins, if its case and word boundaries hold; else -1. */
   private confirmed(buf: Uint8Array, i: number, id: number, from: number, to: number): number {
     const l = this.lits[id]!;
-    const start = i + 1 - l.bytes.length;
+    const start = i + 1 - l.text.length;
     // Outside the searched range counts as a non-word character, as at the ends of a text.
     const before = start > from ? isWord(buf[start - 1]!) : false;
     const after = i + 1 < to ? isWord(buf[i + 1]!) : false;

@@ -43,6 +43,13 @@ export function workerCount(bytes: number | undefined): number {
 /** A block's buffer holds this much at least: a 1 MB block, the chunk that ended it and a carried-over event. */
 const BLOCK_CAPACITY = 3 << 19;
 
+/**
+ * A worker's heap: what it keeps is its automaton and patterns; what it makes per block (the
+ * lines it reads, the hits) is garbage at once, so a small young generation costs little time and
+ * keeps the worker's memory small.
+ */
+const LIMITS = { maxYoungGenerationSizeMb: 4 };
+
 /** The module a worker runs: the bundle's entry, or the source when run from TypeScript (tests). */
 function workerUrl(): URL {
   return import.meta.url.endsWith('.ts')
@@ -67,9 +74,9 @@ export class WorkerPool {
       const w = url.pathname.endsWith('.ts')
         ? new Worker(
             `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`,
-            { eval: true, workerData: { spec } },
+            { eval: true, workerData: { spec }, resourceLimits: LIMITS },
           )
-        : new Worker(url, { workerData: { spec } });
+        : new Worker(url, { workerData: { spec }, resourceLimits: LIMITS });
       w.on('message', (reply: WorkerReply) => {
         const p = this.pending.get(reply.id);
         this.pending.delete(reply.id);
