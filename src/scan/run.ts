@@ -206,7 +206,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
                 precise: opts.cache !== false,
                 ...(opts.blockBytes ? { block: opts.blockBytes } : {}),
                 // Lines found by the workers, events made and classified here, in input order.
-                ...(pool ? { find: pool.find, ahead: pool.ahead, alloc: pool.alloc, free: pool.free } : {}),
+                ...(pool ? { find: pool.find, ahead: pool.ahead, alloc: pool.alloc } : {}),
               })
             : recordCandidates(counted(), name, format, report);
         for await (const c of candidates) {

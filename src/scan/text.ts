@@ -325,10 +325,11 @@ export interface TextOptions<T> {
   handle?: BlockHandler<T>;
   /** How many blocks may be handled ahead of the one whose events are yielded. */
   ahead?: number;
-  /** Blocks are made in this (a SharedArrayBuffer's, for workers). */
+  /**
+   * Makes a buffer for blocks (a SharedArrayBuffer's, for workers); a few are made and used again
+   * for block after block, a block's once its events were yielded and the next block is made.
+   */
   alloc?: (size: number) => Buffer;
-  /** Called with a block of `alloc`'s whose events were all yielded (and used): it may be reused. */
-  free?: (buf: Buffer) => void;
   /** Bytes read into a block before it is handled (4 MB; smaller in tests, to cut events at block edges). */
   block?: number;
 }
@@ -416,12 +417,24 @@ export async function* textEvents<T extends { place: Place }>(
     return block.subarray(nl + 1);
   }
 
-  /** The parts as one block (in a buffer of opts.alloc's, when given). */
+  // Blocks are made in a few buffers used again and again: a new one per block was garbage that the
+  // collector (a worker's, for shared ones) freed late, and its pages were mapped anew each time.
+  const make = opts.alloc ?? ((size: number) => Buffer.allocUnsafeSlow(size));
+  const capacity = ((opts.block ?? BLOCK) * 3) >> 1;
+  /** Whole buffers free to use. */
+  const spare: Buffer[] = [];
+  /** Buffers of blocks whose events were all yielded: free once what is carried over is copied. */
+  const used: Buffer[] = [];
+
+  /** The parts as one block, in a buffer of the pool (of opts.alloc's, when given). */
   function concat(parts: Buffer[]): Buffer {
-    if (!opts.alloc) return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    const out = opts.alloc(parts.reduce((n, p) => n + p.length, 0));
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    const i = spare.findIndex((b) => b.length >= size);
+    const out = (i >= 0 ? spare.splice(i, 1)[0]! : make(Math.max(size, capacity))).subarray(0, size);
     let at = 0;
     for (const p of parts) at += p.copy(out, at);
+    // The blocks before this one are done with: what was carried over from them is copied.
+    for (const b of used.splice(0)) if (spare.length < 4) spare.push(b);
     return out;
   }
 
@@ -444,8 +457,8 @@ export async function* textEvents<T extends { place: Place }>(
       e.place.line = first + (e.place.line ?? 0);
       yield e;
     }
-    // Its events are used: the block may be reused, unless what is carried over is still in it.
-    if (opts.free && carry.buffer !== job.buf.buffer) opts.free(job.buf);
+    // Its events are used: its buffer may take another block once the next one is made.
+    used.push(Buffer.from(job.buf.buffer, 0, job.buf.buffer.byteLength));
   }
 
   /** Takes the next chunks (and what was carried over) as one block, copied once, as a job. */

@@ -40,9 +40,6 @@ export function workerCount(bytes: number | undefined): number {
   return cores < 2 ? 0 : Math.min(cores - 1, set === 'auto' ? 3 : 1);
 }
 
-/** A block's buffer holds this much at least: a 1 MB block, the chunk that ended it and a carried-over event. */
-const BLOCK_CAPACITY = 3 << 19;
-
 /**
  * A worker's heap: what it keeps is its automaton and patterns; what it makes per block (the
  * lines it reads, the hits) is garbage at once, so a small young generation costs little time and
@@ -95,25 +92,8 @@ export class WorkerPool {
     this.pending.clear();
   }
 
-  /** Shared buffers of blocks whose events were used, to be used again (see `free`). */
-  private readonly spare: SharedArrayBuffer[] = [];
-
-  /**
-   * A block in a buffer workers can read: its memory is shared, not copied. Buffers are reused: a
-   * new SharedArrayBuffer per block stayed alive until a worker's garbage collector dropped its
-   * view of it, which a worker that allocates little rarely runs (+50 MB peak RSS on 200 MB).
-   */
-  alloc = (size: number): Buffer => {
-    const i = this.spare.findIndex((b) => b.byteLength >= size);
-    const sab = i >= 0 ? this.spare.splice(i, 1)[0]! : new SharedArrayBuffer(Math.max(size, BLOCK_CAPACITY));
-    return Buffer.from(sab, 0, size);
-  };
-
-  /** Takes back a block of `alloc`'s whose events were used. */
-  free = (buf: Buffer): void => {
-    if (buf.buffer instanceof SharedArrayBuffer && this.spare.length < 2 * this.ahead + 2)
-      this.spare.push(buf.buffer);
-  };
+  /** A buffer for blocks that workers can read: its memory is shared, not copied. */
+  alloc = (size: number): Buffer => Buffer.from(new SharedArrayBuffer(size));
 
   /** The lines of buf[0, to) where an incident may be (as findLines says), found by the next worker in turn. */
   find = (buf: Buffer, to: number, timestamped: boolean): Promise<Found> => {
