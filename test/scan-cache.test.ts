@@ -166,6 +166,20 @@ test('a line whose strong literal means nothing there makes no candidate; one th
   // A pattern that may span lines, on a line that is not an event of its own: kept.
   assert.equal(lines(`${t}sent without\n\tpayload\n`), 1);
   assert.equal(lines(`${t}Tunnel caf\xe9 closed\n`.replace('\\xe9', '\u00e9')), 1, 'not ASCII: kept');
+  // A status literal means something only where the status reader reads that status.
+  const ms = (n: number) => t.replace(',017', `,${n}`);
+  assert.equal(
+    lines(`${ms(403)}Cache refreshed: 12 entries\n${ms(503)}done\n`),
+    0,
+    "a time's ,403 is no status",
+  );
+  assert.equal(lines(`${ms(403)}Cache refreshed: 12 entries\n`, false), 1, 'without precision: a hit');
+  assert.equal(lines(`${ms(17)}call ended with HTTP 403 Forbidden\n`), 1, 'a status the reader reads');
+  assert.equal(
+    lines(`${ms(403)}Cache refreshed: 12 entries\n\tand more\n`),
+    1,
+    'the first line of a longer event: kept (the reader reads the whole event)',
+  );
 });
 
 test('a cached scan finds the same incidents, diagnoses and groups as diagnosing every event', async () => {

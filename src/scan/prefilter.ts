@@ -347,11 +347,16 @@ const NOT_PLAIN = /[^\t\f\r\x20-\x7e]/;
 
 /**
  * What a strong literal needs to mean something on its line: null when it means something wherever
- * it is (an error word, a signal such as a status); else the patterns of its strong symptoms, one
- * of which must hold on the line, and whether one of them may span lines (then only a line that is
- * an event of its own is told apart).
+ * it is (an error word, a signal such as an errno); else the patterns of its strong symptoms and the
+ * statuses its status symptoms want (the status reader must read one of them on the line: a time's
+ * milliseconds ",403" are no status), one of which must hold, and whether one of them may span
+ * lines (then only a line that is an event of its own is told apart; the status reader's counts as
+ * spanning).
  */
-type LineCheck = { patterns: RegExp[]; spanning: boolean } | null;
+type LineCheck = { patterns: RegExp[]; statuses: RegExp[]; spanning: boolean } | null;
+
+/** Marks a check that is a status symptom's codes (the source of its valueRe) among LinesSpec.patterns. */
+const STATUS_CHECK = '\u0003';
 
 /**
  * What Prefilter.lines needs, as plain data a worker thread can be given (structured-clone safe):
@@ -380,16 +385,26 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
       own.reportLines((id) => spec.checks[id] !== undefined);
       return own;
     });
-  const regexes = spec.patterns.map((p) => new RegExp(p, 'i'));
-  const spans = spec.patterns.map((p) => !singleLine(p));
+  const regexes = spec.patterns.map((p) =>
+    p.startsWith(STATUS_CHECK) ? new RegExp(p.slice(1)) : new RegExp(p, 'i'),
+  );
+  const status = spec.patterns.map((p) => p.startsWith(STATUS_CHECK));
+  const spans = spec.patterns.map((p, i) => status[i] || !singleLine(p));
   const checks = spec.checks.map((c): LineCheck | undefined =>
-    c ? { patterns: c.map((i) => regexes[i]!), spanning: c.some((i) => spans[i]) } : c,
+    c
+      ? {
+          patterns: c.filter((i) => !status[i]).map((i) => regexes[i]!),
+          statuses: c.filter((i) => status[i]).map((i) => regexes[i]!),
+          spanning: c.some((i) => spans[i]),
+        }
+      : c,
   );
   return (buf, from, to, hits, precise, isHead) => {
     // The line last read: a line often holds several strong literals ("connectivity.Tunnel").
     let at = -1;
     let nl = 0;
     let text = '';
+    let statuses: string[] | undefined;
     return matcher().scanLines(buf, from, to, (lineStart, line, _start, id) => {
       const check = checks[id];
       if (check === undefined) return false;
@@ -400,9 +415,11 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
           if (nl < 0 || nl > to) nl = to;
           // As the event's text would end, were it this line alone.
           text = buf.toString('latin1', lineStart, nl).trimEnd();
+          statuses = undefined;
         }
         if (
           !check.patterns.some((re) => re.test(text)) &&
+          !check.statuses.some((re) => (statuses ??= statusesIn(text)).some((c) => re.test(c))) &&
           // Not plain ASCII: latin1 is not what the matcher reads (UTF-8), so no telling here.
           !NOT_PLAIN.test(text) &&
           (!check.spanning || (isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
@@ -425,6 +442,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
    * of its strong symptoms that must hold on its line (null: it means something anywhere).
    */
   const literals = new Map<string, { symptoms: Symptom[]; strong: boolean; checks: string[] | null }>();
+  /** `pattern`: what must hold on the line for the literal to mean something (a status symptom: its codes). */
   const add = (literal: string, symptom: Symptom | null, strong: boolean, pattern?: string) => {
     const l = literals.get(literal) ?? { symptoms: [], strong: false, checks: [] };
     if (symptom) l.symptoms.push(symptom);
@@ -459,7 +477,13 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     const strong = new Set(triggers(symptoms, logConfidence));
     for (const s of symptoms) {
       if ('literals' in s.trigger)
-        for (const l of s.trigger.literals) add(l, s, strong.has(s), entry.match[s.symptom]!.pattern);
+        for (const l of s.trigger.literals)
+          add(
+            l,
+            s,
+            strong.has(s),
+            s.status ? STATUS_CHECK + s.status.source : entry.match[s.symptom]!.pattern,
+          );
       else {
         if (strong.has(s)) strongPatterns.add(s.trigger.pattern);
         unfiltered.push({ symptom: s, re: new RegExp(s.trigger.pattern, 'i') });
