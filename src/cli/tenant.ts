@@ -10,6 +10,7 @@ import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
 import { MPL_STATUSES, type KeystoreEntry } from '../tenant/entities.js';
 import { daysUntil, keystoreEntries, tenantTrustStore } from '../tenant/keystore.js';
 import { loadServiceKey, secretsOf, type ServiceKey } from '../tenant/service-key.js';
+import { withoutSecrets } from '../redact.js';
 import { defaultDirection, parseTarget } from '../probe/target.js';
 import {
   deployedArtifacts,
@@ -63,7 +64,7 @@ async function withClient<T>(
     return await run(client, key);
   } catch (e) {
     // Belt and braces: no sentence may carry a secret of the key, nor the token.
-    if (e instanceof Error) for (const s of secretsOf(key)) e.message = e.message.split(s).join('(secret)');
+    if (e instanceof Error) e.message = withoutSecrets(e.message, secretsOf(key));
     throw e;
   } finally {
     await client.close();

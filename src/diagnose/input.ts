@@ -1,5 +1,6 @@
 // Reads one incident's text from arguments, a file or standard input, and refuses what is not
 // an error text (binary data, an empty input, more than one incident can be) in one sentence.
+import { redact } from '../redact.js';
 import { open } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 
@@ -54,7 +55,8 @@ export function decodeIncident(buf: Buffer, source: string): IncidentText {
     throw new UserError(
       `${source} is empty: give the error text as arguments, with --file, or on standard input`,
     );
-  return { text, warnings };
+  // Secrets never reach a report: the text is diagnosed as it will be shown.
+  return { text: redact(text), warnings };
 }
 
 async function readBounded(stream: AsyncIterable<Buffer | string>): Promise<Buffer> {

@@ -9,6 +9,7 @@ import { fetchServerChain } from '../trust/fetch.js';
 import { closestHint, closestSignal, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
+import { redact, withoutSecrets } from '../redact.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 
 export interface HttpSpec {
@@ -201,7 +202,8 @@ function send(
         reason: res.statusMessage ?? '',
         headers: shown,
         ms: { firstByte: Math.round(firstByte), total: Math.round(performance.now() - started) },
-        body: Buffer.concat(chunks).toString('utf8'),
+        // A peer may echo the request back (httpbin's /anything): nothing sent as a secret is shown.
+        body: withoutSecrets(redact(Buffer.concat(chunks).toString('utf8')), sentSecrets(spec, headers)),
         ...(end ? { bodyEnd: end, bodyBytes: size } : {}),
         setCookies,
         rawHeaders: res.headers,
@@ -284,6 +286,17 @@ const cookieHeader = (setCookies: string[]) => setCookies.map((c) => c.split(';'
 /** The headers without the user's credentials and the session (for another origin). */
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([k]) => !CREDENTIAL_HEADERS.includes(k)));
+}
+
+/** The secret values a request sends: the password or token, and the credential headers' values. */
+function sentSecrets(spec: HttpSpec, headers: Record<string, string>): string[] {
+  const out = spec.auth ? ['bearer' in spec.auth ? spec.auth.bearer : spec.auth.password] : [];
+  for (const k of CREDENTIAL_HEADERS) {
+    const v = headers[k];
+    if (!v || /^(?:required|fetch)$/i.test(v)) continue;
+    out.push(v, v.replace(/^\S+\s+/, ''), ...v.split(/;\s*/).map((c) => c.slice(c.indexOf('=') + 1)));
+  }
+  return out;
 }
 
 /** What the credential headers are, in words: "the Basic credentials", "the OAuth token". */

@@ -3,7 +3,7 @@
 // built from the response only: request headers, cookies, query strings and bodies sent carry
 // credentials, and none of them is ever read.
 import type { Candidate, Place, Report } from './incident.js';
-import { redact } from './mask.js';
+import { redact } from '../redact.js';
 import { parseTime } from './text.js';
 
 /** Response headers that help a diagnosis and carry no secret. */

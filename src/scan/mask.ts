@@ -1,22 +1,6 @@
-// Two rewrites of a message: `redact` removes secrets (from any text scan prints), and `mask`
-// makes messages that differ only in their numbers, ids, times and hosts the same, so that
-// unknown incidents can be grouped.
-
-const SECRET_HEADER =
-  /\b(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|x-api-key|api-key|apikey)(\s*[:=]\s*)[^\r\n]+/gi;
-const SECRET_SCHEME = /\b(Basic|Bearer|Negotiate|NTLM|Digest)\s+[A-Za-z0-9._~+/=-]{8,}/g;
-const SECRET_PARAM =
-  /\b(password|passwd|pwd|secret|client_secret|access_token|refresh_token|id_token|token|assertion|signature|sig|jsessionid|session_?id|api_?key)(["']?\s*[:=]\s*["']?)[^"'&\s,;<>]+/gi;
-const JWT = /\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*/g;
-
-/** Removes credentials: authorization and cookie headers, bearer and basic tokens, password and token values. */
-export function redact(text: string): string {
-  return text
-    .replace(SECRET_HEADER, '$1$2<redacted>')
-    .replace(SECRET_SCHEME, '$1 <redacted>')
-    .replace(JWT, '<redacted>')
-    .replace(SECRET_PARAM, '$1$2<redacted>');
-}
+// `mask` makes messages that differ only in their numbers, ids, times and hosts the same, so that
+// unknown incidents can be grouped (after `redact` has removed secrets).
+import { redact } from '../redact.js';
 
 const MASKS: [RegExp, string][] = [
   // Times first: their digits would otherwise become separate numbers.

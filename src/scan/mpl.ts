@@ -1,7 +1,7 @@
 // Cloud Integration message processing logs, as the OData API returns them (`d.results` entries,
 // or one per line): a failed message is an incident, and its error text is what gets diagnosed.
 import type { Candidate, Place } from './incident.js';
-import { redact } from './mask.js';
+import { redact } from '../redact.js';
 import { parseTime } from './text.js';
 
 /** Final or stuck states that mean the message did not get through. */

@@ -5,7 +5,7 @@
 import type { Candidate, Place, Report } from './incident.js';
 import type { Prefilter } from './prefilter.js';
 import { ERROR_LEVELS } from './prefilter.js';
-import { redact } from './mask.js';
+import { redact } from '../redact.js';
 
 /** Bytes handed to the prefilter (or a worker) at a time, by default. */
 const BLOCK = 1 << 20;

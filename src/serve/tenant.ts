@@ -14,6 +14,7 @@ import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
 import { deployedArtifacts } from '../tenant/endpoints.js';
 import { keystoreEntries } from '../tenant/keystore.js';
 import { secretsOf, type ServiceKey } from '../tenant/service-key.js';
+import { withoutSecrets } from '../redact.js';
 import { HttpProblem } from './problem.js';
 import { problemSchema } from './schemas.js';
 
@@ -44,7 +45,7 @@ export function tenantRoutes(key: ServiceKey): FastifyPluginAsync {
     try {
       return await run(client);
     } catch (e) {
-      if (e instanceof Error) for (const s of secretsOf(key)) e.message = e.message.split(s).join('(secret)');
+      if (e instanceof Error) e.message = withoutSecrets(e.message, secretsOf(key));
       // The tenant's refusals and failures are the tenant's, not the request's: 502.
       if (e instanceof UserError) throw new HttpProblem(502, e.message);
       throw e;

@@ -1,0 +1,42 @@
+// Credentials out of any text linkdoctor shows: `redact` by their shape (headers, schemes, parameters,
+// a password in a URL), `withoutSecrets` by their value when linkdoctor knows them (what a probe sent).
+// A value that is a protocol keyword stays: `X-CSRF-Token: Required` is evidence, not a secret.
+
+const KEYWORD =
+  /^(?:required|fetch|invalid|expired|missing|none|null|undefined|empty|true|false|<redacted>)$/i;
+const SECRET_HEADER =
+  /\b(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|x-api-key|api-key|apikey)(["']?\s*[:=]\s*["']?)([^"'\r\n]+)/gi;
+const SECRET_SCHEME = /\b(Basic|Bearer|Negotiate|NTLM|Digest)\s+[A-Za-z0-9._~+/=-]{8,}/g;
+const SECRET_PARAM =
+  /\b(password|passwd|pwd|secret|client_secret|access_token|refresh_token|id_token|token|assertion|signature|sig|jsessionid|session_?id|api_?key)(["']?\s*[:=]\s*["']?)([^"'&\s,;<>]+)/gi;
+const JWT = /\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*/g;
+// user:password@ in a URL (RFC 3986 userinfo); the scheme bounded so that a long word costs no backtracking.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/?#@:]{0,256}):[^\s/?#@]{1,256}@/gi;
+
+const keep = (whole: string, name: string, sep: string, value: string) =>
+  KEYWORD.test(value.trim()) ? whole : `${name}${sep}<redacted>`;
+
+/**
+ * Removes credentials by their shape: authorization, cookie, CSRF-token and API-key headers (also as
+ * JSON fields), Basic/Bearer/… tokens, JWTs, password/secret/token parameters and the password of a
+ * URL (`https://user:<redacted>@host`). Protocol keywords as values (`X-CSRF-Token: Required`) stay.
+ * Linear in the text's length.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(URL_PASSWORD, '$1:<redacted>@')
+    .replace(SECRET_HEADER, keep)
+    .replace(SECRET_SCHEME, '$1 <redacted>')
+    .replace(JWT, '<redacted>')
+    .replace(SECRET_PARAM, keep);
+}
+
+/**
+ * `text` with each known secret (a password, a token, a client secret: 4 characters or more, shorter
+ * ones would blank ordinary words) replaced by "(secret)"; for what a peer may echo back.
+ */
+export function withoutSecrets(text: string, secrets: Iterable<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('(secret)');
+  return out;
+}
