@@ -140,6 +140,8 @@ export const SIGNAL_TYPES = {
   'smtp.auth': 'probe: refused',
   'http.endpoint':
     "probe --tenant: what the tenant's deployed endpoints say of a 404: case | wrong-url | wrong-host | not-deployed",
+  'net.protocol':
+    "probe: what a port speaks when it is not what the URL's scheme expects: ssh | smtp | smtp-tls | ftp | ftp-tls | tls | http | pop3 | imap (detail: the URL to use)",
 } as const;
 
 /** One observed fact, with where it was seen. */
@@ -337,6 +339,19 @@ export interface SmtpFinding {
   envelope?: string[];
   /** When the port did not answer: the submission ports tried instead. */
   alternatives?: { port: number; protection: 'STARTTLS' | 'SMTPS'; answered: boolean; detail: string }[];
+  /** The commands and replies, in order (`-v` prints them); AUTH and its answers masked. */
+  dialogue?: DialogueLine[];
+}
+
+/**
+ * One line of a text protocol's conversation (SMTP, FTP), as `curl -v` shows it: `>` what the probe
+ * sent, `<` what the server answered; `step` is the probe step it belongs to. Credentials (AUTH,
+ * PASS and their answers) are masked; at most a few hundred lines are kept.
+ */
+export interface DialogueLine {
+  step: string;
+  dir: '>' | '<';
+  text: string;
 }
 
 /** What the ftp probe saw. */
@@ -357,6 +372,8 @@ export interface FtpFinding {
   entries?: number;
   /** --write-test: the temporary file that was uploaded and removed. */
   writeTest?: { file: string; ok: boolean; detail: string };
+  /** The commands and replies of the control connection, in order (`-v`); PASS masked. */
+  dialogue?: DialogueLine[];
 }
 
 /** What the ssh probe saw (sftp:// and ssh://). */

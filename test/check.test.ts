@@ -1,18 +1,17 @@
 // `linkdoctor check`: an inventory of the lab's servers, a real nginx and a real sshd (both from
 // Debian, started by the test on 127.0.0.1), each target the same probe as `linkdoctor probe`.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { makePki } from '../src/lab/pki.js';
 import { parseInventory } from '../src/watch/inventory.js';
-import { freePort, runCliAsync, startNginx, waitListening } from './helpers.js';
+import { freePort, runCliAsync, SSHD, startNginx, startSshd } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
-const SSHD = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : undefined;
 
 let lab: Lab;
 let dir = '';
@@ -42,17 +41,16 @@ before(async () => {
   if (SSHD) {
     for (const k of ['host_ed25519', 'other_ed25519'])
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test', '-f', join(dir, k)]);
-    sshdPort = await freePort();
-    writeFileSync(
-      join(dir, 'sshd_config'),
-      `Port ${sshdPort}\nListenAddress 127.0.0.1\nHostKey ${dir}/host_ed25519\nPidFile ${dir}/sshd.pid\nUsePAM no\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n`,
+    const sshd = await startSshd(
+      dir,
+      ['host_ed25519'],
+      'PasswordAuthentication yes\nKbdInteractiveAuthentication no\n',
     );
+    sshdPort = sshd.port;
+    children.push(sshd.child);
     const key = (f: string) => readFileSync(join(dir, f), 'utf8').split(' ').slice(0, 2).join(' ');
     writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshdPort} ${key('host_ed25519.pub')}\n`);
     writeFileSync(join(dir, 'known_hosts_stale'), `[127.0.0.1]:${sshdPort} ${key('other_ed25519.pub')}\n`);
-    mkdirSync('/run/sshd', { recursive: true });
-    children.push(spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' }));
-    assert.ok(await waitListening(sshdPort), 'sshd listens');
   }
 });
 

@@ -1,5 +1,6 @@
 // Shared by the tests: run the built CLI as a user would, and find the team's shared folder.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -203,4 +204,73 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/** OpenSSH's server, when installed; the tests that need it skip with this reason otherwise. */
+export const SSHD = existsSync('/usr/sbin/sshd') ? '/usr/sbin/sshd' : undefined;
+export const SSHD_MISSING = 'sshd is not installed (apt-get install openssh-server); .ci/run installs it';
+
+/**
+ * Starts a test's own sshd in the foreground on 127.0.0.1 with the host keys given (files under
+ * `dir`) and `extra` config lines, its pid file in `dir`. A port taken between freePort and sshd's
+ * bind (another test run on the same machine) is tried again with another port, and "listening"
+ * means this sshd is still alive, not merely that something answers the port. Resolves to its
+ * port and process; the caller kills it. Throws when it does not listen after 3 tries.
+ */
+export async function startSshd(
+  dir: string,
+  hostKeys: string[],
+  extra = '',
+): Promise<{ port: number; child: import('node:child_process').ChildProcess }> {
+  mkdirSync('/run/sshd', { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const config = join(dir, 'sshd_config');
+    writeFileSync(
+      config,
+      `Port ${port}\nListenAddress 127.0.0.1\n${hostKeys.map((k) => `HostKey ${join(dir, k)}\n`).join('')}PidFile ${dir}/sshd.pid\nUsePAM no\n${extra}`,
+    );
+    const child = spawn(SSHD!, ['-D', '-e', '-f', config], { stdio: 'ignore' });
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    if ((await waitListening(port)) && !exited) {
+      // A moment more: an sshd that lost the port to another process exits right after the bind.
+      await new Promise((r) => setTimeout(r, 100));
+      if (!exited) return { port, child };
+    }
+    child.kill();
+  }
+  throw new Error(`sshd did not listen (config ${dir}/sshd_config)`);
+}
+
+/**
+ * A system user of this test run only (a unique name, so that runs on the same machine do not share
+ * or delete each other's), with `password`, home `home` and login shell /bin/sh. Only as root with
+ * useradd and chpasswd; undefined otherwise. It is removed by `remove()`, and also when the process
+ * exits or is interrupted (SIGINT, SIGTERM) before that.
+ */
+export function addSystemUser(
+  home: string,
+  password: string,
+): { name: string; remove: () => void } | undefined {
+  if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/useradd') || !existsSync('/usr/sbin/chpasswd'))
+    return undefined;
+  const name = `ldtest${randomBytes(4).toString('hex')}`;
+  if (spawnSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', name]).status !== 0) return undefined;
+  let removed = false;
+  const remove = () => {
+    if (removed) return;
+    removed = true;
+    spawnSync('userdel', [name]);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    remove();
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', remove);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  spawnSync('chpasswd', { input: `${name}:${password}\n` });
+  console.log(`created the system user ${name} for the password-login tests; it is removed at the end`);
+  return { name, remove };
 }

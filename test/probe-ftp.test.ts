@@ -138,6 +138,26 @@ test('plain FTP: banner, FEAT, login, passive listing of the path', async () => 
   assert.deepEqual(f.listing!.map((e) => e.name).sort(), ['order-1.xml', 'order-2.xml']);
 });
 
+test('plain FTP is not marked ✔ tls; -v shows the dialogue with PASS masked', async () => {
+  const port = await ftp();
+  const r = await runCliAsync(['probe', `ftp://127.0.0.1:${port}/outbox`, ...login, '--timeout', '3', '-v'], {
+    env: { FTP_PW: PASSWORD },
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.ok(!r.stdout.includes(PASSWORD), 'no password in the output');
+  assert.match(r.stdout, /^ {2}! tls .*plain FTP/m, r.stdout);
+  assert.doesNotMatch(r.stdout, /✔ tls/);
+  // The commands and replies under the step that sent them, as curl -v shows them.
+  assert.match(r.stdout, /✔ ftp [^\n]*\n {8}< 220[ -][\s\S]*?\n {8}> FEAT\n/);
+  assert.match(r.stdout, /> USER edi\n {8}< 331 [^\n]*\n {8}> PASS \(credentials hidden\)\n {8}< 230 /);
+  assert.match(r.stdout, /✔ list [\s\S]*> (?:EPSV|PASV)/);
+  // Without -v, no dialogue.
+  const quiet = await runCliAsync(['probe', `ftp://127.0.0.1:${port}/outbox`, ...login, '--timeout', '3'], {
+    env: { FTP_PW: PASSWORD },
+  });
+  assert.doesNotMatch(quiet.stdout, /> FEAT/);
+});
+
 test('explicit FTPS: AUTH TLS, the chain judged like https, then the listing over TLS', async () => {
   const port = await ftp({ tls: true });
   const { status, json, steps } = await probe(`ftp://127.0.0.1:${port}/outbox`, login);

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { closedPort } from '../src/lab/index.js';
 import { makePki, type LabPki } from '../src/lab/pki.js';
-import { runCliAsync } from './helpers.js';
+import { rawServer, runCliAsync } from './helpers.js';
 
 const PASSWORD = 'smtp-secret-for-test-7f3a';
 let pki: LabPki;
@@ -222,6 +222,37 @@ test('a port that stays closed with no alternative answering: the refusal, and n
   });
   assert.match(step(json, 'tcp')!.detail, /do not answer either/);
   assert.equal(json.diagnoses[0]?.id, 'tcp-connection-refused');
+});
+
+test('-v shows the SMTP dialogue (AUTH masked); the EHLO list is printed once', async () => {
+  const port = await smtp();
+  const args = ['probe', `smtp://127.0.0.1:${port}`, '--trust', trust, '--timeout', '3', ...login];
+  const r = await runCliAsync([...args, '-v'], { env: { SMTP_PW: PASSWORD } });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const b64 = Buffer.from(`\0mailer\0${PASSWORD}`).toString('base64');
+  assert.ok(!r.stdout.includes(PASSWORD) && !r.stdout.includes(b64), 'no password, plain or base64');
+  assert.match(r.stdout, /✔ smtp [^\n]*\n {8}< 220 [^\n]*\n {8}> EHLO /);
+  // The probe's own commands are shown as sent, not as nodemailer masks them.
+  assert.match(r.stdout, / {8}> MAIL FROM:<>\n {8}< 5\d\d [^\n]*\n {8}> RSET\n/);
+  assert.match(r.stdout, / {8}> STARTTLS\n {8}< 220 /);
+  assert.match(r.stdout, /✔ auth [^\n]*\n {8}> AUTH PLAIN \(credentials hidden\)\n {8}< 235 /);
+  const plain = await runCliAsync(args, { env: { SMTP_PW: PASSWORD } });
+  assert.equal(plain.stdout.match(/\bEHLO: /g)?.length, 1, `the EHLO list once:\n${plain.stdout}`);
+  assert.doesNotMatch(plain.stdout, /> EHLO/);
+});
+
+test('a server that trickles part of a greeting: the bytes it sent, then nothing more (slow, not silent)', async () => {
+  const port = await rawServer((s) => s.write('220 mail.exa'), closers);
+  const started = Date.now();
+  const { json } = await probe(`smtp://127.0.0.1:${port}`, ['--timeout', '2']);
+  assert.ok(Date.now() - started < 15_000, 'bounded by the timeout');
+  const detail = step(json, 'smtp')!.detail;
+  assert.match(detail, /the server sent 12 bytes, then nothing more within 1\.8 s/, detail);
+  assert.ok(
+    json.signals.some((s) => s.type === 'net.error' && s.value === 'slow'),
+    JSON.stringify(json.signals),
+  );
+  assert.equal(json.diagnoses[0]?.id, 'network-timeout');
 });
 
 test('a silent server and a garbage server end in a clear verdict within the timeout', async () => {

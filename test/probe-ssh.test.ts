@@ -3,33 +3,21 @@
 // unlistable directory need a non-root user with a known password: the test creates one when it
 // runs as root (and removes it), and skips those cases otherwise.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCliAsync, type Run, freePort, waitListening } from './helpers.js';
+import { addSystemUser, runCliAsync, type Run, SSHD, SSHD_MISSING, startSshd } from './helpers.js';
 
-const SSHD = '/usr/sbin/sshd';
-const skip =
-  !existsSync(SSHD) && 'sshd is not installed (apt-get install openssh-server); .ci/run installs it';
+const skip = !SSHD && SSHD_MISSING;
 if (skip) console.log(`# skipping the sshd tests: ${skip}`);
 
-const USER = 'ldsshtest';
 const PASSWORD = `pw-${randomBytes(9).toString('base64url')}`;
 const PASSPHRASE = `pp-${randomBytes(9).toString('base64url')}`;
-const canAddUser =
-  process.getuid?.() === 0 && existsSync('/usr/sbin/useradd') && existsSync('/usr/sbin/chpasswd');
+/** The system user of this run (a name of its own: runs on one machine do not share it). */
+let user: ReturnType<typeof addSystemUser>;
 let userAdded = false;
 
 let dir = '';
@@ -60,44 +48,32 @@ before(async () => {
   keygen(join(dir, 'id_locked'), 'ed25519', PASSPHRASE);
   secrets.push(...['id_plain', 'id_locked'].map((k) => readFileSync(join(dir, k), 'utf8').split('\n')[2]!));
 
-  if (canAddUser) {
-    const add = spawnSync('useradd', ['-M', '-d', join(dir, 'home'), '-s', '/bin/sh', USER]);
-    userAdded = add.status === 0 || /already exists/.test(String(add.stderr));
-    if (userAdded) {
-      execFileSync('chpasswd', { input: `${USER}:${PASSWORD}\n` });
-      execFileSync('chown', [USER, join(dir, 'files'), join(dir, 'home'), join(dir, 'home/outbox')]);
-      login = USER;
-    }
+  user = addSystemUser(join(dir, 'home'), PASSWORD);
+  if (user) {
+    userAdded = true;
+    execFileSync('chown', [user.name, join(dir, 'files'), join(dir, 'home'), join(dir, 'home/outbox')]);
+    login = user.name;
   }
   chmodSync(join(dir, 'files', 'locked'), 0o000);
   const keys = ['id_plain', 'id_locked'].map((k) => readFileSync(join(dir, `${k}.pub`), 'utf8')).join('');
   writeFileSync(join(dir, 'ak', login), keys);
 
-  port = await freePort();
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    `Port ${port}
-ListenAddress 127.0.0.1
-HostKey ${dir}/host_ed25519
-HostKey ${dir}/host_rsa
-PidFile ${dir}/sshd.pid
-AuthorizedKeysFile ${dir}/ak/%u
+  ({ port, child: sshd } = await startSshd(
+    dir,
+    ['host_ed25519', 'host_rsa'],
+    `AuthorizedKeysFile ${dir}/ak/%u
 StrictModes no
-UsePAM no
 PermitRootLogin yes
 PasswordAuthentication yes
 KbdInteractiveAuthentication no
 Subsystem sftp internal-sftp
 `,
-  );
-  mkdirSync('/run/sshd', { recursive: true });
-  sshd = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
-  assert.ok(await waitListening(port), 'sshd listens');
+  ));
 });
 
 after(() => {
   sshd?.kill();
-  if (userAdded) spawnSync('userdel', [USER]);
+  user?.remove();
   if (dir) {
     chmodSync(join(dir, 'files', 'locked'), 0o755);
     rmSync(dir, { recursive: true, force: true });
@@ -204,6 +180,14 @@ test('host key changed: the stored and the new fingerprint, out-sftp', { skip },
   const text = await cli(['probe', `sftp://127.0.0.1:${port}/`, '--known-hosts', kh, '--timeout', '5']);
   assert.match(text.stdout, /stored +ssh-ed25519 SHA256:/);
   assert.match(text.stdout, /server +ssh-ed25519 SHA256:/);
+  // The algorithms agreed are known before the host key is judged: the rows are filled even so,
+  // and an AEAD cipher's MAC is said as ssh -vv says it.
+  const a = json.ssh!.algorithms!;
+  for (const kind of ['kex', 'serverHostKey', 'cipher', 'mac']) assert.ok(a[kind]!.agreed, `${kind} agreed`);
+  assert.equal(a.mac!.agreed, /gcm|chacha20/.test(a.cipher!.agreed!) ? '<implicit>' : a.mac!.agreed);
+  assert.match(a.mac!.agreed!, /^(?:<implicit>|hmac-)/);
+  assert.match(text.stdout, new RegExp(`\\n {6}key exchange +${a.kex!.agreed} +\\(JSch: `));
+  assert.match(text.stdout, new RegExp(`\\n {6}MAC +${a.mac!.agreed} +\\(JSch: `));
 });
 
 test('host key unknown: the exact line to add', { skip }, async () => {
@@ -218,10 +202,13 @@ test('host key unknown: the exact line to add', { skip }, async () => {
 });
 
 test('a refused login says which method the server refused', { skip: skip || !userAdded }, async () => {
-  const { status, json } = await probe(files(), '-u', USER, '--password-env', 'LD_WRONG');
+  const { status, json } = await probe(files(), '-u', user!.name, '--password-env', 'LD_WRONG');
   assert.equal(status, 1);
-  assert.match(step(json, 'auth').detail, /login as ldsshtest failed: the server refused password/);
-  assert.deepEqual(json.ssh!.login, { user: USER, ok: false, refused: ['password'] });
+  assert.match(
+    step(json, 'auth').detail,
+    new RegExp(`login as ${user!.name} failed: the server refused password`),
+  );
+  assert.deepEqual(json.ssh!.login, { user: user!.name, ok: false, refused: ['password'] });
   assert.equal(step(json, 'sftp').ok, null);
   assert.equal(json.diagnoses[0]?.id, 'out-sftp');
 });
@@ -234,7 +221,7 @@ test('a key the server does not know is refused as publickey', { skip }, async (
 });
 
 test('password login', { skip: skip || !userAdded }, async () => {
-  const { status, json } = await probe(files(), '-u', USER, '--password-env', 'LD_PASSWORD');
+  const { status, json } = await probe(files(), '-u', user!.name, '--password-env', 'LD_PASSWORD');
   assert.equal(status, 0, JSON.stringify(json.steps));
   assert.equal(json.ssh!.login!.method, 'password');
 });
@@ -275,11 +262,11 @@ test(
   'an unlistable and a missing directory fail the sftp step: out-sftp',
   { skip: skip || !userAdded },
   async () => {
-    const locked = await probe(`${files()}/locked`, '-u', USER, '--password-env', 'LD_PASSWORD');
+    const locked = await probe(`${files()}/locked`, '-u', user!.name, '--password-env', 'LD_PASSWORD');
     assert.equal(locked.status, 1);
     assert.match(step(locked.json, 'sftp').detail, /cannot list .*locked: Permission denied/);
     assert.equal(locked.json.diagnoses[0]?.id, 'out-sftp');
-    const missing = await probe(`${files()}/nope`, '-u', USER, '--password-env', 'LD_PASSWORD');
+    const missing = await probe(`${files()}/nope`, '-u', user!.name, '--password-env', 'LD_PASSWORD');
     assert.match(step(missing.json, 'sftp').detail, /No such file/);
     assert.equal(missing.json.diagnoses[0]?.id, 'out-sftp');
   },
@@ -289,18 +276,18 @@ test(
   'sftp://user@host/outbox is /outbox; when the home directory holds outbox, the probe names sftp://host/~/outbox',
   { skip: skip || !userAdded },
   async () => {
-    const base = `sftp://${USER}@127.0.0.1:${port}`;
+    const base = `sftp://${user!.name}@127.0.0.1:${port}`;
     const run = async (path: string) => {
       const r = await cli([`probe`, `${base}${path}`, '--password-env', 'LD_PASSWORD', '--json']);
       return { status: r.status, json: JSON.parse(r.stdout) as SshJson };
     };
     const absolute = await run('/outbox');
     assert.equal(absolute.status, 1);
-    assert.equal(absolute.json.ssh!.login!.user, USER, 'the user from the URL logged in');
+    assert.equal(absolute.json.ssh!.login!.user, user!.name, 'the user from the URL logged in');
     assert.match(
       step(absolute.json, 'sftp').detail,
       new RegExp(
-        `cannot open /outbox: .*; the home directory ${dir}/home holds outbox: sftp://${USER}@127\\.0\\.0\\.1:${port}/~/outbox opens it`,
+        `cannot open /outbox: .*; the home directory ${dir}/home holds outbox: sftp://${user!.name}@127\\.0\\.0\\.1:${port}/~/outbox opens it`,
       ),
     );
     const relative = await run('/~/outbox');

@@ -1,5 +1,6 @@
 // linkdoctor scan: finds, diagnoses and groups the incidents of logs, MPL exports and HAR files.
-// Exit codes: 0 nothing found, 1 incidents found, 2 usage error or an input that could not be read.
+// Exit codes: 0 nothing found, 1 incidents found, 2 usage error or an input that could not be read
+// (or was read only in part: a truncated export).
 import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
 import { jsonText, printable } from '../report/printable.js';
@@ -66,5 +67,6 @@ export async function scanCommand(
   if (opts.json) stdout.write(`${jsonText(scanJson(result, kb), 2)}\n`);
   else if (opts.markdown) stdout.write(scanMarkdown(result, kb));
   else if (!opts.jsonl) stdout.write(renderScan(result, kb, colorsFor(stdout)));
-  process.exitCode = result.unreadable ? 2 : result.grouper.incidents ? 1 : 0;
+  // An input read only in part (a truncated export) makes the result incomplete: exit 2, as unreadable.
+  process.exitCode = result.unreadable || result.incomplete ? 2 : result.grouper.incidents ? 1 : 0;
 }

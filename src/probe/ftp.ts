@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Client, FTPError, FileType } from 'basic-ftp';
 import type { FtpFinding, TlsFinding } from '../types.js';
+import { Dialogue } from './dialogue.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 import { tlsStep } from './tls.js';
@@ -47,7 +48,8 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
   const tls = { ...upgradeOptions(target.host, opts.tls.servername), host: target.host };
   const path = decodeURIComponent(target.url.pathname) || '/';
   const user = o.user ?? target.user ?? 'anonymous';
-  const finding: FtpFinding = { features: [], path };
+  const dialogue = new Dialogue();
+  const finding: FtpFinding = { features: [], path, dialogue: dialogue.lines };
   const client = new Client(inside(ms), { allowSeparateTransferHost: false, maxListingBytes: LISTING_MAX });
   // The raw server text, for what basic-ftp drops: a greeting that is no FTP reply at all.
   const received: string[] = [];
@@ -56,8 +58,10 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
   let flooded = false;
   client.ftp.verbose = true;
   client.ftp.log = (m: string) => {
+    if (m.startsWith('> ')) dialogue.add('>', m.slice(2));
     if (!m.startsWith('< ')) return;
     const text = m.slice(2);
+    dialogue.add('<', text);
     controlBytes += text.length;
     received.push(text);
     if (controlBytes > CONTROL_MAX && !flooded) {
@@ -266,6 +270,7 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
     ? [implicitTls, ftpStep, loginStep, listStep]
     : [ftpStep, authTls, loginStep, listStep];
   if (o.writeTest) steps.push(writeStep);
+  dialogue.follow(steps);
   const last = steps[steps.length - 1]!;
   const run = last.run;
   last.run = (signal) => run(signal).finally(close);

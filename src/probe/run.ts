@@ -15,6 +15,7 @@ import type { OAuthSpec } from './oauth.js';
 import { ftpPlan, type FtpOptions } from './ftp.js';
 import { smtpPlan, type SmtpOptions } from './smtp.js';
 import { sshPlan, type SshOptions } from './ssh.js';
+import { schemeStep } from './sniff.js';
 
 export interface ProbeOptions {
   target: string;
@@ -99,9 +100,12 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   const budgetMs = opts.budgetMs ?? opts.timeoutMs * BUDGET_TIMEOUTS;
   const deadline = performance.now() + budgetMs;
   const ctx: ProbeContext = { target, opts, direction, addresses: [], deadline, result: {} };
+  const own = PLANS[target.scheme]!(ctx);
   const plan: PlannedStep[] = [
     { name: 'dns', run: () => dnsStep(target.host, ctx, opts.resolve) },
-    ...PLANS[target.scheme]!(ctx),
+    ...own,
+    // A first protocol step that failed: does the port speak another protocol (a wrong scheme)?
+    schemeStep(ctx, own[0]?.name),
   ];
   const keep = ctx.keepSocket ? (s: Socket) => (ctx.socket = s) : undefined;
   plan.splice(1, 0, { name: 'tcp', run: (signal) => tcpStep(ctx.addresses, target.port, signal, keep) });
@@ -136,7 +140,8 @@ async function runPlan(
     if (step.afterFailure) {
       if (failed && step.afterFailure(failed) && boundOf(step) > 0) {
         const found = await runStep(step.name, boundOf(step), step.run);
-        failed.detail += `; ${found.detail}`;
+        if (found.detail) failed.detail += `; ${found.detail}`;
+        if (found.text) failed.text = `${failed.text ?? failed.detail}\n${found.text}`;
         failed.signals.push(...found.signals);
       }
       continue;

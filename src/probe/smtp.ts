@@ -2,11 +2,13 @@
 // STARTTLS offered or required), tls (STARTTLS, or the implicit TLS of smtps://), auth (the
 // mechanisms, a login), mail (MAIL FROM and RCPT TO, never a message); and, when the port does not
 // answer at all, whether the submission ports 587 (STARTTLS) and 465 (SMTPS) of the same host do.
+import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SmtpFinding, Signal, TlsFinding } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
-import { errorSignals, type StepOutcome, type StepRecord } from './step.js';
+import { Dialogue } from './dialogue.js';
+import { errorSignals, watchSocket, type StepOutcome, type StepRecord } from './step.js';
 import { tlsStep } from './tls.js';
 import { handshakeFailed, judgeSocket, upgradeOptions } from './tls-upgrade.js';
 
@@ -44,24 +46,42 @@ interface Reply {
   text: string;
 }
 
-/** One SMTP connection, with every reply of the server in order (nodemailer's transaction log). */
+/**
+ * One SMTP connection, with every reply of the server in order (nodemailer's transaction log). The
+ * socket is the probe's own (nodemailer's `connection` option), so that a greeting that stalls can
+ * say how many bytes came before it did (watchSocket).
+ */
 class Session {
   readonly replies: string[] = [];
-  readonly conn: SMTPConnection;
+  conn!: SMTPConnection;
+  /** The raw socket under the session (under TLS too): its `bytesRead` counts what the server sent. */
+  private socket?: Socket;
+  /** Our own commands are being sent (nodemailer logs them masked). */
+  private scripting = false;
   private script?: (send: (cmd: string) => Promise<Reply>) => Promise<void>;
 
   constructor(
-    address: string,
-    port: number,
-    o: { secure: boolean; starttls: boolean; tls: ConnectionOptions; ms: number },
-  ) {
+    private readonly address: string,
+    private readonly port: number,
+    private readonly o: { secure: boolean; starttls: boolean; tls: ConnectionOptions; ms: number },
+    private readonly dialogue?: Dialogue,
+  ) {}
+
+  /** The connection's client, over `socket`. */
+  private client(socket: Socket): SMTPConnection {
+    const { o, dialogue } = this;
     const record = (entry: { tnx?: string } | undefined, message: unknown) => {
       if (entry?.tnx === 'server') this.replies.push(String(message));
+      // Our own commands go through the custom-auth hook, which logs them masked: they are recorded
+      // as sent (see commands()).
+      if (entry?.tnx === 'server' || (entry?.tnx === 'client' && !this.scripting))
+        dialogue?.add(entry.tnx === 'server' ? '<' : '>', String(message));
     };
     const quiet = () => undefined;
-    this.conn = new SMTPConnection({
-      host: address,
-      port,
+    const conn = new SMTPConnection({
+      host: this.address,
+      port: this.port,
+      connection: socket,
       secure: o.secure,
       ...(o.starttls ? { requireTLS: true } : { ignoreTLS: true }),
       // The probe judges the chain itself, against the chosen trust store.
@@ -78,6 +98,7 @@ class Session {
       customAuth: {
         [COMMANDS]: async (c) => {
           await this.script?.(async (cmd) => {
+            this.dialogue?.add('>', cmd);
             const r = await c.sendCommand(cmd);
             return { status: r.status, text: r.response };
           });
@@ -85,21 +106,38 @@ class Session {
       },
     });
     // Errors also arrive through the callbacks; an unheard 'error' event would end the process.
-    this.conn.on('error', () => undefined);
+    conn.on('error', () => undefined);
+    return conn;
   }
 
-  /** Greeting, EHLO (and STARTTLS with its second EHLO when asked for), bounded by `signal`. */
+  /**
+   * Connects, then greeting, EHLO (and STARTTLS with its second EHLO when asked for), bounded by
+   * `signal`. A socket error before the session rejects with the socket's own error (its errno).
+   */
   open(signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const abort = () => this.close();
+      const socket = connect({ host: this.address, port: this.port });
+      this.socket = socket;
+      watchSocket(signal, socket);
+      socket.on('error', () => undefined);
+      const early = (e: Error) => reject(e);
+      socket.once('error', early);
+      this.conn = this.client(socket);
+      const abort = () => {
+        this.close();
+        socket.destroy();
+      };
       signal.addEventListener('abort', abort, { once: true });
       this.conn.once('error', (e) => {
         signal.removeEventListener('abort', abort);
         reject(e);
       });
-      this.conn.connect(() => {
-        signal.removeEventListener('abort', abort);
-        resolve();
+      socket.once('connect', () => {
+        socket.removeListener('error', early);
+        this.conn.connect(() => {
+          signal.removeEventListener('abort', abort);
+          resolve();
+        });
       });
     });
   }
@@ -113,17 +151,23 @@ class Session {
   /** Sends commands of our own and returns their replies. */
   commands(script: (send: (cmd: string) => Promise<Reply>) => Promise<void>): Promise<void> {
     this.script = script;
-    return new Promise((resolve, reject) =>
+    this.scripting = true;
+    return new Promise<void>((resolve, reject) =>
       this.conn.login({ method: COMMANDS }, (e) => (e ? reject(e) : resolve())),
-    );
+    ).finally(() => (this.scripting = false));
   }
 
   get tlsSocket(): TLSSocket | undefined {
     return this.conn.secure ? (this.conn._socket as TLSSocket) : undefined;
   }
 
+  /** Bytes the server sent on this connection, TLS records included. */
+  get bytesRead(): number {
+    return this.socket?.bytesRead ?? 0;
+  }
+
   close(): void {
-    this.conn.close();
+    this.conn?.close();
   }
 }
 
@@ -160,6 +204,13 @@ interface SmtpError extends NodeJS.ErrnoException {
 /** A failure of nodemailer's connection in the probe's terms: silent, garbage, closed, refused by the server. */
 function sessionFailure(e: SmtpError, where: string, s: Session, ms: number): StepOutcome {
   const response = e.response?.trim();
+  if (e.code === 'ETIMEDOUT' && !s.replies.length && s.bytesRead > 0) {
+    // Part of a greeting came (nodemailer waits for its last line): the server trickles or stalls.
+    const seconds = inside(ms) / 1000;
+    const detail = `${where}: the server sent ${s.bytesRead} bytes, then nothing more within ${seconds} s (a server that trickles or stalls; no complete SMTP greeting)`;
+    const text = `${where}: the server sent ${s.bytesRead} bytes and stalled: read timed out after ${inside(ms)} ms`;
+    return { ok: false, detail, signals: [{ type: 'net.error', value: 'slow' }], text };
+  }
   if (e.code === 'ETIMEDOUT' && !s.replies.length) {
     const detail = `${where} accepted the connection but sent no SMTP greeting within ${inside(ms) / 1000} s`;
     // The matcher's text leaves out "SMTP": a server that never speaks is a network matter, not a mail one.
@@ -200,11 +251,12 @@ export function smtpPlan(ctx: ProbeContext): PlannedStep[] {
   const where = `${target.host}:${target.port}`;
   const ms = opts.timeoutMs;
   const tls = upgradeOptions(target.host, opts.tls.servername);
-  const finding: SmtpFinding = { ehlo: [], authMechanisms: [] };
+  const dialogue = new Dialogue();
+  const finding: SmtpFinding = { ehlo: [], authMechanisms: [], dialogue: dialogue.lines };
   const publish = () => (ctx.result.smtp = finding);
   let session: Session | undefined;
   const start = (starttls: boolean) =>
-    new Session(ctx.addresses[0]!, target.port, { secure: implicit, starttls, tls, ms });
+    new Session(ctx.addresses[0]!, target.port, { secure: implicit, starttls, tls, ms }, dialogue);
   const fail = (outcome: StepOutcome) => {
     session?.close();
     return outcome;
@@ -345,6 +397,7 @@ export function smtpPlan(ctx: ProbeContext): PlannedStep[] {
 
   const steps = implicit ? [tlsPlanStep, smtpStep, authStep] : [smtpStep, tlsPlanStep, authStep];
   if (o.from || o.to) steps.push(mailStep);
+  dialogue.follow(steps);
   // Whichever step is last ends the session (the others end it when they fail).
   const last = steps[steps.length - 1]!;
   const run = last.run;

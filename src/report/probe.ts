@@ -4,6 +4,7 @@ import type { CertInfo, ProbeResult } from '../types.js';
 import { diagnoseJson } from './json.js';
 import { printableDeep } from './printable.js';
 import { type Colors, renderDiagnose, wrap } from './text.js';
+import { cutLine, textWidth } from './width.js';
 
 export function probeJson(r: ProbeResult): object {
   const { diagnoses } = diagnoseJson({
@@ -53,14 +54,13 @@ export function renderProbe(
   const out: string[] = [`${c.bold('linkdoctor probe')} ${r.target}  ${c.dim(`[${r.direction}]`)}`];
   const width = Math.max(...r.steps.map((s) => s.name.length));
   for (const s of r.steps) {
-    const mark = s.ok === null ? c.dim('·') : s.ok ? c.green('✔') : c.red('✖');
+    const mark =
+      s.ok === null ? c.dim('·') : !s.ok ? c.red('✖') : unencrypted(r, s.name) ? c.yellow('!') : c.green('✔');
     const ms = s.ok === null ? '' : c.dim(`${String(s.ms).padStart(5)} ms  `);
     out.push(`  ${mark} ${s.name.padEnd(width)} ${ms}${s.ok === null ? c.dim(s.detail) : s.detail}`);
     if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c, s.ok === false));
     if (s.name === 'http' && r.http && s.ok !== null) out.push(...httpLines(r, c, !!opts.verbose));
     if (s.name === 'ssh' && r.ssh && s.ok !== null) out.push(...sshLines(r, c));
-    if (s.name === 'smtp' && r.smtp?.ehlo.length && s.ok !== null)
-      out.push(`      ${c.dim(`EHLO: ${r.smtp.ehlo.join(' · ')}`)}`);
     if (s.name === 'tls' && r.smtp?.ehloAfterTls && s.ok !== null)
       out.push(`      ${c.dim(`EHLO after STARTTLS: ${r.smtp.ehloAfterTls.join(' · ')}`)}`);
     if (s.name === 'tcp' && r.smtp?.alternatives)
@@ -69,6 +69,7 @@ export function renderProbe(
           `      ${a.answered ? c.green('✔') : c.red('✖')} ${a.port} (${a.protection}) ${c.dim(a.detail)}`,
         );
     if (s.name === 'list' && r.ftp?.listing && s.ok !== null) out.push(...ftpListing(r, c));
+    if (opts.verbose && s.ok !== null) out.push(...dialogueLines(r, s.name, c));
   }
   if (r.ok) {
     out.push('', `${c.green('✔')} ${c.bold('All steps passed.')}`);
@@ -88,6 +89,14 @@ export function renderProbe(
     ).trimEnd(),
   );
   return out.join('\n') + '\n';
+}
+
+/**
+ * A tls step that passed without any TLS: plain FTP (no AUTH TLS) or SMTP without STARTTLS. Nothing
+ * failed, but nothing is encrypted either: the step is marked `!`, not `✔`.
+ */
+function unencrypted(r: ProbeResult, step: string): boolean {
+  return step === 'tls' && (r.ftp?.tls === 'none' || r.smtp?.starttls === 'not-offered');
 }
 
 function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
@@ -116,6 +125,14 @@ function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
     for (const n of t.acceptableCAs) lines.push(`        ${n}`);
   }
   return lines;
+}
+
+/** `-v`: the SMTP or FTP commands and replies of one step, as curl -v shows them (credentials masked). */
+function dialogueLines(r: ProbeResult, step: string, c: Colors): string[] {
+  const lines = r.smtp?.dialogue ?? r.ftp?.dialogue ?? [];
+  return lines
+    .filter((l) => l.step === step)
+    .map((l) => `        ${c.dim(cutLine(`${l.dir} ${l.text}`, textWidth() - 8))}`);
 }
 
 function ftpListing(r: ProbeResult, c: Colors): string[] {

@@ -86,6 +86,7 @@ function summaryOf(r: ScanResult, shown = false) {
     unknown: r.grouper.incidents - diagnosed,
     problems: r.problems,
     unreadable: r.unreadable,
+    ...(r.incomplete ? { incomplete: r.incomplete } : {}),
     known,
     unknownGroups: unknown,
   };

@@ -16,6 +16,11 @@ export interface Place {
 export interface Problem {
   place: Place;
   message: string;
+  /**
+   * The input ends or breaks where it should not (a truncated export, a JSON document cut off): what
+   * came before was read, the rest is missing, so the result is incomplete (scan exits 2).
+   */
+  incomplete?: true;
 }
 
 export type Report = (p: Problem) => void;

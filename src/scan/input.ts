@@ -42,7 +42,7 @@ export async function sizeOf(file: string): Promise<number | undefined> {
 async function peek(
   src: AsyncIterable<Buffer>,
   min: number,
-): Promise<{ head: Buffer; rest: AsyncIterable<Buffer> }> {
+): Promise<{ head: Buffer; rest: AsyncIterable<Buffer>; whole: boolean }> {
   const it = src[Symbol.asyncIterator]();
   const parts: Buffer[] = [];
   let size = 0;
@@ -61,7 +61,7 @@ async function peek(
     if (head.length) yield head;
     if (!done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  return { head, rest: rest() };
+  return { head, rest: rest(), whole: done };
 }
 
 function gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
@@ -71,14 +71,22 @@ function gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   return z;
 }
 
-export function sniff(head: Buffer): Opened['sniffed'] {
+/**
+ * The format the first bytes tell. `whole`: `head` is the whole input, so a JSON document that
+ * does not parse (`{"broken": `) is known to be broken: it goes to the JSON reader, which says
+ * where it ends, rather than being read as a text log.
+ */
+export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
   if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return 'utf16';
   const start = head.toString('latin1', 0, Math.min(head.length, SNIFF_BYTES)).replace(/^\xef\xbb\xbf/, '');
   if (/^\s*[[{]/.test(start)) {
     if (/"log"\s*:\s*\{/.test(start) && /"(?:entries|creator)"\s*:/.test(start)) return 'har';
     if (/"(?:MessageGuid|IntegrationFlowName)"\s*:/.test(start) || /^\s*\{\s*"d"\s*:/.test(start))
       return 'mpl';
+    if (whole && brokenJson(head.toString('utf8'))) return 'mpl';
   }
+  // The older XML export of message processing logs (.mpl): <ns2:local><mplId>...
+  if (/^\s*</.test(start) && /<(?:\w+:)?mplId>/.test(start)) return 'mpl';
   const sample = head.subarray(0, 4096);
   let control = 0;
   for (const b of sample)
@@ -86,6 +94,20 @@ export function sniff(head: Buffer): Opened['sniffed'] {
   // A text log with a little garbage in it is still a text log; a file that starts as garbage is not.
   if (sample.length >= 16 && control * 4 > sample.length) return 'binary';
   return 'text';
+}
+
+/** A JSON document (not JSON lines: its first line alone does not parse either) that does not parse. */
+function brokenJson(text: string): boolean {
+  const parses = (t: string) => {
+    try {
+      JSON.parse(t);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const first = text.trim().split('\n')[0]!;
+  return !parses(text) && !parses(first);
 }
 
 /** Opens a file ("-" = standard input), counting the bytes read as they come, and sniffs it. */
@@ -102,9 +124,8 @@ export async function openInput(
       yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     }
   }
-  let { head, rest } = await peek(counted(), 2);
-  const gzip = head[0] === 0x1f && head[1] === 0x8b;
-  if (gzip) rest = gunzip(rest);
-  ({ head, rest } = await peek(rest, SNIFF_BYTES));
-  return { chunks: rest, gzip, sniffed: sniff(head) };
+  const start = await peek(counted(), 2);
+  const gzip = start.head[0] === 0x1f && start.head[1] === 0x8b;
+  const { head, rest, whole } = await peek(gzip ? gunzip(start.rest) : start.rest, SNIFF_BYTES);
+  return { chunks: rest, gzip, sniffed: sniff(head, whole) };
 }

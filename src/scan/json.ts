@@ -241,9 +241,17 @@ export async function* jsonRecords(
   }
   if (stack.length || inString) {
     const inside = stack.at(-1)?.path.replaceAll('/[]', '[]').replaceAll('/', '.');
+    // The record being captured when the input ended is not among those read.
+    const read = records - (capture ? 1 : 0);
     report({
       place: { file, line, offset },
-      message: `the JSON ends early${inside ? ` inside "${inside}"` : ''} (a truncated file?): the records before were read`,
+      message: `the JSON ends early${inside ? ` inside "${inside}"` : ''}, a truncated file: ${read} ${read === 1 ? 'record was' : 'records were'} read before it, the rest is missing`,
+      incomplete: true,
     });
-  }
+  } else if (errors && !records)
+    report({
+      place: { file },
+      message: 'is not the JSON it should be: no record could be read (the errors above say where it breaks)',
+      incomplete: true,
+    });
 }

@@ -1,6 +1,9 @@
 // Cloud Integration message processing logs, as the OData API returns them (`d.results` entries,
-// or one per line): a failed message is an incident, and its error text is what gets diagnosed.
-import type { Candidate, Place } from './incident.js';
+// or one per line) or as the older XML export (.mpl) holds them: a failed message is an incident,
+// and its error text is what gets diagnosed.
+import { StringDecoder } from 'node:string_decoder';
+import { SaxesParser } from 'saxes';
+import type { Candidate, Place, Report } from './incident.js';
 import { redact } from '../redact.js';
 import { parseTime } from './text.js';
 
@@ -69,4 +72,128 @@ export function mplCandidate(rec: Rec, place: Place, noText?: string): Candidate
     ...(iflow ? { iflow } : {}),
     ...(guid ? { messageGuid: guid } : {}),
   };
+}
+
+/**
+ * The header properties of an XML `.mpl` export that make a record, by their MPL names (the
+ * Monitor's Logs view: ContextName is the iFlow, OverallStatus the status, LastError the error).
+ * Source: ../shared/platform/monitoring-tools.md, section C.
+ */
+const XML_FIELDS: Record<string, string> = {
+  MessageGuid: 'MessageGuid',
+  ContextName: 'IntegrationFlowName',
+  OverallStatus: 'Status',
+  StartTime: 'LogStart',
+  StopTime: 'LogEnd',
+  LastError: 'LastError',
+  IntermediateError: 'ErrorMessage',
+  CorrelationId: 'CorrelationId',
+};
+/** Characters kept of one property value (the Monitor itself cuts them at 1000). */
+const XML_VALUE_MAX = 64 * 1024;
+/** Properties read per record (a record with more is still read; the rest are not kept). */
+const XML_ENTRIES_MAX = 10_000;
+
+const localName = (name: string) => name.slice(name.indexOf(':') + 1);
+
+/**
+ * The message processing logs of an older XML export (`.mpl`: `<ns2:local><mplId>…</mplId>
+ * <properties><entry><key><name>ContextName</name>…</key><value>…</value></entry>…`), one record
+ * per element that holds an `mplId`, in the shape of the OData JSON (`MessageGuid`,
+ * `IntegrationFlowName`, `Status`, `LogStart`, `LogEnd`, `LastError`), so that mplCandidate reads
+ * both. Streaming (saxes), in constant memory per record. The first XML error ends the reading: it
+ * is reported with its line and the number of records read before it, as `incomplete`.
+ */
+export async function* mplXmlRecords(
+  chunks: AsyncIterable<Buffer>,
+  file: string,
+  report: Report,
+): AsyncGenerator<{ value: Rec; place: Place }> {
+  const parser = new SaxesParser({ position: true });
+  const decoder = new StringDecoder('utf8');
+  const path: string[] = [];
+  let out: { value: Rec; place: Place }[] = [];
+  let records = 0;
+  let record: { depth: number; rec: Rec; place: Place; entries: number } | undefined;
+  let entry: { name: string; value: string; in?: 'name' | 'value' } | undefined;
+  let mplId: string | undefined;
+  let broken: { message: string; line: number } | undefined;
+
+  parser.on('opentag', (tag) => {
+    const name = localName(tag.name);
+    path.push(name);
+    if (name === 'mplId' && !record && path.length >= 2) {
+      record = {
+        depth: path.length - 1,
+        rec: {},
+        place: { file, line: parser.line, record: records },
+        entries: 0,
+      };
+      mplId = '';
+    }
+    if (!record) return;
+    if (name === 'entry') entry = { name: '', value: '' };
+    else if (entry && name === 'name' && path.at(-2) === 'key') entry.in = 'name';
+    else if (entry && name === 'value' && path.at(-2) === 'entry') entry.in = 'value';
+  });
+  parser.on('text', (text) => {
+    if (mplId !== undefined && path.at(-1) === 'mplId') mplId += text;
+    else if (entry?.in === 'name') entry.name += text;
+    else if (entry?.in === 'value' && entry.value.length < XML_VALUE_MAX) entry.value += text;
+  });
+  parser.on('closetag', (tag) => {
+    // After the first error nothing more is taken: the records before it are what was read.
+    if (broken) return;
+    const name = localName(tag.name);
+    path.pop();
+    if (!record) return;
+    if (name === 'mplId' && mplId !== undefined) {
+      record.rec.mplId = mplId.trim();
+      mplId = undefined;
+    } else if ((name === 'name' || name === 'value') && entry) entry.in = undefined;
+    else if (name === 'entry' && entry) {
+      const field = XML_FIELDS[entry.name.trim()];
+      // The header's properties come first; a step's property of the same name does not replace them.
+      if (field && record.rec[field] === undefined && ++record.entries <= XML_ENTRIES_MAX)
+        record.rec[field] = entry.value.slice(0, XML_VALUE_MAX);
+      entry = undefined;
+    }
+    if (path.length === record.depth - 1) {
+      const { rec, place } = record;
+      rec.MessageGuid ??= rec.mplId;
+      out.push({ value: rec, place });
+      records++;
+      record = undefined;
+    }
+  });
+  parser.on('error', (e) => {
+    broken ??= {
+      message: e.message.replace(/^(?:[^:\n]*:)?\d+:\d+: /, '').replace(/\.$/, ''),
+      line: parser.line,
+    };
+  });
+
+  const stop = (where: string) =>
+    report({
+      place: { file, line: broken!.line },
+      message: `the XML ${where} (${broken!.message}): ${records} ${records === 1 ? 'record was' : 'records were'} read before it, the rest is not scanned`,
+      incomplete: true,
+    });
+  for await (const chunk of chunks) {
+    parser.write(decoder.write(chunk));
+    yield* out;
+    out = [];
+    if (broken) return stop('breaks off');
+  }
+  parser.write(decoder.end());
+  parser.close();
+  yield* out;
+  if (broken)
+    stop(/unclosed|unexpected end/i.test(broken.message) ? 'ends early, a truncated file' : 'breaks off');
+  else if (!records)
+    report({
+      place: { file },
+      message: 'is XML without a message processing log (no element holds an mplId): nothing was scanned',
+      incomplete: true,
+    });
 }

@@ -72,6 +72,7 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'smtp.starttls': null,
   'smtp.auth': null,
   'http.endpoint': null, // only probe --tenant observes it
+  'net.protocol': null,
 };
 
 /**

@@ -4,12 +4,10 @@ import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
 import { eventText, keyOf, type Verdict, VerdictCache } from './cache.js';
 import { Grouper } from './group.js';
-import { harCandidate } from './har.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
 import { type Format, InputError, openInput, sizeOf } from './input.js';
-import { jsonRecords } from './json.js';
 import { mask } from './mask.js';
-import { isMpl, mplCandidate } from './mpl.js';
+import { recordCandidates } from './records.js';
 import { buildPrefilter, type Prefilter, type Selection } from './prefilter.js';
 import { describeEvent, textCandidates } from './text.js';
 import { WorkerPool, workerCount } from './workers.js';
@@ -63,6 +61,8 @@ export interface ScanResult {
   problems: number;
   /** Inputs that could not be read at all. */
   unreadable: number;
+  /** Inputs that end or break where they should not (a truncated export): read only in part. */
+  incomplete?: number;
   seconds: number;
   prefilter: Pick<Prefilter, 'entries' | 'literals' | 'notes'>;
   /** Events whose verdict came from the cache (hits) and those diagnosed (misses); absent without the cache. */
@@ -120,31 +120,6 @@ export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Inc
   };
 }
 
-async function* recordCandidates(
-  chunks: AsyncIterable<Buffer>,
-  file: string,
-  format: 'mpl' | 'har',
-  report: Report,
-): AsyncGenerator<Candidate> {
-  let foreign = 0;
-  for await (const { value, place } of jsonRecords(chunks, file, report)) {
-    const rec = value as Record<string, unknown>;
-    if (format === 'har') {
-      const c = harCandidate(rec, place, report);
-      if (c) yield c;
-    } else if (!isMpl(rec)) {
-      if (++foreign <= 3)
-        report({
-          place,
-          message: 'not a message processing log (no MessageGuid, Status or IntegrationFlowName): skipped',
-        });
-    } else {
-      const c = mplCandidate(rec, place);
-      if (c) yield c;
-    }
-  }
-}
-
 export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
   const started = performance.now();
   const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
@@ -153,10 +128,12 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
   const files = opts.files.length ? opts.files : ['-'];
   let problems = 0;
   let unreadable = 0;
+  let incomplete = 0;
   let bytes = 0;
   let decoded = 0;
   const report: Report = (p: Problem) => {
     problems++;
+    if (p.incomplete) incomplete++;
     opts.onProblem?.(p);
   };
   const sizes = await Promise.all(files.map((f) => sizeOf(f).catch(() => undefined)));
@@ -241,6 +218,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     grouper,
     problems,
     unreadable,
+    incomplete,
     seconds: (performance.now() - started) / 1000,
     prefilter: { entries: pf.entries, literals: pf.literals, notes: pf.notes },
     workers: pool ? workers : 0,

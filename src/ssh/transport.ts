@@ -47,6 +47,9 @@ export interface Transport {
   failure?: TransportFailure;
 }
 
+/** The MAC of an AEAD cipher, as `ssh -vv` and ssh2's debug name it: the cipher authenticates itself. */
+export const IMPLICIT_MAC = '<implicit>';
+
 /** The host-key algorithms ssh2 implements: only these can be asked for. */
 const SSH2_HOST_KEY_ALGORITHMS =
   /^(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|rsa-sha2-(?:256|512)|ssh-rsa|ssh-dss)$/;
@@ -66,6 +69,18 @@ const DEBUG_LISTS: Record<string, AlgorithmKind> = {
   'KEX method': 'kex',
   'Host key format': 'serverHostKey',
   'C->S cipher': 'cipher',
+  'C->S MAC': 'mac',
+};
+
+/**
+ * ssh2's debug lines for what it chose, written while the key exchange begins, before the host key
+ * is verified: so a rejected host key still shows the algorithms agreed. An AEAD cipher (GCM,
+ * chacha20-poly1305) has no MAC of its own: ssh2 and `ssh -vv` say `<implicit>`.
+ */
+const DEBUG_AGREED: Record<string, AlgorithmKind> = {
+  'KEX algorithm': 'kex',
+  'Host key format': 'serverHostKey',
+  'C->S Cipher': 'cipher',
   'C->S MAC': 'mac',
 };
 
@@ -155,7 +170,7 @@ export function openTransport(o: TransportOptions): Promise<Transport> {
         kex: n.kex,
         serverHostKey: n.serverHostKey,
         cipher: n.cs.cipher,
-        ...(n.cs.mac ? { mac: n.cs.mac } : {}),
+        mac: n.cs.mac || IMPLICIT_MAC,
       };
       finish();
     });
@@ -181,6 +196,12 @@ export function openTransport(o: TransportOptions): Promise<Transport> {
           if (ident) {
             t.banner = ident[2]!.replace(/\\(.)/g, '$1');
             arm(() => ({ kind: 'timeout', message: `${where}: the key exchange did not finish in time` }));
+            return;
+          }
+          const chosen = /^Handshake: ([^:(]+): (\S+)$/.exec(msg);
+          const agreedKind = chosen && DEBUG_AGREED[chosen[1]!];
+          if (agreedKind) {
+            (t.agreed ??= {})[agreedKind] = chosen[2]!;
             return;
           }
           const list = /^Handshake: \((remote|local)\) ([^:]+): (.*)$/.exec(msg);

@@ -1,0 +1,67 @@
+// The width of text output: 100 columns, or fewer on a narrower terminal. Long lines are wrapped at
+// spaces under their own indentation, or cut with "…" where wrapping would not help (one cell of a
+// table, a line of a dialogue).
+
+/** The widest text output, whatever the terminal: longer lines read badly. */
+export const MAX_WIDTH = 100;
+/** The narrowest width honoured (a smaller COLUMNS is taken as a mistake). */
+const MIN_WIDTH = 40;
+
+/**
+ * The columns text output may use: the terminal's width (`COLUMNS`, or the stream's when it is a
+ * terminal), at most 100; 100 when neither is known (piped output).
+ */
+export function textWidth(stream: { columns?: number; isTTY?: boolean } = process.stdout): number {
+  const env = Number(process.env.COLUMNS);
+  const cols = Number.isInteger(env) && env > 0 ? env : stream.isTTY ? stream.columns : undefined;
+  return cols ? Math.max(MIN_WIDTH, Math.min(MAX_WIDTH, cols)) : MAX_WIDTH;
+}
+
+// eslint-disable-next-line no-control-regex
+const COLOUR = /\x1b\[[0-9;]*m/g;
+
+/** The columns a line takes on a terminal (colour codes take none). */
+export const visibleLength = (line: string): number => line.replace(COLOUR, '').length;
+
+/** Cuts a line that would run past `width` columns with "…" (a cut line loses its colours). */
+export function cutLine(line: string, width = textWidth()): string {
+  const visible = line.replace(COLOUR, '');
+  return visible.length <= width ? line : `${visible.slice(0, width - 1)}…`;
+}
+
+/**
+ * Wraps every line longer than `width` at spaces; its continuation lines are indented to where its
+ * text begins after a marker (`✔ tls  23 ms  `, `- `, `1. `) or to its own indentation. A word
+ * longer than the room left (a URL, a fingerprint) stays whole on a line of its own, so that it can
+ * still be copied. Colour codes count for nothing; a wrapped line keeps them.
+ */
+export function wrapLines(text: string, width = textWidth(), hang?: (line: string) => number): string {
+  return text
+    .split('\n')
+    .map((line) => (visibleLength(line) <= width ? line : wrapOne(line, width, hang)))
+    .join('\n');
+}
+
+/** Where the text of a line begins: after its indentation and a list or step marker. */
+function textStart(plain: string): number {
+  const m = /^(\s*)(?:[✔✖!·?→+−-]\s+\S+\s+(?:\d+ ms\s+)?|\d+\.\s+|[-•]\s+)?/.exec(plain);
+  const at = m ? m[0].length : 0;
+  // A marker that eats most of the line is no marker.
+  return at > 40 ? (m?.[1]?.length ?? 0) : at;
+}
+
+function wrapOne(line: string, width: number, hang?: (line: string) => number): string {
+  const plain = line.replace(COLOUR, '');
+  const indent = ' '.repeat(Math.max(0, Math.min(hang ? hang(plain) : textStart(plain), width - 20)));
+  const out: string[] = [];
+  let current = '';
+  // Each word with the spaces before it: the first line keeps its own spacing.
+  for (const token of line.match(/ *[^ ]+/g) ?? []) {
+    if (current.trim() && visibleLength(current) + visibleLength(token) > width) {
+      out.push(current);
+      current = indent + token.trimStart();
+    } else current += token;
+  }
+  if (current.trim()) out.push(current);
+  return out.join('\n');
+}

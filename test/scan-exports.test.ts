@@ -1,0 +1,181 @@
+// Structured inputs scan reads: the older XML export of message processing logs (.mpl) read as the
+// OData JSON is, and exports that end or break where they should not (a truncated .mpl, HAR or JSON,
+// `{"broken": `) said in one sentence with what was read, and exit 2: the result is incomplete.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runCli } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ld-exports-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, content: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+};
+
+const PKIX =
+  'javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target';
+
+/** One MPL of the older XML export (monitoring-tools.md §C): header properties as entries. */
+function local(guid: string, o: { iflow: string; status: string; start: string; error?: string }): string {
+  const entry = (name: string, type: string, value: string) =>
+    `    <entry><key><name>${name}</name><type>${type}</type></key><value xsi:type="xs:string">${value}</value></entry>`;
+  return [
+    '<ns2:local xmlns:ns2="http://com.sap.it.op.mpl" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema">',
+    `  <mplId>${guid}</mplId>`,
+    '  <properties>',
+    entry('ContextName', 'java.lang.String', o.iflow),
+    entry('OverallStatus', 'java.lang.String', o.status),
+    entry('StartTime', 'java.util.Date', o.start),
+    ...(o.error
+      ? [entry('LastError', 'java.lang.String', o.error.replaceAll('&', '&amp;').replaceAll('<', '&lt;'))]
+      : []),
+    '  </properties>',
+    '</ns2:local>',
+  ].join('\n');
+}
+
+const XML = [
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+  '<mpls>',
+  local('AGk_000001', {
+    iflow: 'Orders_to_S4',
+    status: 'FAILED',
+    start: '2026-11-24T08:00:05.123Z',
+    error: PKIX,
+  }),
+  local('AGk_000002', { iflow: 'Orders_to_S4', status: 'COMPLETED', start: '2026-11-24T08:01:05.123Z' }),
+  local('AGk_000003', {
+    iflow: 'Invoices_SFTP',
+    status: 'FAILED',
+    start: '2026-11-24T08:02:05.123Z',
+    error: 'com.jcraft.jsch.JSchException: Auth fail',
+  }),
+  '</mpls>',
+  '',
+].join('\n');
+
+/** The same messages as OData JSON. */
+const JSON_EXPORT = JSON.stringify({
+  d: {
+    results: [
+      {
+        MessageGuid: 'AGk_000001',
+        IntegrationFlowName: 'Orders_to_S4',
+        Status: 'FAILED',
+        LogStart: '/Date(1795507205123)/',
+        ErrorInformation: PKIX,
+      },
+      {
+        MessageGuid: 'AGk_000002',
+        IntegrationFlowName: 'Orders_to_S4',
+        Status: 'COMPLETED',
+        LogStart: '/Date(1795507265123)/',
+      },
+      {
+        MessageGuid: 'AGk_000003',
+        IntegrationFlowName: 'Invoices_SFTP',
+        Status: 'FAILED',
+        LogStart: '/Date(1795507325123)/',
+        ErrorInformation: 'com.jcraft.jsch.JSchException: Auth fail',
+      },
+    ],
+  },
+});
+
+interface Line {
+  record?: number;
+  iflow?: string;
+  messageGuid?: string;
+  diagnosis?: { id: string };
+}
+const lines = (stdout: string): Line[] =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Line);
+const shape = (ls: Line[]) => ls.map((l) => [l.record, l.iflow, l.messageGuid, l.diagnosis?.id ?? null]);
+
+test('an XML .mpl export is read as the OData JSON is: the same incidents, flows, ids and diagnoses', () => {
+  const xml = runCli(['scan', '--jsonl', file('export.mpl', XML)]);
+  assert.equal(xml.status, 1, xml.stderr);
+  assert.equal(xml.stderr, '');
+  const json = runCli(['scan', '--jsonl', file('export.json', JSON_EXPORT)]);
+  assert.deepEqual(shape(lines(xml.stdout)), shape(lines(json.stdout)));
+  assert.deepEqual(shape(lines(xml.stdout)), [
+    [0, 'Orders_to_S4', 'AGk_000001', 'out-cert-path'],
+    [2, 'Invoices_SFTP', 'AGk_000003', 'out-sftp'],
+  ]);
+  // Standard input, and the human report's example place.
+  const human = runCli(['scan', '-'], { input: XML });
+  assert.match(human.stdout, /integration flow Orders_to_S4 +2026-11-24T08:00:05\.123Z/);
+  assert.match(human.stdout, /example - record 1 \(line \d+\) \(message AGk_000001\)/);
+});
+
+test('a truncated .mpl: exit 2, the line where it ends and how many records were read', () => {
+  const cut = XML.slice(0, XML.indexOf('<mplId>AGk_000003') + 20);
+  const r = runCli(['scan', '--jsonl', file('cut.mpl', cut)]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(lines(r.stdout).length, 1, 'the failed message before the cut is still reported');
+  assert.match(
+    r.stderr,
+    /^linkdoctor: \S*cut\.mpl:\d+: the XML ends early, a truncated file \(unclosed tag: [\w:]+\): 2 records were read before it, the rest is not scanned\n$/,
+  );
+  const bad = runCli(['scan', file('bad.mpl', XML.replace('</properties>', '</propertys>'))]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /bad\.mpl:\d+: the XML breaks off \(.*\): 0 records were read before it/);
+});
+
+test('a truncated HAR and a JSON document that breaks off: exit 2 with what was read', () => {
+  const har = JSON.stringify({
+    log: {
+      version: '1.2',
+      creator: { name: 'test', version: '1' },
+      entries: [
+        {
+          startedDateTime: '2026-11-24T08:00:00Z',
+          request: { method: 'GET', url: 'https://api.example.com/a' },
+          response: {
+            status: 401,
+            statusText: 'Unauthorized',
+            headers: [{ name: 'WWW-Authenticate', value: 'Basic realm="x"' }],
+          },
+        },
+        {
+          startedDateTime: '2026-11-24T08:00:01Z',
+          request: { method: 'GET', url: 'https://api.example.com/b' },
+          response: { status: 200, statusText: 'OK', headers: [] },
+        },
+      ],
+    },
+  });
+  const r = runCli([
+    'scan',
+    '--jsonl',
+    file('cut.har', har.slice(0, har.indexOf('"https://api.example.com/b"'))),
+  ]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(lines(r.stdout).length, 1);
+  assert.match(
+    r.stderr,
+    /cut\.har:1 \(byte \d+\): the JSON ends early inside "log\.entries\[\]\.request", a truncated file: 1 record was read before it/,
+  );
+
+  const broken = runCli(['scan', '-'], { input: '{"broken": ' });
+  assert.equal(broken.status, 2);
+  assert.match(
+    broken.stderr,
+    /^linkdoctor: -:1 \(byte 11\): the JSON ends early, a truncated file: 0 records were read before it, the rest is missing\n$/,
+  );
+  // A JSON-lines application log is a text log: it is scanned, not refused.
+  const appLog = runCli(['scan', '-'], {
+    input: '{"level":"info","msg":"started"}\n{"level":"info","msg":"ok"}\n',
+  });
+  assert.equal(appLog.status, 0, appLog.stderr);
+  const notJson = runCli(['scan', '--format', 'mpl', '-'], { input: 'hello there\n' });
+  assert.equal(notJson.status, 2);
+  assert.match(notJson.stderr, /is not the JSON it should be: no record could be read/);
+});
