@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 /* eslint-disable no-control-regex -- the tests look for ANSI escapes on purpose */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli, type Run } from './helpers.js';
+import { runCli, type Run, tempDirs } from './helpers.js';
 
 const PKIX =
   'javax.net.ssl.SSLHandshakeException: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target';
@@ -17,7 +16,8 @@ function assertCleanError(r: Run, code: number, sentence: RegExp): void {
   assert.doesNotMatch(r.stderr, /internal error/);
 }
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'ld-cli-'));
+const tempDir = tempDirs();
+const tmp = () => tempDir('ld-cli-');
 
 test('diagnose from arguments: a report, exit 0', () => {
   const r = runCli(['diagnose', PKIX]);

@@ -2,7 +2,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { after } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -273,4 +274,20 @@ export function addSystemUser(
   spawnSync('chpasswd', { input: `${name}:${password}\n` });
   console.log(`created the system user ${name} for the password-login tests; it is removed at the end`);
   return { name, remove };
+}
+
+/**
+ * The temporary folders of one test file: call it at the file's top level; each folder it makes
+ * (under the system's temporary folder, named `prefix` + random) is removed in the file's after hook.
+ */
+export function tempDirs(): (prefix: string) => string {
+  const made: string[] = [];
+  after(() => {
+    for (const d of made) rmSync(d, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    made.push(d);
+    return d;
+  };
 }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDirs } from './helpers.js';
 import { diagnose } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
 import { KbError, loadKb } from '../src/kb/load.js';
 
+const tempDir = tempDirs();
 const entry = (id: string, extra = '') => `id: ${id}
 title: Widget gateway refuses the call
 direction: outbound
@@ -32,14 +33,14 @@ examples:
 ${extra}`;
 
 function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ld-kb-'));
+  const dir = tempDir('ld-kb-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
 
 test('a user folder adds entries without code, and they are diagnosed like built-in ones', async () => {
   const dir = folder({ 'widget-gw-refused.yaml': entry('widget-gw-refused') });
-  process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ld-cache-'));
+  process.env.XDG_CACHE_HOME = tempDir('ld-cache-');
   const kb = await loadKb({ dirs: [dir], builtin: false });
   const r = diagnose(kb, { text: 'upstream said WIDGET-GW-0042 (HTTP/1.1 418)' });
   assert.equal(r.diagnoses[0]?.id, 'widget-gw-refused');
@@ -53,7 +54,7 @@ test('a user folder adds entries without code, and they are diagnosed like built
 });
 
 test('the cache is used while the files are unchanged and rebuilt when one changes', async () => {
-  process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ld-cache-'));
+  process.env.XDG_CACHE_HOME = tempDir('ld-cache-');
   const dir = folder({ 'widget-gw-refused.yaml': entry('widget-gw-refused') });
   await loadKb({ dirs: [dir], builtin: false });
   const cacheDir = join(process.env.XDG_CACHE_HOME, 'linkdoctor');

@@ -2,14 +2,14 @@
 // an SAP note), kb lint's warnings (a statement without sources, a draft or preview link), and
 // `kb show` printing them under each statement (text) or as {text, sources} objects (--json).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isDraftLink, lintKb } from '../src/kb/lint.js';
 import { readEntries } from '../src/kb/load.js';
-import { runCli } from './helpers.js';
+import { runCli, tempDirs } from './helpers.js';
 
+const tempDir = tempDirs();
 const entry = (id: string, statements: string, extra = '') => `id: ${id}
 title: Widget gateway refuses the call
 direction: outbound
@@ -38,7 +38,7 @@ fixes:
     sources: [{ note: '3062478', title: 'FAQ: SFTP adapter in SAP Cloud Integration' }]`;
 
 function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ld-kbsrc-'));
+  const dir = tempDir('ld-kbsrc-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -101,7 +101,7 @@ test('a wrong source is a problem: a short note number, a seed citation outside 
 
 test('kb show prints the sources under each statement; --json gives {text, sources} objects', () => {
   const dir = folder({ 'widget-gw.yaml': entry('widget-gw', sourced) });
-  const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'ld-cache-')) };
+  const env = { XDG_CACHE_HOME: tempDir('ld-cache-') };
   const r = runCli(['kb', 'show', 'widget-gw', '--kb', dir], { env });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.split('\n');
@@ -130,7 +130,7 @@ test('kb show prints the sources under each statement; --json gives {text, sourc
 
 test('a diagnosis carries no sources: they are guidance for kb show, not matching data', () => {
   const dir = folder({ 'widget-gw.yaml': entry('widget-gw', sourced) });
-  const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'ld-cache-')) };
+  const env = { XDG_CACHE_HOME: tempDir('ld-cache-') };
   const r = runCli(['diagnose', '--kb', dir, '--json'], { env, input: 'error WIDGET-GW-0042 from gateway' });
   assert.doesNotMatch(r.stdout, /sources|2124480/);
   assert.match(r.stdout, /widget-gw/);
@@ -179,6 +179,7 @@ const SOURCED = [
   'tcp-connection-refused',
   'tls-handshake-failure',
   'tls-hostname-mismatch',
+  'wrong-scheme',
 ];
 
 test('the shipped knowledge base: every entry is listed and sourced, no statement lacks sources, no link is a draft', async () => {
