@@ -97,7 +97,7 @@ test('smtp:// to an implicit-TLS port (it waits for a ClientHello): use smtps://
   assert.equal(f.name, 'smtp');
   assert.match(
     f.detail,
-    /sent no SMTP greeting.*; this port speaks TLS, not what smtp:\/\/ expects .*: use smtps:\/\/127\.0\.0\.1:\d+$/,
+    /(?:sent no SMTP greeting|no answer within).*; this port speaks TLS, not what smtp:\/\/ expects .*: use smtps:\/\/127\.0\.0\.1:\d+$/,
   );
   assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
 });

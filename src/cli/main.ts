@@ -23,14 +23,14 @@ const kbOption = () =>
 /** Every scheme the probe tests, with an example each (top-level and probe --help). */
 const PROBE_EXAMPLES = `
 Schemes, with an example each:
-  https   linkdoctor probe https://api.example.com/v1/orders --trust truststore.p12 --trust-password-env PW
+  https   linkdoctor probe https://api.example.com/orders --trust store.p12 --trust-password-env PW
   http    linkdoctor probe http://erp.example.com:8000/sap/bc/ping
-  sftp    linkdoctor probe sftp://user@sftp.example.com/~/outbox --password-env PW   (or --identity KEY)
+  sftp    linkdoctor probe sftp://user@sftp.example.com/~/outbox --identity KEY  (or a password)
   ssh     linkdoctor probe ssh://sftp.example.com:2222 --known-hosts known_hosts
   smtp    linkdoctor probe smtp://mail.example.com:587 -u user --password-env PW   (STARTTLS)
   smtps   linkdoctor probe smtps://mail.example.com   (TLS from the start, port 465)
   ftp     linkdoctor probe ftp://user@ftp.example.com/in --password-env PW   (AUTH TLS when offered)
-  ftps    linkdoctor probe ftps://ftp.example.com/in -u user --password-env PW   (implicit TLS, port 990)
+  ftps    linkdoctor probe ftps://ftp.example.com/in -u user --password-env PW  (implicit TLS, 990)
 sftp://host/dir opens /dir; sftp://host/~/dir is dir in the login's home directory (as the SFTP
 adapter reads a Directory without a leading slash). Passwords come from --password-env VAR or a
 prompt, never the command line; -k/--insecure does not exist: the chain is judged, never skipped.
@@ -53,10 +53,10 @@ const program = new Command('linkdoctor')
   linkdoctor scan app.log mpl-export.json.gz
   linkdoctor trust add-from-site api.example.com --to truststore.p12 --password-env PW
   linkdoctor known-hosts add sftp.example.com --known-hosts known_hosts
-  linkdoctor lab   (local servers that reproduce the known failures; linkdoctor demo probes them all)
+  linkdoctor lab   (local servers that reproduce the known failures; demo probes them all)
 ${PROBE_EXAMPLES}
 
-Exit codes: 0 all good (or diagnosed), 1 a problem found (or nothing matched), 2 usage or input error.`,
+Exit codes: 0 all good or diagnosed, 1 a problem found or nothing matched, 2 usage or input error.`,
   );
 
 program
@@ -87,11 +87,10 @@ program
   )
   .argument('[files...]', 'files to read (gzip too); standard input when none')
   .addOption(
-    new Option('--format <format>', 'the input format (default: detected by content)').choices([
-      'text',
-      'mpl',
-      'har',
-    ]),
+    new Option(
+      '--format <format>',
+      'the input format: text (a log), mpl (message processing logs: OData JSON, JSON lines or the XML .mpl export), har (default: detected by content)',
+    ).choices(['text', 'mpl', 'har']),
   )
   .option('--json', 'print the groups as JSON')
   .option('--jsonl', 'print one JSON line per incident')
@@ -100,7 +99,7 @@ program
   .addOption(kbOption())
   .addHelpText(
     'after',
-    '\nExit codes: 0 nothing found, 1 incidents found, 2 usage error or an input that could not be read.',
+    '\nExit codes: 0 nothing found, 1 incidents found, 2 usage error, or an input that could not be\nread or was read only in part (an export that ends in the middle: what was read is reported).',
   )
   .action(async (files: string[], opts) => (await import('./scan.js')).scanCommand(files, opts));
 
@@ -223,6 +222,7 @@ trust
   .option('--json', 'print JSON')
   .action(async (file: string, opts) => (await import('./trust.js')).trustExpiring(file, opts));
 withTimeout(trust.command('add-from-site'), 'bound for the connection')
+  .summary("add a server's CA to a PEM, PKCS#12, JKS or JCEKS store")
   .description(
     'fetch the chain a server sends and add what is needed to trust it to a PEM, PKCS#12, JKS or JCEKS store (SAP note 2715005); without --to, show the chain and what would be added, as openssl s_client -showcerts does',
   )
@@ -243,7 +243,7 @@ const tenant = program
   )
   .addHelpText(
     'after',
-    '\nThe service key (Process Integration Runtime, plan api, role MonitoringDataRead) comes from --service-key FILE or $LINKDOCTOR_SERVICE_KEY.\nHTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS are honoured.',
+    '\nThe service key (Process Integration Runtime, plan api, role MonitoringDataRead) comes from\n--service-key FILE or $LINKDOCTOR_SERVICE_KEY. HTTPS_PROXY/NO_PROXY and NODE_EXTRA_CA_CERTS\nare honoured.',
   );
 const tenantFlags = (c: Command) =>
   c

@@ -132,7 +132,10 @@ export function withProbeFlags(cmd: Command): Command {
     .option('--to <address>', 'SMTP: RCPT TO address to test')
     .option('--tenant', "judge the chain against the tenant's own keystore, read with the service key")
     .option('--service-key <file>', 'with --tenant: the service key (else $LINKDOCTOR_SERVICE_KEY)')
-    .option('-v, --verbose', 'print every exchange in full: each HTTP response header, every TLS verdict')
+    .option(
+      '-v, --verbose',
+      'print every exchange in full: each HTTP response header, every TLS verdict, the SMTP and FTP commands and replies (credentials masked)',
+    )
     .option('--json', 'print one JSON object instead of the checklist')
     .option('--full', "print every cause, fix and reference of the diagnosis, not only the named cause's");
 }
