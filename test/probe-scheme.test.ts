@@ -43,22 +43,22 @@ function failing(j: Json): { name: string; detail: string } {
   return j.steps.find((s) => s.ok === false)!;
 }
 
-test('https:// to an SSH server: "this port speaks SSH", use sftp://', async () => {
+test('http:// to an SSH server: "this port speaks SSH", use sftp://', async () => {
   const port = await rawServer((s) => s.write('SSH-2.0-OpenSSH_9.6p1 Debian\r\n'), closers);
-  const j = await probe(`https://127.0.0.1:${port}/`);
+  const j = await probe(`http://127.0.0.1:${port}/`);
   const f = failing(j);
-  assert.equal(f.name, 'tls');
+  assert.equal(f.name, 'http');
   assert.match(
     f.detail,
-    /this port speaks SSH, not what https:\/\/ expects \(it greets with "SSH-2\.0-OpenSSH_9\.6p1 Debian"\): use sftp:\/\/127\.0\.0\.1:\d+\/$/,
+    /this port speaks SSH, not what http:\/\/ expects \(it greets with "SSH-2\.0-OpenSSH_9\.6p1 Debian"\): use sftp:\/\/127\.0\.0\.1:\d+\/$/,
   );
   assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
   assert.ok(j.signals.some((s) => s.type === 'net.protocol' && s.value === 'ssh'));
 });
 
-test('https:// to an SMTP server: use smtp://', async () => {
+test('sftp:// to an SMTP server: use smtp://', async () => {
   const port = await rawServer((s) => s.write('220 mail.example.com ESMTP Postfix\r\n'), closers);
-  const j = await probe(`https://127.0.0.1:${port}/`);
+  const j = await probe(`sftp://127.0.0.1:${port}/`);
   assert.match(failing(j).detail, /speaks SMTP, .*: use smtp:\/\/127\.0\.0\.1:\d+$/);
   assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
 });
