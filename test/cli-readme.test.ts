@@ -6,6 +6,8 @@
 // ends in "…" is compared up to it; a line that is only "…" stands for lines left out.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { renderLab } from '../src/cli/lab.js';
+import { colorsFor } from '../src/report/text.js';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +152,26 @@ const NOT_RUN: [RegExp, string][] = [
   [/^linkdoctor diagnose --json/, 'the README shows the JSON condensed to its shape, not as printed'],
   [/^linkdoctor kb lint my-kb\//, "my-kb/ is the reader's own folder of entries"],
 ];
+
+// First: the README examples below change the lab folder (known_hosts gets keys added).
+test("every probe the lab prints runs as printed, in the lab's folder, and reports what the lab says", async () => {
+  const text = renderLab(lab, colorsFor({ isTTY: false }));
+  // A command goes on after a line ending in " \\"; the scenario's name and expectation precede it.
+  const lines = text.replace(/ \\\n\s*/g, ' ').split('\n');
+  const failures: string[] = [];
+  for (const s of lab.scenarios) {
+    const at = lines.findIndex((l) => l.trim().split(/\s+/)[0] === s.name);
+    const command = lines[at + 1]?.trim() ?? '';
+    assert.match(command, /linkdoctor probe /, `${s.name}: its command follows its name`);
+    const { status, out } = await run(command);
+    const ok = s.expect ? status === 1 && out.includes(`✖ ${s.expect} `) : status === 0;
+    if (!ok)
+      failures.push(
+        `${s.name}: $ ${command}\n  exit ${status}, expected ${s.expect ?? 'no problem'}\n${out}`,
+      );
+  }
+  assert.equal(failures.length, 0, failures.join('\n\n'));
+});
 
 test('every example of the README prints what the README shows (against the lab)', async (t) => {
   const all = examples(README);

@@ -10,12 +10,36 @@ function labJson(lab: Lab): object {
   return { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, tenant, dir };
 }
 
+/** Options with their values as one word each ("--direction inbound"), so a line never parts them. */
+const options = (args: string[]): string[] =>
+  args.reduce<string[]>((out, a) => {
+    const last = out[out.length - 1];
+    if (last?.startsWith('-') && !last.includes(' ') && !a.startsWith('-'))
+      out[out.length - 1] = `${last} ${a}`;
+    else out.push(a);
+    return out;
+  }, []);
+
+/** Words of a shell command on lines of at most 100 columns, continued with " \\" as people paste them. */
+function shellLines(words: string[], indent: string, width = 100): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const w of words) {
+    const room = lines.length ? width : width - 2; // the " \\" of a line that goes on
+    if (line.trim() && line.length + 1 + w.length > room) {
+      lines.push(`${line} \\`);
+      line = `${indent}  ${w}`;
+    } else line = line.trim() ? `${line} ${w}` : `${indent}${w}`;
+  }
+  return [...lines, line].join('\n');
+}
+
 /**
  * The lab as a table that fits 100 columns: per server its name and what a probe should report, the
  * probe's arguments, and what it reproduces. Paths are the lab folder's file names: the commands are
- * meant to run in that folder (it is printed first).
+ * meant to run in that folder (it is printed first), each as printed (test/cli-readme.test.ts runs them).
  */
-function renderLab(started: Lab, c: Colors): string {
+export function renderLab(started: Lab, c: Colors): string {
   // Paths come from TMPDIR: printable, like everything a report shows.
   const lab = printableDeep(
     labJson(started) as Pick<
@@ -24,8 +48,18 @@ function renderLab(started: Lab, c: Colors): string {
     > & { tenant: Omit<Lab['tenant'], 'keyJson' | 'secret'> },
   );
   const local = (arg: string) => (arg.startsWith(`${lab.dir}/`) ? arg.slice(lab.dir.length + 1) : arg);
-  const probeWith = (s: Lab['scenarios'][number]) =>
-    [...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`), s.url, ...s.probeArgs.map(local)].join(' ');
+  /** The scenario's probe as it runs when pasted: variables first, the lab's root as trust store but for SSH. */
+  const probeWith = (s: Lab['scenarios'][number]) => {
+    // Every scheme but SSH may talk TLS (https, STARTTLS, AUTH TLS): the lab's root is its trust anchor.
+    const trust = /^(?:sftp|ssh):/.test(s.url) ? [] : ['--trust', local(lab.trustFile)];
+    const words = [
+      ...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      'linkdoctor probe',
+      s.url,
+      ...options([...trust, ...s.probeArgs.map(local)]),
+    ];
+    return shellLines(words, '    ');
+  };
   const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));
   const n = lab.scenarios.length;
   // The runtime host serves several scenarios; the fake tenant's API host serves none.
@@ -34,7 +68,7 @@ function renderLab(started: Lab, c: Colors): string {
     c.bold(`linkdoctor lab: ${n} scenarios on ${servers} servers on 127.0.0.1 (Ctrl-C stops them)`),
     '',
     `${c.bold('folder')}        ${lab.dir}   (run the probes below in it)`,
-    `${c.bold('trust file')}    ${local(lab.trustFile)}   (the lab's root CA: give https probes --trust ${local(lab.trustFile)})`,
+    `${c.bold('trust file')}    ${local(lab.trustFile)}   (the lab's root CA, given to the probes below with --trust)`,
     `${c.bold('known_hosts')}   ${local(lab.knownHostsFile)}`,
     '',
     c.dim(`  ${'name'.padEnd(nameWidth)}  a probe should report`),
@@ -42,7 +76,7 @@ function renderLab(started: Lab, c: Colors): string {
   for (const s of lab.scenarios) {
     const expect = s.expect ? c.yellow(s.expect) : c.green('(no problem)');
     out.push(`  ${c.bold(s.name.padEnd(nameWidth))}  ${expect}`);
-    out.push(`    linkdoctor probe ${probeWith(s)}`);
+    out.push(probeWith(s));
     out.push(c.dim(wrap(s.reproduces, '    ')));
   }
   const { good, wrongCa, expired, password } = lab.clientCert;
