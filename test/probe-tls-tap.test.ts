@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { certificateRequestOf } from '../src/probe/tls-tap.js';
+import { certificateRequestOf, certificatesSentOf } from '../src/probe/tls-tap.js';
 
 const record = (type: number, body: Buffer) =>
   Buffer.concat([Buffer.from([type, 3, 3, body.length >> 8, body.length & 0xff]), body]);
@@ -36,6 +36,7 @@ test('garbage, truncated flights, a missing secret and an oversized flight: a re
       assert.doesNotThrow(() =>
         certificateRequestOf(bytes, protocol, 'TLS_AES_128_GCM_SHA256', randomBytes(32)),
       );
+    assert.deepEqual(certificatesSentOf(record(22, message(11, bytes))), []);
   }
   const truncated = record(22, message(13, Buffer.from([5, 1, 2])));
   assert.match(

@@ -5,7 +5,7 @@
 // travels in the clear; in TLS 1.3 it is encrypted with the server's handshake traffic key, which
 // this process derives from the secret Node hands to its own `keylog` listener (RFC 8446 §7.1, §7.3,
 // §5.2). The secret never leaves this module: it is used once, in memory, and dropped.
-import { createDecipheriv, createHmac } from 'node:crypto';
+import { createDecipheriv, createHmac, X509Certificate } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -116,6 +116,46 @@ function* messages(stream: Buffer): Generator<[number, Buffer]> {
   }
 }
 
+/** The server's handshake messages in the clear (TLS 1.2 and older: up to its ChangeCipherSpec). */
+function clearHandshake(all: TlsRecord[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of all) {
+    if (r.type !== 22) break;
+    parts.push(r.fragment);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The certificates of a TLS 1.2 (or older) server's Certificate message, as sent (leaf first, a
+ * certificate sent twice once), read from its handshake bytes (HandshakeTap): what the server sent
+ * even when the handshake then ended in an alert, where Node has no peer certificate to give. Empty
+ * when there is none or it cannot be read; never throws.
+ */
+export function certificatesSentOf(received: Buffer | undefined): X509Certificate[] {
+  if (!received) return [];
+  try {
+    for (const [type, body] of messages(clearHandshake(records(received)))) {
+      if (type !== 11) continue;
+      const out: X509Certificate[] = [];
+      const seen = new Set<string>();
+      const end = Math.min(body.length, 3 + body.readUIntBE(0, 3));
+      for (let p = 3; p + 3 <= end;) {
+        const len = body.readUIntBE(p, 3);
+        if (p + 3 + len > end) break;
+        const cert = new X509Certificate(body.subarray(p + 3, p + 3 + len));
+        if (!seen.has(cert.fingerprint256)) out.push(cert);
+        seen.add(cert.fingerprint256);
+        p += 3 + len;
+      }
+      return out;
+    }
+  } catch {
+    // A certificate that does not parse: nothing to show rather than half a chain.
+  }
+  return [];
+}
+
 /** The AEAD of a TLS 1.3 cipher suite: OpenSSL's cipher name, key length, and the hash of its HKDF. */
 const SUITES: Record<string, { cipher: string; keyLength: number; hash: string }> = {
   TLS_AES_128_GCM_SHA256: { cipher: 'aes-128-gcm', keyLength: 16, hash: 'sha256' },
@@ -200,12 +240,7 @@ export function certificateRequestOf(
       stream = decryptedHandshake(all, suite, secret);
     } else {
       // TLS 1.2 and older: the server's flight is in the clear up to its ChangeCipherSpec.
-      const parts: Buffer[] = [];
-      for (const r of all) {
-        if (r.type !== 22) break;
-        parts.push(r.fragment);
-      }
-      stream = Buffer.concat(parts);
+      stream = clearHandshake(all);
     }
     for (const [type, body] of messages(stream)) {
       if (type === 13)

@@ -18,7 +18,7 @@ import { NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
 import type { CertificateRequestInfo } from './tls-hello.js';
-import { certificateRequestOf, HandshakeTap, keepServerSecret } from './tls-tap.js';
+import { certificatesSentOf, certificateRequestOf, HandshakeTap, keepServerSecret } from './tls-tap.js';
 
 /** A client certificate to present: PKCS#12, or PEM certificate chain and key. Never printed. */
 export interface ClientIdentity {
@@ -95,17 +95,24 @@ function handshake(
     const tap = new HandshakeTap(tcp);
     const socket = connect({ ...opts, socket: tap });
     const keys = keepServerSecret(socket);
-    const requestOf = () => {
-      const r = certificateRequestOf(
-        tap.received,
-        socket.getProtocol() ?? undefined,
-        socket.getCipher()?.standardName,
-        keys.secret,
-      );
+    // Read once, while the socket is open: Node 20 crashes (SIGSEGV) on getProtocol()/getCipher()
+    // of a TLS socket closed after a failed handshake.
+    let read: { request: CertificateRequestInfo; sent: X509Certificate[] } | undefined;
+    const flight = () => {
+      if (read) return read;
+      const protocol = socket.destroyed ? undefined : (socket.getProtocol() ?? undefined);
+      const suite = socket.destroyed ? undefined : socket.getCipher()?.standardName;
+      const received = tap.received;
+      read = {
+        request: certificateRequestOf(received, protocol, suite, keys.secret),
+        // A TLS 1.2 server's certificates travel in the clear: kept when the handshake ends in an alert.
+        sent: protocol === 'TLSv1.3' ? [] : certificatesSentOf(received),
+      };
       tap.stop();
       keys.secret = undefined;
-      return r;
+      return read;
     };
+    const requestOf = () => flight().request;
     let secured = false;
     const abort = () => socket.destroy();
     const done = (h: Handshake) => {
@@ -139,7 +146,8 @@ function handshake(
     // http step) must not become an uncaught one; the step that uses the socket sees it then.
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (secured) return;
-      done({ error, request: requestOf() });
+      const { request, sent } = flight();
+      done({ error, request, ...(sent.length ? { chain: sent } : {}) });
       socket.destroy();
     });
     socket.once('close', () => {
@@ -215,7 +223,6 @@ export async function tlsStep(
   const sentences: string[] = [];
   const verdicts: TlsVerdict[] = [];
   const alert = h.error ? alertOf(h.error) : undefined;
-  if (alert) signals.push({ type: 'tls.alert', value: alert });
 
   if (h.error && !h.late && !alert) {
     h.socket?.destroy();
@@ -243,8 +250,20 @@ export async function tlsStep(
   // Without an alert, a server that closes right after the handshake refused the client certificate
   // (Node's own TLS servers do this); with one, the alert says so.
   const closedAfter = h.late && !alert && (request.requested !== false || !!o.identity);
-  if ((alert && CLIENT_CERT_ALERTS.has(alert)) || closedAfter) {
-    const why = alert ? `alert ${alert}` : 'it closed the connection right after the handshake';
+  // A TLS 1.2 server that asked for a client certificate and then ended the handshake with
+  // handshake_failure: version and suite were agreed (its whole flight came), so it refused what the
+  // client sent next, the certificate or its absence (OpenSSL's -Verify does this; TLS 1.3 has
+  // certificate_required for it).
+  const afterRequest = alert === 'handshake_failure' && !h.late && request.requested === true;
+  // The bare handshake_failure read as the client-certificate refusal it is here is not passed on
+  // as an alert signal: the knowledge base reads that one as "no common version or cipher suite".
+  if (alert && !afterRequest) signals.push({ type: 'tls.alert', value: alert });
+  if ((alert && CLIENT_CERT_ALERTS.has(alert)) || closedAfter || afterRequest) {
+    const why = afterRequest
+      ? 'alert handshake_failure right after it asked for one'
+      : alert
+        ? `alert ${alert}`
+        : 'it closed the connection right after the handshake';
     const v: TlsVerdict = o.identity ? 'client-cert-rejected' : 'client-cert-required';
     verdicts.push(v);
     sentences.push(
