@@ -221,3 +221,12 @@ test('a silent server and a garbage server end in a clear verdict within the tim
   );
   assert.match(step(noise.json, 'ftp')!.detail, /not FTP: "SSH-2\.0/);
 });
+
+test('trust add-from-site ftp:// takes the chain after AUTH TLS, as openssl s_client -starttls ftp', async () => {
+  const port = await ftp({ tls: true });
+  const r = await runCliAsync(['trust', 'add-from-site', `ftp://127.0.0.1:${port}`, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { starts?: string; chain: { pem: string }[] };
+  assert.equal(j.starts, 'AUTH TLS');
+  assert.equal(j.chain[0]!.pem.trim(), pki.local.certPem.trim());
+});

@@ -276,3 +276,18 @@ test('a silent server and a garbage server end in a clear verdict within the tim
   );
   assert.match(step(noise.json, 'smtp')!.detail, /not SMTP/);
 });
+
+test('trust add-from-site smtp:// takes the chain after STARTTLS, as openssl s_client -starttls smtp', async () => {
+  const port = await smtp();
+  const r = await runCliAsync(['trust', 'add-from-site', `smtp://127.0.0.1:${port}`, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { starts?: string; chain: { subject: string; pem: string }[] };
+  assert.equal(j.starts, 'STARTTLS');
+  assert.equal(j.chain.length, 2);
+  assert.equal(j.chain[0]!.pem.trim(), pki.local.certPem.trim());
+  // Without smtp:// the port's plain SMTP greeting is no TLS: one sentence that names the way.
+  const plain = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${port}`, '--timeout', '3']);
+  assert.equal(plain.status, 2);
+  assert.match(plain.stderr, /^linkdoctor: .*does not speak TLS.*smtp:\/\//);
+  assert.equal(plain.stderr.trim().split('\n').length, 1);
+});

@@ -4,7 +4,7 @@
 // `trust add-from-site` must still get the chain the server sent (attack report items 4 and 11).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -86,6 +86,18 @@ describe(
       const text = await runCliAsync(['probe', `https://localhost:${port}/`, '--trust', cert]);
       assert.match(text.stdout, /requires a client certificate and none was presented/);
       assert.doesNotMatch(text.stdout, /✖ tls +[0-9]+ ms +the server ended the handshake with the alert/);
+    });
+
+    test('trust add-from-site: the certificates sent before the alert, the alert in one sentence', async () => {
+      const r = await runCliAsync(['trust', 'add-from-site', `localhost:${port}`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /sent 1 certificate/);
+      assert.match(
+        r.stdout,
+        /^ {2}It then ended the handshake with the alert handshake_failure: it wants a client certificate\.$/m,
+      );
+      assert.ok(r.stdout.includes(readFileSync(cert, 'utf8').trim()), r.stdout);
+      assert.doesNotMatch(r.stdout + r.stderr, /SSL routines|rec_layer/);
     });
   },
 );

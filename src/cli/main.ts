@@ -226,7 +226,10 @@ withTimeout(trust.command('add-from-site'), 'bound for the connection')
   .description(
     'fetch the chain a server sends and add what is needed to trust it to a PEM, PKCS#12, JKS or JCEKS store (SAP note 2715005); without --to, show the chain and what would be added, as openssl s_client -showcerts does',
   )
-  .argument('<host[:port]>', 'the server (port 443 by default), or an https:// URL')
+  .argument(
+    '<host[:port]>',
+    'the server (port 443 by default), or an https://, smtp:// (STARTTLS), smtps://, ftp:// (AUTH TLS) or ftps:// URL',
+  )
   .option(
     '--to <file>',
     'the store to add to: PEM (.pem/.crt), PKCS#12 (.p12/.pfx), JKS or JCEKS (an existing one, e.g. cacerts); a PEM or PKCS#12 file is created if missing. Without it nothing is written',

@@ -4,9 +4,9 @@ import { isIP } from 'node:net';
 import { UserError } from '../errors.js';
 import { colorsFor, type Colors } from '../report/text.js';
 import { jsonText, printable } from '../report/printable.js';
+import { siteChain, SITE_SCHEMES, type SiteChain } from '../probe/site-chain.js';
 import { certInfo, isSelfSigned, shortName } from '../trust/cert.js';
 import { judgeChain } from '../trust/chain.js';
-import { fetchServerChain } from '../trust/fetch.js';
 import { loadTrustStore, type TrustEntry } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
 import type { CertInfo } from '../types.js';
@@ -85,44 +85,48 @@ export async function trustExpiring(file: string, opts: StoreFlags & { days?: nu
   );
 }
 
-/** "host", "host:port", "[::1]:port" or an https:// URL; the port defaults to 443. */
-export function parseTarget(target: string): { host: string; port: number } {
+/**
+ * "host", "host:port", "[::1]:port" or a URL of a scheme add-from-site takes (SITE_SCHEMES: https,
+ * smtp, smtps, ftp, ftps); without a scheme, https. The port defaults to the scheme's.
+ */
+export function parseTarget(target: string): { scheme: string; host: string; port: number } {
   const bad = () => new UserError(`"${target}" is not a host name, HOST:PORT or URL (a port is 1 to 65535)`);
   let url: URL;
   try {
-    url = new URL(/^[a-z]+:\/\//i.test(target) ? target : `https://${target}`);
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `https://${target}`);
   } catch {
     throw bad();
   }
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  const known = SITE_SCHEMES[scheme];
+  if (!known)
+    throw new UserError(
+      `add-from-site takes https://, smtp:// (STARTTLS), smtps://, ftp:// (AUTH TLS) or ftps://, not ${printable(scheme)}://`,
+    );
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!host || (isIP(host) === 0 && !/^[a-z0-9._-]+$/i.test(host))) throw bad();
-  return { host, port: url.port ? Number(url.port) : 443 };
+  return { scheme, host, port: url.port ? Number(url.port) : known.port };
 }
 
 /**
  * add-from-site without --to: the chain as the server sent it, every certificate in full (as
  * `openssl s_client -showcerts` shows it, in PEM), and which one --to would add. Nothing is written.
  */
-function showChain(
-  where: string,
-  site: Awaited<ReturnType<typeof fetchServerChain>>,
-  top: X509Certificate,
-  json: boolean | undefined,
-): void {
+function showChain(where: string, site: SiteChain, top: X509Certificate, json: boolean | undefined): void {
   const index = site.chain.indexOf(top);
   if (json)
     return printJson({
       target: where,
       protocol: site.protocol,
       cipher: site.cipher,
+      ...(site.starts ? { starts: site.starts } : {}),
+      ...(site.alert ? { alert: site.alert } : {}),
       chain: site.chain.map((cert) => ({ ...certInfo(cert), pem: cert.toString() })),
       toTrust: index,
       written: false,
     });
   const c = colorsFor(process.stdout);
-  const out = [
-    `${c.bold(where)} sent ${site.chain.length} certificate${site.chain.length === 1 ? '' : 's'} (${site.protocol}, ${site.cipher}):`,
-  ];
+  const out = [...sentLines(where, site, c)];
   site.chain.forEach((cert, i) => {
     const info = certInfo(cert);
     out.push(
@@ -145,6 +149,23 @@ function showChain(
   print(out.join('\n'));
 }
 
+/**
+ * The head of add-from-site's answer: how many certificates the server sent and over what, and, when
+ * it then ended the handshake with an alert, that alert in one sentence.
+ */
+function sentLines(where: string, site: SiteChain, c: Colors): string[] {
+  const over = [
+    site.starts ? `after ${site.starts}` : '',
+    site.protocol === 'unknown' ? '' : `${site.protocol}, ${site.cipher}`,
+  ].filter(Boolean);
+  const n = site.chain.length;
+  const wants = site.clientCertRequested ? ': it wants a client certificate' : '';
+  return [
+    `${c.bold(where)} sent ${n} certificate${n === 1 ? '' : 's'}${over.length ? ` (${over.join(', ')})` : ''}:`,
+    ...(site.alert ? [c.yellow(`  It then ended the handshake with the alert ${site.alert}${wants}.`)] : []),
+  ];
+}
+
 /** What to add to trust the chain: the top certificate sent, that is the root when the server sends it. */
 const toTrust = (chain: X509Certificate[]): X509Certificate => chain[chain.length - 1]!;
 
@@ -153,9 +174,9 @@ export async function trustAddFromSite(
   opts: StoreFlags & { to?: string; servername?: string; timeout: number },
 ): Promise<void> {
   if (!(opts.timeout > 0)) throw new UserError('--timeout takes a number of seconds greater than 0');
-  const { host, port } = parseTarget(target);
+  const { scheme, host, port } = parseTarget(target);
   const pass = password(opts);
-  const site = await fetchServerChain(host, port, {
+  const site = await siteChain(scheme, host, port, {
     ...(opts.servername ? { servername: opts.servername } : {}),
     timeoutMs: opts.timeout * 1000,
   });
@@ -172,6 +193,8 @@ export async function trustAddFromSite(
       target: `${host}:${port}`,
       protocol: site.protocol,
       cipher: site.cipher,
+      ...(site.starts ? { starts: site.starts } : {}),
+      ...(site.alert ? { alert: site.alert } : {}),
       chain: site.chain.map(certInfo),
       store: opts.to,
       created,
@@ -186,7 +209,7 @@ export async function trustAddFromSite(
 
   const c = colorsFor(process.stdout);
   const out = [
-    `${c.bold(`${host}:${port}`)} sent ${site.chain.length} certificate${site.chain.length === 1 ? '' : 's'} (${site.protocol}, ${site.cipher}):`,
+    ...sentLines(`${host}:${port}`, site, c),
     ...site.chain.map(
       (cert, i) => `  ${i}. ${printable(shortName(cert))}${cert === top ? c.dim('  ← to trust') : ''}`,
     ),

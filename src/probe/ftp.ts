@@ -4,7 +4,7 @@
 // and removed). The platform's FTP adapter works in passive mode, and so does basic-ftp.
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { Client, FTPError, FileType } from 'basic-ftp';
 import type { FtpFinding, TlsFinding } from '../types.js';
 import { Dialogue } from './dialogue.js';
@@ -275,4 +275,32 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
   const run = last.run;
   last.run = (signal) => run(signal).finally(close);
   return steps;
+}
+
+/**
+ * The TLS socket of an FTP control connection after AUTH TLS with `host:port` (as `openssl s_client
+ * -starttls ftp` does), for `trust add-from-site ftp://`: basic-ftp as in the probe, `tls` verifying
+ * nothing (upgradeOptions). Rejects with basic-ftp's error (an FTPError when the server refuses AUTH
+ * TLS); the caller closes the client with `close()`.
+ */
+export async function authTlsSocket(
+  host: string,
+  port: number,
+  tls: ConnectionOptions,
+  ms: number,
+  signal: AbortSignal,
+): Promise<{ socket: TLSSocket; close: () => void }> {
+  const client = new Client(inside(ms), { allowSeparateTransferHost: false, maxListingBytes: LISTING_MAX });
+  const close = () => client.close();
+  signal.addEventListener('abort', close, { once: true });
+  try {
+    await client.connect(host, port);
+    await client.useTLS({ ...tls, host, rejectUnauthorized: false });
+    return { socket: client.ftp.socket as TLSSocket, close };
+  } catch (e) {
+    close();
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', close);
+  }
 }

@@ -465,3 +465,31 @@ function portAdvice(ctx: ProbeContext, finding: SmtpFinding, publish: () => void
     },
   };
 }
+
+/**
+ * The TLS socket of an SMTP STARTTLS session with `host:port` (greeting, EHLO, STARTTLS, as `openssl
+ * s_client -starttls smtp` does), for `trust add-from-site smtp://`: the same nodemailer session as the
+ * probe's. `tls` should verify nothing (upgradeOptions). Rejects with nodemailer's error (code ETLS
+ * when STARTTLS is not offered); the caller closes the session with `close()`.
+ */
+export async function starttlsSocket(
+  host: string,
+  port: number,
+  tls: ConnectionOptions,
+  ms: number,
+  signal: AbortSignal,
+): Promise<{ socket: TLSSocket; close: () => void }> {
+  const session = new Session(host, port, { secure: false, starttls: true, tls, ms });
+  try {
+    await session.open(signal);
+  } catch (e) {
+    session.close();
+    throw e;
+  }
+  const socket = session.tlsSocket;
+  if (!socket) {
+    session.close();
+    throw Object.assign(new Error('the server did not start TLS'), { code: 'ETLS' });
+  }
+  return { socket, close: () => session.close() };
+}

@@ -56,7 +56,8 @@ const CLIENT_CERT_ALERTS = new Set([
   'certificate_revoked',
 ]);
 
-interface Handshake {
+/** What one handshake gave (handshake()): the socket, when there is one, is the caller's to destroy. */
+export interface Handshake {
   socket?: TLSSocket;
   /** What the handshake established, read at once: a late refusal closes the socket. */
   chain?: X509Certificate[];
@@ -74,7 +75,7 @@ interface Handshake {
  * it is done, when the server asked for a client certificate or one was presented, it waits a moment
  * for a TLS 1.3 server to refuse the certificate (it does so after its Finished message).
  */
-function handshake(
+export function handshake(
   opts: ConnectionOptions,
   raw: Socket | undefined,
   presenting: boolean,
