@@ -260,6 +260,22 @@ test('an inventory with problems: every one as file:line: field: sentence, exit 
   assert.match(missing.stderr, /^linkdoctor: cannot read the inventory .*none\.yaml \(ENOENT\)\n$/);
 });
 
+test('a YAML alias bomb: "not valid YAML" with file and line, exit 2, no internal error', async () => {
+  const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) {
+    const [n, prev] = [String.fromCharCode(97 + i), String.fromCharCode(96 + i)];
+    lines.push(`${n}: &${n} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  }
+  const file = join(dir, 'bomb.yaml');
+  writeFileSync(file, lines.join('\n'));
+  const r = await runCliAsync(['check', file]);
+  assert.equal(r.status, 2);
+  assert.equal(
+    r.stderr,
+    `linkdoctor: the inventory has 1 problem:\n${file}:2: not valid YAML: Excessive alias count indicates a resource exhaustion attack\n`,
+  );
+});
+
 test('--only with no match, and a module whose secret is not set: one sentence each', async () => {
   const file = inventory(
     `  - { url: "https://127.0.0.1:1/", name: needs-secret, module: secret, labels: { scenario: secret } }\n`,

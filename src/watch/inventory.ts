@@ -160,7 +160,7 @@ export async function parseInventory(
   text: string,
   file: string,
 ): Promise<{ inventory?: Inventory; problems: InventoryProblem[] }> {
-  const { LineCounter, parseDocument, isMap, isNode, isScalar } = await import('yaml');
+  const { LineCounter, parseDocument, isAlias, isMap, isNode, isScalar, visit } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   const problems: InventoryProblem[] = [];
@@ -191,7 +191,26 @@ export async function parseInventory(
     problems.push({ file, ...(line ? { line } : {}), ...(field ? { field } : {}), message });
   };
 
-  const parsed = inventorySchema.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    // yaml refuses aliases that would expand past its limit (an "alias bomb"): the data is never built.
+    data = doc.toJS() ?? {};
+  } catch (e) {
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (isAlias(node) && node.range) line = lineCounter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    problems.push({
+      file,
+      ...(line ? { line } : {}),
+      message: `not valid YAML: ${(e as Error).message.split('\n')[0]}`,
+    });
+    return { problems };
+  }
+  const parsed = inventorySchema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues.slice(0, 100)) {
       if (issue.code === 'unrecognized_keys')
