@@ -276,6 +276,17 @@ test('a YAML alias bomb: "not valid YAML" with file and line, exit 2, no interna
   );
 });
 
+test('a password in a target URL: the sentence names the inventory field password_env, not the CLI flag', async () => {
+  const { problems } = await parseInventory(
+    'targets:\n  - url: https://bob:secret@a.example/\n',
+    join(dir, 'inv.yaml'),
+  );
+  assert.equal(problems.length, 1);
+  assert.equal(problems[0]!.field, 'targets[0].url');
+  assert.match(problems[0]!.message, /password_env/);
+  assert.doesNotMatch(problems[0]!.message, /--password-env|secret/);
+});
+
 test('--only with no match, and a module whose secret is not set: one sentence each', async () => {
   const file = inventory(
     `  - { url: "https://127.0.0.1:1/", name: needs-secret, module: secret, labels: { scenario: secret } }\n`,

@@ -24,7 +24,14 @@ const DEFAULT_PORTS: Record<string, number> = {
 /** Schemes the probe can test. */
 export const SUPPORTED = ['https', 'http', 'sftp', 'ssh', 'smtp', 'smtps', 'ftp', 'ftps'];
 
-export function parseTarget(raw: string): Target {
+/**
+ * Parses a target URL (a bare host is https); throws a UserError naming what is wrong. `passwordFrom`
+ * says where passwords come from where the URL was written (the CLI's flag, an inventory's field).
+ */
+export function parseTarget(
+  raw: string,
+  passwordFrom = '--password-env VAR or the prompt, never the command line',
+): Target {
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
@@ -39,7 +46,7 @@ export function parseTarget(raw: string): Target {
   // is printed everywhere. The sentence names neither.
   if (url.password)
     throw new UserError(
-      'the URL holds a password: name only the user in it (sftp://user@host); passwords come from --password-env VAR or the prompt, never the command line',
+      `the URL holds a password: name only the user in it (sftp://user@host); passwords come from ${passwordFrom}`,
     );
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let user: string | undefined;

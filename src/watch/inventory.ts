@@ -245,7 +245,7 @@ export async function parseInventory(
     const path = ['targets', i];
     const line = lineOf(path) ?? 0;
     try {
-      parseTarget(t.url);
+      parseTarget(t.url, "a module's password_env (an environment variable's name), never the URL");
     } catch (e) {
       at([...path, 'url'], (e as Error).message);
       return;
