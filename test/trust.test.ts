@@ -16,7 +16,8 @@ import forge from 'node-forge';
 import { tempDirs } from './helpers.js';
 import { trustAddFromSite } from '../src/cli/trust.js';
 import { UserError } from '../src/errors.js';
-import { certInfo } from '../src/trust/cert.js';
+import { certInfo, dayCount } from '../src/trust/cert.js';
+import { daysUntil } from '../src/tenant/keystore.js';
 import { judgeChain } from '../src/trust/chain.js';
 import { fetchServerChain, isolatedTlsOptions, peerChain } from '../src/trust/fetch.js';
 import { javaCacertsPath, loadTrustStore, type TrustStore } from '../src/trust/store.js';
@@ -869,4 +870,15 @@ describe('linkdoctor trust (the commands)', () => {
       /needs its password/,
     );
   });
+});
+
+test('dayCount: whole days left, whole days since expiry (35.01 days ago is "expired 35 days ago")', () => {
+  const now = Date.parse('2026-11-30T12:00:00Z');
+  const day = 86_400_000;
+  assert.equal(dayCount(now + 29.9 * day, now), 29);
+  assert.equal(dayCount(now + 0.5 * day, now), 0);
+  assert.equal(dayCount(now - 35.01 * day, now), -35);
+  // Expired an hour ago: still negative, so every report says expired.
+  assert.equal(dayCount(now - 3_600_000, now), -1);
+  assert.equal(daysUntil(now - 35.01 * day, now), -35);
 });

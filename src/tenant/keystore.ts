@@ -3,18 +3,18 @@
 import { X509Certificate } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { printable } from '../report/printable.js';
+import { dayCount } from '../trust/cert.js';
 import type { TrustStore } from '../trust/store.js';
 import type { TenantClient } from './client.js';
 import { certificatePath, type KeystoreEntry, keystoreEntryOf } from './entities.js';
 
-const DAY_MS = 86_400_000;
 /** A certificate in PEM is 2–8 KB. */
 const CERT_MAX_BYTES = 256 * 1024;
 /** Certificates downloaded at once: the security-content rate limit is 12 req/s per tenant (§4). */
 const CERT_CONCURRENCY = 4;
 
-/** Whole days left, as `trust expiring` counts them (src/trust/cert.ts daysLeft); negative once expired. */
-export const daysUntil = (ms: number, now = Date.now()) => Math.floor((ms - now) / DAY_MS);
+/** Whole days left, as every report counts them (src/trust/cert.ts dayCount); negative once expired. */
+export const daysUntil = (ms: number, now = Date.now()) => dayCount(ms, now);
 
 /** The entries of keystore `system` (the default of `keystoreName`, §8.5), sorted by alias. */
 export async function keystoreEntries(client: TenantClient): Promise<KeystoreEntry[]> {

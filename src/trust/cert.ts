@@ -45,8 +45,20 @@ export function oneLineDn(name: x509.Name): string {
 export const notAfter = (cert: X509Certificate): Date => new Date(cert.validTo);
 export const notBefore = (cert: X509Certificate): Date => new Date(cert.validFrom);
 
+/**
+ * Whole days from `now` until `untilMs` (epoch ms): the one day count of every report (probe, check,
+ * history, trust expiring, tenant keystore). Ahead: the days completely left (29.9 → 29). Past: minus
+ * the whole days elapsed (35.01 days ago → -35, so "expired 35 days ago"), at least -1, so that a
+ * negative count always means expired.
+ */
+export function dayCount(untilMs: number, now = Date.now()): number {
+  const days = (untilMs - now) / DAY_MS;
+  return days >= 0 ? Math.floor(days) : -Math.max(1, Math.floor(-days));
+}
+
+/** Whole days the certificate has left (dayCount): negative once it expired. */
 export const daysLeft = (cert: X509Certificate, now = new Date()): number =>
-  Math.floor((notAfter(cert).getTime() - now.getTime()) / DAY_MS);
+  dayCount(notAfter(cert).getTime(), now.getTime());
 
 export function isSelfSigned(cert: X509Certificate): boolean {
   return issued(cert, cert);
