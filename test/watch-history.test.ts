@@ -159,6 +159,11 @@ test('check --db records outcomes and changes against a server whose certificate
   assert.match(none.stderr, /there is no history at .*none\.db/);
   const since = await runCliAsync(['history', '--db', db, '--since', 'a week']);
   assert.match(since.stderr, /--since takes a duration such as 7d or 12h, not "a week"/);
+  // A target the history never held: one sentence, exit 2, not "0 results".
+  const nope = await runCliAsync(['history', 'nope', '--db', db]);
+  assert.equal(nope.status, 2);
+  assert.equal(nope.stdout, '');
+  assert.match(nope.stderr, /^linkdoctor: no target is named nope in the history at .*\n$/);
 });
 
 test('webhooks: every change once to each receiver, retried after failures, never twice', async () => {

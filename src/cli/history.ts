@@ -23,7 +23,11 @@ export async function historyCommand(target: string | undefined, f: HistoryFlags
   const history = await openHistory(file);
   const sinceIso = new Date(Date.now() - sinceMs).toISOString();
   const { results, changes } = history.read({ sinceIso, ...(target ? { target } : {}) });
+  // A name the history never held is a typo, not a quiet week: say so (exit 2, as for other bad input).
+  const known =
+    !target || results.length > 0 || history.read({ sinceIso: '', target, limit: 1 }).results.length > 0;
   history.close();
+  if (!known) throw new UserError(`no target is named ${printable(target!)} in the history at ${file}`);
   if (f.json) {
     process.stdout.write(`${jsonText({ since: sinceIso, results: f.changes ? [] : results, changes }, 2)}\n`);
     return;
