@@ -20,6 +20,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LEVELS = [4, 16, 64];
 // Extra node flags for the exporter (e.g. EXPORTER_NODE_ARGS=--cpu-prof to profile it).
 const NODE_ARGS = (process.env.EXPORTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// Probe worker threads of linkdoctor's exporter (serve's --probe-workers); default: serve's default.
+const WORKERS = process.env.EXPORTER_WORKERS ? [process.env.EXPORTER_WORKERS] : [];
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -242,7 +244,13 @@ writeFileSync(
 results.linkdoctor = await measure((port) =>
   spawn(
     process.execPath,
-    [...NODE_ARGS, join(root, 'bench', 'exporter-server.mjs'), join(dir, 'inventory.yaml'), String(port)],
+    [
+      ...NODE_ARGS,
+      join(root, 'bench', 'exporter-server.mjs'),
+      join(dir, 'inventory.yaml'),
+      String(port),
+      ...WORKERS,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   ),
 );

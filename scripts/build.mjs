@@ -7,7 +7,12 @@ import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { main: 'src/cli/main.ts', index: 'src/index.ts', 'scan-worker': 'src/scan/worker.ts' },
+  entryPoints: {
+    main: 'src/cli/main.ts',
+    index: 'src/index.ts',
+    'scan-worker': 'src/scan/worker.ts',
+    'probe-worker': 'src/watch/probe-worker.ts',
+  },
   outdir: 'dist',
   bundle: true,
   splitting: true,

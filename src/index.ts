@@ -9,4 +9,5 @@ export * from './types.js';
 export { probe, type ProbeOptions } from './probe/run.js';
 export { loadInventory, parseInventory, type Inventory } from './watch/inventory.js';
 export { exporterRoutes, type ExporterContext } from './watch/exporter.js';
+export { ProbePool, defaultProbeWorkers } from './watch/probe-pool.js';
 export { Watcher } from './watch/watcher.js';

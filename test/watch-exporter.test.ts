@@ -14,6 +14,7 @@ import { loadKb } from '../src/kb/load.js';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { exporterRoutes } from '../src/watch/exporter.js';
 import { parseInventory } from '../src/watch/inventory.js';
+import { ProbePool } from '../src/watch/probe-pool.js';
 import { Watcher } from '../src/watch/watcher.js';
 import { freePort, waitListening } from './helpers.js';
 
@@ -25,6 +26,8 @@ if (noPrometheus) console.log(`# skipping the Prometheus scrape: ${noPrometheus}
 let lab: Lab;
 let dir = '';
 let app: FastifyInstance;
+let inline: FastifyInstance;
+let pool: ProbePool;
 let port = 0;
 let watcher: Watcher;
 let prometheus: ChildProcess | undefined;
@@ -57,16 +60,24 @@ before(async () => {
   const kb = await loadKb();
   watcher = new Watcher(kb, inventory!, { limits: { concurrency: 4, perHost: 4 }, everyMs: 60_000 });
   await watcher.runOnce();
+  // The exporter as serve mounts it on a machine of several cores: /probe's probes run in worker
+  // threads; `inline` is the same without them, for the test that compares the two.
+  pool = new ProbePool(2, []);
   app = Fastify();
-  await app.register(exporterRoutes({ kb, inventory: inventory!, watcher }));
+  await app.register(exporterRoutes({ kb, inventory: inventory!, watcher, pool }));
   port = await freePort();
   await app.listen({ host: '127.0.0.1', port });
+  inline = Fastify();
+  await inline.register(exporterRoutes({ kb, inventory: inventory!, watcher }));
+  await inline.listen({ host: '127.0.0.1', port: 0 });
 });
 
 after(async () => {
   prometheus?.kill();
   await watcher?.stop();
   await app?.close();
+  await inline?.close();
+  await pool?.close();
   await lab?.stop();
   delete process.env.LD_EXPORTER_LAB_PASSWORD;
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -134,6 +145,34 @@ test('/probe: blackbox_exporter metric names, and the diagnosis with cause and s
     undefined,
     'no verified chain, no last chain expiry (as blackbox_exporter)',
   );
+});
+
+test('/probe answers the same from the probe worker threads as from the request thread, for every lab server', async () => {
+  // Durations differ from run to run; everything else (names, labels, values, the diagnosis) must not.
+  const steady = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => (/duration|_time_seconds/.test(l) ? l.replace(/ [^ ]+$/, ' (time)') : l))
+      .join('\n');
+  const inlinePort = (inline.server.address() as AddressInfo).port;
+  const scenarios = lab.scenarios.filter((s) => /^https?:/.test(s.url));
+  assert.ok(scenarios.length >= 10, scenarios.map((s) => s.name).join(', '));
+  await Promise.all(
+    scenarios.map(async (s) => {
+      const [pooled, own] = await Promise.all([
+        get(probeUrl(s.url)),
+        fetch(`http://127.0.0.1:${inlinePort}${probeUrl(s.url)}`),
+      ]);
+      assert.equal(pooled.status, own.status, s.name);
+      const [a, b] = [await pooled.text(), await own.text()];
+      assert.equal(steady(a), steady(b), s.name);
+      assert.match(a, /^probe_success [01]$/m, s.name);
+    }),
+  );
+  // The workers' answers count in the server's own metrics, as the thread's do.
+  const own = await (await get('/metrics')).text();
+  assert.match(own, /^linkdoctor_probes_total\{module="lab",result="failure"\} \d+$/m);
 });
 
 test("/probe ends within Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds less half a second)", async () => {

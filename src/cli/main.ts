@@ -323,6 +323,11 @@ program
     'with --inventory: send each change here: json, slack= or teams= (repeatable)',
     collect,
   )
+  .option(
+    '--probe-workers <n>',
+    "threads that run the exporter's /probe probes (default: one per core up to 4; 0: the server's own)",
+    numberOption('--probe-workers', { min: 0, max: 16, whole: true, what: 'a whole number' }),
+  )
   .option('--lab', "also start the lab's failure servers, with a Lab page to probe each")
   .option(
     '--service-key <file>',

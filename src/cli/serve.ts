@@ -24,6 +24,7 @@ export interface ServeFlags {
   every?: string;
   db?: string;
   webhook?: string[];
+  probeWorkers?: number;
 }
 
 /** The watch room's options from --inventory, --every, --db and --webhook (checked here: usage errors). */
@@ -62,6 +63,7 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
     maxUploadBytes: f.maxUpload ?? DEFAULT_MAX_UPLOAD,
     allowTargets: f.allowTargets ?? [],
     ...(await watchOptions(f)),
+    ...(f.probeWorkers !== undefined ? { probeWorkers: f.probeWorkers } : {}),
   };
   const app = await buildServer(options);
   await mountRooms(app);

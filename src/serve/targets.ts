@@ -94,6 +94,20 @@ export class CheckedNames {
     return answer;
   };
 
+  /**
+   * The answers so far as plain data, for a probe that runs in another thread (the exporter's probe
+   * workers): pinnedFrom() of it answers as `pinned` does.
+   */
+  async answered(): Promise<PinnedAnswers> {
+    const out: PinnedAnswers = {};
+    for (const [host, answer] of this.answers)
+      out[host] = await answer.then(
+        (addresses) => ({ addresses }),
+        (e: NodeJS.ErrnoException) => ({ error: e.message, ...(e.code ? { code: e.code } : {}) }),
+      );
+    return out;
+  }
+
   /** The probe's resolver: the answers the check got; a name that was not checked is not resolved. */
   readonly pinned: Resolve = (host) =>
     this.answers.get(host.toLowerCase()) ??
@@ -102,6 +116,21 @@ export class CheckedNames {
         code: 'ENOTCHECKED',
       }),
     );
+}
+
+/** What CheckedNames resolved, by lower-case name: the addresses, or the error (its message and code). */
+export type PinnedAnswers = Record<string, { addresses?: string[]; error?: string; code?: string }>;
+
+/** CheckedNames.pinned from its answers as data (CheckedNames.answered), in another thread. */
+export function pinnedFrom(answers: PinnedAnswers): Resolve {
+  return async (host) => {
+    const a = answers[host.toLowerCase()];
+    if (a?.addresses) return a.addresses;
+    throw Object.assign(
+      new Error(a?.error ?? `${host} was not checked by this server, so it is not connected to`),
+      { code: a ? a.code : 'ENOTCHECKED' },
+    );
+  };
 }
 
 /**

@@ -3,14 +3,12 @@
 // GET /metrics shows the latest outcome of every inventory target and the server's own metrics.
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { UserError } from '../errors.js';
 import type { Kb } from '../kb/load.js';
-import { pinResolution } from '../probe/net.js';
-import { BUDGET_TIMEOUTS, probe } from '../probe/run.js';
-import { type CheckOutcome, verdict } from './check.js';
+import type { CheckOutcome } from './check.js';
 import type { Inventory, Module } from './inventory.js';
-import { probeMetrics } from './metrics.js';
 import { ModuleOptions } from './options.js';
+import { type ProbeJob, runProbeJob } from './probe-job.js';
+import type { ProbePool } from './probe-pool.js';
 import type { Watcher } from './watcher.js';
 
 export interface ExporterContext {
@@ -19,6 +17,11 @@ export interface ExporterContext {
   inventory?: Inventory;
   /** The schedule whose latest outcomes /metrics shows. */
   watcher?: Watcher;
+  /**
+   * Worker threads that run /probe's probes (loaded with the same knowledge base as `kb`); without
+   * one, or once it has failed, the request's own thread probes.
+   */
+  pool?: ProbePool;
 }
 
 /** Prometheus's text format, version 0.0.4, as prom-client writes it. */
@@ -42,6 +45,15 @@ export function scrapeBudgetMs(header: string | string[] | undefined): number | 
   if (!(seconds > 0) || !Number.isFinite(seconds)) return undefined;
   const ms = seconds * 1000;
   return Math.max(ms / 2, ms - SCRAPE_MARGIN_MS);
+}
+
+/** The host name of a URL; undefined for one that does not parse (the probe tells that itself). */
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Label names Prometheus would read as ours: an inventory label of that name becomes label_NAME. */
@@ -82,43 +94,26 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
         return bad(
           `module "${name}" carries credentials: it probes only the targets the inventory lists for it`,
         );
-      let opts;
-      try {
-        opts = await options.optionsFor(module, target);
-      } catch (e) {
-        if (e instanceof UserError) return bad(e.message);
-        throw e;
-      }
+      const job: ProbeJob = { module, target };
       const names = req.checkedNames;
       if (names) {
         // Connect to exactly the addresses the target check saw. The module's token URL is the
         // operator's own (inventory), so it is resolved once here and pinned too. A redirect could
         // lead to an address nobody checked: a guarded server follows none.
-        if (opts.oauth) await names.resolve(new URL(opts.oauth.tokenUrl).hostname).catch(() => undefined);
-        opts = pinResolution(opts, names.pinned);
-        opts.http = {
-          ...opts.http,
-          maxRedirects: 0,
+        const tokenHost = module.oauth_token_url ? hostOf(module.oauth_token_url) : undefined;
+        if (tokenHost) await names.resolve(tokenHost).catch(() => undefined);
+        job.guarded = {
+          pinned: await names.answered(),
           noRedirects: `this server follows no redirects: it is ${app.linkdoctor.exposed ? 'exposed beyond loopback' : 'limited by --allow-targets'}; probe that address itself`,
         };
       }
       const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds']);
-      if (budget !== undefined) {
-        opts.budgetMs = Math.min(budget, opts.budgetMs ?? opts.timeoutMs * BUDGET_TIMEOUTS);
-        opts.timeoutMs = Math.min(opts.timeoutMs, opts.budgetMs);
-      }
-      const started = performance.now();
-      let result;
-      try {
-        result = await probe(ctx.kb, opts);
-      } catch (e) {
-        if (e instanceof UserError) return bad(e.message);
-        throw e;
-      }
-      const ms = performance.now() - started;
-      const { ok } = verdict(module, result);
-      probes.inc({ module: name, result: ok ? 'success' : 'failure' });
-      return reply.type(CONTENT_TYPE).send(await probeMetrics(result, ms, ok));
+      if (budget !== undefined) job.budgetMs = budget;
+      const answer =
+        ctx.pool?.usable === true ? await ctx.pool.run(job) : await runProbeJob(ctx.kb, options, job);
+      if (answer.bad !== undefined) return bad(answer.bad);
+      probes.inc({ module: name, result: answer.ok ? 'success' : 'failure' });
+      return reply.type(CONTENT_TYPE).send(answer.text);
     });
 
     app.get('/metrics', async (_req, reply) => {

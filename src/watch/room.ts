@@ -7,6 +7,7 @@ import type { ServeOptions } from '../serve/app.js';
 import { exporterRoutes } from './exporter.js';
 import { defaultDbPath, openHistory } from './history.js';
 import { loadInventory } from './inventory.js';
+import { defaultProbeWorkers, ProbePool } from './probe-pool.js';
 import { Watcher } from './watcher.js';
 import { Deliverer, parseWebhook } from './webhook.js';
 
@@ -21,6 +22,11 @@ export interface WatchServeOptions {
   webhooks?: string[];
   concurrency?: number;
   perHost?: number;
+  /**
+   * Worker threads for /probe (`--probe-workers`; default: defaultProbeWorkers()). None when the
+   * knowledge base was handed over loaded (tests): the workers load theirs from `kbDirs`.
+   */
+  probeWorkers?: number;
   /** Where a change is told in a line (default: standard output). */
   log?: (line: string) => void;
 }
@@ -31,8 +37,11 @@ export const DEFAULT_EVERY_MS = 5 * 60_000;
 export const watchRoom: FastifyPluginAsync = async (app) => {
   const o = app.linkdoctor.options as ServeOptions & WatchServeOptions;
   const kb = app.linkdoctor.kb;
+  const workers = o.kb ? 0 : (o.probeWorkers ?? defaultProbeWorkers());
+  const pool = workers > 0 ? new ProbePool(workers, o.kbDirs ?? []) : undefined;
+  if (pool) app.addHook('onClose', () => pool.close());
   if (!o.inventory) {
-    await app.register(exporterRoutes({ kb }));
+    await app.register(exporterRoutes({ kb, ...(pool ? { pool } : {}) }));
     return;
   }
   const inventory = await loadInventory(o.inventory);
@@ -50,7 +59,7 @@ export const watchRoom: FastifyPluginAsync = async (app) => {
       for (const c of history.record(outcome)) log(printable(`${c.at} ${c.target} ${c.kind}: ${c.text}`));
     },
   });
-  await app.register(exporterRoutes({ kb, inventory, watcher }));
+  await app.register(exporterRoutes({ kb, inventory, watcher, ...(pool ? { pool } : {}) }));
   app.addHook('onReady', async () => {
     watcher.start();
     deliverer.start();

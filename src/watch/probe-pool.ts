@@ -1,0 +1,106 @@
+// Worker threads for the exporter's GET /probe, so that probes use every core while the server
+// (its routes, the inventory's schedule, the SQLite history, /metrics) stays in one thread: the
+// route checks the request and hands the job (probe-job.ts, plain data) to the worker with the
+// fewest jobs running; the worker answers with the metrics text.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ProbeAnswer, ProbeJob } from './probe-job.js';
+
+/** A job as it travels to a worker. */
+export interface PoolRequest {
+  id: number;
+  job: ProbeJob;
+}
+
+/** A worker's answer to a request: the job's answer, or the message of what went wrong. */
+export type PoolReply =
+  { id: number; answer: ProbeAnswer; error?: undefined } | { id: number; error: string };
+
+/**
+ * How many probe workers `serve` starts by default: one per core up to 4 on a machine of two cores
+ * or more, none on one core (there the request's thread probes, as a worker would cost a hop and
+ * memory for nothing).
+ */
+export function defaultProbeWorkers(): number {
+  const cores = availableParallelism();
+  return cores < 2 ? 0 : Math.min(cores, 4);
+}
+
+/** The module a worker runs: the bundle's entry, or the source when run from TypeScript (tests). */
+function workerUrl(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('./probe-worker.ts', import.meta.url)
+    : new URL(
+        import.meta.url.includes('/chunks/') ? '../probe-worker.js' : './probe-worker.js',
+        import.meta.url,
+      );
+}
+
+interface Pending {
+  resolve: (a: ProbeAnswer) => void;
+  reject: (e: Error) => void;
+}
+
+export class ProbePool {
+  private readonly workers: Worker[];
+  /** Jobs running on each worker. */
+  private readonly load: number[];
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+  private failed: Error | undefined;
+
+  /** `dirs`: the knowledge-base folders beside the built-in one, as loadKb is given them. */
+  constructor(count: number, dirs: string[]) {
+    this.load = Array<number>(count).fill(0);
+    this.workers = Array.from({ length: count }, (_, i) => {
+      const url = workerUrl();
+      // From TypeScript (tests): the worker registers tsx's loader before it loads the module.
+      const w = url.pathname.endsWith('.ts')
+        ? new Worker(
+            `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`,
+            { eval: true, workerData: { dirs } },
+          )
+        : new Worker(url, { workerData: { dirs } });
+      w.on('message', (reply: PoolReply) => {
+        const p = this.pending.get(reply.id);
+        if (!p) return;
+        this.pending.delete(reply.id);
+        this.load[i]!--;
+        if (reply.error !== undefined) p.reject(new Error(reply.error));
+        else p.resolve(reply.answer);
+      });
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => this.fail(new Error(`a probe worker stopped (exit code ${code})`)));
+      return w;
+    });
+  }
+
+  /** false once a worker has failed or the pool is closed: the caller probes in its own thread then. */
+  get usable(): boolean {
+    return !this.failed && this.workers.length > 0;
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const p of this.pending.values()) p.reject(this.failed);
+    this.pending.clear();
+  }
+
+  /** Runs `job` on the worker with the fewest jobs running; rejects when the worker fails. */
+  run(job: ProbeJob): Promise<ProbeAnswer> {
+    if (this.failed) return Promise.reject(this.failed);
+    let w = 0;
+    for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[w]!) w = i;
+    this.load[w]!++;
+    const id = this.next++;
+    return new Promise<ProbeAnswer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.workers[w]!.postMessage({ id, job } satisfies PoolRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.fail(new Error('the probe workers were stopped'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

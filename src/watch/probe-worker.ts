@@ -1,0 +1,19 @@
+// A probe worker thread (probe-pool.ts starts them): loads the same knowledge base as the server
+// and runs each /probe job it is given with runProbeJob, as the request's thread would, with module
+// options of its own (each trust store parsed once per worker).
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadKb } from '../kb/load.js';
+import { ModuleOptions } from './options.js';
+import type { PoolReply, PoolRequest } from './probe-pool.js';
+import { runProbeJob } from './probe-job.js';
+
+const { dirs } = workerData as { dirs: string[] };
+const port = parentPort!;
+const kb = loadKb({ dirs });
+const options = new ModuleOptions();
+
+port.on('message', ({ id, job }: PoolRequest) => {
+  kb.then((k) => runProbeJob(k, options, job))
+    .then((answer) => port.postMessage({ id, answer } satisfies PoolReply))
+    .catch((e: Error) => port.postMessage({ id, error: e.message } satisfies PoolReply));
+});
