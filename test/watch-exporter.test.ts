@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ if (noPrometheus) console.log(`# skipping the Prometheus scrape: ${noPrometheus}
 let lab: Lab;
 let dir = '';
 let app: FastifyInstance;
+let dated: Server;
+let datedUrl = '';
 let inline: FastifyInstance;
 let pool: ProbePool;
 let port = 0;
@@ -37,6 +39,12 @@ const url = (name: string) => lab.scenarios.find((s) => s.name === name)!.url;
 
 before(async () => {
   lab = await startLab();
+  // A plain HTTP page with a Last-Modified date (blackbox_exporter's probe_http_last_modified_timestamp_seconds).
+  dated = createHttpServer((_req, res) =>
+    res.writeHead(200, { 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT' }).end('dated\n'),
+  );
+  await new Promise<void>((r) => dated.listen(0, '127.0.0.1', r));
+  datedUrl = `http://127.0.0.1:${(dated.address() as AddressInfo).port}/`;
   dir = mkdtempSync(join(tmpdir(), 'ld-exporter-'));
   const { inventory, problems } = await parseInventory(
     [
@@ -79,6 +87,7 @@ after(async () => {
   await inline?.close();
   await pool?.close();
   await lab?.stop();
+  dated?.close();
   delete process.env.LD_EXPORTER_LAB_PASSWORD;
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -254,7 +263,7 @@ scrape_configs:
     params:
       module: [lab]
     static_configs:
-      - targets: ["${url('healthy')}", "${url('expired')}"]
+      - targets: ["${url('healthy')}", "${url('expired')}", "${datedUrl}"]
     relabel_configs:
       - source_labels: [__address__]
         target_label: __param_target
@@ -291,11 +300,17 @@ scrape_configs:
       results = await query('probe_success{job="linkdoctor_probe"}');
       const diag = await query('linkdoctor_probe_diagnosis');
       const own = await query('linkdoctor_target_success');
-      if (results.length === 2 && diag.length && own.length === 3) break;
+      if (results.length === 3 && diag.length && own.length === 3) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const byInstance = Object.fromEntries(results.map((r) => [r.metric.instance, r.value[1]]));
-    assert.deepEqual(byInstance, { [url('healthy')]: '1', [url('expired')]: '0' });
+    assert.deepEqual(byInstance, { [url('healthy')]: '1', [url('expired')]: '0', [datedUrl]: '1' });
+    const modified = await query('probe_http_last_modified_timestamp_seconds');
+    assert.deepEqual(
+      modified.map((r) => [r.metric.instance, r.value[1]]),
+      [[datedUrl, '784111777']],
+      'the Last-Modified date of the page that sends one, in unixtime; none for the others',
+    );
     const diag = await query('linkdoctor_probe_diagnosis');
     assert.equal(diag.length, 1);
     assert.equal(diag[0]!.metric.instance, url('expired'));
@@ -310,7 +325,7 @@ scrape_configs:
       crm: '1',
     });
     const up = await query('up');
-    assert.ok(up.length === 3 && up.every((r) => r.value[1] === '1'), JSON.stringify(up));
+    assert.ok(up.length === 4 && up.every((r) => r.value[1] === '1'), JSON.stringify(up));
   },
 );
 

@@ -73,6 +73,8 @@ export interface HttpFinding {
   reason?: string;
   /** The HTTP version of the answer to the request as configured ("1.1"). */
   httpVersion?: string;
+  /** Its Last-Modified header, as sent (blackbox_exporter's probe_http_last_modified_timestamp_seconds). */
+  lastModified?: string;
   wwwAuthenticate?: string;
   redirects: string[];
   /** What the CSRF and 411 experiments showed, in sentences. */
@@ -487,6 +489,8 @@ export async function httpStep(
   finding.status = res.status;
   finding.reason = res.reason;
   finding.httpVersion = res.httpVersion;
+  const lastModified = res.rawHeaders['last-modified'];
+  if (lastModified) finding.lastModified = lastModified;
   const challenge = res.rawHeaders['www-authenticate'];
   if (challenge) finding.wwwAuthenticate = Array.isArray(challenge) ? challenge.join(', ') : challenge;
   signals.push(

@@ -44,6 +44,21 @@ function ipv6Bytes(address: string): number[] {
   });
 }
 
+/** The HTTP date formats (RFC 9110 §5.6.7) that Go's http.ParseTime reads, as blackbox_exporter does. */
+const HTTP_DATES = [
+  /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/, // IMF-fixdate
+  /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} [A-Z]{3}$/, // RFC 850
+];
+const ASCTIME = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
+/** Milliseconds since the epoch of an HTTP date (Last-Modified); NaN for anything else. */
+export function httpDate(text: string): number {
+  const t = text.trim();
+  if (HTTP_DATES.some((re) => re.test(t))) return Date.parse(t);
+  // asctime has no zone: it is UTC (Date.parse would read it as local time).
+  return ASCTIME.test(t) ? Date.parse(`${t} GMT`) : NaN;
+}
+
 /** Seconds since the epoch of an ISO time. */
 const epoch = (iso: string) => Date.parse(iso) / 1000;
 
@@ -55,7 +70,8 @@ const tlsVersion = (p: string) => p.replace(/^TLSv/, 'TLS ');
  * tls.go): `probe_success`, `probe_duration_seconds`, `probe_dns_lookup_time_seconds`,
  * `probe_ip_protocol`, `probe_ip_addr_hash`, `probe_http_duration_seconds{phase}` (resolve, connect,
  * tls, processing, transfer; millisecond resolution), `probe_http_status_code`, `probe_http_version`,
- * `probe_http_content_length` (-1 without the header), `probe_http_ssl` (of the last request),
+ * `probe_http_content_length` (-1 without the header), `probe_http_last_modified_timestamp_seconds`
+ * (when the answer has a Last-Modified date), `probe_http_ssl` (of the last request),
  * `probe_http_redirects`, `probe_ssl_earliest_cert_expiry`,
  * `probe_ssl_last_chain_expiry_timestamp_seconds` (a trusted chain, its anchor included),
  * `probe_ssl_last_chain_info`, `probe_tls_version_info`, `probe_tls_cipher_info`; and linkdoctor's own `linkdoctor_probe_diagnosis{id,cause,step}`,
@@ -115,6 +131,12 @@ export async function probeMetrics(r: ProbeResult, durationMs: number, ok = r.ok
       gauge('probe_http_version', 'Returns the version of HTTP of the probe response').set(
         Number(http.httpVersion),
       );
+    const modified = http.lastModified ? httpDate(http.lastModified) : NaN;
+    if (Number.isFinite(modified))
+      gauge(
+        'probe_http_last_modified_timestamp_seconds',
+        'Returns the Last-Modified HTTP response header in unixtime',
+      ).set(Math.floor(modified / 1000));
     const length = Number(last?.headers['content-length'] ?? NaN);
     gauge('probe_http_content_length', 'Length of http content response').set(
       Number.isInteger(length) ? length : -1,
