@@ -17,6 +17,10 @@ const cli = join(root, 'dist', 'main.js');
 const BLACKBOX = ['/usr/bin/prometheus-blackbox-exporter', '/usr/bin/blackbox_exporter'].find(existsSync);
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+// Seconds of probes before the first level, not counted, for each exporter alike: linkdoctor's first
+// probes also compile its code (V8's optimizing compiler runs on threads of the process, so its CPU
+// counts), once per probe worker; a longer warm-up (BENCH_WARMUP=10) shows the steady state.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const LEVELS = [4, 16, 64];
 // Extra node flags for the exporter (e.g. EXPORTER_NODE_ARGS=--cpu-prof to profile it).
 const NODE_ARGS = (process.env.EXPORTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -204,8 +208,8 @@ async function measure(start) {
   const child = start(port);
   children.push(child);
   await waitFor(port);
-  // A second of warm-up, not counted: the first probes compile the code (JIT) and fill the caches.
-  await rate(port, `/probe?module=https&${q}`, 4, 1);
+  // Warm-up, not counted: the first probes compile the code (JIT) and fill the caches.
+  await rate(port, `/probe?module=https&${q}`, 4, WARMUP);
   const out = {};
   for (const c of LEVELS) {
     const before = cpuSeconds(child.pid);
@@ -259,7 +263,7 @@ const load = loadavg()
   .map((l) => l.toFixed(1))
   .join(' ');
 console.log(
-  `HTTPS /probe of ${target} (chain of 2 from a private root), ${SECONDS} s per level, load average ${load}:`,
+  `HTTPS /probe of ${target} (chain of 2 from a private root), ${SECONDS} s per level after ${WARMUP} s of warm-up, linkdoctor with ${WORKERS[0] ?? 'the default'} probe workers, load average ${load}:`,
 );
 console.log('                   probes/s                         exporter CPU per probe (user+sys)');
 console.log('concurrency  blackbox_exporter  linkdoctor  ratio   blackbox_exporter  linkdoctor');

@@ -4,7 +4,8 @@
 // byte-by-byte part of a scan) while the main thread makes the events of the blocks before and
 // classifies them, with the one cache of verdicts of the scan: the same incidents, in input order.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-thread.js';
 import type { LinesSpec } from './prefilter.js';
 import type { Found } from './text.js';
 
@@ -47,16 +48,6 @@ export function workerCount(bytes: number | undefined): number {
  */
 const LIMITS = { maxYoungGenerationSizeMb: 4 };
 
-/** The module a worker runs: the bundle's entry, or the source when run from TypeScript (tests). */
-function workerUrl(): URL {
-  return import.meta.url.endsWith('.ts')
-    ? new URL('./worker.ts', import.meta.url)
-    : new URL(
-        import.meta.url.includes('/chunks/') ? '../scan-worker.js' : './scan-worker.js',
-        import.meta.url,
-      );
-}
-
 export class WorkerPool {
   private readonly workers: Worker[];
   private readonly pending = new Map<number, { resolve: (r: Found) => void; reject: (e: Error) => void }>();
@@ -66,14 +57,10 @@ export class WorkerPool {
   /** `spec`: the prefilter's line search (Prefilter.linesSpec), which each worker makes again. */
   constructor(count: number, spec: LinesSpec) {
     this.workers = Array.from({ length: count }, () => {
-      const url = workerUrl();
-      // From TypeScript (tests): the worker registers tsx's loader before it loads the module.
-      const w = url.pathname.endsWith('.ts')
-        ? new Worker(
-            `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`,
-            { eval: true, workerData: { spec }, resourceLimits: LIMITS },
-          )
-        : new Worker(url, { workerData: { spec }, resourceLimits: LIMITS });
+      const w = startWorker(import.meta.url, './worker.ts', 'scan-worker', {
+        workerData: { spec },
+        resourceLimits: LIMITS,
+      });
       w.on('message', (reply: WorkerReply) => {
         const p = this.pending.get(reply.id);
         this.pending.delete(reply.id);

@@ -3,7 +3,8 @@
 // route checks the request and hands the job (probe-job.ts, plain data) to the worker with the
 // fewest jobs running; the worker answers with the metrics text.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../worker-thread.js';
 import type { ProbeAnswer, ProbeJob } from './probe-job.js';
 
 /** A job as it travels to a worker. */
@@ -26,16 +27,6 @@ export function defaultProbeWorkers(): number {
   return cores < 2 ? 0 : Math.min(cores, 4);
 }
 
-/** The module a worker runs: the bundle's entry, or the source when run from TypeScript (tests). */
-function workerUrl(): URL {
-  return import.meta.url.endsWith('.ts')
-    ? new URL('./probe-worker.ts', import.meta.url)
-    : new URL(
-        import.meta.url.includes('/chunks/') ? '../probe-worker.js' : './probe-worker.js',
-        import.meta.url,
-      );
-}
-
 interface Pending {
   resolve: (a: ProbeAnswer) => void;
   reject: (e: Error) => void;
@@ -53,14 +44,7 @@ export class ProbePool {
   constructor(count: number, dirs: string[]) {
     this.load = Array<number>(count).fill(0);
     this.workers = Array.from({ length: count }, (_, i) => {
-      const url = workerUrl();
-      // From TypeScript (tests): the worker registers tsx's loader before it loads the module.
-      const w = url.pathname.endsWith('.ts')
-        ? new Worker(
-            `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`,
-            { eval: true, workerData: { dirs } },
-          )
-        : new Worker(url, { workerData: { dirs } });
+      const w = startWorker(import.meta.url, './probe-worker.ts', 'probe-worker', { workerData: { dirs } });
       w.on('message', (reply: PoolReply) => {
         const p = this.pending.get(reply.id);
         if (!p) return;
