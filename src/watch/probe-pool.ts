@@ -49,12 +49,15 @@ export class ProbePool {
         const p = this.pending.get(reply.id);
         if (!p) return;
         this.pending.delete(reply.id);
-        this.load[i]!--;
+        if (--this.load[i]! === 0) w.unref();
         if (reply.error !== undefined) p.reject(new Error(reply.error));
         else p.resolve(reply.answer);
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => this.fail(new Error(`a probe worker stopped (exit code ${code})`)));
+      // An idle worker does not keep the process alive (a server whose listen failed ends); one
+      // with a probe running does, as the probe in the server's own thread would.
+      w.unref();
       return w;
     });
   }
@@ -75,7 +78,7 @@ export class ProbePool {
     if (this.failed) return Promise.reject(this.failed);
     let w = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[w]!) w = i;
-    this.load[w]!++;
+    if (this.load[w]!++ === 0) this.workers[w]!.ref();
     const id = this.next++;
     return new Promise<ProbeAnswer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
