@@ -167,6 +167,7 @@ const SOURCED = [
   'out-http-401',
   'out-http-403-cloud-connector',
   'out-http-404',
+  'out-http-429',
   'out-http-500',
   'out-http-503',
   'out-osci-conversion',

@@ -101,6 +101,36 @@ function lowerText(text: string): LowerText {
   };
 }
 
+/**
+ * A negation right before a failure word: "not expired", "has not been revoked", "never failed",
+ * "isn't unauthorized". Such a phrase says the failure did NOT happen, so a symptom found in it
+ * is not evidence. Only failure words are negated here: "could not connect" or "not found" are
+ * failures themselves, and a symptom that names them keeps them.
+ */
+const NEGATED_FAILURE =
+  /\b(?:not|never|no longer|without|isn't|wasn't|hasn't|haven't|aren't|weren't|didn't|doesn't)\s+(?:(?:yet|been|be|an?|any|ever)\s+){0,2}(?:expir|revok|invalid|fail|refus|reject|denied|untrust|unauthori[sz]|forbidden|mismatch|timed out|unreachable|unavailable|blocked|locked)/gi;
+
+/** How far before a match a negation is looked for ("not <match>"), in characters. */
+const NEGATION_REACH = 24;
+
+/**
+ * Whether the span [start, end) of `text` holds a failure word that the text negates: the failure
+ * word lies in the span and a negation stands right before it (in the span or just before it).
+ * Used for every pattern symptom and every span-carrying signal, so a "valid and not expired"
+ * certificate never counts as an expired one, whichever entry's symptom matched it.
+ */
+export function negatedSpan(text: string, start: number, end: number): boolean {
+  const from = Math.max(0, start - NEGATION_REACH);
+  const window = text.slice(from, end);
+  NEGATED_FAILURE.lastIndex = 0;
+  for (let m = NEGATED_FAILURE.exec(window); m; m = NEGATED_FAILURE.exec(window))
+    if (from + m.index + m[0].length > start) return true;
+  return false;
+}
+
+/** How many matches of one pattern are tried when the first ones are negated. */
+const MAX_NEGATED_TRIES = 8;
+
 /** Evidence of one symptom, and where it was found: signal index, or for a pattern the signals' count plus its offset. */
 type Found = Evidence & { at: number };
 
@@ -116,12 +146,22 @@ function findSymptom(
     if (s.literals && !s.literals.some(lower.has)) return null;
     const re = s.re!;
     re.lastIndex = 0;
-    const m = re.exec(text);
-    return m
-      ? { ...spanEvidence(text, m.index, m.index + m[0].length, kind, s.means), at: signals.length + m.index }
-      : null;
+    for (let tries = 0; tries < MAX_NEGATED_TRIES; tries++) {
+      const m = re.exec(text);
+      if (!m) return null;
+      const end = m.index + m[0].length;
+      if (!negatedSpan(text, m.index, end))
+        return { ...spanEvidence(text, m.index, end, kind, s.means), at: signals.length + m.index };
+      if (m[0].length === 0) re.lastIndex++;
+    }
+    return null;
   }
-  const at = signals.findIndex((x) => x.type === s.signalType && (!s.valueRe || s.valueRe.test(x.value)));
+  const at = signals.findIndex(
+    (x) =>
+      x.type === s.signalType &&
+      (!s.valueRe || s.valueRe.test(x.value)) &&
+      !(x.start !== undefined && x.end !== undefined && text && negatedSpan(text, x.start, x.end)),
+  );
   if (at < 0) return null;
   const sig = signals[at]!;
   if (sig.start !== undefined && sig.end !== undefined && text)
@@ -278,9 +318,25 @@ function decideNote(kb: Kb, diagnoses: Diagnosis[], finding: DirectionFinding): 
   );
 }
 
+/**
+ * Terminal control sequences (ESC [ ... m colours, OSC titles, other ESC sequences) and the other
+ * control characters except tab, newline and CR, each replaced by as many spaces: a log or a
+ * paste with colour codes reads like the plain text ("\x1b[31mjavax.net.ssl..." names
+ * javax.net.ssl..., not "mjavax" or net.ssl...), and every offset into the text stays where it was.
+ */
+const CONTROLS =
+  // eslint-disable-next-line no-control-regex
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]{0,512}(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+
+/** `text` with its control sequences blanked (see CONTROLS); the same string when it has none. */
+export function blankControls(text: string): string {
+  CONTROLS.lastIndex = 0;
+  return CONTROLS.test(text) ? text.replace(CONTROLS, (m) => ' '.repeat(m.length)) : text;
+}
+
 /** Diagnoses one incident: its text and/or observed signals, against the knowledge base. */
 export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
-  const text = incident.text ?? '';
+  const text = blankControls(incident.text ?? '');
   const lower = lowerText(text);
   const reader = kb.readerLiterals;
   const may = (re: RegExp) => {

@@ -1,0 +1,114 @@
+// Kinds of misses found by a new user's attack on main (session 5): negated wording, other SSH
+// clients' wordings, "no route" read as a timeout, OAuth resource-server bodies, 429, and control
+// sequences glued to an exception name. Each test holds the KIND with texts unlike the KB's own
+// examples: several wordings per kind, and the negation test across different entries.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { blankControls, diagnose, negatedSpan } from '../src/diagnose/match.js';
+import { loadKb } from '../src/kb/load.js';
+
+const kb = await loadKb();
+const top = (text: string) => {
+  const d = diagnose(kb, { text }).diagnoses[0];
+  return d ? `${d.id}/${d.cause?.id ?? '-'}` : 'none';
+};
+const ids = (text: string) => diagnose(kb, { text }).diagnoses.map((d) => d.id);
+
+test('negation: a failure word that the text negates is not evidence, for any entry', () => {
+  // certificate expiry, in two entries' patterns
+  const a = 'The certificate is valid and not expired; the request failed with HTTP 503 Service Unavailable';
+  assert.ok(!ids(a).includes('in-cert-validity') && !ids(a).includes('out-cert-expired'), ids(a).join());
+  assert.match(top(a), /-503\//);
+  assert.equal(
+    top('Certificate check OK (not expired). SFTP login failed: Auth fail'),
+    'out-sftp/login-refused',
+  );
+  assert.ok(!ids('Server certificate has not yet expired, all good').includes('in-cert-validity'));
+  // the same wording without the negation still counts
+  assert.ok(ids('The server certificate has expired').some((id) => /cert/.test(id)));
+  // a negated refusal, in another entry
+  assert.ok(
+    !ids('connection was not refused; the service answered HTTP 503').includes('tcp-connection-refused'),
+  );
+  // failures spelled with "not" stay failures
+  assert.equal(negatedSpan('could not connect to host', 10, 17), false);
+  assert.equal(
+    negatedSpan('PKIX path building failed: unable to find valid certification path', 0, 25),
+    false,
+  );
+  assert.equal(negatedSpan('the certificate has not been revoked', 4, 36), true);
+});
+
+test('SSH: Go x/crypto/ssh, Paramiko and sshj wordings name out-sftp and its cause', () => {
+  assert.equal(top('ssh: handshake failed: knownhosts: key mismatch'), 'out-sftp/host-key-changed');
+  assert.equal(
+    top('dial tcp: ssh: handshake failed: knownhosts: key is unknown'),
+    'out-sftp/host-key-unknown',
+  );
+  assert.equal(
+    top(
+      'ssh: handshake failed: ssh: unable to authenticate, attempted methods [none password], no supported methods remain',
+    ),
+    'out-sftp/login-refused',
+  );
+  assert.equal(
+    top('paramiko.ssh_exception.AuthenticationException: Authentication failed.'),
+    'out-sftp/login-refused',
+  );
+  assert.equal(
+    top(
+      "paramiko.ssh_exception.BadAuthenticationType: Bad authentication type; allowed types: ['publickey']",
+    ),
+    'out-sftp/login-refused',
+  );
+  assert.equal(
+    top('net.schmizz.sshj.transport.TransportException: Host key for `files.example.org` has changed!'),
+    'out-sftp/host-key-changed',
+  );
+  assert.equal(
+    top(
+      'ssh: handshake failed: ssh: no common algorithm for key exchange; client offered: [curve25519-sha256], server offered: [diffie-hellman-group1-sha1]',
+    ),
+    'out-sftp/no-common-algorithm',
+  );
+});
+
+test('no route to host is a routing/firewall cause, not a timeout', () => {
+  assert.equal(top('java.net.NoRouteToHostException: No route to host'), 'network-timeout/no-route');
+  assert.equal(top('Error: connect EHOSTUNREACH 10.1.2.3:443'), 'network-timeout/no-route');
+  assert.equal(top('java.net.SocketTimeoutException: connect timed out'), 'network-timeout/connect-timeout');
+});
+
+test('OAuth resource-server body and HTTP 429 are diagnosed', () => {
+  assert.equal(
+    top('{"error":"invalid_token","error_description":"Access token expired"}'),
+    'out-http-401/oauth-token',
+  );
+  assert.equal(
+    top('{ "error" : "invalid_token", "error_description": "The token has been revoked" }'),
+    'out-http-401/oauth-token',
+  );
+  assert.equal(
+    top('HTTP operation failed invoking https://api.example.net/v1/x with statusCode: 429'),
+    'out-http-429/rate-limited',
+  );
+  assert.match(top('HTTP/1.1 429 Too Many Requests\nRetry-After: 30'), /^out-http-429/);
+});
+
+test('control sequences are blanked before any reader: offsets kept, exception read whole', () => {
+  const raw = '\x1b[31mjavax.net.ssl.SSLHandshakeException: Received fatal alert: handshake_failure\x1b[0m';
+  assert.equal(blankControls(raw).length, raw.length);
+  const r = diagnose(kb, { text: raw });
+  assert.ok(
+    r.signals.some((s) => s.value === 'javax.net.ssl.SSLHandshakeException'),
+    JSON.stringify(r.signals),
+  );
+  assert.ok(
+    !r.signals.some(
+      (s) => /^(?:m?javax|net)\.ssl/.test(s.value) && s.value !== 'javax.net.ssl.SSLHandshakeException',
+    ),
+  );
+  assert.equal(top(raw), top(raw.replaceAll('\x1b[31m', '').replaceAll('\x1b[0m', '')));
+  const osc = '\x1b]0;title\x07java.net.ConnectException: Connection refused';
+  assert.equal(top(osc), top('java.net.ConnectException: Connection refused'));
+});
