@@ -3,9 +3,13 @@
 // sequences glued to an exception name. Each test holds the KIND with texts unlike the KB's own
 // examples: several wordings per kind, and the negation test across different entries.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { blankControls, diagnose, negatedSpan } from '../src/diagnose/match.js';
-import { loadKb } from '../src/kb/load.js';
+import { lintKb } from '../src/kb/lint.js';
+import { BUILTIN_KB, loadKb } from '../src/kb/load.js';
 
 const kb = await loadKb();
 const top = (text: string) => {
@@ -111,4 +115,49 @@ test('control sequences are blanked before any reader: offsets kept, exception r
   assert.equal(top(raw), top(raw.replaceAll('\x1b[31m', '').replaceAll('\x1b[0m', '')));
   const osc = '\x1b]0;title\x07java.net.ConnectException: Connection refused';
   assert.equal(top(osc), top('java.net.ConnectException: Connection refused'));
+});
+
+test('kb lint warns on a cause that repeats its title or tells its provenance in the text', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ld-kinds-'));
+  writeFileSync(
+    join(dir, 'widget-gw.yaml'),
+    `id: widget-gw
+title: Widget gateway refuses the call
+direction: outbound
+summary: The widget gateway in front of the receiver refused the call.
+symptoms:
+  - { pattern: 'WIDGET-GW-0042', weight: 0.9, cause: no-route }
+  - { pattern: 'WIDGET-GW-0043', weight: 0.9, cause: quota }
+causes:
+  - id: no-route
+    title: No route
+    text: "No route: the gateway has no route for the path."
+    sources: [inference]
+    examples: ['WIDGET-GW-0042 from gateway']
+  - id: quota
+    title: Quota
+    text: "The link between this error and the quota is an inference (no public source states it). The client used its calls."
+    sources: [inference]
+    examples: ['WIDGET-GW-0043 from gateway']
+checks: [{ text: Call the gateway's health page., sources: [inference] }]
+fixes: [{ text: Add a route for the path in the gateway., sources: [inference] }]
+references: [{ title: Widget gateway manual, url: 'https://widgets.example.com/manual' }]
+examples:
+  match: ['WIDGET-GW-0042 no route', 'HTTP/1.1 418 WIDGET-GW-0042', 'error WIDGET-GW-0043 from gateway']
+  noMatch: ['HTTP/1.1 200 OK', 'PKIX path building failed']
+`,
+  );
+  const report = await lintKb(dir);
+  assert.deepEqual(report.problems, []);
+  const got = report.warnings.map((w) => `${w.field}: ${w.message.split(':')[0]}`);
+  assert.ok(
+    got.some((w) => w.startsWith('causes[0].text: repeats its title')),
+    got.join('\n'),
+  );
+  assert.ok(
+    got.some((w) => w.startsWith('causes[1].text: tells where the statement comes from')),
+    got.join('\n'),
+  );
+  const shipped = await lintKb(BUILTIN_KB);
+  assert.deepEqual(shipped.warnings, []);
 });

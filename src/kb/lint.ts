@@ -101,7 +101,24 @@ function sourceFindings(entry: Entry): { problems: KbProblem[]; warnings: KbProb
         if (typeof s === 'object' && 'url' in s && isDraftLink(s.url)) draft(`${list}[${i}].sources[${j}]`, s.url);
       });
     });
+  entry.causes.forEach((c, i) => {
+    const field = `causes[${i}].text`;
+    if (c.title && startsWithTitle(c.text, c.title))
+      warnings.push({ file, field, message: `repeats its title ("${c.title}"): the report prints the title before the text` });
+    if (PROVENANCE.test(c.text))
+      warnings.push({ file, field, message: 'tells where the statement comes from: put that in sources (`inference`, a page), not in the text' });
+  });
   return { problems, warnings };
+}
+
+/** Words about a statement's provenance, which belong in its sources, not in the sentence a user reads. */
+const PROVENANCE = /\bis an inference\b|\bno public source\b|\b(?:this|the) (?:link|statement|claim) is inferred\b/i;
+
+/** Whether a cause's text begins with its own title (the report prints "cause TITLE: TEXT"). */
+function startsWithTitle(text: string, title: string): boolean {
+  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
+  const t = norm(title);
+  return t.length > 0 && norm(text).startsWith(t);
 }
 
 /** Why an example that must select `entry` does not: another entry won, or nothing matched. */
