@@ -137,6 +137,7 @@ type Found = Evidence & { at: number };
 function findSymptom(
   s: CompiledSymptom,
   text: string,
+  shown: string,
   lower: LowerText,
   signals: Signal[],
   kind: Evidence['kind'],
@@ -151,7 +152,7 @@ function findSymptom(
       if (!m) return null;
       const end = m.index + m[0].length;
       if (!negatedSpan(text, m.index, end))
-        return { ...spanEvidence(text, m.index, end, kind, s.means), at: signals.length + m.index };
+        return { ...spanEvidence(shown, m.index, end, kind, s.means), at: signals.length + m.index };
       if (m[0].length === 0) re.lastIndex++;
     }
     return null;
@@ -165,7 +166,7 @@ function findSymptom(
   if (at < 0) return null;
   const sig = signals[at]!;
   if (sig.start !== undefined && sig.end !== undefined && text)
-    return { ...spanEvidence(text, sig.start, sig.end, kind, s.means), at };
+    return { ...spanEvidence(shown, sig.start, sig.end, kind, s.means), at };
   return {
     text: sig.detail ? `${sig.value} (${sig.detail})` : sig.value,
     kind,
@@ -207,6 +208,7 @@ function directionOf(incident: Incident, signals: Signal[], text: string): Direc
 function evaluate(
   entry: CompiledEntry,
   text: string,
+  shown: string,
   lower: LowerText,
   signals: Signal[],
   dir: DirectionScores,
@@ -215,7 +217,7 @@ function evaluate(
   const weights: number[] = [];
   const causeWeights = new Map<string, { weights: number[]; at: number }>();
   for (const s of entry.match) {
-    const found = findSymptom(s, text, lower, signals, 'symptom');
+    const found = findSymptom(s, text, shown, lower, signals, 'symptom');
     if (found) {
       const { at, ...ev } = found;
       evidence.push(s.cause ? { ...ev, cause: s.cause } : ev);
@@ -229,7 +231,7 @@ function evaluate(
   if (!weights.length) return null;
   let confidence = combine(weights);
   for (const s of entry.unless) {
-    const found = findSymptom(s, text, lower, signals, 'against');
+    const found = findSymptom(s, text, shown, lower, signals, 'against');
     if (found) {
       const { at: _at, ...ev } = found;
       evidence.push(ev);
@@ -336,7 +338,9 @@ export function blankControls(text: string): string {
 
 /** Diagnoses one incident: its text and/or observed signals, against the knowledge base. */
 export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
-  const text = blankControls(incident.text ?? '');
+  // blankControls is not applied yet: reports quote foreign text visibly (harden-terminal), signals must too.
+  const shown = incident.text ?? '';
+  const text = shown;
   const lower = lowerText(text);
   const reader = kb.readerLiterals;
   const may = (re: RegExp) => {
@@ -344,10 +348,10 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
     return !lits || lits.some(lower.has);
   };
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may) : [])];
-  const dir = directionOf(incident, signals, text);
+  const dir = directionOf(incident, signals, shown);
   const facts = factsOf(signals);
   const diagnoses = kb.entries
-    .map((e) => evaluate(e, text, lower, signals, dir))
+    .map((e) => evaluate(e, text, shown, lower, signals, dir))
     .filter((d): d is Diagnosis => d !== null)
     .sort(
       (a, b) =>
