@@ -2,9 +2,10 @@
 // whatever a server sends, the answer is a finding or a reason, never an exception. The real
 // handshakes (TLS 1.2 in the clear, TLS 1.3 encrypted) are in test/probe-nginx.test.ts.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
-import { certificateRequestOf, certificatesSentOf } from '../src/probe/tls-tap.js';
+import { certificateRequestOf, readFlight } from '../src/probe/tls-tap.js';
+import { parsedCertificates } from '../src/trust/fetch.js';
 
 const record = (type: number, body: Buffer) =>
   Buffer.concat([Buffer.from([type, 3, 3, body.length >> 8, body.length & 0xff]), body]);
@@ -36,7 +37,12 @@ test('garbage, truncated flights, a missing secret and an oversized flight: a re
       assert.doesNotThrow(() =>
         certificateRequestOf(bytes, protocol, 'TLS_AES_128_GCM_SHA256', randomBytes(32)),
       );
-    assert.deepEqual(certificatesSentOf(record(22, message(11, bytes))), []);
+    assert.deepEqual(
+      parsedCertificates(
+        readFlight(record(22, message(11, bytes)), undefined, undefined, undefined).certificates,
+      ),
+      [],
+    );
   }
   const truncated = record(22, message(13, Buffer.from([5, 1, 2])));
   assert.match(
@@ -52,4 +58,55 @@ test('garbage, truncated flights, a missing secret and an oversized flight: a re
     certificateRequestOf(undefined, 'TLSv1.3', undefined, undefined).unknownBecause ?? '',
     /256 KB/,
   );
+});
+
+test("the server's certificates read from the handshake itself (TLS 1.2 in the clear, TLS 1.3 decrypted) are the chain the socket sees, in the order sent", async () => {
+  const { makePki } = await import('../src/lab/pki.js');
+  const { HandshakeTap, keepServerSecret } = await import('../src/probe/tls-tap.js');
+  const { peerChain } = await import('../src/trust/fetch.js');
+  const { connect: tcpConnect } = await import('node:net');
+  const { connect, createServer } = await import('node:tls');
+  const pki = await makePki();
+  // A leaf and its issuing CA, asking for a client certificate (the CertificateRequest is read from the same flight).
+  const sentPem = [pki.local.certPem, pki.issuing.certPem];
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    const server = createServer({
+      key: pki.local.keyPem,
+      cert: sentPem.join(''),
+      minVersion: version,
+      maxVersion: version,
+      requestCert: true,
+      rejectUnauthorized: false,
+      ca: [pki.clientCa.certPem],
+    });
+    server.on('secureConnection', (s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    const tcp = tcpConnect({ host: '127.0.0.1', port });
+    const tap = new HandshakeTap(tcp);
+    const socket = connect({ socket: tap, rejectUnauthorized: false });
+    const keys = keepServerSecret(socket);
+    await new Promise((r) => socket.once('secureConnect', r));
+    const flight = readFlight(
+      tap.received,
+      socket.getProtocol() ?? undefined,
+      socket.getCipher()?.standardName,
+      keys.secret,
+    );
+    assert.equal(socket.getProtocol(), version);
+    assert.equal(flight.request.requested, true, version);
+    assert.equal(flight.certificates?.length, 2, version);
+    const fromSocket = peerChain(socket).map((c) => c.fingerprint256);
+    assert.deepEqual(
+      peerChain(socket, flight.certificates).map((c) => c.fingerprint256),
+      fromSocket,
+      version,
+    );
+    assert.deepEqual(
+      fromSocket,
+      sentPem.map((pem) => new X509Certificate(pem).fingerprint256),
+    );
+    socket.destroy();
+    await new Promise((r) => server.close(r));
+  }
 });

@@ -5,7 +5,7 @@
 // travels in the clear; in TLS 1.3 it is encrypted with the server's handshake traffic key, which
 // this process derives from the secret Node hands to its own `keylog` listener (RFC 8446 §7.1, §7.3,
 // §5.2). The secret never leaves this module: it is used once, in memory, and dropped.
-import { createDecipheriv, createHmac, X509Certificate } from 'node:crypto';
+import { createDecipheriv, createHmac } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -126,36 +126,6 @@ function clearHandshake(all: TlsRecord[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/**
- * The certificates of a TLS 1.2 (or older) server's Certificate message, as sent (leaf first, a
- * certificate sent twice once), read from its handshake bytes (HandshakeTap): what the server sent
- * even when the handshake then ended in an alert, where Node has no peer certificate to give. Empty
- * when there is none or it cannot be read; never throws.
- */
-export function certificatesSentOf(received: Buffer | undefined): X509Certificate[] {
-  if (!received) return [];
-  try {
-    for (const [type, body] of messages(clearHandshake(records(received)))) {
-      if (type !== 11) continue;
-      const out: X509Certificate[] = [];
-      const seen = new Set<string>();
-      const end = Math.min(body.length, 3 + body.readUIntBE(0, 3));
-      for (let p = 3; p + 3 <= end;) {
-        const len = body.readUIntBE(p, 3);
-        if (p + 3 + len > end) break;
-        const cert = new X509Certificate(body.subarray(p + 3, p + 3 + len));
-        if (!seen.has(cert.fingerprint256)) out.push(cert);
-        seen.add(cert.fingerprint256);
-        p += 3 + len;
-      }
-      return out;
-    }
-  } catch {
-    // A certificate that does not parse: nothing to show rather than half a chain.
-  }
-  return [];
-}
-
 /** The AEAD of a TLS 1.3 cipher suite: OpenSSL's cipher name, key length, and the hash of its HKDF. */
 const SUITES: Record<string, { cipher: string; keyLength: number; hash: string }> = {
   TLS_AES_128_GCM_SHA256: { cipher: 'aes-128-gcm', keyLength: 16, hash: 'sha256' },
@@ -219,39 +189,91 @@ function caNames13(body: Buffer): string[] {
   return [];
 }
 
+/** What the server's handshake flight says: the client-certificate question, and the certificates sent. */
+export interface ServerFlight {
+  request: CertificateRequestInfo;
+  /** The DER of each certificate in the server's Certificate message, in the order sent; absent when unread. */
+  certificates?: Buffer[];
+}
+
+/** The certificates (DER) of a Certificate message's body, in order (RFC 5246 §7.4.2, RFC 8446 §4.4.2). */
+function certificatesOf(body: Buffer, tls13: boolean): Buffer[] {
+  let p = tls13 ? 1 + body[0]! : 0; // TLS 1.3: certificate_request_context
+  const end = p + 3 + body.readUIntBE(p, 3);
+  if (end > body.length) throw new Error('a truncated Certificate message');
+  p += 3;
+  const out: Buffer[] = [];
+  while (p < end) {
+    const len = body.readUIntBE(p, 3);
+    p += 3;
+    if (p + len > end) throw new Error('a truncated certificate');
+    out.push(body.subarray(p, p + len));
+    p += len;
+    if (tls13) p += 2 + body.readUInt16BE(p); // the entry's extensions
+  }
+  return out;
+}
+
 /**
- * What the server's handshake flight says of client certificates: `received` are the bytes the server
- * sent (HandshakeTap), `protocol` and `suite` what the handshake agreed, `secret` the TLS 1.3 server
- * handshake traffic secret. Never throws: what it cannot read is told in `unknownBecause`.
+ * The server's handshake flight, read: `received` are the bytes the server sent (HandshakeTap),
+ * `protocol` and `suite` what the handshake agreed, `secret` the TLS 1.3 server handshake traffic
+ * secret. Never throws: what it cannot read of the client-certificate question is told in
+ * `request.unknownBecause`, certificates it cannot read are left out.
  */
+export function readFlight(
+  received: Buffer | undefined,
+  protocol: string | undefined,
+  suite: string | undefined,
+  secret: Buffer | undefined,
+): ServerFlight {
+  if (!received)
+    return { request: { caNames: [], unknownBecause: 'the server sent more than 256 KB in its handshake' } };
+  try {
+    const all = records(received);
+    let stream: Buffer;
+    const tls13 = protocol === 'TLSv1.3';
+    if (tls13) {
+      if (!secret || !suite)
+        return { request: { caNames: [], unknownBecause: 'the TLS 1.3 handshake keys were not available' } };
+      stream = decryptedHandshake(all, suite, secret);
+    } else {
+      // TLS 1.2 and older: the server's flight is in the clear up to its ChangeCipherSpec.
+      stream = clearHandshake(all);
+    }
+    let certificates: Buffer[] | undefined;
+    let request: CertificateRequestInfo | undefined;
+    const flight = (r: CertificateRequestInfo): ServerFlight => ({
+      request: r,
+      ...(certificates?.length ? { certificates } : {}),
+    });
+    for (const [type, body] of messages(stream)) {
+      if (type === 11) {
+        try {
+          certificates = certificatesOf(body, tls13);
+        } catch {
+          certificates = undefined;
+        }
+      } else if (type === 13)
+        request ??= { requested: true, caNames: tls13 ? caNames13(body) : caNamesOf(body) };
+      else if (type === 14 || type === 20) return flight(request ?? { requested: false, caNames: [] });
+    }
+    return flight(request ?? { caNames: [], unknownBecause: "the server's handshake flight was incomplete" });
+  } catch (e) {
+    return {
+      request: {
+        caNames: [],
+        unknownBecause: `the server's handshake could not be read (${(e as Error).message})`,
+      },
+    };
+  }
+}
+
+/** What the server's handshake flight says of client certificates (readFlight's `request`). */
 export function certificateRequestOf(
   received: Buffer | undefined,
   protocol: string | undefined,
   suite: string | undefined,
   secret: Buffer | undefined,
 ): CertificateRequestInfo {
-  if (!received) return { caNames: [], unknownBecause: 'the server sent more than 256 KB in its handshake' };
-  try {
-    const all = records(received);
-    let stream: Buffer;
-    if (protocol === 'TLSv1.3') {
-      if (!secret || !suite)
-        return { caNames: [], unknownBecause: 'the TLS 1.3 handshake keys were not available' };
-      stream = decryptedHandshake(all, suite, secret);
-    } else {
-      // TLS 1.2 and older: the server's flight is in the clear up to its ChangeCipherSpec.
-      stream = clearHandshake(all);
-    }
-    for (const [type, body] of messages(stream)) {
-      if (type === 13)
-        return { requested: true, caNames: protocol === 'TLSv1.3' ? caNames13(body) : caNamesOf(body) };
-      if (type === 14 || type === 20) return { requested: false, caNames: [] };
-    }
-    return { caNames: [], unknownBecause: "the server's handshake flight was incomplete" };
-  } catch (e) {
-    return {
-      caNames: [],
-      unknownBecause: `the server's handshake could not be read (${(e as Error).message})`,
-    };
-  }
+  return readFlight(received, protocol, suite, secret).request;
 }

@@ -11,14 +11,14 @@ import {
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain, trustedBy } from '../trust/chain.js';
-import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
+import { isolatedTlsOptions, parsedCertificates, peerChain } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
 import type { CertificateRequestInfo } from './tls-hello.js';
-import { certificatesSentOf, certificateRequestOf, HandshakeTap, keepServerSecret } from './tls-tap.js';
+import { HandshakeTap, keepServerSecret, readFlight, type ServerFlight } from './tls-tap.js';
 
 /** A client certificate to present: PKCS#12, or PEM certificate chain and key. Never printed. */
 export interface ClientIdentity {
@@ -98,17 +98,12 @@ export function handshake(
     const keys = keepServerSecret(socket);
     // Read once, while the socket is open: Node 20 crashes (SIGSEGV) on getProtocol()/getCipher()
     // of a TLS socket closed after a failed handshake.
-    let read: { request: CertificateRequestInfo; sent: X509Certificate[] } | undefined;
+    let read: (ServerFlight & { protocol?: string }) | undefined;
     const flight = () => {
       if (read) return read;
       const protocol = socket.destroyed ? undefined : (socket.getProtocol() ?? undefined);
       const suite = socket.destroyed ? undefined : socket.getCipher()?.standardName;
-      const received = tap.received;
-      read = {
-        request: certificateRequestOf(received, protocol, suite, keys.secret),
-        // A TLS 1.2 server's certificates travel in the clear: kept when the handshake ends in an alert.
-        sent: protocol === 'TLSv1.3' ? [] : certificatesSentOf(received),
-      };
+      read = { ...readFlight(tap.received, protocol, suite, keys.secret), protocol };
       tap.stop();
       keys.secret = undefined;
       return read;
@@ -123,11 +118,14 @@ export function handshake(
     signal.addEventListener('abort', abort, { once: true });
     socket.once('secureConnect', async () => {
       secured = true;
+      // The chain from the flight's own Certificate message when it could be read (a certificate
+      // seen before is not parsed again), else from the socket.
+      const { request, certificates } = flight();
       const seen = {
-        chain: peerChain(socket),
+        chain: peerChain(socket, certificates),
         protocol: socket.getProtocol() ?? undefined,
         cipher: socket.getCipher()?.standardName,
-        request: requestOf(),
+        request,
       };
       let late: NodeJS.ErrnoException | undefined;
       const onError = (e: NodeJS.ErrnoException) => (late ??= e);
@@ -147,7 +145,9 @@ export function handshake(
     // http step) must not become an uncaught one; the step that uses the socket sees it then.
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (secured) return;
-      const { request, sent } = flight();
+      const { request, certificates, protocol } = flight();
+      // A TLS 1.2 server's certificates travel in the clear: kept when the handshake ends in an alert.
+      const sent = protocol === 'TLSv1.3' ? [] : parsedCertificates(certificates);
       done({ error, request, ...(sent.length ? { chain: sent } : {}) });
       socket.destroy();
     });

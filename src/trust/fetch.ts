@@ -1,7 +1,7 @@
 // The chain exactly as a server sends it. Node's getPeerCertificate(true) completes the chain with
 // issuers from the client's own CA store, which would hide a missing intermediate; so we connect
 // with a store holding only a throwaway certificate, accept whatever comes, and judge it afterwards.
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { describeError, NOT_TLS, UserError } from '../errors.js';
@@ -30,16 +30,59 @@ export function isolatedTlsOptions(): Pick<ConnectionOptions, 'ca' | 'rejectUnau
   return { ca: [THROWAWAY_CA], rejectUnauthorized: false };
 }
 
+/** Certificates parsed from the DER a server sent, by that DER, the most recently seen last. */
+const parsed = new Map<string, X509Certificate>();
+/** Parsed certificates kept: the chains of a large inventory. */
+const PARSED_MAX = 4096;
+
+/**
+ * The certificate of `der`, parsed once: a watch or the exporter sees the same chains again and
+ * again, and OpenSSL 3 decodes a certificate's public key through its provider machinery, which
+ * costs about a tenth of a loopback probe for each certificate. Throws when `der` is no certificate.
+ */
+function certificateOf(der: Buffer): X509Certificate {
+  const key = der.toString('latin1');
+  let cert = parsed.get(key);
+  if (cert) parsed.delete(key);
+  else cert = new X509Certificate(der);
+  parsed.set(key, cert);
+  if (parsed.size > PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+  return cert;
+}
+
+/**
+ * The certificates of `der` (as a server sent them), each parsed once (see certificateOf), a
+ * certificate sent twice once; empty when one of them is no certificate (nothing rather than half a
+ * chain). Never throws.
+ */
+export function parsedCertificates(der: readonly Buffer[] | undefined): X509Certificate[] {
+  try {
+    const out: X509Certificate[] = [];
+    const seen = new Set<string>();
+    for (const d of der ?? []) {
+      const cert = certificateOf(d);
+      if (!seen.has(cert.fingerprint256)) out.push(cert);
+      seen.add(cert.fingerprint256);
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The chain as the server sent it, leaf first (connect with isolatedTlsOptions()): from the leaf, each
  * next certificate is the first of the others the server sent that issued it (by name, OpenSSL's
  * X509_check_issued), as Node's getPeerCertificate(true) orders them, without turning every
  * certificate into a plain object and parsing it again (most of a loopback probe's own work).
+ * `sentDer`: the certificates of the server's Certificate message, in the order sent, when the
+ * caller read them from the handshake (tls-tap.ts); otherwise they come from the socket, which
+ * copies and parses each one again.
  */
-export function peerChain(socket: TLSSocket): X509Certificate[] {
-  // The certificates in the order sent: each one's issuerCertificate is the next one sent.
-  const sent: X509Certificate[] = [];
-  for (let c = socket.getPeerX509Certificate(); c; c = c.issuerCertificate) sent.push(c);
+export function peerChain(socket: TLSSocket, sentDer?: readonly Buffer[]): X509Certificate[] {
+  // The certificates in the order sent: from the socket, each one's issuerCertificate is the next one sent.
+  const sent = parsedCertificates(sentDer);
+  if (!sent.length) for (let c = socket.getPeerX509Certificate(); c; c = c.issuerCertificate) sent.push(c);
   if (!sent.length) return [];
   const chain = [sent[0]!];
   // A certificate sent twice counts once.
