@@ -100,17 +100,22 @@ interface Raw extends HttpExchange {
 /**
  * A request that ended without a whole answer, told by what the server did: `timeout`, no connection
  * in time; `silent`, connected and said nothing; `slow`, began its answer and did not finish it;
- * `budget`, the probe's total budget ran out. `url` is the request's, so a redirect's host is named.
+ * `budget` says the probe's total budget ended the wait. `url` is the request's, so a redirect's host is named.
  */
 class Stalled extends Error {
   constructor(
     message: string,
-    readonly verdict: 'timeout' | 'silent' | 'slow' | 'budget',
+    readonly verdict: 'timeout' | 'silent' | 'slow',
     readonly url: URL,
+    /** The probe's total budget, not the request's own timeout, ended the wait. */
+    readonly budget = false,
   ) {
     super(message);
   }
 }
+
+/** How many answers each http step's requests got so far (a server that answered before is slow, not silent). */
+const answered = new WeakMap<HttpSpec, number>();
 
 /** A redirect to another https origin whose certificate the trust store does not accept. */
 class UntrustedHop extends Error {
@@ -197,6 +202,7 @@ function send(
       const setCookies = res.headers['set-cookie'] ?? [];
       if (setCookies.length)
         shown['set-cookie'] = setCookies.map((c) => `${c.split('=')[0]}=(value hidden)`).join(', ');
+      answered.set(spec, (answered.get(spec) ?? 0) + 1);
       resolve({
         method,
         url: url.href,
@@ -216,10 +222,26 @@ function send(
       if (res) return finish('timeout');
       const bound = seconds(limit.ms);
       const got = req.socket?.bytesRead ?? 0;
-      if (limit.budget)
+      if (limit.budget) {
+        // Still say what the server did until then: that is the reason, the budget only where it ended.
+        const before = answered.get(spec) ?? 0;
+        const [what, verdict] = !connected
+          ? ['no connection yet', 'timeout' as const]
+          : got || before
+            ? [
+                got ? `it had sent ${got} bytes` : `it had answered ${before} request(s) before, slowly`,
+                'slow' as const,
+              ]
+            : ['connected, no answer yet', 'silent' as const];
         return fail(
-          new Stalled(`the probe's total time ran out while waiting for ${url.host}`, 'budget', url),
+          new Stalled(
+            `the probe's total time ran out while waiting for ${url.host} (${what})`,
+            verdict,
+            url,
+            true,
+          ),
         );
+      }
       if (!connected)
         return fail(new Stalled(`${url.host} did not accept a connection within ${bound}`, 'timeout', url));
       fail(
@@ -567,7 +589,11 @@ function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
     return {
       ok: false,
       detail: e.message,
-      signals: [...signals, { type: 'net.error', value: e.verdict }],
+      signals: [
+        ...signals,
+        { type: 'net.error', value: e.verdict },
+        ...(e.budget ? [{ type: 'net.error', value: 'budget' }] : []),
+      ],
       text,
     };
   }

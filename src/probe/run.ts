@@ -94,6 +94,9 @@ const PLANS: Record<string, Plan> = {
  */
 export const BUDGET_TIMEOUTS = 10;
 
+/** How much longer than the budget a step that watches the deadline itself may take to end (runPlan). */
+const SELF_BOUND_GRACE_MS = 150;
+
 export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   const target = parseTarget(opts.target);
   const direction = opts.direction ?? defaultDirection(target);
@@ -127,6 +130,13 @@ async function runPlan(
   /** A step's bound: its own, or what is left of the budget. */
   const boundOf = (step: PlannedStep) =>
     Math.min(step.boundMs ?? opts.timeoutMs, deadline - performance.now());
+  /**
+   * The bound runStep enforces: a step that watches the deadline itself (boundMs Infinity: the http
+   * step's requests) gets SELF_BOUND_GRACE_MS more, so that its own sentence of what the server did
+   * wins over the hard stop's.
+   */
+  const hardBoundOf = (step: PlannedStep, bound: number) =>
+    step.boundMs === Infinity ? bound + SELF_BOUND_GRACE_MS : bound;
   const spent = `the probe's total time (${budgetMs / 1000} s${opts.budgetMs === undefined ? `, ${BUDGET_TIMEOUTS} × --timeout` : ''}) ran out`;
 
   const steps: StepRecord[] = [];
@@ -152,13 +162,21 @@ async function runPlan(
     }
     const bound = boundOf(step);
     if (bound <= 0) {
-      failed = { ...notRun(step.name, spent), ok: false, signals: [{ type: 'net.error', value: 'budget' }] };
+      // The steps before took the whole budget, each within its own bound: a slow peer.
+      failed = {
+        ...notRun(step.name, spent),
+        ok: false,
+        signals: [
+          { type: 'net.error', value: 'slow' },
+          { type: 'net.error', value: 'budget' },
+        ],
+      };
       push(failed);
       continue;
     }
     const record = await runStep(
       step.name,
-      bound,
+      hardBoundOf(step, bound),
       step.run,
       bound < (step.boundMs ?? opts.timeoutMs) ? spent : undefined,
     );

@@ -76,7 +76,9 @@ const STEP_ENDED = Object.assign(new Error('the step ended'), { name: 'AbortErro
 /**
  * Runs one step with a hard bound. The step gets an AbortSignal and must release its sockets when
  * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict. `budgetSpent` is
- * the sentence for a bound that is the rest of the probe's total budget rather than the step's own.
+ * the sentence for a bound that is the rest of the probe's total budget rather than the step's own:
+ * the verdict is still what the peer did (silent, slow, no connection), with a `net.error` budget
+ * signal and that sentence beside it.
  */
 export async function runStep(
   name: string,
@@ -90,14 +92,14 @@ export async function runStep(
   const bound = new Promise<StepOutcome>((resolve) => {
     timer = setTimeout(() => {
       // Read what the peer sent before the abort closes the step's sockets.
-      const outcome: StepOutcome = budgetSpent
-        ? {
-            ok: false,
-            detail: `stopped: ${budgetSpent}`,
-            signals: [{ type: 'net.error', value: 'budget' }],
-            text: `${name}: ${budgetSpent}`,
-          }
-        : timedOut(name, timeoutMs, ctl.signal);
+      const outcome = timedOut(name, timeoutMs, ctl.signal);
+      // Cut by the probe's total time (Prometheus's scrape timeout): what the peer did until then
+      // is still the reason (silent, stalled, no connection), the budget is why it ended there.
+      if (budgetSpent) {
+        outcome.detail += `; stopped there: ${budgetSpent}`;
+        outcome.signals!.push({ type: 'net.error', value: 'budget' });
+        outcome.text += `\n${name}: ${budgetSpent}`;
+      }
       ctl.abort();
       resolve(outcome);
     }, timeoutMs);

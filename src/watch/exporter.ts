@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Kb } from '../kb/load.js';
 import type { CheckOutcome } from './check.js';
 import type { Inventory, Module } from './inventory.js';
+import { parseTarget } from '../probe/target.js';
 import { ModuleOptions } from './options.js';
 import { type ProbeJob, runProbeJob } from './probe-job.js';
 import type { ProbePool } from './probe-pool.js';
@@ -56,6 +57,23 @@ function hostOf(url: string): string | undefined {
   }
 }
 
+/**
+ * The target `raw` names, written one way, as the probe reads it (parseTarget: a bare host is https,
+ * WHATWG URL parsing): scheme and host in lower case, the port as a number (443 and none are one),
+ * the user, the path (an https URL's empty path is "/") and query. "https://h:443", "HTTPS://h/" and
+ * "https://h/" are one target; another host, port, user, path or query is another. undefined when
+ * the probe would refuse `raw`.
+ */
+export function targetKey(raw: string): string | undefined {
+  try {
+    const t = parseTarget(raw);
+    const user = t.user === undefined ? '' : `${encodeURIComponent(t.user)}@`;
+    return `${t.scheme}://${user}${t.host.toLowerCase()}:${t.port}${t.url.pathname}${t.url.search}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Label names Prometheus would read as ours: an inventory label of that name becomes label_NAME. */
 const RESERVED = new Set(['target', 'url', 'module', 'id', 'cause', 'step', 'instance', 'job']);
 
@@ -76,7 +94,10 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
     });
     const options = ctx.watcher?.options ?? new ModuleOptions();
     const modules = ctx.inventory?.modules ?? new Map<string, Module>();
-    const listed = new Set((ctx.inventory?.targets ?? []).map((t) => `${t.module.name}\n${t.url}`));
+    // The targets a module with credentials may probe, compared as the probe reads them (targetKey).
+    const listed = new Set(
+      (ctx.inventory?.targets ?? []).map((t) => `${t.module.name}\n${targetKey(t.url)}`),
+    );
 
     app.get('/probe', async (req, reply) => {
       const q = req.query as Record<string, unknown>;
@@ -90,7 +111,8 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
         return bad(
           `Unknown module "${name}" (${modules.size ? `modules: ${[...modules.keys()].join(', ')}` : 'serve has no --inventory'})`,
         );
-      if (carriesSecrets(module) && !listed.has(`${name}\n${target}`))
+      const key = targetKey(target);
+      if (carriesSecrets(module) && (key === undefined || !listed.has(`${name}\n${key}`)))
         return bad(
           `module "${name}" carries credentials: it probes only the targets the inventory lists for it`,
         );
