@@ -165,10 +165,12 @@ function send(
     spec.connection = undefined;
     const usable = open && url.origin === spec.url.origin && !open.destroyed && open.writable;
     if (open && !usable) open.destroy();
+    // The step's signal ends the request only while it runs: http.request's own `signal` option
+    // stays attached until the request closes, and the step's end (runStep aborts every step's
+    // signal) then built an AbortError with its stack for every probe.
     const req = lib.request(url, {
       method,
       headers,
-      signal,
       ...(spec.lookup ? { lookup: spec.lookup } : {}),
       ...(usable ? { createConnection: () => open } : { agent: false }),
       ...(url.protocol === 'https:' ? spec.tls : {}),
@@ -183,7 +185,12 @@ function send(
     const settle = () => {
       settled = true;
       clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     };
+    const onAbort = () =>
+      fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR' }));
+    if (signal.aborted) queueMicrotask(onAbort);
+    else signal.addEventListener('abort', onAbort, { once: true });
     const fail = (e: Error) => {
       if (settled) return;
       settle();
