@@ -89,8 +89,27 @@ describe('diagnose', () => {
       if (colour) assert.match(r.stdout, /\x1b\[\d+m/, 'our own colour codes stay');
       assertPrintable(r.stdout, 'stdout', colour);
       assertPrintable(r.stderr, 'stderr', colour);
-      assert.ok(shownVisibly(r.stdout), r.stdout);
+      // The escapes are read as blanks: no fact takes them in (the URL ends before the C1 CSI).
+      assert.match(r.stdout, /url https:\/\/api\.example\.com\/ /);
     });
+  test('the text is read with its control sequences blanked; evidence quotes it as given, visibly', () => {
+    // Read as is, "\x1b[31mjavax..." named the exception net.ssl.SSLHandshakeException.
+    const given = `\x1b[31mjavax.net.ssl.SSLHandshakeException: ${TITLE}Received fatal alert: handshake_failure\x1b[0m`;
+    const json = JSON.parse(runCli(['diagnose', '--json', given]).stdout) as {
+      facts: { exception?: string };
+      diagnoses: { evidence: { text: string; start?: number; end?: number }[] }[];
+    };
+    assert.equal(json.facts.exception, 'javax.net.ssl.SSLHandshakeException');
+    const camel = `HTTP operation failed invoking https://api.example.com/${TITLE}orders with statusCode: 401`;
+    const r = runCli(['diagnose', '--json', `\x1b[1m${camel}`]);
+    const ev = (JSON.parse(r.stdout) as typeof json).diagnoses[0]!.evidence[0]!;
+    assert.equal(ev.text, camel, 'the original text, escapes included');
+    assert.deepEqual([ev.start, ev.end], [4, 4 + camel.length], 'at the offsets of the text as given');
+    const shown = runCli(['diagnose', camel]).stdout;
+    assertPrintable(shown, 'stdout');
+    assert.ok(shownVisibly(shown), shown);
+    assert.match(shown, /invoking https:\/\/api\.example\.com\/\\x1b\]0;pwned\\x07orders/);
+  });
   test('--full prints every evidence printable', () => {
     const r = runCli(['diagnose', '--full', text]);
     assertPrintable(r.stdout, 'stdout');
@@ -151,6 +170,9 @@ describe('scan', () => {
       const r = runCli(['scan', flag, log]);
       assert.equal(r.status, 1, r.stderr);
       assertJson(r.stdout, `scan ${flag}`);
+      // No raw ESC either (JSON escapes C0 as \u001b): the decoded strings keep the exact text.
+      assertPrintable(r.stdout, `scan ${flag}`);
+      assert.ok(r.stdout.includes('\\u001b'), `${flag}: ESC is kept, escaped`);
       assert.ok(r.stdout.includes('\\u009b'), `${flag}: the C1 character is kept, escaped`);
       assertPrintable(r.stderr, 'stderr');
     }

@@ -338,16 +338,18 @@ export function blankControls(text: string): string {
 
 /** Diagnoses one incident: its text and/or observed signals, against the knowledge base. */
 export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
-  // blankControls is not applied yet: reports quote foreign text visibly (harden-terminal), signals must too.
+  // The text is read with its control sequences blanked (same length): "\x1b[31mjavax.net..." names
+  // javax.net..., not net.... Evidence and signal details quote `shown`, the original, at the same
+  // offsets, so a report still shows what was there (printable() makes it visible, never acting).
   const shown = incident.text ?? '';
-  const text = shown;
+  const text = blankControls(shown);
   const lower = lowerText(text);
   const reader = kb.readerLiterals;
   const may = (re: RegExp) => {
     const lits = reader?.get(re);
     return !lits || lits.some(lower.has);
   };
-  const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may) : [])];
+  const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may, shown) : [])];
   const dir = directionOf(incident, signals, shown);
   const facts = factsOf(signals);
   const diagnoses = kb.entries

@@ -113,7 +113,8 @@ interface Extractor {
   re: RegExp;
   /** Value of the signal; the whole match when absent. */
   value?: (m: RegExpExecArray) => string | undefined;
-  detail?: (m: RegExpExecArray) => string | undefined;
+  /** What follows the match, quoted from `shown` (the text as given, at the same offsets as the one read). */
+  detail?: (m: RegExpExecArray, shown: string) => string | undefined;
 }
 
 const NOT_HOST =
@@ -123,9 +124,9 @@ const EXTRACTORS: Extractor[] = [
   {
     type: 'exception',
     re: /\b(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Fault)\b|\b[A-Z][\w$]*(?:Exception|Fault)\b/g,
-    detail: (m) =>
+    detail: (m, shown) =>
       /^:\s{0,16}([^\n]{1,200})/
-        .exec(m.input.slice(m.index + m[0].length, m.index + m[0].length + 220))?.[1]
+        .exec(shown.slice(m.index + m[0].length, m.index + m[0].length + 220))?.[1]
         ?.trim(),
   },
   { type: 'icm.code', re: /\bICM_HTTP_[A-Z_]+[A-Z]\b/g },
@@ -332,8 +333,12 @@ export function statusesIn(text: string): string[] {
   return signals.list.filter((s) => s.type === 'http.status').map((s) => s.value);
 }
 
-/** Every signal of the text, ordered by position; `may` (default: every pattern) skips patterns that cannot match. */
-export function extractSignals(text: string, may: MayMatch = () => true): Signal[] {
+/**
+ * Every signal of the text, ordered by position; `may` (default: every pattern) skips patterns that
+ * cannot match. `shown`: the text as given when `text` is it with its control sequences blanked
+ * (same length, see blankControls): details quote it, so a report shows what was really there.
+ */
+export function extractSignals(text: string, may: MayMatch = () => true, shown = text): Signal[] {
   const signals = new SignalSet();
   statusSignals(text, signals, may);
   for (const x of EXTRACTORS) {
@@ -342,7 +347,7 @@ export function extractSignals(text: string, may: MayMatch = () => true): Signal
     for (const m of matchesOf(x.re, text, x.type === 'exception' ? Infinity : MAX_MATCHES)) {
       const value = x.value ? x.value(m) : m[0];
       if (!value) continue;
-      const detail = x.detail?.(m);
+      const detail = x.detail?.(m, shown);
       signals.add({
         type: x.type,
         value,
