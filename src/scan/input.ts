@@ -2,7 +2,7 @@
 // first bytes whether they are a text log, a message processing log export or a HAR file.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 
@@ -20,6 +20,12 @@ export interface Opened {
   gzip: boolean;
   /** What the first bytes say the input is. */
   sniffed: Format | 'binary' | 'utf16';
+  /**
+   * Once `chunks` has ended: why a gzip input ended before its end (cut off, damaged data, a read
+   * error), in a sentence; undefined when it was read whole. What was decompressed before it is in
+   * `chunks`, so it is scanned as any input is (`zcat` recovers the same).
+   */
+  damage?: () => string | undefined;
 }
 
 /** Size on disk, for the progress bar; also refuses folders and missing files in one sentence. */
@@ -64,11 +70,35 @@ async function peek(
   return { head, rest: rest(), whole: done };
 }
 
-function gunzip(src: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+/**
+ * The decompressed chunks of `src`. An error of either side (data cut off, damaged, unreadable) ends
+ * them as an end would, after every byte decompressed before it (iterating the gunzip stream itself
+ * would throw and lose what it held: a gzip file cut at 300 bytes gave nothing), and is told by
+ * `damage()`.
+ */
+function gunzip(src: AsyncIterable<Buffer>): {
+  chunks: AsyncIterable<Buffer>;
+  damage: () => string | undefined;
+} {
   const z = createGunzip();
-  // Errors of either side end the iteration of `z` with that error.
+  const out = new PassThrough();
+  let damage: string | undefined;
   pipeline(Readable.from(src), z).catch(() => {});
-  return z;
+  z.on('data', (chunk: Buffer) => {
+    if (!out.write(chunk)) z.pause();
+  });
+  out.on('drain', () => z.resume());
+  z.once('end', () => out.end());
+  z.once('error', (e: NodeJS.ErrnoException) => {
+    damage =
+      e.code === 'Z_BUF_ERROR'
+        ? 'the gzip data ends early, a truncated file'
+        : e.code?.startsWith('Z_')
+          ? `the gzip data is damaged (${e.message})`
+          : `reading stopped (${e.message})`;
+    out.end();
+  });
+  return { chunks: out, damage: () => damage };
 }
 
 /**
@@ -93,6 +123,13 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
     if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) || b === 0x7f) control++;
   // A text log with a little garbage in it is still a text log; a file that starts as garbage is not.
   if (sample.length >= 16 && control * 4 > sample.length) return 'binary';
+  // Nor is one whose bytes are mostly not UTF-8 (random or compressed data has few control bytes but
+  // is not text): as diagnose judges a text, more than 10% control characters or bytes that are
+  // not UTF-8. A log in Latin-1 or Windows-1252 has far fewer (an accented letter here and there).
+  const chars = new TextDecoder('utf-8').decode(sample);
+  // eslint-disable-next-line no-control-regex
+  const odd = chars.match(/[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]/g)?.length ?? 0;
+  if (chars.length >= 16 && odd * 10 > chars.length) return 'binary';
   return 'text';
 }
 
@@ -126,6 +163,7 @@ export async function openInput(
   }
   const start = await peek(counted(), 2);
   const gzip = start.head[0] === 0x1f && start.head[1] === 0x8b;
-  const { head, rest, whole } = await peek(gzip ? gunzip(start.rest) : start.rest, SNIFF_BYTES);
-  return { chunks: rest, gzip, sniffed: sniff(head, whole) };
+  const z = gzip ? gunzip(start.rest) : undefined;
+  const { head, rest, whole } = await peek(z ? z.chunks : start.rest, SNIFF_BYTES);
+  return { chunks: rest, gzip, sniffed: sniff(head, whole), ...(z ? { damage: z.damage } : {}) };
 }

@@ -196,6 +196,14 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           grouper.add(incident);
           await opts.onIncident?.(incident);
         }
+        // A gzip input cut off or damaged: what was decompressed before it was scanned, the result is partial.
+        const damage = input.damage?.();
+        if (damage)
+          report({
+            place: { file: name, offset: decoded },
+            message: `${damage}: the ${decoded} bytes decompressed before it were scanned, the rest is missing`,
+            incomplete: true,
+          });
       } catch (e) {
         // A read error or corrupt gzip data: what was read until then counts.
         report({

@@ -1,0 +1,118 @@
+// scan's inputs at their edges: a gzip log cut off or damaged is scanned as far as it decompresses
+// (and says so, exit 2), an input that is not text is refused in one sentence (exit 2), a Latin-1
+// log is still a text log.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { constants, gunzipSync, gzipSync } from 'node:zlib';
+import { runCli, tempDirs } from './helpers.js';
+
+const dir = tempDirs()('ld-scan-inputs-');
+const file = (name: string, content: string | Buffer) => {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+};
+const jsonl = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { line: number; diagnosis: { id: string } | null; message: string });
+
+/** A log of 60 lines: every other one a PKIX failure of its own host (numbered), the others noise. */
+const LOG = Array.from({ length: 60 }, (_, i) =>
+  i % 2
+    ? `2026-11-24 08:00:${String(i).padStart(2, '0')} INFO request ${i} processed in 12 ms`
+    : `2026-11-24 08:00:${String(i).padStart(2, '0')} ERROR javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target (host erp${i}.example.com)`,
+).join('\n');
+
+/** Numbers of generated data that no one mistakes for text, the same on every run. */
+function noise(n: number, from = 0, to = 256): Buffer {
+  let x = 12345;
+  return Buffer.from(
+    Array.from({ length: n }, () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return from + ((x >>> 16) % (to - from));
+    }),
+  );
+}
+
+test('a gzip log cut off: what decompresses is scanned, the cut is said, exit 2', () => {
+  const gz = gzipSync(LOG);
+  const cut = gz.subarray(0, Math.floor(gz.length / 2));
+  // What any gunzip recovers of the cut file (zcat prints the same before its error).
+  const readable = gunzipSync(cut, { finishFlush: constants.Z_SYNC_FLUSH }).toString();
+  const whole = LOG.split('\n').filter((l) => l.includes('ERROR')).length;
+  const before = readable.split('\n').filter((l) => l.includes('ERROR')).length;
+  assert.ok(before > 2 && before < whole, `the cut leaves ${before} of ${whole} incidents`);
+
+  for (const r of [
+    runCli(['scan', '--jsonl', file('cut.log.gz', cut)]),
+    runCli(['scan', '--jsonl', '-'], { input: cut }),
+  ]) {
+    assert.equal(r.status, 2, r.stderr);
+    const found = jsonl(r.stdout);
+    // Everything but perhaps the last, half-decompressed line.
+    assert.ok(found.length >= before - 1 && found.length <= before, `${found.length} of ${before}`);
+    assert.ok(found.every((x) => x.diagnosis?.id === 'out-cert-path'));
+    assert.match(
+      r.stderr,
+      /\(byte \d+\): the gzip data ends early, a truncated file: the \d+ bytes decompressed before it were scanned, the rest is missing/,
+    );
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  // The text report says it too, and still lists what was found.
+  const text = runCli(['scan', file('cut2.log.gz', cut)]);
+  assert.equal(text.status, 2);
+  assert.match(text.stdout, /out-cert-path/);
+  assert.match(text.stdout, /1 problem with the input/);
+});
+
+test('a gzip log whose check fails (damaged): scanned up to it, exit 2; a whole one exits 1', () => {
+  // Long enough that the damage comes after more than one 16 KB chunk of output: zlib drops the
+  // output of the call that meets the damage, so what is lost is at most that chunk.
+  const gz = Buffer.from(gzipSync(LOG.repeat(20)));
+  const damaged = Buffer.from(gz);
+  // The CRC of the trailer no longer matches the data: zlib's "incorrect data check".
+  damaged[gz.length - 8] ^= 0xff;
+  const r = runCli(['scan', '--jsonl', file('damaged.log.gz', damaged)]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.ok(jsonl(r.stdout).length > 0, 'the incidents before the damage are found');
+  assert.match(
+    r.stderr,
+    /the gzip data is damaged \([^)]+\): the \d+ bytes decompressed before it were scanned/,
+  );
+  const ok = runCli(['scan', '--jsonl', file('whole.log.gz', gz)]);
+  assert.equal(ok.status, 1, ok.stderr);
+  assert.equal(jsonl(ok.stdout).length, 600);
+  assert.equal(ok.stderr, '');
+});
+
+test('an input that is not text is refused in one sentence, exit 2; a Latin-1 log is read', () => {
+  // Random bytes: few of them control bytes (11%), most of them not UTF-8.
+  for (const [name, bytes] of [
+    ['random.bin', noise(3000)],
+    ['high.bin', noise(5000, 0x20, 0x100)],
+    ['random.gz', gzipSync(noise(3000))],
+  ] as const) {
+    const r = runCli(['scan', file(name, bytes)]);
+    assert.equal(r.status, 2, `${name}: ${r.stdout}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`${name.replace('.', '\\.')}: is neither a text log, a JSON export nor gzip data`),
+    );
+    assert.match(r.stdout, /No incident found/);
+  }
+  // A German log in Latin-1 (ä, ö, ü, ß are single bytes, not UTF-8) is still a text log.
+  const latin1 = Buffer.from(
+    `${LOG.split('\n').slice(0, 4).join('\n')}\n2026-11-24 08:01:00 INFO Verbindung für Bestellungen geprüft (Größe 12)\n`.repeat(
+      20,
+    ),
+    'latin1',
+  );
+  const l = runCli(['scan', '--jsonl', file('latin1.log', latin1)]);
+  assert.equal(l.status, 1, l.stderr);
+  assert.equal(jsonl(l.stdout).length, 40);
+});
