@@ -1,12 +1,12 @@
 // scan's inputs at their edges: a gzip log cut off or damaged is scanned as far as it decompresses
 // (and says so, exit 2), an input that is not text is refused in one sentence (exit 2), a Latin-1
-// log is still a text log.
+// log is still a text log, and the OData API's Atom XML is read as message processing logs.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { constants, gunzipSync, gzipSync } from 'node:zlib';
-import { runCli, tempDirs } from './helpers.js';
+import { ROOT, runCli, tempDirs } from './helpers.js';
 
 const dir = tempDirs()('ld-scan-inputs-');
 const file = (name: string, content: string | Buffer) => {
@@ -76,7 +76,7 @@ test('a gzip log whose check fails (damaged): scanned up to it, exit 2; a whole 
   const gz = Buffer.from(gzipSync(LOG.repeat(20)));
   const damaged = Buffer.from(gz);
   // The CRC of the trailer no longer matches the data: zlib's "incorrect data check".
-  damaged[gz.length - 8] ^= 0xff;
+  damaged[gz.length - 8] = damaged[gz.length - 8]! ^ 0xff;
   const r = runCli(['scan', '--jsonl', file('damaged.log.gz', damaged)]);
   assert.equal(r.status, 2, r.stderr);
   assert.ok(jsonl(r.stdout).length > 0, 'the incidents before the damage are found');
@@ -115,4 +115,65 @@ test('an input that is not text is refused in one sentence, exit 2; a Latin-1 lo
   const l = runCli(['scan', '--jsonl', file('latin1.log', latin1)]);
   assert.equal(l.status, 1, l.stderr);
   assert.equal(jsonl(l.stdout).length, 40);
+});
+
+/**
+ * The OData API's Atom XML (its default format, ../shared/platform/tenant-api.md §3): three entries
+ * shaped as the API sends them, one FAILED without error text (the API's own: it is a navigation),
+ * one FAILED with an error text and an expanded ErrorInformation whose MessageGuid is not the
+ * entry's, one COMPLETED.
+ */
+const ATOM = readFileSync(join(ROOT, 'test', 'fixtures', 'mpl-atom.xml'), 'utf8');
+
+test('MPL Atom XML is read as the JSON export is: iFlow, message id, status, error text; FAILED without text counted and said', () => {
+  for (const r of [
+    runCli(['scan', '--jsonl', file('mpl.xml', ATOM)]),
+    runCli(['scan', '--jsonl', '-'], { input: gzipSync(ATOM) }),
+  ]) {
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, '');
+    const found = jsonl(r.stdout) as unknown as {
+      iflow?: string;
+      messageGuid?: string;
+      failing?: string;
+      time?: string;
+      diagnosis: { id: string } | null;
+      message: string;
+    }[];
+    assert.deepEqual(
+      found.map((x) => [x.iflow, x.messageGuid, x.failing, x.diagnosis?.id ?? null, x.time]),
+      [
+        [
+          'INTEGRA_SCOPE_TEST',
+          'AGk_xKgivsDaGSUpuvz-eEFzhKZO',
+          'status FAILED',
+          null,
+          '2025-12-15T08:19:54.800Z',
+        ],
+        ['Orders to ERP', 'AGk2', 'status FAILED', 'out-cert-path', '2025-12-15T08:21:00.000Z'],
+      ],
+    );
+    assert.match(found[0]!.message, /^FAILED: the export has no error text/);
+    assert.doesNotMatch(r.stdout, /<entry|<d:|m:properties/, 'no raw XML as a message');
+  }
+  const text = runCli(['scan', file('mpl2.xml', ATOM)]);
+  assert.match(text.stdout, /2 incidents: 1 diagnosed as 1 known issue, 1 unknown in 1 group/);
+  assert.match(text.stdout, /integration flow Orders to ERP/);
+  assert.match(text.stdout, /FAILED: the export has no error text/);
+});
+
+test('MPL Atom XML: an empty feed is an empty answer (exit 0), a cut one says so (exit 2)', () => {
+  const empty = ATOM.slice(0, ATOM.indexOf('<entry>')) + '</feed>\n';
+  const e = runCli(['scan', file('empty.xml', empty)]);
+  assert.equal(e.status, 0, e.stderr);
+  assert.equal(e.stderr, '');
+  assert.match(e.stdout, /No incident found/);
+  const cut = ATOM.slice(0, ATOM.indexOf('<d:MessageGuid>AGk2'));
+  const c = runCli(['scan', '--jsonl', file('cut.xml', cut)]);
+  assert.equal(c.status, 2);
+  assert.equal(jsonl(c.stdout).length, 1, 'the entry before the cut');
+  assert.match(
+    c.stderr,
+    /cut\.xml:\d+: the XML ends early, a truncated file \([^)]*\): 1 record was read before it/,
+  );
 });

@@ -115,8 +115,16 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
       return 'mpl';
     if (whole && brokenJson(head.toString('utf8'))) return 'mpl';
   }
-  // The older XML export of message processing logs (.mpl): <ns2:local><mplId>...
-  if (/^\s*</.test(start) && /<(?:\w+:)?mplId>/.test(start)) return 'mpl';
+  // The older XML export of message processing logs (.mpl): <ns2:local><mplId>...; or the OData
+  // API's Atom XML, its default format: <feed ...><entry>...<d:MessageGuid>, or an empty feed of them.
+  if (/^\s*</.test(start)) {
+    if (/<(?:\w+:)?mplId>/.test(start)) return 'mpl';
+    if (
+      /<(?:\w+:)?(?:feed|entry)[\s>]/.test(start) &&
+      /<(?:\w+:)?MessageGuid>|com\.sap\.hci\.api\.MessageProcessingLog|>MessageProcessingLogs</.test(start)
+    )
+      return 'mpl';
+  }
   const sample = head.subarray(0, 4096);
   let control = 0;
   for (const b of sample)

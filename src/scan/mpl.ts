@@ -97,12 +97,18 @@ const XML_ENTRIES_MAX = 10_000;
 const localName = (name: string) => name.slice(name.indexOf(':') + 1);
 
 /**
- * The message processing logs of an older XML export (`.mpl`: `<ns2:local><mplId>…</mplId>
- * <properties><entry><key><name>ContextName</name>…</key><value>…</value></entry>…`), one record
- * per element that holds an `mplId`, in the shape of the OData JSON (`MessageGuid`,
- * `IntegrationFlowName`, `Status`, `LogStart`, `LogEnd`, `LastError`), so that mplCandidate reads
- * both. Streaming (saxes), in constant memory per record. The first XML error ends the reading: it
- * is reported with its line and the number of records read before it, as `incomplete`.
+ * The message processing logs of an XML input, one record each in the shape of the OData JSON
+ * (`MessageGuid`, `IntegrationFlowName`, `Status`, `LogStart`, `LogEnd`, `LastError`,
+ * `IntegrationArtifact: {Id, Name}`), so that mplCandidate reads every format alike:
+ * - the OData API's Atom XML, its default format when JSON is not asked for
+ *   (../shared/platform/tenant-api.md §3): a `<feed>` of `<entry>`s (or one `<entry>`), each with
+ *   `<content><m:properties><d:MessageGuid>…` and complex properties such as
+ *   `<d:IntegrationArtifact><d:Name>…`; a `m:null="true"` property is absent, and the properties of
+ *   an expanded navigation (`<link><m:inline><entry>`) are not the entry's own;
+ * - the older export (`.mpl`: `<ns2:local><mplId>…</mplId><properties><entry><key><name>ContextName
+ *   </name>…</key><value>…</value></entry>…`), one record per element that holds an `mplId`.
+ * Streaming (saxes), in constant memory per record. The first XML error ends the reading: it is
+ * reported with its line and the number of records read before it, as `incomplete`.
  */
 export async function* mplXmlRecords(
   chunks: AsyncIterable<Buffer>,
@@ -118,10 +124,39 @@ export async function* mplXmlRecords(
   let entry: { name: string; value: string; in?: 'name' | 'value' } | undefined;
   let mplId: string | undefined;
   let broken: { message: string; line: number } | undefined;
+  /** An Atom feed or entry was read: an empty feed is an empty answer, not a foreign document. */
+  let atom = false;
+  /** The Atom property being read (`<d:Status>`), and the part of a complex one (`<d:Name>` of `<d:IntegrationArtifact>`). */
+  let prop: { name: string; value: string; null: boolean; parts?: Rec } | undefined;
+  let part: { name: string; value: string } | undefined;
 
   parser.on('opentag', (tag) => {
     const name = localName(tag.name);
     path.push(name);
+    if (path.length === 1 && (name === 'feed' || name === 'entry')) atom = true;
+    // An Atom entry of the feed (or the document's one entry): a record, its depth the entry's.
+    if (
+      atom &&
+      !record &&
+      name === 'entry' &&
+      (path.length === 1 || (path.length === 2 && path[0] === 'feed'))
+    ) {
+      record = {
+        depth: path.length,
+        rec: {},
+        place: { file, line: parser.line, record: records },
+        entries: 0,
+      };
+      return;
+    }
+    if (atom && record) {
+      // <entry><content><m:properties><d:X><d:Part>: X three levels below the entry, a part four.
+      const at = path.length - record.depth;
+      if (at === 3 && path.at(-2) === 'properties' && path.at(-3) === 'content')
+        prop = { name, value: '', null: tag.attributes['m:null'] === 'true' };
+      else if (at === 4 && prop) part = { name, value: '' };
+      return;
+    }
     if (name === 'mplId' && !record && path.length >= 2) {
       record = {
         depth: path.length - 1,
@@ -137,7 +172,11 @@ export async function* mplXmlRecords(
     else if (entry && name === 'value' && path.at(-2) === 'entry') entry.in = 'value';
   });
   parser.on('text', (text) => {
-    if (mplId !== undefined && path.at(-1) === 'mplId') mplId += text;
+    if (part) {
+      if (part.value.length < XML_VALUE_MAX) part.value += text;
+    } else if (prop) {
+      if (prop.value.length < XML_VALUE_MAX) prop.value += text;
+    } else if (mplId !== undefined && path.at(-1) === 'mplId') mplId += text;
     else if (entry?.in === 'name') entry.name += text;
     else if (entry?.in === 'value' && entry.value.length < XML_VALUE_MAX) entry.value += text;
   });
@@ -147,7 +186,17 @@ export async function* mplXmlRecords(
     const name = localName(tag.name);
     path.pop();
     if (!record) return;
-    if (name === 'mplId' && mplId !== undefined) {
+    if (atom) {
+      const at = path.length - record.depth;
+      if (part && at === 3) {
+        (prop!.parts ??= {})[part.name] = part.value.slice(0, XML_VALUE_MAX);
+        part = undefined;
+      } else if (prop && at === 2) {
+        if (!prop.null && ++record.entries <= XML_ENTRIES_MAX)
+          record.rec[prop.name] = prop.parts ?? prop.value.slice(0, XML_VALUE_MAX);
+        prop = undefined;
+      }
+    } else if (name === 'mplId' && mplId !== undefined) {
       record.rec.mplId = mplId.trim();
       mplId = undefined;
     } else if ((name === 'name' || name === 'value') && entry) entry.in = undefined;
@@ -190,7 +239,7 @@ export async function* mplXmlRecords(
   yield* out;
   if (broken)
     stop(/unclosed|unexpected end/i.test(broken.message) ? 'ends early, a truncated file' : 'breaks off');
-  else if (!records)
+  else if (!records && !atom)
     report({
       place: { file },
       message: 'is XML without a message processing log (no element holds an mplId): nothing was scanned',
