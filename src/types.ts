@@ -130,6 +130,10 @@ export const SIGNAL_TYPES = {
   'http.csrf': 'probe: required | invalid | cookies-not-kept',
   'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
   'http.redirect': 'probe: loop | too-many | not-followed (no redirect may be followed)',
+  'http.withheld':
+    'probe: cross-origin (a redirect led to another origin, the credentials were not sent there, and that origin refused the request: 401 or 403)',
+  'tls.expired':
+    "probe: leaf | chain (which certificate is past its end date: the server's own, or an intermediate or root of its chain)",
   'probe.status':
     'probe: the HTTP status the probe itself received from the endpoint (a fact, not a reading of text)',
   'ssh.hostkey': 'probe: changed | unknown',

@@ -136,6 +136,7 @@ export const SCENARIOS: ScenarioSpec[] = [
     path: '/',
     reproduces: 'a server certificate that expired 35 days ago',
     expect: 'out-cert-expired',
+    cause: 'server-cert-expired',
     probeArgs: [],
     server: ({ pki }) => https(pki.expired, [pki.issuing], hello),
   },

@@ -539,6 +539,10 @@ export async function httpStep(
   if (res.status < 400) return { ok: true, detail: `${res.status} ${res.reason}`, signals };
 
   let detail = `${res.status} ${res.reason}`;
+  // A refusal from another origin the credentials were withheld from says nothing about them.
+  const foreign = new URL(res.url).origin !== spec.url.origin;
+  if (foreign && finding.withheld && (res.status === 401 || res.status === 403))
+    signals.push({ type: 'http.withheld', value: 'cross-origin', detail: new URL(res.url).origin });
   if (res.status === 401 && finding.wwwAuthenticate) {
     const scheme = finding.wwwAuthenticate.split(/\s/)[0]!.toLowerCase();
     signals.push({ type: 'http.auth', value: scheme });

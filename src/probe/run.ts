@@ -4,7 +4,7 @@
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
 import type { Socket } from 'node:net';
-import type { Direction, ProbeResult, ProbeStep, Signal, TlsVerdict } from '../types.js';
+import type { Direction, ProbeResult, ProbeStep, Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { httpPlan } from './http-plan.js';
 import { dnsStep, tcpStep, type Resolve } from './net.js';
 import { notRun, runStep, type StepOutcome, type StepRecord } from './step.js';
@@ -119,6 +119,17 @@ export async function probe(kb: Kb, opts: ProbeOptions): Promise<ProbeResult> {
   }
 }
 
+/**
+ * Which certificate an `expired` chain verdict is about, as the `tls.expired` signal: `leaf`, the
+ * server's own certificate is past its notAfter; `chain`, an intermediate or root it sent is. The
+ * probe knows it, so the diagnosis names that cause rather than listing both.
+ */
+export function expirySignals(tls: TlsFinding | undefined, now = Date.now()): Signal[] {
+  if (!tls?.verdicts.includes('expired') || !tls.chain[0]) return [];
+  const leafExpired = Date.parse(tls.chain[0].notAfter) < now;
+  return [{ type: 'tls.expired', value: leafExpired ? 'leaf' : 'chain' }];
+}
+
 /** Runs the steps of `plan` within the budget and diagnoses the first failure. */
 async function runPlan(
   kb: Kb,
@@ -198,6 +209,7 @@ async function runPlan(
     { type: 'host', value: target.host },
     { type: 'port', value: String(target.port) },
     ...steps.flatMap((s) => s.signals),
+    ...expirySignals(tls),
   ];
   if (ctx.addresses[0]) ctx.result.address = ctx.addresses[0];
   const found = failed ? diagnose(kb, { signals, text: failed.text ?? failed.detail, direction }) : undefined;

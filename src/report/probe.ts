@@ -1,5 +1,6 @@
 // The human and JSON forms of a probe: the steps as a checklist, the chain as a small tree, then
 // the diagnosis in the same form as `diagnose` prints it.
+import { factsOf } from '../diagnose/signals.js';
 import type { CertInfo, ProbeResult } from '../types.js';
 import { diagnoseJson } from './json.js';
 import { printableDeep } from './printable.js';
@@ -81,11 +82,12 @@ export function renderProbe(
       {
         diagnoses: r.diagnoses,
         signals: r.signals,
-        facts: r.diagnoses[0]?.facts ?? {},
+        // With no diagnosis, the facts are still what the probe saw (a status, the host).
+        facts: r.diagnoses[0]?.facts ?? factsOf(r.signals),
         direction: { inferred: r.direction, evidence: [] },
       },
       c,
-      { ...opts, lineNumbers: false },
+      { ...opts, lineNumbers: false, source: 'probe' },
     ).trimEnd(),
   );
   return out.join('\n') + '\n';

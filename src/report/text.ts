@@ -205,6 +205,11 @@ export function renderDiagnose(
     more?: string;
     /** Whether evidence may cite line numbers: not when the text is the probe's own, which the user never saw. */
     lineNumbers?: boolean;
+    /**
+     * What was diagnosed: `text`, an error text the user gave (default); `probe`, what a probe saw,
+     * so the report speaks of that ("nothing fits what the probe saw", not "this text").
+     */
+    source?: 'text' | 'probe';
   } = {},
 ): string {
   // Evidence, facts and details quote what strangers wrote: printable from here on.
@@ -214,14 +219,16 @@ export function renderDiagnose(
   const out: string[] = [];
   const [top, ...rest] = result.diagnoses;
   const facts = factsLine(result.facts, c);
+  const probe = opts.source === 'probe';
+  const what = probe ? 'what the probe saw' : 'this text';
   if (!top) {
     out.push(
-      `${c.yellow('?')} ${c.bold('No known issue matched.')} linkdoctor does not guess: nothing in the knowledge base fits this text.`,
+      `${c.yellow('?')} ${c.bold('No known issue matched.')} linkdoctor does not guess: nothing in the knowledge base fits ${what}.`,
     );
     out.push(
       facts
-        ? `  ${c.bold('Facts found')}  ${facts}`
-        : '  No facts (status, host, exception, code) were found in it either.',
+        ? wrap(`${c.bold(probe ? 'Facts seen' : 'Facts found')}  ${facts}`, '  ')
+        : `  No facts (status, host, exception, code) were ${probe ? 'seen' : 'found in it'} either.`,
     );
     return out.join('\n') + '\n';
   }
@@ -245,8 +252,8 @@ export function renderDiagnose(
       c.dim(
         wrap(
           titles.length === top.causes.length
-            ? `cause  not told by this text; one of: ${titles.join(' · ')}`
-            : `cause  not told by this text: one of ${top.causes.length} (--full lists them)`,
+            ? `cause  not told by ${what}; one of: ${titles.join(' · ')}`
+            : `cause  not told by ${what}: one of ${top.causes.length} (--full lists them)`,
           '  ',
         ),
       ),

@@ -64,6 +64,8 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'http.csrf': null,
   'http.auth': null,
   'http.redirect': null,
+  'http.withheld': null,
+  'tls.expired': null,
   'probe.status': null, // only a probe observes it
   'ssh.hostkey': null,
   'ssh.auth': null,

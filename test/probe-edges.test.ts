@@ -1,0 +1,112 @@
+// What a probe knows, said as what it saw: credentials it withheld itself on a redirect to another
+// origin are not blamed on the user, a redirect the platform would not follow is diagnosed, and a
+// probe that matches nothing says so in the probe's words, with the facts it saw.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { loadKb } from '../src/kb/load.js';
+import { runCliAsync } from './helpers.js';
+
+const kb = await loadKb();
+const servers: http.Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+/** A server on 127.0.0.1 that answers each request with `answer`. */
+async function serve(answer: http.RequestListener): Promise<number> {
+  const s = http.createServer(answer);
+  servers.push(s);
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  return (s.address() as AddressInfo).port;
+}
+
+let target = 0; // 401 without credentials, 200 with them
+let redirector = 0; // 302 to the target, another origin (another port)
+let sameOrigin = 0; // 302 to its own /ok, which wants credentials
+before(async () => {
+  const auth: http.RequestListener = (req, res) => {
+    if (req.url === '/redir') {
+      res.writeHead(302, { location: `/ok` });
+      return res.end();
+    }
+    if (!req.headers.authorization) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
+      return res.end();
+    }
+    res.writeHead(200).end('ok');
+  };
+  target = await serve(auth);
+  sameOrigin = await serve(auth);
+  redirector = await serve((_req, res) => {
+    res.writeHead(302, { location: `http://127.0.0.1:${target}/echo` });
+    res.end();
+  });
+});
+
+interface ProbeJson {
+  ok: boolean;
+  signals: { type: string; value: string }[];
+  diagnoses: { id: string; confidence: number; cause?: { id: string }; fixes: string[] }[];
+}
+
+async function probe(url: string, ...args: string[]) {
+  const r = await runCliAsync(['probe', url, '--timeout', '3', ...args], { env: { PW: 'hunter2pass' } });
+  assert.doesNotMatch(r.stdout + r.stderr, /hunter2pass/, 'no secret in any output');
+  return r;
+}
+
+test('credentials withheld on a cross-origin redirect: the redirect is diagnosed, with that cause, not wrong credentials', async () => {
+  const r = await probe(`http://127.0.0.1:${redirector}/`, '-u', 'bob', '--password-env', 'PW', '--json');
+  assert.equal(r.status, 1, r.stderr);
+  const json = JSON.parse(r.stdout) as ProbeJson;
+  assert.ok(json.signals.some((s) => s.type === 'http.withheld' && s.value === 'cross-origin'));
+  const [top, ...rest] = json.diagnoses;
+  assert.equal(top?.id, 'out-http-redirect', JSON.stringify(json.diagnoses.map((d) => [d.id, d.confidence])));
+  assert.equal(top.cause?.id, 'credentials-withheld');
+  const own = kb.byId.get('out-http-redirect')!.fixes.find((f) => f.for?.includes('credentials-withheld'))!;
+  assert.equal(top.fixes[0], own.text, "the cause's own fix first");
+  // The 401 without credentials is no evidence of wrong ones: at most a distant second.
+  const wrong = rest.find((d) => d.id === 'out-http-401');
+  assert.ok(!wrong || wrong.confidence < 0.5, JSON.stringify(wrong));
+
+  const text = await probe(`http://127.0.0.1:${redirector}/`, '-u', 'bob', '--password-env', 'PW');
+  assert.match(text.stdout, /✖ out-http-redirect/);
+  assert.match(text.stdout, /cause Credentials withheld on a redirect to another origin/);
+  assert.doesNotMatch(text.stdout, /cause Wrong or undeployed credentials/);
+});
+
+test('the same redirect within the origin keeps the credentials: a 401 there is about them', async () => {
+  const r = await probe(
+    `http://127.0.0.1:${sameOrigin}/redir`,
+    '-u',
+    'bob',
+    '--password-env',
+    'PW',
+    '--json',
+  );
+  // The credentials went along and were taken: 200.
+  assert.equal(r.status, 0, r.stdout);
+  const none = await probe(`http://127.0.0.1:${sameOrigin}/redir`, '--json');
+  const json = JSON.parse(none.stdout) as ProbeJson;
+  assert.ok(!json.signals.some((s) => s.type === 'http.withheld'), 'nothing was withheld');
+  assert.equal(json.diagnoses[0]?.id, 'out-http-401');
+});
+
+test('a redirect not followed (--max-redirs 0) is the redirect the HTTP receiver would stop at', async () => {
+  const r = await probe(`http://127.0.0.1:${redirector}/`, '--max-redirs', '0');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /✖ out-http-redirect/);
+  assert.doesNotMatch(r.stdout, /this text/);
+});
+
+test("a probe that matches nothing says so in the probe's words, with the facts it saw", async () => {
+  const teapot = await serve((_req, res) => res.writeHead(418, "I'm a teapot").end());
+  const r = await probe(`http://127.0.0.1:${teapot}/brew`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /nothing in the knowledge base fits what the probe saw/);
+  assert.match(
+    r.stdout,
+    /Facts seen\s+status 418 · method GET · url http:\/\/127\.0\.0\.1:\d+\/brew · host 127\.0\.0\.1/,
+  );
+  assert.doesNotMatch(r.stdout, /this text|No facts/);
+});
