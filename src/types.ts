@@ -132,6 +132,8 @@ export const SIGNAL_TYPES = {
   'http.redirect': 'probe: loop | too-many | not-followed (no redirect may be followed)',
   'http.withheld':
     'probe: cross-origin (a redirect led to another origin, the credentials were not sent there, and that origin refused the request: 401 or 403)',
+  'tls.versions':
+    'probe: after handshake_failure or protocol_version, the versions the server accepts offered alone: TLSv1.2 | TLSv1.3 | TLSv1.2,TLSv1.3 | none',
   'tls.expired':
     "probe: leaf | chain (which certificate is past its end date: the server's own, or an intermediate or root of its chain)",
   'probe.status':
@@ -313,6 +315,19 @@ export interface TlsFinding {
   acceptableCAs: string[];
   /** Whether the server took the client certificate presented with --client-cert. */
   clientCertAccepted?: boolean;
+  /**
+   * After the server ended the handshake with handshake_failure or protocol_version: each version
+   * the platform speaks (TLS 1.2, 1.3), offered alone, and what the server did (src/probe/tls-versions.ts).
+   */
+  versions?: TlsVersionTry[];
+}
+
+/** One handshake offering a single TLS version: accepted (with the suite chosen) or refused (why). */
+export interface TlsVersionTry {
+  version: 'TLSv1.2' | 'TLSv1.3';
+  accepted: boolean;
+  /** The suite the server chose, or its alert ("alert protocol_version") or the error's code. */
+  detail?: string;
 }
 
 export interface ProbeStep {

@@ -170,6 +170,7 @@ const SOURCED = [
   'out-http-429',
   'out-http-500',
   'out-http-503',
+  'out-http-redirect',
   'out-osci-conversion',
   'out-sftp',
   'out-successfactors-adapter',

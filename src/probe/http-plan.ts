@@ -5,6 +5,7 @@ import { httpStep, type HttpFinding } from './http.js';
 import { oauthStep } from './oauth.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { tlsStep } from './tls.js';
+import { tlsVersionsStep } from './tls-versions.js';
 
 export function httpPlan(ctx: ProbeContext): PlannedStep[] {
   const { target, opts } = ctx;
@@ -30,6 +31,8 @@ export function httpPlan(ctx: ProbeContext): PlannedStep[] {
           ctx.socket = tlsOut.socket;
         }),
     });
+  // After handshake_failure or protocol_version: which version the server accepts alone.
+  if (target.scheme === 'https') steps.push(tlsVersionsStep(ctx));
   const oauth: { token?: string; finding?: OAuthFinding } = {};
   if (opts.oauth) {
     const spec = opts.oauth;

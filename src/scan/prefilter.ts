@@ -66,6 +66,7 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'http.redirect': null,
   'http.withheld': null,
   'tls.expired': null,
+  'tls.versions': null,
   'probe.status': null, // only a probe observes it
   'ssh.hostkey': null,
   'ssh.auth': null,
