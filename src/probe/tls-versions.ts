@@ -33,19 +33,9 @@ function tryVersion(
   signal: AbortSignal,
 ): Promise<TlsVersionTry> {
   return new Promise((resolve) => {
-    let socket: TLSSocket | undefined;
-    let done = false;
-    const finish = (r: TlsVersionTry) => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      socket?.destroy();
-      resolve(r);
-    };
-    const onAbort = () => finish({ version, accepted: false, detail: 'no answer in time' });
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
-    socket = connect({
+    const late = { version, accepted: false, detail: 'no answer in time' };
+    if (signal.aborted) return resolve(late);
+    const socket: TLSSocket = connect({
       host,
       port,
       ...(servername ? { servername } : {}),
@@ -54,8 +44,18 @@ function tryVersion(
       // Only the version is asked here; the chain was judged by the tls step.
       rejectUnauthorized: false,
     });
+    let done = false;
+    const finish = (r: TlsVersionTry) => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolve(r);
+    };
+    const onAbort = () => finish(late);
+    signal.addEventListener('abort', onAbort);
     socket.once('secureConnect', () => {
-      const suite = socket!.getCipher()?.standardName;
+      const suite = socket.getCipher()?.standardName;
       finish({ version, accepted: true, ...(suite ? { detail: suite } : {}) });
     });
     socket.once('error', (e: NodeJS.ErrnoException) =>
