@@ -63,6 +63,23 @@ test('a gzip log cut off: what decompresses is scanned, the cut is said, exit 2'
     );
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+  // After another input, the count is this file's own; a file of which nothing decompresses is unreadable.
+  const two = runCli([
+    'scan',
+    '--jsonl',
+    file('first.log', LOG),
+    file('cut3.log.gz', cut),
+    file('head.gz', gz.subarray(0, 12)),
+  ]);
+  assert.equal(two.status, 2);
+  const bytes = Number(
+    /cut3\.log\.gz \(byte \d+\): [^\n]* the (\d+) bytes decompressed/.exec(two.stderr)?.[1],
+  );
+  assert.ok(bytes > 0 && bytes <= readable.length, two.stderr);
+  assert.match(
+    two.stderr,
+    /head\.gz: the gzip data ends early, a truncated file: nothing could be decompressed/,
+  );
   // The text report says it too, and still lists what was found.
   const text = runCli(['scan', file('cut2.log.gz', cut)]);
   assert.equal(text.status, 2);

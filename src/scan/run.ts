@@ -191,24 +191,30 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           if (incident) yield incident;
         }
       }
+      const start = decoded;
+      let damage: string | undefined;
       try {
         for await (const incident of incidents()) {
           grouper.add(incident);
           await opts.onIncident?.(incident);
         }
-        // A gzip input cut off or damaged: what was decompressed before it was scanned, the result is partial.
-        const damage = input.damage?.();
-        if (damage)
-          report({
-            place: { file: name, offset: decoded },
-            message: `${damage}: the ${decoded} bytes decompressed before it were scanned, the rest is missing`,
-            incomplete: true,
-          });
+        damage = input.damage?.();
       } catch (e) {
         // A read error or corrupt gzip data: what was read until then counts.
         report({
-          place: { file: name, offset: decoded },
+          place: { file: name, offset: decoded - start },
           message: `${input.gzip ? 'gzip data is damaged' : 'reading stopped'} (${(e as Error).message}): the rest is not scanned`,
+        });
+      }
+      // A gzip input cut off or damaged: what was decompressed before it was scanned, the result is
+      // partial; when nothing was, the input could not be read at all.
+      if (damage) {
+        const read = decoded - start;
+        if (!read) throw new InputError(`${damage}: nothing could be decompressed`);
+        report({
+          place: { file: name, offset: read },
+          message: `${damage}: the ${read} bytes decompressed before it were scanned, the rest is missing`,
+          incomplete: true,
         });
       }
     } catch (e) {
