@@ -1,4 +1,5 @@
 // Shared by the tests: run the built CLI as a user would, and find the team's shared folder.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -290,4 +291,34 @@ export function tempDirs(): (prefix: string) => string {
     made.push(d);
     return d;
   };
+}
+
+/**
+ * A self-signed certificate for localhost (SAN DNS:localhost, 30 days) made by `openssl req`, for a
+ * test's own `openssl s_server`: the key in `key`, the certificate in `cert`. `newkey` is openssl's
+ * -newkey argument and its options (EC P-256 by default). Fails the test when openssl fails.
+ */
+export function opensslSelfSigned(
+  cert: string,
+  key: string,
+  newkey: string[] = ['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+): void {
+  const made = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    ...newkey,
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost',
+    '-days',
+    '30',
+  ]);
+  assert.equal(made.status, 0, made.stderr?.toString());
 }

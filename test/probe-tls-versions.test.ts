@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { versionsSentence } from '../src/probe/tls-versions.js';
-import { freePort, runCliAsync, waitListening } from './helpers.js';
+import { freePort, opensslSelfSigned, runCliAsync, waitListening } from './helpers.js';
 
 const openssl = spawnSync('openssl', ['version']).status === 0;
 
@@ -45,24 +45,7 @@ describe(
     }
 
     before(async () => {
-      const made = spawnSync('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost',
-        '-days',
-        '30',
-      ]);
-      assert.equal(made.status, 0, made.stderr?.toString());
+      opensslSelfSigned(cert, key, ['rsa:2048']);
       broken13 = await sServer(['-ciphersuites', 'TLS_AES_128_CCM_SHA256']);
       camellia = await sServer(['-tls1_2', '-cipher', 'CAMELLIA128-SHA']);
     });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, runCliAsync, waitListening } from './helpers.js';
+import { freePort, opensslSelfSigned, runCliAsync, waitListening } from './helpers.js';
 
 const openssl = spawnSync('openssl', ['version']).status === 0;
 
@@ -23,26 +23,7 @@ describe(
     let port = 0;
 
     before(async () => {
-      const made = spawnSync('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost',
-        '-days',
-        '30',
-      ]);
-      assert.equal(made.status, 0, made.stderr?.toString());
+      opensslSelfSigned(cert, key);
       port = await freePort();
       server = spawn(
         'openssl',
