@@ -13,7 +13,7 @@ import { loadKb } from '../src/kb/load.js';
 import { incidentJson, scanJson } from '../src/report/scan.js';
 import { eventKey, VerdictCache } from '../src/scan/cache.js';
 import type { Incident, Problem } from '../src/scan/incident.js';
-import { LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
+import { keepsTime, LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
 import { buildPrefilter } from '../src/scan/prefilter.js';
 import { findLines } from '../src/scan/text.js';
 
@@ -289,6 +289,33 @@ test('event keys: times, threads, UUIDs, MPL ids and hex ids masked; statuses, p
   };
   assert.notEqual(at('22'), at('23'));
   assert.equal(at('23'), at('24'));
+  // A status code's literal in the milliseconds keeps the time only where the status reader reads it.
+  const ms = (t: string, rest: string) => {
+    const text = `2024-05-01 10:00:01,${t} ERROR [exec-1] x - ${rest}`;
+    return eventKey(text, 'level ERROR', keepsTime(pf, Buffer.from(text)));
+  };
+  assert.equal(ms('403', 'Job 7 failed'), ms('017', 'Job 7 failed'));
+  assert.equal(ms('503', 'Job 7 failed'), ms('404', 'Job 7 failed'));
+  const sure = (t: string) => `2024-05-01 10:00:01,${t} Service Unavailable`;
+  assert.notEqual(
+    eventKey(sure('503'), undefined, keepsTime(pf, Buffer.from(sure('503')))),
+    eventKey(sure('404'), undefined, keepsTime(pf, Buffer.from(sure('404')))),
+  );
+  // A short hex id standing alone is masked; a host's label, an OpenSSL or Windows code, a number are not.
+  const unknown = (id: string) =>
+    eventKey(
+      `2024-05-01 10:00:01,403 ERROR [exec-1] x - Mapping failed for message ${id}: field too long`,
+      'level ERROR',
+    );
+  assert.equal(unknown('6d3af7e9'), unknown('0b1c2d3e4f'));
+  assert.equal(eventKey('x [B@6d3af739 y'), eventKey('x [B@1f2e3d4c y'));
+  for (const [a, b] of [
+    ['message 12345678:', 'message 12345679:'],
+    ['connect to a1b2c3d4.example.com', 'connect to a1b2c3d5.example.com'],
+    ['error:0A00010B:SSL routines', 'error:1408F10B:SSL routines'],
+    ['failed with 0x80090325', 'failed with 0x8009030e'],
+  ])
+    assert.notEqual(eventKey(`x ${a} y`), eventKey(`x ${b} y`), a);
   // "sslv3_alert_handshake_failure" is a code, not an id.
   assert.notEqual(eventKey('x sslv3_alert_handshake_failure'), eventKey('x sslv3_alert_bad_certificate_xx'));
 });

@@ -328,9 +328,20 @@ export const READER_PATTERNS: RegExp[] = [
  * for scan's prefilter, which needs no other signal to tell that a status symptom cannot hold.
  */
 export function statusesIn(text: string): string[] {
+  return statusReadings(text)
+    .filter((s) => s.type === 'http.status')
+    .map((s) => s.value);
+}
+
+/**
+ * Every signal the status reader gives a text (statuses, ABAP return codes, the URLs they name, with
+ * their spans), for scan's cache of verdicts: a part of an event that, left out, changes none of
+ * them is not read by the status reader.
+ */
+export function statusReadings(text: string): Signal[] {
   const signals = new SignalSet();
   statusSignals(text, signals, () => true);
-  return signals.list.filter((s) => s.type === 'http.status').map((s) => s.value);
+  return signals.list;
 }
 
 /**

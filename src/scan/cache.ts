@@ -1,7 +1,7 @@
 // Diagnoses of events already seen. Real logs repeat the same few failures thousands of times,
 // each with its own time, thread, message id or correlation id; diagnosing each again costs far more
 // than reading it. An event is judged by its text with those parts replaced by `x`s (eventText):
-// a thread number, a UUID, a message id or a long hex id, and the digits of a log line's leading
+// a thread number, a UUID, a message id, a hex id standing alone, and the digits of a log line's leading
 // timestamp unless a literal of the knowledge base starts in it (the seconds of "10:00:22" are port
 // 22 to out-sftp's `:22`: then the time stays). Its key is that text and why it is failing, so the
 // verdict of the first event of a key is, by construction, the verdict of every later one: no pattern
@@ -18,7 +18,7 @@ export type Verdict = { top?: Diagnosis; also: string[]; facts: Facts } | null;
 /**
  * Parts of an event's text that differ from one occurrence of a failure to the next, and their
  * stand-ins: `x`s, as many as the part has letters and digits for a UUID and an MPL id, one for a
- * thread's number, sixteen for a long hex id (of any length).
+ * thread's number, sixteen for a long hex id (of any length), eight for a short one.
  */
 const VOLATILE: [RegExp, string][] = [
   // A thread of a pool: [http-nio-8080-exec-12], [pool-3-thread-7], [Camel (ctx) thread #12 - x].
@@ -30,28 +30,44 @@ const VOLATILE: [RegExp, string][] = [
   // Cloud Integration's message ids (MPL ID): "AGk_xKgivsDaGSUpuvz-eEFzhKZO".
   [/(?<![\w-])AG[\w-]{26}(?![\w-])/g, `AG${'x'.repeat(26)}`],
   [/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b/gi, 'x'.repeat(16)],
+  // A short hex id standing alone (8 to 15 hex digits, a digit and a letter among them): a message
+  // or job id ("for message 6d3af7e9:"), a Java identity hash ("[B@6d3af739"). Not a host's label
+  // ("a1b2c3d4.example.com"), an OpenSSL code ("error:0A00010B:SSL routines"), a Windows code
+  // ("0x80090325") or a number (SAP note 13336604): a symptom may read those.
+  [/(?<![\w.:/-])(?=[0-9a-f]{0,14}\d)(?=[0-9a-f]{0,14}[a-f])[0-9a-f]{8,15}(?![\w./-]|:\w)/gi, 'x'.repeat(8)],
 ];
 
 /**
- * The text an event is judged by: its text with the volatile parts (thread numbers, UUIDs, MPL ids,
- * long hex ids) replaced by `x`s (VOLATILE), and its leading timestamp's digits too (the timestamp
- * keeps its length: the evidence of a diagnosis stays where it is in the event's own text) unless
- * `keepsTime` (given the timestamp's length) says a symptom may read the time
- * (Prefilter.readsBefore). Two events with the same text here get the same diagnoses: nothing a
- * pattern could read is left out of it.
+ * Whether an event's leading timestamp (its first `length` characters) must stay in the text it is
+ * judged by; `judged(keep)` gives that text with the time kept or its digits masked (made once).
  */
-export function eventText(text: string, keepsTime?: (length: number) => boolean): string {
+export type KeepsTime = (length: number, judged: (keep: boolean) => string) => boolean;
+
+/**
+ * The text an event is judged by: its text with the volatile parts (thread numbers, UUIDs, MPL ids,
+ * hex ids) replaced by `x`s (VOLATILE), and its leading timestamp's digits too (the timestamp
+ * keeps its length: the evidence of a diagnosis stays where it is in the event's own text) unless
+ * `keepsTime` says a symptom may read the time (Prefilter.readsBefore). Two events with the same
+ * text here get the same diagnoses: nothing a pattern could read is left out of it.
+ */
+export function eventText(text: string, keepsTime?: KeepsTime): string {
   const stamp = TIMESTAMP.exec(text);
-  let out =
-    stamp && !keepsTime?.(stamp[0].length)
-      ? stamp[0].replace(/\d/g, 'x') + text.slice(stamp[0].length)
-      : text;
-  for (const [re, to] of VOLATILE) out = out.replace(re, to);
-  return out;
+  if (!stamp) return volatile(text);
+  const made: (string | undefined)[] = [];
+  const judged = (keep: boolean) =>
+    (made[keep ? 1 : 0] ??= volatile(
+      keep ? text : stamp[0].replace(/\d/g, 'x') + text.slice(stamp[0].length),
+    ));
+  return judged(keepsTime?.(stamp[0].length, judged) ?? false);
+}
+
+function volatile(text: string): string {
+  for (const [re, to] of VOLATILE) text = text.replace(re, to);
+  return text;
 }
 
 /** The key of an event: why it is failing, and the text it is judged by (eventText). */
-export function eventKey(text: string, failing?: string, keepsTime?: (length: number) => boolean): string {
+export function eventKey(text: string, failing?: string, keepsTime?: KeepsTime): string {
   return keyOf(eventText(text, keepsTime), failing);
 }
 

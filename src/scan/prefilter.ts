@@ -314,10 +314,12 @@ export interface Prefilter {
    */
   bound(bytes: Uint8Array, from?: number, to?: number): number;
   /**
-   * Whether a literal of the knowledge base starts in bytes[0, end): then a symptom may read that
-   * part of a text (a port pattern `:22` reads a time's seconds "10:00:22").
+   * Whether a symptom may read bytes[0, end): a literal of the knowledge base starts there (a port
+   * pattern `:22` reads a time's seconds "10:00:22"). A status code's literal (",403" in a time's
+   * milliseconds) means that only when the status reader reads something there: `statusReads` says
+   * whether it does (without it, it is taken to).
    */
-  readsBefore(bytes: Uint8Array, end: number): boolean;
+  readsBefore(bytes: Uint8Array, end: number, statusReads?: () => boolean): boolean;
 }
 
 /**
@@ -501,6 +503,14 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   for (const word of FAILURE_WORDS) add(`${BOUNDARY}${word}${BOUNDARY}`, null, true);
   const meaning = [...literals.values()];
   const strongId = Uint8Array.from(meaning, (m) => (m.strong ? 1 : 0));
+  /** Literals only status symptoms stand for (their codes and reason phrases). */
+  const statusOnly = Uint8Array.from(meaning, (m) =>
+    m.symptoms.length && m.symptoms.every((s) => s.status) ? 1 : 0,
+  );
+  const longest = Math.max(
+    0,
+    ...[...literals.keys()].map((l) => l.replaceAll(BOUNDARY, '').replaceAll(EXACT_CASE, '').length),
+  );
   // One automaton for all literals, built (or read from the cache folder) on first use.
   const patternIndex = new Map<string, number>();
   const spec: LinesSpec = {
@@ -556,14 +566,18 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     entries: kb.entries.length,
     literals: meaning.length,
     notes,
-    readsBefore(bytes, end) {
+    readsBefore(bytes, end, statusReads) {
       let reads = false;
-      // Literals that start in it and end after it count too.
-      matcher().scan(bytes, 0, bytes.length, (start) => {
-        reads = start < end;
-        return -1;
+      let status = false;
+      // Literals that start in it and end after it count too: found in order of their ends, every
+      // one that starts before `end` ends before end + longest.
+      matcher().scan(bytes, 0, Math.min(bytes.length, end + longest), (start, id, stop) => {
+        if (start >= end) return stop;
+        if (statusOnly[id]) status = true;
+        else reads = true;
+        return reads ? -1 : stop;
       });
-      return reads;
+      return reads || (status && (statusReads?.() ?? true));
     },
     bound(bytes, from = 0, to = bytes.length) {
       if (++stamp === 0xffffffff) {

@@ -1,8 +1,9 @@
 // The scan pipeline: inputs → readers (text, MPL, HAR) → candidate events → the same matcher as
 // `diagnose` → incidents → groups. Inputs stream through; memory holds one block and the groups.
 import { diagnose } from '../diagnose/match.js';
+import { statusReadings } from '../diagnose/signals.js';
 import type { Kb } from '../kb/load.js';
-import { eventText, keyOf, type Verdict, VerdictCache } from './cache.js';
+import { eventText, keyOf, type KeepsTime, type Verdict, VerdictCache } from './cache.js';
 import { Grouper } from './group.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
 import { type Format, InputError, openInput, sizeOf } from './input.js';
@@ -88,6 +89,21 @@ function judge(c: Candidate, { kb, best }: Selection): Verdict {
 }
 
 /**
+ * Whether an event (its bytes) keeps its leading time in the text it is judged by: when a symptom
+ * may read it (Prefilter.readsBefore), a status code's literal only when the status reader reads
+ * something else there than in the text with the time masked (a time's milliseconds ",503" before
+ * "Service Unavailable" are read; ",403 ERROR" are not, and most times hold some status code).
+ */
+export function keepsTime(pf: Prefilter, bytes: Uint8Array): KeepsTime {
+  return (length, judged) =>
+    pf.readsBefore(
+      bytes,
+      length,
+      () => JSON.stringify(statusReadings(judged(true))) !== JSON.stringify(statusReadings(judged(false))),
+    );
+}
+
+/**
  * Holds a candidate against the knowledge base: an incident, or null when it is none. The event is
  * judged by its text without times, threads and ids (eventText), with or without a `cache`: an
  * event whose key was seen before takes that event's verdict, which is the verdict it would get.
@@ -99,7 +115,7 @@ export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Inc
   // text holds no literal its own text does not: an event set aside here would be judged no incident.)
   const selection = c.failing === undefined ? pf.select(bytes, c.text, LOG_MIN_CONFIDENCE) : undefined;
   if (selection && selection.best < LOG_MIN_CONFIDENCE) return null;
-  const text = eventText(c.text, (length) => pf.readsBefore(bytes, length));
+  const text = eventText(c.text, keepsTime(pf, bytes));
   const key = cache ? keyOf(text, c.failing) : undefined;
   let verdict = key === undefined ? undefined : cache!.get(key);
   if (verdict === undefined) {
