@@ -28,20 +28,19 @@ export type WorkerReply =
   { id: number; found: Found; error?: undefined } | { id: number; error: string; found?: undefined };
 
 /**
- * How many worker threads a scan of a text log uses: LINKDOCTOR_SCAN_WORKERS when set (0: none),
- * else one for a log of WORKER_MIN_BYTES and more on a machine with two cores or more. One is what
- * pays at two cores: the worker finds the lines (about a quarter of a scan's CPU time), the main
- * thread classifies; a second worker would compete with the main thread for the same two cores.
- * Measured on the 200 MB bench log (load 11-14, no quiet machine to be had), four alternating pairs:
- * wall 41/26/25/27 s with the worker against 52/38/28/28 s without, CPU 8.2 s against 8.1 s on
- * average, peak RSS 162-184 MB against 135-154 MB.
+ * How many worker threads a scan of a text log uses: LINKDOCTOR_SCAN_WORKERS when set (0: none;
+ * `auto`: one per core but one, up to 3, for a log of WORKER_MIN_BYTES and more), else none. A
+ * worker finds the lines (about a quarter of a scan's CPU time) while the main thread classifies,
+ * but it does not pay at two cores: on the 200 MB bench log, four alternating pairs at load 8-9,
+ * one worker took 11.2-15.1 s wall and 7.9-8.6 s CPU against 9.5-11.5 s and 6.0-7.2 s in one
+ * thread, and 20-40 MB more memory (at load 11-14 it won on wall time by taking more of a
+ * crowded machine: 26-41 s against 28-52 s, CPU alike).
  */
 export function workerCount(bytes: number | undefined): number {
   const set = process.env.LINKDOCTOR_SCAN_WORKERS;
   if (set && /^\d+$/.test(set)) return Math.min(Number(set), 16);
-  if (bytes === undefined || bytes < WORKER_MIN_BYTES) return 0;
-  const cores = availableParallelism();
-  return cores < 2 ? 0 : Math.min(cores - 1, set === 'auto' ? 3 : 1);
+  if (set !== 'auto' || bytes === undefined || bytes < WORKER_MIN_BYTES) return 0;
+  return Math.min(availableParallelism() - 1, 3);
 }
 
 /**
