@@ -390,6 +390,20 @@ describe('POST /api/scan', () => {
     );
   });
 
+  test('an upload read only in part (a truncated export) is a 400 with the sentence `scan` exits 2 with', async () => {
+    const cut = '{"d":{"results":[{"MessageGuid":"a","Status":"FAILED"},{"MessageGu';
+    const cli = runCli(['scan', '-'], { input: cut });
+    assert.equal(cli.status, 2, cli.stderr);
+    const sentence = cli.stderr.replace(/^linkdoctor: -:/, '').trim();
+    assert.match(sentence, /the JSON ends early.*a truncated file: 1 record was read before it/);
+    const r = await upload(cut, 'name=cut.json');
+    assert.equal(r.statusCode, 400, r.body);
+    assert.equal(r.json().detail, `cut.json:${sentence}`);
+    const streamed = ndjson((await upload(cut, 'name=cut.json', { accept: 'application/x-ndjson' })).body);
+    assert.equal(streamed.at(-1)!.error, `cut.json:${sentence}`);
+    assert.ok(!streamed.some((l) => l.result), 'no result for a part');
+  });
+
   test('streamed: progress, incidents as --jsonl prints them, then the result', async () => {
     const r = await upload(log, 'name=app.log&incidents=true', { accept: 'application/x-ndjson' });
     const lines = ndjson(r.body);

@@ -14,6 +14,7 @@ import { ModuleOptions } from '../watch/options.js';
 import { checkJson, checkJunit, checkMarkdown, renderLine, renderTotals } from '../watch/report.js';
 import { Watcher } from '../watch/watcher.js';
 import { Deliverer, parseWebhook } from '../watch/webhook.js';
+import { fitText } from '../report/width.js';
 
 export interface CheckFlags {
   concurrency: number;
@@ -88,7 +89,7 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     const changes = history?.record(o) ?? [];
     if (!lines) return;
     before?.();
-    process.stdout.write(`${[renderLine(o, c, width), ...changes.map(changeText)].join('\n')}\n`);
+    process.stdout.write(`${fitText([renderLine(o, c, width), ...changes.map(changeText)].join('\n'))}\n`);
   };
 
   if (everyMs !== undefined)
@@ -115,7 +116,7 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
           ? checkJunit(outcomes, ms)
           : f.markdown
             ? checkMarkdown(outcomes, ms)
-            : renderTotals(outcomes, ms, c),
+            : fitText(renderTotals(outcomes, ms, c)),
     );
     // Each change once to each webhook; what fails waits in the history for the next run.
     await deliverer?.deliverDue();

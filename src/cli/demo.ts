@@ -17,6 +17,7 @@ import { loadServiceKey } from '../tenant/service-key.js';
 import { TENANT_ERRORS } from '../lab/tenant.js';
 import { probeOptions, type ProbeFlags } from './probe.js';
 import { withProbeFlags } from './probe-flags.js';
+import { fitText } from '../report/width.js';
 
 export const SAMPLES: { what: string; text: string }[] = [
   {
@@ -102,7 +103,7 @@ async function tenantPart(kb: Kb, lab: Lab, c: Colors, out: (s?: string) => void
 export async function demoCommand(): Promise<void> {
   const c = colorsFor(process.stdout);
   const kb = await loadKb();
-  const out = (s = '') => process.stdout.write(`${s}\n`);
+  const out = (s = '') => process.stdout.write(`${fitText(s)}\n`);
   out(
     c.bold(
       'linkdoctor demo, offline: the lab reproduces known failures on 127.0.0.1, and the probe diagnoses each',

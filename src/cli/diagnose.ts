@@ -5,6 +5,7 @@ import { diagnoseJson } from '../report/json.js';
 import { jsonText, printable } from '../report/printable.js';
 import { colorsFor, renderDiagnose } from '../report/text.js';
 import type { Direction } from '../types.js';
+import { fitOutput } from '../report/width.js';
 
 export async function diagnoseCommand(
   args: string[],
@@ -17,10 +18,13 @@ export async function diagnoseCommand(
   process.stdout.write(
     opts.json
       ? `${jsonText(diagnoseJson(result), 2)}\n`
-      : renderDiagnose(result, colorsFor(process.stdout), {
-          full: !!opts.full,
-          entryOf: (id) => kb.byId.get(id),
-        }),
+      : fitOutput(
+          renderDiagnose(result, colorsFor(process.stdout), {
+            full: !!opts.full,
+            entryOf: (id) => kb.byId.get(id),
+          }),
+          !!opts.full,
+        ),
   );
   process.exitCode = result.diagnoses.length ? 0 : 1;
 }

@@ -6,6 +6,7 @@ import { colorsFor } from '../report/text.js';
 import { parseDuration } from '../watch/duration.js';
 import { defaultDbPath, openHistory } from '../watch/history.js';
 import { outcomeText } from '../watch/report.js';
+import { fitText, plural } from '../report/width.js';
 
 export interface HistoryFlags {
   since: string;
@@ -49,10 +50,10 @@ export async function historyCommand(target: string | undefined, f: HistoryFlags
     });
   rows.sort((a, b) => a.at.localeCompare(b.at) || a.order - b.order);
   const when = (iso: string) => iso.slice(0, 19).replace('T', ' ');
-  for (const r of rows) process.stdout.write(`${c.dim(when(r.at))}  ${r.text}\n`);
+  for (const r of rows) process.stdout.write(`${fitText(`${c.dim(when(r.at))}  ${r.text}`)}\n`);
   const counted = [
-    ...(f.changes ? [] : [`${results.length} result${results.length === 1 ? '' : 's'}`]),
-    `${changes.length} change${changes.length === 1 ? '' : 's'}`,
+    ...(f.changes ? [] : [plural(results.length, 'result')]),
+    plural(changes.length, 'change'),
   ];
   process.stdout.write(
     `${counted.join(', ')} since ${when(sinceIso)} UTC${target ? ` for ${printable(target)}` : ''}\n`,

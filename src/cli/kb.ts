@@ -4,6 +4,7 @@ import { BUILTIN_KB, formatProblem, loadKb, type Kb } from '../kb/load.js';
 import { jsonText, printable, printableDeep } from '../report/printable.js';
 import { colorsFor, renderGuidance } from '../report/text.js';
 import type { Entry, Source } from '../types.js';
+import { fitText, plural } from '../report/width.js';
 
 /** An entry as `kb show --json` gives it: causes, fixes and checks as objects, each with its `sources` (empty: none yet). */
 const strip = ({ match: _m, unless: _u, ...entry }: Entry & { match?: unknown; unless?: unknown }): Entry => {
@@ -42,15 +43,21 @@ export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<v
   const width = Math.max(...kb.entries.map((e) => e.id.length));
   const row = (e: Entry) =>
     `  ${printable(e.id).padEnd(width)}  ${c.dim(e.direction.padEnd(8))}  ${printable(e.title)}`;
+  // A long title goes on under its own column.
+  const titleAt = 2 + width + 2 + 8 + 2;
   process.stdout.write(
-    [
-      c.bold(`Seed issues (${seeds.length}), from SAP's troubleshooting table`),
-      ...seeds.map(row),
-      '',
-      c.bold(`Around them (${others.length})`),
-      ...others.map(row),
-      '',
-    ].join('\n'),
+    fitText(
+      [
+        c.bold(`Seed issues (${seeds.length}), from SAP's troubleshooting table`),
+        ...seeds.map(row),
+        '',
+        c.bold(`Around them (${others.length})`),
+        ...others.map(row),
+        '',
+      ].join('\n'),
+      undefined,
+      (line) => (line.startsWith('  ') ? titleAt : 0),
+    ),
   );
 }
 
@@ -85,17 +92,17 @@ export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }
   }
   if (e.decide) out.push(c.bold('  Told apart from look-alikes by'), `    ${e.decide}`);
   out.push(c.dim(`  ${e.file ?? ''}`), '');
-  process.stdout.write(out.join('\n'));
+  process.stdout.write(fitText(out.join('\n')));
 }
 
 export async function kbLint(dir: string | undefined, opts: { quiet?: boolean }): Promise<void> {
   const report = await lintKb(dir ?? BUILTIN_KB);
-  for (const p of report.problems) process.stdout.write(`${printable(formatProblem(p))}\n`);
-  for (const w of report.warnings) process.stdout.write(`warning: ${printable(formatProblem(w))}\n`);
-  const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+  for (const p of report.problems) process.stdout.write(`${fitText(printable(formatProblem(p)))}\n`);
+  for (const w of report.warnings)
+    process.stdout.write(`${fitText(`warning: ${printable(formatProblem(w))}`)}\n`);
   if (!opts.quiet || report.problems.length || report.warnings.length)
     process.stdout.write(
-      `${report.entries} entries, ${report.examples} examples checked, ${n(report.problems.length, 'problem')}, ${n(report.warnings.length, 'warning')}\n`,
+      `${plural(report.entries, 'entry', 'entries')}, ${plural(report.examples, 'example')} checked, ${plural(report.problems.length, 'problem')}, ${plural(report.warnings.length, 'warning')}\n`,
     );
   process.exitCode = report.problems.length ? 1 : 0;
 }

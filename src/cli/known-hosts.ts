@@ -17,6 +17,7 @@ import {
   type KnownHostsFile,
   type KnownHostsVerdict,
 } from '../ssh/known-hosts.js';
+import { fitText } from '../report/width.js';
 
 interface Flags {
   timeout: number;
@@ -221,7 +222,7 @@ export async function knownHostsAdd(
     : added.length
       ? `Added ${added.length} line${added.length > 1 ? 's' : ''} to ${to}. Confirm the fingerprints with the server's administrator before trusting them; through the Cloud Connector, the tenant's Known Hosts (SSH) must name the virtual host instead.`
       : `Nothing to add: ${to} already holds every key of ${where}.`;
-  process.stdout.write(render(where, scanned, keys, to, note));
+  process.stdout.write(fitText(render(where, scanned, keys, to, note)));
 }
 
 export async function knownHostsCheck(target: string, f: Flags & { knownHosts?: string }): Promise<void> {
@@ -244,5 +245,5 @@ export async function knownHostsCheck(target: string, f: Flags & { knownHosts?: 
       : verdict === 'changed'
         ? `changed: the server's key differs from the one ${file} holds (the platform: "HostKey has been changed"). Confirm the new fingerprint with the server's administrator, then replace the old line.`
         : `unknown: ${file} has no key for ${where} (the platform: "reject HostKey"). The lines to add, once confirmed:\n${keys.map((k) => `  ${k.line}`).join('\n')}`;
-  process.stdout.write(render(where, scanned, keys, file, note));
+  process.stdout.write(fitText(render(where, scanned, keys, file, note)));
 }

@@ -2,6 +2,7 @@
 import { startLab, stopOnSignals, type Lab } from '../lab/index.js';
 import { jsonText, printableDeep } from '../report/printable.js';
 import { colorsFor, type Colors, wrap } from '../report/text.js';
+import { fitText, textWidth, wrapCommand } from '../report/width.js';
 
 function labJson(lab: Lab): object {
   const { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, dir } = lab;
@@ -10,33 +11,10 @@ function labJson(lab: Lab): object {
   return { scenarios, trustFile, knownHostsFile, clientCert, basicAuth, tenant, dir };
 }
 
-/** Options with their values as one word each ("--direction inbound"), so a line never parts them. */
-const options = (args: string[]): string[] =>
-  args.reduce<string[]>((out, a) => {
-    const last = out[out.length - 1];
-    if (last?.startsWith('-') && !last.includes(' ') && !a.startsWith('-'))
-      out[out.length - 1] = `${last} ${a}`;
-    else out.push(a);
-    return out;
-  }, []);
-
-/** Words of a shell command on lines of at most 100 columns, continued with " \\" as people paste them. */
-function shellLines(words: string[], indent: string, width = 100): string {
-  const lines: string[] = [];
-  let line = indent;
-  for (const w of words) {
-    const room = lines.length ? width : width - 2; // the " \\" of a line that goes on
-    if (line.trim() && line.length + 1 + w.length > room) {
-      lines.push(`${line} \\`);
-      line = `${indent}  ${w}`;
-    } else line = line.trim() ? `${line} ${w}` : `${indent}${w}`;
-  }
-  return [...lines, line].join('\n');
-}
-
 /**
- * The lab as a table that fits 100 columns: per server its name and what a probe should report, the
- * probe's arguments, and what it reproduces. Paths are the lab folder's file names: the commands are
+ * The lab as a table that fits the text output's width (100 columns, or the terminal's): per server
+ * its name and what a probe should report, the probe's command (cut at spaces with " \\" where it is
+ * too long for a line: it stays runnable when copied), and what it reproduces. Paths are the lab folder's file names: the commands are
  * meant to run in that folder (it is printed first), each as printed (test/cli-readme.test.ts runs them).
  */
 export function renderLab(started: Lab, c: Colors): string {
@@ -48,18 +26,22 @@ export function renderLab(started: Lab, c: Colors): string {
     > & { tenant: Omit<Lab['tenant'], 'keyJson' | 'secret'> },
   );
   const local = (arg: string) => (arg.startsWith(`${lab.dir}/`) ? arg.slice(lab.dir.length + 1) : arg);
-  /** The scenario's probe as it runs when pasted: variables first, the lab's root as trust store but for SSH. */
-  const probeWith = (s: Lab['scenarios'][number]) => {
-    // Every scheme but SSH may talk TLS (https, STARTTLS, AUTH TLS): the lab's root is its trust anchor.
-    const trust = /^(?:sftp|ssh):/.test(s.url) ? [] : ['--trust', local(lab.trustFile)];
-    const words = [
+  // A scenario's variables go before the command, as a shell reads them.
+  const probeCommand = (s: Lab['scenarios'][number]) =>
+    [
       ...Object.entries(s.env ?? {}).map(([k, v]) => `${k}=${v}`),
       'linkdoctor probe',
       s.url,
-      ...options([...trust, ...s.probeArgs.map(local)]),
-    ];
-    return shellLines(words, '    ');
-  };
+      // Every scheme but SSH may talk TLS (https, STARTTLS, AUTH TLS): the lab's root is its trust anchor.
+      ...(/^(?:sftp|ssh):/.test(s.url) ? [] : ['--trust', local(lab.trustFile)]),
+      ...s.probeArgs.map(local),
+    ].join(' ');
+  const width = textWidth();
+  /** A command under a label of 16 columns ("  try           "), its continuations under the command. */
+  const labelled = (label: string, command: string) =>
+    wrapCommand(`${' '.repeat(16)}${command}`, width).map((l, i) =>
+      i ? l : `${label.padEnd(16)}${l.slice(16)}`,
+    );
   const nameWidth = Math.max(...lab.scenarios.map((s) => s.name.length));
   const n = lab.scenarios.length;
   // The runtime host serves several scenarios; the fake tenant's API host serves none.
@@ -76,7 +58,7 @@ export function renderLab(started: Lab, c: Colors): string {
   for (const s of lab.scenarios) {
     const expect = s.expect ? c.yellow(s.expect) : c.green('(no problem)');
     out.push(`  ${c.bold(s.name.padEnd(nameWidth))}  ${expect}`);
-    out.push(probeWith(s));
+    out.push(...wrapCommand(`    ${probeCommand(s)}`, width));
     out.push(c.dim(wrap(s.reproduces, '    ')));
   }
   const { good, wrongCa, expired, password } = lab.clientCert;
@@ -90,17 +72,20 @@ export function renderLab(started: Lab, c: Colors): string {
   );
   if (clientCert)
     out.push(
-      `  try           LAB_PASSWORD=${password} linkdoctor probe ${clientCert.url} \\`,
-      `                  --trust ${local(lab.trustFile)} --client-cert ${local(good)} \\`,
-      `                  --client-cert-password-env LAB_PASSWORD`,
+      ...labelled(
+        '  try',
+        `LAB_PASSWORD=${password} linkdoctor probe ${clientCert.url} --trust ${local(lab.trustFile)} --client-cert ${local(good)} --client-cert-password-env LAB_PASSWORD`,
+      ),
     );
   const basic = lab.scenarios.find((s) => s.name === 'basic-auth');
   if (basic)
     out.push(
       '',
       `${c.bold('basic auth')}    user ${lab.basicAuth.user}, the same password`,
-      `  try           LAB_PASSWORD=${password} linkdoctor probe ${basic.url} \\`,
-      `                  --trust ${local(lab.trustFile)} -u ${lab.basicAuth.user} --password-env LAB_PASSWORD`,
+      ...labelled(
+        '  try',
+        `LAB_PASSWORD=${password} linkdoctor probe ${basic.url} --trust ${local(lab.trustFile)} -u ${lab.basicAuth.user} --password-env LAB_PASSWORD`,
+      ),
     );
   const t = lab.tenant;
   const key = printableDeep(started.tenant.keyJson);
@@ -111,14 +96,20 @@ export function renderLab(started: Lab, c: Colors): string {
     `  service key   ${local(t.keyFile)}   (a throwaway lab fixture; ${local(t.certKeyFile)}: the Certificate key type)`,
     `    ${key}`,
     `  runtime users ${t.sender} (role ESBMessaging.send) and ${t.viewer} (without it), the same password`,
-    `  try           ${ca} linkdoctor tenant failures --since 24h --service-key ${local(t.keyFile)}`,
-    `                ${ca} linkdoctor tenant keystore --service-key ${local(t.keyFile)}`,
-    `                ${ca} linkdoctor tenant endpoints --service-key ${local(t.keyFile)}`,
-    `                ${ca} linkdoctor probe ${t.runtimeUrl}/http/Orders --direction inbound \\`,
-    `                  --tenant --service-key ${local(t.keyFile)}`,
+    ...labelled('  try', `${ca} linkdoctor tenant failures --since 24h --service-key ${local(t.keyFile)}`),
+    ...labelled('', `${ca} linkdoctor tenant keystore --service-key ${local(t.keyFile)}`),
+    ...labelled('', `${ca} linkdoctor tenant endpoints --service-key ${local(t.keyFile)}`),
+    ...labelled(
+      '',
+      `${ca} linkdoctor probe ${t.runtimeUrl}/http/Orders --direction inbound --tenant --service-key ${local(t.keyFile)}`,
+    ),
     '',
   );
-  return out.join('\n');
+  // Prose wraps under its own indentation; a word too long for a line (the service key's JSON) is cut.
+  // A labelled line ("trust file    ...") goes on under its text, any other under its indentation.
+  const hang = (line: string) =>
+    (/^ {0,2}[a-z_]+(?: [a-z]+)? {2,}|^ {2}runtime users /i.exec(line) ?? /^ */.exec(line)!)[0].length;
+  return fitText(out.join('\n'), width, hang);
 }
 
 export async function labCommand(opts: { port?: number; json?: boolean }): Promise<void> {

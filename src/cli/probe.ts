@@ -17,6 +17,7 @@ import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
 import { redirectsOption, secondsOption } from './probe-flags.js';
 import { promptSecret, secretFromEnv } from './secrets.js';
+import { fitOutput } from '../report/width.js';
 
 export interface ProbeFlags {
   direction?: Direction;
@@ -254,11 +255,14 @@ export async function probeCommand(target: string, f: ProbeFlags): Promise<void>
   process.stdout.write(
     f.json
       ? `${jsonText(probeJson(result), 2)}\n`
-      : renderProbe(result, colorsFor(process.stdout), {
-          full: !!f.full,
-          verbose: !!f.verbose,
-          entryOf: (id) => kb.byId.get(id),
-        }),
+      : fitOutput(
+          renderProbe(result, colorsFor(process.stdout), {
+            full: !!f.full,
+            verbose: !!f.verbose,
+            entryOf: (id) => kb.byId.get(id),
+          }),
+          !!f.full,
+        ),
   );
   process.exitCode = result.ok ? 0 : 1;
 }

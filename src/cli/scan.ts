@@ -9,6 +9,7 @@ import { formatPlace, incidentJson, renderScan, scanJson, scanMarkdown } from '.
 import type { Format } from '../scan/input.js';
 import { ProgressBar } from '../scan/progress.js';
 import { scan } from '../scan/run.js';
+import { fitText } from '../report/width.js';
 
 export async function scanCommand(
   files: string[],
@@ -66,7 +67,7 @@ export async function scanCommand(
   for (const note of result.prefilter.notes) stderr.write(`linkdoctor: note: ${printable(note)}\n`);
   if (opts.json) stdout.write(`${jsonText(scanJson(result, kb), 2)}\n`);
   else if (opts.markdown) stdout.write(scanMarkdown(result, kb));
-  else if (!opts.jsonl) stdout.write(renderScan(result, kb, colorsFor(stdout)));
+  else if (!opts.jsonl) stdout.write(fitText(renderScan(result, kb, colorsFor(stdout))));
   // An input read only in part (a truncated export) makes the result incomplete: exit 2, as unreadable.
   process.exitCode = result.unreadable || result.incomplete ? 2 : result.grouper.incidents ? 1 : 0;
 }

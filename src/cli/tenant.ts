@@ -23,6 +23,7 @@ import type { Direction } from '../types.js';
 import { addTrustedCerts } from '../trust/write.js';
 import { secondsOption } from './probe-flags.js';
 import { secretFromEnv } from './secrets.js';
+import { fitText, plural } from '../report/width.js';
 
 /** The tenant commands' default --timeout, seconds (src/cli/main.ts's literal): a keystore takes a while. */
 export const TENANT_TIMEOUT_S = 30;
@@ -146,12 +147,12 @@ export async function tenantFailuresCommand(
     bar.clear();
     const window = `${new Date(since).toISOString().slice(0, 16)}Z … ${until !== undefined ? `${new Date(until).toISOString().slice(0, 16)}Z` : 'now'}`;
     r.scan.source =
-      `Read ${r.messages.toLocaleString('en-US')} ${statuses.join('/')} message${r.messages === 1 ? '' : 's'} of ${client.host} (${window}) and ${r.texts.toLocaleString('en-US')} error texts (${r.distinct.toLocaleString('en-US')} distinct) in ${r.scan.seconds.toFixed(1)} s.` +
+      `Read ${plural(r.messages, `${statuses.join('/')} message`)} of ${client.host} (${window}) and ${plural(r.texts, 'error text')} (${r.distinct.toLocaleString('en-US')} distinct) in ${r.scan.seconds.toFixed(1)} s.` +
       (r.truncated ? ` Only the newest ${f.max.toLocaleString('en-US')} were read (--max).` : '') +
       (r.unread ? ` ${r.unread} error texts could not be read.` : '');
     if (f.json) process.stdout.write(`${jsonText({ tenant: client.host, ...scanJson(r.scan, kb) }, 2)}\n`);
     else if (f.markdown) process.stdout.write(scanMarkdown(r.scan, kb));
-    else if (!f.jsonl) process.stdout.write(renderScan(r.scan, kb, colorsFor(process.stdout)));
+    else if (!f.jsonl) process.stdout.write(fitText(renderScan(r.scan, kb, colorsFor(process.stdout))));
     process.exitCode = r.scan.grouper.incidents ? 1 : 0;
   });
 }
@@ -238,7 +239,7 @@ export async function tenantEndpointsCommand(f: TenantFlags): Promise<void> {
     const urls = artifacts.reduce((n, a) => n + a.endpoints.length, 0);
     const out = [
       c.bold(
-        `deployed integration flows of tenant ${client.host} (${artifacts.length}, ${urls} inbound URL${urls === 1 ? '' : 's'})`,
+        `deployed integration flows of tenant ${client.host} (${artifacts.length}, ${plural(urls, 'inbound URL')})`,
       ),
       artifactsTable(artifacts, c),
       '',
@@ -255,7 +256,7 @@ export async function tenantEndpointsCommand(f: TenantFlags): Promise<void> {
         }`,
       );
     if (!failed.length) out.push(`${c.green('✔')} No deployed artifact is in status ERROR.`);
-    process.stdout.write(`${out.join('\n')}\n`);
+    process.stdout.write(`${fitText(out.join('\n'))}\n`);
   });
 }
 
@@ -356,19 +357,19 @@ export async function tenantKeystoreCommand(
     }
     const c = colorsFor(process.stdout);
     const out = [
-      c.bold(`keystore of tenant ${client.host} (${entries.length} entries)`),
+      c.bold(`keystore of tenant ${client.host} (${plural(entries.length, 'entry', 'entries')})`),
       keystoreTable(entries, c, now),
       '',
     ];
     if (expiring.length)
       out.push(
-        `${c.red('✖')} ${expiring.length} of ${entries.length} entries expire within ${f.days} days: ${expiring.map((e) => `${printable(e.alias)} (${daysUntil(e.validUntil!, now) < 0 ? `expired ${date(e.validUntil)}` : date(e.validUntil)})`).join(', ')}`,
+        `${c.red('✖')} ${expiring.length} of ${plural(entries.length, 'entry', 'entries')} expire${expiring.length === 1 ? 's' : ''} within ${plural(f.days, 'day')}: ${expiring.map((e) => `${printable(e.alias)} (${daysUntil(e.validUntil!, now) < 0 ? `expired ${date(e.validUntil)}` : date(e.validUntil)})`).join(', ')}`,
       );
     else out.push(`${c.green('✔')} No entry expires within ${f.days} days.`);
     if (exported)
       out.push(
-        `Wrote ${exported.added} certificate${exported.added === 1 ? '' : 's'} to ${printable(exported.file)}${exported.present ? ` (${exported.present} already there)` : ''}: linkdoctor probe URL --trust ${printable(exported.file)}`,
+        `Wrote ${plural(exported.added, 'certificate')} to ${printable(exported.file)}${exported.present ? ` (${exported.present} already there)` : ''}: linkdoctor probe URL --trust ${printable(exported.file)}`,
       );
-    process.stdout.write(`${out.join('\n')}\n`);
+    process.stdout.write(`${fitText(out.join('\n'))}\n`);
   });
 }

@@ -11,6 +11,7 @@ import { loadTrustStore, type TrustEntry } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
 import type { CertInfo } from '../types.js';
 import { secretFromEnv } from './secrets.js';
+import { fitText, plural } from '../report/width.js';
 
 interface StoreFlags {
   passwordEnv?: string;
@@ -19,8 +20,9 @@ interface StoreFlags {
 
 const password = (f: StoreFlags) =>
   f.passwordEnv ? secretFromEnv(f.passwordEnv, 'store password') : undefined;
-const print = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-const printJson = (v: unknown) => print(jsonText(v, 2));
+/** Text output, made to fit the terminal (fitText). */
+const print = (s: string): void => void process.stdout.write(`${fitText(s.replace(/\n$/, ''))}\n`);
+const printJson = (v: unknown) => void process.stdout.write(`${jsonText(v, 2)}\n`);
 const withInfo = (e: TrustEntry): { alias: string } & CertInfo => ({ alias: e.alias, ...certInfo(e.cert) });
 
 /** Days left, or "expired" (VALID UNTIL says since when). */
@@ -161,7 +163,7 @@ function sentLines(where: string, site: SiteChain, c: Colors): string[] {
   const n = site.chain.length;
   const wants = site.clientCertRequested ? ': it wants a client certificate' : '';
   return [
-    `${c.bold(where)} sent ${n} certificate${n === 1 ? '' : 's'}${over.length ? ` (${over.join(', ')})` : ''}:`,
+    `${c.bold(where)} sent ${plural(n, 'certificate')}${over.length ? ` (${over.join(', ')})` : ''}:`,
     ...(site.alert ? [c.yellow(`  It then ended the handshake with the alert ${site.alert}${wants}.`)] : []),
   ];
 }

@@ -12,6 +12,7 @@ import type { PlannedStep, ProbeContext } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 import { tlsStep } from './tls.js';
 import { handshakeFailed, judgeSocket, upgradeOptions } from './tls-upgrade.js';
+import { plural } from '../report/width.js';
 
 export interface FtpOptions {
   /** The login user (-u, or the URL's user; anonymous when none) and its password; never printed. */
@@ -231,7 +232,7 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
       }
       return {
         ok: true,
-        detail: `${path}: ${finding.entries} entries over a passive data connection${finding.passive ? ` (${finding.passive})` : ''}`,
+        detail: `${path}: ${plural(finding.entries, 'entry', 'entries')} over a passive data connection${finding.passive ? ` (${finding.passive})` : ''}`,
       };
     }),
   };

@@ -11,6 +11,7 @@ import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
 import { redact, withoutSecrets } from '../redact.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
+import { plural } from '../report/width.js';
 
 export interface HttpSpec {
   url: URL;
@@ -491,7 +492,7 @@ export async function httpStep(
       else {
         headers['x-csrf-token'] = f.token;
         finding.notes.push(
-          `The CSRF fetch got a token${f.cookies.length ? ` and ${f.cookies.length} session cookie(s)` : ' but no session cookie'}.`,
+          `The CSRF fetch got a token${f.cookies.length ? ` and ${plural(f.cookies.length, 'session cookie')}` : ' but no session cookie'}.`,
         );
       }
       if (f.cookies.length) headers.cookie = cookieHeader(f.cookies);

@@ -16,6 +16,7 @@ import { algorithmsOfKeyType, openTransport, type TransportFailure } from '../ss
 import type { SshFinding } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
+import { plural } from '../report/width.js';
 
 /** Options of the ssh probe; secrets come from environment variables or a prompt, never printed. */
 export interface SshOptions {
@@ -348,7 +349,7 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
     } catch (e) {
       return sftpFailure('cannot list', real, e as Error);
     }
-    const listed = `${real}: ${finding.sftp.entries} entries`;
+    const listed = `${real}: ${plural(finding.sftp.entries, 'entry', 'entries')}`;
     if (!o.writeTest) return { ok: true, detail: listed };
     const file = `${real.replace(/\/$/, '')}/linkdoctor-write-test-${randomBytes(4).toString('hex')}.tmp`;
     finding.sftp.writeTest = { file, ok: false };

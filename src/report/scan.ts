@@ -10,6 +10,7 @@ import type { Entry } from '../types.js';
 import { type Colors, wrap } from './text.js';
 import { guidanceFor } from '../diagnose/match.js';
 import { printable, printableDeep } from './printable.js';
+import { plural } from './width.js';
 
 /** Diagnosis ids shown in full in the terminal summary; the rest in one line each. */
 const FULL = 10;
@@ -38,7 +39,6 @@ const oneLine = (s: string, max: number) => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 const count = (n: number) => n.toLocaleString('en-US');
-const plural = (n: number, one: string, many = `${one}s`) => `${count(n)} ${n === 1 ? one : many}`;
 const span = (g: Pick<Group, 'first' | 'last'>) =>
   !g.first ? '' : g.first.time === g.last?.time ? g.first.time : `${g.first.time} … ${g.last!.time}`;
 const whereOf = (g: Group) =>

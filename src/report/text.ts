@@ -14,6 +14,7 @@ import type {
   Source,
 } from '../types.js';
 import { printable, printableDeep } from './printable.js';
+import { cutLine, textWidth } from './width.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -42,13 +43,13 @@ const FACT_LABELS: [keyof Facts, string][] = [
   ['reporter', 'reported by'],
 ];
 
-function oneLine(s: string, max = 100): string {
+function oneLine(s: string, max = textWidth()): string {
   const flat = s.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** Wraps prose at `width`, indenting continuation lines. */
-export function wrap(text: string, indent: string, width = 100): string {
+/** Wraps prose at `width` (the text output's, textWidth), indenting continuation lines. */
+export function wrap(text: string, indent: string, width = textWidth()): string {
   const words = text.replace(/\s+/g, ' ').trim().split(' ');
   const lines: string[] = [];
   let line = '';
@@ -68,14 +69,8 @@ export function factsLine(facts: Facts, c: Colors): string {
     .join(c.dim(' · '));
 }
 
-/** Cuts a line that would run past `width` columns (colour codes do not count) with "…". */
-function fit(line: string, width = 100): string {
-  // eslint-disable-next-line no-control-regex
-  const visible = line.replace(/\x1b\[[0-9;]*m/g, '');
-  if (visible.length <= width) return line;
-  // Cutting inside colour codes would break them: cut the plain text, the colour of a cut line is lost.
-  return `${visible.slice(0, width - 1)}…`;
-}
+/** Cuts a line that would run past the text output's width with "…" (cutLine). */
+const fit = (line: string): string => cutLine(line);
 
 function evidenceLine(e: Evidence, c: Colors, withLine: boolean): string {
   const where = withLine && e.line !== undefined ? c.dim(`line ${e.line}: `) : '';
@@ -236,7 +231,7 @@ export function renderDiagnose(
   const head: string[] = [];
   // A long title is cut to the screen's width (the direction badge stays); --full shows it whole.
   const plainBadge = `[${top.direction}${top.seed ? ` · seed row ${top.seed}` : ''}]`;
-  const room = 100 - `✖ ${top.id}    ${plainBadge}`.length;
+  const room = textWidth() - `✖ ${top.id}    ${plainBadge}`.length;
   head.push(
     `${c.red('✖')} ${c.bold(top.id)}  ${full ? top.title : oneLine(top.title, room)}  ${badge(top, c)}`,
   );

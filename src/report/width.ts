@@ -65,3 +65,45 @@ function wrapOne(line: string, width: number, hang?: (line: string) => number): 
   if (current.trim()) out.push(current);
   return out.join('\n');
 }
+
+/**
+ * Text output made to fit `width` columns: long lines wrapped at spaces (wrapLines, `hang` as
+ * there), then a word still too long for its line (a URL, a DN, a key) cut with "…"; the full
+ * text is in the command's --json. Every command's text output goes through it.
+ */
+export function fitText(text: string, width = textWidth(), hang?: (line: string) => number): string {
+  return wrapLines(text, width, hang)
+    .split('\n')
+    .map((line) => cutLine(line, width))
+    .join('\n');
+}
+
+/**
+ * A shell command as lines within `width`: cut at spaces, each line but the last ending in " \",
+ * the continuations indented two more than the first; a word longer than a line stays whole (a
+ * command must stay runnable when copied), and fitText cuts it.
+ */
+export function wrapCommand(line: string, width = textWidth()): string[] {
+  const indent = /^ */.exec(line)![0];
+  const words = line.trim().split(/ +/);
+  const out: string[] = [];
+  let current = indent + words.shift()!;
+  for (const w of words) {
+    const next = `${current} ${w}`;
+    // Room for the " \" that ends a line that goes on.
+    if (visibleLength(next) + 2 > width && current.trim()) {
+      out.push(`${current} \\`);
+      current = `${indent}  ${w}`;
+    } else current = next;
+  }
+  out.push(current);
+  return out;
+}
+
+/** `n` and the word for it, one or many: "1 entry", "2 entries", "1,204 incidents". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/** A report's text output: fitText, or with `full` (show everything whole) wrapped but never cut. */
+export const fitOutput = (text: string, full = false): string => (full ? wrapLines(text) : fitText(text));

@@ -126,6 +126,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const out = streaming ? new PassThrough() : undefined;
       const line = (o: object) => out?.write(`${jsonText(o)}\n`);
       const problems: string[] = [];
+      /** The sentences of inputs read only in part (a truncated export): the CLI's exit 2, a 400 here. */
+      const incomplete: string[] = [];
       let last = 0;
       const run = scan(app.linkdoctor.kb, {
         files: ['-'],
@@ -142,6 +144,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         onProblem: (p) => {
           problems.push(`${formatPlace(p.place, true)}: ${p.message}`);
+          if (p.incomplete) incomplete.push(problems.at(-1)!);
           line({ problem: { ...p.place, message: p.message } });
         },
         ...(out && q.incidents === 'true'
@@ -160,6 +163,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const finish = (r: ScanResult) => {
         if (seen > cap) throw tooLarge();
         if (r.unreadable) throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');
+        // What was read of a truncated export is no result: the user would take it for the whole.
+        if (r.incomplete) throw new HttpProblem(400, incomplete.join('; '));
         return scanJson(r, app.linkdoctor.kb);
       };
       if (!out)

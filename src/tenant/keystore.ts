@@ -7,6 +7,7 @@ import { dayCount } from '../trust/cert.js';
 import type { TrustStore } from '../trust/store.js';
 import type { TenantClient } from './client.js';
 import { certificatePath, type KeystoreEntry, keystoreEntryOf } from './entities.js';
+import { plural } from '../report/width.js';
 
 /** A certificate in PEM is 2–8 KB. */
 const CERT_MAX_BYTES = 256 * 1024;
@@ -62,7 +63,7 @@ export async function tenantTrustStore(
   };
   await Promise.all(Array.from({ length: Math.min(CERT_CONCURRENCY, wanted.length) }, worker));
   const store: TrustStore = {
-    label: `the keystore of tenant ${client.host} (${wanted.length} certificate${wanted.length === 1 ? '' : 's'})`,
+    label: `the keystore of tenant ${client.host} (${plural(wanted.length, 'certificate')})`,
     kind: 'pem',
     entries: wanted.map((e, i) => ({ alias: e.alias, cert: certs[i]! })),
     // monitoring-tools.md §B: the Keystore tile's Add > Certificate.

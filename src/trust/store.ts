@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 import { aliasFor } from './cert.js';
 import { JCEKS_MAGIC, JKS_MAGIC, readJavaKeystore } from './java-keystore.js';
 import { readPkcs12 } from './pkcs12.js';
+import { plural } from '../report/width.js';
 
 export type StoreKind = 'pem' | 'pkcs12' | 'jks' | 'jceks' | 'java-default' | 'node-default';
 export type FileFormat = 'pem' | 'der' | 'pkcs12' | 'jks' | 'jceks';
@@ -187,7 +188,7 @@ export async function loadTrustStore(opts: { file?: string; password?: string } 
       ? ', integrity not checked without a password'
       : '';
   return {
-    label: `${opts.file} (${FORMAT_NAMES[format]}, ${entries.length} certificate${entries.length === 1 ? '' : 's'}${unchecked})`,
+    label: `${opts.file} (${FORMAT_NAMES[format]}, ${plural(entries.length, 'certificate')}${unchecked})`,
     kind: format === 'der' ? 'pem' : format,
     file: opts.file,
     entries,

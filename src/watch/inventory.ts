@@ -9,6 +9,7 @@ import { issuePath } from '../kb/schema.js';
 import { parseTarget } from '../probe/target.js';
 import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
 import { parseDuration } from './duration.js';
+import { plural } from '../report/width.js';
 
 /** The largest inventory file read (a generous bound: 100,000 targets fit in far less). */
 export const MAX_INVENTORY_BYTES = 16 << 20;
@@ -126,7 +127,7 @@ export function formatInventoryProblem(p: InventoryProblem): string {
 export class InventoryError extends UserError {
   constructor(readonly problems: InventoryProblem[]) {
     super(
-      `the inventory has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map(formatInventoryProblem).join('\n')}`,
+      `the inventory has ${plural(problems.length, 'problem')}:\n${problems.map(formatInventoryProblem).join('\n')}`,
     );
   }
 }

@@ -4,6 +4,7 @@ import { probeJson } from '../report/probe.js';
 import { jsonText, printable } from '../report/printable.js';
 import type { Colors } from '../report/text.js';
 import type { CheckOutcome } from './check.js';
+import { plural } from '../report/width.js';
 
 /** What the line says after the mark: the diagnosis (or error) of a failure, the status, expiry, host key. */
 export function outcomeText(o: Pick<CheckOutcome, 'ok' | 'error' | 'summary'>): string {
@@ -47,7 +48,7 @@ export function renderLine(o: CheckOutcome, c: Colors, nameWidth = 0): string {
 export function renderTotals(outcomes: CheckOutcome[], ms: number, c: Colors): string {
   const failing = outcomes.filter((o) => !o.ok).length;
   const n = outcomes.length;
-  return `${n} target${n === 1 ? '' : 's'}: ${c.green(`${n - failing} ok`)}, ${failing ? c.red(`${failing} failing`) : '0 failing'} (${(ms / 1000).toFixed(1)} s)\n`;
+  return `${plural(n, 'target')}: ${c.green(`${n - failing} ok`)}, ${failing ? c.red(`${failing} failing`) : '0 failing'} (${(ms / 1000).toFixed(1)} s)\n`;
 }
 
 /** The JSON form: the totals and, per target, its name, URL, module, labels, verdict, summary and probe. */
