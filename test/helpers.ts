@@ -322,3 +322,28 @@ export function opensslSelfSigned(
   ]);
   assert.equal(made.status, 0, made.stderr?.toString());
 }
+
+/** A knowledge-base entry of a folder of one's own (YAML), valid and unsourced; `extra` is appended. */
+export const widgetEntry = (id: string, extra = ''): string => `id: ${id}
+title: Widget gateway refuses the call
+direction: outbound
+summary: The widget gateway in front of the receiver refused the call.
+symptoms:
+  - pattern: 'WIDGET-GW-0042'
+    weight: 0.9
+    means: the gateway's own refusal code
+  - status: 418
+    weight: 0.4
+causes: [The gateway has no route for the called path.]
+checks: [{ text: Call the gateway's health page., probe: http }]
+fixes: [Add a route for the path in the gateway.]
+references: [{ title: Widget gateway manual, url: 'https://widgets.example.com/manual' }]
+examples:
+  match:
+    - 'WIDGET-GW-0042 no route'
+    - 'HTTP/1.1 418 I am a teapot WIDGET-GW-0042'
+    - 'error WIDGET-GW-0042 from gateway'
+  noMatch:
+    - 'HTTP/1.1 200 OK'
+    - 'PKIX path building failed'
+${extra}`;

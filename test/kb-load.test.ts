@@ -2,35 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDirs } from './helpers.js';
+import { tempDirs, widgetEntry } from './helpers.js';
 import { diagnose } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
 import { KbError, loadKb } from '../src/kb/load.js';
 
 const tempDir = tempDirs();
-const entry = (id: string, extra = '') => `id: ${id}
-title: Widget gateway refuses the call
-direction: outbound
-summary: The widget gateway in front of the receiver refused the call.
-symptoms:
-  - pattern: 'WIDGET-GW-0042'
-    weight: 0.9
-    means: the gateway's own refusal code
-  - status: 418
-    weight: 0.4
-causes: [The gateway has no route for the called path.]
-checks: [{ text: Call the gateway's health page., probe: http }]
-fixes: [Add a route for the path in the gateway.]
-references: [{ title: Widget gateway manual, url: 'https://widgets.example.com/manual' }]
-examples:
-  match:
-    - 'WIDGET-GW-0042 no route'
-    - 'HTTP/1.1 418 I am a teapot WIDGET-GW-0042'
-    - 'error WIDGET-GW-0042 from gateway'
-  noMatch:
-    - 'HTTP/1.1 200 OK'
-    - 'PKIX path building failed'
-${extra}`;
+const entry = widgetEntry;
 
 function folder(files: Record<string, string>): string {
   const dir = tempDir('ld-kb-');

@@ -10,7 +10,7 @@ import { renderLab } from '../src/cli/lab.js';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { colorsFor } from '../src/report/text.js';
 import { visibleLength } from '../src/report/width.js';
-import { runCliAsync, tempDirs } from './helpers.js';
+import { runCliAsync, tempDirs, widgetEntry } from './helpers.js';
 
 const tempDir = tempDirs();
 let lab: Lab;
@@ -111,24 +111,10 @@ test("the lab's table fits 80 and 100 columns; its commands go on with ' \\' and
 
 test('counts take the right plural: "1 entry", "1 example", "1 problem"', async () => {
   const dir = tempDir('ld-width-kb-');
+  // One example that fails: "1 problem".
   writeFileSync(
     join(dir, 'widget-gw-refused.yaml'),
-    `id: widget-gw-refused
-title: Widget gateway refuses the call
-direction: outbound
-summary: The widget gateway in front of the receiver refused the call.
-symptoms:
-  - pattern: 'WIDGET-GW-0042'
-    weight: 0.9
-    means: the gateway's own refusal code
-causes: [The gateway has no route for the called path.]
-checks: [{ text: Call the gateway's health page., probe: http }]
-fixes: [Add a route for the path in the gateway.]
-references: [{ title: Widget gateway manual, url: 'https://widgets.example.com/manual' }]
-examples:
-  match: ['WIDGET-GW-0042 no route', 'error WIDGET-GW-0042', 'all fine']
-  noMatch: ['HTTP/1.1 200 OK', 'PKIX path building failed']
-`,
+    widgetEntry('widget-gw-refused').replace("'error WIDGET-GW-0042 from gateway'", "'all fine'"),
   );
   const r = await runCliAsync(['kb', 'lint', dir]);
   assert.match(r.stdout, /^1 entry, 5 examples checked, 1 problem, \d+ warnings$/m, r.stdout);

@@ -42,9 +42,12 @@ export function wrapLines(text: string, width = textWidth(), hang?: (line: strin
     .join('\n');
 }
 
-/** Where the text of a line begins: after its indentation and a list or step marker. */
+/**
+ * Where the text of a line begins: after its indentation and a list or step marker (a step's or an
+ * entry's name is followed by two spaces or more: `✔ tls  23 ms  `, `✖ out-cert-path  `).
+ */
 function textStart(plain: string): number {
-  const m = /^(\s*)(?:[✔✖!·?→+−-]\s+\S+\s+(?:\d+ ms\s+)?|\d+\.\s+|[-•]\s+)?/.exec(plain);
+  const m = /^(\s*)(?:[✔✖!·?→+−-]\s+\S+\s{2,}(?:\d+ ms\s+)?|[✔✖!·?→+−-]\s+|\d+\.\s+|[-•]\s+)?/.exec(plain);
   const at = m ? m[0].length : 0;
   // A marker that eats most of the line is no marker.
   return at > 40 ? (m?.[1]?.length ?? 0) : at;
