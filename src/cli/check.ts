@@ -89,7 +89,8 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     const changes = history?.record(o) ?? [];
     if (!lines) return;
     before?.();
-    process.stdout.write(`${fitText([renderLine(o, c, width), ...changes.map(changeText)].join('\n'))}\n`);
+    // One line per target, whatever its length (grep, a CI log): not wrapped.
+    process.stdout.write(`${[renderLine(o, c, width), ...changes.map(changeText)].join('\n')}\n`);
   };
 
   if (everyMs !== undefined)
