@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startLab, type Lab } from '../src/lab/index.js';
-import { CLI, ROOT } from './helpers.js';
+import { CLI, ROOT, unwrap } from './helpers.js';
 
 interface Example {
   command: string;
@@ -71,7 +71,7 @@ function mapPorts(command: string): string {
   });
 }
 
-/** Runs one command line in the lab's folder through sh; `stopWhen`: kill it once stdout matches. */
+/** Runs one command line in the lab's folder through sh; `stopWhen`: kill it once stdout (unwrapped) matches. */
 function run(command: string, stopWhen?: RegExp): Promise<{ status: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn('sh', ['-c', command], {
@@ -92,7 +92,7 @@ function run(command: string, stopWhen?: RegExp): Promise<{ status: number | nul
     let out = '';
     const take = (d: Buffer) => {
       out += d;
-      if (stopWhen?.test(out)) process.kill(-p.pid!, 'SIGTERM');
+      if (stopWhen?.test(unwrap(out))) process.kill(-p.pid!, 'SIGTERM');
     };
     p.stdout.on('data', take);
     p.stderr.on('data', take);

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
+import { visibleLength } from '../src/report/width.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist', 'main.js');
@@ -27,6 +28,8 @@ export function runCli(
 ): Run {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   if (!opts.env?.FORCE_COLOR) delete env.FORCE_COLOR;
+  // Text output at its full 100 columns, whatever the terminal the tests run in (see unwrap()).
+  if (!opts.env?.COLUMNS) delete env.COLUMNS;
   const p = spawnSync(process.execPath, [CLI, ...args], {
     input: opts.input ?? '',
     encoding: 'utf8',
@@ -72,6 +75,8 @@ export function runCliAsync(
 ): Promise<Run> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   if (!opts.env?.FORCE_COLOR) delete env.FORCE_COLOR;
+  // Text output at its full 100 columns, whatever the terminal the tests run in (see unwrap()).
+  if (!opts.env?.COLUMNS) delete env.COLUMNS;
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [CLI, ...args], {
       env,
@@ -245,11 +250,43 @@ export async function startSshd(
   throw new Error(`sshd did not listen (config ${dir}/sshd_config)`);
 }
 
+/** The comment (GECOS field) of a test's system user: the pid of the process that made it. */
+const USER_COMMENT = 'linkdoctor test, pid ';
+
+/**
+ * Removes the system users that earlier test runs made and could not remove (their process was
+ * killed with SIGKILL, or the machine stopped): each names its process in its comment, and a user
+ * whose process no longer runs is deleted. Returns the names removed.
+ */
+export function removeOrphanedTestUsers(passwd = '/etc/passwd'): string[] {
+  const removed: string[] = [];
+  for (const line of existsSync(passwd) ? readFileSync(passwd, 'utf8').split('\n') : []) {
+    const [name, , , , comment = ''] = line.split(':');
+    if (!name?.startsWith('ldtest') || !comment.startsWith(USER_COMMENT)) continue;
+    const pid = Number(comment.slice(USER_COMMENT.length));
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
+    if (spawnSync('userdel', [name]).status === 0) removed.push(name);
+  }
+  return removed;
+}
+
+/** Whether a process runs (signal 0 tests it; EPERM: it runs as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * A system user of this test run only (a unique name, so that runs on the same machine do not share
  * or delete each other's), with `password`, home `home` and login shell /bin/sh. Only as root with
  * useradd and chpasswd; undefined otherwise. It is removed by `remove()`, and also when the process
- * exits or is interrupted (SIGINT, SIGTERM) before that.
+ * exits or is interrupted (SIGINT, SIGTERM, SIGHUP) before that. A process killed with SIGKILL
+ * cannot remove it: its comment names the process, and the next call removes every such user whose
+ * process is gone (removeOrphanedTestUsers).
  */
 export function addSystemUser(
   home: string,
@@ -257,21 +294,36 @@ export function addSystemUser(
 ): { name: string; remove: () => void } | undefined {
   if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/useradd') || !existsSync('/usr/sbin/chpasswd'))
     return undefined;
+  for (const old of removeOrphanedTestUsers())
+    console.log(`removed the system user ${old}, left behind by a test run that was killed`);
   const name = `ldtest${randomBytes(4).toString('hex')}`;
-  if (spawnSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', name]).status !== 0) return undefined;
+  const made = spawnSync('useradd', [
+    '-M',
+    '-d',
+    home,
+    '-s',
+    '/bin/sh',
+    '-c',
+    `${USER_COMMENT}${process.pid}`,
+    name,
+  ]);
+  if (made.status !== 0) return undefined;
   let removed = false;
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const remove = () => {
     if (removed) return;
     removed = true;
     spawnSync('userdel', [name]);
+    process.off('exit', remove);
+    for (const s of signals) process.off(s, onSignal);
   };
+  // Removed, then the signal's own ending (the handler is gone when it is sent again).
   const onSignal = (signal: NodeJS.Signals) => {
     remove();
     process.kill(process.pid, signal);
   };
   process.once('exit', remove);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const s of signals) process.once(s, onSignal);
   spawnSync('chpasswd', { input: `${name}:${password}\n` });
   console.log(`created the system user ${name} for the password-login tests; it is removed at the end`);
   return { name, remove };
@@ -347,3 +399,44 @@ examples:
     - 'HTTP/1.1 200 OK'
     - 'PKIX path building failed'
 ${extra}`;
+
+/**
+ * Text output read as one line per sentence: every line that the text output's wrapping
+ * (src/report/width.ts) broke is joined with its continuation lines by one space, and a shell
+ * command continued with " \\" is joined too, so that a test finds a sentence at any width. A line
+ * counts as broken when the next line's first word would not have fitted after it within `width`
+ * columns (the only reason a line is wrapped), and that next line is indented at least as deep as
+ * the line's start, as deep as any continuation before it, and not itself cut with "…". A line
+ * cut with "…" goes on no further. The CLI runs at 100 columns in tests (runCli drops an
+ * inherited COLUMNS).
+ */
+export function unwrap(text: string, width = 100): string {
+  const out: string[] = [];
+  let last: string | undefined; // the last physical line of the line being joined
+  let start = 0; // the indentation of its first line
+  let hang: number | undefined; // its continuations' indentation
+  for (const line of text.split('\n')) {
+    const [, indent = '', word] = /^( *)(\S+)/.exec(line) ?? [];
+    const command = last?.endsWith(' \\');
+    const broken =
+      last !== undefined &&
+      word !== undefined &&
+      (command ||
+        (indent.length > 0 &&
+          indent.length >= start &&
+          (hang === undefined || indent.length === hang) &&
+          !last.endsWith('…') &&
+          !line.endsWith('…') &&
+          visibleLength(last) + 1 + visibleLength(word) > width));
+    if (broken) {
+      out[out.length - 1] = `${command ? out.at(-1)!.slice(0, -2) : out.at(-1)} ${line.trimStart()}`;
+      hang = indent.length;
+    } else {
+      out.push(line);
+      start = indent.length;
+      hang = undefined;
+    }
+    last = line;
+  }
+  return out.join('\n');
+}

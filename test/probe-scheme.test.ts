@@ -56,6 +56,37 @@ test('http:// to an SSH server: "this port speaks SSH", use sftp://', async () =
   assert.ok(j.signals.some((s) => s.type === 'net.protocol' && s.value === 'ssh'));
 });
 
+test('https:// to an SSH, an SMTP and a plain HTTP server: the tls step names what it speaks, from its own handshake', async () => {
+  // Read from the bytes the server sent the failed handshake: no second connection.
+  const ssh = await rawServer((s) => s.write('SSH-2.0-OpenSSH_9.6p1 Debian\r\n'), closers);
+  let j = await probe(`https://127.0.0.1:${ssh}/`);
+  let f = failing(j);
+  assert.equal(f.name, 'tls');
+  assert.match(
+    f.detail,
+    /^this port speaks SSH, not what https:\/\/ expects \(it greets with "SSH-2\.0-OpenSSH_9\.6p1 Debian"\): use sftp:\/\/127\.0\.0\.1:\d+\/$/,
+  );
+  assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
+  assert.ok(j.signals.some((s) => s.type === 'net.protocol' && s.value === 'ssh'));
+
+  const mail = await rawServer((s) => s.write('220 mail.example.com ESMTP Postfix\r\n'), closers);
+  j = await probe(`https://127.0.0.1:${mail}/`);
+  assert.match(failing(j).detail, /^this port speaks SMTP, .*: use smtp:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
+
+  const server = createHttpServer((_req, res) => res.end('hello'));
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  closers.push(() => server.close());
+  j = await probe(`https://127.0.0.1:${(server.address() as AddressInfo).port}/orders?x=1`);
+  f = failing(j);
+  assert.equal(f.name, 'tls');
+  assert.match(
+    f.detail,
+    /^this port speaks plain HTTP, not what https:\/\/ expects \(it answered a TLS ClientHello with "HTTP\/1\.1 400 Bad Request"\): use http:\/\/127\.0\.0\.1:\d+\/orders\?x=1$/,
+  );
+  assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
+});
+
 test('sftp:// to an SMTP server: use smtp://', async () => {
   const port = await rawServer((s) => s.write('220 mail.example.com ESMTP Postfix\r\n'), closers);
   const j = await probe(`sftp://127.0.0.1:${port}/`);
@@ -85,7 +116,7 @@ test('sftp:// to a web server: "this port speaks plain HTTP", use http://', asyn
   assert.equal(f.name, 'ssh');
   assert.match(
     f.detail,
-    /this port speaks plain HTTP, not what sftp:\/\/ expects \(it greets with "HTTP\/1\.1 400 Bad Request"\): use http:\/\/127\.0\.0\.1:\d+\/outbox$/,
+    /this port speaks plain HTTP, not what sftp:\/\/ expects \(it answered a TLS ClientHello with "HTTP\/1\.1 400 Bad Request"\): use http:\/\/127\.0\.0\.1:\d+\/outbox$/,
   );
   assert.equal(j.diagnoses[0]?.id, 'wrong-scheme');
 });

@@ -11,7 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { startLab, type Lab } from '../src/lab/index.js';
 import { RUNTIME_SCENARIOS } from '../src/lab/runtime.js';
 import { TENANT_CLIENT_ID, TENANT_ERRORS } from '../src/lab/tenant.js';
-import { CLI, runCliAsync } from './helpers.js';
+import { CLI, runCliAsync, unwrap } from './helpers.js';
 
 let lab: Lab;
 let ca: string;
@@ -268,24 +268,29 @@ describe('the fake tenant: runtime host', () => {
 describe('linkdoctor lab and the tenant commands against its fake tenant', () => {
   test('lab prints the service key file, and the tenant commands run with the key it wrote', async () => {
     const printed = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, [CLI, 'lab'], { env: { ...process.env, NO_COLOR: '1' } });
+      const p = spawn(process.execPath, [CLI, 'lab'], {
+        env: { ...process.env, NO_COLOR: '1', COLUMNS: '100' },
+      });
       let out = '';
       const hang = setTimeout(() => p.kill('SIGKILL'), 90_000);
       p.stdout.on('data', (d: Buffer) => {
         out += d;
-        if (/--tenant --service-key tenant-service-key\.json\n/.test(out)) p.kill('SIGTERM');
+        if (/--tenant --service-key tenant-service-key\.json\n/.test(unwrap(out))) p.kill('SIGTERM');
       });
       p.once('error', reject);
-      p.once('close', () => (clearTimeout(hang), resolve(out)));
+      p.once('close', () => (clearTimeout(hang), resolve(unwrap(out))));
     });
     assert.match(
       printed,
       /fake tenant {3}API https:\/\/127\.0\.0\.1:\d+ \(token URL \/oauth\/token\), runtime host https:\/\/127\.0\.0\.1:\d+/,
     );
     assert.match(printed, /service key {3}tenant-service-key\.json/);
-    const json = /^ {4}(\{"oauth":.*\})$/m.exec(printed)?.[1];
-    assert.ok(json, printed);
-    assert.deepEqual(Object.keys(JSON.parse(json).oauth).sort(), [
+    // The key's JSON is cut with "…" at the line's end (text output fits 100 columns); the file holds it whole.
+    const shown = /^ {4}(\{"oauth":.*)…$/m.exec(printed)?.[1];
+    assert.ok(shown, printed);
+    const written = readFileSync(lab.tenant.keyFile, 'utf8');
+    assert.ok(written.startsWith(shown), `${shown}\nis not the start of\n${written}`);
+    assert.deepEqual(Object.keys(JSON.parse(written).oauth).sort(), [
       'clientid',
       'clientsecret',
       'tokenurl',

@@ -9,8 +9,8 @@ import { after, before, test } from 'node:test';
 import { renderLab } from '../src/cli/lab.js';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { colorsFor } from '../src/report/text.js';
-import { visibleLength } from '../src/report/width.js';
-import { runCliAsync, tempDirs, widgetEntry } from './helpers.js';
+import { fitText, visibleLength, wrapCommand } from '../src/report/width.js';
+import { runCliAsync, tempDirs, unwrap, widgetEntry } from './helpers.js';
 
 const tempDir = tempDirs();
 let lab: Lab;
@@ -107,6 +107,25 @@ test("the lab's table fits 80 and 100 columns; its commands go on with ' \\' and
     if (before === undefined) delete process.env.COLUMNS;
     else process.env.COLUMNS = before;
   }
+});
+
+test('a wrapped sentence reads whole again through unwrap(); a command keeps an option with its value', () => {
+  const step = `  ✖ tls    207 ms  ${'Your tenant would not trust this chain: add CN=Example Corp Private Root CA, O=Example Corp '.repeat(3).trim()}`;
+  const prose = `  cause ${'The root CA of the receiver certificate chain is not in the tenant keystore. '.repeat(3).trim()}`;
+  const text = [step, '      trust store: the keystore (4 certificates)', prose, '  Evidence'].join('\n');
+  for (const cols of WIDTHS) {
+    const wrapped = fitText(text, cols);
+    assert.ok(wrapped.split('\n').length > 6, wrapped);
+    assert.equal(unwrap(wrapped, cols), text, `at ${cols} columns`);
+  }
+  const command = `    LAB_PASSWORD=x linkdoctor probe https://127.0.0.1:19105/ --trust lab-root-ca.pem --client-cert client-good.p12 --client-cert-password-env LAB_PASSWORD`;
+  const lines = wrapCommand(command, 80);
+  assert.deepEqual(
+    lines.slice(1).map((l) => l.trim().split(' ')[0]),
+    ['--trust', '--client-cert-password-env'],
+  );
+  for (const l of lines) assert.doesNotMatch(l, /--[\w-]+ \\$/, 'an option parted from its value');
+  assert.equal(unwrap(lines.join('\n')), command);
 });
 
 test('counts take the right plural: "1 entry", "1 example", "1 problem"', async () => {

@@ -47,7 +47,9 @@ export function wrapLines(text: string, width = textWidth(), hang?: (line: strin
  * entry's name is followed by two spaces or more: `✔ tls  23 ms  `, `✖ out-cert-path  `).
  */
 function textStart(plain: string): number {
-  const m = /^(\s*)(?:[✔✖!·?→+−-]\s+\S+\s{2,}(?:\d+ ms\s+)?|[✔✖!·?→+−-]\s+|\d+\.\s+|[-•]\s+)?/.exec(plain);
+  const m = /^(\s*)(?:[✔✖!·?→+−-]\s+\S+\s{2,}(?:\d+ ms\s+)?|[✔✖!·?→+−-]\s+|└─\s+|\d+\.\s+|[-•]\s+)?/.exec(
+    plain,
+  );
   const at = m ? m[0].length : 0;
   // A marker that eats most of the line is no marker.
   return at > 40 ? (m?.[1]?.length ?? 0) : at;
@@ -82,18 +84,29 @@ export function fitText(text: string, width = textWidth(), hang?: (line: string)
 }
 
 /**
- * A shell command as lines within `width`: cut at spaces, each line but the last ending in " \",
- * the continuations indented two more than the first; a word longer than a line stays whole (a
- * command must stay runnable when copied), and fitText cuts it.
+ * A shell command as lines within `width`: cut at spaces, each line but the last ending in " \\",
+ * the continuations indented two more than the first. An option and its value stay on one line
+ * ("--direction inbound"); a word longer than a line stays whole (a command must stay runnable when
+ * copied). The lab prints its probes with it (test/cli-readme.test.ts runs them as printed).
  */
 export function wrapCommand(line: string, width = textWidth()): string[] {
   const indent = /^ */.exec(line)![0];
-  const words = line.trim().split(/ +/);
+  // An option followed by a word that is no option: its value, one unit with it.
+  const words = line
+    .trim()
+    .split(/ +/)
+    .reduce<string[]>((units, w) => {
+      const last = units[units.length - 1];
+      if (last?.startsWith('-') && !last.includes(' ') && !w.startsWith('-'))
+        units[units.length - 1] = `${last} ${w}`;
+      else units.push(w);
+      return units;
+    }, []);
   const out: string[] = [];
   let current = indent + words.shift()!;
   for (const w of words) {
     const next = `${current} ${w}`;
-    // Room for the " \" that ends a line that goes on.
+    // Room for the " \\" that ends a line that goes on.
     if (visibleLength(next) + 2 > width && current.trim()) {
       out.push(`${current} \\`);
       current = `${indent}  ${w}`;
