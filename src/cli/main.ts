@@ -3,6 +3,7 @@
 // Exit codes: 0 all good / diagnosed, 1 a problem found or nothing matched, 2 usage or input error.
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { usageSentence } from './usage-error.js';
 import { printable } from '../report/printable.js';
 import {
   daysOption,
@@ -42,9 +43,9 @@ const program = new Command('linkdoctor')
   )
   .version('0.1.0')
   .exitOverride()
-  .showHelpAfterError('(run with --help for usage)')
-  // Commander's errors quote the arguments, which a script may have taken from anywhere.
-  .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)) })
+  // Commander's help quotes the arguments, which a script may have taken from anywhere. Its usage
+  // errors are said below as one sentence (usageSentence), not in commander's two lines.
+  .configureOutput({ writeErr: (s) => process.stderr.write(printable(s)), outputError: () => {} })
   .addHelpText(
     'after',
     `\nExamples:
@@ -353,6 +354,8 @@ try {
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2;
+    if (e.message.startsWith('error:'))
+      process.stderr.write(`linkdoctor: ${printable(usageSentence(e.message, process.argv.slice(2)))}\n`);
   } else if (!(await import('../lab/index.js')).stopSignal.handling) {
     // (A lab stopping on a signal removes its files under a start still running: its handler exits.)
     const { KbError } = await import('../kb/load.js');
