@@ -198,7 +198,10 @@ export function wrongScheme(t: Target, found: Sniffed): { sentence: string; sign
   const evidence =
     found.protocol === 'tls' || found.protocol === 'smtp-tls' || found.protocol === 'ftp-tls'
       ? `it answered a TLS ClientHello with ${found.evidence}`
-      : `it greets with "${found.evidence}"`;
+      : // A plain HTTP server says nothing first: what it said answered the probe's TLS ClientHello.
+        found.protocol === 'http'
+        ? `it answered a TLS ClientHello with "${found.evidence}"`
+        : `it greets with "${found.evidence}"`;
   const sentence = `this port speaks ${NAMES[found.protocol]}, not what ${t.scheme}:// expects (${evidence})${
     use.length ? `: use ${use.join(' or ')}` : ': the probe has no scheme for it'
   }`;
@@ -226,8 +229,8 @@ export function schemeStep(ctx: ProbeContext, first: string | undefined): Planne
   return {
     name: 'scheme',
     afterFailure: (failed: StepRecord) => {
-      // Not after a failed tls step for now: with the one-connection handshake (tls-tap) a second
-      // connection while its socket lives crashes Node (segfault, seen 2026-11-30); to be mended.
+      // Not after a failed tls step: that step reads what the server said instead from its own
+      // handshake's bytes (tls.ts); a second connection beside the tap's socket crashed Node.
       if (failed.name !== first || failed.name === 'tls') return false;
       const net = failed.signals.find((s) => s.type === 'net.error')?.value;
       silent = net === 'silent' || net === 'slow' || net === 'timeout';

@@ -18,6 +18,7 @@ import { NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
 import type { CertificateRequestInfo } from './tls-hello.js';
+import { greetingProtocol, wrongScheme } from './sniff.js';
 import { HandshakeTap, keepServerSecret, readFlight, type ServerFlight } from './tls-tap.js';
 
 /** A client certificate to present: PKCS#12, or PEM certificate chain and key. Never printed. */
@@ -68,6 +69,11 @@ export interface Handshake {
   error?: NodeJS.ErrnoException;
   /** The error came after the handshake completed (a TLS 1.3 server refusing the client certificate). */
   late?: boolean;
+  /**
+   * The first bytes the server sent a handshake that failed (at most 512): an SSH identification, an
+   * SMTP or FTP greeting or a plain HTTP server's 400 names a wrong scheme (sniff.ts).
+   */
+  first?: Buffer;
 }
 
 /**
@@ -98,12 +104,16 @@ export function handshake(
     const keys = keepServerSecret(socket);
     // Read once, while the socket is open: Node 20 crashes (SIGSEGV) on getProtocol()/getCipher()
     // of a TLS socket closed after a failed handshake.
-    let read: (ServerFlight & { protocol?: string }) | undefined;
+    let read: (ServerFlight & { protocol?: string; first?: Buffer }) | undefined;
     const flight = () => {
       if (read) return read;
       const protocol = socket.destroyed ? undefined : (socket.getProtocol() ?? undefined);
       const suite = socket.destroyed ? undefined : socket.getCipher()?.standardName;
-      read = { ...readFlight(tap.received, protocol, suite, keys.secret), protocol };
+      read = {
+        ...readFlight(tap.received, protocol, suite, keys.secret),
+        protocol,
+        first: tap.received?.subarray(0, 512),
+      };
       tap.stop();
       keys.secret = undefined;
       return read;
@@ -145,16 +155,17 @@ export function handshake(
     // http step) must not become an uncaught one; the step that uses the socket sees it then.
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (secured) return;
-      const { request, certificates, protocol } = flight();
+      const { request, certificates, protocol, first } = flight();
       // A TLS 1.2 server's certificates travel in the clear: kept when the handshake ends in an alert.
       const sent = protocol === 'TLSv1.3' ? [] : parsedCertificates(certificates);
-      done({ error, request, ...(sent.length ? { chain: sent } : {}) });
+      done({ error, request, first, ...(sent.length ? { chain: sent } : {}) });
       socket.destroy();
     });
     socket.once('close', () => {
       if (!secured)
         done({
           request: requestOf(),
+          first: flight().first,
           error: Object.assign(new Error('the server closed the connection during the TLS handshake'), {
             code: 'ECONNRESET',
           }),
@@ -238,9 +249,16 @@ export async function tlsStep(
         { type: 'tls.verdict', value: 'handshake-failed' },
       );
     else signals.push(...errorSignals(h.error), { type: 'tls.verdict', value: 'handshake-failed' });
-    const detail = garbage
-      ? `${t.host}:${t.port} does not speak TLS (its answer is not a TLS handshake)`
-      : `the TLS handshake failed: ${describeError(h.error, `${t.host}:${t.port}`)}`;
+    // What the server sent instead names a wrong scheme (https:// to an SSH port): read from this
+    // handshake's own bytes, no second connection.
+    const found = h.first?.length ? greetingProtocol(h.first) : undefined;
+    const wrong = found && wrongScheme(t, found);
+    if (wrong) signals.push(wrong.signal);
+    const detail = wrong
+      ? wrong.sentence
+      : garbage
+        ? `${t.host}:${t.port} does not speak TLS (its answer is not a TLS handshake)`
+        : `the TLS handshake failed: ${describeError(h.error, `${t.host}:${t.port}`)}`;
     // The code on the line that says "handshake" lets the knowledge base tell a reset in the handshake.
     const code = h.error.code ? ` (${h.error.code})` : '';
     return { ok: false, detail, signals, text: `${detail}${code}\n${h.error.message}` };
