@@ -136,6 +136,9 @@ test('check: one line per target, the diagnosis of each failure, exit 1', async 
   const count = HTTPS_SCENARIOS.length + 1 + (NGINX ? 2 : 0) + (SSHD ? 2 : 0);
   assert.equal(lines.length, count + 1, r.stdout);
   const line = (name: string) => lines.find((l) => l.split(/\s+/)[1] === name) ?? '';
+  // Names and URLs in aligned columns: what was found starts at one column on every target's line.
+  const found = new Set(lines.slice(0, -1).map((l) => l.search(/(?<=:\/\/\S*\s+)\S/)));
+  assert.equal(found.size, 1, r.stdout);
   assert.match(line('healthy'), /^✔ healthy .* HTTP 200 · certificate expires in \d+ days$/);
   assert.match(line('unknown-ca'), /^✖ unknown-ca .*out-cert-path \(Root CA not in the keystore\) at tls/);
   assert.match(line('expired'), /^✖ expired .*out-cert-expired at tls · certificate expired \d+ days ago/);

@@ -83,6 +83,11 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     : undefined;
   const c = colorsFor(process.stdout);
   const width = Math.min(40, Math.max(...targets.map((t) => t.name.length)));
+  // The URL column (targets named otherwise than by their URL) aligned too, up to 60 columns.
+  const urlWidth = Math.min(
+    60,
+    Math.max(0, ...targets.filter((t) => t.name !== t.url).map((t) => t.url.length)),
+  );
   const lines = !forms;
   /** Records an outcome (its changes under its line) and prints its line. */
   const recordAndPrint = (o: CheckOutcome, before?: () => void) => {
@@ -90,7 +95,7 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     if (!lines) return;
     before?.();
     // One line per target, whatever its length (grep, a CI log): not wrapped.
-    process.stdout.write(`${[renderLine(o, c, width), ...changes.map(changeText)].join('\n')}\n`);
+    process.stdout.write(`${[renderLine(o, c, width, urlWidth), ...changes.map(changeText)].join('\n')}\n`);
   };
 
   if (everyMs !== undefined)

@@ -3,6 +3,7 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { describeError, UserError } from '../errors.js';
 import { writeFileAtomic, writeTarget } from '../fs-write.js';
+import { whatItSpeaks, wrongScheme } from '../probe/sniff.js';
 import { parseTarget } from '../probe/target.js';
 import { colorsFor, wrap } from '../report/text.js';
 import { jsonText, printable } from '../report/printable.js';
@@ -78,18 +79,35 @@ function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile & { te
 }
 
 /**
+ * The sentence for a file that is not a known_hosts file: it names the first bad line but never
+ * echoes it, since it may be a secret (a private key, a service key). `what`: "nothing written".
+ */
+function notKnownHosts(file: string, parsed: KnownHostsFile, what: string): UserError {
+  const first = parsed.problems[0]!;
+  return new UserError(
+    `${file} is not a known_hosts file (line ${first.line}: ${first.message}${parsed.problems.length > 1 ? `, and ${parsed.problems.length - 1} more` : ''}); ${what}`,
+  );
+}
+
+/**
  * The file `add` may append to: missing, empty, or a known_hosts file all of whose lines parse. Any
- * other file (a private key, a config file) is refused before anything is written; the sentence
- * names the line but never echoes it, since it may be a secret.
+ * other file (a private key, a config file) is refused before anything is written.
  */
 function readKnownHostsToAdd(file: string): KnownHostsFile & { text: string } {
   writeTarget(file);
   const parsed = readKnownHosts(file, false);
-  const first = parsed.problems[0];
-  if (first)
-    throw new UserError(
-      `${file} is not a known_hosts file (line ${first.line}: ${first.message}${parsed.problems.length > 1 ? `, and ${parsed.problems.length - 1} more` : ''}); nothing written`,
-    );
+  if (parsed.problems.length) throw notKnownHosts(file, parsed, 'nothing written');
+  return parsed;
+}
+
+/**
+ * The file `check` holds the keys against: a file of which no line is a known_hosts line (a JSON
+ * service key, a private key) is refused before the server is asked, as `add` refuses it; a
+ * known_hosts file with a broken line among good ones is read as ssh reads it (the line skipped).
+ */
+function readKnownHostsToCheck(file: string, mustExist: boolean): KnownHostsFile & { text: string } {
+  const parsed = readKnownHosts(file, mustExist);
+  if (parsed.problems.length && !parsed.entries.length) throw notKnownHosts(file, parsed, 'nothing checked');
   return parsed;
 }
 
@@ -128,14 +146,34 @@ function overall(keys: KeyReport[]): KnownHostsVerdict {
   return keys.some((k) => k.verdict === 'match') ? 'match' : 'unknown';
 }
 
-/** When no key came: says why on stderr (a socket error as the probe says it) and returns true. */
-function failed(where: string, scanned: ScannedHost): boolean {
+/**
+ * When no key came: says why on stderr and returns true. A socket error is said as the probe says it;
+ * a port that answered, but not in SSH, is named by what it speaks (sniff.ts, one more connection:
+ * "this port speaks TLS, not what sftp:// expects ...: use https://...").
+ */
+async function failed(host: string, port: number, scanned: ScannedHost, f: Flags): Promise<boolean> {
   if (scanned.keys.length) return false;
-  const f = scanned.failure;
-  const why =
-    f?.kind === 'socket' && f.error
-      ? describeError(f.error, where)
-      : `no host key from ${where}: ${f?.message ?? 'no answer'}`;
+  const where = hostField(host, port);
+  const failure = scanned.failure;
+  let why =
+    failure?.kind === 'socket' && failure.error
+      ? describeError(failure.error, where)
+      : `no host key from ${where}: ${failure?.message ?? 'no answer'}`;
+  if (failure && ['silent', 'garbage', 'closed', 'handshake'].includes(failure.kind)) {
+    const ms = f.timeout * 1000;
+    // A server silent the whole time waits for the client: only a TLS ClientHello is left to try.
+    const found = await whatItSpeaks(
+      host,
+      port,
+      ms,
+      AbortSignal.timeout(ms),
+      host,
+      failure.kind !== 'silent',
+    );
+    const wrong =
+      found && wrongScheme(parseTarget(`sftp://${host.includes(':') ? `[${host}]` : host}:${port}`), found);
+    if (wrong) why = `no host key from ${where}: ${wrong.sentence}`;
+  }
   process.stderr.write(`linkdoctor: ${printable(why)}\n`);
   process.exitCode = 1;
   return true;
@@ -194,14 +232,14 @@ export async function knownHostsAdd(
   const to = f.knownHosts ?? f.to;
   if (to === undefined) {
     const { host, port, scanned } = await scan(target, f);
-    if (failed(hostField(host, port), scanned)) return;
+    if (await failed(host, port, scanned, f)) return;
     return printLines(host, port, scanned, f.json);
   }
   // Refused before the server is asked: a file that is not known_hosts is never written.
   readKnownHostsToAdd(to);
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
-  if (failed(where, scanned)) return;
+  if (await failed(host, port, scanned, f)) return;
   // Read again: the file may have changed during the scan.
   const file = readKnownHostsToAdd(to);
   const keys = keyReports(file, host, port, scanned);
@@ -228,10 +266,12 @@ export async function knownHostsAdd(
 export async function knownHostsCheck(target: string, f: Flags & { knownHosts?: string }): Promise<void> {
   // As ssh: ~/.ssh/known_hosts when no file is named (a missing one knows no host).
   const file = f.knownHosts ?? defaultKnownHostsFile();
+  // Refused before the server is asked, as add refuses it.
+  readKnownHostsToCheck(file, f.knownHosts !== undefined);
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
-  if (failed(where, scanned)) return;
-  const keys = keyReports(readKnownHosts(file, f.knownHosts !== undefined), host, port, scanned);
+  if (await failed(host, port, scanned, f)) return;
+  const keys = keyReports(readKnownHostsToCheck(file, f.knownHosts !== undefined), host, port, scanned);
   const verdict = overall(keys);
   process.exitCode = verdict === 'match' ? 0 : 1;
   if (f.json) {

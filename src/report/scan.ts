@@ -139,6 +139,19 @@ function byId(known: Group[]): { id: string; groups: Group[]; total: number }[] 
     .sort((a, b) => b.total - a.total);
 }
 
+/**
+ * What became of the incidents, in words that hold for any count: "4 diagnosed as 3 known issues, 1
+ * unknown in 1 group", "none diagnosed, 2 unknown in 1 group", "555 diagnosed as 5 known issues".
+ */
+function incidentParts(s: ReturnType<typeof summaryOf>): string[] {
+  return [
+    s.diagnosed
+      ? `${count(s.diagnosed)} diagnosed as ${plural(byId(s.known).length, 'known issue')}`
+      : 'none diagnosed',
+    ...(s.unknown ? [`${count(s.unknown)} unknown in ${plural(s.unknownGroups.length, 'group')}`] : []),
+  ];
+}
+
 function headline(r: ScanResult): string[] {
   const s = summaryOf(r, true);
   const mb = s.bytes / 1024 / 1024;
@@ -147,7 +160,7 @@ function headline(r: ScanResult): string[] {
       ? printable(r.source)
       : `Scanned ${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${(mb / Math.max(s.seconds, 0.001)).toFixed(0)} MB/s).`,
     s.incidents
-      ? `${plural(s.incidents, 'incident')}: ${count(s.diagnosed)} diagnosed as ${plural(byId(s.known).length, 'known issue')}, ${count(s.unknown)} unknown in ${plural(s.unknownGroups.length, 'group')}.`
+      ? `${plural(s.incidents, 'incident')}: ${incidentParts(s).join(', ')}.`
       : 'No incident found.',
     ...(s.problems ? [`${plural(s.problems, 'problem')} with the input (reported above).`] : []),
   ];

@@ -140,7 +140,10 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req, reply) => {
       const b = req.body;
-      const target = parseTarget(b.url);
+      const target = parseTarget(
+        b.url,
+        "the request's passwordEnv (the name of the server's environment variable), never the URL",
+      );
       if (ctx.exposed)
         for (const f of FILE_FIELDS)
           if (b[f] !== undefined)

@@ -35,12 +35,16 @@ const labelText = (labels: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
 
-/** One line for a target: ✔/✖, its name (and URL when the name is another), what was found. */
-export function renderLine(o: CheckOutcome, c: Colors, nameWidth = 0): string {
+/**
+ * One line for a target: ✔/✖, its name (and URL when the name is another), what was found; the
+ * name padded to `nameWidth` and the URL to `urlWidth` columns, so that the lines of a run align.
+ */
+export function renderLine(o: CheckOutcome, c: Colors, nameWidth = 0, urlWidth = 0): string {
   const t = o.target;
   const mark = o.ok ? c.green('✔') : c.red('✖');
   const name = printable(t.name).padEnd(nameWidth);
-  const url = t.name !== t.url ? ` ${c.dim(printable(t.url))}` : '';
+  const url =
+    t.name !== t.url ? ` ${c.dim(printable(t.url).padEnd(urlWidth))}` : ' '.repeat(urlWidth && urlWidth + 1);
   return `${mark} ${c.bold(name)}${url}  ${outcomeText(o)}`;
 }
 
