@@ -198,7 +198,7 @@ test('known-hosts check of a file that is not known_hosts refuses it as add does
   assert.equal(tls.status, 1, tls.stderr);
   assert.match(
     tls.stderr,
-    /^linkdoctor: no host key from \[127\.0\.0\.1\]:\d+: this port speaks TLS, not what sftp:\/\/ expects \(it answered a TLS ClientHello with .*\): use https:\/\/127\.0\.0\.1:\d+\/\n$/,
+    /^linkdoctor: no host key from \[127\.0\.0\.1\]:\d+: this port speaks TLS, not what sftp:\/\/ expects \(it answered a TLS ClientHello with .*\): use https:\/\/127\.0\.0\.1:\d+\/?\n$/,
   );
   assert.equal(tls.stdout, '');
 });
