@@ -32,7 +32,10 @@ setInterval(() => undefined, 1000);`;
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const name = /created the system user (ldtest[0-9a-f]+)/.exec(out)?.[1];
-      if (name) (clearTimeout(hang), resolve({ name, child }));
+      if (name) {
+        clearTimeout(hang);
+        resolve({ name, child });
+      }
     });
     child.once('exit', () => (clearTimeout(hang), reject(new Error(`exited: ${out}`))));
   });
