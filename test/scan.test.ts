@@ -215,6 +215,19 @@ test('text log: stack traces joined with their Caused by chain, grouped, masked;
 
   const text = runCli(['scan', log]);
   assert.match(text.stdout, /4 incidents: 2 diagnosed as 2 known issues, 2 unknown in 1 group/);
+  // Counts that are nought are not written as such (attack report 25: "0 diagnosed as 0 known issues").
+  const unknownOnly = runCli(['scan', '-'], {
+    input: '2024-05-01 10:00:04,000 ERROR [Reporting] Nightly export job 7 failed: disk quota exceeded\n',
+  });
+  assert.match(
+    unknownOnly.stdout,
+    /^1 incident: none diagnosed, 1 unknown in 1 group\.$/m,
+    unknownOnly.stdout,
+  );
+  const knownOnly = runCli(['scan', '-'], {
+    input: '2024-05-01 10:00:04,000 ERROR javax.net.ssl.SSLHandshakeException: PKIX path building failed\n',
+  });
+  assert.match(knownOnly.stdout, /^1 incident: 1 diagnosed as 1 known issue\.$/m, knownOnly.stdout);
   assert.match(text.stdout, /out-cert-path[\s\S]*What to do[\s\S]*SAP note 2354153/);
   assert.match(text.stdout, /Unknown errors/);
   const md = runCli(['scan', '--markdown', log]);

@@ -142,7 +142,11 @@ describe('POST /api/probe', () => {
       [{ url: 'gopher://x' }, /cannot test gopher/],
       [{ url: 'https://x', timeout: 999 }, /body\/timeout/],
       [{ url: 'https://x', maxRedirs: -1 }, /body\/maxRedirs/],
-      [{ url: 'https://user:pw@x' }, /the URL holds a password/],
+      // The API's own field, not the CLI's flag (attack report 25).
+      [
+        { url: 'https://user:pw@x' },
+        /the URL holds a password: .*passwords come from the request's passwordEnv/,
+      ],
       [{ url: 'https://x', trust: '/nonexistent/store.pem' }, /cannot read|not|no such/i],
     ] as const) {
       const r = await post(app, '/api/probe', body);
