@@ -17,7 +17,7 @@ import * as x509 from '@peculiar/x509';
 import { makePki, type LabPki } from '../src/lab/pki.js';
 import { judgeChain } from '../src/trust/chain.js';
 import { loadTrustStore } from '../src/trust/store.js';
-import { CLI, runCli, runCliAsync, rawServer } from './helpers.js';
+import { CLI, runCli, runCliAsync, rawServer, unwrap } from './helpers.js';
 
 const PASSWORD = 'pw-never-leaves-origin-5c1e';
 const SECRET = 'oauth-secret-7d2a';
@@ -369,7 +369,7 @@ describe('a chain longer than the path limit', () => {
     ]);
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(
-      r.stdout,
+      unwrap(r.stdout),
       /still does not trust the chain of 127\.0\.0\.1:\d+: The server sends 40 certificates/,
     );
     // And 0 when it does: a site whose root the added certificate is.

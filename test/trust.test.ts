@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import forge from 'node-forge';
-import { tempDirs } from './helpers.js';
+import { tempDirs, unwrap } from './helpers.js';
 import { trustAddFromSite } from '../src/cli/trust.js';
 import { UserError } from '../src/errors.js';
 import { certInfo, dayCount } from '../src/trust/cert.js';
@@ -717,6 +717,7 @@ describe('fetching the chain a server sends', () => {
 function linkdoctor(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LD_TEST_STORE_PASSWORD: PASSWORD };
   delete env.FORCE_COLOR;
+  delete env.COLUMNS;
   return new Promise((resolve) =>
     execFile(
       process.execPath,
@@ -750,7 +751,7 @@ describe('linkdoctor trust (the commands)', () => {
     assert.match(out, /show\.p12 \(PKCS#12, 2 certificates\)/);
     assert.match(out, /ALIAS\s+VALID UNTIL\s+DAYS LEFT\s+SUBJECT\s+ISSUER/);
     assert.match(out, /server\s+\d{4}-\d\d-\d\d\s+10d\s+soon\s+Test Root CA/);
-    assert.match(out, new RegExp(`SHA-256 ${root.cert.fingerprint256}`));
+    assert.match(unwrap(out), new RegExp(`SHA-256 ${root.cert.fingerprint256}`));
     const json = JSON.parse((await linkdoctor('trust', 'show', f, ...pw, '--json')).out);
     assert.equal(json.length, 2);
     assert.equal(json[1].alias, 'test_root_ca');
@@ -778,7 +779,7 @@ describe('linkdoctor trust (the commands)', () => {
     writeFileSync(f, [root, soon, expired].map((c) => c.pem).join('\n'));
     const within30 = await linkdoctor('trust', 'expiring', f, '--days', '30');
     assert.equal(within30.code, 1, within30.err);
-    assert.match(within30.out, /2 of 3 certificates .* expire within 30 days/);
+    assert.match(unwrap(within30.out), /2 of 3 certificates .* expire within 30 days/);
     assert.match(within30.out, /expired_localhost +\d{4}-\d\d-\d\d +expired +expired\.localhost/);
     assert.match(within30.out, /soon +\d{4}-\d\d-\d\d +10d +soon +Test Root CA/);
     assert.doesNotMatch(within30.out, /test_root_ca/);
@@ -811,7 +812,7 @@ describe('linkdoctor trust (the commands)', () => {
     assert.equal(first.code, 0, first.err);
     assert.match(first.out, /sent 2 certificates/);
     assert.match(first.out, /\+ added test_intermediate_ca to .*site\.pem \(new file\)/);
-    assert.match(first.out, new RegExp(`SHA-256 ${inter.cert.fingerprint256}`));
+    assert.match(unwrap(first.out), new RegExp(`SHA-256 ${inter.cert.fingerprint256}`));
     assert.match(first.out, /now trusts the chain/);
     const second = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--to', to);
     assert.equal(second.code, 0, second.err);
