@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { loadKb } from '../src/kb/load.js';
-import { runCliAsync } from './helpers.js';
+import { runCliAsync, unwrap } from './helpers.js';
 
 const kb = await loadKb();
 const servers: http.Server[] = [];
@@ -71,7 +71,7 @@ test('credentials withheld on a cross-origin redirect: the redirect is diagnosed
 
   const text = await probe(`http://127.0.0.1:${redirector}/`, '-u', 'bob', '--password-env', 'PW');
   assert.match(text.stdout, /✖ out-http-redirect/);
-  assert.match(text.stdout, /cause Credentials withheld on a redirect to another origin/);
+  assert.match(unwrap(text.stdout), /cause Credentials withheld on a redirect to another origin/);
   assert.doesNotMatch(text.stdout, /cause Wrong or undeployed credentials/);
 });
 
@@ -103,9 +103,10 @@ test("a probe that matches nothing says so in the probe's words, with the facts 
   const teapot = await serve((_req, res) => res.writeHead(418, "I'm a teapot").end());
   const r = await probe(`http://127.0.0.1:${teapot}/brew`);
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stdout, /nothing in the knowledge base fits what the probe saw/);
+  // Text output wraps at 100 columns: the sentence read across its lines.
+  assert.match(unwrap(r.stdout), /nothing in the knowledge base fits what the probe saw/);
   assert.match(
-    r.stdout,
+    unwrap(r.stdout),
     /Facts seen\s+status 418 · method GET · url http:\/\/127\.0\.0\.1:\d+\/brew · host 127\.0\.0\.1/,
   );
   assert.doesNotMatch(r.stdout, /this text|No facts/);
