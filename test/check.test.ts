@@ -141,7 +141,10 @@ test('check: one line per target, the diagnosis of each failure, exit 1', async 
   assert.equal(found.size, 1, r.stdout);
   assert.match(line('healthy'), /^✔ healthy .* HTTP 200 · certificate expires in \d+ days$/);
   assert.match(line('unknown-ca'), /^✖ unknown-ca .*out-cert-path \(Root CA not in the keystore\) at tls/);
-  assert.match(line('expired'), /^✖ expired .*out-cert-expired at tls · certificate expired \d+ days ago/);
+  assert.match(
+    line('expired'),
+    /^✖ expired .*out-cert-expired \(Receiver certificate expired\) at tls · certificate expired \d+ days ago/,
+  );
   assert.match(line('unavailable'), /out-http-503 .* at http · HTTP 503/);
   assert.match(
     line('basic-auth-unauthenticated'),
