@@ -2,7 +2,7 @@
 // openssl: what the documented API and the tenant's inbound side do where a client can break
 // (tenant-api.md §2-§8), and what `linkdoctor lab` and the demo make of it.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
@@ -193,15 +193,16 @@ describe('the fake tenant: runtime host', () => {
 
   test("the load balancer's client-certificate question names the accepted CA; an accepted certificate logs on", async (t) => {
     const port = new URL(rt()).port;
-    const s = spawnSync(
-      'openssl',
-      ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost'],
-      {
-        input: '',
-        encoding: 'utf8',
-        timeout: 20_000,
-      },
-    );
+    // Asynchronous: the lab's servers run in this process, so a synchronous spawn would block the
+    // event loop that must answer openssl's handshake (every run ended in ETIMEDOUT and skipped).
+    const s = await new Promise<{ stdout: string; error?: Error }>((resolve) => {
+      execFile(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost'],
+        { encoding: 'utf8', timeout: 20_000 },
+        (error, stdout) => resolve({ stdout, error: error && !stdout ? error : undefined }),
+      ).stdin?.end();
+    });
     if (s.error) t.skip(`openssl not runnable: ${s.error.message}`);
     else assert.match(s.stdout, /Acceptable client certificate CA names\n.*CN ?= ?linkdoctor lab Client CA/);
     // A client certificate from the accepted CA is a sender: 200 without Basic.
