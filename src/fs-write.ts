@@ -81,7 +81,8 @@ function removeStaleTmp(file: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` runs (signal 0 tests it; EPERM: it runs, as another user). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

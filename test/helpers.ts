@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { visibleLength } from '../src/report/width.js';
+import { isAlive } from '../src/fs-write.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist', 'main.js');
@@ -264,20 +265,10 @@ export function removeOrphanedTestUsers(passwd = '/etc/passwd'): string[] {
     const [name, , , , comment = ''] = line.split(':');
     if (!name?.startsWith('ldtest') || !comment.startsWith(USER_COMMENT)) continue;
     const pid = Number(comment.slice(USER_COMMENT.length));
-    if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
     if (spawnSync('userdel', [name]).status === 0) removed.push(name);
   }
   return removed;
-}
-
-/** Whether a process runs (signal 0 tests it; EPERM: it runs as another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

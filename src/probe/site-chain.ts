@@ -8,7 +8,7 @@ import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { describeError, NOT_TLS, UserError } from '../errors.js';
-import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
+import { isolatedTlsOptions, peerChain, sniName } from '../trust/fetch.js';
 import { authTlsSocket } from './ftp.js';
 import { starttlsSocket } from './smtp.js';
 import { alertOf, handshake } from './tls.js';
@@ -104,7 +104,7 @@ export async function siteChain(
       session.close();
     }
   }
-  const name = opts.servername ?? (isIP(host) ? undefined : host);
+  const name = sniName(host, opts.servername);
   const h = await handshake(
     { ...isolatedTlsOptions(), host, port, ...(name ? { servername: name } : {}) },
     undefined,

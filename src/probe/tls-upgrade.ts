@@ -1,11 +1,10 @@
 // TLS that a protocol starts on its own connection (SMTP STARTTLS, FTP AUTH TLS, or the implicit TLS
 // of smtps:// and ftps:// as the protocol client opens it): the chain the server sent on that very
 // socket, judged against the same trust store as the https probe, in the same TlsFinding.
-import { isIP } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain, trustedBy } from '../trust/chain.js';
-import { isolatedTlsOptions, peerChain } from '../trust/fetch.js';
+import { isolatedTlsOptions, peerChain, sniName } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding } from '../types.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
@@ -13,7 +12,7 @@ import { alertOf } from './tls.js';
 
 /** Options for the protocol client's handshake: nothing of Node's store may complete the chain; SNI for a name. */
 export function upgradeOptions(host: string, servername?: string): ConnectionOptions {
-  const name = servername ?? (isIP(host) ? undefined : host);
+  const name = sniName(host, servername);
   return { ...isolatedTlsOptions(), ...(name ? { servername: name } : {}) };
 }
 

@@ -3,7 +3,7 @@
 // tls-handshake-failure sources) the server accepts when each is offered alone. A bounded follow-up
 // of the failed tls step: its finding joins that step's detail, and the tls finding's `versions`.
 import { connect, type TLSSocket } from 'node:tls';
-import { isIP } from 'node:net';
+import { sniName } from '../trust/fetch.js';
 import type { Signal, TlsVersionTry } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import type { StepRecord } from './step.js';
@@ -97,7 +97,7 @@ export function tlsVersionsStep(ctx: ProbeContext): PlannedStep {
       // The failed handshake's socket is closed by now; a new connection waits for the next turn.
       await new Promise((r) => setImmediate(r));
       const { target, opts } = ctx;
-      const servername = opts.tls.servername ?? (isIP(target.host) ? undefined : target.host);
+      const servername = sniName(target.host, opts.tls.servername);
       const tries = await Promise.all(
         VERSIONS.map((v) => tryVersion(ctx.addresses[0]!, target.port, servername, v, signal)),
       );

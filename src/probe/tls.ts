@@ -8,10 +8,10 @@ import {
   type SecureContext,
   type TLSSocket,
 } from 'node:tls';
-import { connect as tcpConnect, isIP, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain, trustedBy } from '../trust/chain.js';
-import { isolatedTlsOptions, parsedCertificates, peerChain } from '../trust/fetch.js';
+import { isolatedTlsOptions, parsedCertificates, peerChain, sniName } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { NOT_TLS } from '../errors.js';
@@ -218,7 +218,7 @@ export async function tlsStep(
   signal: AbortSignal,
   raw?: Socket,
 ): Promise<StepOutcome> {
-  const servername = o.servername ?? (isIP(t.host) ? undefined : t.host);
+  const servername = sniName(t.host, o.servername);
   const context = contextOptions(o.identity);
   const options: ConnectionOptions = {
     ...context,

@@ -111,13 +111,21 @@ export interface ServerChain {
   cipher: string;
 }
 
+/**
+ * The name a TLS client sends as SNI for `host`: `servername` when given, else the host unless it is
+ * an IP address (RFC 6066 section 3: literal IPv4 and IPv6 addresses are not permitted in HostName).
+ * `undefined` means no SNI.
+ */
+export const sniName = (host: string, servername?: string): string | undefined =>
+  servername ?? (isIP(host) ? undefined : host);
+
 /** Connects, takes the chain the server sends, and hangs up; every failure is one UserError within the timeout. */
 export function fetchServerChain(
   host: string,
   port: number,
   opts: { servername?: string; timeoutMs: number },
 ): Promise<ServerChain> {
-  const servername = opts.servername ?? (isIP(host) ? undefined : host);
+  const servername = sniName(host, opts.servername);
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, ...(servername ? { servername } : {}), ...isolatedTlsOptions() });
     const fail = (message: string) => {
