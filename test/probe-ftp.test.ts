@@ -80,7 +80,7 @@ async function raw(onConnection: (socket: Socket) => void): Promise<number> {
 
 interface ProbeJson {
   ok: boolean;
-  steps: { name: string; ok: boolean | null; detail: string }[];
+  steps: { name: string; ok: boolean | null; ms: number; detail: string }[];
   tls?: { trusted: boolean; verdicts: string[] };
   ftp?: {
     banner?: string;
@@ -205,10 +205,11 @@ test('a silent server and a garbage server end in a clear verdict within the tim
   const garbage = await raw((s) => s.write('SSH-2.0-OpenSSH_9.2\r\n'));
   const started = Date.now();
   const quietRun = await probe(`ftp://127.0.0.1:${silent}/`, ['--timeout', '1']);
-  assert.ok(
-    Date.now() - started < 8000,
-    'bounded by the timeout (and the scheme check after a silent greeting)',
-  );
+  // The probe's own time (its steps) is bounded by the timeout and the scheme check after a
+  // silent greeting; the wall bound only catches a hang (Node's start-up under load adds seconds).
+  const probeMs = quietRun.json.steps.reduce((sum, s) => sum + s.ms, 0);
+  assert.ok(probeMs < 8000, `the probe's steps took ${probeMs} ms`);
+  assert.ok(Date.now() - started < 30_000, 'no hang');
   assert.ok(
     quietRun.json.signals.some((s) => s.type === 'net.error' && s.value === 'silent'),
     quietRun.steps,
