@@ -129,6 +129,7 @@ export const SIGNAL_TYPES = {
     'probe: untrusted | incomplete-chain | self-signed | expired | not-yet-valid | hostname-mismatch | weak-key | handshake-failed | client-cert-required | client-cert-rejected',
   'http.csrf': 'probe: required | invalid | cookies-not-kept',
   'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
+  'http.credentials': 'probe: none (a 401 answered a request that carried no credentials)',
   'http.redirect': 'probe: loop | too-many | not-followed (no redirect may be followed)',
   'http.withheld':
     'probe: cross-origin (a redirect led to another origin, the credentials were not sent there, and that origin refused the request: 401 or 403)',

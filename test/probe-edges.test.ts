@@ -111,3 +111,22 @@ test("a probe that matches nothing says so in the probe's words, with the facts 
   );
   assert.doesNotMatch(r.stdout, /this text|No facts/);
 });
+
+test('a 401 to a probe that sent no credentials names that cause; a 401 to credentials sent blames them', async () => {
+  const strict = await serve((req, res) => {
+    const right = `Basic ${Buffer.from('bob:the-right-one').toString('base64')}`;
+    if (req.headers.authorization === right) return res.writeHead(200).end('ok');
+    res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' }).end();
+  });
+  const url = `http://127.0.0.1:${strict}/`;
+  const none = JSON.parse((await probe(url, '--json')).stdout) as ProbeJson;
+  assert.ok(none.signals.some((s) => s.type === 'http.credentials' && s.value === 'none'));
+  assert.equal(none.diagnoses[0]?.id, 'out-http-401');
+  assert.equal(none.diagnoses[0]?.cause?.id, 'no-credentials');
+  const own = kb.byId.get('out-http-401')!.fixes.find((f) => f.for?.includes('no-credentials'))!;
+  assert.equal(none.diagnoses[0]?.fixes[0], own.text, "that cause's fix first");
+  const wrong = await probe(url, '-u', 'bob', '--password-env', 'PW', '--json');
+  const json = JSON.parse(wrong.stdout) as ProbeJson;
+  assert.ok(!json.signals.some((s) => s.type === 'http.credentials'), 'credentials were sent');
+  assert.equal(json.diagnoses[0]?.cause?.id, 'credentials');
+});

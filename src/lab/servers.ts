@@ -179,9 +179,9 @@ export const SCENARIOS: ScenarioSpec[] = [
   {
     name: 'basic-auth',
     path: '/',
-    reproduces: 'HTTP 401 with WWW-Authenticate: Basic realm="lab" (missing or wrong credentials)',
+    reproduces: 'HTTP 401 with WWW-Authenticate: Basic realm="lab" to a call without credentials',
     expect: 'out-http-401',
-    cause: 'credentials',
+    cause: 'no-credentials',
     probeArgs: [],
     server: ({ pki, basicAuth }) => {
       const expected = `Basic ${Buffer.from(`${basicAuth.user}:${basicAuth.password}`).toString('base64')}`;

@@ -547,6 +547,7 @@ export async function httpStep(
   if (res.status === 401 && finding.wwwAuthenticate) {
     const scheme = finding.wwwAuthenticate.split(/\s/)[0]!.toLowerCase();
     signals.push({ type: 'http.auth', value: scheme });
+    if (!spec.auth) signals.push({ type: 'http.credentials', value: 'none' });
     const withheld = !spec.locationTrusted && new URL(res.url).origin !== spec.url.origin;
     detail += `: the server wants ${scheme === 'basic' ? 'Basic (user and password)' : scheme} authentication${spec.auth ? (withheld ? `, and none was sent: the credentials were withheld from ${new URL(res.url).origin}, another origin than the one named` : ' and refused the credentials sent') : ', and none was sent'}`;
   }

@@ -63,6 +63,7 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'tls.verdict': null,
   'http.csrf': null,
   'http.auth': null,
+  'http.credentials': null,
   'http.redirect': null,
   'http.withheld': null,
   'tls.expired': null,
