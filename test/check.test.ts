@@ -266,6 +266,61 @@ test('an inventory with problems: every one as file:line: field: sentence, exit 
   assert.match(missing.stderr, /^linkdoctor: cannot read the inventory .*none\.yaml \(ENOENT\)\n$/);
 });
 
+test('every problem of an inventory at once, in line order: types, unknown fields (did you mean), URLs, modules, duplicate names, reserved label names', async () => {
+  writeFileSync(join(dir, 'exists.pem'), 'x');
+  const file = join(dir, 'all-at-once.yaml');
+  writeFileSync(
+    file,
+    [
+      'modules:',
+      '  lab:',
+      '    timout: 3s',
+      '    timeout: forever',
+      '  other: { trust: nope.pem }',
+      'targets:',
+      '  - url: https://a.example/',
+      '    name: a',
+      '    labels: { __name__: zzz, owner: x }',
+      '  - url: "not a url"',
+      '    name: a',
+      '  - { url: "https://b.example/", labels: { url: x, cause: y, job: z }, module: nope }',
+      '  - { url: "https://bob:pw@c.example/", module: lab }',
+      '  - { url: "https://d.example/", colour: red, labels: { __meta_x: "1", step_name: ok } }',
+    ].join('\n'),
+  );
+  const r = await runCliAsync(['check', file]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines[0], 'linkdoctor: the inventory has 12 problems:');
+  const problems = lines.slice(1).map((l) => l.slice(file.length + 1));
+  assert.deepEqual(
+    problems.map((l) => l.split(': ').slice(0, 2).join(': ')),
+    [
+      '3: modules.lab.timout',
+      '4: modules.lab.timeout',
+      '5: modules.other.trust',
+      '9: targets[0].labels.__name__',
+      '10: targets[1].url',
+      '10: targets[1]',
+      '12: targets[2].labels.url',
+      '12: targets[2].labels.cause',
+      '12: targets[2].module',
+      '13: targets[3].url',
+      '14: targets[4].labels.__meta_x',
+      '14: targets[4].colour',
+    ],
+  );
+  assert.match(problems[0]!, /: is not a field here; did you mean timeout\?$/);
+  assert.match(problems[3]!, /: label names that start with __ are reserved by Prometheus$/);
+  assert.match(problems[5]!, /another target \(line 7\) is also called "a"/);
+  assert.match(
+    problems[6]!,
+    /: linkdoctor sets the label url itself \(target, url, module, id, cause, step\)/,
+  );
+  assert.match(problems[11]!, /: is not a field here$/, 'no guess when no field is near');
+});
+
 test('a YAML alias bomb: "not valid YAML" with file and line, exit 2, no internal error', async () => {
   const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
   for (let i = 1; i < 9; i++) {

@@ -25,3 +25,35 @@ export function usageSentence(message: string, argv: string[] = []): string {
     return `${sentence}; ${variable} is a variable for linkdoctor: write it before the command (${variable} linkdoctor ...)`;
   return `${sentence} (run with --help for usage)`;
 }
+
+/** Levenshtein distance, bounded: names and paths are short, and anything beyond `max` is "far". */
+export function editDistance(a: string, b: string, max = 64): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The candidate a mistyped name most likely meant, by the rule commander uses for options (at most 3
+ * edits, and more than 40% of the longer name alike): "timout" → "timeout". Undefined when none is
+ * near, or when two are equally near.
+ */
+export function closestName(word: string, candidates: readonly string[]): string | undefined {
+  let best: string[] = [];
+  let bestDistance = 4;
+  for (const c of new Set(candidates)) {
+    if (c.length <= 1) continue;
+    const d = editDistance(word, c, 4);
+    const length = Math.max(word.length, c.length);
+    if ((length - d) / length <= 0.4) continue;
+    if (d < bestDistance) [best, bestDistance] = [[c], d];
+    else if (d === bestDistance) best.push(c);
+  }
+  return best.length === 1 ? best[0] : undefined;
+}

@@ -1,5 +1,6 @@
 // The tenant's deployed integration flows and their inbound URLs (tenant-api.md §8.2, §8.3), and which
 // deployed endpoint an inbound URL means when it matches none (seed row 6: 404 from the runtime).
+import { editDistance as distance } from '../cli/usage-error.js';
 import { printable } from '../report/printable.js';
 import type { Signal } from '../types.js';
 import type { TenantClient } from './client.js';
@@ -92,19 +93,6 @@ export const endpointsOf = (artifacts: DeployedArtifact[]): DeployedEndpoint[] =
       ...(a.status ? { status: a.status } : {}),
     })),
   );
-
-/** Levenshtein distance, bounded: paths are short, and anything beyond `max` is "far". */
-function distance(a: string, b: string, max = 64): number {
-  if (Math.abs(a.length - b.length) > max) return max + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++)
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
 
 /** The path of a URL without a trailing slash ("/http/orders/" → "/http/orders"). */
 const pathOf = (u: URL) => decodeURIComponent(u.pathname).replace(/(.)\/+$/, '$1');

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Kb } from '../kb/load.js';
 import type { CheckOutcome } from './check.js';
-import type { Inventory, Module } from './inventory.js';
+import { type Inventory, type Module, RESERVED_LABELS } from './inventory.js';
 import { parseTarget } from '../probe/target.js';
 import { ModuleOptions } from './options.js';
 import { type ProbeJob, runProbeJob } from './probe-job.js';
@@ -74,8 +74,11 @@ export function targetKey(raw: string): string | undefined {
   }
 }
 
-/** Label names Prometheus would read as ours: an inventory label of that name becomes label_NAME. */
-const RESERVED = new Set(['target', 'url', 'module', 'id', 'cause', 'step', 'instance', 'job']);
+/**
+ * Label names an inventory label cannot have on /metrics: ours (an inventory refuses them) and those
+ * Prometheus sets on every scraped series (instance, job): such a label becomes label_NAME.
+ */
+const RESERVED = new Set([...RESERVED_LABELS, 'instance', 'job']);
 
 /**
  * The exporter's routes for `ctx`. /probe answers 400 with one sentence for a missing or bad target,
@@ -150,7 +153,7 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
 async function latestMetrics(outcomes: CheckOutcome[], inventory?: Inventory): Promise<string> {
   const registry = new Registry();
   const own = [...new Set((inventory?.targets ?? []).flatMap((t) => Object.keys(t.labels)))];
-  const nameOf = (k: string) => (RESERVED.has(k) ? `label_${k}` : k);
+  const nameOf = (k: string) => (RESERVED.has(k) || k.startsWith('__') ? `label_${k.replace(/^_+/, '')}` : k);
   const labelNames = ['target', 'url', 'module', ...own.map(nameOf)];
   const gauge = (name: string, help: string, extra: string[] = []) =>
     new Gauge({ name, help, labelNames: [...labelNames, ...extra], registers: [registry] });

@@ -10,6 +10,7 @@ import { parseTarget } from '../probe/target.js';
 import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
 import { parseDuration } from './duration.js';
 import { plural } from '../report/width.js';
+import { closestName } from '../cli/usage-error.js';
 
 /** The largest inventory file read (a generous bound: 100,000 targets fit in far less). */
 export const MAX_INVENTORY_BYTES = 16 << 20;
@@ -29,6 +30,30 @@ const duration = (what: string, minMs: number, maxMs: number) =>
   });
 /** Prometheus label names: what a label may be called so that it can become one. */
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/**
+ * The labels linkdoctor sets itself on a target's metrics (target, url, module; id, cause and step on
+ * linkdoctor_target_diagnosis): an inventory label of one of these names would clash with it.
+ */
+export const RESERVED_LABELS: ReadonlySet<string> = new Set([
+  'target',
+  'url',
+  'module',
+  'id',
+  'cause',
+  'step',
+]);
+/** An inventory label's name: a Prometheus label name, not reserved by Prometheus nor set by linkdoctor. */
+const labelNameSchema = z
+  .string()
+  .regex(labelName, 'label names are letters, digits and _ (as Prometheus wants them)')
+  .refine((k) => !k.startsWith('__'), 'label names that start with __ are reserved by Prometheus')
+  .superRefine((k, ctx) => {
+    if (RESERVED_LABELS.has(k))
+      ctx.addIssue({
+        code: 'custom',
+        message: `linkdoctor sets the label ${k} itself (${[...RESERVED_LABELS].join(', ')}): call yours otherwise, such as ${k}_name`,
+      });
+  });
 
 const moduleSchema = z.strictObject({
   /** outbound: the tenant calls the target (default); inbound: a sender calls the tenant. */
@@ -73,10 +98,7 @@ const targetSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   module: z.string().min(1).optional(),
   labels: z
-    .record(
-      z.string().regex(labelName, 'label names are letters, digits and _ (as Prometheus wants them)'),
-      z.union([z.string(), z.number(), z.boolean()]).transform(String),
-    )
+    .record(labelNameSchema, z.union([z.string(), z.number(), z.boolean()]).transform(String))
     .optional(),
 });
 
@@ -130,6 +152,21 @@ export class InventoryError extends UserError {
       `the inventory has ${plural(problems.length, 'problem')}:\n${problems.map(formatInventoryProblem).join('\n')}`,
     );
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** "is not a field here", with the field's nearest spelling when there is one ("timout": timeout). */
+function unknownField(key: string, path: readonly PropertyKey[]): string {
+  const shape =
+    path.length === 0
+      ? inventorySchema.shape
+      : path[0] === 'modules'
+        ? moduleSchema.shape
+        : targetSchema.shape;
+  const near = closestName(key, Object.keys(shape));
+  return `is not a field here${near ? `; did you mean ${near}?` : ''}`;
 }
 
 /** The module a target without `module` uses when the inventory defines none called `default`. */
@@ -211,22 +248,27 @@ export async function parseInventory(
     });
     return { problems };
   }
+  // Every problem at once: the schema's (types, unknown fields) and the targets' own (URLs, modules,
+  // names) are all looked for, also in parts the schema refused, and told in the file's line order.
   const parsed = inventorySchema.safeParse(data);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues.slice(0, 100)) {
+  if (!parsed.success)
+    for (const issue of parsed.error.issues.slice(0, 200)) {
       if (issue.code === 'unrecognized_keys')
-        for (const key of issue.keys) at(issue.path, 'is not a field here', key);
+        for (const key of issue.keys) at(issue.path, unknownField(key, issue.path), key);
       else if (issue.code === 'invalid_key')
         // A record's key: the key's own rule says what is wrong with it.
         at(issue.path.slice(0, -1), issue.issues[0]?.message ?? issue.message, String(issue.path.at(-1)));
       else at(issue.path, /received undefined$/.test(issue.message) ? 'is missing' : issue.message);
     }
-    return { problems };
-  }
+  const raw = (isRecord(data) ? data : {}) as { modules?: unknown; targets?: unknown };
   const base = dirname(resolve(file));
   const modules = new Map<string, Module>();
-  for (const [name, raw] of Object.entries(parsed.data.modules ?? {})) {
-    const m: Module = { ...raw, name };
+  const moduleNames = isRecord(raw.modules) ? Object.keys(raw.modules) : [];
+  // Each module on its own: one the schema refused still has its other problems told.
+  for (const [name, m0] of Object.entries(isRecord(raw.modules) ? raw.modules : {})) {
+    const one = moduleSchema.safeParse(m0);
+    if (!one.success) continue;
+    const m: Module = { ...one.data, name };
     for (const f of PATH_FIELDS) {
       const value = m[f];
       if (value === undefined) continue;
@@ -242,35 +284,43 @@ export async function parseInventory(
   const fallback: Module = { name: DEFAULT_MODULE };
   const targets: InventoryTarget[] = [];
   const names = new Map<string, number>();
-  parsed.data.targets.forEach((t, i) => {
+  (Array.isArray(raw.targets) ? (raw.targets as unknown[]) : []).forEach((t0, i) => {
     const path = ['targets', i];
     const line = lineOf(path) ?? 0;
-    try {
-      parseTarget(t.url, "a module's password_env (an environment variable's name), never the URL");
-    } catch (e) {
-      at([...path, 'url'], (e as Error).message);
-      return;
-    }
-    const moduleName = t.module ?? DEFAULT_MODULE;
-    const module = modules.get(moduleName) ?? (t.module ? undefined : fallback);
-    if (!module) {
-      const known = [...modules.keys()];
+    const t = (isRecord(t0) ? t0 : {}) as Record<string, unknown>;
+    let ok = true;
+    if (typeof t.url === 'string' && t.url)
+      try {
+        parseTarget(t.url, "a module's password_env (an environment variable's name), never the URL");
+      } catch (e) {
+        at([...path, 'url'], (e as Error).message);
+        ok = false;
+      }
+    const moduleName = typeof t.module === 'string' && t.module ? t.module : undefined;
+    const module = modules.get(moduleName ?? DEFAULT_MODULE) ?? (moduleName ? undefined : fallback);
+    if (moduleName && !moduleNames.includes(moduleName)) {
       at(
         [...path, 'module'],
-        `no module "${moduleName}" (${known.length ? `modules: ${known.join(', ')}` : 'the inventory defines no modules'})`,
+        `no module "${moduleName}" (${moduleNames.length ? `modules: ${moduleNames.join(', ')}` : 'the inventory defines no modules'})`,
       );
-      return;
+      ok = false;
     }
-    const name = t.name ?? t.url;
-    const first = names.get(name);
-    if (first !== undefined) {
-      at(path, `another target (line ${first}) is also called "${name}": give one a different name`);
-      return;
+    const name =
+      typeof t.name === 'string' && t.name ? t.name : typeof t.url === 'string' ? t.url : undefined;
+    if (name !== undefined) {
+      const first = names.get(name);
+      if (first !== undefined) {
+        at(path, `another target (line ${first}) is also called "${name}": give one a different name`);
+        ok = false;
+      } else names.set(name, line);
     }
-    names.set(name, line);
-    targets.push({ name, url: t.url, module, labels: t.labels ?? {}, line });
+    const one = targetSchema.safeParse(t0);
+    if (ok && module && one.success)
+      targets.push({ name: name!, url: one.data.url, module, labels: one.data.labels ?? {}, line });
   });
-  if (problems.length) return { problems };
+  // In the file's order, as a compiler lists them (problems without a line first: the file's own).
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  if (problems.length || !parsed.success) return { problems };
   return { inventory: { file, modules, targets }, problems };
 }
 
