@@ -2,8 +2,8 @@
 // recovery, expiry thresholds), webhooks against a loopback receiver (retries, no duplicates), the
 // `history` command, and a check killed with SIGKILL that loses nothing committed.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -109,6 +109,38 @@ test('changes: rotation, new issuer, host key, failure, recovery, and each expir
   );
 });
 
+test('a certificate seen before: no rotation, no new issuer, one alternating notice; each expiry threshold once per certificate', () => {
+  const kinds = (c: ReturnType<typeof changesBetween>) =>
+    c.map((x) => (x.kind === 'cert-alternating' || x.kind === 'expiry' ? `${x.kind} ${x.to}` : x.kind));
+  const a = outcome(true, { certSha256: 'AA', certIssuer: 'CN=One', certDaysLeft: 29 });
+  const b = outcome(true, { certSha256: 'BB', certIssuer: 'CN=Two', certDaysLeft: 4 });
+  const seen = (alternatingSaid?: number) => ({
+    certs: new Map([
+      ['AA', { issuer: 'CN=One', daysLeft: 29, recent: true }],
+      ['BB', { issuer: 'CN=Two', daysLeft: 4, recent: true }],
+    ]),
+    ...(alternatingSaid ? { alternatingSaid } : {}),
+  });
+  assert.deepEqual(kinds(changesBetween(b, a, seen())), ['cert-alternating 2']);
+  assert.deepEqual(kinds(changesBetween(a, b, seen(2))), [], 'told once: further swaps are quiet');
+  // A third certificate, never seen: a rotation; back to a known one: alternating between 3.
+  const c = outcome(true, { certSha256: 'CC', certIssuer: 'CN=Two', certDaysLeft: 90 });
+  assert.deepEqual(kinds(changesBetween(b, c, seen(2))), ['cert-rotated']);
+  const all = seen(2);
+  all.certs.set('CC', { issuer: 'CN=Two', daysLeft: 90, recent: true });
+  assert.deepEqual(kinds(changesBetween(c, a, all)), ['cert-alternating 3']);
+  // Seen, but longer ago than the memory: a rotation and a new issuer again; its thresholds stay told.
+  const old = { certs: new Map([['AA', { issuer: 'CN=One', daysLeft: 29, recent: false }]]) };
+  assert.deepEqual(kinds(changesBetween(b, a, old)), ['cert-rotated', 'new-issuer']);
+  assert.deepEqual(
+    kinds(
+      changesBetween(b, outcome(true, { certSha256: 'AA', certIssuer: 'CN=One', certDaysLeft: 13 }), old),
+    ),
+    ['cert-rotated', 'new-issuer', 'expiry 14'],
+    'only the thresholds this certificate had not reached yet',
+  );
+});
+
 test('check --db records outcomes and changes against a server whose certificate rotates; history prints them', async () => {
   const db = join(dir, 'rotate.db');
   const inv = join(dir, 'inventory.yaml');
@@ -133,25 +165,31 @@ test('check --db records outcomes and changes against a server whose certificate
   const third = await runCliAsync(['check', inv, '--db', db]);
   assert.equal(third.status, 0);
   assert.match(third.stdout, /^ {2}↳ recovery: works again/m);
+  assert.match(third.stdout, /^ {2}↳ cert-alternating: the server alternates between 2 certificates/m);
+  assert.doesNotMatch(
+    third.stdout,
+    /cert-rotated|new-issuer/,
+    'a certificate seen an hour ago is no rotation',
+  );
 
   const h = await runCliAsync(['history', 'orders', '--db', db, '--since', '1h']);
   assert.equal(h.status, 0, h.stderr);
   const lines = h.stdout.trim().split('\n');
-  assert.match(lines.at(-1)!, /^3 results, 6 changes since .* UTC for orders$/);
+  assert.match(lines.at(-1)!, /^3 results, 5 changes since .* UTC for orders$/);
   assert.match(
     lines[0]!,
     /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}✔ orders {2}HTTP 200 · certificate expires in \d+ days$/,
   );
   assert.deepEqual(
     lines.filter((l) => l.includes('↳')).map((l) => l.split(/\s+/)[4]),
-    ['cert-rotated:', 'new-issuer:', 'failure:', 'cert-rotated:', 'new-issuer:', 'recovery:'],
+    ['cert-rotated:', 'new-issuer:', 'failure:', 'cert-alternating:', 'recovery:'],
   );
   const j = JSON.parse((await runCliAsync(['history', '--db', db, '--json', '--changes'])).stdout) as {
     changes: { kind: string; target: string; labels: Record<string, string> }[];
   };
   assert.deepEqual(
     j.changes.map((c) => c.kind),
-    ['cert-rotated', 'new-issuer', 'failure', 'cert-rotated', 'new-issuer', 'recovery'],
+    ['cert-rotated', 'new-issuer', 'failure', 'cert-alternating', 'recovery'],
   );
   assert.deepEqual(j.changes[0]!.labels, { owner: 'team-a' });
   const none = await runCliAsync(['history', '--db', join(dir, 'none.db')]);
@@ -244,6 +282,119 @@ test('webhooks: every change once to each receiver, retried after failures, neve
   assert.doesNotMatch(given[0]!, /secret-token-path/);
   history.close();
   h2.close();
+});
+
+/** A self-signed certificate for 127.0.0.1 made by openssl: its PEM and key, valid `days` days. */
+function opensslCert(name: string, subject: string, days: number): { cert: string; key: string } {
+  const [cert, key] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      String(days),
+      '-subj',
+      subject,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
+}
+
+test('a server alternating between two certificates (load balancer nodes): each threshold once per certificate, one alternating notice, no rotation on every swap; Slack and Teams get foreign text escaped by their own rules', async () => {
+  const c1 = opensslCert('c1', '/O=Good Corp/CN=node-a', 29);
+  const c2 = opensslCert('c2', '/O=Other Corp/CN=node-b', 4);
+  const evil = opensslCert(
+    'c3',
+    '/O=Evil & Co/CN=<https:\\/\\/evil.example\\/r|Renew keystore> <!channel> &',
+    90,
+  );
+  writeFileSync(join(dir, 'flap-trust.pem'), c1.cert + c2.cert + evil.cert);
+  const received: { path: string; body: unknown }[] = [];
+  const receiver = createHttpServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: JSON.parse(body) });
+      res.end();
+    });
+  });
+  const [rport, sport] = [await freePort(), await freePort()];
+  await new Promise<void>((r) => receiver.listen(rport, '127.0.0.1', r));
+  closers.push(() => receiver.close());
+  const tls = createHttpsServer(c1, (_req, res) => res.end('ok\n'));
+  await new Promise<void>((r) => tls.listen(sport, '127.0.0.1', r));
+  closers.push(() => tls.close());
+  const inv = join(dir, 'flap.yaml');
+  writeFileSync(
+    inv,
+    `modules:\n  tls: { trust: flap-trust.pem, timeout: 3s }\ntargets:\n  - { url: "https://127.0.0.1:${sport}/", name: lb, module: tls }\n`,
+  );
+  const db = join(dir, 'flap.db');
+  const hooks = ['json', 'slack', 'teams'].flatMap((f) => [
+    '--webhook',
+    `${f}=http://127.0.0.1:${rport}/${f}`,
+  ]);
+  const run = async (c: { cert: string; key: string }) => {
+    tls.setSecureContext(c);
+    const r = await runCliAsync(['check', inv, '--db', db, ...hooks]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    return r.stdout
+      .split('\n')
+      .filter((l) => l.includes('↳'))
+      .map((l) => l.trim().split(':')[0]!.slice(2));
+  };
+  assert.deepEqual(await run(c1), ['expiry'], 'node-a: 29 days, the 30-day threshold');
+  assert.deepEqual(
+    await run(c2),
+    ['cert-rotated', 'new-issuer', 'expiry'],
+    'node-b: new, 4 days: the 7-day one',
+  );
+  assert.deepEqual(await run(c1), ['cert-alternating'], 'back to node-a: said once, no threshold again');
+  assert.deepEqual(await run(c2), []);
+  assert.deepEqual(await run(c1), []);
+  const json = received
+    .filter((r) => r.path === '/json')
+    .map((r) => (r.body as { change: { kind: string; to?: string } }).change);
+  assert.deepEqual(
+    json.map((c) => c.kind),
+    ['expiry', 'cert-rotated', 'new-issuer', 'expiry', 'cert-alternating'],
+    '5 webhook changes for 5 checks (14 before)',
+  );
+  assert.deepEqual(
+    json.filter((c) => c.kind === 'expiry').map((c) => c.to),
+    ['30', '7'],
+  );
+  const h = await runCliAsync(['history', 'lb', '--db', db, '--changes']);
+  assert.match(h.stdout, /cert-alternating: the server alternates between 2 certificates/);
+
+  // A third certificate whose subject (and so issuer: self-signed) is a Slack link and a mention.
+  received.length = 0;
+  assert.deepEqual(await run(evil), ['cert-rotated', 'new-issuer']);
+  const issuerChange = (path: string) =>
+    received.filter((r) => r.path === path)[1]!.body as Record<string, string>;
+  const slack = issuerChange('/slack').text!;
+  assert.match(slack, /new issuer: .*&lt;https:\/\/evil\.example\/r\|Renew keystore\\?&gt;/);
+  assert.match(slack, /&lt;!channel\\?&gt;/);
+  assert.match(slack, /O=Evil &amp; Co/);
+  assert.doesNotMatch(slack, /[<>]|& /, 'no raw < > or & from the certificate');
+  assert.doesNotMatch(slack, /\\</, 'no backslash escape, which Slack does not honour');
+  const teams = issuerChange('/teams');
+  assert.doesNotMatch(teams.text!, /[<>]|& |(?<!\\)\|/);
+  assert.match(teams.text!, /&lt;https:\/\/evil\.example\/r\\\|Renew keystore/);
+  assert.match(teams.text!, /Evil &amp; Co/);
 });
 
 test('check --every, killed with SIGKILL: every printed outcome is in the database, and it opens clean', async () => {

@@ -14,7 +14,25 @@ import type { CheckOutcome, TargetSummary } from './check.js';
 export const EXPIRY_THRESHOLDS = [30, 14, 7, 1];
 
 export type ChangeKind =
-  'cert-rotated' | 'new-issuer' | 'host-key-changed' | 'failure' | 'recovery' | 'expiry';
+  'cert-rotated' | 'cert-alternating' | 'new-issuer' | 'host-key-changed' | 'failure' | 'recovery' | 'expiry';
+
+/**
+ * How long a target's certificates are remembered as "seen" (days): a swap to one seen within it
+ * (another node behind a load balancer, a renewal rolling out) is no rotation and no new issuer.
+ */
+export const CERT_MEMORY_DAYS = 30;
+
+/**
+ * What the history remembers of a target's certificates, for `changesBetween`: each leaf certificate
+ * it showed (by SHA-256 fingerprint) with its issuer, the fewest days left it was seen with (the
+ * expiry thresholds already told for it), and whether it was seen within CERT_MEMORY_DAYS.
+ */
+export interface CertMemory {
+  /** The certificates by fingerprint; `recent`: seen within CERT_MEMORY_DAYS. */
+  certs: Map<string, { issuer?: string; daysLeft?: number; recent: boolean }>;
+  /** How many certificates the last cert-alternating change of the target counted (within the memory). */
+  alternatingSaid?: number;
+}
 
 /** One change, as stored and as sent to webhooks. */
 export interface Change {
@@ -74,6 +92,14 @@ CREATE TABLE IF NOT EXISTS changes (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS changes_target_at ON changes (target, at);
+CREATE TABLE IF NOT EXISTS certs (
+  target TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  issuer TEXT,
+  days_left INTEGER,
+  last_at TEXT NOT NULL,
+  PRIMARY KEY (target, sha256)
+);
 CREATE TABLE IF NOT EXISTS deliveries (
   change_id INTEGER NOT NULL REFERENCES changes (id),
   webhook TEXT NOT NULL,
@@ -86,23 +112,43 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_at);
 `;
 
-/** The changes from the previous result of a target to this outcome (none for the first but a failure or an expiry). */
+/**
+ * The changes from the previous result of a target to this outcome (none for the first but a failure
+ * or an expiry). With `memory` (the target's certificates so far), a certificate seen recently is no
+ * rotation and its issuer no new issuer: the first swap back to one says once that the server
+ * alternates between N certificates; and each expiry threshold is told once per certificate, however
+ * often it comes and goes.
+ */
 export function changesBetween(
   prev: { ok: boolean; summary: TargetSummary } | undefined,
   o: CheckOutcome,
+  memory: CertMemory = { certs: new Map() },
 ): Omit<Change, 'id' | 'target' | 'url' | 'at' | 'labels'>[] {
   const s = o.summary;
   const p = prev?.summary;
   const out: Omit<Change, 'id' | 'target' | 'url' | 'at' | 'labels'>[] = [];
-  const rotated = !!(p?.certSha256 && s.certSha256 && p.certSha256 !== s.certSha256);
-  if (rotated)
+  const swapped = !!(p?.certSha256 && s.certSha256 && p.certSha256 !== s.certSha256);
+  const known = s.certSha256 ? memory.certs.get(s.certSha256) : undefined;
+  const recent = [...memory.certs].filter(([sha, c]) => c.recent && sha !== s.certSha256);
+  if (swapped && !known?.recent)
     out.push({
       kind: 'cert-rotated',
       text: `the server's certificate changed (SHA-256 ${p.certSha256!.slice(0, 23)}… → ${s.certSha256!.slice(0, 23)}…)`,
       from: p.certSha256!,
       to: s.certSha256!,
     });
-  if (p?.certIssuer && s.certIssuer && p.certIssuer !== s.certIssuer)
+  else if (swapped && recent.length + 1 !== memory.alternatingSaid) {
+    const n = recent.length + 1;
+    out.push({
+      kind: 'cert-alternating',
+      text: `the server alternates between ${n} certificates it showed in the last ${CERT_MEMORY_DAYS} days (nodes behind a load balancer, or a renewal under way): now SHA-256 ${s.certSha256!.slice(0, 23)}… again (was ${p.certSha256!.slice(0, 23)}…); further swaps among them are not told`,
+      from: p.certSha256!,
+      to: String(n),
+    });
+  }
+  const issuerSeen = (issuer: string) =>
+    [...memory.certs.values()].some((c) => c.recent && c.issuer === issuer);
+  if (p?.certIssuer && s.certIssuer && p.certIssuer !== s.certIssuer && !issuerSeen(s.certIssuer))
     out.push({
       kind: 'new-issuer',
       text: `the certificate has a new issuer: ${s.certIssuer} (was ${p.certIssuer}); is it in the tenant's keystore?`,
@@ -137,8 +183,8 @@ export function changesBetween(
       ...(prev.summary.diagnosis ? { from: prev.summary.diagnosis.id } : {}),
     });
   if (s.certDaysLeft !== undefined) {
-    // The smallest threshold now reached that the previous result (of the same certificate) had not.
-    const before = p?.certDaysLeft !== undefined && !rotated ? p.certDaysLeft : Infinity;
+    // The smallest threshold now reached that no earlier result of the same certificate had reached.
+    const before = known?.daysLeft ?? (p?.certDaysLeft !== undefined && !swapped ? p.certDaysLeft : Infinity);
     const crossed = EXPIRY_THRESHOLDS.filter((t) => s.certDaysLeft! <= t && before > t);
     const t = crossed.at(-1);
     if (t !== undefined)
@@ -160,6 +206,9 @@ export class History {
   private readonly insertChange: BetterSqlite3.Statement;
   private readonly insertDelivery: BetterSqlite3.Statement;
   private readonly lastOf: BetterSqlite3.Statement;
+  private readonly certsOf: BetterSqlite3.Statement;
+  private readonly lastAlternating: BetterSqlite3.Statement;
+  private readonly upsertCert: BetterSqlite3.Statement;
 
   constructor(
     readonly db: BetterSqlite3.Database,
@@ -176,6 +225,16 @@ export class History {
       'INSERT OR IGNORE INTO deliveries (change_id, webhook, next_at) VALUES (?, ?, ?)',
     );
     this.lastOf = db.prepare('SELECT ok, summary FROM results WHERE target = ? ORDER BY id DESC LIMIT 1');
+    this.certsOf = db.prepare('SELECT sha256, issuer, days_left, last_at FROM certs WHERE target = ?');
+    this.lastAlternating = db.prepare(
+      "SELECT body FROM changes WHERE target = ? AND kind = 'cert-alternating' AND at >= ? ORDER BY id DESC LIMIT 1",
+    );
+    // The fewest days left a certificate was seen with: the thresholds already told for it.
+    this.upsertCert = db.prepare(
+      `INSERT INTO certs (target, sha256, issuer, days_left, last_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (target, sha256) DO UPDATE SET issuer = excluded.issuer, last_at = excluded.last_at,
+         days_left = min(coalesce(days_left, excluded.days_left), coalesce(excluded.days_left, days_left))`,
+    );
   }
 
   /**
@@ -186,6 +245,10 @@ export class History {
     return this.db.transaction(() => {
       const last = this.lastOf.get(o.target.name) as { ok: number; summary: string } | undefined;
       const prev = last ? { ok: !!last.ok, summary: JSON.parse(last.summary) as TargetSummary } : undefined;
+      const memory = this.certMemory(o.target.name, o.at);
+      const s = o.summary;
+      if (s.certSha256)
+        this.upsertCert.run(o.target.name, s.certSha256, s.certIssuer ?? null, s.certDaysLeft ?? null, o.at);
       const { lastInsertRowid } = this.insertResult.run(
         o.target.name,
         o.target.url,
@@ -197,7 +260,7 @@ export class History {
         JSON.stringify(o.summary),
       );
       const changes: Change[] = [];
-      for (const c of changesBetween(prev, o)) {
+      for (const c of changesBetween(prev, o, memory)) {
         const change = { target: o.target.name, url: o.target.url, at: o.at, labels: o.target.labels, ...c };
         const { lastInsertRowid: id } = this.insertChange.run(
           lastInsertRowid,
@@ -211,6 +274,30 @@ export class History {
       }
       return changes;
     })();
+  }
+
+  /** What the history remembers of a target's certificates at `atIso` (see CertMemory). */
+  private certMemory(target: string, atIso: string): CertMemory {
+    const since = new Date(Date.parse(atIso) - CERT_MEMORY_DAYS * 86_400_000).toISOString();
+    const rows = this.certsOf.all(target) as {
+      sha256: string;
+      issuer: string | null;
+      days_left: number | null;
+      last_at: string;
+    }[];
+    const certs: CertMemory['certs'] = new Map(
+      rows.map((r) => [
+        r.sha256,
+        {
+          ...(r.issuer !== null ? { issuer: r.issuer } : {}),
+          ...(r.days_left !== null ? { daysLeft: r.days_left } : {}),
+          recent: r.last_at >= since,
+        },
+      ]),
+    );
+    const said = this.lastAlternating.get(target, since) as { body: string } | undefined;
+    const n = said ? Number((JSON.parse(said.body) as Change).to) : undefined;
+    return { certs, ...(n ? { alternatingSaid: n } : {}) };
   }
 
   /** Results and changes since `sinceIso` (of one target when given), oldest first. */

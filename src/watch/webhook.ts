@@ -38,6 +38,7 @@ const ICON: Record<Change['kind'], string> = {
   failure: '🔴',
   recovery: '🟢',
   'cert-rotated': '🔄',
+  'cert-alternating': '🔁',
   'new-issuer': '🏷️',
   'host-key-changed': '🔑',
   expiry: '⏳',
@@ -48,19 +49,43 @@ export function changeLine(c: Change): string {
   return `${c.target}: ${c.text}`;
 }
 
-/** The request body of a change in a webhook's format. */
+/**
+ * Text for Slack's `text` field: Slack's own escaping, `&`, `<` and `>` as `&amp;`, `&lt;`, `&gt;`
+ * and nothing else (api.slack.com/reference/surfaces/formatting#escaping), so that text from a
+ * server (a certificate's subject) cannot be a link (`<url|label>`) or a mention (`<!channel>`).
+ */
+export function slackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Text for a Teams MessageCard's `title` and `text`, which Teams reads as Markdown with some HTML:
+ * `&`, `<`, `>` as HTML entities, and the Markdown marks that make links, images, emphasis, code
+ * and headings (backslash, ` * _ [ ] ~ # |) behind a backslash, so that foreign text shows as written and
+ * cannot be a link (`[label](url)`) or an HTML tag.
+ */
+export function teamsText(text: string): string {
+  return text
+    .replace(/[\\`*_[\]~#|]/g, '\\$&')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+/** The request body of a change in a webhook's format (Slack's and Teams' text escaped by their rules). */
 export function webhookBody(c: Change, format: WebhookFormat): unknown {
   const line = `${ICON[c.kind]} linkdoctor: ${changeLine(c)}`;
   switch (format) {
     case 'slack':
-      return { text: `${line}\n${c.url}` };
+      return { text: slackText(`${line}\n${c.url}`) };
     case 'teams':
       return {
         '@type': 'MessageCard',
         '@context': 'https://schema.org/extensions',
+        // The notification's plain text: shown as is.
         summary: line,
-        title: `linkdoctor: ${c.target}`,
-        text: `${c.text}\n\n${c.url}`,
+        title: teamsText(`linkdoctor: ${c.target}`),
+        text: `${teamsText(c.text)}\n\n${teamsText(c.url)}`,
       };
     default:
       return { event: 'linkdoctor.change', change: c };
