@@ -139,7 +139,7 @@ export const SIGNAL_TYPES = {
     "probe: leaf | chain (which certificate is past its end date: the server's own, or an intermediate or root of its chain)",
   'probe.status':
     'probe: the HTTP status the probe itself received from the endpoint (a fact, not a reading of text)',
-  'ssh.hostkey': 'probe: changed | unknown',
+  'ssh.hostkey': 'probe: changed | unknown | revoked',
   'ssh.auth': 'probe: refused',
   'ssh.algorithms': 'probe: no-common',
   'smtp.port': 'probe: blocked (port 25 unreachable while 587 or 465 answers)',
@@ -407,8 +407,12 @@ export interface SshFinding {
   >;
   /** The key the server showed; `line` is its known_hosts line. */
   hostKey?: { type: string; sha256: string; md5: string; line: string };
-  /** The key held against --known-hosts (absent without the flag). */
-  knownHosts?: 'match' | 'changed' | 'unknown';
+  /** The key held against --known-hosts (absent without the flag); revoked: an @revoked line holds it. */
+  knownHosts?: 'match' | 'changed' | 'unknown' | 'revoked';
+  /** The @revoked line holding the server's key. */
+  revokedLine?: number;
+  /** @cert-authority lines naming this host (CA keys; host certificates are not checked). */
+  certAuthorities?: { line: number; type: string; sha256: string }[];
   knownHostsFile?: string;
   /** The file's lines for this host and key type: the stored key when it changed. */
   storedKeys?: { line: number; type: string; sha256: string }[];

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { hostKeyOf, keyTypeOfAlgorithm, md5Fingerprint, sha256Fingerprint } from '../src/ssh/host-key.js';
-import { checkHostKey, hostField, knownKeyTypes, parseKnownHosts } from '../src/ssh/known-hosts.js';
+import { jschHostKeyOrder } from '../src/ssh/algorithms.js';
+import {
+  certAuthorityNote,
+  checkHostKey,
+  hostField,
+  judgeHostKeys,
+  knownKeyTypes,
+  parseKnownHosts,
+} from '../src/ssh/known-hosts.js';
 
 /** A key blob of a type: the wire format is the type string, then the key's own fields. */
 function blob(type: string, seed: string): Buffer {
@@ -100,4 +108,61 @@ test('wildcards and negations, markers and broken lines', () => {
     file.problems.map((p) => p.line),
     [3, 4],
   );
+});
+
+test('@revoked: the key is revoked whatever other line holds it; @cert-authority lines are named, never host keys', () => {
+  const file = parseKnownHosts(
+    [
+      `@revoked [sftp.example.com]:2222 ssh-ed25519 ${b64(ED)}`,
+      `[sftp.example.com]:2222 ssh-ed25519 ${b64(ED)}`,
+      `@cert-authority *.example.com ssh-rsa ${b64(RSA)}`,
+    ].join('\n'),
+  );
+  const revoked = checkHostKey(file, 'sftp.example.com', 2222, ED);
+  assert.equal(revoked.verdict, 'revoked');
+  assert.equal(revoked.revokedLine, 1);
+  // A revoked line for another host, or with another key, revokes nothing here.
+  assert.equal(checkHostKey(file, 'sftp.example.com', 22, ED).verdict, 'unknown');
+  assert.equal(checkHostKey(file, 'sftp.example.com', 2222, OLD).verdict, 'changed');
+  // The CA line is no host key (an ssh-rsa key of the host stays unknown), but it is said.
+  const ca = checkHostKey(file, 'sftp.example.com', 22, RSA);
+  assert.equal(ca.verdict, 'unknown');
+  assert.deepEqual(
+    ca.certAuthorities.map((c) => c.line),
+    [3],
+  );
+  assert.match(
+    certAuthorityNote(ca, 'kh')!,
+    /kh holds an @cert-authority line .*line 3, ssh-rsa.*JSch version/,
+  );
+  assert.equal(certAuthorityNote(checkHostKey(file, 'other.test', 22, RSA), 'kh'), undefined);
+});
+
+test('the one judgement: the key JSch negotiates with the file (its types first), the others as notes', () => {
+  // JSch (mwiede Session.java, prefer_known_host_key_types): the types the file holds go first.
+  assert.deepEqual(jschHostKeyOrder(['ssh-rsa']).current.slice(0, 2), ['rsa-sha2-512', 'rsa-sha2-256']);
+  assert.equal(jschHostKeyOrder([]).current[0], 'ssh-ed25519');
+  const offered = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-ed25519'];
+  const keys = [RSA, ED];
+  // The right ed25519 line and a wrong rsa line: JSch asks for ed25519 first, as the server offers it.
+  const wrongRsa = hostKeyOf(blob('ssh-rsa', 'wrong'));
+  const mixed = parseKnownHosts(
+    `sftp.example.com ssh-ed25519 ${b64(ED)}\nsftp.example.com ssh-rsa ${b64(wrongRsa)}\n`,
+  );
+  const m = judgeHostKeys(mixed, 'sftp.example.com', 22, keys, offered);
+  assert.equal(m.key, ED);
+  assert.equal(m.check.verdict, 'match');
+  assert.equal(m.jschAlgorithm, 'ssh-ed25519');
+  assert.deepEqual(
+    m.others.map((o) => [o.key.type, o.check.verdict]),
+    [['ssh-rsa', 'changed']],
+  );
+  // Only the rsa line: JSch asks for rsa-sha2-512 first, and the file matches it.
+  const rsaOnly = parseKnownHosts(`sftp.example.com ssh-rsa ${b64(RSA)}\n`);
+  const r = judgeHostKeys(rsaOnly, 'sftp.example.com', 22, keys, offered);
+  assert.equal(r.key, RSA);
+  assert.equal(r.check.verdict, 'match');
+  assert.equal(r.jschAlgorithm, 'rsa-sha2-512');
+  // An empty file: JSch's own first choice the server offers.
+  assert.equal(judgeHostKeys(parseKnownHosts(''), 'sftp.example.com', 22, keys, offered).key, ED);
 });

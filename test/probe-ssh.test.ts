@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -336,5 +345,106 @@ test('known-hosts add refuses a changed key; check says changed', { skip }, asyn
   assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 1);
   const check = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', file]);
   assert.equal(check.status, 1);
-  assert.match(check.stdout, /changed: [\s\S]*HostKey has been changed/);
+  assert.match(check.stdout.replace(/\s+/g, ' '), /changed: .*HostKey has been changed/);
 });
+
+/** The server's key of a type as a known_hosts key field pair: "ssh-rsa AAAA...". */
+const hostKey = (name: string) =>
+  readFileSync(join(dir, `${name}.pub`), 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
+
+test('@revoked: check and the probe say revoked, add refuses it (attack 27)', { skip }, async () => {
+  const where = `[127.0.0.1]:${port}`;
+  // The key marked revoked, and (as an earlier add left it) trusted on the next line too.
+  const file = knownHosts('kh-revoked', `@revoked ${where} ${hostKey('host_ed25519')}\n${serverLine()}\n`);
+  const check = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', file]);
+  assert.equal(check.status, 1, check.stdout);
+  assert.match(
+    check.stdout.replace(/\s+/g, ' '),
+    / revoked: \S*kh-revoked marks the server's ssh-ed25519 key @revoked \(line 1\)/,
+  );
+  const json = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', file, '--json']);
+  assert.equal((JSON.parse(json.stdout) as { verdict: string }).verdict, 'revoked');
+  const p = await probe('/', '--known-hosts', file);
+  assert.equal(p.status, 1);
+  assert.match(
+    step(p.json, 'ssh').detail,
+    /the host key is revoked: .*line 1 marks the server's ssh-ed25519 key/,
+  );
+  assert.equal(p.json.ssh!.knownHosts, 'revoked');
+
+  const only = knownHosts('kh-revoked-only', `@revoked ${where} ${hostKey('host_ed25519')}\n`);
+  const before = readFileSync(only, 'utf8');
+  const add = await cli(['known-hosts', 'add', `127.0.0.1:${port}`, '--known-hosts', only]);
+  assert.equal(add.status, 1, add.stdout);
+  assert.match(
+    add.stdout.replace(/\s+/g, ' '),
+    /Nothing added: \S+ marks the server's ssh-ed25519 key @revoked \(line 1\)/,
+  );
+  assert.equal(readFileSync(only, 'utf8'), before);
+});
+
+test('@cert-authority only: unknown, and the CA line is named', { skip }, async () => {
+  const file = knownHosts('kh-ca', `@cert-authority [127.0.0.1]:${port} ${hostKey('other_ed25519')}\n`);
+  const check = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', file]);
+  assert.equal(check.status, 1);
+  assert.match(check.stdout, /^unknown: /m);
+  assert.match(
+    check.stdout.replace(/\s+/g, ' '),
+    /holds an @cert-authority line for this host \(line 1, ssh-ed25519 SHA256:/,
+  );
+  const p = await probe('/', '--known-hosts', file);
+  assert.match(step(p.json, 'ssh').detail, /@cert-authority line/);
+});
+
+test(
+  'several host keys: check and the probe judge the key JSch negotiates with the file (attack 13)',
+  { skip },
+  async () => {
+    const where = `[127.0.0.1]:${port}`;
+    const wrongRsa = join(dir, 'wrong_rsa');
+    if (!existsSync(wrongRsa)) keygen(wrongRsa, 'rsa');
+    const verdicts = async (file: string) => {
+      const check = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', file, '--json']);
+      const p = await probe('/', '--known-hosts', file);
+      return {
+        check: (JSON.parse(check.stdout) as { verdict: string }).verdict,
+        checkStatus: check.status,
+        probe: p.json.ssh!.knownHosts,
+        probeKey: p.json.ssh!.hostKey!.type,
+        jsch: p.json.ssh!.algorithms!.serverHostKey!.jschPicks,
+      };
+    };
+    // The right ed25519 line and a wrong rsa line: JSch asks for ed25519 first; both say match.
+    const mixed = knownHosts('kh-mixed', `${serverLine()}\n${where} ${hostKey('wrong_rsa')}\n`);
+    assert.deepEqual(await verdicts(mixed), {
+      check: 'match',
+      checkStatus: 0,
+      probe: 'match',
+      probeKey: 'ssh-ed25519',
+      jsch: 'ssh-ed25519',
+    });
+    const text = await cli(['known-hosts', 'check', `127.0.0.1:${port}`, '--known-hosts', mixed]);
+    assert.match(text.stdout.replace(/\s+/g, ' '), /Note: the ssh-rsa key is changed/);
+    // Only the right rsa line: JSch asks for rsa-sha2-512 first (the type the file holds).
+    const rsa = knownHosts('kh-rsa', `${where} ${hostKey('host_rsa')}\n`);
+    assert.deepEqual(await verdicts(rsa), {
+      check: 'match',
+      checkStatus: 0,
+      probe: 'match',
+      probeKey: 'ssh-rsa',
+      jsch: 'rsa-sha2-512',
+    });
+    // Only a wrong rsa line: both say changed.
+    const wrong = knownHosts('kh-wrong-rsa', `${where} ${hostKey('wrong_rsa')}\n`);
+    assert.deepEqual(await verdicts(wrong), {
+      check: 'changed',
+      checkStatus: 1,
+      probe: 'changed',
+      probeKey: 'ssh-rsa',
+      jsch: 'rsa-sha2-512',
+    });
+  },
+);

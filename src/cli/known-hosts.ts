@@ -10,10 +10,12 @@ import { jsonText, printable } from '../report/printable.js';
 import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
 import { scanHostKeys, type ScannedHost } from '../ssh/keyscan.js';
 import {
-  checkHostKey,
+  certAuthorityNote,
   defaultKnownHostsFile,
   hostField,
+  judgeHostKeys,
   parseKnownHosts,
+  type HostKeysJudgement,
   type KnownHostsCheck,
   type KnownHostsFile,
   type KnownHostsVerdict,
@@ -124,11 +126,26 @@ interface KeyReport {
   line: string;
   verdict: KnownHostsVerdict;
   stored: KnownHostsCheck['stored'];
+  /** The @revoked line holding this key. */
+  revokedLine?: number;
+  /** The key the platform's client (JSch) would negotiate with this file: the overall verdict is its. */
+  jsch: boolean;
 }
 
-function keyReports(file: KnownHostsFile, host: string, port: number, scanned: ScannedHost): KeyReport[] {
-  return scanned.keys.map((key) => {
-    const check = checkHostKey(file, host, port, key);
+/** Every key of the server with its verdict, and the one judgement (judgeHostKeys) the probe makes too. */
+function keyReports(
+  file: KnownHostsFile,
+  host: string,
+  port: number,
+  scanned: ScannedHost,
+): { keys: KeyReport[]; judged: HostKeysJudgement } {
+  const judged = judgeHostKeys(file, host, port, scanned.keys, scanned.offered);
+  const checks = new Map([
+    [judged.key, judged.check],
+    ...judged.others.map((o) => [o.key, o.check] as const),
+  ]);
+  const keys = scanned.keys.map((key) => {
+    const check = checks.get(key)!;
     return {
       type: key.type,
       sha256: sha256Fingerprint(key.blob),
@@ -136,14 +153,11 @@ function keyReports(file: KnownHostsFile, host: string, port: number, scanned: S
       line: check.lineToAdd,
       verdict: check.verdict,
       stored: check.stored,
+      ...(check.revokedLine ? { revokedLine: check.revokedLine } : {}),
+      jsch: key === judged.key,
     };
   });
-}
-
-/** changed if any key type changed (a client that asks for that type fails); else match if any matches. */
-function overall(keys: KeyReport[]): KnownHostsVerdict {
-  if (keys.some((k) => k.verdict === 'changed')) return 'changed';
-  return keys.some((k) => k.verdict === 'match') ? 'match' : 'unknown';
+  return { keys, judged };
 }
 
 /**
@@ -185,11 +199,15 @@ function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: st
   const out = [`${c.bold(printable(where))}  ${c.dim(printable(scanned.banner ?? ''))}`];
   for (const k of keys) {
     const verdict =
-      k.verdict === 'match'
-        ? c.green(`in ${file} (line ${k.stored.find((s) => s.sha256 === k.sha256)?.line})`)
-        : k.verdict === 'changed'
-          ? c.red(`CHANGED: ${file} holds ${k.stored.map((s) => `${s.sha256} (line ${s.line})`).join(', ')}`)
-          : c.yellow(`not in ${file}`);
+      k.verdict === 'revoked'
+        ? c.red(`REVOKED in ${file} (line ${k.revokedLine})`)
+        : k.verdict === 'match'
+          ? c.green(`in ${file} (line ${k.stored.find((s) => s.sha256 === k.sha256)?.line})`)
+          : k.verdict === 'changed'
+            ? c.red(
+                `CHANGED: ${file} holds ${k.stored.map((s) => `${s.sha256} (line ${s.line})`).join(', ')}`,
+              )
+            : c.yellow(`not in ${file}`);
     out.push(`  ${k.type.padEnd(width)}  ${k.sha256}  ${verdict}`);
   }
   // The sentence wrapped to 100 columns; the lines to add below it stay whole.
@@ -203,7 +221,7 @@ function render(where: string, scanned: ScannedHost, keys: KeyReport[], file: st
  */
 function printLines(host: string, port: number, scanned: ScannedHost, json: boolean | undefined): void {
   const where = hostField(host, port);
-  const keys = keyReports({ entries: [], problems: [] }, host, port, scanned);
+  const { keys } = keyReports({ entries: [], problems: [] }, host, port, scanned);
   if (json) {
     const out = {
       host,
@@ -242,25 +260,66 @@ export async function knownHostsAdd(
   if (await failed(host, port, scanned, f)) return;
   // Read again: the file may have changed during the scan.
   const file = readKnownHostsToAdd(to);
-  const keys = keyReports(file, host, port, scanned);
+  const { keys } = keyReports(file, host, port, scanned);
   const changed = keys.filter((k) => k.verdict === 'changed');
-  const added = changed.length ? [] : keys.filter((k) => k.verdict === 'unknown');
+  const revoked = keys.filter((k) => k.verdict === 'revoked');
+  const added = changed.length || revoked.length ? [] : keys.filter((k) => k.verdict === 'unknown');
   if (added.length) {
     const sep = file.text && !file.text.endsWith('\n') ? '\n' : '';
     await writeFileAtomic(to, file.text + sep + added.map((k) => `${k.line}\n`).join(''), { mode: 0o644 });
   }
-  process.exitCode = changed.length ? 1 : 0;
+  process.exitCode = changed.length || revoked.length ? 1 : 0;
   if (f.json) {
     const json = { host, port, banner: scanned.banner, file: to, keys, added: added.map((k) => k.line) };
     process.stdout.write(`${jsonText(json, 2)}\n`);
     return;
   }
-  const note = changed.length
-    ? `Nothing added: ${to} holds another key for ${where}. If the change is expected (confirmed with the server's administrator), remove the old line and run this again; otherwise the server is not the one you know.`
-    : added.length
-      ? `Added ${added.length} line${added.length > 1 ? 's' : ''} to ${to}. Confirm the fingerprints with the server's administrator before trusting them; through the Cloud Connector, the tenant's Known Hosts (SSH) must name the virtual host instead.`
-      : `Nothing to add: ${to} already holds every key of ${where}.`;
+  const note = revoked.length
+    ? `Nothing added: ${to} marks the server's ${revoked.map((k) => `${k.type} key @revoked (line ${k.revokedLine})`).join(' and ')}: a revoked key must never be trusted (ssh: "REVOKED HOST KEY DETECTED"). Ask the server's administrator why the server still shows it.`
+    : changed.length
+      ? `Nothing added: ${to} holds another key for ${where}. If the change is expected (confirmed with the server's administrator), remove the old line and run this again; otherwise the server is not the one you know.`
+      : added.length
+        ? `Added ${added.length} line${added.length > 1 ? 's' : ''} to ${to}. Confirm the fingerprints with the server's administrator before trusting them; through the Cloud Connector, the tenant's Known Hosts (SSH) must name the virtual host instead.`
+        : `Nothing to add: ${to} already holds every key of ${where}.`;
   process.stdout.write(fitText(render(where, scanned, keys, to, note)));
+}
+
+/**
+ * The check's sentence: the verdict of the key JSch would negotiate with this file (judgeHostKeys),
+ * then the other keys' verdicts that differ, and what @cert-authority lines the file holds.
+ */
+function checkNote(file: string, where: string, keys: KeyReport[], judged: HostKeysJudgement): string {
+  const c = judged.check;
+  const k = keys.find((r) => r.jsch)!;
+  const jsch =
+    keys.length > 1
+      ? `Judged on the ${k.type} key: the one the platform's SFTP adapter (JSch) negotiates with this file.`
+      : '';
+  const head =
+    c.verdict === 'revoked'
+      ? `revoked: ${file} marks the server's ${k.type} key @revoked (line ${c.revokedLine}): it must never be accepted (the platform: "revoked HostKey"; ssh: "REVOKED HOST KEY DETECTED"). Ask the server's administrator why the server still shows it.`
+      : c.verdict === 'match'
+        ? `match: ${file} knows ${where}.`
+        : c.verdict === 'changed'
+          ? `changed: the server's key differs from the one ${file} holds (the platform: "HostKey has been changed"). Confirm the new fingerprint with the server's administrator, then replace the old line.`
+          : `unknown: ${file} has no key for ${where} (the platform: "reject HostKey").`;
+  const others = judged.others
+    .filter((o) => o.check.verdict !== c.verdict)
+    .map((o) => `the ${o.key.type} key is ${o.check.verdict}`);
+  const notes = [
+    others.length
+      ? `Note: ${others.join(', ')} (a client that asks for that type first, such as OpenSSH with a HostKeyAlgorithms setting, meets that).`
+      : '',
+    certAuthorityNote(c, file) ? `Note: ${certAuthorityNote(c, file)}.` : '',
+  ].filter(Boolean);
+  const toAdd =
+    c.verdict === 'unknown'
+      ? `\nThe lines to add, once confirmed:\n${keys
+          .filter((r) => r.verdict === 'unknown')
+          .map((r) => `  ${r.line}`)
+          .join('\n')}`
+      : '';
+  return `${[head, jsch, ...notes].filter(Boolean).join(' ')}${toAdd}`;
 }
 
 export async function knownHostsCheck(target: string, f: Flags & { knownHosts?: string }): Promise<void> {
@@ -271,19 +330,27 @@ export async function knownHostsCheck(target: string, f: Flags & { knownHosts?: 
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
   if (await failed(host, port, scanned, f)) return;
-  const keys = keyReports(readKnownHostsToCheck(file, f.knownHosts !== undefined), host, port, scanned);
-  const verdict = overall(keys);
+  const { keys, judged } = keyReports(
+    readKnownHostsToCheck(file, f.knownHosts !== undefined),
+    host,
+    port,
+    scanned,
+  );
+  const verdict = judged.check.verdict;
   process.exitCode = verdict === 'match' ? 0 : 1;
   if (f.json) {
-    const json = { host, port, banner: scanned.banner, file: file, verdict, keys };
+    const json = {
+      host,
+      port,
+      banner: scanned.banner,
+      file: file,
+      verdict,
+      ...(judged.jschAlgorithm ? { jschAlgorithm: judged.jschAlgorithm } : {}),
+      keys,
+      ...(judged.check.certAuthorities.length ? { certAuthorities: judged.check.certAuthorities } : {}),
+    };
     process.stdout.write(`${jsonText(json, 2)}\n`);
     return;
   }
-  const note =
-    verdict === 'match'
-      ? `match: ${file} knows ${where}.`
-      : verdict === 'changed'
-        ? `changed: the server's key differs from the one ${file} holds (the platform: "HostKey has been changed"). Confirm the new fingerprint with the server's administrator, then replace the old line.`
-        : `unknown: ${file} has no key for ${where} (the platform: "reject HostKey"). The lines to add, once confirmed:\n${keys.map((k) => `  ${k.line}`).join('\n')}`;
-  process.stdout.write(fitText(render(where, scanned, keys, file, note)));
+  process.stdout.write(fitText(render(where, scanned, keys, file, checkNote(file, where, keys, judged))));
 }

@@ -3,16 +3,24 @@
 // connection runs through the steps; the login waits for its step so that each step times its own part.
 import { randomBytes } from 'node:crypto';
 import type { AuthHandlerMiddleware, Client, SFTPWrapper } from 'ssh2';
-import { ALGORITHM_KINDS, type AlgorithmsFinding, judgeAlgorithm, jschSentence } from '../ssh/algorithms.js';
+import {
+  ALGORITHM_KINDS,
+  type AlgorithmsFinding,
+  judgeAlgorithm,
+  jschHostKeyOrder,
+  jschSentence,
+} from '../ssh/algorithms.js';
 import { md5Fingerprint, sha256Fingerprint } from '../ssh/host-key.js';
 import {
-  checkHostKey,
+  certAuthorityNote,
+  judgeHostKeys,
   knownHostsLine,
   knownKeyTypes,
   parseKnownHosts,
+  type HostKeysJudgement,
   type KnownHostsCheck,
 } from '../ssh/known-hosts.js';
-import { algorithmsOfKeyType, openTransport, type TransportFailure } from '../ssh/transport.js';
+import { openTransport, ssh2HostKeyAlgorithms, type TransportFailure } from '../ssh/transport.js';
 import type { SshFinding } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
@@ -61,8 +69,14 @@ function transportOutcome(f: TransportFailure, where: string): StepOutcome {
 }
 
 function hostKeyOutcome(c: KnownHostsCheck, file: string, type: string, sha256: string): StepOutcome {
+  if (c.verdict === 'revoked') {
+    const detail = `the host key is revoked: ${file} line ${c.revokedLine} marks the server's ${type} key ${sha256} @revoked (JSch: "revoked HostKey"; ssh: "REVOKED HOST KEY DETECTED"): it must never be accepted, whatever other line holds it; ask the server's administrator why the server still shows it`;
+    return { ok: false, detail, signals: [{ type: 'ssh.hostkey', value: 'revoked' }], text: detail };
+  }
   const notes: string[] = [];
   if (c.otherTypes.length) notes.push(`it holds ${c.otherTypes.join(', ')} keys for this host`);
+  const ca = certAuthorityNote(c, file);
+  if (ca) notes.push(ca);
   if (c.sameKeyElsewhere.length)
     notes.push(
       `this very key is stored for ${c.sameKeyElsewhere.map((e) => `${e.hosts} (line ${e.line})`).join(', ')}: the line must name the host as the channel writes it`,
@@ -203,28 +217,32 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
 
   const sshStep = async (signal: AbortSignal): Promise<StepOutcome> => {
     const known = o.knownHosts ? parseKnownHosts(o.knownHosts.text) : undefined;
-    // Like OpenSSH and JSch, ask first for the key types known_hosts holds for this host.
-    const prefer = known ? knownKeyTypes(known, target.host, target.port).flatMap(algorithmsOfKeyType) : [];
-    let check: KnownHostsCheck | undefined;
+    const knownTypes = known ? knownKeyTypes(known, target.host, target.port) : [];
+    // Ask in JSch's order, reordered for the key types known_hosts holds (jschHostKeyOrder): the
+    // server then shows the key the platform's client would get, and that key is judged.
+    const jschOrder = jschHostKeyOrder(knownTypes);
+    const prefer = known ? ssh2HostKeyAlgorithms([...jschOrder.current, ...jschOrder.deprecated]) : [];
+    let judged: HostKeysJudgement | undefined;
     const t = await openTransport({
       address: ctx.addresses[0]!,
       port: target.port,
       timeoutMs: opts.timeoutMs,
       signal,
       ...(prefer.length ? { hostKeyAlgorithms: { prefer } } : {}),
-      acceptHostKey: (key) => {
+      acceptHostKey: (key, offered) => {
         if (!known) return true;
-        check = checkHostKey(known, target.host, target.port, key);
-        return check.verdict === 'match';
+        judged = judgeHostKeys(known, target.host, target.port, [key], offered);
+        return judged.check.verdict === 'match';
       },
       authHandler,
     });
+    const check = judged?.check;
     client = t.client;
     client?.once('close', () => (closedEarly = true));
     if (t.banner) finding.banner = t.banner;
     if (ALGORITHM_KINDS.every((k) => t.offered[k]))
       finding.algorithms = Object.fromEntries(
-        ALGORITHM_KINDS.map((k) => [k, judgeAlgorithm(k, t.offered[k]!, t.agreed?.[k])]),
+        ALGORITHM_KINDS.map((k) => [k, judgeAlgorithm(k, t.offered[k]!, t.agreed?.[k], knownTypes)]),
       ) as AlgorithmsFinding;
     if (t.hostKey) {
       const { type, blob } = t.hostKey;
@@ -239,6 +257,8 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
       finding.knownHosts = check.verdict;
       finding.knownHostsFile = o.knownHosts.file;
       if (check.stored.length) finding.storedKeys = check.stored;
+      if (check.revokedLine) finding.revokedLine = check.revokedLine;
+      if (check.certAuthorities.length) finding.certAuthorities = check.certAuthorities;
       if (check.otherTypes.length) finding.otherKeyTypes = check.otherTypes;
       if (check.sameKeyElsewhere.length) finding.sameKeyElsewhere = check.sameKeyElsewhere;
     }

@@ -1,5 +1,7 @@
 // The algorithms a server offers, against those Cloud Integration's SSH client (JSch) can agree on:
 // by default, or only with the channel's "Enable Support for Deprecated Algorithms".
+import { keyTypeOfAlgorithm } from './host-key.js';
+
 export type AlgorithmKind = 'kex' | 'serverHostKey' | 'cipher' | 'mac';
 
 /** ok: agreed by default; deprecated: only with the deprecated-algorithms option; none: never. */
@@ -74,9 +76,36 @@ export const ALGORITHM_KINDS = Object.keys(JSCH) as AlgorithmKind[];
 /** Names in a KEXINIT that are extension flags, not algorithms (ext-info-s, kex-strict-s-v00@openssh.com). */
 const PSEUDO = /^(?:ext-info-[cs]|kex-strict-[cs]-v00@openssh\.com)$/;
 
-export function judgeAlgorithm(kind: AlgorithmKind, offered: string[], agreed?: string): AlgorithmFinding {
+/**
+ * JSch's server_host_key proposal for a host, in its order: the algorithms of the key types its
+ * known_hosts holds for the host come first, the rest after, each group in JSch's own order.
+ * Source: mwiede/jsch Session.java send_kexinit() (`prefer_known_host_key_types`, "yes" by default
+ * in JSch.java since jsch-0.1.62 of the fork, commit 44394bd1): it takes
+ * `getHostKeyRepository().getHostKey("[host]:port", null)` (every line naming the host, @revoked and
+ * @cert-authority lines too), moves each algorithm whose key type (rsa-sha2-* -> ssh-rsa) one of them
+ * has to the front, and appends the others. The server then takes the first one it also offers
+ * (RFC 4253 7.1). `knownTypes`: known_hosts key types for the host (known-hosts.ts knownKeyTypes).
+ */
+export function jschHostKeyOrder(knownTypes: string[]): { current: string[]; deprecated: string[] } {
+  const reorder = (list: string[]) => [
+    ...list.filter((a) => knownTypes.includes(keyTypeOfAlgorithm(a))),
+    ...list.filter((a) => !knownTypes.includes(keyTypeOfAlgorithm(a))),
+  ];
+  return { current: reorder(JSCH.serverHostKey.current), deprecated: reorder(JSCH.serverHostKey.deprecated) };
+}
+
+/**
+ * What JSch can agree on for one kind. `knownTypes` (serverHostKey only): the key types known_hosts
+ * holds for the host, which JSch asks for first (jschHostKeyOrder).
+ */
+export function judgeAlgorithm(
+  kind: AlgorithmKind,
+  offered: string[],
+  agreed?: string,
+  knownTypes: string[] = [],
+): AlgorithmFinding {
   const real = offered.filter((a) => !PSEUDO.test(a));
-  const { current, deprecated } = JSCH[kind];
+  const { current, deprecated } = kind === 'serverHostKey' ? jschHostKeyOrder(knownTypes) : JSCH[kind];
   const pick = (list: string[]) => list.find((a) => real.includes(a));
   const byDefault = pick(current);
   const withOption = byDefault ?? pick(deprecated);

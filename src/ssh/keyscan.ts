@@ -7,6 +7,8 @@ export interface ScannedHost {
   banner?: string;
   /** The keys, the one a default client gets first. */
   keys: HostKey[];
+  /** The server's host-key algorithms, in its order (its KEXINIT). */
+  offered: string[];
   failure?: TransportFailure;
 }
 
@@ -14,7 +16,12 @@ export async function scanHostKeys(host: string, port: number, timeoutMs: number
   const reject = () => false;
   const first = await openTransport({ address: host, port, timeoutMs, acceptHostKey: reject });
   if (!first.hostKey)
-    return { keys: [], ...(first.banner ? { banner: first.banner } : {}), failure: first.failure! };
+    return {
+      keys: [],
+      offered: first.offered.serverHostKey ?? [],
+      ...(first.banner ? { banner: first.banner } : {}),
+      failure: first.failure!,
+    };
   const seen = new Set([first.hostKey.type]);
   const more: string[] = [];
   for (const algorithm of first.offered.serverHostKey ?? []) {
@@ -37,5 +44,6 @@ export async function scanHostKeys(host: string, port: number, timeoutMs: number
   return {
     ...(first.banner ? { banner: first.banner } : {}),
     keys: [first.hostKey, ...others.flatMap((t) => (t.hostKey ? [t.hostKey] : []))],
+    offered: first.offered.serverHostKey ?? [],
   };
 }

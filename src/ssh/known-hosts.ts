@@ -1,9 +1,18 @@
 // OpenSSH known_hosts, as the platform's Known Hosts (SSH) artifact and JSch read it: plain and
-// hashed (|1|salt|hash) host names, [host]:port for ports other than 22, one key per line.
+// hashed (|1|salt|hash) host names, [host]:port for ports other than 22, one key per line, and the
+// @revoked and @cert-authority markers (sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT").
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type HostKey, sha256Fingerprint } from './host-key.js';
+import { judgeAlgorithm } from './algorithms.js';
+import { type HostKey, keyTypeOfAlgorithm, sha256Fingerprint } from './host-key.js';
+
+/**
+ * sshd(8): "@cert-authority, to indicate that the line contains a certification authority (CA) key"
+ * (host certificates signed by it are trusted), "@revoked, to indicate that the key contained on the
+ * line is revoked and must not ever be accepted".
+ */
+export type KnownHostsMarker = '@cert-authority' | '@revoked';
 
 export interface KnownHostsEntry {
   /** 1-based line number in the file. */
@@ -12,6 +21,8 @@ export interface KnownHostsEntry {
   hosts: string;
   type: string;
   blob: Buffer;
+  /** A marked line is not a host key of the host: a revoked key, or a CA's key. */
+  marker?: KnownHostsMarker;
 }
 
 export interface KnownHostsFile {
@@ -20,10 +31,15 @@ export interface KnownHostsFile {
   problems: { line: number; message: string }[];
 }
 
-export type KnownHostsVerdict = 'match' | 'changed' | 'unknown';
+/** revoked: an @revoked line holds this very key (OpenSSH and JSch refuse it, whatever else the file says). */
+export type KnownHostsVerdict = 'match' | 'changed' | 'unknown' | 'revoked';
 
 export interface KnownHostsCheck {
   verdict: KnownHostsVerdict;
+  /** The @revoked line holding this key (verdict revoked). */
+  revokedLine?: number;
+  /** @cert-authority lines naming this host: CA keys, not host keys (see certAuthorityNote). */
+  certAuthorities: { line: number; type: string; sha256: string }[];
   /** The lines holding a key of the server key's type for this host: the stored key when it changed. */
   stored: { line: number; type: string; sha256: string }[];
   /** Key types the file holds for this host other than the server key's (a client prefers those). */
@@ -35,7 +51,7 @@ export interface KnownHostsCheck {
 }
 
 /** The markers OpenSSH puts before a line's host field. */
-const MARKERS = new Set(['@cert-authority', '@revoked']);
+const MARKERS = new Set<string>(['@cert-authority', '@revoked'] satisfies KnownHostsMarker[]);
 
 /**
  * The key of a line, when it is one: base64 of an SSH wire-format blob whose first field is the key
@@ -51,7 +67,8 @@ function keyBlob(type: string, key: string | undefined): Buffer | undefined {
 
 /**
  * Parses an OpenSSH known_hosts file: one `host[,host...] key-type base64-key [comment]` line per key;
- * comments, blank lines and @cert-authority/@revoked lines are skipped; anything else is a problem.
+ * @cert-authority and @revoked lines are entries with their marker; comments and blank lines are
+ * skipped; anything else is a problem.
  */
 export function parseKnownHosts(text: string): KnownHostsFile {
   const entries: KnownHostsEntry[] = [];
@@ -72,7 +89,7 @@ export function parseKnownHosts(text: string): KnownHostsFile {
       problems.push({ line, message: 'not a "host key-type base64-key" line' });
       return;
     }
-    if (!marker) entries.push({ line, hosts, type, blob });
+    entries.push({ line, hosts, type, blob, ...(marker ? { marker: fields[0] as KnownHostsMarker } : {}) });
   });
   return { entries, problems };
 }
@@ -119,9 +136,11 @@ export function entryNamesHost(entry: KnownHostsEntry, host: string, port: numbe
 }
 
 /**
- * Holds a server key against the file as JSch does: a line for this host and key type with this key
- * is a match; with another key the key changed ("HostKey has been changed"); no line for this host
- * and type leaves it unknown ("reject HostKey").
+ * Holds a server key against the file as JSch and OpenSSH do: an @revoked line naming the host with
+ * this key makes it revoked ("revoked HostKey", JSch Session.checkHost; ssh: "REVOKED HOST KEY
+ * DETECTED"), whatever else the file holds; else a line for this host and key type with this key is
+ * a match; with another key the key changed ("HostKey has been changed"); no line for this host and
+ * type leaves it unknown ("reject HostKey"). @cert-authority lines hold no host key: they are listed.
  */
 export function checkHostKey(
   file: KnownHostsFile,
@@ -129,27 +148,93 @@ export function checkHostKey(
   port: number,
   key: HostKey,
 ): KnownHostsCheck {
-  const forHost = file.entries.filter((e) => entryNamesHost(e, host, port));
+  const named = file.entries.filter((e) => entryNamesHost(e, host, port));
+  const forHost = named.filter((e) => !e.marker);
+  const revoked = named.find((e) => e.marker === '@revoked' && e.blob.equals(key.blob));
   const sameType = forHost.filter((e) => e.type === key.type);
-  const verdict: KnownHostsVerdict = sameType.some((e) => e.blob.equals(key.blob))
-    ? 'match'
-    : sameType.length
-      ? 'changed'
-      : 'unknown';
+  const verdict: KnownHostsVerdict = revoked
+    ? 'revoked'
+    : sameType.some((e) => e.blob.equals(key.blob))
+      ? 'match'
+      : sameType.length
+        ? 'changed'
+        : 'unknown';
+  const summary = (e: KnownHostsEntry) => ({ line: e.line, type: e.type, sha256: sha256Fingerprint(e.blob) });
   return {
     verdict,
-    stored: sameType.map((e) => ({ line: e.line, type: e.type, sha256: sha256Fingerprint(e.blob) })),
+    ...(revoked ? { revokedLine: revoked.line } : {}),
+    certAuthorities: named.filter((e) => e.marker === '@cert-authority').map(summary),
+    stored: sameType.map(summary),
     otherTypes: [...new Set(forHost.filter((e) => e.type !== key.type).map((e) => e.type))],
     sameKeyElsewhere: file.entries
-      .filter((e) => !forHost.includes(e) && e.blob.equals(key.blob))
+      .filter((e) => !e.marker && !named.includes(e) && e.blob.equals(key.blob))
       .map((e) => ({ line: e.line, hosts: e.hosts })),
     lineToAdd: knownHostsLine(host, port, key),
   };
 }
 
-/** The key types the file holds for a host: a client like OpenSSH or JSch asks the server for those first. */
+/**
+ * The key types the file holds for a host, marked lines too: JSch asks the server for those first
+ * (algorithms.ts jschHostKeyOrder), as OpenSSH does.
+ */
 export function knownKeyTypes(file: KnownHostsFile, host: string, port: number): string[] {
   return [...new Set(file.entries.filter((e) => entryNamesHost(e, host, port)).map((e) => e.type))];
+}
+
+/** The one known_hosts judgement of a server for a file, shared by `known-hosts check` and the probe. */
+export interface HostKeysJudgement {
+  /** The key the platform's client (JSch) would negotiate with this file: the verdict is its. */
+  key: HostKey;
+  check: KnownHostsCheck;
+  /** The host-key algorithm JSch would pick (absent when the server offers none JSch knows). */
+  jschAlgorithm?: string;
+  /** The server's other keys with their own verdicts: notes (a client asking for them first meets those). */
+  others: { key: HostKey; check: KnownHostsCheck }[];
+}
+
+/**
+ * Judges a server on the key the platform's SFTP adapter (JSch) would negotiate with this file: the
+ * first of JSch's host-key algorithms, reordered to prefer the key types the file holds for the host
+ * (algorithms.ts jschHostKeyOrder), that the server offers. `keys`: the server keys seen (one or all);
+ * `offered`: the server's host-key algorithms from its KEXINIT. When none of the keys is of the type
+ * JSch would pick, the first key is judged.
+ */
+export function judgeHostKeys(
+  file: KnownHostsFile,
+  host: string,
+  port: number,
+  keys: HostKey[],
+  offered: string[],
+): HostKeysJudgement {
+  const jschAlgorithm = judgeAlgorithm(
+    'serverHostKey',
+    offered,
+    undefined,
+    knownKeyTypes(file, host, port),
+  ).jschPicks;
+  const type = jschAlgorithm && keyTypeOfAlgorithm(jschAlgorithm);
+  const key = keys.find((k) => k.type === type) ?? keys[0]!;
+  return {
+    key,
+    check: checkHostKey(file, host, port, key),
+    ...(jschAlgorithm ? { jschAlgorithm } : {}),
+    others: keys.filter((k) => k !== key).map((k) => ({ key: k, check: checkHostKey(file, host, port, k) })),
+  };
+}
+
+/**
+ * What a file's @cert-authority lines for a host mean here, or undefined when it has none. Sources:
+ * sshd(8) for the marker; mwiede/jsch verifies host certificates against such lines since jsch-2.28.0
+ * (OpenSshCertificateHostKeyVerifier, commit d8a5d81d) and ignores them as host keys since jsch-2.28.6
+ * (KnownHosts.check, commit dac7a9c8; before, a CA line of the server key's type reads as a changed
+ * key). SAP does not publish which JSch version a tenant's SFTP adapter runs, so whether it honours
+ * them is not known here; this tool does not check host certificates.
+ */
+export function certAuthorityNote(check: KnownHostsCheck, file: string): string | undefined {
+  const ca = check.certAuthorities;
+  if (!ca.length) return undefined;
+  const lines = ca.map((c) => `line ${c.line}, ${c.type} ${c.sha256}`).join('; ');
+  return `${file} holds ${ca.length > 1 ? `${ca.length} @cert-authority lines` : 'an @cert-authority line'} for this host (${lines}): a CA key that OpenSSH trusts for host certificates it signed, not a host key; linkdoctor does not check host certificates, and whether the tenant's SFTP adapter honours the line depends on its JSch version (mwiede JSch verifies host certificates from 2.28.0 on; SAP does not publish the version a tenant runs)`;
 }
 
 /** The user's known_hosts file, where OpenSSH's ssh reads it: ~/.ssh/known_hosts (HOME on Unix). */

@@ -15,8 +15,11 @@ export interface TransportOptions {
   signal?: AbortSignal;
   /** Host-key algorithms to ask for first (the key types a known_hosts holds), or only these. */
   hostKeyAlgorithms?: { prefer: string[] } | { only: string[] };
-  /** Accepts the host key or rejects it; a rejection ends the connection. */
-  acceptHostKey: (key: HostKey) => boolean;
+  /**
+   * Accepts the host key or rejects it; a rejection ends the connection. `offered`: the server's
+   * host-key algorithms (its KEXINIT), in its order.
+   */
+  acceptHostKey: (key: HostKey, offered: string[]) => boolean;
   /** Called for each login attempt once the key exchange is done (ssh2's authHandler). */
   authHandler?: AuthHandlerMiddleware;
 }
@@ -53,6 +56,11 @@ export const IMPLICIT_MAC = '<implicit>';
 /** The host-key algorithms ssh2 implements: only these can be asked for. */
 const SSH2_HOST_KEY_ALGORITHMS =
   /^(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)|rsa-sha2-(?:256|512)|ssh-rsa|ssh-dss)$/;
+
+/** The host-key algorithms of a list that ssh2 implements, in the list's order. */
+export function ssh2HostKeyAlgorithms(list: string[]): string[] {
+  return list.filter((a) => SSH2_HOST_KEY_ALGORITHMS.test(a));
+}
 
 /** The algorithms that sign with a key of a known_hosts key type. */
 export function algorithmsOfKeyType(type: string): string[] {
@@ -213,7 +221,7 @@ export function openTransport(o: TransportOptions): Promise<Transport> {
         },
         hostVerifier: (blob: Buffer) => {
           t.hostKey = hostKeyOf(blob);
-          if (o.acceptHostKey(t.hostKey)) return true;
+          if (o.acceptHostKey(t.hostKey, t.offered.serverHostKey ?? [])) return true;
           rejected = t.hostKey;
           return false;
         },
