@@ -463,6 +463,18 @@ test('malformed input: truncated JSON, binary garbage, a 100 MB line; reported w
   assert.match(l.stderr, /long\.log:2 \(byte \d+\): a line of 100\.0 MB: only its first 1\.0 MB was read/);
 });
 
+test('a long line of many literals is scanned in linear time (the worst adversarial text of the bench, cut to 900 KB)', () => {
+  // 28,000 "certificate"s on one line: each was held against the same patterns over the whole
+  // line, so the scan of 4 MB of it had not ended after 120 s. A hang bound, not a timing.
+  const unit = `certificate ${'='.repeat(20)}`;
+  const r = runCli(['scan', '--jsonl', '--no-progress', file('literals.log', `${unit.repeat(28_000)}\n`)], {
+    timeout: 120_000,
+  });
+  assertClean(r);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+});
+
 test('exit codes and usage: 0 when nothing is found, 2 for an unreadable input (the others still scanned) or clashing flags', () => {
   const quiet = runCli(['scan', file('quiet.log', '2024-05-01 10:00:00 INFO all good\n')]);
   assert.equal(quiet.status, 0, quiet.stderr);

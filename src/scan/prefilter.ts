@@ -412,6 +412,19 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
     let nl = 0;
     let text = '';
     let statuses: string[] | undefined;
+    // What is known of that line, each worked out once: whether a pattern holds, which checks
+    // failed, whether it is plain and an event of its own. A line with N literals was otherwise
+    // held N times against the same patterns over its whole length (quadratic: a 4 MB line of
+    // "certificate ====" had not been scanned after 120 s).
+    const held = new Map<RegExp, boolean>();
+    const failed = new Set<LineCheck>();
+    let notPlain: boolean | undefined;
+    let isolated: boolean | undefined;
+    const holds = (re: RegExp) => {
+      let h = held.get(re);
+      if (h === undefined) held.set(re, (h = re.test(text)));
+      return h;
+    };
     return matcher().scanLines(buf, from, to, (lineStart, line, _start, id) => {
       const check = checks[id];
       if (check === undefined) return false;
@@ -423,15 +436,23 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
           // As the event's text would end, were it this line alone.
           text = buf.toString('latin1', lineStart, nl).trimEnd();
           statuses = undefined;
+          held.clear();
+          failed.clear();
+          notPlain = undefined;
+          isolated = undefined;
         }
+        if (failed.has(check)) return false;
         if (
-          !check.patterns.some((re) => re.test(text)) &&
+          !check.patterns.some(holds) &&
           !check.statuses.some((re) => (statuses ??= statusesIn(text)).some((c) => re.test(c))) &&
           // Not plain ASCII: latin1 is not what the matcher reads (UTF-8), so no telling here.
-          !NOT_PLAIN.test(text) &&
-          (!check.spanning || (isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
-        )
+          !(notPlain ??= NOT_PLAIN.test(text)) &&
+          (!check.spanning ||
+            (isolated ??= isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
+        ) {
+          failed.add(check);
           return false;
+        }
       }
       hits.push(lineStart, line);
       return true;

@@ -34,7 +34,9 @@ export type WorkerReply =
  * but it does not pay at two cores: on the 200 MB bench log, four alternating pairs at load 8-9,
  * one worker took 11.2-15.1 s wall and 7.9-8.6 s CPU against 9.5-11.5 s and 6.0-7.2 s in one
  * thread, and 20-40 MB more memory (at load 11-14 it won on wall time by taking more of a
- * crowded machine: 26-41 s against 28-52 s, CPU alike).
+ * crowded machine: 26-41 s against 28-52 s, CPU alike). Session 7, two alternating pairs at load
+ * 2.6-3.2: one worker 11.1-11.7 s wall and 6.8-7.1 s CPU against 10.1-10.4 s and 5.9-6.4 s in one
+ * thread (165-172 MB against 155-157 MB peak RSS), the same --jsonl output.
  */
 export function workerCount(bytes: number | undefined): number {
   const set = process.env.LINKDOCTOR_SCAN_WORKERS;
