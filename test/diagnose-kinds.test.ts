@@ -143,3 +143,28 @@ examples:
   const shipped = await lintKb(BUILTIN_KB);
   assert.deepEqual(shipped.warnings, []);
 });
+
+test("a clock time's milliseconds are no HTTP status, for the reader and the knowledge base's patterns", () => {
+  const facts = (text: string) => diagnose(kb, { text }).facts;
+  // log4j/logback (comma), ISO 8601 (dot, with a T and a zone), syslog-like: every fraction a status-like number
+  for (const text of [
+    '2024-05-02 10:00:01,503 ERROR [pool-3] java.net.SocketTimeoutException: Read timed out',
+    '2024-05-02T10:00:01.404Z error while polling the SFTP server: Auth fail',
+    '[10:00:01.401] HTTP client: connection refused',
+    '10:00:01.403 status code check skipped; java.net.ConnectException: Connection refused',
+  ]) {
+    assert.equal(facts(text).status, undefined, text);
+    assert.ok(!diagnose(kb, { text }).diagnoses.some((d) => /-(401|403|404|503)$/.test(d.id)), text);
+  }
+  // in-cert-validity's pattern reads a 401 as a word: not the milliseconds before an expiry message
+  const expired = diagnose(kb, {
+    text: '2024-05-02 10:00:01.401 ERROR javax.net.ssl.SSLHandshakeException: certificate expired',
+  });
+  assert.ok(
+    !expired.diagnoses[0]?.evidence.some((e) => /\b401\b/.test(e.text)),
+    JSON.stringify(expired.diagnoses[0]?.evidence),
+  );
+  // a real status next to a time is still read
+  assert.equal(facts('10:00:01,503 HTTP/1.1 503 Service Unavailable').status, 503);
+  assert.equal(facts('at 10:00:01.250 the receiver returned HTTP 401').status, 401);
+});

@@ -296,8 +296,9 @@ test('event keys: times, threads, UUIDs, MPL ids and hex ids masked; statuses, p
   };
   assert.equal(ms('403', 'Job 7 failed'), ms('017', 'Job 7 failed'));
   assert.equal(ms('503', 'Job 7 failed'), ms('404', 'Job 7 failed'));
+  // Milliseconds are never a status (maskTimeFractions): ",503 Service Unavailable" is the reason alone.
   const sure = (t: string) => `2024-05-01 10:00:01,${t} Service Unavailable`;
-  assert.notEqual(
+  assert.equal(
     eventKey(sure('503'), undefined, keepsTime(pf, Buffer.from(sure('503')))),
     eventKey(sure('404'), undefined, keepsTime(pf, Buffer.from(sure('404')))),
   );

@@ -12,7 +12,7 @@ import type {
   InferredDirection,
   Signal,
 } from '../types.js';
-import { extractSignals, factsOf } from './signals.js';
+import { extractSignals, factsOf, maskTimeFractions } from './signals.js';
 
 /** Below this a match is noise, not a diagnosis. */
 export const MIN_CONFIDENCE = 0.3;
@@ -341,8 +341,9 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   // The text is read with its control sequences blanked (same length): "\x1b[31mjavax.net..." names
   // javax.net..., not net.... Evidence and signal details quote `shown`, the original, at the same
   // offsets, so a report still shows what was there (printable() makes it visible, never acting).
+  // The milliseconds of a clock time are read as zeros: never a status (maskTimeFractions).
   const shown = incident.text ?? '';
-  const text = blankControls(shown);
+  const text = maskTimeFractions(blankControls(shown));
   const lower = lowerText(text);
   const reader = kb.readerLiterals;
   const may = (re: RegExp) => {

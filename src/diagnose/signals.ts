@@ -176,6 +176,21 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
 ];
 
+/** A clock time with a fraction of a second: "10:00:01,503", "T10:00:01.401Z". */
+const TIME_FRACTION = /(?<![\d:])(\d{1,2}:\d{2}:\d{2}[.,])(\d{1,9})(?!\d)/g;
+
+/**
+ * `text` with the fractions of its clock times as zeros, same length: the milliseconds of a log
+ * line's time ("10:00:01,503 ERROR", "10:00:01.401 ... certificate expired") are no HTTP status,
+ * for the status reader and the knowledge base's patterns alike. The same string when it has none.
+ */
+export function maskTimeFractions(text: string): string {
+  TIME_FRACTION.lastIndex = 0;
+  return TIME_FRACTION.test(text)
+    ? text.replace(TIME_FRACTION, (_m, time: string, fraction: string) => time + '0'.repeat(fraction.length))
+    : text;
+}
+
 /**
  * How many matches of one pattern are read: the first hundreds say all a diagnosis needs, and a
  * text of 50,000 URLs or statuses would otherwise cost seconds in signals nobody reads.
@@ -340,7 +355,7 @@ export function statusesIn(text: string): string[] {
  */
 export function statusReadings(text: string): Signal[] {
   const signals = new SignalSet();
-  statusSignals(text, signals, () => true);
+  statusSignals(maskTimeFractions(text), signals, () => true);
   return signals.list;
 }
 

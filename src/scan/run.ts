@@ -91,8 +91,8 @@ function judge(c: Candidate, { kb, best }: Selection): Verdict {
 /**
  * Whether an event (its bytes) keeps its leading time in the text it is judged by: when a symptom
  * may read it (Prefilter.readsBefore), a status code's literal only when the status reader reads
- * something else there than in the text with the time masked (a time's milliseconds ",503" before
- * "Service Unavailable" are read; ",403 ERROR" are not, and most times hold some status code).
+ * something else there than in the text with the time masked (it never reads a time's milliseconds,
+ * see maskTimeFractions, and most times hold some status code's literal).
  */
 export function keepsTime(pf: Prefilter, bytes: Uint8Array): KeepsTime {
   return (length, judged) =>
