@@ -210,7 +210,13 @@ export function renderDiagnose(
   // Evidence, facts and details quote what strangers wrote: printable from here on.
   const result = printableDeep(diagnosed);
   const entryOf = options.entryOf;
-  const opts = { ...options, ...(entryOf ? { entryOf: (id: string) => printableDeep(entryOf(id)) } : {}) };
+  // Only the fixes and causes the report reads: the whole entry would also read its lazily compiled
+  // patterns and lazily parsed guidance, every one of them (55 M instructions of a cold run).
+  const entryPart = (id: string) => {
+    const e = entryOf?.(id);
+    return e && printableDeep({ fixes: e.fixes, causes: e.causes });
+  };
+  const opts = { ...options, ...(entryOf ? { entryOf: entryPart } : {}) };
   const out: string[] = [];
   const [top, ...rest] = result.diagnoses;
   const facts = factsLine(result.facts, c);
