@@ -13,7 +13,7 @@ import { loadInventory, selectTargets } from '../watch/inventory.js';
 import { ModuleOptions } from '../watch/options.js';
 import { checkJson, checkJunit, checkMarkdown, renderLine, renderTotals } from '../watch/report.js';
 import { Watcher } from '../watch/watcher.js';
-import { Deliverer, parseWebhook } from '../watch/webhook.js';
+import { Deliverer, parseWebhook, WEBHOOK_ARGV_WARNING, webhookFromEnv } from '../watch/webhook.js';
 import { fitText } from '../report/width.js';
 
 export interface CheckFlags {
@@ -27,6 +27,7 @@ export interface CheckFlags {
   db?: string | boolean;
   every?: string;
   webhook?: string[];
+  webhookEnv?: string[];
   kb?: string[];
 }
 
@@ -65,9 +66,15 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     throw new UserError('--every takes a duration from 1s to 7d, such as 5m');
   if (everyMs !== undefined && forms)
     throw new UserError('--every prints lines: it takes no --json, --junit or --markdown');
-  const webhooks = (f.webhook ?? []).map(parseWebhook);
+  const webhooks = [
+    ...(f.webhook ?? []).map((w) => parseWebhook(w)),
+    ...(f.webhookEnv ?? []).map((v) => parseWebhook(webhookFromEnv(v))),
+  ];
   if (webhooks.length && !f.db)
-    throw new UserError('--webhook needs --db (changes are found against the history)');
+    throw new UserError(
+      `${f.webhook?.length ? '--webhook' : '--webhook-env'} needs --db (changes are found against the history)`,
+    );
+  if (f.webhook?.length) process.stderr.write(`linkdoctor: ${WEBHOOK_ARGV_WARNING}\n`);
   const inventory = await loadInventory(file);
   const targets = selectTargets(inventory.targets, f.only);
   if (!targets.length) throw new UserError(`no target of ${file} matches ${(f.only ?? []).join(' and ')}`);

@@ -142,6 +142,11 @@ program
     'send each change here: json (default), slack= or teams= (repeatable; needs --db)',
     collect,
   )
+  .option(
+    '--webhook-env <[format=]VAR>',
+    'as --webhook, the URL read from the environment variable VAR (kept out of ps and the history)',
+    collect,
+  )
   .addOption(kbOption())
   .addHelpText(
     'after',
@@ -322,6 +327,11 @@ program
   .option(
     '--webhook <[format=]url>',
     'with --inventory: send each change here: json, slack= or teams= (repeatable)',
+    collect,
+  )
+  .option(
+    '--webhook-env <[format=]VAR>',
+    'as --webhook, the URL read from the environment variable VAR (kept out of ps and the history)',
     collect,
   )
   .option(

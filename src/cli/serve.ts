@@ -24,27 +24,31 @@ export interface ServeFlags {
   every?: string;
   db?: string;
   webhook?: string[];
+  webhookEnv?: string[];
   probeWorkers?: number;
 }
 
-/** The watch room's options from --inventory, --every, --db and --webhook (checked here: usage errors). */
+/** The watch room's options from --inventory, --every, --db, --webhook and --webhook-env (checked here: usage errors). */
 async function watchOptions(f: ServeFlags): Promise<WatchServeOptions> {
   if (!f.inventory) {
-    if (f.every || f.db || f.webhook?.length)
-      throw new UserError('--every, --db and --webhook go with --inventory');
+    if (f.every || f.db || f.webhook?.length || f.webhookEnv?.length)
+      throw new UserError('--every, --db, --webhook and --webhook-env go with --inventory');
     return {};
   }
   const { parseDuration } = await import('../watch/duration.js');
-  const { parseWebhook } = await import('../watch/webhook.js');
+  const { parseWebhook, WEBHOOK_ARGV_WARNING, webhookFromEnv } = await import('../watch/webhook.js');
   const everyMs = f.every === undefined ? undefined : parseDuration(f.every);
   if (f.every !== undefined && (everyMs === undefined || everyMs < 1000 || everyMs > 7 * 86_400_000))
     throw new UserError('--every takes a duration from 1s to 7d, such as 5m');
   for (const w of f.webhook ?? []) parseWebhook(w);
+  if (f.webhook?.length) process.stderr.write(`linkdoctor: ${WEBHOOK_ARGV_WARNING}\n`);
+  // The URLs of --webhook-env are read here and kept in memory only: never printed nor stored.
+  const webhooks = [...(f.webhook ?? []), ...(f.webhookEnv ?? []).map((v) => webhookFromEnv(v))];
   return {
     inventory: f.inventory,
     ...(everyMs !== undefined ? { everyMs } : {}),
     ...(f.db ? { db: f.db } : {}),
-    ...(f.webhook?.length ? { webhooks: f.webhook } : {}),
+    ...(webhooks.length ? { webhooks } : {}),
   };
 }
 

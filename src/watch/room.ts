@@ -18,7 +18,7 @@ export interface WatchServeOptions {
   everyMs?: number;
   /** The history database; default: defaultDbPath(). */
   db?: string;
-  /** `[json|slack|teams=]URL` of each webhook. */
+  /** `[json|slack|teams=]URL` of each webhook (from --webhook, or the variable of --webhook-env). */
   webhooks?: string[];
   concurrency?: number;
   perHost?: number;
@@ -45,7 +45,7 @@ export const watchRoom: FastifyPluginAsync = async (app) => {
     return;
   }
   const inventory = await loadInventory(o.inventory);
-  const webhooks = (o.webhooks ?? []).map(parseWebhook);
+  const webhooks = (o.webhooks ?? []).map((w) => parseWebhook(w));
   const history = await openHistory(
     o.db ?? defaultDbPath(),
     webhooks.map((w) => w.key),

@@ -14,25 +14,52 @@ export interface Webhook {
   format: WebhookFormat;
   /** What the history stores: a hash of the URL, never the URL. */
   key: string;
-  /** How messages name it: its format and host, never its path (it may hold a token). */
+  /** How messages name it: its format and host ("slack webhook hooks.slack.com"), never its path (a token). */
   label: string;
 }
 
-/** A webhook from `[json|slack|teams=]URL` (http or https). Throws UserError, without echoing the URL. */
-export function parseWebhook(raw: string): Webhook {
+/**
+ * A webhook from `[json|slack|teams=]URL` (http or https). `from` names where `raw` came from in the
+ * errors ("--webhook", "--webhook-env VAR"). Throws UserError, without echoing the URL.
+ */
+export function parseWebhook(raw: string, from = '--webhook'): Webhook {
   const m = /^(json|slack|teams)=(.*)$/s.exec(raw);
   const format = (m?.[1] ?? 'json') as WebhookFormat;
   let url: URL;
   try {
     url = new URL(m ? m[2]! : raw);
   } catch {
-    throw new UserError('--webhook takes [json|slack|teams=]URL, and that is not a URL');
+    throw new UserError(`${from} takes [json|slack|teams=]URL, and that is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new UserError(`--webhook takes an http or https URL, not ${url.protocol}`);
+    throw new UserError(`${from} takes an http or https URL, not ${url.protocol}`);
   const key = createHash('sha256').update(url.href).digest('hex').slice(0, 16);
-  return { url, format, key, label: `${format} webhook to ${url.host}` };
+  return { url, format, key, label: `${format} webhook ${url.host}` };
 }
+
+/**
+ * `--webhook-env [json|slack|teams=]VAR`: the webhook whose URL the environment variable VAR holds,
+ * so that the URL (a token, for Slack and Teams) stays out of the process list and the shell's
+ * history. Returns the `[format=]URL` that --webhook would take. Throws UserError naming VAR, never
+ * its value.
+ */
+export function webhookFromEnv(spec: string, env: NodeJS.ProcessEnv = process.env): string {
+  const m = /^(json|slack|teams)=(.*)$/s.exec(spec);
+  const name = m ? m[2]! : spec;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new UserError(
+      `--webhook-env takes [json|slack|teams=]VAR, the name of an environment variable holding the URL, not "${name.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}"`,
+    );
+  const value = env[name];
+  if (!value) throw new UserError(`--webhook-env ${name}: the environment variable ${name} is not set`);
+  const raw = m ? `${m[1]}=${value.trim()}` : value.trim();
+  parseWebhook(raw, `--webhook-env ${name} (the variable's value)`);
+  return raw;
+}
+
+/** The warning for a webhook URL on the command line: the process list and the shell's history show it. */
+export const WEBHOOK_ARGV_WARNING =
+  "warning: --webhook puts the webhook's URL, a secret for Slack and Teams, in the process list and the shell's history: give it with --webhook-env VAR";
 
 const ICON: Record<Change['kind'], string> = {
   failure: '🔴',
@@ -103,6 +130,15 @@ export interface DeliveryOptions {
 
 export const DEFAULT_DELIVERY: DeliveryOptions = { attempts: 8, backoffMs: 2000, timeoutMs: 10_000 };
 
+/** "20 ms", "2 s", "4 min": a wait as a person reads it. */
+function waitText(ms: number): string {
+  return ms < 1000
+    ? `${ms} ms`
+    : ms < 120_000
+      ? `${Math.round(ms / 1000)} s`
+      : `${Math.round(ms / 60_000)} min`;
+}
+
 /** Sends the due deliveries of a history, one at a time (so that none is sent twice at once). */
 export class Deliverer {
   private readonly byKey: Map<string, Webhook>;
@@ -113,8 +149,11 @@ export class Deliverer {
     private readonly history: History,
     webhooks: Webhook[],
     private readonly opts: DeliveryOptions = DEFAULT_DELIVERY,
-    /** Told of each delivery given up, in one sentence. */
-    private readonly onGiveUp: (sentence: string) => void = () => undefined,
+    /**
+     * Told of each failed attempt and of each delivery given up, in one sentence that names the
+     * webhook by its format and host only ("slack webhook hooks.slack.com: HTTP 500 ...").
+     */
+    private readonly tell: (sentence: string) => void = () => undefined,
   ) {
     this.byKey = new Map(webhooks.map((w) => [w.key, w]));
   }
@@ -145,7 +184,7 @@ export class Deliverer {
           signal: AbortSignal.timeout(this.opts.timeoutMs),
         });
         await r.body?.cancel();
-        if (r.status < 200 || r.status > 299) error = `answered ${r.status}`;
+        if (r.status < 200 || r.status > 299) error = `HTTP ${r.status}`;
       } catch (e) {
         const cause = (e as { cause?: { code?: string } }).cause?.code;
         error = (e as Error).name === 'TimeoutError' ? 'no answer in time' : (cause ?? 'the request failed');
@@ -157,15 +196,17 @@ export class Deliverer {
       }
       const attempts = d.attempts + 1;
       const giveUp = attempts >= this.opts.attempts;
+      const waitMs = this.opts.backoffMs * 2 ** (attempts - 1);
       this.history.delivered(d.change.id, d.webhook, {
         ok: false,
         error,
-        ...(giveUp ? {} : { nextAt: Date.now() + this.opts.backoffMs * 2 ** (attempts - 1) }),
+        ...(giveUp ? {} : { nextAt: Date.now() + waitMs }),
       });
-      if (giveUp)
-        this.onGiveUp(
-          `the ${hook.label} ${error} ${attempts} times: change ${d.change.id} (${d.change.target}) not delivered`,
-        );
+      this.tell(
+        giveUp
+          ? `${hook.label}: ${error}, ${attempts} attempts: change ${d.change.id} (${d.change.target}) not delivered, given up`
+          : `${hook.label}: ${error} (attempt ${attempts} of ${this.opts.attempts}; again in ${waitText(waitMs)})`,
+      );
     }
     return sent;
   }
