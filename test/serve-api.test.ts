@@ -53,7 +53,13 @@ const scenario = (name: string) => lab.scenarios.find((s) => s.name === name)!;
 
 describe('POST /api/probe', () => {
   let app: FastifyInstance;
-  before(async () => (app = await server()));
+  // The lab's Basic-auth server is the one host its password is bound to (serve-secrets.test.ts).
+  before(
+    async () =>
+      (app = await server({
+        secretTargets: [`LINKDOCTOR_TEST_PASSWORD=${new URL(scenario('basic-auth').url).host}`],
+      })),
+  );
   after(() => app.close());
 
   test('a lab server with an unknown CA: the same JSON as `probe --json`', async () => {
@@ -311,7 +317,12 @@ describe('DNS rebinding between the target check and the probe', () => {
     await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
     const port = (peer.address() as { port: number }).port;
     process.env.LINKDOCTOR_TEST_OAUTH_SECRET = 'not-a-real-secret';
-    const app = await server({ allowTargets: ['127.0.0.1'], resolve });
+    const app = await server({
+      allowTargets: ['127.0.0.1'],
+      resolve,
+      secretTargets: ['LINKDOCTOR_TEST_OAUTH_SECRET=token.rebind.test,api.rebind.test'],
+      plainHttpCredentials: true,
+    });
     try {
       const r = await post(app, '/api/probe', {
         url: `http://api.rebind.test:${port}/`,

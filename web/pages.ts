@@ -389,6 +389,8 @@ const PROTOCOLS: Protocol[] = [
 /** What /api/probe/options says of this server. */
 interface ProbeServer {
   secrets: string[];
+  /** Each secret name with the hosts it may be sent to (--secret-targets); none: no request may use it. */
+  secretHosts?: Record<string, string[]>;
   files: boolean;
   redirects: boolean;
 }
@@ -420,7 +422,17 @@ function control(id: string, f: Field, server: ProbeServer): HTMLElement {
           'show-suggestions': true,
           style: 'width:100%',
         },
-        server.secrets.map((n) => h('ui5-suggestion-item', { text: n })),
+        server.secrets.map((n) => {
+          // A password or client secret goes only to the hosts it is bound to; a file's password goes nowhere.
+          const hosts = server.secretHosts?.[n] ?? [];
+          const sent = f.name === 'passwordEnv' || f.name === 'oauthSecretEnv';
+          return h('ui5-suggestion-item', {
+            text: n,
+            ...(sent
+              ? { 'additional-text': hosts.length ? `only to ${hosts.join(', ')}` : 'bound to no host' }
+              : {}),
+          });
+        }),
       );
       break;
     default:

@@ -13,7 +13,7 @@ import {
   withProbeFlags,
   withTimeout,
 } from './probe-flags.js';
-import { sizeOption, targetsOption } from './serve-flags.js';
+import { secretTargetsOption, sizeOption, targetsOption } from './serve-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const kbOption = () =>
@@ -317,6 +317,15 @@ program
     '--allow-targets <list>',
     'hosts, addresses and CIDRs the API may probe, comma-separated (repeatable)',
     (v: string, prev?: string[]) => targetsOption(v, prev),
+  )
+  .option(
+    '--secret-targets <VAR=hosts>',
+    'LINKDOCTOR_VAR=host[:port][,host...]: the only hosts a probe request may send that secret to (repeatable)',
+    secretTargetsOption,
+  )
+  .option(
+    '--plain-http-credentials',
+    'let a probe request send Basic credentials or an OAuth secret over http://, or a password over plain FTP (in clear text)',
   )
   .option('--inventory <file>', 'check this inventory on a schedule; /metrics shows its latest outcomes')
   .option(

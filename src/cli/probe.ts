@@ -10,7 +10,7 @@ import { parseTarget, splitUserOption } from '../probe/target.js';
 import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
-import { jsonText } from '../report/printable.js';
+import { jsonText, printable } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
 import { defaultKnownHostsFile } from '../ssh/known-hosts.js';
 import { loadTrustStore } from '../trust/store.js';
@@ -249,9 +249,37 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
   };
 }
 
+/**
+ * The warnings of a probe that sends a secret in clear text (http://): the user named the host, so it
+ * is allowed, but said. One line each: Basic credentials, the OAuth client secret, the OAuth token.
+ */
+export function clearTextWarnings(opts: ProbeOptions): string[] {
+  const out: string[] = [];
+  const t = parseTarget(opts.target);
+  const origin = `http://${t.url.host}`;
+  if (t.scheme === 'http' && opts.http.auth && 'password' in opts.http.auth)
+    out.push(
+      `the password of ${opts.http.auth.user} goes to ${origin} in clear text (http://, not https://): anyone on the way can read it`,
+    );
+  if (opts.oauth) {
+    const token = new URL(opts.oauth.tokenUrl);
+    if (token.protocol === 'http:')
+      out.push(
+        `the OAuth client secret goes to http://${token.host} in clear text (http://, not https://): anyone on the way can read it`,
+      );
+    if (t.scheme === 'http')
+      out.push(
+        `the OAuth token goes to ${origin} in clear text (http://, not https://): anyone on the way can read it`,
+      );
+  }
+  return out;
+}
+
 export async function probeCommand(target: string, f: ProbeFlags): Promise<void> {
   const kb = await loadKb({ dirs: f.kb ?? [] });
-  const result = await probe(kb, await probeOptions(target, f));
+  const opts = await probeOptions(target, f);
+  for (const w of clearTextWarnings(opts)) process.stderr.write(printable(`linkdoctor: warning: ${w}\n`));
+  const result = await probe(kb, opts);
   process.stdout.write(
     f.json
       ? `${jsonText(probeJson(result), 2)}\n`

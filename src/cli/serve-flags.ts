@@ -1,6 +1,7 @@
 // The flags of `linkdoctor serve` that need parsing, kept apart from the server so that main.ts can
 // name them without loading fastify.
 import { UserError } from '../errors.js';
+import { addSecretTargets } from '../serve/secret-targets.js';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -33,3 +34,12 @@ export const targetsOption = (v: string, prev: string[] = []) => [
     .map((s) => s.trim())
     .filter(Boolean),
 ];
+
+/**
+ * `--secret-targets LINKDOCTOR_VAR=host[:port][,host...]` (repeatable): each entry checked here (a
+ * usage error names what is wrong), kept as written for the server to bind.
+ */
+export function secretTargetsOption(v: string, prev: string[] = []): string[] {
+  addSecretTargets(v);
+  return [...prev, v];
+}

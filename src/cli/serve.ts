@@ -17,6 +17,8 @@ export interface ServeFlags {
   host: string;
   maxUpload?: number;
   allowTargets?: string[];
+  secretTargets?: string[];
+  plainHttpCredentials?: boolean;
   kb?: string[];
   lab?: boolean;
   serviceKey?: string;
@@ -66,6 +68,8 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
     kbDirs: f.kb ?? [],
     maxUploadBytes: f.maxUpload ?? DEFAULT_MAX_UPLOAD,
     allowTargets: f.allowTargets ?? [],
+    secretTargets: f.secretTargets ?? [],
+    ...(f.plainHttpCredentials ? { plainHttpCredentials: true } : {}),
     ...(await watchOptions(f)),
     ...(f.probeWorkers !== undefined ? { probeWorkers: f.probeWorkers } : {}),
   };

@@ -20,6 +20,12 @@ export interface FtpOptions {
   password?: string;
   /** --write-test: upload and remove a temporary file in the path. */
   writeTest?: boolean;
+  /**
+   * Why the password is not sent on a connection without TLS (the server offers no AUTH TLS), when
+   * it must not be: `serve` without --plain-http-credentials. Undefined: it is sent, as the CLI's
+   * user asked by naming ftp://.
+   */
+  noClearTextPassword?: string;
 }
 
 /** basic-ftp's deadline sits a little inside the step's bound, so the step can say what it waited for. */
@@ -185,6 +191,11 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
     name: 'login',
     run: bounded(async () => {
       finding.user = user;
+      if (finding.tls === 'none' && o.password && o.noClearTextPassword)
+        return fail({
+          ok: false,
+          detail: `the login of ${user} was not sent: the server offers no AUTH TLS, so its password would go in clear text (${o.noClearTextPassword})`,
+        });
       try {
         await client.login(user, o.password ?? (user === 'anonymous' ? 'guest' : ''));
       } catch (e) {

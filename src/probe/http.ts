@@ -30,6 +30,11 @@ export interface HttpSpec {
    * a redirect leads to. Without it they go only to the origin the user named (scheme, host, port).
    */
   locationTrusted?: boolean;
+  /**
+   * Why the credentials may not go on to a redirect's origin even with locationTrusted (undefined:
+   * they may). `serve` sets it: a request's locationTrusted reaches only hosts the secret is bound to.
+   */
+  forwardCredentials?: (url: URL) => string | undefined;
   /** How a request that opens its own connection resolves the host (default: the system's); see lookupFrom. */
   lookup?: LookupFunction;
   /**
@@ -398,9 +403,12 @@ async function exchange(
     if (foreign) {
       if (url.protocol === 'https:') await judgeHop(spec, url);
       const words = credentialWords(headers);
-      if (!spec.locationTrusted && words.length) {
+      const refused = spec.locationTrusted ? spec.forwardCredentials?.(url) : undefined;
+      if ((!spec.locationTrusted || refused) && words.length) {
         sent = withoutCredentials(headers);
-        const note = `Withheld from ${url.origin}: ${list(words)} (they go only to ${spec.url.origin}, the origin named; --location-trusted sends them on).`;
+        const note = refused
+          ? `Withheld from ${url.origin}: ${list(words)} (${refused}).`
+          : `Withheld from ${url.origin}: ${list(words)} (they go only to ${spec.url.origin}, the origin named; --location-trusted sends them on).`;
         if (!finding.notes.includes(note)) finding.notes.push(note);
         finding.withheld = true;
       }
@@ -548,7 +556,7 @@ export async function httpStep(
     const scheme = finding.wwwAuthenticate.split(/\s/)[0]!.toLowerCase();
     signals.push({ type: 'http.auth', value: scheme });
     if (!spec.auth) signals.push({ type: 'http.credentials', value: 'none' });
-    const withheld = !spec.locationTrusted && new URL(res.url).origin !== spec.url.origin;
+    const withheld = !!finding.withheld && foreign;
     detail += `: the server wants ${scheme === 'basic' ? 'Basic (user and password)' : scheme} authentication${spec.auth ? (withheld ? `, and none was sent: the credentials were withheld from ${new URL(res.url).origin}, another origin than the one named` : ' and refused the credentials sent') : ', and none was sent'}`;
   }
   // nginx and other proxies check the client certificate after the handshake and answer 400.

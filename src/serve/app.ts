@@ -53,6 +53,13 @@ export interface ServeOptions {
   maxUploadBytes?: number;
   /** What the API may probe (`--allow-targets`): host names, IP addresses and CIDRs. */
   allowTargets?: string[];
+  /**
+   * Where each secret a request may name goes (`--secret-targets`): `LINKDOCTOR_VAR=host[:port],...`
+   * entries; with `--inventory`, its modules' targets bind their variables too (see secret-targets.ts).
+   */
+  secretTargets?: string[];
+  /** `--plain-http-credentials`: a request may send Basic credentials or an OAuth secret over http://. */
+  plainHttpCredentials?: boolean;
   /** How the API resolves the names it checks before a probe (tests); default: the system's resolver. */
   resolve?: Resolve;
 }

@@ -2,7 +2,10 @@
 // options of the CLI as fields of the body (in the CLI's words: timeout, trust, passwordEnv, ...).
 // Secrets are named, never sent: `passwordEnv: "LINKDOCTOR_SFTP_PASSWORD"` is read from the server's
 // environment, and only LINKDOCTOR_* variables may be named (a request cannot make the server send
-// its other secrets, AWS_SECRET_ACCESS_KEY say, to a host of the request's choosing).
+// its other secrets, AWS_SECRET_ACCESS_KEY say, to a host of the request's choosing). A secret goes
+// only to the hosts the operator bound it to (`--secret-targets`, the inventory's targets), never in
+// clear text over http:// unless `--plain-http-credentials`, and never on to a redirect's host that
+// is not bound too. See secret-targets.ts.
 // With `Accept: application/x-ndjson` the steps stream as they end: {"step": {...}} lines, then
 // {"result": <the probe's JSON>}.
 import { PassThrough } from 'node:stream';
@@ -12,21 +15,33 @@ import { probeOptions, type ProbeFlags } from '../cli/probe.js';
 import { MAX_REDIRS } from '../cli/probe-flags.js';
 import { pinResolution } from '../probe/net.js';
 import { probe } from '../probe/run.js';
-import { parseTarget } from '../probe/target.js';
+import { parseTarget, type Target } from '../probe/target.js';
 import { probeJson } from '../report/probe.js';
 import { jsonText } from '../report/printable.js';
 import type { ProbeStep } from '../types.js';
+import type { WatchServeOptions } from '../watch/room.js';
+import type { ServeOptions } from './app.js';
 import { HttpProblem } from './problem.js';
 import { direction, problemSchema } from './schemas.js';
+import {
+  addSecretTargets,
+  boundTo,
+  canonicalHost,
+  hostsText,
+  hostText,
+  inventorySecretTargets,
+  NOT_SECRETS,
+  SECRET_ENV,
+  secretRefusal,
+  type SecretHost,
+  type SecretTargets,
+  urlHost,
+} from './secret-targets.js';
 import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets.js';
 
 /** The longest --timeout the API takes: the probe's budget is 10 of them, so 10 minutes at most. */
 export const API_MAX_TIMEOUT_S = 60;
 
-/** Environment variables a request may name for a secret. */
-const SECRET_ENV = /^LINKDOCTOR_[A-Z0-9_]+$/;
-/** LINKDOCTOR_* variables that are no secret a probe sends: the server's own token, its settings. */
-const NOT_SECRETS = new Set(['LINKDOCTOR_TOKEN', 'LINKDOCTOR_SERVICE_KEY', 'LINKDOCTOR_SMTP_ALT_PORTS']);
 const envName = (what: string) =>
   z
     .string()
@@ -85,39 +100,120 @@ export type ProbeRequest = z.output<typeof probeRequest>;
 
 const FILE_FIELDS = ['trust', 'clientCert', 'clientKey', 'knownHosts', 'identity'] as const;
 
+/** One secret of the server that a request would send: its variable, where it goes, what it is. */
+interface SecretUse {
+  name: string;
+  to: SecretHost;
+  /** "the Basic credentials", "the OAuth client secret": what goes there. */
+  what: string;
+  /** The origin it goes to, when that is plain http:// (the secret would travel in clear text). */
+  plain?: string;
+  /** Whether it rides the HTTP requests (Basic, the OAuth token), which a redirect could carry on. */
+  http: boolean;
+}
+
+/** The secrets of the server that request `b` for `target` sends, and where each goes. */
+function secretUses(b: ProbeRequest, target: Target, tokenUrl: URL | undefined): SecretUse[] {
+  const to: SecretHost = { host: canonicalHost(target.host) ?? target.host, port: target.port };
+  const origin = `${target.scheme}://${hostText(to)}`;
+  const http = target.scheme === 'http' || target.scheme === 'https';
+  const uses: SecretUse[] = [];
+  if (b.passwordEnv) {
+    const basic = http && !!(b.user ?? target.user);
+    uses.push({
+      name: b.passwordEnv,
+      to,
+      what: basic ? 'the Basic credentials' : 'the password',
+      http: basic,
+      ...(basic && target.scheme === 'http' ? { plain: origin } : {}),
+    });
+  }
+  if (b.oauthSecretEnv && tokenUrl) {
+    const tokenTo = urlHost(tokenUrl)!;
+    uses.push({
+      name: b.oauthSecretEnv,
+      to: tokenTo,
+      what: 'the OAuth client secret',
+      http: false,
+      ...(tokenUrl.protocol === 'http:' ? { plain: `http://${hostText(tokenTo)}` } : {}),
+    });
+    uses.push({
+      name: b.oauthSecretEnv,
+      to,
+      what: 'the OAuth token it fetches',
+      http,
+      ...(target.scheme === 'http' ? { plain: origin } : {}),
+    });
+  }
+  return uses;
+}
+
+/** The bindings of this server: --secret-targets, then the inventory's targets (serve --inventory). */
+async function serverSecretTargets(o: ServeOptionsWithInventory): Promise<SecretTargets> {
+  const targets: SecretTargets = new Map();
+  for (const entry of o.secretTargets ?? []) addSecretTargets(entry, targets);
+  if (o.inventory) {
+    const { loadInventory } = await import('../watch/inventory.js');
+    inventorySecretTargets(await loadInventory(o.inventory), targets);
+  }
+  return targets;
+}
+
+type ServeOptionsWithInventory = ServeOptions & WatchServeOptions;
+
 /** The probe room. 200 with the probe's JSON whether or not the endpoint is healthy (`ok` says). */
 export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.linkdoctor;
   const rules = targetRules(ctx.options.allowTargets ?? [], ctx.exposed);
   const guarded = rules.limited || rules.exposed;
+  const secretTargets = await serverSecretTargets(ctx.options);
+  const plainHttp = !!ctx.options.plainHttpCredentials;
 
   app.get(
     '/api/probe/options',
     {
       schema: {
-        summary: 'What a probe on this server may use: secret names, server files, redirects',
+        summary: 'What a probe on this server may use: secret names and their hosts, server files, redirects',
         description:
           'The names (never the values) of the LINKDOCTOR_* environment variables set on the server, which ' +
-          'a probe may name as passwordEnv, oauthSecretEnv, ...; whether a request may name files on the ' +
-          'server (trust, clientCert, knownHosts, identity: not on an exposed server); whether redirects ' +
-          'are followed (not on a guarded server).',
+          'a probe may name as passwordEnv, oauthSecretEnv, ...; for each, the hosts it may be sent to ' +
+          '(--secret-targets, the inventory: a name bound to no host cannot be used); whether a request may ' +
+          'name files on the server (trust, clientCert, knownHosts, identity: not on an exposed server); ' +
+          'whether redirects are followed (not on a guarded server); whether credentials may go over http://.',
         tags: ['probe'],
         response: {
           200: z.object({
             secrets: z.array(z.string()),
+            secretHosts: z
+              .record(z.string(), z.array(z.string()))
+              .describe('each secret name with the hosts (host or host:port) it is bound to'),
             files: z.boolean(),
             redirects: z.boolean(),
+            plainHttpCredentials: z.boolean(),
           }),
         },
       },
     },
-    async () => ({
-      secrets: Object.keys(process.env)
+    async () => {
+      const secrets = Object.keys(process.env)
         .filter((k) => SECRET_ENV.test(k) && !NOT_SECRETS.has(k) && process.env[k])
-        .sort(),
-      files: !ctx.exposed,
-      redirects: !guarded,
-    }),
+        .sort();
+      const names = [...new Set([...secrets, ...secretTargets.keys()])].sort();
+      return {
+        secrets,
+        secretHosts: Object.fromEntries(
+          names.map((n) => [
+            n,
+            hostsText(secretTargets.get(n) ?? [])
+              .split(', ')
+              .filter(Boolean),
+          ]),
+        ),
+        files: !ctx.exposed,
+        redirects: !guarded,
+        plainHttpCredentials: plainHttp,
+      };
+    },
   );
 
   app.post(
@@ -128,7 +224,10 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
         description:
           'dns, tcp, then tls and http (https), ssh (sftp), smtp or ftp. With Accept: application/x-ndjson ' +
           'the steps stream as {"step": ...} lines, then {"result": ...}. A server with --allow-targets, or one ' +
-          'exposed beyond loopback, follows no redirects and refuses targets outside its rules (403).',
+          'exposed beyond loopback, follows no redirects and refuses targets outside its rules (403). A ' +
+          'secret named by passwordEnv or oauthSecretEnv goes only to the hosts it is bound to ' +
+          '(--secret-targets; for OAuth the token URL and the target), and not over http:// unless the server ' +
+          'has --plain-http-credentials (403 otherwise; a plain FTP server gets no password either).',
         tags: ['probe'],
         body: probeRequest,
         response: {
@@ -154,29 +253,60 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(400, 'body/user needs body/passwordEnv (or body/identity for SSH)', [
           { name: 'body/passwordEnv', reason: 'is required with user' },
         ]);
+      let tokenUrl: URL | undefined;
+      if (b.oauthTokenUrl) {
+        try {
+          tokenUrl = new URL(b.oauthTokenUrl);
+        } catch {
+          throw new HttpProblem(400, `body/oauthTokenUrl: "${b.oauthTokenUrl}" is not a URL`);
+        }
+        if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:')
+          throw new HttpProblem(400, `body/oauthTokenUrl: a token URL is https:// (or http://)`);
+      }
       // Each name is resolved once, here; a guarded probe connects to exactly the addresses checked.
       const names = new CheckedNames(ctx.options.resolve);
       try {
         await checkTarget(target.host, rules, 'the target', names.resolve);
-        if (b.oauthTokenUrl) {
-          let tokenHost: string;
-          try {
-            tokenHost = new URL(b.oauthTokenUrl).hostname;
-          } catch {
-            throw new HttpProblem(400, `body/oauthTokenUrl: "${b.oauthTokenUrl}" is not a URL`);
-          }
-          await checkTarget(tokenHost, rules, 'the OAuth token URL host', names.resolve);
-        }
+        if (tokenUrl) await checkTarget(tokenUrl.hostname, rules, 'the OAuth token URL host', names.resolve);
       } catch (e) {
         if (e instanceof TargetRefused) throw new HttpProblem(403, e.message);
         throw e;
       }
+      // The server's secrets go only to the hosts the operator bound them to, and not in clear text.
+      const uses = secretUses(b, target, tokenUrl);
+      for (const use of uses) {
+        const refused = secretRefusal(secretTargets, use.name, use.to, use.what);
+        if (refused) throw new HttpProblem(403, refused);
+      }
+      if (!plainHttp)
+        for (const use of uses)
+          if (use.plain)
+            throw new HttpProblem(
+              403,
+              `${use.what} (${use.name}) would go to ${use.plain} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
+            );
       const flags: ProbeFlags = {
         ...(b as Omit<ProbeRequest, 'url'>),
         // A redirect could lead anywhere: a guarded server stops at the first.
         maxRedirs: guarded ? 0 : b.maxRedirs,
       };
       let opts = await probeOptions(b.url, flags);
+      // Plain FTP: whether the server offers AUTH TLS is known only once connected.
+      if (!plainHttp && opts.ftp)
+        opts.ftp.noClearTextPassword =
+          'this server sends no password in clear text without --plain-http-credentials';
+      // locationTrusted sends the credentials on to a redirect's host only when it is bound too.
+      const carried = [...new Set(uses.filter((u) => u.http).map((u) => u.name))];
+      if (carried.length)
+        opts.http.forwardCredentials = (url: URL) => {
+          if (url.protocol === 'http:' && !plainHttp)
+            return `${url.origin} is plain http://, and this server sends no credentials in clear text without --plain-http-credentials`;
+          const to = urlHost(url);
+          const unbound = carried.find((n) => !to || !boundTo(secretTargets, n, to));
+          return unbound
+            ? `${url.host} is not one of the hosts ${unbound} is bound to by --secret-targets`
+            : undefined;
+        };
       if (guarded) {
         opts = pinResolution(opts, names.pinned);
         opts.http.noRedirects = `this server follows no redirects: it is ${ctx.exposed ? 'exposed beyond loopback' : 'limited by --allow-targets'}; probe that address itself`;

@@ -1,0 +1,463 @@
+// Secrets of `linkdoctor serve` go only to hosts the operator named (attack finding 30): POST
+// /api/probe names a secret (passwordEnv, oauthSecretEnv) and a target, and the server sends the
+// secret only to the hosts `--secret-targets` (or the inventory) binds it to, never in clear text over
+// http:// without --plain-http-credentials, never on to a redirect's host that is not bound. Two real
+// HTTP servers on 127.0.0.1 stand for the bound host and an attacker's; each records what it got.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FtpSrv } from 'ftp-srv';
+import type { FastifyInstance } from 'fastify';
+import { buildServer, type ServeOptions } from '../src/serve/app.js';
+import { mountRooms } from '../src/serve/rooms.js';
+import { loadKb, type Kb } from '../src/kb/load.js';
+import type { WatchServeOptions } from '../src/watch/room.js';
+import { freePort, runCliAsync, tempDirs } from './helpers.js';
+
+const PASSWORD = 'pw-9f3c1a-never-elsewhere';
+const OAUTH_SECRET = 'oauth-secret-77d2e0-never-elsewhere';
+const tmp = tempDirs();
+let kb: Kb;
+
+/** A loopback HTTP server that records each request's path and Authorization header. */
+interface Recorder {
+  server: Server;
+  port: number;
+  got: { path: string; authorization?: string; body: string }[];
+  /** Everything it received, headers and bodies, as one text: for "no password bytes". */
+  raw: () => string;
+}
+
+async function recorder(
+  answer: (req: IncomingMessage, res: ServerResponse) => void = (_q, r) => void r.end('ok'),
+): Promise<Recorder> {
+  const got: Recorder['got'] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d));
+    req.on('end', () => {
+      got.push({
+        path: req.url ?? '',
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        body,
+      });
+      answer(req, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    server,
+    port,
+    got,
+    raw: () => got.map((g) => `${g.path} ${g.authorization ?? ''} ${g.body}`).join('\n'),
+  };
+}
+
+/** Whether `text` holds the secret in any form a request carries it: plain, or in Basic's base64. */
+function holds(text: string, secret: string, user = 'u'): boolean {
+  return (
+    text.includes(secret) ||
+    text.includes(Buffer.from(`${user}:${secret}`).toString('base64')) ||
+    text.includes(Buffer.from(`client:${secret}`).toString('base64'))
+  );
+}
+
+async function server(opts: Partial<ServeOptions & WatchServeOptions> = {}): Promise<FastifyInstance> {
+  const app = await buildServer({ host: '127.0.0.1', kb, ...opts });
+  await mountRooms(app);
+  return app;
+}
+
+const post = (app: FastifyInstance, body: unknown) =>
+  app.inject({
+    method: 'POST',
+    url: '/api/probe',
+    headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  });
+
+let bound: Recorder;
+let attacker: Recorder;
+const closers: (() => unknown)[] = [];
+
+before(async () => {
+  kb = await loadKb();
+  process.env.LINKDOCTOR_T_PASSWORD = PASSWORD;
+  process.env.LINKDOCTOR_T_OAUTH = OAUTH_SECRET;
+  bound = await recorder((req, res) => {
+    if (req.url === '/token')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"access_token":"tok-from-bound","token_type":"Bearer","expires_in":60}');
+    if (req.url === '/hop') return void res.writeHead(302, { location: hopTo }).end();
+    res.end('ok');
+  });
+  attacker = await recorder((req, res) => {
+    if (req.url === '/token')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"access_token":"tok-from-attacker","token_type":"Bearer","expires_in":60}');
+    res.end('ok');
+  });
+  closers.push(
+    () => bound.server.close(),
+    () => attacker.server.close(),
+  );
+});
+after(() => {
+  delete process.env.LINKDOCTOR_T_PASSWORD;
+  delete process.env.LINKDOCTOR_T_OAUTH;
+  for (const c of closers) c();
+});
+let hopTo = '';
+
+const reset = () => {
+  bound.got.length = 0;
+  attacker.got.length = 0;
+};
+
+describe('POST /api/probe: a secret goes only to the hosts it is bound to', () => {
+  test('a secret bound to nothing cannot be used at all (403, nothing sent anywhere)', async () => {
+    const app = await server({ plainHttpCredentials: true });
+    try {
+      reset();
+      const r = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/`,
+        user: 'u',
+        passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(
+        r.json().detail,
+        'LINKDOCTOR_T_PASSWORD is bound to no host, so no request may use it (serve --secret-targets ' +
+          'LINKDOCTOR_T_PASSWORD=HOST[:PORT] binds it, and so does an inventory module that names it, for ' +
+          "the module's targets)",
+      );
+      assert.equal(bound.got.length + attacker.got.length, 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("another host than the bound one: 403 naming the variable's hosts and the flag; the attacker gets nothing, the bound host the credentials", async () => {
+    const app = await server({
+      secretTargets: [`LINKDOCTOR_T_PASSWORD=127.0.0.1:${bound.port}`],
+      plainHttpCredentials: true,
+    });
+    try {
+      reset();
+      let r = await post(app, {
+        url: `http://127.0.0.1:${attacker.port}/`,
+        user: 'u',
+        passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(
+        r.json().detail,
+        `LINKDOCTOR_T_PASSWORD is bound to 127.0.0.1:${bound.port}, not to 127.0.0.1:${attacker.port}, ` +
+          'where the Basic credentials would go: a request may send it only to the hosts it is bound to ' +
+          '(serve --secret-targets LINKDOCTOR_T_PASSWORD=HOST[:PORT] binds it)',
+      );
+      // The same host written otherwise (localhost is another name; the port decides) and other schemes.
+      for (const url of [
+        `http://localhost:${bound.port}/`,
+        `sftp://127.0.0.1:${attacker.port}/`,
+        `ftp://127.0.0.1:${attacker.port}/`,
+        `smtp://127.0.0.1:${attacker.port}`,
+      ]) {
+        r = await post(app, { url, user: 'u', passwordEnv: 'LINKDOCTOR_T_PASSWORD', timeout: 2 });
+        assert.equal(r.statusCode, 403, url);
+      }
+      assert.equal(attacker.got.length, 0);
+      assert.equal(bound.got.length, 0);
+
+      r = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/`,
+        user: 'u',
+        passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().ok, true);
+      assert.deepEqual(
+        bound.got.map((g) => g.authorization),
+        [`Basic ${Buffer.from(`u:${PASSWORD}`).toString('base64')}`],
+      );
+      assert.ok(!holds(r.body, PASSWORD), 'the answer does not echo the password');
+      assert.equal(attacker.got.length, 0);
+      assert.ok(!holds(attacker.raw(), PASSWORD));
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('Basic credentials over http:// refused without --plain-http-credentials (sent in clear), even to the bound host', async () => {
+    const app = await server({ secretTargets: [`LINKDOCTOR_T_PASSWORD=127.0.0.1`] });
+    try {
+      reset();
+      const r = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/`,
+        user: 'u',
+        passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(
+        r.json().detail,
+        `the Basic credentials (LINKDOCTOR_T_PASSWORD) would go to http://127.0.0.1:${bound.port} in clear ` +
+          'text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it',
+      );
+      assert.equal(bound.got.length, 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a redirect to another host: locationTrusted forwards the credentials only to a host bound too', async () => {
+    hopTo = `http://127.0.0.1:${attacker.port}/landing`;
+    const body = {
+      url: `http://127.0.0.1:${bound.port}/hop`,
+      user: 'u',
+      passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      locationTrusted: true,
+      maxRedirs: 3,
+    };
+    let app = await server({
+      secretTargets: [`LINKDOCTOR_T_PASSWORD=127.0.0.1:${bound.port}`],
+      plainHttpCredentials: true,
+    });
+    try {
+      reset();
+      const r = await post(app, body);
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(bound.got.length, 1);
+      assert.ok(bound.got[0]!.authorization, 'the bound host got the credentials');
+      assert.deepEqual(
+        attacker.got.map((g) => g.path),
+        ['/landing'],
+        'the redirect was followed',
+      );
+      assert.equal(attacker.got[0]!.authorization, undefined, 'no Authorization header to the attacker');
+      assert.ok(!holds(attacker.raw(), PASSWORD));
+      assert.ok(
+        r
+          .json()
+          .http.notes.includes(
+            `Withheld from http://127.0.0.1:${attacker.port}: the Basic credentials (127.0.0.1:${attacker.port} is not one of the hosts LINKDOCTOR_T_PASSWORD is bound to by --secret-targets).`,
+          ),
+        JSON.stringify(r.json().http.notes),
+      );
+    } finally {
+      await app.close();
+    }
+    // Bound too: the operator named it, so locationTrusted sends them on.
+    app = await server({
+      secretTargets: [`LINKDOCTOR_T_PASSWORD=127.0.0.1:${bound.port},127.0.0.1:${attacker.port}`],
+      plainHttpCredentials: true,
+    });
+    try {
+      reset();
+      const r = await post(app, body);
+      assert.equal(r.statusCode, 200, r.body);
+      assert.ok(attacker.got[0]!.authorization);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('OAuth: the secret only to a bound token URL, the token it buys only to a bound target', async () => {
+    const oauth = (tokenPort: number, targetPort: number) => ({
+      url: `http://127.0.0.1:${targetPort}/api`,
+      oauthTokenUrl: `http://127.0.0.1:${tokenPort}/token`,
+      oauthClientId: 'client',
+      oauthSecretEnv: 'LINKDOCTOR_T_OAUTH',
+    });
+    let app = await server({
+      secretTargets: [`LINKDOCTOR_T_OAUTH=127.0.0.1:${bound.port}`],
+      plainHttpCredentials: true,
+    });
+    try {
+      reset();
+      let r = await post(app, oauth(attacker.port, bound.port));
+      assert.equal(r.statusCode, 403, r.body);
+      assert.match(r.json().detail, /where the OAuth client secret would go/);
+      r = await post(app, oauth(bound.port, attacker.port));
+      assert.equal(r.statusCode, 403, r.body);
+      assert.match(
+        r.json().detail,
+        new RegExp(`not to 127\\.0\\.0\\.1:${attacker.port}, where the OAuth token it fetches would go`),
+      );
+      assert.equal(attacker.got.length, 0);
+      assert.equal(bound.got.length, 0);
+      r = await post(app, oauth(bound.port, bound.port));
+      assert.equal(r.statusCode, 200, r.body);
+      assert.deepEqual(
+        bound.got.map((g) => [g.path, g.authorization]),
+        [
+          ['/token', `Basic ${Buffer.from(`client:${OAUTH_SECRET}`).toString('base64')}`],
+          ['/api', 'Bearer tok-from-bound'],
+        ],
+      );
+    } finally {
+      await app.close();
+    }
+    // Without --plain-http-credentials: an http:// token URL is refused (the secret in clear).
+    app = await server({ secretTargets: [`LINKDOCTOR_T_OAUTH=127.0.0.1:${bound.port}`] });
+    try {
+      reset();
+      const r = await post(app, oauth(bound.port, bound.port));
+      assert.equal(r.statusCode, 403, r.body);
+      assert.match(
+        r.json().detail,
+        /^the OAuth client secret \(LINKDOCTOR_T_OAUTH\) would go to http:\/\/127\.0\.0\.1:\d+ in clear text/,
+      );
+      assert.equal(bound.got.length, 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("an inventory module's password_env binds its targets; GET /api/probe/options lists each secret with its hosts", async () => {
+    const dir = tmp('ld-secrets-');
+    const inv = join(dir, 'inv.yaml');
+    writeFileSync(
+      inv,
+      `modules:\n  basic: { user: u, password_env: LINKDOCTOR_T_PASSWORD, timeout: 2s }\n` +
+        `targets:\n  - { url: "http://127.0.0.1:${bound.port}/", module: basic }\n`,
+    );
+    const app = await server({
+      inventory: inv,
+      db: join(dir, 'h.db'),
+      everyMs: 3_600_000,
+      secretTargets: ['LINKDOCTOR_T_OAUTH=auth.example.com,[::1]:8443'],
+      plainHttpCredentials: true,
+    });
+    try {
+      const o = await app.inject({ url: '/api/probe/options', headers: { host: '127.0.0.1' } });
+      assert.equal(o.statusCode, 200);
+      assert.deepEqual(o.json().secretHosts, {
+        LINKDOCTOR_T_OAUTH: ['auth.example.com', '[::1]:8443'],
+        LINKDOCTOR_T_PASSWORD: [`127.0.0.1:${bound.port}`],
+      });
+      assert.equal(o.json().plainHttpCredentials, true);
+      assert.ok(!holds(o.body, PASSWORD) && !o.body.includes(OAUTH_SECRET));
+      reset();
+      let r = await post(app, {
+        url: `http://127.0.0.1:${attacker.port}/`,
+        user: 'u',
+        passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      });
+      assert.equal(r.statusCode, 403);
+      assert.match(r.json().detail, new RegExp(`is bound to 127\\.0\\.0\\.1:${bound.port}, not to`));
+      r = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/`,
+        user: 'u',
+        passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(attacker.got.length, 0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('plain FTP', () => {
+  test('a server without AUTH TLS: the bound password is not sent in clear text unless --plain-http-credentials', async () => {
+    const port = await freePort();
+    const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+    const ftp = new FtpSrv({
+      url: `ftp://127.0.0.1:${port}`,
+      pasv_url: '127.0.0.1',
+      pasv_min: 42000,
+      pasv_max: 42999,
+      tls: false,
+      greeting: 'plain FTP',
+      log: quiet as never,
+    });
+    const logins: string[] = [];
+    const root = tmp('ld-ftp-root-');
+    ftp.on('login', ({ username, password }, resolve, reject) => {
+      logins.push(`${username}:${password}`);
+      return password === PASSWORD ? resolve({ root }) : reject(new Error('Login incorrect.'));
+    });
+    ftp.on('client-error', () => undefined);
+    await ftp.listen();
+    const body = {
+      url: `ftp://127.0.0.1:${port}/`,
+      user: 'u',
+      passwordEnv: 'LINKDOCTOR_T_PASSWORD',
+      timeout: 3,
+    };
+    let app = await server({ secretTargets: [`LINKDOCTOR_T_PASSWORD=127.0.0.1:${port}`] });
+    try {
+      const r = await post(app, body);
+      assert.equal(r.statusCode, 200, r.body);
+      const login = (r.json() as { steps: { name: string; ok: boolean; detail: string }[] }).steps.find(
+        (s) => s.name === 'login',
+      )!;
+      assert.equal(login.ok, false);
+      assert.equal(
+        login.detail,
+        'the login of u was not sent: the server offers no AUTH TLS, so its password would go in clear text ' +
+          '(this server sends no password in clear text without --plain-http-credentials)',
+      );
+      assert.deepEqual(logins, [], 'no USER/PASS reached the server');
+    } finally {
+      await app.close();
+    }
+    app = await server({
+      secretTargets: [`LINKDOCTOR_T_PASSWORD=127.0.0.1:${port}`],
+      plainHttpCredentials: true,
+    });
+    try {
+      const r = await post(app, body);
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().ok, true, r.body);
+      assert.deepEqual(logins, [`u:${PASSWORD}`]);
+    } finally {
+      await app.close();
+      await ftp.close();
+    }
+  });
+});
+
+describe('the CLI', () => {
+  test('serve --secret-targets: a bad entry is one sentence, exit 2', async () => {
+    for (const [entry, re] of [
+      [
+        '127.0.0.1',
+        /^linkdoctor: --secret-targets takes LINKDOCTOR_VAR=host\[:port\]\[,host\.\.\.\], not "127\.0\.0\.1"\n$/,
+      ],
+      ['AWS_SECRET=h', /^linkdoctor: --secret-targets: AWS_SECRET is not a LINKDOCTOR_\* variable/],
+      ['LINKDOCTOR_TOKEN=h', /^linkdoctor: --secret-targets: LINKDOCTOR_TOKEN is the server's own setting/],
+      ['LINKDOCTOR_X=http://h/', /"http:\/\/h\/" \(for LINKDOCTOR_X\) is not a host name or address/],
+      ['LINKDOCTOR_X=h:70000', /"h:70000" \(for LINKDOCTOR_X\) is not a host name/],
+    ] as const) {
+      const r = await runCliAsync(['serve', '--port', String(await freePort()), '--secret-targets', entry], {
+        timeout: 20_000,
+      });
+      assert.equal(r.status, 2, entry);
+      assert.match(r.stderr, re, entry);
+      assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+    }
+  });
+
+  test('probe http:// with a user and a password: allowed (the user named the host), with a warning that it goes in clear', async () => {
+    bound.got.length = 0;
+    const r = await runCliAsync(
+      ['probe', `http://127.0.0.1:${bound.port}/`, '--user', 'u', '--password-env', 'LINKDOCTOR_T_PASSWORD'],
+      { env: { LINKDOCTOR_T_PASSWORD: PASSWORD } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      `linkdoctor: warning: the password of u goes to http://127.0.0.1:${bound.port} in clear text ` +
+        '(http://, not https://): anyone on the way can read it\n',
+    );
+    assert.equal(bound.got.length, 1);
+    assert.ok(bound.got[0]!.authorization);
+    assert.ok(!holds(r.stdout + r.stderr, PASSWORD));
+  });
+});
