@@ -392,7 +392,8 @@ describe('a chain longer than the path limit', () => {
 });
 
 describe('credentials go only to the origin the user named', () => {
-  const basic = ['-u', 'edi', '--password-env', 'HN_PASSWORD'];
+  // Redirects followed (the default outbound is none, as the HTTP receiver): what goes where then.
+  const basic = ['-u', 'edi', '--password-env', 'HN_PASSWORD', '--max-redirs', '5'];
   const tls = () => ({ key: pki.local.keyPem, cert: pki.local.certPem + pki.issuing.certPem });
 
   test('127.0.0.1 → localhost: the Basic credentials are withheld, the report says so; --location-trusted sends them', async () => {
@@ -463,6 +464,8 @@ describe('credentials go only to the origin the user named', () => {
       res.writeHead(307, { location: `http://localhost:${elsewhere.port}/` }).end(),
     );
     const j = await probe(`http://127.0.0.1:${origin.port}/`, [
+      '--max-redirs',
+      '5',
       '--oauth-token-url',
       `http://127.0.0.1:${tokens.port}/token`,
       '--oauth-client-id',
@@ -483,7 +486,7 @@ describe('credentials go only to the origin the user named', () => {
     const origin = await recorder((_req, res) =>
       res.writeHead(302, { location: `http://localhost:${closed}/` }).end(),
     );
-    const j = await probe(`http://127.0.0.1:${origin.port}/`);
+    const j = await probe(`http://127.0.0.1:${origin.port}/`, ['--max-redirs', '5']);
     const h = step(j, 'http');
     assert.match(h.detail, new RegExp(`^localhost:${closed} `));
     assert.doesNotMatch(h.detail, new RegExp(`127\\.0\\.0\\.1:${origin.port}`));

@@ -56,7 +56,16 @@ async function probe(url: string, ...args: string[]) {
 }
 
 test('credentials withheld on a cross-origin redirect: the redirect is diagnosed, with that cause, not wrong credentials', async () => {
-  const r = await probe(`http://127.0.0.1:${redirector}/`, '-u', 'bob', '--password-env', 'PW', '--json');
+  const follow = ['--max-redirs', '5'];
+  const r = await probe(
+    `http://127.0.0.1:${redirector}/`,
+    ...follow,
+    '-u',
+    'bob',
+    '--password-env',
+    'PW',
+    '--json',
+  );
   assert.equal(r.status, 1, r.stderr);
   const json = JSON.parse(r.stdout) as ProbeJson;
   assert.ok(json.signals.some((s) => s.type === 'http.withheld' && s.value === 'cross-origin'));
@@ -69,7 +78,7 @@ test('credentials withheld on a cross-origin redirect: the redirect is diagnosed
   const wrong = rest.find((d) => d.id === 'out-http-401');
   assert.ok(!wrong || wrong.confidence < 0.5, JSON.stringify(wrong));
 
-  const text = await probe(`http://127.0.0.1:${redirector}/`, '-u', 'bob', '--password-env', 'PW');
+  const text = await probe(`http://127.0.0.1:${redirector}/`, ...follow, '-u', 'bob', '--password-env', 'PW');
   assert.match(text.stdout, /✖ out-http-redirect/);
   assert.match(unwrap(text.stdout), /cause Credentials withheld on a redirect to another origin/);
   assert.doesNotMatch(text.stdout, /cause Wrong or undeployed credentials/);
@@ -78,6 +87,8 @@ test('credentials withheld on a cross-origin redirect: the redirect is diagnosed
 test('the same redirect within the origin keeps the credentials: a 401 there is about them', async () => {
   const r = await probe(
     `http://127.0.0.1:${sameOrigin}/redir`,
+    '--max-redirs',
+    '5',
     '-u',
     'bob',
     '--password-env',
@@ -86,17 +97,31 @@ test('the same redirect within the origin keeps the credentials: a 401 there is 
   );
   // The credentials went along and were taken: 200.
   assert.equal(r.status, 0, r.stdout);
-  const none = await probe(`http://127.0.0.1:${sameOrigin}/redir`, '--json');
+  const none = await probe(`http://127.0.0.1:${sameOrigin}/redir`, '--max-redirs', '5', '--json');
   const json = JSON.parse(none.stdout) as ProbeJson;
   assert.ok(!json.signals.some((s) => s.type === 'http.withheld'), 'nothing was withheld');
   assert.equal(json.diagnoses[0]?.id, 'out-http-401');
 });
 
-test('a redirect not followed (--max-redirs 0) is the redirect the HTTP receiver would stop at', async () => {
-  const r = await probe(`http://127.0.0.1:${redirector}/`, '--max-redirs', '0');
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stdout, /✖ out-http-redirect/);
-  assert.doesNotMatch(r.stdout, /this text/);
+test('outbound, a redirect is not followed by default: the HTTP receiver stops at it; --max-redirs follows', async () => {
+  // The redirect leads to a healthy page: a probe that followed it would call the receiver healthy.
+  const healthy = await serve((_req, res) => res.writeHead(200).end('ok'));
+  const moved = await serve((_req, res) =>
+    res.writeHead(301, { location: `http://127.0.0.1:${healthy}/` }).end(),
+  );
+  for (const args of [[], ['--max-redirs', '0']]) {
+    const r = await probe(`http://127.0.0.1:${moved}/`, ...args);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /✖ out-http-redirect/);
+    assert.doesNotMatch(r.stdout, /this text/);
+    if (!args.length)
+      assert.match(unwrap(r.stdout), /HTTP receiver follows no redirects; --max-redirs N follows them/);
+  }
+  const followed = await probe(`http://127.0.0.1:${moved}/`, '--max-redirs', '1');
+  assert.equal(followed.status, 0, followed.stdout);
+  // Toward the tenant (a sender's client, curl -L say) redirects are followed, up to 5.
+  const inbound = await probe(`http://127.0.0.1:${moved}/`, '--direction', 'inbound');
+  assert.equal(inbound.status, 0, inbound.stdout);
 });
 
 test("a probe that matches nothing says so in the probe's words, with the facts it saw", async () => {

@@ -116,7 +116,11 @@ export function withProbeFlags(cmd: Command): Command {
     .option('--oauth-client-id <id>', 'OAuth2 client id')
     .option('--oauth-secret-env <var>', 'environment variable holding the OAuth2 client secret')
     .option('--csrf', 'fetch a CSRF token (X-CSRF-Token: Fetch) and send it with the session cookies')
-    .option('--max-redirs <n>', `redirects to follow at most (0 to ${MAX_REDIRS})`, redirectsOption, 5)
+    .option(
+      '--max-redirs <n>',
+      `redirects to follow at most (0 to ${MAX_REDIRS}; default: none outbound, as the HTTP receiver, 5 inbound)`,
+      redirectsOption,
+    )
     .option(
       '--location-trusted',
       'send the credentials and the OAuth token on to another scheme, host or port a redirect leads to',

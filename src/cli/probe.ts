@@ -6,7 +6,7 @@ import { loadKb } from '../kb/load.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { altPortsFromEnv } from '../probe/smtp.js';
 import type { OAuthSpec } from '../probe/oauth.js';
-import { parseTarget, splitUserOption } from '../probe/target.js';
+import { defaultDirection, parseTarget, splitUserOption } from '../probe/target.js';
 import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
@@ -43,7 +43,8 @@ export interface ProbeFlags {
   oauthClientId?: string;
   oauthSecretEnv?: string;
   csrf?: boolean;
-  maxRedirs: number;
+  /** Redirects to follow; absent: as the platform does (see redirectsFor). */
+  maxRedirs?: number;
   locationTrusted?: boolean;
   json?: boolean;
   full?: boolean;
@@ -194,11 +195,33 @@ async function trustStoreOf(target: string, f: ProbeFlags) {
   };
 }
 
+/** How many redirects a probe without --max-redirs follows toward a sender's client (inbound), as curl -L would, bounded. */
+export const INBOUND_REDIRECTS = 5;
+
+/**
+ * The redirects a probe follows: --max-redirs when given; else none toward a receiver (outbound),
+ * as Cloud Integration's HTTP receiver follows none (a 3xx ends the call: SAP's HTTP error
+ * catalog, kb/out-http-redirect.yaml), and INBOUND_REDIRECTS toward the tenant (inbound).
+ */
+export function redirectsFor(
+  target: string,
+  f: Pick<ProbeFlags, 'maxRedirs' | 'direction'>,
+): { maxRedirects: number; noRedirects?: string } {
+  if (f.maxRedirs !== undefined) return { maxRedirects: f.maxRedirs };
+  const direction = f.direction ?? defaultDirection(parseTarget(target));
+  return direction === 'outbound'
+    ? {
+        maxRedirects: 0,
+        noRedirects: "Cloud Integration's HTTP receiver follows no redirects; --max-redirs N follows them",
+      }
+    : { maxRedirects: INBOUND_REDIRECTS };
+}
+
 /** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
 export async function probeOptions(target: string, f: ProbeFlags): Promise<ProbeOptions> {
   // Flags set by a caller rather than parsed from a command line get the same checks.
   secondsOption()(String(f.timeout));
-  redirectsOption(String(f.maxRedirs));
+  if (f.maxRedirs !== undefined) redirectsOption(String(f.maxRedirs));
   const { store, deployed } = await trustStoreOf(target, f);
   const identity = clientIdentity(f);
   const oauth = oauthSpec(f);
@@ -233,7 +256,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
       ...(f.data !== undefined ? { data: f.data } : {}),
       ...(auth ? { auth } : {}),
       csrf: !!f.csrf,
-      maxRedirects: f.maxRedirs,
+      ...redirectsFor(target, f),
       locationTrusted: !!f.locationTrusted,
       ...(deployed ? { deployed } : {}),
     },

@@ -87,7 +87,13 @@ export const probeRequest = z.object({
   oauthClientId: z.string().optional(),
   oauthSecretEnv: envName('OAuth2 client secret'),
   csrf: z.boolean().optional().describe('fetch a CSRF token and send it with the session cookies'),
-  maxRedirs: z.number().int().min(0).max(MAX_REDIRS).default(5),
+  maxRedirs: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_REDIRS)
+    .optional()
+    .describe('redirects to follow; default none outbound (as the HTTP receiver), 5 inbound'),
   locationTrusted: z.boolean().optional(),
   knownHosts: file('OpenSSH known_hosts to hold the host key against (SFTP/SSH)'),
   identity: file('private key to log in with (SFTP/SSH)'),
@@ -288,7 +294,7 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
       const flags: ProbeFlags = {
         ...(b as Omit<ProbeRequest, 'url'>),
         // A redirect could lead anywhere: a guarded server stops at the first.
-        maxRedirs: guarded ? 0 : b.maxRedirs,
+        ...(guarded ? { maxRedirs: 0 } : {}),
       };
       let opts = await probeOptions(b.url, flags);
       // Plain FTP: whether the server offers AUTH TLS is known only once connected.

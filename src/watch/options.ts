@@ -12,7 +12,7 @@ export const DEFAULT_TIMEOUT_S = 5;
 export function moduleFlags(m: Module): ProbeFlags {
   return {
     timeout: (m.timeout ?? DEFAULT_TIMEOUT_S * 1000) / 1000,
-    maxRedirs: m.max_redirects ?? 5,
+    ...(m.max_redirects !== undefined ? { maxRedirs: m.max_redirects } : {}),
     ...(m.direction ? { direction: m.direction } : {}),
     ...(m.trust ? { trust: m.trust } : {}),
     ...(m.trust_password_env ? { trustPasswordEnv: m.trust_password_env } : {}),
