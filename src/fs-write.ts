@@ -4,7 +4,7 @@
 // at a guessable name is never followed), and it never outlives a failed write.
 import { randomBytes } from 'node:crypto';
 import { constants, lstatSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
 
@@ -141,4 +141,130 @@ export async function writeFileAtomic(
       : new UserError(`cannot write ${file}: ${reason(e)}; the file is unchanged`);
   }
   return target;
+}
+
+/** How long withFileLock waits for another process's lock before it gives up (ms). */
+export const LOCK_WAIT_MS = 10_000;
+
+/** A lock file that holds no pid yet this long after it was made is a crashed writer's (ms). */
+const EMPTY_LOCK_GRACE_MS = 2_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The lock file for `file`: FILE.lock beside the file a write replaces (a symlink's target). */
+export function lockFileFor(file: string): string {
+  return `${writeTarget(file).target}.lock`;
+}
+
+/** What a lock file says: the pid of its holder (undefined: none yet, or not a pid), and its inode. */
+async function readLock(
+  lockFile: string,
+): Promise<{ pid?: number; ino: number; dev: number; mtimeMs: number }> {
+  // O_NOFOLLOW: a symlink planted at FILE.lock is never read through (ELOOP: treated as held).
+  const handle = await open(lockFile, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await handle.stat();
+    const text = (await handle.readFile({ encoding: 'utf8' })).slice(0, 32).trim();
+    const pid = /^\d{1,10}$/.test(text) ? Number(text) : undefined;
+    return { ...(pid ? { pid } : {}), ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Moves a stale lock (its process is gone) out of the way. Renaming it aside is atomic, so of two
+ * processes that found the same stale lock only one moves it; and when the file moved is no longer
+ * the stale one (another process took the lock over in between) it is linked back (link never
+ * replaces a lock made meanwhile).
+ */
+async function removeStaleLock(lockFile: string, stale: { ino: number; dev: number }): Promise<void> {
+  const aside = `${lockFile}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await rename(lockFile, aside);
+  } catch {
+    return; // gone already: another process took it over, or its holder finished
+  }
+  const moved = await lstat(aside).catch(() => undefined);
+  if (moved && (moved.ino !== stale.ino || moved.dev !== stale.dev))
+    await link(aside, lockFile).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+/**
+ * Runs `fn` (a read-modify-write of `file`) while this process holds the exclusive lock FILE.lock, so
+ * that two linkdoctor processes adding to one trust store or known_hosts file never both read the
+ * old file and the second rename drops the first one's addition. The lock is a file created with
+ * O_EXCL holding this process's pid, removed when `fn` settles; a lock whose process is gone (killed
+ * mid-write) is taken over. Another live process's lock is waited for with a growing pause, at most
+ * `waitMs` (10 s), then a UserError names it: "FILE is locked by process N (FILE.lock); ...".
+ * A symlink is locked at its target (FILE.lock beside the file a write replaces).
+ *
+ * proper-lockfile (npm) was weighed: its lock is a directory whose mtime it refreshes on a timer,
+ * stale after 10 s without a refresh; it records no pid (so the sentence cannot name the holder, and
+ * a process killed with -9 blocks the file for the stale time), a blocked event loop (node-forge
+ * derives PKCS#12 keys synchronously) can make a live lock look stale, and a lock it finds lost is
+ * thrown from a timer by default (a crash with a stack trace); it also needs the file to exist (a
+ * new store does not). An O_EXCL lock file is git's index.lock; the pid in it names the holder and
+ * lets a dead holder's lock be taken over at once.
+ */
+export async function withFileLock<T>(
+  file: string,
+  fn: () => Promise<T>,
+  opts: { waitMs?: number } = {},
+): Promise<T> {
+  const lockFile = lockFileFor(file);
+  const deadline = Date.now() + (opts.waitMs ?? LOCK_WAIT_MS);
+  let pause = 20;
+  let mine: { ino: number; dev: number } | undefined;
+  while (!mine) {
+    try {
+      const handle = await open(
+        lockFile,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o644,
+      );
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+        const st = await handle.stat();
+        mine = { ino: st.ino, dev: st.dev };
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new UserError(`cannot lock ${file}: cannot create ${lockFile}: ${reason(e)}; nothing written`);
+    }
+    const held = await readLock(lockFile).catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? undefined : { pid: undefined, ino: -1, dev: -1, mtimeMs: Date.now() },
+    );
+    if (!held) continue; // released in between: try again at once
+    // This process's own pid: a lock left by an earlier process that had the same pid (a container
+    // starts its command with the same pid every time); this process never nests its locks.
+    const stale =
+      held.pid !== undefined
+        ? held.pid === process.pid || !isAlive(held.pid)
+        : held.ino !== -1 && Date.now() - held.mtimeMs > EMPTY_LOCK_GRACE_MS;
+    if (stale) {
+      await removeStaleLock(lockFile, held);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = held.pid !== undefined ? `process ${held.pid}` : 'another process';
+      throw new UserError(
+        `${file} is locked by ${who} (${lockFile}); wait for it to finish, or remove ${lockFile} if no linkdoctor runs; nothing written`,
+      );
+    }
+    // Jittered, so that waiting processes do not retry in step.
+    await sleep(Math.min(pause * (0.5 + Math.random()), Math.max(0, deadline - Date.now())));
+    pause = Math.min(pause * 2, 500);
+  }
+  try {
+    return await fn();
+  } finally {
+    // Removed only while it is still this process's own lock file.
+    const now = await lstat(lockFile).catch(() => undefined);
+    if (now && now.ino === mine.ino && now.dev === mine.dev) await unlink(lockFile).catch(() => undefined);
+  }
 }

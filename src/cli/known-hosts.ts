@@ -2,7 +2,7 @@
 // the platform's Copy Host Key) and add its lines to a known_hosts file, or hold them against one.
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { describeError, UserError } from '../errors.js';
-import { writeFileAtomic, writeTarget } from '../fs-write.js';
+import { withFileLock, writeFileAtomic, writeTarget } from '../fs-write.js';
 import { whatItSpeaks, wrongScheme } from '../probe/sniff.js';
 import { parseTarget } from '../probe/target.js';
 import { colorsFor, wrap } from '../report/text.js';
@@ -258,16 +258,22 @@ export async function knownHostsAdd(
   const { host, port, scanned } = await scan(target, f);
   const where = hostField(host, port);
   if (await failed(host, port, scanned, f)) return;
-  // Read again: the file may have changed during the scan.
-  const file = readKnownHostsToAdd(to);
-  const { keys } = keyReports(file, host, port, scanned);
-  const changed = keys.filter((k) => k.verdict === 'changed');
-  const revoked = keys.filter((k) => k.verdict === 'revoked');
-  const added = changed.length || revoked.length ? [] : keys.filter((k) => k.verdict === 'unknown');
-  if (added.length) {
-    const sep = file.text && !file.text.endsWith('\n') ? '\n' : '';
-    await writeFileAtomic(to, file.text + sep + added.map((k) => `${k.line}\n`).join(''), { mode: 0o644 });
-  }
+  // Read again, under FILE.lock (not held during the scan): the file may have changed meanwhile, and
+  // another linkdoctor adding to it at the same time waits instead of having its line dropped.
+  const { keys, added, changed, revoked } = await withFileLock(to, async () => {
+    const file = readKnownHostsToAdd(to);
+    const { keys } = keyReports(file, host, port, scanned);
+    const changed = keys.filter((k) => k.verdict === 'changed');
+    const revoked = keys.filter((k) => k.verdict === 'revoked');
+    const added = changed.length || revoked.length ? [] : keys.filter((k) => k.verdict === 'unknown');
+    if (added.length) {
+      const sep = file.text && !file.text.endsWith('\n') ? '\n' : '';
+      await writeFileAtomic(to, file.text + sep + added.map((k) => `${k.line}\n`).join(''), {
+        mode: 0o644,
+      });
+    }
+    return { keys, added, changed, revoked };
+  });
   process.exitCode = changed.length || revoked.length ? 1 : 0;
   if (f.json) {
     const json = { host, port, banner: scanned.banner, file: to, keys, added: added.map((k) => k.line) };

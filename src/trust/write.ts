@@ -5,7 +5,7 @@ import type { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { UserError } from '../errors.js';
-import { writeFileAtomic, writeTarget } from '../fs-write.js';
+import { withFileLock, writeFileAtomic, writeTarget } from '../fs-write.js';
 import { aliasFor, subjectDn } from './cert.js';
 import { appendJavaTrustedCerts } from './java-keystore.js';
 import { appendPkcs12TrustedCerts } from './pkcs12.js';
@@ -65,7 +65,9 @@ function needPassword(password: string | undefined, file: string, format: FileFo
 
 /**
  * Adds certificates as trusted entries to a PEM bundle, a PKCS#12, JKS or JCEKS store (a missing
- * .pem or .p12 file is created). Returns what happened to each certificate.
+ * .pem or .p12 file is created), holding FILE.lock while it reads and writes (withFileLock). Returns
+ * what happened to each certificate. Throws a UserError (one sentence) for a file it cannot read,
+ * a wrong or missing password, or a lock another process holds for more than 10 s.
  */
 export async function addTrustedCerts(
   file: string,
@@ -74,6 +76,16 @@ export async function addTrustedCerts(
 ): Promise<{ results: AddResult[]; format: FileFormat; created: boolean }> {
   // Before reading: a FIFO or device would block the read, a broken link is refused here.
   writeTarget(file);
+  // Read, add and write under FILE.lock: another linkdoctor adding to the same store at the same
+  // time waits, instead of both reading the old file and the second write dropping the first's entry.
+  return withFileLock(file, () => addUnderLock(file, certs, password));
+}
+
+async function addUnderLock(
+  file: string,
+  certs: X509Certificate[],
+  password: string | undefined,
+): Promise<{ results: AddResult[]; format: FileFormat; created: boolean }> {
   const created = !existsSync(file);
   const buf = created ? undefined : await readStoreFile(file);
   const format = buf ? formatOf(buf, file) : formatForNewFile(file);

@@ -1,0 +1,234 @@
+// The commands that write trust stores and known_hosts files, run as users run them, several at once:
+// every addition survives (FILE.lock), a lock held by a live process is waited for, a dead one's is
+// taken over. Servers (TLS with openssl-made certificates, SSH with ssh2) run in this process on
+// 127.0.0.1; the CLI runs from dist/ (build first: node scripts/build.mjs).
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import ssh2 from 'ssh2';
+import { UserError } from '../src/errors.js';
+import { withFileLock } from '../src/fs-write.js';
+import { loadTrustStore } from '../src/trust/store.js';
+import { runCliAsync } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ld-store-writers-'));
+const servers: Server[] = [];
+after(() => {
+  servers.forEach((s) => s.close());
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the test's own. */
+function folder(name: string): string {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+async function listen(server: Server): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A self-signed EC certificate for 127.0.0.1 with its key, made by openssl (`req -x509`). */
+function selfSigned(cn: string): { cert: string; key: string } {
+  const d = folder(`pki-${cn}`);
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '2',
+      '-keyout',
+      join(d, 'key.pem'),
+      '-out',
+      join(d, 'cert.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, `openssl req: ${r.stderr}`);
+  return { cert: readFileSync(join(d, 'cert.pem'), 'utf8'), key: readFileSync(join(d, 'key.pem'), 'utf8') };
+}
+
+/** An SSH server that shows `hostKey` and refuses every login (a known-hosts add only needs the key). */
+function sshServer(hostKey: string): Server {
+  const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
+    client.on('authentication', (ctx) => ctx.reject(['publickey']));
+    client.on('error', () => undefined);
+  });
+  return createNetServer((socket) => server.injectSocket(socket));
+}
+
+/** An ed25519 host key ssh2 reads back (its generator now and then writes one its parser refuses). */
+function hostKey(): string {
+  for (let i = 0; ; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error) || i >= 20) return pair.private;
+  }
+}
+
+/** A process that lives until killed: the holder of a lock in the tests. */
+function liveProcess(): { pid: number; stop: () => void } {
+  const p = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  return { pid: p.pid!, stop: () => p.kill('SIGKILL') };
+}
+
+/** The pid of a process that has ended (a writer killed with -9 leaves it in FILE.lock). */
+function deadPid(): number {
+  const p = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
+  return Number(p.stdout);
+}
+
+const N = 8;
+
+describe('concurrent writers to one file (FILE.lock)', () => {
+  const sites: number[] = [];
+  const sshPorts: number[] = [];
+  before(async () => {
+    for (let i = 0; i < N; i++) {
+      const { cert, key } = selfSigned(`site-${i}.test`);
+      sites.push(await listen(createHttpsServer({ cert, key }, (_q, s) => s.end('ok')) as unknown as Server));
+    }
+    const key = hostKey();
+    for (let i = 0; i < N; i++) sshPorts.push(await listen(sshServer(key)));
+  });
+
+  test(`${N} trust add-from-site at once into one PEM store: all ${N} certificates are in it`, async () => {
+    const d = folder('trust-concurrent');
+    const store = join(d, 'store.pem');
+    const runs = await Promise.all(
+      sites.map((port) =>
+        runCliAsync(['trust', 'add-from-site', `127.0.0.1:${port}`, '--to', store, '--timeout', '20'], {
+          timeout: 90_000,
+        }),
+      ),
+    );
+    runs.forEach((r, i) => assert.equal(r.status, 0, `run ${i}: ${r.stdout}${r.stderr}`));
+    const aliases = (await loadTrustStore({ file: store })).entries.map((e) => e.alias).sort();
+    assert.deepEqual(
+      aliases,
+      sites.map((_, i) => `site_${i}_test`).sort(),
+      'an addition was lost: two writers read the same old file',
+    );
+    assert.deepEqual(readdirSync(d).sort(), ['store.pem'], 'no lock file or temporary file is left behind');
+  });
+
+  test(`${N} known-hosts add at once into one file: all ${N} lines are in it`, async () => {
+    const d = folder('kh-concurrent');
+    const file = join(d, 'known_hosts');
+    writeFileSync(file, '# mine\n', { mode: 0o600 });
+    const runs = await Promise.all(
+      sshPorts.map((port) =>
+        runCliAsync(['known-hosts', 'add', `127.0.0.1:${port}`, '--to', file, '--timeout', '20'], {
+          timeout: 90_000,
+        }),
+      ),
+    );
+    runs.forEach((r, i) => assert.equal(r.status, 0, `run ${i}: ${r.stdout}${r.stderr}`));
+    const lines = readFileSync(file, 'utf8').split('\n');
+    assert.equal(lines[0], '# mine');
+    for (const port of sshPorts)
+      assert.ok(
+        lines.some((l) => l.startsWith(`[127.0.0.1]:${port} ssh-ed25519 `)),
+        `the line of port ${port} was lost`,
+      );
+    assert.equal(lines.filter((l) => l.startsWith('[127.0.0.1]:')).length, N);
+    assert.deepEqual(readdirSync(d), ['known_hosts']);
+  });
+
+  test('a lock held by a live process is waited for; a dead process’s lock is taken over', async () => {
+    const d = folder('kh-held');
+    const file = join(d, 'known_hosts');
+    const holder = liveProcess();
+    writeFileSync(`${file}.lock`, `${holder.pid}\n`);
+    // Released by its holder after 1.5 s: the CLI waits for it and then adds its line.
+    const release = setTimeout(() => {
+      rmSync(`${file}.lock`);
+      holder.stop();
+    }, 1500);
+    const t0 = Date.now();
+    const waited = await runCliAsync([
+      'known-hosts',
+      'add',
+      `127.0.0.1:${sshPorts[0]}`,
+      '--to',
+      file,
+      '--timeout',
+      '20',
+    ]);
+    clearTimeout(release);
+    holder.stop();
+    assert.equal(waited.status, 0, waited.stderr);
+    assert.ok(Date.now() - t0 >= 1400, 'it did not wait for the lock');
+    assert.match(readFileSync(file, 'utf8'), /^\[127\.0\.0\.1\]:\d+ ssh-ed25519 /);
+
+    const stale = join(d, 'stale.pem');
+    writeFileSync(`${stale}.lock`, `${deadPid()}\n`);
+    const taken = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${sites[0]}`, '--to', stale]);
+    assert.equal(taken.status, 0, taken.stderr);
+    assert.equal((await loadTrustStore({ file: stale })).entries.length, 1);
+    assert.ok(!existsSync(`${stale}.lock`));
+  });
+
+  test('withFileLock: a lock a live process keeps is one sentence naming it after the wait; fn never runs', async () => {
+    const d = folder('lock-unit');
+    const file = join(d, 'store.pem');
+    writeFileSync(file, 'old\n');
+    const holder = liveProcess();
+    try {
+      writeFileSync(`${file}.lock`, `${holder.pid}\n`);
+      let ran = false;
+      const t0 = Date.now();
+      const err = await withFileLock(file, async () => void (ran = true), { waitMs: 600 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof UserError, String(err));
+      assert.equal(
+        err.message,
+        `${file} is locked by process ${holder.pid} (${file}.lock); wait for it to finish, or remove ${file}.lock if no linkdoctor runs; nothing written`,
+      );
+      assert.ok(Date.now() - t0 >= 550 && Date.now() - t0 < 5000, `waited ${Date.now() - t0} ms`);
+      assert.equal(ran, false);
+      assert.equal(readFileSync(`${file}.lock`, 'utf8'), `${holder.pid}\n`, 'the holder keeps its lock');
+    } finally {
+      holder.stop();
+    }
+    // Its own lock is removed when fn throws too; the error is fn's.
+    rmSync(`${file}.lock`);
+    await assert.rejects(
+      withFileLock(file, async () => {
+        assert.equal(readFileSync(`${file}.lock`, 'utf8'), `${process.pid}\n`);
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.ok(!existsSync(`${file}.lock`));
+  });
+});
