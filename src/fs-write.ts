@@ -1,10 +1,12 @@
 // Replacing a file the user named (a trust store, a known_hosts file, the knowledge-base cache) so
 // that the write cannot be turned against them: a symlink is written through to its target (a JDK's
-// cacerts is one), the temporary file is created exclusively under a random name (a symlink planted
-// at a guessable name is never followed), and it never outlives a failed write.
+// cacerts is one), a file with several hard links is written in place after a backup (every name
+// sees the new content), the temporary file is created exclusively under a random name (a symlink
+// planted at a guessable name is never followed), and it never outlives a failed write. Writers of
+// one file take turns under FILE.lock (withFileLock).
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
-import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import { constants, lstatSync, readdirSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import { link, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
 
@@ -93,20 +95,18 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Replaces `file` with `data` atomically: the data goes to a new temporary file beside the target
- * (O_CREAT|O_EXCL|O_NOFOLLOW, random name, the original's mode and owner, or `mode` for a new file),
- * is flushed to disk, and is renamed over the target; a crash never leaves half a file. A symlink is
- * written through to its target. When anything fails the temporary file is removed and the error is
- * one sentence (a UserError). Returns the path that was written (the link's target for a link).
+ * Writes `data` to a new temporary file beside `target` (O_CREAT|O_EXCL|O_NOFOLLOW, random name) with
+ * `mode` and, when given, `owner`, flushes it to disk and renames it over `target`, which is replaced
+ * whatever it is (a symlink at `target` is replaced, not followed). The temporary file never outlives
+ * a failure; errors are one sentence about `file` (a UserError).
  */
-export async function writeFileAtomic(
+async function replaceByRename(
   file: string,
+  target: string,
   data: string | Buffer,
-  opts: { mode?: number } = {},
-): Promise<string> {
-  const { target, exists } = writeTarget(file);
-  const original = exists ? statSync(target) : undefined;
-  const mode = original ? original.mode & 0o7777 : (opts.mode ?? 0o600);
+  mode: number,
+  owner?: { uid: number; gid: number },
+): Promise<void> {
   removeStaleTmp(target);
   const tmp = tmpNameFor(target);
   let handle;
@@ -124,8 +124,8 @@ export async function writeFileAtomic(
   try {
     try {
       // Keep the store's owner when root writes another user's file; only root may, so EPERM is fine.
-      if (original && (original.uid !== process.getuid?.() || original.gid !== process.getgid?.()))
-        await handle.chown(original.uid, original.gid).catch(() => undefined);
+      if (owner && (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()))
+        await handle.chown(owner.uid, owner.gid).catch(() => undefined);
       // After chown, which clears set-id bits; and not through open(), which the umask would narrow.
       await handle.chmod(mode);
       await handle.writeFile(data);
@@ -140,6 +140,90 @@ export async function writeFileAtomic(
       ? e
       : new UserError(`cannot write ${file}: ${reason(e)}; the file is unchanged`);
   }
+}
+
+/**
+ * A file with more than one name (hard links: a JKS that two paths share, a known_hosts linked into
+ * ~/.ssh) is written in place, so that every name sees the new content: renaming a new file over one
+ * name would leave the others silently holding the old content. keytool does the same (it writes a
+ * keystore through the path it was given) and so does ssh (it appends to known_hosts in place).
+ * Refusing was the other choice, but it would leave a shared store no way to be updated with
+ * linkdoctor at all. Writing in place is not atomic, so the former content is first saved, atomically
+ * and flushed, as FILE.bak (its mode and owner), and a failed write says where it is.
+ */
+async function writeInPlace(
+  file: string,
+  target: string,
+  data: string | Buffer,
+  original: Stats,
+): Promise<void> {
+  const backup = `${target}.bak`;
+  let before: Buffer;
+  try {
+    before = await readFile(target);
+    await replaceByRename(backup, backup, before, original.mode & 0o7777, original);
+  } catch (e) {
+    const why = e instanceof UserError ? e.message.replace(/^cannot write [^:]*: /, '') : reason(e);
+    throw new UserError(
+      `cannot write ${file}: it has ${original.nlink} names (hard links), so it is written in place, and backing it up to ${backup} failed: ${why.replace(/; the file is unchanged$/, '')}; nothing written`,
+    );
+  }
+  let handle;
+  try {
+    handle = await open(target, constants.O_WRONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    throw new UserError(`cannot write ${file}: ${reason(e)}; the file is unchanged`);
+  }
+  /** All of `bytes` at the start of the file, the rest cut off (a write may be short). */
+  const put = async (bytes: Buffer) => {
+    for (let done = 0; done < bytes.length;) {
+      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, done);
+      done += bytesWritten;
+    }
+    await handle.truncate(bytes.length);
+    await handle.sync();
+  };
+  try {
+    await put(typeof data === 'string' ? Buffer.from(data) : data);
+  } catch (e) {
+    // The former content fits where it was (a full disk, a size limit): put it back.
+    const restored = await put(before).then(
+      () => true,
+      () => false,
+    );
+    throw new UserError(
+      `cannot write ${file}: ${reason(e)}; ${restored ? `the file is unchanged (its former content is also in ${backup})` : `it may be damaged: its former content is in ${backup}`}`,
+    );
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Replaces `file` with `data` atomically: the data goes to a new temporary file beside the target
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, random name, the original's mode and owner, or `mode` for a new file),
+ * is flushed to disk, and is renamed over the target; a crash never leaves half a file. A symlink is
+ * written through to its target. A file with several hard links is written in place instead, after
+ * a backup FILE.bak (writeInPlace says why). When anything fails the temporary file is removed and
+ * the error is one sentence (a UserError). Returns the path that was written (the link's target for
+ * a link).
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Buffer,
+  opts: { mode?: number } = {},
+): Promise<string> {
+  const { target, exists } = writeTarget(file);
+  const original = exists ? statSync(target) : undefined;
+  if (original && original.nlink > 1) await writeInPlace(file, target, data, original);
+  else
+    await replaceByRename(
+      file,
+      target,
+      data,
+      original ? original.mode & 0o7777 : (opts.mode ?? 0o600),
+      original,
+    );
   return target;
 }
 

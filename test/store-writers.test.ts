@@ -5,12 +5,18 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
+  chownSync,
   existsSync,
+  linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -22,7 +28,7 @@ import ssh2 from 'ssh2';
 import { UserError } from '../src/errors.js';
 import { withFileLock } from '../src/fs-write.js';
 import { loadTrustStore } from '../src/trust/store.js';
-import { runCliAsync } from './helpers.js';
+import { CLI, runCliAsync } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ld-store-writers-'));
 const servers: Server[] = [];
@@ -230,5 +236,161 @@ describe('concurrent writers to one file (FILE.lock)', () => {
       /boom/,
     );
     assert.ok(!existsSync(`${file}.lock`));
+  });
+});
+
+describe('a store or known_hosts file with several names', () => {
+  let site = 0;
+  let site2 = 0;
+  let sshPort = 0;
+  before(async () => {
+    const a = selfSigned('linked-a.test');
+    const b = selfSigned('linked-b.test');
+    site = await listen(createHttpsServer(a, (_q, s) => s.end('ok')) as unknown as Server);
+    site2 = await listen(createHttpsServer(b, (_q, s) => s.end('ok')) as unknown as Server);
+    sshPort = await listen(sshServer(hostKey()));
+  });
+
+  test('a PEM store with two hard links: written in place, both names hold the new certificate, FILE.bak the old content', async () => {
+    const d = folder('hard-pem');
+    const first = join(d, 'first.pem');
+    const second = join(d, 'second.pem');
+    const r0 = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${site}`, '--to', first]);
+    assert.equal(r0.status, 0, r0.stderr);
+    chmodSync(first, 0o640);
+    // Root writes another user's store: the owner is kept too (only root can give a file away).
+    const root = process.getuid?.() === 0;
+    if (root) chownSync(first, 4321, 4322);
+    const before = readFileSync(first);
+    linkSync(first, second);
+    const ino = statSync(first).ino;
+    const r = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${site2}`, '--to', second]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const name of [first, second]) {
+      const aliases = (await loadTrustStore({ file: name })).entries.map((e) => e.alias);
+      assert.deepEqual(aliases, ['linked_a_test', 'linked_b_test'], `${name} kept the old content`);
+    }
+    assert.equal(statSync(first).ino, ino, 'the file was replaced, not written in place');
+    assert.equal(statSync(first).nlink, 2);
+    assert.equal(statSync(first).mode & 0o777, 0o640);
+    assert.ok(readFileSync(`${second}.bak`).equals(before), 'FILE.bak holds the former content');
+    assert.equal(statSync(`${second}.bak`).mode & 0o777, 0o640);
+    if (root) {
+      assert.deepEqual([statSync(first).uid, statSync(first).gid], [4321, 4322]);
+      assert.deepEqual([statSync(`${second}.bak`).uid, statSync(`${second}.bak`).gid], [4321, 4322]);
+    } else console.log('# owner not checked: only root can give a file to another user');
+    assert.deepEqual(readdirSync(d).sort(), ['first.pem', 'second.pem', 'second.pem.bak']);
+  });
+
+  test('a failed in-place write (the file size limit, EFBIG) puts the former content back; FILE.bak holds it too', async () => {
+    const d = folder('hard-efbig');
+    const store = join(d, 'big.pem');
+    const r0 = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${site}`, '--to', store]);
+    assert.equal(r0.status, 0, r0.stderr);
+    // Just under bash's `ulimit -f 64` (64 KiB): the backup fits, the store with one more certificate does not.
+    const text = readFileSync(store, 'utf8');
+    const original = `${text}${'#'.repeat(65_300 - text.length - 1)}\n`;
+    writeFileSync(store, original);
+    linkSync(store, join(d, 'other-name.pem'));
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const p = spawn(
+        'bash',
+        [
+          '-c',
+          'ulimit -f 64; exec "$0" "$@"',
+          process.execPath,
+          CLI,
+          'trust',
+          'add-from-site',
+          `127.0.0.1:${site2}`,
+          '--to',
+          store,
+        ],
+        { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      p.stderr.on('data', (b: Buffer) => (stderr += b));
+      p.once('close', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(
+      r.stderr,
+      `linkdoctor: cannot write ${store}: file too large (EFBIG); the file is unchanged (its former content is also in ${store}.bak)\n`,
+    );
+    assert.equal(readFileSync(store, 'utf8'), original);
+    assert.equal(readFileSync(join(d, 'other-name.pem'), 'utf8'), original);
+    assert.equal(readFileSync(`${store}.bak`, 'utf8'), original);
+  });
+
+  test(
+    'a JKS shared by two paths (keytool-made): an addition through one name is seen by keytool through the other',
+    { skip: spawnSync('keytool', ['-help']).error ? 'keytool is not installed' : false },
+    async () => {
+      const d = folder('hard-jks');
+      const pem = join(d, 'a.pem');
+      const r0 = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${site}`, '--to', pem]);
+      assert.equal(r0.status, 0, r0.stderr);
+      const jks = join(d, 'tenant.jks');
+      const pw = 'changeit-jks';
+      const k = spawnSync('keytool', [
+        '-importcert',
+        '-noprompt',
+        '-storetype',
+        'JKS',
+        '-keystore',
+        jks,
+        '-storepass',
+        pw,
+        '-alias',
+        'first',
+        '-file',
+        pem,
+      ]);
+      assert.equal(k.status, 0, String(k.stderr));
+      const shared = join(d, 'shared.jks');
+      linkSync(jks, shared);
+      const r = await runCliAsync(
+        ['trust', 'add-from-site', `127.0.0.1:${site2}`, '--to', jks, '--password-env', 'JKS_PW'],
+        { env: { JKS_PW: pw } },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const listing = spawnSync('keytool', ['-list', '-keystore', shared, '-storepass', pw], {
+        encoding: 'utf8',
+      });
+      assert.equal(listing.status, 0, listing.stderr);
+      assert.match(listing.stdout, /linked_b_test, .*trustedCertEntry/);
+      assert.match(listing.stdout, /first, .*trustedCertEntry/);
+    },
+  );
+
+  test('known_hosts: a hard link is written in place; a symlink into ~/.ssh is written through to its target', async () => {
+    const d = folder('kh-links');
+    const real = join(d, 'known_hosts');
+    writeFileSync(real, '# mine\n', { mode: 0o600 });
+    const other = join(d, 'known_hosts.shared');
+    linkSync(real, other);
+    const r = await runCliAsync(['known-hosts', 'add', `127.0.0.1:${sshPort}`, '--to', other]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(real, 'utf8'), /^# mine\n\[127\.0\.0\.1\]:\d+ ssh-ed25519 \S+\n$/);
+    assert.equal(readFileSync(`${other}.bak`, 'utf8'), '# mine\n');
+    assert.equal(statSync(real).mode & 0o777, 0o600);
+
+    // ~/.ssh/known_hosts -> a file kept elsewhere (dotfiles): the link stays, the target gets the line.
+    const ssh = folder('home/.ssh');
+    const dotfiles = join(folder('dotfiles'), 'known_hosts');
+    writeFileSync(dotfiles, '', { mode: 0o644 });
+    symlinkSync(dotfiles, join(ssh, 'known_hosts'));
+    const l = await runCliAsync([
+      'known-hosts',
+      'add',
+      `127.0.0.1:${sshPort}`,
+      '--to',
+      join(ssh, 'known_hosts'),
+    ]);
+    assert.equal(l.status, 0, l.stderr);
+    assert.ok(lstatSync(join(ssh, 'known_hosts')).isSymbolicLink());
+    assert.match(readFileSync(dotfiles, 'utf8'), /^\[127\.0\.0\.1\]:\d+ ssh-ed25519 /);
+    assert.equal(statSync(dotfiles).mode & 0o777, 0o644);
+    assert.deepEqual(readdirSync(ssh), ['known_hosts'], 'no lock or temporary file beside the link');
   });
 });
