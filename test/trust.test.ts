@@ -8,7 +8,12 @@ import { execFile, spawnSync } from 'node:child_process';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import {
+  connect as connectTcp,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server,
+} from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
@@ -855,6 +860,107 @@ describe('linkdoctor trust (the commands)', () => {
       s.entries.map((e) => e.alias),
       ['test_root_ca', 'self_localhost'],
     );
+  });
+
+  test('add-from-site checks the site again on a new connection: what still fails is one sentence, exit 1 (stillFails)', async () => {
+    const run = async (certs: Issued[], key: Issued, store: string, ...more: string[]) =>
+      linkdoctor(
+        'trust',
+        'add-from-site',
+        `127.0.0.1:${await site(certs, key)}`,
+        '--to',
+        path(store),
+        ...more,
+      );
+
+    // The issuing CA added is the anchor, but the server's certificate expired: still refused.
+    const exp = await run([expired, inter], expired, 'expired-site.pem');
+    assert.equal(exp.code, 1, exp.err);
+    assert.match(exp.out, /\+ added test_intermediate_ca /);
+    assert.match(
+      unwrap(exp.out),
+      /✖ .*expired-site\.pem now holds the chain's anchor, but a client still refuses 127\.0\.0\.1:\d+: CN=expired\.localhost, .* expired on \d{4}-\d\d-\d\d\.\n$/,
+    );
+    assert.doesNotMatch(exp.out, /now trusts/);
+
+    // A certificate for another name: the store cannot mend that.
+    const named = JSON.parse((await run([wrongHost, inter], wrongHost, 'wrong-host.pem', '--json')).out);
+    assert.equal(named.trusted, false);
+    assert.deepEqual(named.stillFails, [
+      'The certificate is not valid for 127.0.0.1: it covers wrong.example.',
+    ]);
+  });
+
+  test('add-from-site: a site that answers with another chain the second time is judged on the second; the issuer it lacks is named', async () => {
+    // A load balancer in front of two servers whose certificates come from different CAs: the
+    // first connection's top certificate is added, the second connection's chain does not reach it.
+    const otherLeaf = await issue({
+      cn: 'localhost',
+      issuer: other,
+      sans: localhost,
+      aia: 'http://pki.example/other.crt',
+    });
+    const first = await site([leaf, inter], leaf);
+    const second = await site([otherLeaf], otherLeaf);
+    let n = 0;
+    const balancer = createNetServer((client) => {
+      const upstream = connectTcp(n++ % 2 === 0 ? first : second, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    servers.push(balancer);
+    const port = await listen(balancer);
+    const r = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--to', path('balanced.pem'));
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /\+ added test_intermediate_ca /);
+    assert.match(
+      unwrap(r.out),
+      /On a second connection 127\.0\.0\.1:\d+ sent another certificate \(localhost\): it has more than one \(a load balancer\?\); judged on the second\./,
+    );
+    assert.match(
+      unwrap(r.out),
+      /✖ .*balanced\.pem still does not trust the chain of 127\.0\.0\.1:\d+: No path to a certificate of .*: CN=localhost, .* was issued by CN=Other Root CA, .* add CN=Other Root CA, .* \(download it from http:\/\/pki\.example\/other\.crt\)\.\n$/,
+    );
+    n = 0;
+    const json = JSON.parse(
+      (
+        await linkdoctor(
+          'trust',
+          'add-from-site',
+          `127.0.0.1:${port}`,
+          '--to',
+          path('balanced.pem'),
+          '--json',
+        )
+      ).out,
+    );
+    assert.equal(json.trusted, false);
+    assert.equal(json.stillFails.length, 1);
+    assert.match(json.missing.subject, /^CN=Other Root CA/);
+    assert.equal(json.missing.url, 'http://pki.example/other.crt');
+    assert.match(json.checkedAgain, /sent another certificate/);
+  });
+
+  test('add-from-site: when the second connection fails, the chain sent first is judged, and the note says so', async () => {
+    const upstreamPort = await site([leaf, inter], leaf);
+    let n = 0;
+    const once = createNetServer((client) => {
+      if (n++ > 0) return void client.destroy();
+      const upstream = connectTcp(upstreamPort, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    servers.push(once);
+    const port = await listen(once);
+    const r = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--to', path('once.pem'));
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.match(
+      unwrap(r.out),
+      /Connecting to 127\.0\.0\.1:\d+ again failed \(127\.0\.0\.1:\d+ closed the connection during the TLS handshake\): judged on the chain it sent before\./,
+    );
+    assert.match(r.out, /now trusts the chain of 127\.0\.0\.1:\d+\.\n$/);
   });
 
   test('add-from-site: a bad target, a refused port, a missing password are one sentence each', async () => {

@@ -230,7 +230,7 @@ trust
 withTimeout(trust.command('add-from-site'), 'bound for the connection')
   .summary("add a server's CA to a PEM, PKCS#12, JKS or JCEKS store")
   .description(
-    'fetch the chain a server sends and add what is needed to trust it to a PEM, PKCS#12, JKS or JCEKS store (SAP note 2715005); without --to, show the chain and what would be added, as openssl s_client -showcerts does',
+    'fetch the chain a server sends and add what is needed to trust it to a PEM, PKCS#12, JKS or JCEKS store (SAP note 2715005), then connect again and say whether a Java client now trusts the site (exit 1 and what still fails when not); without --to, show the chain and what would be added, as openssl s_client -showcerts does',
   )
   .argument(
     '<host[:port]>',

@@ -9,7 +9,7 @@ import { certInfo, isSelfSigned, shortName } from '../trust/cert.js';
 import { judgeChain } from '../trust/chain.js';
 import { loadTrustStore, type TrustEntry } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
-import type { CertInfo } from '../types.js';
+import type { CertInfo, ChainJudgement, TlsVerdict } from '../types.js';
 import { secretFromEnv } from './secrets.js';
 import { fitText, plural } from '../report/width.js';
 
@@ -185,10 +185,10 @@ export async function trustAddFromSite(
   const top = toTrust(site.chain);
   if (opts.to === undefined) return showChain(`${host}:${port}`, site, top, opts.json);
   const { results, created } = await addTrustedCerts(opts.to, [top], pass);
-  const store = await loadTrustStore({ file: opts.to, password: pass });
-  const judged = judgeChain({ sent: site.chain, store, host: opts.servername ?? host });
-  // The store was written, but the site is still not trusted: a problem found.
-  if (!judged.trusted) process.exitCode = 1;
+  const check = await checkAgain(scheme, host, port, site, opts, pass);
+  const { judged, stillFails } = check;
+  // The store was written, but a client would still refuse the site: a problem found.
+  if (stillFails.length) process.exitCode = 1;
 
   if (opts.json)
     return printJson({
@@ -206,7 +206,10 @@ export async function trustAddFromSite(
         ...(r.aliasTaken ? { aliasTaken: r.aliasTaken } : {}),
         ...certInfo(r.cert),
       })),
-      trusted: judged.trusted,
+      trusted: !stillFails.length,
+      ...(stillFails.length ? { stillFails } : {}),
+      ...(judged.missing ? { missing: judged.missing } : {}),
+      ...(check.note ? { checkedAgain: check.note } : {}),
     });
 
   const c = colorsFor(process.stdout);
@@ -233,10 +236,53 @@ export async function trustAddFromSite(
       c.dim(`    SHA-1 ${info.sha1}`),
     );
   }
+  if (check.note) out.push(c.yellow(`  ${printable(check.note)}`));
   out.push(
-    judged.trusted
+    !stillFails.length
       ? `${c.green('✔')} ${opts.to} now trusts the chain of ${host}:${port}.`
-      : `${c.red('✖')} ${opts.to} still does not trust the chain of ${host}:${port}: ${printable(judged.sentences[0] ?? '')}`,
+      : judged.trusted
+        ? `${c.red('✖')} ${opts.to} now holds the chain's anchor, but a client still refuses ${host}:${port}: ${printable(stillFails.join(' '))}`
+        : `${c.red('✖')} ${opts.to} still does not trust the chain of ${host}:${port}: ${printable(stillFails.join(' '))}`,
   );
   print(out.join('\n'));
+}
+
+/** The verdicts that make a Java client refuse the handshake; the others (weak-key, incomplete-chain) are notes. */
+const REFUSED: TlsVerdict[] = ['untrusted', 'expired', 'not-yet-valid', 'hostname-mismatch'];
+
+/**
+ * After add-from-site wrote the store: the site's chain fetched again on a new connection and judged
+ * against the store read back from the file, as a Java client would judge it (judgeChain). Returns
+ * the judgement, what still makes a client refuse the site (one sentence per problem: the issuer
+ * still missing with where to get it, an expired certificate, a name it does not cover), and a note
+ * when the second connection failed (the first chain is judged) or sent another certificate (a
+ * load balancer in front of servers with different certificates).
+ */
+async function checkAgain(
+  scheme: string,
+  host: string,
+  port: number,
+  first: SiteChain,
+  opts: { servername?: string; timeout: number; to?: string },
+  pass: string | undefined,
+): Promise<{ judged: ChainJudgement; stillFails: string[]; note?: string }> {
+  let sent = first.chain;
+  let note: string | undefined;
+  try {
+    const again = await siteChain(scheme, host, port, {
+      ...(opts.servername ? { servername: opts.servername } : {}),
+      timeoutMs: opts.timeout * 1000,
+    });
+    if (again.chain[0]?.fingerprint256 !== first.chain[0]?.fingerprint256)
+      note = `On a second connection ${host}:${port} sent another certificate (${shortName(again.chain[0] ?? first.chain[0]!)}): it has more than one (a load balancer?); judged on the second.`;
+    sent = again.chain.length ? again.chain : first.chain;
+  } catch (e) {
+    note = `Connecting to ${host}:${port} again failed (${e instanceof Error ? e.message : String(e)}): judged on the chain it sent before.`;
+  }
+  const store = await loadTrustStore({ file: opts.to!, password: pass });
+  const judged = judgeChain({ sent, store, host: opts.servername ?? host });
+  const stillFails = judged.verdicts
+    .map((v, i) => (REFUSED.includes(v) ? judged.sentences[i]! : ''))
+    .filter(Boolean);
+  return { judged, stillFails, ...(note ? { note } : {}) };
 }
