@@ -119,6 +119,7 @@ async function replaceByRename(
   } catch (e) {
     throw new UserError(
       `cannot write ${file}: cannot create a temporary file in ${dirname(target)}: ${reason(e)}`,
+      { cause: e },
     );
   }
   try {
@@ -138,7 +139,7 @@ async function replaceByRename(
     await unlink(tmp).catch(() => undefined);
     throw e instanceof UserError
       ? e
-      : new UserError(`cannot write ${file}: ${reason(e)}; the file is unchanged`);
+      : new UserError(`cannot write ${file}: ${reason(e)}; the file is unchanged`, { cause: e });
   }
 }
 
@@ -163,9 +164,8 @@ async function writeInPlace(
     before = await readFile(target);
     await replaceByRename(backup, backup, before, original.mode & 0o7777, original);
   } catch (e) {
-    const why = e instanceof UserError ? e.message.replace(/^cannot write [^:]*: /, '') : reason(e);
     throw new UserError(
-      `cannot write ${file}: it has ${original.nlink} names (hard links), so it is written in place, and backing it up to ${backup} failed: ${why.replace(/; the file is unchanged$/, '')}; nothing written`,
+      `cannot write ${file}: it has ${original.nlink} names (hard links), so it is written in place, and backing it up to ${backup} failed: ${reason((e as Error).cause ?? e)}; nothing written`,
     );
   }
   let handle;

@@ -322,6 +322,22 @@ describe('a store or known_hosts file with several names', () => {
     assert.equal(readFileSync(`${store}.bak`, 'utf8'), original);
   });
 
+  test('a hard-linked file whose backup cannot be made (FILE.bak is a folder) is left alone: one sentence, exit 2', async () => {
+    const d = folder('hard-nobak');
+    const file = join(d, 'known_hosts');
+    writeFileSync(file, '# mine\n');
+    linkSync(file, join(d, 'second'));
+    mkdirSync(`${file}.bak`);
+    const r = await runCliAsync(['known-hosts', 'add', `127.0.0.1:${sshPort}`, '--to', file]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^linkdoctor: cannot write .*known_hosts: it has 2 names \(hard links\), so it is written in place, and backing it up to .*known_hosts\.bak failed: .*\(EISDIR\); nothing written\n$/,
+    );
+    assert.equal(readFileSync(file, 'utf8'), '# mine\n');
+    assert.deepEqual(readdirSync(d).sort(), ['known_hosts', 'known_hosts.bak', 'second']);
+  });
+
   test(
     'a JKS shared by two paths (keytool-made): an addition through one name is seen by keytool through the other',
     { skip: spawnSync('keytool', ['-help']).error ? 'keytool is not installed' : false },
