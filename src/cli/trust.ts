@@ -185,7 +185,7 @@ export async function trustAddFromSite(
   const top = toTrust(site.chain);
   if (opts.to === undefined) return showChain(`${host}:${port}`, site, top, opts.json);
   const { results, created } = await addTrustedCerts(opts.to, [top], pass);
-  const check = await checkAgain(scheme, host, port, site, opts, pass);
+  const check = await checkAgain(scheme, host, port, site, { ...opts, to: opts.to }, pass);
   const { judged, stillFails } = check;
   // The store was written, but a client would still refuse the site: a problem found.
   if (stillFails.length) process.exitCode = 1;
@@ -263,7 +263,7 @@ async function checkAgain(
   host: string,
   port: number,
   first: SiteChain,
-  opts: { servername?: string; timeout: number; to?: string },
+  opts: { servername?: string; timeout: number; to: string },
   pass: string | undefined,
 ): Promise<{ judged: ChainJudgement; stillFails: string[]; note?: string }> {
   let sent = first.chain;
@@ -279,7 +279,7 @@ async function checkAgain(
   } catch (e) {
     note = `Connecting to ${host}:${port} again failed (${e instanceof Error ? e.message : String(e)}): judged on the chain it sent before.`;
   }
-  const store = await loadTrustStore({ file: opts.to!, password: pass });
+  const store = await loadTrustStore({ file: opts.to, password: pass });
   const judged = judgeChain({ sent, store, host: opts.servername ?? host });
   const stillFails = judged.verdicts
     .map((v, i) => (REFUSED.includes(v) ? judged.sentences[i]! : ''))
