@@ -9,6 +9,7 @@ import { constants, lstatSync, readdirSync, realpathSync, statSync, unlinkSync, 
 import { link, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
+import { reason } from './fs-read.js';
 
 /** `.NAME.linkdoctor-PID-RANDOM.tmp`: hidden, and it names the process that made it. */
 const TMP_NAME = /^\.(.+)\.linkdoctor-(\d+)-[0-9a-f]+\.tmp$/;
@@ -18,13 +19,6 @@ function tmpNameFor(file: string): string {
     dirname(file),
     `.${basename(file)}.linkdoctor-${process.pid}-${randomBytes(8).toString('hex')}.tmp`,
   );
-}
-
-/** An fs error as the end of a sentence: "permission denied (EACCES)". */
-function reason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const text = err.message?.replace(/^[A-Z]+: /, '').replace(/,.*$/, '');
-  return err.code ? `${text} (${err.code})` : String(e);
 }
 
 /**

@@ -263,7 +263,10 @@ test('an inventory with problems: every one as file:line: field: sentence, exit 
   assert.equal(broken.status, 2);
   assert.match(broken.stderr, /broken\.yaml:3: not valid YAML: /);
   const missing = await runCliAsync(['check', join(dir, 'none.yaml')]);
-  assert.match(missing.stderr, /^linkdoctor: cannot read the inventory .*none\.yaml \(ENOENT\)\n$/);
+  assert.match(
+    missing.stderr,
+    /^linkdoctor: cannot read the inventory .*none\.yaml: no such file or directory \(ENOENT\)\n$/,
+  );
 });
 
 test('every problem of an inventory at once, in line order: types, unknown fields (did you mean), URLs, modules, duplicate names, reserved label names', async () => {

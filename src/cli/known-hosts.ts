@@ -1,7 +1,8 @@
 // `linkdoctor known-hosts add|check`: fetch every host key of an SSH/SFTP server (like ssh-keyscan, or
 // the platform's Copy Host Key) and add its lines to a known_hosts file, or hold them against one.
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { describeError, UserError } from '../errors.js';
+import { readRegularFileSync } from '../fs-read.js';
 import { withFileLock, writeFileAtomic, writeTarget } from '../fs-write.js';
 import { whatItSpeaks, wrongScheme } from '../probe/sniff.js';
 import { parseTarget } from '../probe/target.js';
@@ -14,6 +15,7 @@ import {
   defaultKnownHostsFile,
   hostField,
   judgeHostKeys,
+  MAX_KNOWN_HOSTS_BYTES,
   parseKnownHosts,
   type HostKeysJudgement,
   type KnownHostsCheck,
@@ -42,41 +44,12 @@ function parseHostPort(raw: string): { host: string; port: number } {
   return { host, port: port! };
 }
 
-/** Far above any real known_hosts file (a line is ~100 bytes): a bound on what is read into memory. */
-const MAX_KNOWN_HOSTS_BYTES = 64 * 1024 * 1024;
-
-/** The file's text, read no further than the bound (/dev/null is an empty file; /dev/zero is refused). */
-function readBounded(file: string): string {
-  const fd = openSync(file, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(64 * 1024);
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > MAX_KNOWN_HOSTS_BYTES)
-        throw new UserError(
-          `${file} holds more than ${MAX_KNOWN_HOSTS_BYTES / 2 ** 20} MB: too large for a known_hosts file`,
-        );
-      chunks.push(chunk.subarray(0, n));
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile & { text: string } {
   if (!mustExist && !existsSync(file)) return { entries: [], problems: [], text: '' };
-  let text: string;
-  try {
-    text = readBounded(file);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`cannot read the known_hosts file ${file} (${(e as NodeJS.ErrnoException).code})`);
-  }
+  const text = readRegularFileSync(file, {
+    what: 'known_hosts file',
+    maxBytes: MAX_KNOWN_HOSTS_BYTES,
+  }).toString('utf8');
   return { ...parseKnownHosts(text), text };
 }
 

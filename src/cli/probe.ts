@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { UserError } from '../errors.js';
+import { readRegularFileSync } from '../fs-read.js';
 import { loadKb } from '../kb/load.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { altPortsFromEnv } from '../probe/smtp.js';
@@ -12,7 +13,7 @@ import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
 import { jsonText, printable } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
-import { defaultKnownHostsFile } from '../ssh/known-hosts.js';
+import { defaultKnownHostsFile, MAX_KNOWN_HOSTS_BYTES } from '../ssh/known-hosts.js';
 import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
 import { redirectsOption, secondsOption } from './probe-flags.js';
@@ -55,12 +56,12 @@ export interface ProbeFlags {
   serviceKey?: string;
 }
 
-function readFile(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new UserError(`cannot read the ${what} ${file} (${(e as NodeJS.ErrnoException).code})`);
-  }
+/** A key or certificate file holds a few KB: a bound on what is read of one. */
+const MAX_KEY_FILE_BYTES = 1 << 20;
+
+/** A file named by a flag, read through the one reader (regular files only, bounded). */
+function readFile(file: string, what: string, maxBytes = MAX_KEY_FILE_BYTES): Buffer {
+  return readRegularFileSync(file, { what, maxBytes });
 }
 
 /** The client certificate to present: a PKCS#12 file, or PEM certificate (and key, here or in --client-key). */
@@ -115,7 +116,10 @@ async function sshOptions(
   const fallback = scheme === 'sftp' || scheme === 'ssh' ? defaultKnownHostsFile() : undefined;
   const knownHosts = f.knownHosts ?? (fallback && existsSync(fallback) ? fallback : undefined);
   if (knownHosts)
-    o.knownHosts = { file: knownHosts, text: readFile(knownHosts, 'known_hosts file').toString('utf8') };
+    o.knownHosts = {
+      file: knownHosts,
+      text: readFile(knownHosts, 'known_hosts file', MAX_KNOWN_HOSTS_BYTES).toString('utf8'),
+    };
   if (f.identity) {
     const key = readFile(f.identity, 'private key');
     const passphrase = f.identityPassphraseEnv

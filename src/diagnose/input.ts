@@ -1,8 +1,8 @@
 // Reads one incident's text from arguments, a file or standard input, and refuses what is not
 // an error text (binary data, an empty input, more than one incident can be) in one sentence.
 import { redact } from '../redact.js';
-import { open } from 'node:fs/promises';
 import { UserError } from '../errors.js';
+import { openRegularFile } from '../fs-read.js';
 
 /** An incident is a message, a stack trace or a log entry: a few MB at most. */
 export const MAX_INCIDENT_BYTES = 4 * 1024 * 1024;
@@ -89,22 +89,15 @@ export async function readIncident(opts: {
       throw new UserError(
         `${opts.file} is gzip-compressed: \`linkdoctor scan ${opts.file}\` reads gzip and diagnoses every incident in it`,
       );
-    let fh;
+    const { handle, stats } = await openRegularFile(opts.file, {
+      what: 'error text file',
+      pipeHint: `pipe it in instead (... | linkdoctor diagnose -)`,
+    });
     try {
-      fh = await open(opts.file, 'r');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(
-        `cannot read ${opts.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
-      );
-    }
-    try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw new UserError(`${opts.file} is a folder, not a file`);
-      if (st.size > MAX_INCIDENT_BYTES) throw tooLarge(st.size);
-      return decodeIncident(await readBounded(fh.createReadStream({ autoClose: false })), opts.file);
+      if (stats.size > MAX_INCIDENT_BYTES) throw tooLarge(stats.size);
+      return decodeIncident(await readBounded(handle.createReadStream({ autoClose: false })), opts.file);
     } finally {
-      await fh.close();
+      await handle.close();
     }
   }
   if (opts.stdin.isTTY)

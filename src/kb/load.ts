@@ -67,6 +67,9 @@ export interface Kb {
   readerLiterals?: Map<RegExp, string[] | null>;
 }
 
+/** Far above any entry (the largest built-in one is under 30 KB): a bound on what is read of one. */
+const MAX_ENTRY_BYTES = 1 << 20;
+
 /** Lists the entry files of a folder, sorted so that loading is deterministic. */
 export function entryFiles(dir: string): string[] {
   let names: string[];
@@ -83,16 +86,19 @@ export function entryFiles(dir: string): string[] {
 
 /** Parses and validates every entry file of a folder; returns the good entries and every problem. */
 export async function readEntries(dir: string): Promise<{ entries: Entry[]; problems: KbProblem[] }> {
-  const [{ parse, YAMLParseError }, { entrySchema, issuePath }] = await Promise.all([
+  const [{ parse, YAMLParseError }, { entrySchema, issuePath }, { readRegularFileSync }] = await Promise.all([
     import('yaml'),
     import('./schema.js'),
+    import('../fs-read.js'),
   ]);
   const entries: Entry[] = [];
   const problems: KbProblem[] = [];
   for (const file of entryFiles(dir)) {
+    // Outside the try: a FIFO or a device among the entries is refused (exit 2), not a YAML problem.
+    const text = readRegularFileSync(file, { what: 'knowledge-base entry', maxBytes: MAX_ENTRY_BYTES }).toString('utf8');
     let doc: unknown;
     try {
-      doc = parse(readFileSync(file, 'utf8'), { prettyErrors: true, uniqueKeys: true });
+      doc = parse(text, { prettyErrors: true, uniqueKeys: true });
     } catch (e) {
       const where =
         e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';

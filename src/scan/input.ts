@@ -1,10 +1,10 @@
 // Opening what scan reads: files or standard input, gzip-compressed or not, and telling by their
 // first bytes whether they are a text log, a message processing log export or a HAR file.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { FileReadError, openRegularFile, reason } from '../fs-read.js';
 
 export type Format = 'text' | 'mpl' | 'har';
 
@@ -32,15 +32,11 @@ export interface Opened {
 export async function sizeOf(file: string): Promise<number | undefined> {
   if (file === '-') return undefined;
   try {
+    // What is not a regular file counts nothing: openInput refuses it, in one sentence.
     const st = await stat(file);
-    if (st.isDirectory()) throw new InputError('is a folder, not a file');
-    return st.size;
+    return st.isFile() ? st.size : 0;
   } catch (e) {
-    if (e instanceof InputError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(
-      `cannot be read: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
-    );
+    throw new InputError(`cannot be read: ${reason(e)}`);
   }
 }
 
@@ -155,6 +151,24 @@ function brokenJson(text: string): boolean {
   return !parses(text) && !parses(first);
 }
 
+/**
+ * A log file opened through the one reader (src/fs-read.ts): a folder, a FIFO, a socket or a device
+ * is an InputError (the file is reported and skipped), never a read that blocks or has no end. The
+ * stream made of the handle closes it.
+ */
+async function openLog(file: string): Promise<FileHandle> {
+  try {
+    return (
+      await openRegularFile(file, {
+        what: 'log file',
+        pipeHint: 'pipe it in instead (... | linkdoctor scan -)',
+      })
+    ).handle;
+  } catch (e) {
+    throw e instanceof FileReadError ? new InputError(e.predicate) : e;
+  }
+}
+
 /** Opens a file ("-" = standard input), counting the bytes read as they come, and sniffs it. */
 export async function openInput(
   file: string,
@@ -162,7 +176,9 @@ export async function openInput(
   onBytes: (n: number) => void,
 ): Promise<Opened> {
   const raw: AsyncIterable<Buffer> =
-    file === '-' ? (stdin as AsyncIterable<Buffer>) : createReadStream(file, { highWaterMark: READ_SIZE });
+    file === '-'
+      ? (stdin as AsyncIterable<Buffer>)
+      : (await openLog(file)).createReadStream({ highWaterMark: READ_SIZE });
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const chunk of raw) {
       onBytes(chunk.length);

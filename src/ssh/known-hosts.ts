@@ -237,6 +237,9 @@ export function certAuthorityNote(check: KnownHostsCheck, file: string): string 
   return `${file} holds ${ca.length > 1 ? `${ca.length} @cert-authority lines` : 'an @cert-authority line'} for this host (${lines}): a CA key that OpenSSH trusts for host certificates it signed, not a host key; linkdoctor does not check host certificates, and whether the tenant's SFTP adapter honours the line depends on its JSch version (mwiede JSch verifies host certificates from 2.28.0 on; SAP does not publish the version a tenant runs)`;
 }
 
+/** Far above any real known_hosts file (a line is ~100 bytes): a bound on what is read into memory. */
+export const MAX_KNOWN_HOSTS_BYTES = 64 * 1024 * 1024;
+
 /** The user's known_hosts file, where OpenSSH's ssh reads it: ~/.ssh/known_hosts (HOME on Unix). */
 export function defaultKnownHostsFile(): string {
   return join(homedir(), '.ssh', 'known_hosts');

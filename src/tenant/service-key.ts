@@ -3,7 +3,7 @@
 // 40-RemoteSystems/creating-service-instance-and-service-key-for-inbound-authentication-19af5e2.md,
 // SAP Piper pkg/cpi/commonUtils.go: `oauth.url`, `oauth.tokenurl`, `oauth.clientid`, `oauth.clientsecret`).
 // Nothing of the key but its URLs and client id ever appears in a sentence.
-import { readFileSync } from 'node:fs';
+import { readRegularFileSync } from '../fs-read.js';
 import { UserError } from '../errors.js';
 
 /** A service key, read and checked. The secret, the certificate and the key are never printed. */
@@ -97,15 +97,7 @@ export function parseServiceKey(text: string, source: string): ServiceKey {
  */
 export function loadServiceKey(file: string | undefined, env = process.env): ServiceKey {
   if (file) {
-    let buf: Buffer;
-    try {
-      buf = readFileSync(file);
-    } catch (e) {
-      throw new UserError(
-        `cannot read the service key ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
-    }
-    if (buf.length > MAX_KEY_BYTES) throw new UserError(`${file} is too big for a service key`);
+    const buf = readRegularFileSync(file, { what: 'service key', maxBytes: MAX_KEY_BYTES });
     return parseServiceKey(buf.toString('utf8'), file);
   }
   const raw = env[SERVICE_KEY_ENV];

@@ -2,10 +2,10 @@
 // extension, since tenant exports are often misnamed), or a default that judges like a Java client.
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { UserError } from '../errors.js';
+import { readRegularFile } from '../fs-read.js';
 import { aliasFor } from './cert.js';
 import { JCEKS_MAGIC, JKS_MAGIC, readJavaKeystore } from './java-keystore.js';
 import { readPkcs12 } from './pkcs12.js';
@@ -119,18 +119,15 @@ export function readStoreEntries(
   }
 }
 
-/** Reads a store file; each way it can fail is one sentence that names the file. */
+/** Far above any real store (the JDK's cacerts, ~150 certificates, is ~200 KB): a bound on what is read. */
+export const MAX_STORE_BYTES = 16 << 20;
+
+/**
+ * Reads a store file through the one reader (src/fs-read.ts): a missing file, a folder, a FIFO or a
+ * device, a file over MAX_STORE_BYTES, each is one sentence that names the file (FileReadError).
+ */
 export async function readStoreFile(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${file} does not exist`);
-    if (code === 'EISDIR') throw new UserError(`${file} is a folder, not a trust store`);
-    if (code === 'EACCES' || code === 'EPERM')
-      throw new UserError(`${file} cannot be read (permission denied)`);
-    throw new UserError(`${file} cannot be read (${code ?? (e as Error).message})`);
-  }
+  return readRegularFile(file, { what: 'trust store', maxBytes: MAX_STORE_BYTES });
 }
 
 export function formatOf(buf: Buffer, file: string): FileFormat {

@@ -1,10 +1,11 @@
 // The inventory: the endpoints to watch (targets), the named probe settings they use (modules, as
 // blackbox_exporter's modules are), and the labels they carry into reports, history and metrics.
 // Read from YAML and validated with every problem named by file, line and field, as `kb lint` does.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { readRegularFile } from '../fs-read.js';
 import { issuePath } from '../kb/schema.js';
 import { parseTarget } from '../probe/target.js';
 import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
@@ -179,15 +180,9 @@ const PATH_FIELDS = ['trust', 'client_cert', 'client_key', 'known_hosts', 'ident
  * UserError when the file cannot be read.
  */
 export async function loadInventory(file: string): Promise<Inventory> {
-  let text: string;
-  try {
-    if (statSync(file).size > MAX_INVENTORY_BYTES)
-      throw new UserError(`${file} is larger than ${MAX_INVENTORY_BYTES >> 20} MB: that is no inventory`);
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`cannot read the inventory ${file} (${(e as NodeJS.ErrnoException).code})`);
-  }
+  const text = (await readRegularFile(file, { what: 'inventory', maxBytes: MAX_INVENTORY_BYTES })).toString(
+    'utf8',
+  );
   const { inventory, problems } = await parseInventory(text, file);
   if (problems.length || !inventory) throw new InventoryError(problems);
   return inventory;

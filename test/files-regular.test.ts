@@ -1,0 +1,183 @@
+// Every file the user names is read through one reader (src/fs-read.ts) that reads regular files
+// only: a FIFO (open() would wait for a writer forever), a folder, a unix socket or a device such as
+// /dev/zero (read without end) is refused with one sentence naming the file, what it is and what it
+// should have been, exit 2, at once. /dev/null reads as an empty file.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FileReadError, readRegularFile, readRegularFileSync } from '../src/fs-read.js';
+import { freePort, runCli, tempDirs, widgetEntry, type Run } from './helpers.js';
+
+const tmp = tempDirs();
+const dir = tmp('ld-files-');
+/** A hang fails the test (runCli throws ETIMEDOUT) instead of blocking it. */
+const TIMEOUT = 20_000;
+
+const servers: Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+interface Special {
+  label: string;
+  /** What the sentence calls it. */
+  kind: string;
+  /** Makes it at `path` (or returns the path to use instead). */
+  make: (path: string) => Promise<string>;
+}
+
+const mkfifo = spawnSync('mkfifo', ['--help']).error ? undefined : 'mkfifo';
+
+const SPECIALS: Special[] = [
+  {
+    label: 'a FIFO with no writer',
+    kind: 'a FIFO (named pipe)',
+    make: async (p) => {
+      const r = spawnSync('mkfifo', [p]);
+      assert.equal(r.status, 0, `mkfifo: ${r.stderr}`);
+      return p;
+    },
+  },
+  { label: 'a folder', kind: 'a folder', make: async (p) => (mkdirSync(p), p) },
+  {
+    label: 'a unix socket with a server on it',
+    kind: 'a socket',
+    make: (p) =>
+      new Promise((resolve) => {
+        const s = createServer((c) => c.destroy()).listen(p, () => resolve(p));
+        servers.push(s);
+      }),
+  },
+  { label: '/dev/zero', kind: 'a character device', make: async () => '/dev/zero' },
+];
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Exit 2, one line on standard error that names the file, what it is and what was expected. */
+function assertRefused(r: Run, sentence: RegExp): void {
+  assert.equal(r.status, 2, `exit 2 expected; stderr: ${r.stderr}`);
+  assert.equal(r.stderr.split('\n').length, 2, `one line expected on stderr:\n${r.stderr}`);
+  assert.match(r.stderr, sentence);
+  assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+  assert.ok(!r.stdout.includes('    at '), 'no stack trace');
+}
+
+let closed = 0;
+before(async () => {
+  // Nothing listens there: a command that got past the file would be refused the connection.
+  closed = await freePort();
+});
+
+/** Each command that reads a file the user names, and what it calls that file. */
+const COMMANDS: { name: string; args: (f: string) => string[]; what: string; scan?: true }[] = [
+  { name: 'diagnose --file', args: (f) => ['diagnose', '--file', f], what: 'an error text file' },
+  { name: 'scan', args: (f) => ['scan', '--no-progress', f], what: 'a log file', scan: true },
+  {
+    name: 'probe --known-hosts',
+    args: (f) => ['probe', `sftp://127.0.0.1:${closed}/`, '--known-hosts', f, '--timeout', '2'],
+    what: 'a known_hosts file',
+  },
+  {
+    name: 'probe --identity',
+    args: (f) => ['probe', `sftp://u@127.0.0.1:${closed}/`, '--identity', f, '--timeout', '2'],
+    what: 'a private key',
+  },
+  {
+    name: 'probe --trust',
+    args: (f) => ['probe', `https://127.0.0.1:${closed}/`, '--trust', f, '--timeout', '2'],
+    what: 'a trust store',
+  },
+  {
+    name: 'known-hosts check',
+    args: (f) => ['known-hosts', 'check', `127.0.0.1:${closed}`, '--known-hosts', f, '--timeout', '2'],
+    what: 'a known_hosts file',
+  },
+  { name: 'trust show', args: (f) => ['trust', 'show', f], what: 'a trust store' },
+  { name: 'check INVENTORY', args: (f) => ['check', f], what: 'an inventory' },
+  {
+    name: 'tenant --service-key',
+    args: (f) => ['tenant', 'keystore', '--service-key', f],
+    what: 'a service key',
+  },
+];
+
+for (const special of SPECIALS) {
+  describe(`${special.label} is refused in one sentence, at once`, () => {
+    let file = '';
+    before(async () => {
+      if (special.kind.startsWith('a FIFO') && !mkfifo) return;
+      file = await special.make(join(tmp('ld-special-'), 'input'));
+    });
+    for (const c of COMMANDS)
+      test(c.name, (t) => {
+        if (!file) return t.skip('mkfifo is not installed');
+        const r = runCli(c.args(file), { timeout: TIMEOUT });
+        assertRefused(
+          r,
+          new RegExp(
+            `^linkdoctor: ${escape(file)}${c.scan ? ':' : ''} is ${escape(special.kind)}, not ${c.what}`,
+          ),
+        );
+      });
+
+    test('kb lint DIR and diagnose --kb DIR, with it among the YAML entries', async (t) => {
+      if (special.kind.startsWith('a FIFO') && !mkfifo) return t.skip('mkfifo is not installed');
+      const kb = tmp('ld-kb-');
+      writeFileSync(join(kb, 'my-widget.yaml'), widgetEntry('my-widget'));
+      const entry = join(kb, 'z-odd.yaml');
+      if (special.label === '/dev/zero') symlinkSync('/dev/zero', entry);
+      else await special.make(entry);
+      const sentence = new RegExp(
+        `^linkdoctor: ${escape(entry)} is ${escape(special.kind)}, not a knowledge-base entry\\n$`,
+      );
+      assertRefused(runCli(['kb', 'lint', kb], { timeout: TIMEOUT }), sentence);
+      assertRefused(
+        runCli(['diagnose', '--kb', kb, 'WIDGET-GW-0042 no route'], { timeout: TIMEOUT }),
+        sentence,
+      );
+    });
+  });
+}
+
+describe('/dev/null reads as an empty file (--known-hosts /dev/null is a common idiom)', () => {
+  // Named null: messages that name a file by its base name (the private key's) read the same.
+  const empty = join(tmp('ld-empty-'), 'null');
+  before(() => writeFileSync(empty, ''));
+  for (const c of COMMANDS)
+    test(c.name, () => {
+      const devNull = runCli(c.args('/dev/null'), { timeout: TIMEOUT });
+      const file = runCli(c.args(empty), { timeout: TIMEOUT });
+      assert.doesNotMatch(devNull.stderr, /character device/);
+      assert.equal(devNull.status, file.status, devNull.stderr);
+      assert.equal(devNull.stderr, file.stderr.replaceAll(empty, '/dev/null'));
+    });
+});
+
+describe('readRegularFile', () => {
+  test('reads a file of up to maxBytes; refuses a larger one unread, in one sentence', async () => {
+    const f = join(dir, 'ten');
+    writeFileSync(f, '0123456789');
+    assert.equal(readRegularFileSync(f, { what: 'key', maxBytes: 10 }).toString(), '0123456789');
+    assert.equal((await readRegularFile(f, { what: 'key', maxBytes: 10 })).toString(), '0123456789');
+    for (const read of [
+      () => readRegularFileSync(f, { what: 'key', maxBytes: 9 }),
+      () => readRegularFile(f, { what: 'key', maxBytes: 9 }),
+    ])
+      await assert.rejects(
+        async () => read(),
+        (e: unknown) =>
+          e instanceof FileReadError && e.message === `${f} is larger than 9 bytes: too large for a key`,
+      );
+  });
+
+  test('a missing file: one sentence with the reason and its code', () => {
+    assert.throws(
+      () => readRegularFileSync(join(dir, 'nope'), { what: 'known_hosts file', maxBytes: 1024 }),
+      (e: unknown) =>
+        e instanceof FileReadError &&
+        e.message ===
+          `cannot read the known_hosts file ${join(dir, 'nope')}: no such file or directory (ENOENT)`,
+    );
+  });
+});
