@@ -107,6 +107,20 @@ function unreadable(file: string, as: ReadAs, e: unknown): FileReadError {
 }
 
 /**
+ * Why `file` could not be read as `as.what`, found without opening it (for a check ahead of the
+ * read, such as an inventory's): the predicate ("is a FIFO (named pipe), not a trust store"), or
+ * undefined for a regular file, /dev/null, or a path that cannot be looked at (the read says why).
+ */
+export function notRegularFile(file: string, as: ReadAs): string | undefined {
+  try {
+    checkType(file, statSync(file), as);
+  } catch (e) {
+    if (e instanceof FileReadError) return e.predicate;
+  }
+  return undefined;
+}
+
+/**
  * Opens `file` for reading once it is known to be a regular file (or /dev/null): returns the
  * descriptor and its stats. Throws FileReadError (a UserError) for anything else, or when it cannot
  * be opened. The caller closes the descriptor.

@@ -70,7 +70,14 @@ before(async () => {
 });
 
 /** Each command that reads a file the user names, and what it calls that file. */
-const COMMANDS: { name: string; args: (f: string) => string[]; what: string; scan?: true }[] = [
+const COMMANDS: {
+  name: string;
+  args: (f: string) => string[];
+  what: string;
+  scan?: true;
+  /** SQLite opens the file itself: /dev/null is no database to it. */
+  notDevNull?: true;
+}[] = [
   { name: 'diagnose --file', args: (f) => ['diagnose', '--file', f], what: 'an error text file' },
   { name: 'scan', args: (f) => ['scan', '--no-progress', f], what: 'a log file', scan: true },
   {
@@ -95,6 +102,7 @@ const COMMANDS: { name: string; args: (f: string) => string[]; what: string; sca
   },
   { name: 'trust show', args: (f) => ['trust', 'show', f], what: 'a trust store' },
   { name: 'check INVENTORY', args: (f) => ['check', f], what: 'an inventory' },
+  { name: 'history --db', args: (f) => ['history', '--db', f], what: 'a history database', notDevNull: true },
   {
     name: 'tenant --service-key',
     args: (f) => ['tenant', 'keystore', '--service-key', f],
@@ -140,11 +148,32 @@ for (const special of SPECIALS) {
   });
 }
 
+test('check: an inventory whose module names a FIFO or a device is refused before any probe, each field named', (t) => {
+  if (!mkfifo) return t.skip('mkfifo is not installed');
+  const d = tmp('ld-inv-');
+  assert.equal(spawnSync('mkfifo', [join(d, 'store.pem')]).status, 0);
+  const inventory = join(d, 'inventory.yaml');
+  writeFileSync(
+    inventory,
+    `modules:\n  files:\n    trust: store.pem\n  keys:\n    known_hosts: /dev/zero\ntargets:\n` +
+      `  - { name: a, url: 'https://127.0.0.1:${closed}/', module: files }\n` +
+      `  - { name: b, url: 'sftp://127.0.0.1:${closed}/', module: keys }\n`,
+  );
+  const r = runCli(['check', inventory], { timeout: TIMEOUT });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    `linkdoctor: the inventory has 2 problems:\n` +
+      `${inventory}:3: modules.files.trust: store.pem is a FIFO (named pipe), not a trust store\n` +
+      `${inventory}:5: modules.keys.known_hosts: /dev/zero is a character device, not a known_hosts file\n`,
+  );
+});
+
 describe('/dev/null reads as an empty file (--known-hosts /dev/null is a common idiom)', () => {
   // Named null: messages that name a file by its base name (the private key's) read the same.
   const empty = join(tmp('ld-empty-'), 'null');
   before(() => writeFileSync(empty, ''));
-  for (const c of COMMANDS)
+  for (const c of COMMANDS.filter((c) => !c.notDevNull))
     test(c.name, () => {
       const devNull = runCli(c.args('/dev/null'), { timeout: TIMEOUT });
       const file = runCli(c.args(empty), { timeout: TIMEOUT });

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { UserError } from '../errors.js';
+import { FileReadError, notRegularFile } from '../fs-read.js';
 import type { CheckOutcome, TargetSummary } from './check.js';
 
 /** The expiry thresholds, in days, whose crossing is a change. */
@@ -406,6 +407,10 @@ export class History {
  */
 export async function openHistory(file: string, webhooks: string[] = []): Promise<History> {
   const { default: Database } = await import('better-sqlite3');
+  // SQLite opens what it is given itself: a folder, a FIFO or a device is named here, in the words
+  // of the one reader (src/fs-read.ts), rather than as SQLite's "disk I/O error".
+  const odd = notRegularFile(file, { what: 'history database' });
+  if (odd) throw new FileReadError(file, odd);
   try {
     mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);

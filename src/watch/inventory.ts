@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
-import { readRegularFile } from '../fs-read.js';
+import { notRegularFile, readRegularFile } from '../fs-read.js';
 import { issuePath } from '../kb/schema.js';
 import { parseTarget } from '../probe/target.js';
 import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
@@ -173,6 +173,14 @@ function unknownField(key: string, path: readonly PropertyKey[]): string {
 /** The module a target without `module` uses when the inventory defines none called `default`. */
 const DEFAULT_MODULE = 'default';
 const PATH_FIELDS = ['trust', 'client_cert', 'client_key', 'known_hosts', 'identity'] as const;
+/** What each file field holds, as the probe's flags call it (src/cli/probe.ts). */
+const PATH_WHAT: Record<(typeof PATH_FIELDS)[number], string> = {
+  trust: 'trust store',
+  client_cert: 'client certificate',
+  client_key: 'client key',
+  known_hosts: 'known_hosts file',
+  identity: 'private key',
+};
 
 /**
  * Reads and validates an inventory file. Relative file paths of modules are resolved against the
@@ -268,7 +276,8 @@ export async function parseInventory(
       const value = m[f];
       if (value === undefined) continue;
       m[f] = resolve(base, value);
-      if (!existsSync(m[f])) at(['modules', name, f], `${value} does not exist`);
+      const odd = existsSync(m[f]) ? notRegularFile(m[f], { what: PATH_WHAT[f] }) : 'does not exist';
+      if (odd) at(['modules', name, f], `${value} ${odd}`);
     }
     if (m.user && !m.password_env && !m.identity)
       at(['modules', name], 'user needs password_env or identity (a check asks for no password)', 'user');
