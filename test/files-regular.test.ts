@@ -3,13 +3,13 @@
 // /dev/zero (read without end) is refused with one sentence naming the file, what it is and what it
 // should have been, exit 2, at once. /dev/null reads as an empty file.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FileReadError, readRegularFile, readRegularFileSync } from '../src/fs-read.js';
-import { freePort, runCli, tempDirs, widgetEntry, type Run } from './helpers.js';
+import { CLI, freePort, runCli, tempDirs, widgetEntry, type Run } from './helpers.js';
 
 const tmp = tempDirs();
 const dir = tmp('ld-files-');
@@ -167,6 +167,60 @@ test('check: an inventory whose module names a FIFO or a device is refused befor
       `${inventory}:3: modules.files.trust: store.pem is a FIFO (named pipe), not a trust store\n` +
       `${inventory}:5: modules.keys.known_hosts: /dev/zero is a character device, not a known_hosts file\n`,
   );
+});
+
+test('serve: a probe request naming a FIFO or /dev/zero is a 400 at once, and the server goes on answering', async (t) => {
+  if (!mkfifo) return t.skip('mkfifo is not installed');
+  // Before: readFileSync of the FIFO blocked serve's event loop, every room with it, until a writer came.
+  const fifo = join(tmp('ld-serve-'), 'known_hosts');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const port = await freePort();
+  const p = spawn(process.execPath, [CLI, 'serve', '--port', String(port)], {
+    env: { ...process.env, LINKDOCTOR_TOKEN: '' },
+  });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve printed no URL in 20 s: ${out}`)), 20_000);
+      p.stdout.on('data', () => out.includes('Ctrl-C') && (clearTimeout(timer), resolve()));
+    });
+    const probe = (body: object) =>
+      fetch(`http://127.0.0.1:${port}/api/probe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+    for (const [body, sentence] of [
+      [
+        { url: `sftp://127.0.0.1:${closed}/`, knownHosts: fifo },
+        `${fifo} is a FIFO (named pipe), not a known_hosts file`,
+      ],
+      [
+        { url: `https://127.0.0.1:${closed}/`, trust: fifo },
+        `${fifo} is a FIFO (named pipe), not a trust store`,
+      ],
+      [
+        { url: `sftp://u@127.0.0.1:${closed}/`, identity: '/dev/zero' },
+        '/dev/zero is a character device, not a private key',
+      ],
+    ] as const) {
+      const r = await probe(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(((await r.json()) as { detail: string }).detail, sentence);
+    }
+    const diagnosed = await fetch(`http://127.0.0.1:${port}/api/diagnose`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'java.net.ConnectException: Connection refused' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(diagnosed.status, 200);
+  } finally {
+    // SIGKILL: a server blocked in open() (the old code) runs no SIGTERM handler.
+    p.kill('SIGKILL');
+  }
 });
 
 describe('/dev/null reads as an empty file (--known-hosts /dev/null is a common idiom)', () => {
