@@ -26,6 +26,8 @@ export interface Opened {
    * `chunks`, so it is scanned as any input is (`zcat` recovers the same).
    */
   damage?: () => string | undefined;
+  /** Closes the file (nothing for standard input): an input refused after its first bytes is not read on. */
+  close: () => void;
 }
 
 /** Size on disk, for the progress bar; also refuses folders and missing files in one sentence. */
@@ -175,10 +177,9 @@ export async function openInput(
   stdin: NodeJS.ReadableStream,
   onBytes: (n: number) => void,
 ): Promise<Opened> {
-  const raw: AsyncIterable<Buffer> =
-    file === '-'
-      ? (stdin as AsyncIterable<Buffer>)
-      : (await openLog(file)).createReadStream({ highWaterMark: READ_SIZE });
+  const stream =
+    file === '-' ? undefined : (await openLog(file)).createReadStream({ highWaterMark: READ_SIZE });
+  const raw: AsyncIterable<Buffer> = stream ?? (stdin as AsyncIterable<Buffer>);
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const chunk of raw) {
       onBytes(chunk.length);
@@ -189,5 +190,11 @@ export async function openInput(
   const gzip = start.head[0] === 0x1f && start.head[1] === 0x8b;
   const z = gzip ? gunzip(start.rest) : undefined;
   const { head, rest, whole } = await peek(z ? z.chunks : start.rest, SNIFF_BYTES);
-  return { chunks: rest, gzip, sniffed: sniff(head, whole), ...(z ? { damage: z.damage } : {}) };
+  return {
+    chunks: rest,
+    gzip,
+    sniffed: sniff(head, whole),
+    ...(z ? { damage: z.damage } : {}),
+    close: () => void stream?.destroy(),
+  };
 }

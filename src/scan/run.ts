@@ -6,7 +6,7 @@ import type { Kb } from '../kb/load.js';
 import { eventText, keyOf, type KeepsTime, type Verdict, VerdictCache } from './cache.js';
 import { Grouper } from './group.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
-import { type Format, InputError, openInput, sizeOf } from './input.js';
+import { type Format, InputError, type Opened, openInput, sizeOf } from './input.js';
 import { mask } from './mask.js';
 import { recordCandidates } from './records.js';
 import { buildPrefilter, type Prefilter, type Selection } from './prefilter.js';
@@ -174,12 +174,13 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
 
   async function scanFile(file: string): Promise<void> {
     const name = file === '-' ? (opts.stdinName ?? '-') : file;
+    let opened: Opened | undefined;
     try {
       await sizeOf(file);
-      const input = await openInput(file, opts.stdin, (n) => {
+      const input = (opened = await openInput(file, opts.stdin, (n) => {
         bytes += n;
         progress(name);
-      });
+      }));
       if (input.sniffed === 'utf16' && !opts.format)
         throw new InputError('is UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)');
       if (input.sniffed === 'binary' && !opts.format)
@@ -240,6 +241,8 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
         place: { file: name },
         message: e instanceof InputError ? e.message : `cannot read it (${(e as Error).message})`,
       });
+    } finally {
+      opened?.close();
     }
   }
   return {
