@@ -148,6 +148,23 @@ for (const special of SPECIALS) {
   });
 }
 
+test('kb lint and --kb given a FIFO or a device for the folder: "is not a folder", exit 2, at once', (t) => {
+  if (!mkfifo) return t.skip('mkfifo is not installed');
+  const fifo = join(tmp('ld-kbdir-'), 'entries');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  for (const d of [fifo, '/dev/zero']) {
+    const expected = `linkdoctor: the knowledge base has problems:\n${d}: is not a folder (give the folder that holds the entries)\n`;
+    for (const args of [
+      ['kb', 'lint', d],
+      ['diagnose', '--kb', d, 'Connection refused'],
+    ]) {
+      const r = runCli(args, { timeout: TIMEOUT });
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, expected);
+    }
+  }
+});
+
 test('check: an inventory whose module names a FIFO or a device is refused before any probe, each field named', (t) => {
   if (!mkfifo) return t.skip('mkfifo is not installed');
   const d = tmp('ld-inv-');

@@ -76,7 +76,11 @@ export function entryFiles(dir: string): string[] {
   try {
     names = readdirSync(dir);
   } catch (e) {
-    throw new KbError([{ file: dir, message: `cannot read the folder (${(e as NodeJS.ErrnoException).code})` }]);
+    const code = (e as NodeJS.ErrnoException).code;
+    // A file, a FIFO or a device where the folder was expected: readdir refuses it without opening it.
+    const message =
+      code === 'ENOTDIR' ? 'is not a folder (give the folder that holds the entries)' : `cannot read the folder (${code})`;
+    throw new KbError([{ file: dir, message }]);
   }
   return names
     .filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.'))
