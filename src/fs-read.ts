@@ -69,7 +69,8 @@ function kindOf(st: Stats): string {
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
+  // A Solaris door, an event port: nothing Linux or macOS makes.
+  return 'a special file';
 }
 
 const article = (noun: string): string => `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
@@ -77,12 +78,8 @@ const article = (noun: string): string => `${/^[aeiou]/i.test(noun) ? 'an' : 'a'
 /** Refuses what is neither a regular file nor /dev/null. */
 function checkType(file: string, st: Stats, as: ReadAs): void {
   if (st.isFile() || isDevNull(st)) return;
-  const kind = kindOf(st);
   const hint = st.isFIFO() && as.pipeHint ? `: ${as.pipeHint}` : '';
-  throw new FileReadError(
-    file,
-    `${kind === 'not a regular file' ? 'is' : `is ${kind},`} not ${article(as.what)}${hint}`,
-  );
+  throw new FileReadError(file, `is ${kindOf(st)}, not ${article(as.what)}${hint}`);
 }
 
 /** A bound as said in a sentence: "64 MB", "256 KB", "10 bytes". */
