@@ -1,7 +1,6 @@
 // The flags of `linkdoctor serve` that need parsing, kept apart from the server so that main.ts can
 // name them without loading fastify.
 import { UserError } from '../errors.js';
-import { addSecretTargets } from '../serve/secret-targets.js';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -36,10 +35,10 @@ export const targetsOption = (v: string, prev: string[] = []) => [
 ];
 
 /**
- * `--secret-targets LINKDOCTOR_VAR=host[:port][,host...]` (repeatable): each entry checked here (a
- * usage error names what is wrong), kept as written for the server to bind.
+ * `--secret-targets LINKDOCTOR_VAR=host[:port][,host...]` (repeatable): kept as written; serve checks
+ * each entry before it starts (addSecretTargets). Not here: every command loads this file, and the
+ * checker's modules would cost each cold start (an ES module costs a few million instructions to load).
  */
 export function secretTargetsOption(v: string, prev: string[] = []): string[] {
-  addSecretTargets(v);
   return [...prev, v];
 }

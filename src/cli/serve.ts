@@ -10,6 +10,7 @@ import { labRoutes } from '../serve/lab.js';
 import { tenantRoutes } from '../serve/tenant.js';
 import { loadServiceKey, SERVICE_KEY_ENV } from '../tenant/service-key.js';
 import { UserError } from '../errors.js';
+import { addSecretTargets } from '../serve/secret-targets.js';
 import { printable } from '../report/printable.js';
 
 export interface ServeFlags {
@@ -55,6 +56,8 @@ async function watchOptions(f: ServeFlags): Promise<WatchServeOptions> {
 }
 
 export async function serveCommand(f: ServeFlags): Promise<void> {
+  // A wrong --secret-targets entry is a usage error before anything starts.
+  for (const entry of f.secretTargets ?? []) addSecretTargets(entry);
   const token = process.env.LINKDOCTOR_TOKEN || undefined;
   checkBinding(f.host, token);
   // The tenant's room when a service key is given (as `linkdoctor tenant` takes it).
