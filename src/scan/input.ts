@@ -62,8 +62,13 @@ async function peek(
   }
   const head = Buffer.concat(parts);
   async function* rest(): AsyncGenerator<Buffer> {
-    if (head.length) yield head;
-    if (!done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    try {
+      if (head.length) yield head;
+      if (!done) for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    } finally {
+      // A reader that stops early (a server's cap): the source is let go (a file closed, a stream destroyed).
+      await it.return?.();
+    }
   }
   return { head, rest: rest(), whole: done };
 }
@@ -87,6 +92,8 @@ function gunzip(src: AsyncIterable<Buffer>): {
   });
   out.on('drain', () => z.resume());
   z.once('end', () => out.end());
+  // Read no further than the reader: once it let go of the chunks, inflating stops.
+  out.once('close', () => z.destroy());
   z.once('error', (e: NodeJS.ErrnoException) => {
     damage =
       e.code === 'Z_BUF_ERROR'

@@ -52,6 +52,23 @@ export interface ScanOptions {
   threads?: boolean;
   /** Bytes of a text log handled at a time (for tests that cut events at block edges). */
   blockBytes?: number;
+  /**
+   * The most bytes one input may give once decompressed (a server's upload cap: a 1 MB gzip can
+   * inflate to 1 GB). Past it the scan stops and rejects with DecompressedTooLarge; unbounded when
+   * absent (the CLI: the user's own files, read as a stream).
+   */
+  maxDecompressedBytes?: number;
+}
+
+/** An input that decompressed to more than ScanOptions.maxDecompressedBytes: the scan stopped there. */
+export class DecompressedTooLarge extends Error {
+  override name = 'DecompressedTooLarge';
+  constructor(
+    /** The cap passed, in bytes. */
+    readonly cap: number,
+  ) {
+    super(`the input decompresses to more than ${cap} bytes`);
+  }
 }
 
 export interface ScanResult {
@@ -186,9 +203,12 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       if (input.sniffed === 'binary' && !opts.format)
         throw new InputError('is neither a text log, a JSON export nor gzip data: skipped');
       const format = opts.format ?? (input.sniffed as Format);
+      const cap = opts.maxDecompressedBytes;
+      const start = decoded;
       async function* counted(): AsyncGenerator<Buffer> {
         for await (const chunk of input.chunks) {
           decoded += chunk.length;
+          if (cap !== undefined && decoded - start > cap) throw new DecompressedTooLarge(cap);
           yield chunk;
         }
       }
@@ -208,7 +228,6 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           if (incident) yield incident;
         }
       }
-      const start = decoded;
       let damage: string | undefined;
       try {
         for await (const incident of incidents()) {
@@ -217,6 +236,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
         }
         damage = input.damage?.();
       } catch (e) {
+        if (e instanceof DecompressedTooLarge) throw e;
         // A read error or corrupt gzip data: what was read until then counts.
         report({
           place: { file: name, offset: decoded - start },

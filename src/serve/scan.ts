@@ -5,14 +5,15 @@
 // lines (at most 10 a second), {"incident": ...} lines as `scan --jsonl` prints them when
 // `incidents=true`, {"problem": ...} lines, then {"result": <scan --json>}.
 // The upload is capped (--max-upload): a larger Content-Length is refused before reading, and a
-// body (or a form's file) that outgrows the cap while it is read is cut off with a 413.
+// body (or a form's file) that outgrows the cap while it is read is cut off with a 413; so is a gzip
+// upload once what it inflates to outgrows the same cap (a 1 MB gzip can hold 1 GB of newlines).
 import { PassThrough, Transform } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatPlace, incidentJson, scanJson } from '../report/scan.js';
 import { jsonText } from '../report/printable.js';
-import { scan, type ScanResult } from '../scan/run.js';
+import { DecompressedTooLarge, scan, type ScanResult } from '../scan/run.js';
 import { DEFAULT_MAX_UPLOAD } from './app.js';
 import { HttpProblem } from './problem.js';
 import { problemSchema } from './schemas.js';
@@ -68,7 +69,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: cap,
       schema: {
         summary: 'Find, diagnose and group every incident of an uploaded log, MPL export or HAR file',
-        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}), or the file of a multipart/form-data form (its file name is the default name); gzip is recognised by its content. At most --max-upload bytes (${mb(cap)} on this server).`,
+        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}), or the file of a multipart/form-data form (its file name is the default name); gzip is recognised by its content. At most --max-upload bytes (${mb(cap)} on this server), and a gzip file at most that once inflated.`,
         tags: ['scan'],
         querystring: scanQuery,
         response: {
@@ -133,6 +134,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         files: ['-'],
         stdin: counted,
         stdinName: name,
+        // gzip is inflated as it is read: the cap holds for what it inflates to as well.
+        maxDecompressedBytes: cap,
         ...(q.format ? { format: q.format } : {}),
         onProgress: (p) => {
           const now = performance.now();
@@ -159,7 +162,17 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const tooLarge = () =>
         new HttpProblem(413, `the upload outgrew this server's cap of ${mb(cap)} (--max-upload)`);
       // What fails once the cap is passed (busboy's own limit, say) is the cap's 413.
-      const capped = (e: Error) => (e instanceof TooLarge || seen > cap ? tooLarge() : e);
+      const capped = (e: Error) => {
+        if (e instanceof DecompressedTooLarge) {
+          // The rest of the upload is not read: the connection goes with the answer.
+          reply.header('connection', 'close');
+          return new HttpProblem(
+            413,
+            `the upload decompresses to more than ${mb(cap)}, this server's cap (--max-upload), and was not scanned further`,
+          );
+        }
+        return e instanceof TooLarge || seen > cap ? tooLarge() : e;
+      };
       const finish = (r: ScanResult) => {
         if (seen > cap) throw tooLarge();
         if (r.unreadable) throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');

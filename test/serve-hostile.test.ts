@@ -1,0 +1,98 @@
+// linkdoctor serve against hostile or careless clients, on real ports: a gzip bomb uploaded to
+// /api/scan, probes of a silent server by clients that hang up or come 40 at a time, header
+// injection through /api/probe and `probe -H`, control bytes in what the server logs, and SIGHUP.
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildServer, type ServeOptions } from '../src/serve/app.js';
+import { mountRooms } from '../src/serve/rooms.js';
+import { loadKb, type Kb } from '../src/kb/load.js';
+
+let kb: Kb;
+before(async () => {
+  kb = await loadKb();
+});
+
+/** A server of the rooms `linkdoctor serve` mounts, listening on 127.0.0.1; resolves to its base URL. */
+async function listening(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+}
+
+async function server(opts: Partial<ServeOptions> = {}): Promise<FastifyInstance> {
+  const app = await buildServer({ host: '127.0.0.1', kb, ...opts });
+  await mountRooms(app);
+  return app;
+}
+
+/**
+ * A gzip bomb: `members` gzip members of 1 MB of newlines each, one after the other (a valid gzip
+ * stream, as `cat a.gz b.gz` makes): about 1 KB each, so 1,000 of them are 1 MB that is 1 GB inflated.
+ */
+function bomb(members: number): Buffer {
+  const one = gzipSync(Buffer.alloc(1024 * 1024, '\n'), { level: 9 });
+  return Buffer.concat(Array.from({ length: members }, () => one));
+}
+
+describe('POST /api/scan: a decompression bomb', () => {
+  let app: FastifyInstance;
+  let base: string;
+  // A cap of 2 MB: the bomb's 1 MB passes it compressed, its 1 GB inflated does not.
+  before(async () => (base = await listening((app = await server({ maxUploadBytes: 2 * 1024 * 1024 })))));
+  after(() => app.close());
+
+  test('a 1 MB gzip of 1 GB of newlines is cut off at the cap once inflated: 413 in one sentence, the server stays up', async () => {
+    const body = bomb(1000);
+    assert.ok(body.length < 2 * 1024 * 1024, `the bomb is ${body.length} bytes`);
+    const started = performance.now();
+    const r = await fetch(`${base}/api/scan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/gzip' },
+      body,
+      signal: AbortSignal.timeout(60_000),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(r.status, 413);
+    const p = (await r.json()) as { detail: string };
+    assert.equal(
+      p.detail,
+      "the upload decompresses to more than 2 MB, this server's cap (--max-upload), and was not scanned further",
+    );
+    // Stopped at the cap, not after inflating the whole gigabyte.
+    assert.ok(seconds < 20, `answered after ${seconds.toFixed(1)} s`);
+    // Still up, and a small gzip upload is scanned as before.
+    const ok = await fetch(`${base}/api/scan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/gzip' },
+      body: gzipSync('2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n'),
+    });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { summary: { incidents: number } }).summary.incidents, 1);
+  });
+
+  test('streamed (NDJSON) and as a form file: the same sentence', async () => {
+    const r = await fetch(`${base}/api/scan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/gzip', accept: 'application/x-ndjson' },
+      body: bomb(100),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const lines = (await r.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { error?: string });
+    assert.match(lines.at(-1)!.error ?? '', /decompresses to more than 2 MB, this server's cap/);
+
+    const form = new FormData();
+    form.append('file', new Blob([bomb(100)]), 'app.log.gz');
+    const f = await fetch(`${base}/api/scan`, {
+      method: 'POST',
+      body: form,
+      signal: AbortSignal.timeout(60_000),
+    });
+    assert.equal(f.status, 413);
+    assert.match(((await f.json()) as { detail: string }).detail, /decompresses to more than 2 MB/);
+  });
+});
