@@ -31,9 +31,9 @@ async function server(opts: Partial<ServeOptions> = {}): Promise<FastifyInstance
  * A gzip bomb: `members` gzip members of 1 MB of newlines each, one after the other (a valid gzip
  * stream, as `cat a.gz b.gz` makes): about 1 KB each, so 1,000 of them are 1 MB that is 1 GB inflated.
  */
-function bomb(members: number): Buffer {
+function bomb(members: number): Uint8Array<ArrayBuffer> {
   const one = gzipSync(Buffer.alloc(1024 * 1024, '\n'), { level: 9 });
-  return Buffer.concat(Array.from({ length: members }, () => one));
+  return new Uint8Array(Buffer.concat(Array.from({ length: members }, () => one)));
 }
 
 describe('POST /api/scan: a decompression bomb', () => {
@@ -66,7 +66,7 @@ describe('POST /api/scan: a decompression bomb', () => {
     const ok = await fetch(`${base}/api/scan`, {
       method: 'POST',
       headers: { 'content-type': 'application/gzip' },
-      body: gzipSync('2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n'),
+      body: new Uint8Array(gzipSync('2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n')),
     });
     assert.equal(ok.status, 200);
     assert.equal(((await ok.json()) as { summary: { incidents: number } }).summary.incidents, 1);
