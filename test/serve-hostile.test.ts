@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb, type Kb } from '../src/kb/load.js';
+import { rawServer } from './helpers.js';
 
 let kb: Kb;
 before(async () => {
@@ -94,5 +95,100 @@ describe('POST /api/scan: a decompression bomb', () => {
     });
     assert.equal(f.status, 413);
     assert.match(((await f.json()) as { detail: string }).detail, /decompresses to more than 2 MB/);
+  });
+});
+
+describe('POST /api/probe: clients that hang up, and 40 at once', () => {
+  let app: FastifyInstance;
+  let base: string;
+  const closers: (() => unknown)[] = [];
+  /** The silent server's connections open now. */
+  let open = 0;
+  let silent: number;
+  before(async () => {
+    base = await listening((app = await server()));
+    // Accepts, reads, and never says a word: each probe's TLS step waits its whole timeout. (It
+    // reads, so that it sees the probe's end of the connection close.)
+    silent = await rawServer((s) => {
+      s.resume();
+      open++;
+      s.on('close', () => open--);
+    }, closers);
+  });
+  after(async () => {
+    for (const c of closers) c();
+    await app.close();
+  });
+
+  const inFlight = async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    return Number(/^linkdoctor_api_probes_in_flight (\d+)$/m.exec(text)?.[1] ?? NaN);
+  };
+  const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
+      if (await what()) return true;
+    return what();
+  };
+
+  test('40 probes of a silent server: 32 run, the rest get 429 with Retry-After; hung-up clients stop theirs', async () => {
+    const hangUp = new AbortController();
+    const answers = Array.from({ length: 40 }, () =>
+      fetch(`${base}/api/probe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `https://127.0.0.1:${silent}/`, timeout: 60 }),
+        signal: hangUp.signal,
+      }).then(
+        async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: await r.text() }),
+        () => ({ status: 0, retry: null, body: 'hung up' }),
+      ),
+    );
+    // The 32 that run hold their connection to the silent server.
+    assert.ok(await until(() => open === 32, 20_000), `${open} connections to the silent server`);
+    assert.equal(await inFlight(), 32);
+    // A 41st while they run: refused at once.
+    const more = await fetch(`${base}/api/probe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `https://127.0.0.1:${silent}/`, timeout: 60 }),
+    });
+    assert.equal(more.status, 429);
+    assert.equal(more.headers.get('retry-after'), '5');
+    assert.equal(
+      ((await more.json()) as { detail: string }).detail,
+      'this server is running 32 probes already, its most at once; try again in 5 s',
+    );
+
+    // Every client hangs up (60 s timeouts, 10 minutes of budget): the probes stop now.
+    hangUp.abort();
+    const got = await Promise.all(answers);
+    assert.equal(got.filter((a) => a.status === 429).length, 8, JSON.stringify(got.map((a) => a.status)));
+    assert.ok(got.filter((a) => a.status === 429).every((a) => a.retry === '5'));
+    assert.ok(await until(async () => (await inFlight()) === 0, 5_000), `in flight: ${await inFlight()}`);
+    assert.ok(await until(() => open === 0, 5_000), `${open} connections to the silent server left open`);
+
+    // Slots free again: a probe runs (and fails fast on a closed port).
+    const next = await fetch(`${base}/api/probe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'https://127.0.0.1:1/', timeout: 2 }),
+    });
+    assert.equal(next.status, 200);
+  });
+
+  test('a streamed probe (NDJSON) stops too when its client hangs up', async () => {
+    const hangUp = new AbortController();
+    const r = await fetch(`${base}/api/probe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+      body: JSON.stringify({ url: `https://127.0.0.1:${silent}/`, timeout: 60 }),
+      signal: hangUp.signal,
+    });
+    assert.equal(r.status, 200);
+    assert.ok(await until(() => open === 1, 10_000), `${open} connections to the silent server`);
+    assert.equal(await inFlight(), 1);
+    hangUp.abort();
+    assert.ok(await until(async () => (await inFlight()) === 0, 5_000), `in flight: ${await inFlight()}`);
+    assert.ok(await until(() => open === 0, 5_000), `${open} connections left open`);
   });
 });

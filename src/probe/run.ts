@@ -42,6 +42,11 @@ export interface ProbeOptions {
   resolve?: Resolve;
   /** Called with each step as it ends (or is skipped), in order: for a caller that shows progress. */
   onStep?: (step: ProbeStep) => void;
+  /**
+   * The caller's cancel (a server's client that hung up): once it fires, the running step is aborted
+   * (its sockets and timers released), no other step runs, and probe() rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the steps of one run share: the target, the options, and the findings they fill in. */
@@ -157,10 +162,12 @@ async function runPlan(
     opts.onStep?.({ name, ok, ms, detail });
   };
   let failed: StepRecord | undefined;
+  const cancel = opts.signal;
   for (const step of plan) {
+    cancel?.throwIfAborted();
     if (step.afterFailure) {
       if (failed && step.afterFailure(failed) && boundOf(step) > 0) {
-        const found = await runStep(step.name, boundOf(step), step.run);
+        const found = await runStep(step.name, boundOf(step), step.run, undefined, cancel);
         if (found.detail) failed.detail += `; ${found.detail}`;
         if (found.text) failed.text = `${failed.text ?? failed.detail}\n${found.text}`;
         failed.signals.push(...found.signals);
@@ -190,10 +197,13 @@ async function runPlan(
       hardBoundOf(step, bound),
       step.run,
       bound < (step.boundMs ?? opts.timeoutMs) ? spent : undefined,
+      cancel,
     );
+    cancel?.throwIfAborted();
     push(record);
     if (!record.ok) failed = record;
   }
+  cancel?.throwIfAborted();
 
   // A client certificate refused at the HTTP level (nginx's 400) is still the TLS finding's verdict.
   const tls = ctx.result.tls;

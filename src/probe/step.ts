@@ -78,17 +78,31 @@ const STEP_ENDED = Object.assign(new Error('the step ended'), { name: 'AbortErro
  * it fires; whatever it does, the step ends by `timeoutMs` with a timeout verdict. `budgetSpent` is
  * the sentence for a bound that is the rest of the probe's total budget rather than the step's own:
  * the verdict is still what the peer did (silent, slow, no connection), with a `net.error` budget
- * signal and that sentence beside it.
+ * signal and that sentence beside it. `cancel`: the caller's signal; once it fires, the step is aborted
+ * and ends at once ("cancelled").
  */
 export async function runStep(
   name: string,
   timeoutMs: number,
   fn: (signal: AbortSignal) => Promise<StepOutcome>,
   budgetSpent?: string,
+  cancel?: AbortSignal,
 ): Promise<StepRecord> {
   const started = performance.now();
   const ctl = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  // The caller's `cancel` (a client that hung up) ends the step at once, as its bound would.
+  let onCancel: (() => void) | undefined;
+  const cancelled = cancel
+    ? new Promise<StepOutcome>((resolve) => {
+        onCancel = () => {
+          ctl.abort();
+          resolve({ ok: false, detail: 'cancelled: the probe was stopped' });
+        };
+        if (cancel.aborted) onCancel();
+        else cancel.addEventListener('abort', onCancel, { once: true });
+      })
+    : undefined;
   const bound = new Promise<StepOutcome>((resolve) => {
     timer = setTimeout(() => {
       // Read what the peer sent before the abort closes the step's sockets.
@@ -106,7 +120,7 @@ export async function runStep(
   });
   let outcome: StepOutcome;
   try {
-    outcome = await Promise.race([fn(ctl.signal), bound]);
+    outcome = await Promise.race([fn(ctl.signal), bound, ...(cancelled ? [cancelled] : [])]);
   } catch (e) {
     outcome =
       e instanceof StepTimeout
@@ -119,6 +133,7 @@ export async function runStep(
         : { ok: false, detail: (e as Error).message, text: (e as Error).message };
   } finally {
     clearTimeout(timer);
+    if (onCancel) cancel?.removeEventListener('abort', onCancel);
     // Releases what the step left listening; one reason for all (a new DOMException with its stack
     // for every step of every probe cost more than some steps).
     ctl.abort(STEP_ENDED);

@@ -72,6 +72,8 @@ export interface ServeContext {
   exposed: boolean;
   /** The names of the rooms mounted so far (mountRooms adds them; /api/health lists them for the UI). */
   rooms: string[];
+  /** Probes of POST /api/probe running now (src/serve/probe.ts; GET /metrics shows it). */
+  probesInFlight: number;
   /** Set by the web UI's room: the page served for a GET of a path that is no route (deep links). */
   uiFallback?: (req: FastifyRequest) => { type: string; body: string | Buffer } | undefined;
 }
@@ -153,7 +155,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     connectionTimeout: 0,
     ajv: { customOptions: { coerceTypes: false } },
   });
-  app.decorate('linkdoctor', { kb, options, exposed, rooms: [] } satisfies ServeContext);
+  app.decorate('linkdoctor', { kb, options, exposed, rooms: [], probesInFlight: 0 } satisfies ServeContext);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are the CLI's --json objects, written by the CLI's own JSON writer (C1 and U+2028
   // escaped); the response schemas document them in OpenAPI and do not filter them.

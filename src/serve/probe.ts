@@ -9,6 +9,7 @@
 // With `Accept: application/x-ndjson` the steps stream as they end: {"step": {...}} lines, then
 // {"result": <the probe's JSON>}.
 import { PassThrough } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { probeOptions, type ProbeFlags } from '../cli/probe.js';
@@ -21,7 +22,7 @@ import { jsonText } from '../report/printable.js';
 import type { ProbeStep } from '../types.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import type { ServeOptions } from './app.js';
-import { HttpProblem } from './problem.js';
+import { HttpProblem, problem, sendProblem } from './problem.js';
 import { direction, problemSchema } from './schemas.js';
 import {
   addSecretTargets,
@@ -41,6 +42,14 @@ import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets
 
 /** The longest --timeout the API takes: the probe's budget is 10 of them, so 10 minutes at most. */
 export const API_MAX_TIMEOUT_S = 60;
+
+/**
+ * Probes POST /api/probe runs at once at most: each holds sockets and timers for up to 10 timeouts,
+ * so a client (or 40) asking for probes of a silent host cannot make the server hold without bound.
+ */
+export const MAX_PROBES_IN_FLIGHT = 32;
+/** Seconds a client refused by that cap is asked to wait (Retry-After). */
+export const PROBE_RETRY_AFTER_S = 5;
 
 const envName = (what: string) =>
   z
@@ -103,6 +112,9 @@ export const probeRequest = z.object({
   to: z.string().optional().describe('SMTP: RCPT TO address'),
 });
 export type ProbeRequest = z.output<typeof probeRequest>;
+
+/** The answer's documented part (the probe's JSON, src/report/probe.ts). */
+type ProbeAnswer = { target: string; ok: boolean };
 
 const FILE_FIELDS = ['trust', 'clientCert', 'clientKey', 'knownHosts', 'identity'] as const;
 
@@ -240,94 +252,142 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
           200: z.looseObject({ target: z.string(), ok: z.boolean() }),
           400: problemSchema,
           403: problemSchema,
+          429: problemSchema,
         },
       },
     },
     async (req, reply) => {
-      const b = req.body;
-      const target = parseTarget(
-        b.url,
-        "the request's passwordEnv (the name of the server's environment variable), never the URL",
-      );
-      if (ctx.exposed)
-        for (const f of FILE_FIELDS)
-          if (b[f] !== undefined)
-            throw new HttpProblem(403, `body/${f}: an exposed server reads no files a request names`, [
-              { name: `body/${f}`, reason: 'not allowed on an exposed server' },
-            ]);
-      if (b.user && !b.passwordEnv && !b.identity)
-        throw new HttpProblem(400, 'body/user needs body/passwordEnv (or body/identity for SSH)', [
-          { name: 'body/passwordEnv', reason: 'is required with user' },
-        ]);
-      let tokenUrl: URL | undefined;
-      if (b.oauthTokenUrl) {
-        try {
-          tokenUrl = new URL(b.oauthTokenUrl);
-        } catch {
-          throw new HttpProblem(400, `body/oauthTokenUrl: "${b.oauthTokenUrl}" is not a URL`);
-        }
-        if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:')
-          throw new HttpProblem(400, `body/oauthTokenUrl: a token URL is https:// (or http://)`);
-      }
-      // Each name is resolved once, here; a guarded probe connects to exactly the addresses checked.
-      const names = new CheckedNames(ctx.options.resolve);
-      try {
-        await checkTarget(target.host, rules, 'the target', names.resolve);
-        if (tokenUrl) await checkTarget(tokenUrl.hostname, rules, 'the OAuth token URL host', names.resolve);
-      } catch (e) {
-        if (e instanceof TargetRefused) throw new HttpProblem(403, e.message);
-        throw e;
-      }
-      // The server's secrets go only to the hosts the operator bound them to, and not in clear text.
-      const uses = secretUses(b, target, tokenUrl);
-      for (const use of uses) {
-        const refused = secretRefusal(secretTargets, use.name, use.to, use.what);
-        if (refused) throw new HttpProblem(403, refused);
-      }
-      if (!plainHttp)
-        for (const use of uses)
-          if (use.plain)
-            throw new HttpProblem(
-              403,
-              `${use.what} (${use.name}) would go to ${use.plain} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
-            );
-      const flags: ProbeFlags = {
-        ...(b as Omit<ProbeRequest, 'url'>),
-        // A redirect could lead anywhere: a guarded server stops at the first.
-        ...(guarded ? { maxRedirs: 0 } : {}),
+      if (ctx.probesInFlight >= MAX_PROBES_IN_FLIGHT)
+        return sendProblem(
+          reply.header('retry-after', String(PROBE_RETRY_AFTER_S)),
+          problem(
+            429,
+            `this server is running ${MAX_PROBES_IN_FLIGHT} probes already, its most at once; try again in ${PROBE_RETRY_AFTER_S} s`,
+          ),
+        );
+      // The slot is held until the probe ends; a client that hangs up first stops the probe.
+      ctx.probesInFlight++;
+      const hungUp = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) hungUp.abort();
       };
-      let opts = await probeOptions(b.url, flags);
-      // Plain FTP: whether the server offers AUTH TLS is known only once connected.
-      if (!plainHttp && opts.ftp)
-        opts.ftp.noClearTextPassword =
-          'this server sends no password in clear text without --plain-http-credentials';
-      // locationTrusted sends the credentials on to a redirect's host only when it is bound too.
-      const carried = [...new Set(uses.filter((u) => u.http).map((u) => u.name))];
-      if (carried.length)
-        opts.http.forwardCredentials = (url: URL) => {
-          if (url.protocol === 'http:' && !plainHttp)
-            return `${url.origin} is plain http://, and this server sends no credentials in clear text without --plain-http-credentials`;
-          const to = urlHost(url);
-          const unbound = carried.find((n) => !to || !boundTo(secretTargets, n, to));
-          return unbound
-            ? `${url.host} is not one of the hosts ${unbound} is bound to by --secret-targets`
-            : undefined;
-        };
-      if (guarded) {
-        opts = pinResolution(opts, names.pinned);
-        opts.http.noRedirects = `this server follows no redirects: it is ${ctx.exposed ? 'exposed beyond loopback' : 'limited by --allow-targets'}; probe that address itself`;
+      reply.raw.once('close', onClose);
+      let held = true;
+      const release = () => {
+        if (!held) return;
+        held = false;
+        ctx.probesInFlight--;
+        reply.raw.off('close', onClose);
+      };
+      let running: Promise<unknown> | undefined;
+      try {
+        return await probeRequestRun(req.body, reply, hungUp.signal, (p) => (running = p));
+      } catch (e) {
+        // Nobody is left to answer: no error to log or send.
+        if (hungUp.signal.aborted) return reply.hijack() as never;
+        throw e;
+      } finally {
+        if (running) void running.finally(release);
+        else release();
       }
-      const streaming = /application\/x-ndjson/.test(req.headers.accept ?? '');
-      if (!streaming) return probeJson(await probe(ctx.kb, opts)) as { target: string; ok: boolean };
-
-      const out = new PassThrough();
-      const line = (o: object) => out.write(`${jsonText(o)}\n`);
-      void probe(ctx.kb, { ...opts, onStep: (step: ProbeStep) => line({ step }) }).then(
-        (r) => (line({ result: probeJson(r) }), out.end()),
-        (e: Error) => (line({ error: e.message }), out.end()),
-      );
-      // A stream is no JSON object: the schema documents the non-streaming answer.
-      return reply.type('application/x-ndjson').send(out as never);
     },
   );
+
+  /**
+   * The probe of one request: 200 with the probe's JSON, or the NDJSON stream, whose probe goes on
+   * after the return: `handedOver` gets it, so that its slot is released when it ends.
+   */
+  async function probeRequestRun(
+    b: ProbeRequest,
+    reply: FastifyReply,
+    signal: AbortSignal,
+    handedOver: (p: Promise<unknown>) => void,
+  ): Promise<ProbeAnswer> {
+    const req = reply.request;
+    const target = parseTarget(
+      b.url,
+      "the request's passwordEnv (the name of the server's environment variable), never the URL",
+    );
+    if (ctx.exposed)
+      for (const f of FILE_FIELDS)
+        if (b[f] !== undefined)
+          throw new HttpProblem(403, `body/${f}: an exposed server reads no files a request names`, [
+            { name: `body/${f}`, reason: 'not allowed on an exposed server' },
+          ]);
+    if (b.user && !b.passwordEnv && !b.identity)
+      throw new HttpProblem(400, 'body/user needs body/passwordEnv (or body/identity for SSH)', [
+        { name: 'body/passwordEnv', reason: 'is required with user' },
+      ]);
+    let tokenUrl: URL | undefined;
+    if (b.oauthTokenUrl) {
+      try {
+        tokenUrl = new URL(b.oauthTokenUrl);
+      } catch {
+        throw new HttpProblem(400, `body/oauthTokenUrl: "${b.oauthTokenUrl}" is not a URL`);
+      }
+      if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:')
+        throw new HttpProblem(400, `body/oauthTokenUrl: a token URL is https:// (or http://)`);
+    }
+    // Each name is resolved once, here; a guarded probe connects to exactly the addresses checked.
+    const names = new CheckedNames(ctx.options.resolve);
+    try {
+      await checkTarget(target.host, rules, 'the target', names.resolve);
+      if (tokenUrl) await checkTarget(tokenUrl.hostname, rules, 'the OAuth token URL host', names.resolve);
+    } catch (e) {
+      if (e instanceof TargetRefused) throw new HttpProblem(403, e.message);
+      throw e;
+    }
+    // The server's secrets go only to the hosts the operator bound them to, and not in clear text.
+    const uses = secretUses(b, target, tokenUrl);
+    for (const use of uses) {
+      const refused = secretRefusal(secretTargets, use.name, use.to, use.what);
+      if (refused) throw new HttpProblem(403, refused);
+    }
+    if (!plainHttp)
+      for (const use of uses)
+        if (use.plain)
+          throw new HttpProblem(
+            403,
+            `${use.what} (${use.name}) would go to ${use.plain} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
+          );
+    const flags: ProbeFlags = {
+      ...(b as Omit<ProbeRequest, 'url'>),
+      // A redirect could lead anywhere: a guarded server stops at the first.
+      ...(guarded ? { maxRedirs: 0 } : {}),
+    };
+    let opts = await probeOptions(b.url, flags);
+    // Plain FTP: whether the server offers AUTH TLS is known only once connected.
+    if (!plainHttp && opts.ftp)
+      opts.ftp.noClearTextPassword =
+        'this server sends no password in clear text without --plain-http-credentials';
+    // locationTrusted sends the credentials on to a redirect's host only when it is bound too.
+    const carried = [...new Set(uses.filter((u) => u.http).map((u) => u.name))];
+    if (carried.length)
+      opts.http.forwardCredentials = (url: URL) => {
+        if (url.protocol === 'http:' && !plainHttp)
+          return `${url.origin} is plain http://, and this server sends no credentials in clear text without --plain-http-credentials`;
+        const to = urlHost(url);
+        const unbound = carried.find((n) => !to || !boundTo(secretTargets, n, to));
+        return unbound
+          ? `${url.host} is not one of the hosts ${unbound} is bound to by --secret-targets`
+          : undefined;
+      };
+    if (guarded) {
+      opts = pinResolution(opts, names.pinned);
+      opts.http.noRedirects = `this server follows no redirects: it is ${ctx.exposed ? 'exposed beyond loopback' : 'limited by --allow-targets'}; probe that address itself`;
+    }
+    opts.signal = signal;
+    const streaming = /application\/x-ndjson/.test(req.headers.accept ?? '');
+    if (!streaming) return probeJson(await probe(ctx.kb, opts)) as ProbeAnswer;
+
+    const out = new PassThrough();
+    const line = (o: object) => out.write(`${jsonText(o)}\n`);
+    const running = probe(ctx.kb, { ...opts, onStep: (step: ProbeStep) => line({ step }) }).then(
+      (r) => (line({ result: probeJson(r) }), out.end()),
+      (e: Error) => (line({ error: e.message }), out.end()),
+    );
+    handedOver(running);
+    // A stream is no JSON object: the schema documents the non-streaming answer.
+    return reply.type('application/x-ndjson').send(out as never) as never;
+  }
 };
