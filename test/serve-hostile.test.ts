@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb, type Kb } from '../src/kb/load.js';
-import { rawServer } from './helpers.js';
+import { rawServer, runCli } from './helpers.js';
 
 let kb: Kb;
 before(async () => {
@@ -190,5 +190,60 @@ describe('POST /api/probe: clients that hang up, and 40 at once', () => {
     hangUp.abort();
     assert.ok(await until(async () => (await inFlight()) === 0, 5_000), `in flight: ${await inFlight()}`);
     assert.ok(await until(() => open === 0, 5_000), `${open} connections left open`);
+  });
+});
+
+describe('extra headers: injection and bad names refused, by probe -H and POST /api/probe alike', () => {
+  const cases: [string, string][] = [
+    [
+      'X: a\r\nInjected: b',
+      'the value of header X holds a line break: a header is one line, and what follows would go as a header of its own',
+    ],
+    ['X: a\nInjected: b', 'the value of header X holds a line break'],
+    [
+      'Bad Name: b',
+      `the header name "Bad Name" holds a space: a name is letters, digits and !#$%&'*+-.^_\`|~ (Name: value)`,
+    ],
+    [
+      'X-Colour: \x1b[31mred',
+      'the value of header X-Colour holds the character U+001B, which no header value may hold',
+    ],
+    ['no colon', '"no colon" is not a header (Name: value)'],
+  ];
+
+  test('probe -H: exit 2 with one sentence naming the header, before any connection', () => {
+    for (const [header, sentence] of cases) {
+      const r = runCli(['probe', '--timeout', '1', '-H', header, 'http://127.0.0.1:1/']);
+      assert.equal(r.status, 2, `${JSON.stringify(header)}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(r.stderr.startsWith(`linkdoctor: -H: ${sentence}`), r.stderr);
+      assert.ok(!r.stderr.includes('\x1b'), 'ESC reached the terminal');
+    }
+    // A colon in the value is a value: sent as it is.
+    assert.equal(runCli(['probe', '--timeout', '1', '-H', 'X: a:b', 'http://127.0.0.1:1/']).status, 1);
+  });
+
+  test('POST /api/probe: 400 naming body/header/N, the same sentence', async () => {
+    const app = await server();
+    try {
+      for (const [header, sentence] of cases) {
+        const r = await app.inject({
+          method: 'POST',
+          url: '/api/probe',
+          headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+          payload: JSON.stringify({ url: 'http://127.0.0.1:1/', timeout: 1, header: ['X-Fine: 1', header] }),
+        });
+        assert.equal(r.statusCode, 400, `${JSON.stringify(header)}: ${r.body}`);
+        const p = r.json<{ detail: string; 'invalid-params': { name: string }[] }>();
+        assert.ok(p.detail.startsWith(`body/header/1: ${sentence}`), p.detail);
+        assert.deepEqual(
+          p['invalid-params'].map((i) => i.name),
+          ['body/header/1'],
+        );
+      }
+    } finally {
+      await app.close();
+    }
   });
 });

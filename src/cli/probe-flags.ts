@@ -70,6 +70,39 @@ export function refuseInsecure(cmd: Command): Command {
     });
 }
 
+/** RFC 9110 §5.1: a field name is a token. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 §5.5: a field value is one line of visible characters, spaces, tabs and obs-text (Latin-1). */
+const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** A header as the user typed it, short and printable, for a sentence. */
+const shownHeader = (raw: string) =>
+  JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}...` : raw).replace(/[^\x20-\x7e]/g, '?');
+
+/**
+ * What is wrong with an extra header "Name: value" (`probe -H`, the API's `header` field), in one
+ * sentence that names it; undefined when it can be sent. The name must be a token (no spaces, no
+ * colon), the value one line: a CR or LF in it would end the header and start one the user did not
+ * mean (header injection), so it is refused rather than sent or cut.
+ */
+export function headerProblem(raw: string): string | undefined {
+  const i = raw.indexOf(':');
+  const name = i > 0 ? raw.slice(0, i).trim() : '';
+  if (!name) return `${shownHeader(raw)} is not a header (Name: value)`;
+  if (!TOKEN.test(name))
+    return `the header name ${shownHeader(name)} holds ${/\s/.test(name) ? 'a space' : 'a character a name cannot have'}: a name is letters, digits and !#$%&'*+-.^_\`|~ (Name: value)`;
+  const bad = NOT_FIELD_VALUE.exec(raw.slice(i + 1).trim());
+  if (bad) {
+    const ch = bad[0]!;
+    const what =
+      ch === '\r' || ch === '\n'
+        ? 'a line break: a header is one line, and what follows would go as a header of its own'
+        : `the character U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}, which no header value may hold`;
+    return `the value of header ${name} holds ${what}`;
+  }
+  return undefined;
+}
+
 /** curl's own default limit of redirects. */
 export const MAX_REDIRS = 50;
 export const redirectsOption = numberOption('--max-redirs', {

@@ -16,7 +16,7 @@ import { colorsFor } from '../report/text.js';
 import { defaultKnownHostsFile, MAX_KNOWN_HOSTS_BYTES } from '../ssh/known-hosts.js';
 import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
-import { redirectsOption, secondsOption } from './probe-flags.js';
+import { headerProblem, redirectsOption, secondsOption } from './probe-flags.js';
 import { promptSecret, secretFromEnv } from './secrets.js';
 import { fitOutput } from '../report/width.js';
 
@@ -156,10 +156,12 @@ function userOption(raw: string): string {
   return user;
 }
 
+/** The -H headers as [name, value]; a header that cannot be sent is a UserError naming it (headerProblem). */
 function parseHeaders(raw: string[] = []): [string, string][] {
   return raw.map((h) => {
+    const problem = headerProblem(h);
+    if (problem) throw new UserError(`-H: ${problem}`);
     const i = h.indexOf(':');
-    if (i <= 0) throw new UserError(`"${h}" is not a header (Name: value)`);
     return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
   });
 }

@@ -13,7 +13,7 @@ import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { probeOptions, type ProbeFlags } from '../cli/probe.js';
-import { MAX_REDIRS } from '../cli/probe-flags.js';
+import { headerProblem, MAX_REDIRS } from '../cli/probe-flags.js';
 import { pinResolution } from '../probe/net.js';
 import { probe } from '../probe/run.js';
 import { parseTarget, type Target } from '../probe/target.js';
@@ -84,7 +84,16 @@ export const probeRequest = z.object({
     .regex(/^[A-Za-z]{1,16}$/)
     .optional()
     .describe('HTTP method (default GET, or POST with data)'),
-  header: z.array(z.string()).max(50).optional().describe('extra headers "Name: value"'),
+  header: z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        const problem = headerProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    )
+    .max(50)
+    .optional()
+    .describe('extra headers "Name: value"'),
   data: z
     .string()
     .max(1024 * 1024)
