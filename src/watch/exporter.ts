@@ -95,15 +95,17 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
       labelNames: ['module', 'result'],
       registers: [own],
     });
-    const serve = app.linkdoctor;
-    new Gauge({
-      name: 'linkdoctor_api_probes_in_flight',
-      help: 'Probes of POST /api/probe running now (at most 32; the next request gets 429)',
-      registers: [own],
-      collect() {
-        this.set(serve.probesInFlight);
-      },
-    });
+    // Under `linkdoctor serve` (not the exporter of `watch`): the API's probes running now.
+    const serve = (app as Partial<typeof app>).linkdoctor;
+    if (serve)
+      new Gauge({
+        name: 'linkdoctor_api_probes_in_flight',
+        help: 'Probes of POST /api/probe running now (at most 32; the next request gets 429)',
+        registers: [own],
+        collect() {
+          this.set(serve.probesInFlight);
+        },
+      });
     const options = ctx.watcher?.options ?? new ModuleOptions();
     const modules = ctx.inventory?.modules ?? new Map<string, Module>();
     // The targets a module with credentials may probe, compared as the probe reads them (targetKey).
