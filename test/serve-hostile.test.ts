@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb, type Kb } from '../src/kb/load.js';
+import { printableLine } from '../src/report/printable.js';
 import { rawServer, runCli } from './helpers.js';
 
 let kb: Kb;
@@ -245,5 +246,39 @@ describe('extra headers: injection and bad names refused, by probe -H and POST /
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("serve's own log lines", () => {
+  test('printableLine: control characters and newlines shown, one line', () => {
+    assert.equal(printableLine('a\nb\r\nc\x1b[2J\u009b\u202e\td'), 'a\\x0ab\\x0ac\\x1b[2J\\x9b\\u202e\td');
+  });
+
+  test('an internal error is one escaped line on stderr, whatever its message and path hold', async () => {
+    const app = await server();
+    // A room whose route fails with a stranger's text in its message (a server's reply, say).
+    await app.register(async (room) => {
+      room.get('/api/fails/*', async () => {
+        throw new Error('the reply was\n2026-01-01 linkdoctor serve: forged line\x1b]0;owned\x07\u009b2J');
+      });
+    });
+    const base = await listening(app);
+    let logged = '';
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      logged += String(chunk);
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const r = await fetch(`${base}/api/fails/%1b%5b31m`);
+      assert.equal(r.status, 500);
+    } finally {
+      process.stderr.write = write;
+      await app.close();
+    }
+    assert.equal(
+      logged,
+      'linkdoctor serve: internal error in GET /api/fails/%1b%5b31m: the reply was\\x0a2026-01-01 linkdoctor serve: forged line\\x1b]0;owned\\x07\\x9b2J\n',
+    );
   });
 });

@@ -11,7 +11,7 @@ import { tenantRoutes } from '../serve/tenant.js';
 import { loadServiceKey, SERVICE_KEY_ENV } from '../tenant/service-key.js';
 import { UserError } from '../errors.js';
 import { addSecretTargets } from '../serve/secret-targets.js';
-import { printable } from '../report/printable.js';
+import { printable, printableLine } from '../report/printable.js';
 
 export interface ServeFlags {
   port: number;
@@ -136,7 +136,9 @@ function closeOnSignals(app: FastifyInstance): void {
         process.exit(0);
       },
       (e: Error) => {
-        process.stderr.write(printable(`linkdoctor serve: stopped, but closing failed: ${e.message}\n`));
+        process.stderr.write(
+          `${printableLine(`linkdoctor serve: stopped, but closing failed: ${e.message}`)}\n`,
+        );
         process.exit(1);
       },
     );

@@ -36,6 +36,15 @@ export function printable(s: string): string {
   return s.replace(UNPRINTABLE, show);
 }
 
+/**
+ * `printable(s)` for one line of a log (serve's errors, watch's changes): a newline shown as `\x0a`
+ * too, so that a stranger's text (an error message, a server's reply) cannot add a line of its own
+ * to the log, which a reader or a log shipper would take for another entry. Tabs stay.
+ */
+export function printableLine(s: string): string {
+  return printable(s).replace(/\n/g, '\\x0a');
+}
+
 /** Control characters JSON.stringify leaves raw: DEL, C1 (U+0080–U+009F), U+2028, U+2029 and the bidi controls. */
 const JSON_RAW = /[\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 

@@ -26,7 +26,7 @@ import {
 import { UserError } from '../errors.js';
 import { loadKb, type Kb } from '../kb/load.js';
 import type { Resolve } from '../probe/net.js';
-import { jsonText, printable } from '../report/printable.js';
+import { jsonText, printableLine } from '../report/printable.js';
 import { healthRoutes } from './health.js';
 import { parseTarget } from '../probe/target.js';
 import { HttpProblem, type InvalidParam, problem, sendProblem } from './problem.js';
@@ -248,8 +248,9 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
         ),
       );
     if (status >= 400 && status < 500) return sendProblem(reply, problem(status, e.message));
+    // One line, whatever the message and the path hold (foreign text: escaped, newlines too).
     process.stderr.write(
-      `linkdoctor serve: internal error in ${req.method} ${req.url.split('?')[0]}: ${printable(e.message)}\n`,
+      `${printableLine(`linkdoctor serve: internal error in ${req.method} ${req.url.split('?')[0]}: ${e.message}`)}\n`,
     );
     return sendProblem(reply, problem(500, `internal error: ${e.message}`));
   });

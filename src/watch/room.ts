@@ -2,7 +2,7 @@
 // inventory checked on its schedule, every outcome and change kept in the history (`--db`), each
 // change printed and sent to the webhooks. Stopped with the server.
 import type { FastifyPluginAsync } from 'fastify';
-import { printable } from '../report/printable.js';
+import { printableLine } from '../report/printable.js';
 import type { ServeOptions } from '../serve/app.js';
 import { exporterRoutes } from './exporter.js';
 import { defaultDbPath, openHistory } from './history.js';
@@ -50,13 +50,15 @@ export const watchRoom: FastifyPluginAsync = async (app) => {
     o.db ?? defaultDbPath(),
     webhooks.map((w) => w.key),
   );
-  const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // Every line escaped at the door: a change's text quotes servers (certificate names, replies).
+  const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = (line: string) => write(printableLine(line));
   const deliverer = new Deliverer(history, webhooks, undefined, (s) => log(`linkdoctor: ${s}`));
   const watcher = new Watcher(kb, inventory, {
     limits: { concurrency: o.concurrency ?? 16, perHost: o.perHost ?? 4 },
     everyMs: o.everyMs ?? DEFAULT_EVERY_MS,
     onOutcome: (outcome) => {
-      for (const c of history.record(outcome)) log(printable(`${c.at} ${c.target} ${c.kind}: ${c.text}`));
+      for (const c of history.record(outcome)) log(`${c.at} ${c.target} ${c.kind}: ${c.text}`);
     },
   });
   await app.register(exporterRoutes({ kb, inventory, watcher, ...(pool ? { pool } : {}) }));
