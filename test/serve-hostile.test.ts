@@ -2,6 +2,11 @@
 // /api/scan, probes of a silent server by clients that hang up or come 40 at a time, header
 // injection through /api/probe and `probe -H`, control bytes in what the server logs, and SIGHUP.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +15,8 @@ import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb, type Kb } from '../src/kb/load.js';
 import { printableLine } from '../src/report/printable.js';
-import { rawServer, runCli } from './helpers.js';
+import { SIGHUP_LINE } from '../src/cli/serve.js';
+import { CLI, freePort, rawServer, runCli } from './helpers.js';
 
 let kb: Kb;
 before(async () => {
@@ -280,5 +286,123 @@ describe("serve's own log lines", () => {
       logged,
       'linkdoctor serve: internal error in GET /api/fails/%1b%5b31m: the reply was\\x0a2026-01-01 linkdoctor serve: forged line\\x1b]0;owned\\x07\\x9b2J\n',
     );
+  });
+});
+
+describe('linkdoctor serve and SIGHUP', () => {
+  /** serve with a watched inventory and its history database, started as a user would; its output and exit. */
+  function startServe(port: number, dir: string) {
+    writeFileSync(
+      join(dir, 'inventory.yaml'),
+      `targets:\n  - { url: "https://127.0.0.1:1/", name: refused }\n`,
+    );
+    const args = [CLI, 'serve', '--port', String(port), '--inventory', join(dir, 'inventory.yaml')];
+    args.push('--db', join(dir, 'history.db'), '--every', '1s');
+    const p = spawn(process.execPath, args, {
+      env: { ...process.env, LINKDOCTOR_TOKEN: '' },
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    return { p, exited, out: () => out };
+  }
+  const wait = async (what: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; !what() && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 100));
+    return what();
+  };
+  const health = (port: number) =>
+    fetch(`http://127.0.0.1:${port}/api/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
+
+  test('kill -HUP: one line, still serving and checking; SIGTERM then closes the history cleanly, exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-serve-hup-'));
+    const port = await freePort();
+    const s = startServe(port, dir);
+    try {
+      assert.ok(await wait(() => s.out().includes('Ctrl-C'), 30_000), s.out());
+      s.p.kill('SIGHUP');
+      assert.ok(await wait(() => s.out().includes('SIGHUP'), 5_000), s.out());
+      assert.ok(s.out().includes(`${SIGHUP_LINE}\n`), s.out());
+      assert.equal(await health(port), 200, s.out());
+      // The schedule goes on too: the history keeps growing after the SIGHUP.
+      const count = () => {
+        const db = new Database(join(dir, 'history.db'), { readonly: true });
+        try {
+          return (db.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n;
+        } finally {
+          db.close();
+        }
+      };
+      const before = count();
+      assert.ok(await wait(() => count() > before, 10_000), 'no check recorded after SIGHUP');
+    } finally {
+      s.p.kill('SIGTERM');
+    }
+    assert.equal(await s.exited, 0, s.out());
+    assert.match(s.out(), /linkdoctor serve: stopped/);
+    assert.equal(existsSync(join(dir, 'history.db-wal')), false, 'the -wal file is left: not closed cleanly');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('its terminal closes (a pseudo-terminal whose other end goes): still serving, then SIGTERM exits 0', async (t) => {
+    const python = spawnSync('python3', ['-c', 'import pty']);
+    if (python.status !== 0)
+      return t.skip('python3 with its pty module is not installed (.ci/run installs python3)');
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'ld-serve-pty-'));
+    // serve on a terminal of its own (python's pty.fork: a new session, the pty its controlling
+    // terminal); once it serves, the terminal's other end is closed, as when an ssh session ends:
+    // the kernel sends SIGHUP, and writes to the terminal fail (EIO) from then on.
+    const script = `
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b''
+while b'Ctrl-C' not in seen:
+    try:
+        seen += os.read(fd, 4096)
+    except OSError:
+        break
+os.close(fd)
+print('CLOSED', pid, flush=True)
+_, status = os.waitpid(pid, 0)
+print('EXIT', os.waitstatus_to_exitcode(status), flush=True)
+`;
+    const args = [CLI, 'serve', '--port', String(port), '--db', join(dir, 'h.db')];
+    writeFileSync(
+      join(dir, 'inventory.yaml'),
+      `targets:\n  - { url: "https://127.0.0.1:1/", name: refused }\n`,
+    );
+    args.push('--inventory', join(dir, 'inventory.yaml'));
+    const p = spawn('python3', ['-c', script, process.execPath, ...args], {
+      env: { ...process.env, LINKDOCTOR_TOKEN: '' },
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => p.on('exit', () => resolve()));
+    let pid = 0;
+    try {
+      assert.ok(await wait(() => /CLOSED (\d+)/.test(out), 30_000), out);
+      pid = Number(/CLOSED (\d+)/.exec(out)![1]);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await health(port), 200, `not serving after its terminal closed: ${out}`);
+    } finally {
+      try {
+        if (pid) process.kill(pid, 'SIGTERM');
+        else p.kill();
+      } catch {
+        // Gone already: the assertions above and below say how it ended.
+      }
+    }
+    await exited;
+    assert.match(out, /EXIT 0/, out);
+    assert.equal(existsSync(join(dir, 'h.db-wal')), false, 'the -wal file is left: not closed cleanly');
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -363,10 +363,14 @@ program
   )
   .action(async () => (await import('./demo.js')).demoCommand());
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
+// A reader that went away (`| head`): done. A terminal that went away (EIO: its ssh session ended)
+// shows nothing more, and the command goes on: `serve` keeps serving (see closeOnSignals).
+for (const out of [process.stdout, process.stderr])
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EIO') return;
+    if (e.code === 'EPIPE' && out === process.stdout) process.exit(process.exitCode ?? 0);
+    throw e;
+  });
 
 try {
   await program.parseAsync();

@@ -1,5 +1,7 @@
 // `linkdoctor serve`: the HTTP API and the web UI on one port, loopback only unless a token is set.
+import { closeSync, openSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { isatty } from 'node:tty';
 import { buildServer, checkBinding, DEFAULT_MAX_UPLOAD, type ServeOptions } from '../serve/app.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import { mountRooms } from '../serve/rooms.js';
@@ -114,13 +116,47 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
 export const CLOSE_BOUND_MS = 15_000;
 
 /**
- * Once listening: SIGINT, SIGTERM or SIGHUP closes the server (`app.close()`: open requests end,
- * every room's onClose hook runs, so the watch scheduler stops and its SQLite history is closed
- * cleanly, the lab's servers stop and its folder goes), then the process exits 0, as a server
- * asked to stop that stopped. A close that fails or outlasts CLOSE_BOUND_MS exits 1 with a sentence;
- * a second signal ends the process at once (128 + the signal's number).
+ * Standard input, output and error that were a terminal and are one no more (it hung up: isatty()'s
+ * ioctl fails with EIO) are reopened on /dev/null, as a daemon detaches. Node restores the terminal
+ * of its stdio at exit and aborts (SIGABRT, exit 134) when that fails with EIO (nodejs/node#51519,
+ * fixed in later Node by #58200); it skips a descriptor reopened on another file. A terminal that is
+ * still there (`kill -HUP` by hand) is kept, and so are files and pipes (a service's journal).
+ */
+function detachFromGoneTerminal(terminals: boolean[]): void {
+  terminals.forEach((was, fd) => {
+    if (!was || isatty(fd)) return;
+    try {
+      closeSync(fd);
+      // The lowest free descriptor: `fd` again.
+      const got = openSync('/dev/null', fd === 0 ? 'r' : 'w');
+      if (got !== fd) closeSync(got);
+    } catch {
+      // Nothing better to do: the descriptor stays as it is.
+    }
+  });
+}
+
+/** What serve says on SIGHUP, in one line. */
+export const SIGHUP_LINE =
+  'linkdoctor serve: SIGHUP (the terminal closed?): still serving; SIGHUP does not reload the inventory, restart serve to reload it; SIGINT or SIGTERM stops it';
+
+/**
+ * Once listening: SIGINT or SIGTERM closes the server (`app.close()`: open requests end, every
+ * room's onClose hook runs, so the watch scheduler stops and its SQLite history is closed cleanly,
+ * the lab's servers stop and its folder goes), then the process exits 0, as a server asked to stop
+ * that stopped. A close that fails or outlasts CLOSE_BOUND_MS exits 1 with a sentence; a second
+ * signal ends the process at once (128 + the signal's number). SIGHUP (the terminal that started
+ * it closed: an ssh session ended) does not stop it: it says so in one line (SIGHUP_LINE) and
+ * detaches from a terminal that is gone (detachFromGoneTerminal); a line it cannot write (EIO) is
+ * lost, and the server goes on (main.ts).
  */
 function closeOnSignals(app: FastifyInstance): void {
+  // Which of standard input, output and error were a terminal when serve started.
+  const terminals = [0, 1, 2].map((fd) => isatty(fd));
+  process.on('SIGHUP', () => {
+    process.stderr.write(`${SIGHUP_LINE}\n`);
+    detachFromGoneTerminal(terminals);
+  });
   let closing = false;
   const handler = (signal: StopSignal) => {
     if (closing) process.exit(128 + constants.signals[signal]);
@@ -143,5 +179,5 @@ function closeOnSignals(app: FastifyInstance): void {
       },
     );
   };
-  for (const signal of STOP_SIGNALS) process.on(signal, handler);
+  for (const signal of STOP_SIGNALS) if (signal !== 'SIGHUP') process.on(signal, handler);
 }
