@@ -406,3 +406,22 @@ print('EXIT', os.waitstatus_to_exitcode(status), flush=True)
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+test("POST /api/probe: a user in the URL without passwordEnv is the API's sentence, not the CLI's", async () => {
+  const app = await server();
+  try {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/probe',
+      headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+      payload: JSON.stringify({ url: 'sftp://batch@127.0.0.1:1/in', timeout: 1 }),
+    });
+    assert.equal(r.statusCode, 400);
+    assert.equal(
+      r.json<{ detail: string }>().detail,
+      'the user batch in body/url needs body/passwordEnv (or body/identity for SSH)',
+    );
+  } finally {
+    await app.close();
+  }
+});

@@ -323,10 +323,13 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
           throw new HttpProblem(403, `body/${f}: an exposed server reads no files a request names`, [
             { name: `body/${f}`, reason: 'not allowed on an exposed server' },
           ]);
-    if (b.user && !b.passwordEnv && !b.identity)
-      throw new HttpProblem(400, 'body/user needs body/passwordEnv (or body/identity for SSH)', [
+    // A user in the URL too (sftp://user@host): the server has no terminal to ask for a password.
+    if ((b.user || target.user) && !b.passwordEnv && !b.identity) {
+      const where = b.user ? 'body/user' : `the user ${target.user} in body/url`;
+      throw new HttpProblem(400, `${where} needs body/passwordEnv (or body/identity for SSH)`, [
         { name: 'body/passwordEnv', reason: 'is required with user' },
       ]);
+    }
     let tokenUrl: URL | undefined;
     if (b.oauthTokenUrl) {
       try {
