@@ -2,10 +2,21 @@
 // that the write cannot be turned against them: a symlink is written through to its target (a JDK's
 // cacerts is one), a file with several hard links is written in place after a backup (every name
 // sees the new content), the temporary file is created exclusively under a random name (a symlink
-// planted at a guessable name is never followed), and it never outlives a failed write. Writers of
+// planted at a guessable name is never followed), and it never outlives a failed write. A file the
+// caller could not write with keytool or ssh (read-only, another user's) is refused, not replaced. Writers of
 // one file take turns under FILE.lock (withFileLock).
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, readdirSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { link, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
@@ -48,7 +59,48 @@ export function writeTarget(file: string): { target: string; exists: boolean } {
     throw new UserError(
       `${file} is not a regular file${target !== file ? ` (it links to ${target})` : ''}; nothing written`,
     );
+  refuseUnwritable(file, target);
   return { target, exists: true };
+}
+
+/** The name of user `uid` in /etc/passwd, else `uid N`. */
+function userName(uid: number): string {
+  try {
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(uid));
+    if (line) return line.split(':')[0]!;
+  } catch {
+    // no /etc/passwd (Windows, a minimal container): the number says it
+  }
+  return `uid ${uid}`;
+}
+
+/**
+ * Refuses an existing `target` (reached through `file`) that the caller could not write with ssh,
+ * keytool or `>>`, before anything is written: access(W_OK) fails (a read-only file, another user's
+ * 0644), or the file has no write bit for its owner (root passes access(), but a 0444 store is
+ * write-protected on purpose). A file of another user that the caller may write (group- or
+ * world-writable) is refused too unless the caller is root: the rename that replaces it would make
+ * it the caller's, and a user who can write a shared folder could so take over a root-owned store.
+ * Throws a UserError: "FILE is not writable by you (mode 0444, owner root): nothing written".
+ */
+function refuseUnwritable(file: string, target: string): void {
+  const st = statSync(target);
+  const how = `mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner ${userName(st.uid)}`;
+  let writable = (st.mode & 0o200) !== 0;
+  if (writable)
+    try {
+      accessSync(target, constants.W_OK);
+    } catch {
+      writable = false;
+    }
+  if (!writable) throw new UserError(`${file} is not writable by you (${how}): nothing written`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && uid !== 0 && st.uid !== uid)
+    throw new UserError(
+      `${file} belongs to ${userName(st.uid)}, not you (${how}): writing it would replace it with a file of yours; nothing written`,
+    );
 }
 
 /**

@@ -410,3 +410,92 @@ describe('a store or known_hosts file with several names', () => {
     assert.deepEqual(readdirSync(ssh), ['known_hosts'], 'no lock or temporary file beside the link');
   });
 });
+
+/** The CLI run as `nobody` (runuser), as a user without rights to root's files runs it. */
+function runCliAsNobody(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('runuser', ['-u', 'nobody', '--', process.execPath, CLI, ...args], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => (stderr += d));
+    p.once('error', reject);
+    p.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const asNobody =
+  process.getuid?.() !== 0
+    ? 'needs root, to make files of root and run the CLI as nobody'
+    : spawnSync('runuser', ['--help']).error
+      ? 'runuser is not installed'
+      : spawnSync('id', ['-u', 'nobody']).status !== 0
+        ? 'there is no user nobody'
+        : false;
+if (asNobody) console.log(`# skipped: a file the caller may not write (${asNobody})`);
+
+describe('a store or known_hosts file the caller may not write', { skip: asNobody }, () => {
+  test('read-only, another user’s, or write-protected: one sentence, exit 2, the file unchanged (bytes, mode, owner)', async () => {
+    const { cert, key } = selfSigned('not-yours.test');
+    const site = await listen(createHttpsServer({ cert, key }, (_q, s) => s.end('ok')) as unknown as Server);
+    const sshPort = await listen(sshServer(hostKey()));
+    const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout);
+    // A shared folder anyone may write (no sticky bit): a rename could replace root's files in it.
+    chmodSync(dir, 0o755);
+    const d = folder('not-yours');
+    chmodSync(d, 0o777);
+    const pem = join(d, 'ro.pem');
+    writeFileSync(pem, cert, { mode: 0o444 });
+    const kh644 = join(d, 'kh644');
+    writeFileSync(kh644, '# root\n', { mode: 0o644 });
+    const kh666 = join(d, 'kh666');
+    writeFileSync(kh666, '# root, writable by all\n');
+    chmodSync(kh666, 0o666);
+    const own444 = join(d, 'own444');
+    writeFileSync(own444, '# nobody, write-protected\n', { mode: 0o444 });
+    chownSync(own444, nobody, 0);
+    const root444 = join(d, 'root444');
+    writeFileSync(root444, '# root, write-protected\n', { mode: 0o444 });
+    const files = [pem, kh644, kh666, own444, root444];
+    const before = files.map((f) => ({ bytes: readFileSync(f), st: statSync(f) }));
+
+    const kh = (file: string) => ['known-hosts', 'add', `127.0.0.1:${sshPort}`, '--to', file];
+    const runs = await Promise.all([
+      runCliAsNobody(['trust', 'add-from-site', `127.0.0.1:${site}`, '--to', pem]),
+      runCliAsNobody(kh(kh644)),
+      runCliAsNobody(kh(kh666)),
+      runCliAsNobody(kh(own444)),
+      // Root passes access(); a file without a write bit for its owner is still left alone.
+      runCliAsync(kh(root444)),
+    ]);
+    const said = [
+      `${pem} is not writable by you (mode 0444, owner root): nothing written`,
+      `${kh644} is not writable by you (mode 0644, owner root): nothing written`,
+      `${kh666} belongs to root, not you (mode 0666, owner root): writing it would replace it with a file of yours; nothing written`,
+      `${own444} is not writable by you (mode 0444, owner nobody): nothing written`,
+      `${root444} is not writable by you (mode 0444, owner root): nothing written`,
+    ];
+    runs.forEach((r, i) => {
+      assert.equal(r.status, 2, `${files[i]}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr, `linkdoctor: ${said[i]}\n`);
+    });
+    files.forEach((f, i) => {
+      const st = statSync(f);
+      assert.ok(readFileSync(f).equals(before[i]!.bytes), `${f} was written`);
+      assert.deepEqual(
+        [st.ino, st.mode, st.uid, st.gid],
+        [before[i]!.st.ino, before[i]!.st.mode, before[i]!.st.uid, before[i]!.st.gid],
+        `${f} was replaced or changed hands`,
+      );
+    });
+    assert.deepEqual(
+      readdirSync(d).sort(),
+      ['kh644', 'kh666', 'own444', 'ro.pem', 'root444'],
+      'no lock, backup or temporary file',
+    );
+  });
+});
