@@ -3,8 +3,9 @@
 // cacerts is one), a file with several hard links is written in place after a backup (every name
 // sees the new content), the temporary file is created exclusively under a random name (a symlink
 // planted at a guessable name is never followed), and it never outlives a failed write. A file the
-// caller could not write with keytool or ssh (read-only, another user's) is refused, not replaced. Writers of
-// one file take turns under FILE.lock (withFileLock).
+// caller could not write with keytool or ssh (read-only, another user's) is refused, not replaced.
+// Writers of one file take turns under FILE.lock, or a lock named after its inode for a file with
+// several names (withFileLock).
 import { randomBytes } from 'node:crypto';
 import {
   accessSync,
@@ -18,6 +19,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { link, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { UserError } from './errors.js';
 import { reason } from './fs-read.js';
@@ -281,9 +283,20 @@ const EMPTY_LOCK_GRACE_MS = 2_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The lock file for `file`: FILE.lock beside the file a write replaces (a symlink's target). */
+/**
+ * The lock file for `file`: FILE.lock beside the file a write replaces (a symlink's target); for a
+ * file with several names (hard links, written in place) a lock named after the file itself, its
+ * device and inode, in the temporary folder: `linkdoctor-DEV-INO.lock`. Two writers through two
+ * names of one file must take the same lock, and the names may be in different folders, so no name
+ * beside either one will do. Re-reading the file under a per-name lock and redoing the write when it
+ * changed was the other choice, but it is not sound: both writers can re-read before either writes.
+ * A file with one name keeps FILE.lock, because its rename gives it a new inode each time.
+ */
 export function lockFileFor(file: string): string {
-  return `${writeTarget(file).target}.lock`;
+  const { target, exists } = writeTarget(file);
+  const st = exists ? statSync(target) : undefined;
+  if (st && st.nlink > 1) return join(tmpdir(), `linkdoctor-${st.dev}-${st.ino}.lock`);
+  return `${target}.lock`;
 }
 
 /** What a lock file says: the pid of its holder (undefined: none yet, or not a pid), and its inode. */
@@ -328,7 +341,8 @@ async function removeStaleLock(lockFile: string, stale: { ino: number; dev: numb
  * O_EXCL holding this process's pid, removed when `fn` settles; a lock whose process is gone (killed
  * mid-write) is taken over. Another live process's lock is waited for with a growing pause, at most
  * `waitMs` (10 s), then a UserError names it: "FILE is locked by process N (FILE.lock); ...".
- * A symlink is locked at its target (FILE.lock beside the file a write replaces).
+ * A symlink is locked at its target (FILE.lock beside the file a write replaces), a file with
+ * several hard links by its inode (lockFileFor).
  *
  * proper-lockfile (npm) was weighed: its lock is a directory whose mtime it refreshes on a timer,
  * stale after 10 s without a refresh; it records no pid (so the sentence cannot name the holder, and

@@ -168,6 +168,35 @@ describe('concurrent writers to one file (FILE.lock)', () => {
     assert.deepEqual(readdirSync(d), ['known_hosts']);
   });
 
+  test(`${N} known-hosts add at once through two hard-linked names of one file: all ${N} lines are in it`, async () => {
+    const d = folder('kh-linked-concurrent');
+    const first = join(d, 'known_hosts');
+    const second = join(folder('kh-linked-elsewhere'), 'known_hosts');
+    writeFileSync(first, '# mine\n', { mode: 0o600 });
+    linkSync(first, second);
+    const { dev, ino } = statSync(first);
+    const runs = await Promise.all(
+      sshPorts.map((port, i) =>
+        runCliAsync(
+          ['known-hosts', 'add', `127.0.0.1:${port}`, '--to', i % 2 ? second : first, '--timeout', '20'],
+          { timeout: 90_000 },
+        ),
+      ),
+    );
+    runs.forEach((r, i) => assert.equal(r.status, 0, `run ${i}: ${r.stdout}${r.stderr}`));
+    const lines = readFileSync(second, 'utf8').split('\n');
+    assert.equal(lines[0], '# mine');
+    for (const port of sshPorts)
+      assert.ok(
+        lines.some((l) => l.startsWith(`[127.0.0.1]:${port} ssh-ed25519 `)),
+        `the line of port ${port} was lost: the two names were locked apart`,
+      );
+    assert.equal(lines.filter((l) => l.startsWith('[127.0.0.1]:')).length, N);
+    assert.equal(statSync(first).ino, ino, 'written in place');
+    assert.ok(!existsSync(join(tmpdir(), `linkdoctor-${dev}-${ino}.lock`)), 'the lock is removed');
+    assert.deepEqual(readdirSync(d).sort(), ['known_hosts', 'known_hosts.bak']);
+  });
+
   test('a lock held by a live process is waited for; a dead process’s lock is taken over', async () => {
     const d = folder('kh-held');
     const file = join(d, 'known_hosts');
