@@ -325,8 +325,12 @@ async function removeStaleLock(lockFile: string, stale: { ino: number; dev: numb
   const aside = `${lockFile}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await rename(lockFile, aside);
-  } catch {
-    return; // gone already: another process took it over, or its holder finished
+  } catch (e) {
+    // Gone already: another process took it over, or its holder finished.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    // Another user's lock in a sticky folder (/tmp), or a folder this user may not write: trying
+    // again would spin for ever.
+    throw e;
   }
   const moved = await lstat(aside).catch(() => undefined);
   if (moved && (moved.ino !== stale.ino || moved.dev !== stale.dev))
@@ -391,7 +395,15 @@ export async function withFileLock<T>(
         ? held.pid === process.pid || !isAlive(held.pid)
         : held.ino !== -1 && Date.now() - held.mtimeMs > EMPTY_LOCK_GRACE_MS;
     if (stale) {
-      await removeStaleLock(lockFile, held);
+      try {
+        await removeStaleLock(lockFile, held);
+      } catch (e) {
+        const who =
+          held.pid !== undefined ? `process ${held.pid}, which no longer runs` : 'a process that ended';
+        throw new UserError(
+          `cannot lock ${file}: ${lockFile} was left by ${who}, and you may not remove it (${reason(e)}); remove it and run this again; nothing written`,
+        );
+      }
       continue;
     }
     if (Date.now() >= deadline) {

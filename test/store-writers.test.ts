@@ -441,10 +441,13 @@ describe('a store or known_hosts file with several names', () => {
 });
 
 /** The CLI run as `nobody` (runuser), as a user without rights to root's files runs it. */
-function runCliAsNobody(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runCliAsNobody(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn('runuser', ['-u', 'nobody', '--', process.execPath, CLI, ...args], {
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 60_000,
     });
@@ -526,5 +529,33 @@ describe('a store or known_hosts file the caller may not write', { skip: asNobod
       ['kh644', 'kh666', 'own444', 'ro.pem', 'root444'],
       'no lock, backup or temporary file',
     );
+  });
+  test('a stale lock of another user in a sticky temporary folder: one sentence naming it, exit 2, no spinning', async () => {
+    const sshPort = await listen(sshServer(hostKey()));
+    const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout);
+    chmodSync(dir, 0o755);
+    const d = folder('nobody-linked');
+    chmodSync(d, 0o777);
+    const file = join(d, 'known_hosts');
+    writeFileSync(file, '# nobody\n', { mode: 0o644 });
+    linkSync(file, join(d, 'other'));
+    chownSync(file, nobody, 0);
+    const tmp = folder('sticky-tmp');
+    chmodSync(tmp, 0o1777);
+    const { dev, ino } = statSync(file);
+    // Left by root's writer killed with -9 (or planted): nobody may not rename it in a sticky folder.
+    const lock = join(tmp, `linkdoctor-${dev}-${ino}.lock`);
+    writeFileSync(lock, `${deadPid()}\n`);
+    const t0 = Date.now();
+    const r = await runCliAsNobody(['known-hosts', 'add', `127.0.0.1:${sshPort}`, '--to', file], {
+      TMPDIR: tmp,
+    });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^linkdoctor: cannot lock .*known_hosts: .*\.lock was left by process \d+, which no longer runs, and you may not remove it \(operation not permitted \(EPERM\)\); remove it and run this again; nothing written\n$/,
+    );
+    assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
+    assert.equal(readFileSync(file, 'utf8'), '# nobody\n');
   });
 });
