@@ -2,8 +2,11 @@
 // origin are not blamed on the user, a redirect the platform would not follow is diagnosed, and a
 // probe that matches nothing says so in the probe's words, with the facts it saw.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadKb } from '../src/kb/load.js';
 import { runCliAsync, unwrap } from './helpers.js';
@@ -154,4 +157,48 @@ test('a 401 to a probe that sent no credentials names that cause; a 401 to crede
   const json = JSON.parse(wrong.stdout) as ProbeJson;
   assert.ok(!json.signals.some((s) => s.type === 'http.credentials'), 'credentials were sent');
   assert.equal(json.diagnoses[0]?.cause?.id, 'credentials');
+});
+
+test('a 3xx without a Location (or with an empty one) is a redirect no client can follow: never healthy, in probe and check, both directions', async () => {
+  const bare = await serve((req, res) => {
+    const status = Number(req.url!.slice(1, 4));
+    res.writeHead(status, req.url!.endsWith('/empty') ? { location: '' } : {}).end();
+  });
+  for (const path of ['/302', '/302/empty', '/301', '/307', '/300'])
+    for (const direction of ['outbound', 'inbound']) {
+      const url = `http://127.0.0.1:${bare}${path}`;
+      const r = await probe(url, '--direction', direction, '--json');
+      assert.equal(r.status, 1, `${path} ${direction}: ${r.stdout}`);
+      const json = JSON.parse(r.stdout) as ProbeJson;
+      assert.equal(json.ok, false);
+      assert.ok(json.signals.some((s) => s.type === 'http.redirect' && s.value === 'no-location'));
+      assert.equal(json.diagnoses[0]?.id, 'out-http-redirect', `${path} ${direction}`);
+      assert.equal(json.diagnoses[0]?.cause?.id, 'no-location');
+    }
+  const text = await probe(`http://127.0.0.1:${bare}/302/empty`);
+  assert.match(
+    unwrap(text.stdout),
+    /✖ http .*302 Found: a redirect that names no Location \(an empty Location header\)/,
+  );
+  assert.doesNotMatch(text.stdout, /All steps passed/);
+  // A 304 is no redirect: left alone.
+  assert.equal((await probe(`http://127.0.0.1:${bare}/304`)).status, 0);
+  // check (the watch and /metrics read the same): red, with that cause.
+  const dir = mkdtempSync(join(tmpdir(), 'ld-redir-'));
+  try {
+    writeFileSync(
+      join(dir, 'inv.yaml'),
+      `targets:\n  - url: http://127.0.0.1:${bare}/302\n  - url: http://127.0.0.1:${bare}/302/empty\n`,
+    );
+    const c = await runCliAsync(['check', join(dir, 'inv.yaml'), '--db', join(dir, 'h.db')]);
+    assert.equal(c.status, 1, c.stdout + c.stderr);
+    assert.match(c.stdout, /0 ok, 2 failing/);
+    assert.equal(
+      c.stdout.match(/out-http-redirect \(A redirect that names no Location\)/g)?.length,
+      4,
+      c.stdout,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

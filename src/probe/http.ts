@@ -416,8 +416,12 @@ async function exchange(
     const b = bodyOf(spec, method, sent, explicitEmpty);
     const r = await send(spec, url, method, b.headers, b.body, signal);
     finding.exchanges.push(strip(r));
-    const location = r.rawHeaders.location;
-    if (![301, 302, 303, 307, 308].includes(r.status) || !location) return r;
+    const location = r.rawHeaders.location?.trim();
+    // Any 3xx but 304 (Not Modified) ends the HTTP receiver's call; one without a Location
+    // cannot even be followed (curl -L stops there too), so it is never a healthy answer.
+    if (r.status < 300 || r.status > 399 || r.status === 304) return r;
+    if (!location)
+      throw Object.assign(new Error('redirect without a Location'), { noLocation: true, last: r });
     seen.add(url.href);
     let next: URL;
     try {
@@ -507,18 +511,32 @@ export async function httpStep(
     }
     res = await exchange(spec, headers, finding, signal);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException & { loop?: boolean; last?: Raw; notFollowed?: boolean };
+    const err = e as NodeJS.ErrnoException & {
+      loop?: boolean;
+      last?: Raw;
+      notFollowed?: boolean;
+      noLocation?: boolean;
+    };
     if (err.last) {
+      const kind = err.noLocation
+        ? 'no-location'
+        : err.loop
+          ? 'loop'
+          : err.notFollowed
+            ? 'not-followed'
+            : 'too-many';
       signals.push(
-        { type: 'http.redirect', value: err.loop ? 'loop' : err.notFollowed ? 'not-followed' : 'too-many' },
+        { type: 'http.redirect', value: kind },
         { type: 'http.status', value: String(err.last.status) },
       );
       // No redirect may be followed at all: one redirect is no "too many".
-      const detail = err.loop
-        ? `redirect loop: ${finding.redirects.join(', ')}`
-        : err.notFollowed
-          ? `${err.last.status} ${err.last.reason}: a redirect to ${finding.redirects.at(-1)!.replace(/^\d+ → /, '')}, not followed (${spec.noRedirects ?? '--max-redirs 0'})`
-          : `more than ${spec.maxRedirects} redirects: ${finding.redirects.join(', ')}`;
+      const detail = err.noLocation
+        ? `${err.last.status} ${err.last.reason}: a redirect that names no Location (${err.last.rawHeaders.location === undefined ? 'no Location header' : 'an empty Location header'}), so no client can follow it`
+        : err.loop
+          ? `redirect loop: ${finding.redirects.join(', ')}`
+          : err.notFollowed
+            ? `${err.last.status} ${err.last.reason}: a redirect to ${finding.redirects.at(-1)!.replace(/^\d+ → /, '')}, not followed (${spec.noRedirects ?? '--max-redirs 0'})`
+            : `more than ${spec.maxRedirects} redirects: ${finding.redirects.join(', ')}`;
       return { ok: false, detail, signals, text: `${detail}\n${responseText(err.last)}` };
     }
     if (err.name === 'AbortError') throw err;
