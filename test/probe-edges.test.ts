@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadKb } from '../src/kb/load.js';
-import { runCliAsync, unwrap } from './helpers.js';
+import { rawServer, runCliAsync, unwrap } from './helpers.js';
 
 const kb = await loadKb();
 const servers: http.Server[] = [];
@@ -200,5 +200,33 @@ test('a 3xx without a Location (or with an empty one) is a redirect no client ca
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an HTTP answer with a control character in a header is a header that cannot be parsed, not "not HTTP" and no TLS diagnosis', async () => {
+  const closers: (() => unknown)[] = [];
+  try {
+    const answer = (text: string) => rawServer((s) => s.once('data', () => s.end(text)), closers);
+    const ctl = await answer('HTTP/1.1 302 Found\r\nLocation: /x\x1b[2Jy\r\nContent-Length: 0\r\n\r\n');
+    const r = await probe(`http://127.0.0.1:${ctl}/ctl`, '--json');
+    assert.equal(r.status, 1, r.stdout);
+    assert.ok(!r.stdout.includes('\x1b'), 'no control character reaches the terminal');
+    const json = JSON.parse(r.stdout) as ProbeJson & { steps: { name: string; detail: string }[] };
+    const step = json.steps.find((s) => s.name === 'http')!;
+    assert.match(
+      step.detail,
+      /answered HTTP, but with a header that cannot be parsed \(Parse Error: Invalid header value char/,
+    );
+    assert.ok(!json.signals.some((s) => s.value === 'garbage'), JSON.stringify(json.signals));
+    assert.ok(
+      !json.diagnoses.some((d) => d.id.startsWith('tls-')),
+      JSON.stringify(json.diagnoses.map((d) => d.id)),
+    );
+    // Something that is not HTTP at all is still said so.
+    const ssh = await answer('SSH-2.0-OpenSSH_9.6\r\n');
+    const other = JSON.parse((await probe(`http://127.0.0.1:${ssh}/`, '--json')).stdout) as typeof json;
+    assert.match(other.steps.find((s) => s.name === 'http')!.detail, /answered something that is not HTTP/);
+  } finally {
+    closers.forEach((c) => c());
   }
 });

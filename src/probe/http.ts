@@ -614,6 +614,24 @@ export async function httpStep(
   return { ok: false, detail, signals, text: responseText(res) };
 }
 
+/** llhttp's errors that come only after a status line was read: the header and body framing. */
+const PAST_STATUS_LINE = new Set([
+  'HPE_INVALID_HEADER_TOKEN',
+  'HPE_INVALID_CONTENT_LENGTH',
+  'HPE_UNEXPECTED_CONTENT_LENGTH',
+  'HPE_INVALID_TRANSFER_ENCODING',
+  'HPE_INVALID_CHUNK_SIZE',
+]);
+
+/**
+ * Whether Node's HTTP parse error (`rawPacket`: the bytes it failed in, as Node's client sets it)
+ * came from an answer that is HTTP/1.x but malformed, rather than from something that is not HTTP.
+ */
+function malformedHttp(err: NodeJS.ErrnoException & { rawPacket?: unknown }): boolean {
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 16).toString('latin1') : '';
+  return /^HTTP\/1\.[01] \d{3}/.test(raw) || PAST_STATUS_LINE.has(err.code ?? '');
+}
+
 /** A request that ended without an answer, in the probe's terms, naming the host that failed. */
 function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
   const err = e as NodeJS.ErrnoException & { url?: URL };
@@ -646,6 +664,14 @@ function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
       signals: [...signals, { type: 'net.error', value: 'garbage' }],
       text: detail,
     };
+  }
+  if (err.code?.startsWith('HPE_') && malformedHttp(err)) {
+    // An HTTP answer the parser gave up on past its status line: HTTP all the same, so nothing about TLS.
+    const header = err.code === 'HPE_INVALID_HEADER_TOKEN';
+    const detail = header
+      ? `${host} answered HTTP, but with a header that cannot be parsed (${err.message}: a control character or another byte a header may not hold)`
+      : `${host} answered HTTP, but its answer cannot be parsed (${err.message})`;
+    return { ok: false, detail, signals, text: detail };
   }
   if (err.code?.startsWith('HPE_')) {
     const detail = `${host} answered something that is not HTTP (${err.message})`;
