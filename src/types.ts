@@ -131,7 +131,7 @@ export const SIGNAL_TYPES = {
   'http.auth': 'probe: the WWW-Authenticate scheme a 401 asked for: basic | bearer | negotiate | ...',
   'http.credentials': 'probe: none (a 401 answered a request that carried no credentials)',
   'http.redirect':
-    'probe: loop | too-many | not-followed (no redirect may be followed) | no-location (a 3xx without a Location)',
+    'probe: loop | too-many | not-followed (no redirect may be followed) | no-location (a 3xx without a Location) | token-url (the OAuth token URL redirects)',
   'http.withheld':
     'probe: cross-origin (a redirect led to another origin, the credentials were not sent there, and that origin refused the request: 401 or 403)',
   'tls.versions':

@@ -2,6 +2,7 @@
 // and neither the secret nor the token ever appears in the output.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,13 +19,27 @@ let server: Server;
 let base = '';
 let dir = '';
 
+// Where the token URL's redirect leads: it must get no request at all (the secret stays put).
+let elsewhere = 0;
+const reached: string[] = [];
+const other = http.createServer((req, res) => {
+  reached.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+  res.writeHead(200).end();
+});
+
 before(async () => {
+  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  elsewhere = (other.address() as { port: number }).port;
   const pki = await makePki();
   dir = mkdtempSync(join(tmpdir(), 'ld-oauth-'));
   writeFileSync(join(dir, 'trust.pem'), pki.root.certPem);
   server = createServer(
     { key: pki.local.keyPem, cert: `${pki.local.certPem}\n${pki.issuing.certPem}` },
     (req, res) => {
+      if (req.url === '/oauth/moved') {
+        res.writeHead(302, { location: `http://user:pw@127.0.0.1:${elsewhere}/login?session=abc#x` });
+        return res.end();
+      }
       if (req.url === '/oauth/token') {
         const ok =
           req.headers.authorization === `Basic ${Buffer.from(`sb-orders:${SECRET}`).toString('base64')}`;
@@ -45,10 +60,11 @@ before(async () => {
 });
 after(() => {
   server?.close();
+  other.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const probe = (secret: string) =>
+const probe = (secret: string, tokenPath = '/oauth/token') =>
   runCliAsync(
     [
       'probe',
@@ -57,7 +73,7 @@ const probe = (secret: string) =>
       join(dir, 'trust.pem'),
       '--json',
       '--oauth-token-url',
-      `${base}/oauth/token`,
+      `${base}${tokenPath}`,
       '--oauth-client-id',
       'sb-orders',
       '--oauth-secret-env',
@@ -89,4 +105,23 @@ test('a wrong client secret: the oauth step fails, the call is not made, oauth-t
   assert.equal(json.steps.find((s: { name: string }) => s.name === 'http').ok, null);
   assert.equal(json.diagnoses[0].id, 'oauth-token-failure');
   assert.ok(!(r.stdout + r.stderr).includes('wrong-secret'));
+});
+
+test('a token URL that redirects: the URL is wrong, not the client id and secret; the redirect is not followed', async () => {
+  const r = await probe(SECRET, '/oauth/moved');
+  assert.equal(r.status, 1, r.stdout);
+  const json = JSON.parse(r.stdout);
+  const oauth = json.steps.find((s: { name: string }) => s.name === 'oauth');
+  assert.match(
+    oauth.detail,
+    new RegExp(`answered 302 Found, a redirect to http://127\\.0\\.0\\.1:${elsewhere}/login \\(not followed`),
+  );
+  assert.match(oauth.detail, /the token URL is wrong, use the tokenurl of the service key/);
+  assert.doesNotMatch(oauth.detail, /client id and secret of the service key/);
+  assert.equal(json.diagnoses[0].id, 'oauth-token-failure');
+  assert.equal(json.diagnoses[0].cause?.id, 'token-url');
+  assert.deepEqual(reached, [], 'nothing went where the token URL redirects');
+  // The Location's user, password, query and fragment are not shown.
+  assert.doesNotMatch(r.stdout + r.stderr, /user:pw|session=abc|#x/);
+  assert.ok(!(r.stdout + r.stderr).includes(SECRET));
 });

@@ -28,6 +28,21 @@ function claims(token: string): { scope?: string[] | string; client_id?: string;
   }
 }
 
+/**
+ * Where a token URL's redirect leads, said safely: "to ORIGIN/PATH" (its user, password, query and
+ * fragment left out: a Location may carry anything), or why it leads nowhere.
+ */
+function redirectTarget(location: string | undefined, base: URL): string {
+  if (!location?.trim()) return 'that names no Location';
+  try {
+    const to = new URL(location.trim(), base);
+    if (to.protocol !== 'http:' && to.protocol !== 'https:') return `to a ${to.protocol} URL`;
+    return `to ${to.origin}${to.pathname}`;
+  } catch {
+    return 'to a Location that is not a URL';
+  }
+}
+
 /** The longest token endpoint answer read. */
 const TOKEN_ANSWER_MAX = 64 * 1024;
 
@@ -101,6 +116,22 @@ export function oauthStep(
           return resolve({
             ok: true,
             detail: `a ${json.token_type ?? 'bearer'} token from ${finding.tokenUrl}${json.expires_in ? `, valid ${json.expires_in} s` : ''}${scopes ? `, scopes: ${scopes.join(' ')}` : ''}`,
+          });
+        }
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && status !== 304) {
+          // Not followed: the client id and secret go only to the token URL given. A token endpoint
+          // does not redirect; the URL is another one (http:// for https://, a login page, a path).
+          const where = redirectTarget(res.headers.location, url);
+          const detail = `the token URL answered ${status} ${res.statusMessage ?? ''}, a redirect ${where} (not followed: the client id and secret go only to the URL given): the token URL is wrong, use the tokenurl of the service key (https://, ending in /oauth/token)`;
+          return resolve({
+            ok: false,
+            detail,
+            signals: [
+              { type: 'http.redirect', value: 'token-url', detail: where },
+              { type: 'http.status', value: String(status), detail: 'OAuth token endpoint' },
+            ],
+            text: `OAuth token request to ${finding.tokenUrl}: ${detail}`,
           });
         }
         finding.error = [json.error, json.error_description].filter(Boolean).join(': ') || undefined;
