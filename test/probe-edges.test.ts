@@ -230,3 +230,40 @@ test('an HTTP answer with a control character in a header is a header that canno
     closers.forEach((c) => c());
   }
 });
+
+test("a redirect's Location with a user and password: dropped, never sent as Basic, not shown; the report says so", async () => {
+  const got: (string | undefined)[] = [];
+  const next = await serve((req, res) => {
+    got.push(req.headers.authorization);
+    res.writeHead(req.headers.authorization ? 200 : 401, { 'www-authenticate': 'Basic realm="x"' }).end();
+  });
+  // The userinfo trick: "127.0.0.1:PORT" is the user and password, the host is the one after the @.
+  const trick = await serve((_req, res) =>
+    res.writeHead(302, { location: `http://127.0.0.1:4711@127.0.0.1:${next}/ui` }).end(),
+  );
+  for (const extra of [[], ['--location-trusted']]) {
+    got.length = 0;
+    const r = await probe(`http://127.0.0.1:${trick}/b`, '--max-redirs', '3', '-v', ...extra);
+    assert.equal(got.length, 1, r.stdout);
+    assert.equal(got[0], undefined, 'no Authorization made up from the Location');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(unwrap(r.stdout), /named a user and password in its Location: dropped, not sent/);
+    assert.doesNotMatch(r.stdout, /4711@/);
+  }
+  // With the user's own credentials: only those would go on (with --location-trusted), never the Location's.
+  got.length = 0;
+  await probe(`http://127.0.0.1:${trick}/b`, '--max-redirs', '3', '-u', 'bob', '--password-env', 'PW');
+  assert.deepEqual(got, [undefined], 'withheld, as the note says');
+  got.length = 0;
+  await probe(
+    `http://127.0.0.1:${trick}/b`,
+    '--max-redirs',
+    '3',
+    '-u',
+    'bob',
+    '--password-env',
+    'PW',
+    '--location-trusted',
+  );
+  assert.deepEqual(got, [`Basic ${Buffer.from('bob:hunter2pass').toString('base64')}`]);
+});

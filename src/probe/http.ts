@@ -147,6 +147,9 @@ function limitOf(spec: HttpSpec): { ms: number; budget: boolean } {
 function mask(name: string, value: string): string {
   if (/^x-csrf-token$/i.test(name) && !/^(?:required|fetch)$/i.test(value))
     return `(a token, ${value.length} characters)`;
+  // A Location's user and password are a server's, never followed and never shown.
+  if (/^location$/i.test(name))
+    return value.replace(/^([a-z][\w+.-]*:\/\/)[^/?#]*@/i, '$1(user info removed)@');
   return value;
 }
 
@@ -441,6 +444,14 @@ async function exchange(
           url,
         },
       );
+    // Credentials come only from the user: a Location's user and password (which Node would send
+    // as Basic, and curl uses too: curl/curl#11410) are dropped, and the report says so.
+    if (next.username || next.password) {
+      next.username = '';
+      next.password = '';
+      const note = `The redirect to ${next.href} named a user and password in its Location: dropped, not sent (credentials come only from the user, never from a server).`;
+      if (!finding.notes.includes(note)) finding.notes.push(note);
+    }
     finding.redirects.push(`${r.status} → ${next.href}`);
     if (seen.has(next.href)) throw Object.assign(new Error('redirect loop'), { loop: true, last: r });
     if (finding.redirects.length > spec.maxRedirects)
