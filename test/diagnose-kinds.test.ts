@@ -168,3 +168,55 @@ test("a clock time's milliseconds are no HTTP status, for the reader and the kno
   assert.equal(facts('10:00:01,503 HTTP/1.1 503 Service Unavailable').status, 503);
   assert.equal(facts('at 10:00:01.250 the receiver returned HTTP 401').status, 401);
 });
+
+// Session 8 (attack D6): a pasted log's facts come from the failing entry, not its first lines.
+const factsOfText = (text: string) => diagnose(kb, { text }).facts;
+
+test('a log: the facts come from the failing entry and the call just before it, never a healthy call', () => {
+  // A health check answered 200 first; the failing POST is announced, then the handshake fails.
+  const javaLog = [
+    '2026-12-01T07:12:40.101Z INFO  [w-1] GET https://portal.example.com/health -> status=200 (12 ms)',
+    '2026-12-01T07:12:41.220Z INFO  [w-2] POST https://erp.partner.de:8443/sap/bc/srt/orders -> sending',
+    '2026-12-01T07:12:41.503Z ERROR [w-2] javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target',
+  ].join('\n');
+  const f = factsOfText(javaLog);
+  assert.equal(f.host, 'erp.partner.de');
+  assert.equal(f.port, 8443);
+  assert.equal(f.url, 'https://erp.partner.de:8443/sap/bc/srt/orders');
+  assert.equal(f.method, 'POST');
+  assert.equal(f.status, undefined, 'the 200 was the health check');
+  assert.equal(diagnose(kb, { text: javaLog }).diagnoses[0]?.facts.host, 'erp.partner.de');
+
+  // Another wording: space-separated times, the failing entry names its own host, a 401 after a 200.
+  const f2 = factsOfText(
+    [
+      '2026-12-01 09:00:00,001 INFO  request GET https://status.example.org/ping status 200',
+      '2026-12-01 09:00:05,002 ERROR call to https://api.partner.example/v1/orders failed: HTTP/1.1 401 Unauthorized',
+      '    at com.example.Client.send(Client.java:42)',
+    ].join('\n'),
+  );
+  assert.equal(f2.host, 'api.partner.example');
+  assert.equal(f2.status, 401);
+
+  // nginx's own timestamps; only a healthy call is named besides the failure: no host is invented.
+  const f3 = factsOfText(
+    [
+      '2026/12/01 07:12:40 [info] 12#12: GET https://portal.example.com/health answered status 200',
+      '2026/12/01 07:12:44 [error] 12#12: SSL_do_handshake() failed (SSL: error:0A000086:SSL routines::certificate verify failed) while SSL handshaking to upstream',
+    ].join('\n'),
+  );
+  assert.equal(f3.host, undefined, JSON.stringify(f3));
+  assert.equal(f3.status, undefined, JSON.stringify(f3));
+
+  // A message or a stack trace without a log around it keeps the first of each, as before.
+  const one =
+    'POST https://a.example.com/x failed: HTTP/1.1 503 Service Unavailable, retried against https://b.example.com/x';
+  assert.equal(factsOfText(one).host, 'a.example.com');
+  const trace = [
+    'org.apache.camel.component.ahc.AhcOperationFailedException: HTTP operation failed invoking https://erp.example.net:44300/sap/x with statusCode: 500',
+    '\tat org.apache.camel.component.ahc.AhcProducer.process(AhcProducer.java:81)',
+    'Caused by: javax.net.ssl.SSLHandshakeException: Received fatal alert: handshake_failure',
+  ].join('\n');
+  assert.equal(factsOfText(trace).host, 'erp.example.net');
+  assert.equal(factsOfText(trace).port, 44300);
+});

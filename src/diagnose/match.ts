@@ -336,6 +336,13 @@ export function blankControls(text: string): string {
   return CONTROLS.test(text) ? text.replace(CONTROLS, (m) => ' '.repeat(m.length)) : text;
 }
 
+/**
+ * Where in the text the evidence that decided a diagnosis lies: the starts of its symptoms found in
+ * the text (none for evidence a probe observed). factsOf reads a log's facts from the entry there.
+ */
+const decidingPlaces = (d: Diagnosis | undefined): number[] =>
+  (d?.evidence ?? []).flatMap((e) => (e.kind === 'symptom' && e.start !== undefined ? [e.start] : []));
+
 /** Diagnoses one incident: its text and/or observed signals, against the knowledge base. */
 export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   // The text is read with its control sequences blanked (same length): "\x1b[31mjavax.net..." names
@@ -352,8 +359,7 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   };
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may, shown) : [])];
   const dir = directionOf(incident, signals, shown);
-  const facts = factsOf(signals);
-  const diagnoses = kb.entries
+  const ranked = kb.entries
     .map((e) => evaluate(e, text, shown, lower, signals, dir))
     .filter((d): d is Diagnosis => d !== null)
     .sort(
@@ -362,8 +368,10 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
         (a.seed === undefined ? 1 : 0) - (b.seed === undefined ? 1 : 0) ||
         a.id.localeCompare(b.id),
     )
-    .slice(0, MAX_DIAGNOSES)
-    .map((d) => ({ ...d, facts }));
+    .slice(0, MAX_DIAGNOSES);
+  const at = decidingPlaces(ranked[0]);
+  const facts = factsOf(signals, at.length ? { text, at } : undefined);
+  const diagnoses = ranked.map((d) => ({ ...d, facts }));
   const decide = decideNote(kb, diagnoses, dir.finding);
   return { diagnoses, signals, facts, direction: { ...dir.finding, ...(decide ? { decide } : {}) } };
 }

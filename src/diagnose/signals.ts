@@ -4,6 +4,7 @@
 import type { Facts, Signal } from '../types.js';
 import { bounded } from '../kb/bounded.js';
 import { CUES } from './cues.js';
+import { logEntries } from './log-entries.js';
 
 const REASONS: Record<string, number> = {
   'bad request': 400,
@@ -388,9 +389,91 @@ export function extractSignals(text: string, may: MayMatch = () => true, shown =
   return signals.list.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
 }
 
-/** The facts a user acts on: the first of each kind, in text order. */
-export function factsOf(signals: Signal[]): Facts {
-  const first = (type: string) => signals.find((s) => s.type === type)?.value;
+/** The facts of one call: they are taken together from one log entry, never stitched across entries. */
+const CALL_TYPES = ['host', 'port', 'url', 'http.status', 'http.method'];
+
+/** A status below 400: the call it reports went well, so its entry is not the failing call's. */
+const healthy = (inEntry: Signal[]) => {
+  const statuses = inEntry.filter((s) => s.type === 'http.status');
+  return statuses.length > 0 && statuses.every((s) => Number(s.value) < 400);
+};
+
+/**
+ * The signals to read facts from when `failing` locates the failure in a log (see logEntries):
+ * the failing entry's own, then for the call's facts (host, port, URL, status, method) the
+ * nearest entry before it that names a host or URL and did not answer a success status (the
+ * "POST https://... sending" line before an error line, not an earlier health check's "GET ... 200"),
+ * else the nearest such entry after it; none when every call named succeeded.
+ * Undefined when the text is no log of several entries.
+ */
+function failingSignals(
+  signals: Signal[],
+  failing: { text: string; at: number[] },
+): { own: Signal[]; call: Signal[] } | undefined {
+  const entries = logEntries(failing.text);
+  if (!entries) return undefined;
+  // Each signal to its entry once (a binary search): a 4 MB log has tens of thousands of entries.
+  const byEntry = new Map<number, Signal[]>();
+  const entryAt = (offset: number) => {
+    let lo = 0;
+    let hi = entries.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (entries[mid]!.start <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  for (const s of signals) {
+    if (s.start === undefined) continue;
+    const i = entryAt(s.start);
+    const list = byEntry.get(i);
+    if (list) list.push(s);
+    else byEntry.set(i, [s]);
+  }
+  const inEntry = (i: number) => byEntry.get(i) ?? [];
+  // The failing entry: the one holding most of the deciding evidence, the first of equals.
+  const held = new Map<number, number>();
+  for (const at of failing.at) {
+    const i = entryAt(at);
+    held.set(i, (held.get(i) ?? 0) + 1);
+  }
+  let k = -1;
+  for (const [i, n] of held) if (k < 0 || n > held.get(k)! || (n === held.get(k)! && i < k)) k = i;
+  const own = inEntry(k);
+  const names = (xs: Signal[]) => xs.some((s) => s.type === 'host' || s.type === 'url');
+  const callOf = (xs: Signal[]) => xs.filter((s) => CALL_TYPES.includes(s.type));
+  if (names(own)) return { own, call: callOf(own) };
+  const order = [...byEntry.keys()].sort((a, b) =>
+    a < k !== b < k ? (a < k ? -1 : 1) : a < k ? b - a : a - b,
+  );
+  for (const i of order) {
+    if (i === k) continue;
+    const other = inEntry(i);
+    if (names(other) && !healthy(other)) return { own, call: callOf(other) };
+  }
+  return { own, call: [] };
+}
+
+/**
+ * The facts a user acts on: the first of each kind, in text order (the exception: the last one).
+ * `failing`: the text and the offsets in it of the deciding evidence; in a log of several
+ * timestamped entries the facts then come from that entry (and the call's facts, when it names no
+ * host, from the nearest earlier entry that does and did not succeed), each kind falling back to
+ * the first in the text. The call's facts never mix entries, and an entry whose call succeeded
+ * (a status below 400) gives none: when only such calls are named, the facts name no host.
+ * A single message or stack trace reads as without `failing`.
+ */
+export function factsOf(signals: Signal[], failing?: { text: string; at: number[] }): Facts {
+  const near = failing ? failingSignals(signals, failing) : undefined;
+  const from = (type: string) =>
+    near ? (CALL_TYPES.includes(type) ? near.call : near.own).filter((s) => s.type === type) : [];
+  // A call's facts come from one entry or none: never a health check's host with the failing call's port.
+  const first = (type: string) =>
+    (near && CALL_TYPES.includes(type)
+      ? from(type)[0]
+      : (from(type)[0] ?? signals.find((s) => s.type === type))
+    )?.value;
   const facts: Facts = {};
   const set = <K extends keyof Facts>(k: K, v: Facts[K] | undefined) => {
     if (v !== undefined && v !== '') facts[k] = v;
@@ -403,7 +486,11 @@ export function factsOf(signals: Signal[]): Facts {
   set('status', status ? Number(status) : undefined);
   set('method', first('http.method'));
   // The innermost cause is the last exception of a "Caused by" chain.
-  set('exception', signals.filter((s) => s.type === 'exception').at(-1)?.value);
+  const exceptions = from('exception');
+  set(
+    'exception',
+    (exceptions.length ? exceptions : signals.filter((s) => s.type === 'exception')).at(-1)?.value,
+  );
   set('code', first('ssl.error') ?? first('icm.code') ?? first('ni.error') ?? first('tls.code'));
   set('alert', first('tls.alert'));
   set('errno', first('errno'));

@@ -10,7 +10,7 @@
 // error code) and hosts stay. test/scan-cache.test.ts holds a cached scan against a plain one on
 // every kind of event.
 import type { Diagnosis, Facts } from '../types.js';
-import { TIMESTAMP } from './text.js';
+import { TIMESTAMP } from '../diagnose/log-entries.js';
 
 /** What the knowledge base said of an event: not an incident (null), or its diagnoses and facts. */
 export type Verdict = { top?: Diagnosis; also: string[]; facts: Facts } | null;

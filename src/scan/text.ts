@@ -6,6 +6,7 @@ import type { Candidate, Place, Report } from './incident.js';
 import type { Prefilter } from './prefilter.js';
 import { ERROR_LEVELS } from './prefilter.js';
 import { redact } from '../redact.js';
+import { TIMESTAMP } from '../diagnose/log-entries.js';
 
 /** Bytes handed to the prefilter (or a worker) at a time, by default. */
 const BLOCK = 1 << 20;
@@ -19,17 +20,6 @@ const MAX_EVENT_CHARS = 64 * 1024;
 const HEAD_BYTES = 64;
 const LEVEL_BYTES = 200;
 
-/** A timestamp at the start of a line, as logs write them (group 1: the time itself). */
-export const TIMESTAMP = new RegExp(
-  '^(?:<\\d{1,3}>\\d?\\s?)?[[(#"]?(?:2\\.0 ?#)?(' +
-    [
-      '\\d{4}[-/ ]\\d{2}[-/ ]\\d{2}[T ]\\d{1,2}:\\d{2}(?::\\d{2}(?:[.,:]\\d{1,9})?)?(?:\\s?(?:Z|[+-]\\d{2}:?\\d{2}))?',
-      '\\d{1,2}[./-]\\d{1,2}[./-]\\d{2,4}[ T,]+\\d{1,2}:\\d{2}(?::\\d{2}(?:[.,]\\d{1,9})?)?',
-      '[A-Z][a-z]{2},? [ \\d]?\\d,? (?:\\d{4} )?\\d{1,2}:\\d{2}:\\d{2}(?: [AP]M)?',
-      '\\d{2}:\\d{2}:\\d{2}[.,]\\d{3}',
-    ].join('|') +
-    ')',
-);
 const ISO =
   /^(\d{4})[-/ ](\d{2})[-/ ](\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,:](\d{1,3}))?)?\d*\s?(Z|[+-]\d{2}:?\d{2})?/;
 /** Lines that continue a stack trace in a log without timestamps. */
