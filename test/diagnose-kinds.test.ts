@@ -220,3 +220,24 @@ test('a log: the facts come from the failing entry and the call just before it, 
   assert.equal(factsOfText(trace).host, 'erp.example.net');
   assert.equal(factsOfText(trace).port, 44300);
 });
+
+// Session 8 (attack D1): where a timeout struck ("while reading ...") outweighs the errno's words.
+test('a timeout "while reading/sending" is a read timeout even when the errno says "Connection timed out"', () => {
+  for (const text of [
+    '2026/12/01 07:12:44 [error] 1234#1234: *56 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.5',
+    'upstream timed out (110: Connection timed out) while reading upstream, client: 10.1.2.3, server: api.example.com',
+    'upstream timed out (110: Operation timed out) while sending request to upstream',
+    'Timed out while reading the response from api.partner.example',
+  ])
+    assert.equal(top(text), 'network-timeout/read-timeout', text);
+  // while connecting it stays a connect timeout; "while reading" without a timeout is no timeout
+  assert.equal(
+    top('upstream timed out (110: Connection timed out) while connecting to upstream, client: 10.0.0.5'),
+    'network-timeout/connect-timeout',
+  );
+  assert.ok(
+    !ids('upstream prematurely closed connection while reading response header from upstream').includes(
+      'network-timeout',
+    ),
+  );
+});
