@@ -241,3 +241,21 @@ test('a timeout "while reading/sending" is a read timeout even when the errno sa
     ),
   );
 });
+
+// Session 8 (attack D2): a client's stack that checked the server's certificate is the outbound shape.
+test("an expired certificate in a client's verifier stack is out-cert-expired; in a server's, inbound", () => {
+  for (const text of [
+    "Error: certificate has expired\n    at TLSSocket.onConnectSecure (node:_tls_wrap:1674:34) { code: 'CERT_HAS_EXPIRED' }",
+    'javax.net.ssl.SSLHandshakeException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed\n\tat sun.security.ssl.X509TrustManagerImpl.checkServerTrusted(X509TrustManagerImpl.java:136)\nCaused by: java.security.cert.CertificateExpiredException: NotAfter: Mon Nov 30 23:59:59 UTC 2026',
+    'javax.net.ssl.SSLHandshakeException: java.security.cert.CertificateExpiredException: NotAfter: Mon Nov 30 23:59:59 UTC 2026\n\tat sun.security.ssl.CertificateMessage$T13CertificateConsumer.checkServerCerts(CertificateMessage.java:1340)',
+  ]) {
+    const r = diagnose(kb, { text });
+    assert.equal(r.diagnoses[0]?.id, 'out-cert-expired', text);
+    assert.equal(r.direction.inferred, 'outbound', text);
+  }
+  const server = diagnose(kb, {
+    text: 'sun.security.validator.ValidatorException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed\n\tat sun.security.ssl.X509TrustManagerImpl.checkClientTrusted(X509TrustManagerImpl.java:90)',
+  });
+  assert.equal(server.diagnoses[0]?.id, 'in-cert-validity');
+  assert.equal(server.direction.inferred, 'inbound');
+});

@@ -147,6 +147,15 @@ export const CUES: Cue[] = [
     means: 'the tenant called a SaaS API',
   },
 
+  {
+    // The client's own check of the server's certificate, in a client stack: Java's trust manager or
+    // client handshaker (the runtime's outbound calls are Java), Node's TLS socket on connect.
+    re: /\bcheckServerTrusted\b|\bClientHandshaker\.serverCertificate\b|\bcheckServerCerts\b|\bTLSSocket\.onConnectSecure\b/,
+    direction: out,
+    weight: 0.5,
+    means: "a client checked the certificate of the server it called (a client's stack, not the server's)",
+  },
+
   // Senders calling the tenant.
   {
     re: /\bsender (?:system|adapter|channel)\b/i,
@@ -219,6 +228,13 @@ export const CUES: Cue[] = [
     direction: inb,
     weight: 0.6,
     means: "the tenant's own authentication answered a caller",
+  },
+  {
+    // The server's check of a client certificate, in a server stack: the caller's certificate was judged.
+    re: /\bcheckClientTrusted\b|\bServerHandshaker\.clientCertificate\b|\bcheckClientCerts\b/,
+    direction: inb,
+    weight: 0.5,
+    means: "a server checked the client certificate of its caller (a server's stack: the call came in)",
   },
   {
     re: /\bcertificate-to-user mapping\b|\bsubjectAndIssuers\b/i,
