@@ -259,3 +259,20 @@ test("an expired certificate in a client's verifier stack is out-cert-expired; i
   assert.equal(server.diagnoses[0]?.id, 'in-cert-validity');
   assert.equal(server.direction.inferred, 'inbound');
 });
+
+// Session 8 (attack D5): "No X occurred" / "without X" negates an exception's name.
+test("a negated exception name is no evidence: 'No SSLHandshakeException occurred', 'without a ...Exception'", () => {
+  for (const text of [
+    'No SSLHandshakeException occurred; connection OK',
+    'The call completed without a javax.net.ssl.SSLException',
+    'not a ConnectException this time: the receiver answered 200',
+  ])
+    assert.equal(top(text), 'none', text);
+  assert.equal(negatedSpan('No SSLHandshakeException occurred', 3, 24), true);
+  // the name itself, or a negation elsewhere in the text, still counts
+  assert.match(
+    top('javax.net.ssl.SSLHandshakeException: Received fatal alert: handshake_failure'),
+    /^tls-handshake/,
+  );
+  assert.equal(top('No response: java.net.ConnectException: Connection refused'), 'tcp-connection-refused/-');
+});

@@ -110,21 +110,33 @@ function lowerText(text: string): LowerText {
 const NEGATED_FAILURE =
   /\b(?:not|never|no longer|without|isn't|wasn't|hasn't|haven't|aren't|weren't|didn't|doesn't)\s+(?:(?:yet|been|be|an?|any|ever)\s+){0,2}(?:expir|revok|invalid|fail|refus|reject|denied|untrust|unauthori[sz]|forbidden|mismatch|timed out|unreachable|unavailable|blocked|locked)/gi;
 
+/**
+ * A negation right before an exception's or error's name: "No SSLHandshakeException occurred",
+ * "completed without a javax.net.ssl.SSLException", "not a ConnectException". The name is what
+ * symptoms match, so the phrase says that failure did NOT happen. Only names that end in Exception
+ * or Error (a class, or the word itself): "no route to host" is a failure.
+ */
+const NEGATED_EXCEPTION =
+  /\b(?:no|not an?|without(?: an?| any)?|never an?)\s+(?:[\w$]+\.){0,8}[\w$]{0,80}(?:Exception|Error)\b/gi;
+
 /** How far before a match a negation is looked for ("not <match>"), in characters. */
 const NEGATION_REACH = 24;
 
 /**
- * Whether the span [start, end) of `text` holds a failure word that the text negates: the failure
- * word lies in the span and a negation stands right before it (in the span or just before it).
+ * Whether the span [start, end) of `text` holds a failure word (or an exception's name) that the
+ * text negates: the failure word lies in the span and a negation stands right before it (in the
+ * span or just before it).
  * Used for every pattern symptom and every span-carrying signal, so a "valid and not expired"
  * certificate never counts as an expired one, whichever entry's symptom matched it.
  */
 export function negatedSpan(text: string, start: number, end: number): boolean {
   const from = Math.max(0, start - NEGATION_REACH);
   const window = text.slice(from, end);
-  NEGATED_FAILURE.lastIndex = 0;
-  for (let m = NEGATED_FAILURE.exec(window); m; m = NEGATED_FAILURE.exec(window))
-    if (from + m.index + m[0].length > start) return true;
+  for (const re of [NEGATED_FAILURE, NEGATED_EXCEPTION]) {
+    re.lastIndex = 0;
+    for (let m = re.exec(window); m; m = re.exec(window))
+      if (from + m.index + m[0].length > start) return true;
+  }
   return false;
 }
 
