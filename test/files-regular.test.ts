@@ -254,6 +254,15 @@ describe('/dev/null reads as an empty file (--known-hosts /dev/null is a common 
     });
 });
 
+test('history --db /dev/null: a database must be written, so the null device is refused in one sentence', () => {
+  const r = runCli(['history', '--db', '/dev/null'], { timeout: TIMEOUT });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(
+    r.stderr,
+    'linkdoctor: /dev/null is a character device (the null device), not a history database: give a file\n',
+  );
+});
+
 describe('readRegularFile', () => {
   test('reads a file of up to maxBytes; refuses a larger one unread, in one sentence', async () => {
     const f = join(dir, 'ten');

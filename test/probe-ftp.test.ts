@@ -145,6 +145,13 @@ test('plain FTP is not marked ✔ tls; -v shows the dialogue with PASS masked', 
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.ok(!r.stdout.includes(PASSWORD), 'no password in the output');
+  // As for http://, the user is told the password may travel in clear text (the login step says it did).
+  assert.match(
+    r.stderr,
+    /^linkdoctor: warning: the password of edi goes to ftp:\/\/127\.0\.0\.1:\d+ in clear text if the server offers no AUTH TLS/m,
+  );
+  assert.ok(!r.stderr.includes(PASSWORD), 'no password in the warning');
+  assert.match(unwrap(r.stdout), /login of edi accepted \(in clear text\)/);
   assert.match(unwrap(r.stdout), /^ {2}! tls .*plain FTP/m, r.stdout);
   assert.doesNotMatch(r.stdout, /✔ tls/);
   // The commands and replies under the step that sent them, as curl -v shows them.
@@ -221,6 +228,38 @@ test('a silent server and a garbage server end in a clear verdict within the tim
     noise.steps,
   );
   assert.match(step(noise.json, 'ftp')!.detail, /not FTP: "SSH-2\.0/);
+});
+
+test('a server that accepts the login and refuses TYPE I: the transfer settings are named, not the login', async () => {
+  // A minimal FTP dialogue: no AUTH TLS, USER/PASS accepted, every transfer setting refused.
+  const port = await raw((s) => {
+    s.write('220 minimal FTP\r\n');
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
+        const cmd = buf.slice(0, i).split(' ')[0]!.toUpperCase();
+        buf = buf.slice(i + 2);
+        const reply: Record<string, string> = {
+          USER: '331 password please',
+          PASS: '230 logged in',
+          QUIT: '221 bye',
+        };
+        s.write(
+          `${reply[cmd] ?? (cmd === 'TYPE' ? '504 TYPE I not implemented here' : '502 not implemented')}\r\n`,
+        );
+      }
+    });
+  });
+  const { status, json } = await probe(`ftp://127.0.0.1:${port}/`, login);
+  assert.equal(status, 1);
+  const detail = step(json, 'login')!.detail;
+  assert.match(
+    detail,
+    /login of edi accepted, but the server refused the transfer settings .*504 TYPE I/,
+    detail,
+  );
+  assert.equal(json.ftp!.login, 'accepted');
 });
 
 test('trust add-from-site ftp:// takes the chain after AUTH TLS, as openssl s_client -starttls ftp', async () => {

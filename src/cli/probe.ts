@@ -279,8 +279,9 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
 }
 
 /**
- * The warnings of a probe that sends a secret in clear text (http://): the user named the host, so it
- * is allowed, but said. One line each: Basic credentials, the OAuth client secret, the OAuth token.
+ * The warnings of a probe that sends a secret in clear text (http://, ftp:// without AUTH TLS): the
+ * user named the host, so it is allowed, but said. One line each: Basic credentials, the FTP password,
+ * the OAuth client secret, the OAuth token.
  */
 export function clearTextWarnings(opts: ProbeOptions): string[] {
   const out: string[] = [];
@@ -289,6 +290,11 @@ export function clearTextWarnings(opts: ProbeOptions): string[] {
   if (t.scheme === 'http' && opts.http.auth && 'password' in opts.http.auth)
     out.push(
       `the password of ${opts.http.auth.user} goes to ${origin} in clear text (http://, not https://): anyone on the way can read it`,
+    );
+  // FTP: AUTH TLS is tried first, but a server that does not offer it gets the password in clear.
+  if (t.scheme === 'ftp' && opts.ftp?.password)
+    out.push(
+      `the password of ${opts.ftp.user ?? 'the user'} goes to ftp://${t.url.host} in clear text if the server offers no AUTH TLS (the login step says which): anyone on the way could read it`,
     );
   if (opts.oauth) {
     const token = new URL(opts.oauth.tokenUrl);

@@ -208,8 +208,18 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
         });
       }
       finding.login = 'accepted';
-      // Binary mode, UTF-8, and on TLS the protected data channel (PBSZ/PROT), as for a transfer.
-      await client.useDefaultSettings();
+      // Binary mode, UTF-8, and on TLS the protected data channel (PBSZ/PROT), as for a transfer. A
+      // refusal here is the transfer settings', not the login's.
+      try {
+        await client.useDefaultSettings();
+      } catch (e) {
+        if (!(e instanceof FTPError)) throw e;
+        return fail({
+          ok: false,
+          detail: `login of ${user} accepted, but the server refused the transfer settings (TYPE I, OPTS UTF8, PBSZ/PROT on TLS): ${e.message}`,
+          text: `FTP transfer settings refused after login: ${e.message}`,
+        });
+      }
       return {
         ok: true,
         detail: `login of ${user} accepted${finding.tls === 'none' ? ' (in clear text)' : ''}`,

@@ -3,7 +3,7 @@
 // deliveries of each change, in one SQLite database (better-sqlite3, WAL mode). An outcome, its changes
 // and their deliveries are written in one transaction: what is committed survives a killed process,
 // and no change is recorded or delivered twice. Only src/watch writes here.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -411,6 +411,12 @@ export async function openHistory(file: string, webhooks: string[] = []): Promis
   // of the one reader (src/fs-read.ts), rather than as SQLite's "disk I/O error".
   const odd = notRegularFile(file, { what: 'history database' });
   if (odd) throw new FileReadError(file, odd);
+  // /dev/null reads as an empty file, but a database must be written: SQLite says only "disk I/O error".
+  if (statSync(file, { throwIfNoEntry: false })?.isCharacterDevice())
+    throw new FileReadError(
+      file,
+      'is a character device (the null device), not a history database: give a file',
+    );
   try {
     mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
