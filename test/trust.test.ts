@@ -992,3 +992,32 @@ test('dayCount: whole days left, whole days since expiry (35.01 days ago is "exp
   assert.equal(dayCount(now - 3_600_000, now), -1);
   assert.equal(daysUntil(now - 35.01 * day, now), -35);
 });
+
+test('an existing empty file is an empty store: the certificate is added, no "is empty" refusal (attack W2)', async () => {
+  const { addTrustedCerts } = await import('../src/trust/write.js');
+  const file = join(dir, 'touched.pem');
+  writeFileSync(file, '');
+  const { results } = await addTrustedCerts(file, [root.cert]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['added'],
+  );
+  assert.match(readFileSync(file, 'utf8'), /^-----BEGIN CERTIFICATE-----/m);
+});
+
+test('a secret variable set to the empty string is said to be empty, not unset (attack T1)', async () => {
+  const { secretFromEnv } = await import('../src/cli/secrets.js');
+  process.env.LD_T1_EMPTY = '';
+  try {
+    assert.throws(
+      () => secretFromEnv('LD_T1_EMPTY', 'password'),
+      /LD_T1_EMPTY \(the password\) is set but empty/,
+    );
+    assert.throws(
+      () => secretFromEnv('LD_T1_NEVER_SET', 'password'),
+      /LD_T1_NEVER_SET \(the password\) is not set/,
+    );
+  } finally {
+    delete process.env.LD_T1_EMPTY;
+  }
+});

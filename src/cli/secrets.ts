@@ -3,8 +3,8 @@ import { UserError } from '../errors.js';
 
 export function secretFromEnv(name: string, what: string): string {
   const v = process.env[name];
-  if (v === undefined || v === '')
-    throw new UserError(`the environment variable ${name} (the ${what}) is not set`);
+  if (v === undefined) throw new UserError(`the environment variable ${name} (the ${what}) is not set`);
+  if (v === '') throw new UserError(`the environment variable ${name} (the ${what}) is set but empty`);
   return v;
 }
 

@@ -87,7 +87,9 @@ async function addUnderLock(
   password: string | undefined,
 ): Promise<{ results: AddResult[]; format: FileFormat; created: boolean }> {
   const created = !existsSync(file);
-  const buf = created ? undefined : await readStoreFile(file);
+  // An existing empty file (touch store.pem) is an empty store of the format its name says.
+  const read = created ? undefined : await readStoreFile(file);
+  const buf = read?.length ? read : undefined;
   const format = buf ? formatOf(buf, file) : formatForNewFile(file);
   if (format === 'der')
     throw new UserError(
