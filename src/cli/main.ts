@@ -13,7 +13,7 @@ import {
   withProbeFlags,
   withTimeout,
 } from './probe-flags.js';
-import { secretTargetsOption, sizeOption, targetsOption } from './serve-flags.js';
+import { sizeOption, targetsOption } from './serve-flags.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const kbOption = () =>
@@ -321,7 +321,9 @@ program
   .option(
     '--secret-targets <VAR=hosts>',
     'LINKDOCTOR_VAR=host[:port][,host...]: the only hosts a probe request may send that secret to (repeatable)',
-    secretTargetsOption,
+    // Collected as written; serve checks each entry when it starts (addSecretTargets), so that no
+    // command's cold start loads the checker.
+    collect,
   )
   .option(
     '--plain-http-credentials',

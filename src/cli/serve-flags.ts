@@ -33,12 +33,3 @@ export const targetsOption = (v: string, prev: string[] = []) => [
     .map((s) => s.trim())
     .filter(Boolean),
 ];
-
-/**
- * `--secret-targets LINKDOCTOR_VAR=host[:port][,host...]` (repeatable): kept as written; serve checks
- * each entry before it starts (addSecretTargets). Not here: every command loads this file, and the
- * checker's modules would cost each cold start (an ES module costs a few million instructions to load).
- */
-export function secretTargetsOption(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
-}
