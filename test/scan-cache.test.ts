@@ -13,9 +13,9 @@ import { loadKb } from '../src/kb/load.js';
 import { incidentJson, scanJson } from '../src/report/scan.js';
 import { eventKey, VerdictCache } from '../src/scan/cache.js';
 import type { Incident, Problem } from '../src/scan/incident.js';
-import { keepsTime, LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
-import { buildPrefilter } from '../src/scan/prefilter.js';
-import { findLines } from '../src/scan/text.js';
+import { classify, keepsTime, LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
+import { buildPrefilter, eventChecksOf, linesMatcher } from '../src/scan/prefilter.js';
+import { findLines, prepareEvent, textCandidates } from '../src/scan/text.js';
 
 const kb = await loadKb();
 const dir = mkdtempSync(join(tmpdir(), 'ld-scan-cache-'));
@@ -149,6 +149,32 @@ test('worker threads over small blocks give what one thread without the cache gi
   const inline = await run(file, true, { blockBytes: 64 * 1024 });
   assert.deepEqual(inline.incidents, plain.incidents);
   assert.deepEqual(inline.problems, plain.problems);
+});
+
+test("what a worker works out of an event ahead is what the scan's thread would, event for event", async () => {
+  // Worker threads make a block's candidates and work out their key's text, headline and masked
+  // headline (prepareEvent), from the prefilter's spec alone: here the same from the spec as a
+  // worker gets it, held against the scan's own classification of every candidate of the hard log.
+  const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
+  const spec = structuredClone(pf.linesSpec);
+  const checks = eventChecksOf(spec, linesMatcher(spec));
+  const log = hardLog();
+  const candidates = [];
+  for await (const c of textCandidates(Readable.from([log]), 'hard.log', pf, () => {}, LOG_MIN_CONFIDENCE))
+    candidates.push(c);
+  assert.ok(candidates.length > 300, `${candidates.length} candidates`);
+  let kept = 0;
+  let bounds = 0;
+  for (const c of candidates) {
+    const prepared = prepareEvent(c, checks);
+    assert.deepEqual(classify(prepared, pf), classify(c, pf), c.text);
+    if (prepared.prepared!.judged.startsWith(c.text.slice(0, 10))) kept++;
+    assert.equal(checks.bound(c.bytes!), pf.bound(c.bytes!));
+    bounds++;
+  }
+  // Some events keep their time in their key (a symptom may read it), most do not.
+  assert.ok(kept > 0 && kept < candidates.length, `${kept} of ${candidates.length} keep their time`);
+  assert.equal(bounds, candidates.length);
 });
 
 test('a line whose strong literal means nothing there makes no candidate; one that may, does', () => {

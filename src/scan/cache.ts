@@ -11,6 +11,8 @@
 // every kind of event.
 import type { Diagnosis, Facts } from '../types.js';
 import { TIMESTAMP } from '../diagnose/log-entries.js';
+import { statusReadings } from '../diagnose/signals.js';
+import type { EventChecks } from './prefilter.js';
 
 /** What the knowledge base said of an event: not an incident (null), or its diagnoses and facts. */
 export type Verdict = { top?: Diagnosis; also: string[]; facts: Facts } | null;
@@ -42,6 +44,21 @@ const VOLATILE: [RegExp, string][] = [
  * judged by; `judged(keep)` gives that text with the time kept or its digits masked (made once).
  */
 export type KeepsTime = (length: number, judged: (keep: boolean) => string) => boolean;
+
+/**
+ * Whether an event (its bytes) keeps its leading time in the text it is judged by: when a symptom
+ * may read it (Prefilter.readsBefore), a status code's literal only when the status reader reads
+ * something else there than in the text with the time masked (it never reads a time's milliseconds,
+ * see maskTimeFractions, and most times hold some status code's literal).
+ */
+export function keepsTime(pf: Pick<EventChecks, 'readsBefore'>, bytes: Uint8Array): KeepsTime {
+  return (length, judged) =>
+    pf.readsBefore(
+      bytes,
+      length,
+      () => JSON.stringify(statusReadings(judged(true))) !== JSON.stringify(statusReadings(judged(false))),
+    );
+}
 
 /**
  * The text an event is judged by: its text with the volatile parts (thread numbers, UUIDs, MPL ids,

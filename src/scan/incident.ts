@@ -42,6 +42,20 @@ export interface Candidate {
   host?: string;
   iflow?: string;
   messageGuid?: string;
+  /** What a scan's worker thread worked out of a text event ahead of its classification (text.ts, prepareEvent). */
+  prepared?: Prepared;
+}
+
+/**
+ * The parts of a candidate's classification that depend on its text alone, worked out where it was
+ * found (a worker thread) so that the scan's own thread, which holds the one cache of verdicts, only
+ * looks its verdict up: the text it is judged by (eventText), its headline (describeEvent) and that
+ * headline masked (mask).
+ */
+export interface Prepared {
+  judged: string;
+  described: { message: string; time?: string; at?: number };
+  masked: string;
 }
 
 /** An incident: a candidate that is failing, or that the knowledge base recognises. */

@@ -376,6 +376,94 @@ export interface LinesSpec {
   patterns: string[];
   checks: (number[] | null | undefined)[];
   dir: string;
+  /**
+   * What Prefilter.bound and readsBefore read, for a worker to make them (eventChecksOf): per
+   * literal the symptoms it stands for (indexes into `weights` and `entryOf`, in the order found),
+   * the symptoms without a literal (counted as if they held), per literal whether only status
+   * symptoms stand for it, the longest literal's length and the number of entries.
+   */
+  literalSymptoms: number[][];
+  unfiltered: number[];
+  weights: number[];
+  entryOf: number[];
+  statusOnly: number[];
+  longest: number;
+  entries: number;
+  /** Strong symptoms' patterns without a literal (Prefilter.findPatterns, as sources). */
+  findPatterns: string[];
+}
+
+/** The parts of a prefilter a worker thread makes from a LinesSpec: what finds and tells apart events. */
+export type EventChecks = Pick<Prefilter, 'bound' | 'readsBefore'>;
+
+/**
+ * Prefilter.bound and Prefilter.readsBefore from what the spec says of the literals (in a worker
+ * thread, or in the prefilter itself with its own matcher): nothing is allocated per call.
+ */
+export function eventChecksOf(spec: LinesSpec, matcher: () => MultiMatcher): EventChecks {
+  const { literalSymptoms, unfiltered, weights, entryOf, statusOnly, longest } = spec;
+  // bound(): the symptoms seen in this call (by a stamp, so that nothing is cleared or allocated per
+  // call) and, per entry touched, the product of (1 - weight) of its symptoms seen.
+  const seen = new Uint32Array(weights.length);
+  const entrySeen = new Uint32Array(spec.entries);
+  const none = new Float64Array(spec.entries);
+  const touched: number[] = [];
+  let stamp = 0;
+  const touch = (s: number) => {
+    if (seen[s] === stamp) return;
+    seen[s] = stamp;
+    const e = entryOf[s]!;
+    if (entrySeen[e] !== stamp) {
+      entrySeen[e] = stamp;
+      none[e] = 1;
+      touched.push(e);
+    }
+    none[e]! *= 1 - weights[s]!;
+  };
+  const onBoundHit = (_start: number, id: number, end: number) => {
+    for (const s of literalSymptoms[id]!) touch(s);
+    return end;
+  };
+  return {
+    readsBefore(bytes, end, statusReads) {
+      let reads = false;
+      let status = false;
+      // Literals that start in it and end after it count too: found in order of their ends, every
+      // one that starts before `end` ends before end + longest.
+      matcher().scan(bytes, 0, Math.min(bytes.length, end + longest), (start, id, stop) => {
+        if (start >= end) return stop;
+        if (statusOnly[id]) status = true;
+        else reads = true;
+        return reads ? -1 : stop;
+      });
+      return reads || (status && (statusReads?.() ?? true));
+    },
+    bound(bytes, from = 0, to = bytes.length) {
+      if (++stamp === 0xffffffff) {
+        seen.fill(0);
+        entrySeen.fill(0);
+        stamp = 1;
+      }
+      touched.length = 0;
+      // A pattern without literals may hold: counted as if it did.
+      for (const u of unfiltered) touch(u);
+      matcher().scan(bytes, from, to, onBoundHit);
+      let best = 0;
+      for (const e of touched) best = Math.max(best, 1 - none[e]!);
+      return best;
+    },
+  };
+}
+
+/** The matcher of a spec's literals that reports its strong ones to scanLines (read from its cache folder). */
+export function linesMatcher(spec: LinesSpec): () => MultiMatcher {
+  let own: MultiMatcher | undefined;
+  return () => {
+    if (own) return own;
+    own = MultiMatcher.cached(spec.literals, true, spec.dir);
+    own.reportLines((id) => spec.checks[id] !== undefined);
+    return own;
+  };
 }
 
 /**
@@ -383,15 +471,7 @@ export interface LinesSpec {
  * matcher): the automaton reports the strong literals only.
  */
 export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter['lines'] {
-  let own: MultiMatcher | undefined;
-  const matcher =
-    shared ??
-    (() => {
-      if (own) return own;
-      own = MultiMatcher.cached(spec.literals, true, spec.dir);
-      own.reportLines((id) => spec.checks[id] !== undefined);
-      return own;
-    });
+  const matcher = shared ?? linesMatcher(spec);
   const regexes = spec.patterns.map((p) =>
     p.startsWith(STATUS_CHECK) ? new RegExp(p.slice(1)) : new RegExp(p, 'i'),
   );
@@ -485,6 +565,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
   const unfiltered: { symptom: Symptom; re: RegExp }[] = [];
   const notes: string[] = [];
   let count = 0;
+  const allSymptoms: Symptom[] = [];
   const cached = cachedTriggers();
   kb.entries.forEach((entry: CompiledEntry, i) => {
     const symptoms = entry.match
@@ -502,6 +583,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
         };
       })
       .filter((s): s is Symptom => s !== null);
+    allSymptoms.push(...symptoms);
     const strong = new Set(triggers(symptoms, logConfidence));
     for (const s of symptoms) {
       if ('literals' in s.trigger)
@@ -546,8 +628,20 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     }),
     patterns: [],
     dir: cacheDir(),
+    literalSymptoms: meaning.map((m) => m.symptoms.map((s) => s.index)),
+    unfiltered: unfiltered.map((u) => u.symptom.index),
+    weights: [],
+    entryOf: [],
+    statusOnly: [...statusOnly],
+    longest,
+    entries: kb.entries.length,
+    findPatterns: [...strongPatterns],
   };
   spec.patterns = [...patternIndex.keys()];
+  for (const s of allSymptoms) {
+    spec.weights[s.index] = s.weight;
+    spec.entryOf[s.index] = s.entry;
+  }
   let built: MultiMatcher | undefined;
   const matcher = () => {
     if (built) return built;
@@ -556,27 +650,7 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     return built;
   };
 
-  // bound(): the symptoms seen in this call (by a stamp, so that nothing is cleared or allocated per
-  // call) and, per entry touched, the product of (1 - weight) of its symptoms seen.
-  const seen = new Uint32Array(count);
-  const entrySeen = new Uint32Array(kb.entries.length);
-  const none = new Float64Array(kb.entries.length);
-  const touched: number[] = [];
-  let stamp = 0;
-  const touch = (s: Symptom) => {
-    if (seen[s.index] === stamp) return;
-    seen[s.index] = stamp;
-    if (entrySeen[s.entry] !== stamp) {
-      entrySeen[s.entry] = stamp;
-      none[s.entry] = 1;
-      touched.push(s.entry);
-    }
-    none[s.entry]! *= 1 - s.weight;
-  };
-  const onBoundHit = (_start: number, id: number, end: number) => {
-    for (const s of meaning[id]!.symptoms) touch(s);
-    return end;
-  };
+  const checks = eventChecksOf(spec, matcher);
 
   return {
     find(buf, from, to, onHit) {
@@ -584,37 +658,12 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     },
     lines: linesOf(spec, matcher),
     linesSpec: spec,
-    findPatterns: [...strongPatterns].map((p) => new RegExp(p, 'gim')),
+    findPatterns: spec.findPatterns.map((p) => new RegExp(p, 'gim')),
     entries: kb.entries.length,
     literals: meaning.length,
     notes,
-    readsBefore(bytes, end, statusReads) {
-      let reads = false;
-      let status = false;
-      // Literals that start in it and end after it count too: found in order of their ends, every
-      // one that starts before `end` ends before end + longest.
-      matcher().scan(bytes, 0, Math.min(bytes.length, end + longest), (start, id, stop) => {
-        if (start >= end) return stop;
-        if (statusOnly[id]) status = true;
-        else reads = true;
-        return reads ? -1 : stop;
-      });
-      return reads || (status && (statusReads?.() ?? true));
-    },
-    bound(bytes, from = 0, to = bytes.length) {
-      if (++stamp === 0xffffffff) {
-        seen.fill(0);
-        entrySeen.fill(0);
-        stamp = 1;
-      }
-      touched.length = 0;
-      // A pattern without literals may hold: counted as if it did.
-      for (const u of unfiltered) touch(u.symptom);
-      matcher().scan(bytes, from, to, onBoundHit);
-      let best = 0;
-      for (const e of touched) best = Math.max(best, 1 - none[e]!);
-      return best;
-    },
+    readsBefore: checks.readsBefore,
+    bound: checks.bound,
     select(bytes, text, need) {
       // The symptoms whose literals are there; a pattern's own regex then says whether it holds.
       const present = new Set<Symptom>();

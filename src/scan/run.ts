@@ -1,9 +1,10 @@
 // The scan pipeline: inputs → readers (text, MPL, HAR) → candidate events → the same matcher as
 // `diagnose` → incidents → groups. Inputs stream through; memory holds one block and the groups.
 import { diagnose } from '../diagnose/match.js';
-import { statusReadings } from '../diagnose/signals.js';
 import type { Kb } from '../kb/load.js';
-import { eventText, keyOf, type KeepsTime, type Verdict, VerdictCache } from './cache.js';
+import { eventText, keepsTime, keyOf, type Verdict, VerdictCache } from './cache.js';
+
+export { keepsTime };
 import { Grouper } from './group.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
 import { type Format, InputError, type Opened, openInput, sizeOf } from './input.js';
@@ -106,21 +107,6 @@ function judge(c: Candidate, { kb, best }: Selection): Verdict {
 }
 
 /**
- * Whether an event (its bytes) keeps its leading time in the text it is judged by: when a symptom
- * may read it (Prefilter.readsBefore), a status code's literal only when the status reader reads
- * something else there than in the text with the time masked (it never reads a time's milliseconds,
- * see maskTimeFractions, and most times hold some status code's literal).
- */
-export function keepsTime(pf: Prefilter, bytes: Uint8Array): KeepsTime {
-  return (length, judged) =>
-    pf.readsBefore(
-      bytes,
-      length,
-      () => JSON.stringify(statusReadings(judged(true))) !== JSON.stringify(statusReadings(judged(false))),
-    );
-}
-
-/**
  * Holds a candidate against the knowledge base: an incident, or null when it is none. The event is
  * judged by its text without times, threads and ids (eventText), with or without a `cache`: an
  * event whose key was seen before takes that event's verdict, which is the verdict it would get.
@@ -132,7 +118,8 @@ export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Inc
   // text holds no literal its own text does not: an event set aside here would be judged no incident.)
   const selection = c.failing === undefined ? pf.select(bytes, c.text, LOG_MIN_CONFIDENCE) : undefined;
   if (selection && selection.best < LOG_MIN_CONFIDENCE) return null;
-  const text = eventText(c.text, keepsTime(pf, bytes));
+  const prepared = c.message === undefined ? c.prepared : undefined;
+  const text = prepared?.judged ?? eventText(c.text, keepsTime(pf, bytes));
   const key = cache ? keyOf(text, c.failing) : undefined;
   let verdict = key === undefined ? undefined : cache!.get(key);
   if (verdict === undefined) {
@@ -141,15 +128,17 @@ export function classify(c: Candidate, pf: Prefilter, cache?: VerdictCache): Inc
     if (key !== undefined) cache!.set(key, verdict);
   }
   if (!verdict) return null;
-  const { bytes: _bytes, ...rest } = c;
+  const { bytes: _bytes, prepared: _prepared, ...rest } = c;
   const described =
-    c.message === undefined ? { ...rest, ...describeEvent(c.text) } : { ...rest, message: c.message };
+    c.message === undefined
+      ? { ...rest, ...(prepared?.described ?? describeEvent(c.text)) }
+      : { ...rest, message: c.message };
   return {
     ...described,
     ...(verdict.top ? { diagnosis: verdict.top } : {}),
     also: verdict.also,
     facts: verdict.facts,
-    masked: mask(described.message),
+    masked: prepared?.masked ?? mask(described.message),
   };
 }
 
@@ -212,15 +201,16 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           yield chunk;
         }
       }
-      if (format === 'text' && workers > 0) pool ??= new WorkerPool(workers, pf.linesSpec);
+      if (format === 'text' && workers > 0)
+        pool ??= new WorkerPool(workers, pf.linesSpec, LOG_MIN_CONFIDENCE);
       async function* incidents(): AsyncGenerator<Incident> {
         const candidates =
           format === 'text'
             ? textCandidates(counted(), name, pf, report, LOG_MIN_CONFIDENCE, {
                 precise: opts.cache !== false,
                 ...(opts.blockBytes ? { block: opts.blockBytes } : {}),
-                // Lines found by the workers, events made and classified here, in input order.
-                ...(pool ? { find: pool.find, ahead: pool.ahead, alloc: pool.alloc } : {}),
+                // Events made and prepared by the workers, classified here, in input order.
+                ...(pool ? { events: pool.events, ahead: pool.ahead, alloc: pool.alloc } : {}),
               })
             : recordCandidates(counted(), name, format, report);
         for await (const c of candidates) {

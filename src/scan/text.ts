@@ -3,10 +3,12 @@
 // (a line without its own timestamp, a stack frame, a "Caused by" belongs to the event above it)
 // and decoded. Over-long lines are cut, binary garbage is skipped; both are reported with their place.
 import type { Candidate, Place, Report } from './incident.js';
-import type { Prefilter } from './prefilter.js';
+import type { EventChecks, Prefilter } from './prefilter.js';
 import { ERROR_LEVELS } from './prefilter.js';
 import { redact } from '../redact.js';
 import { TIMESTAMP } from '../diagnose/log-entries.js';
+import { eventText, keepsTime } from './cache.js';
+import { mask } from './mask.js';
 
 /** Bytes handed to the prefilter (or a worker) at a time, by default. */
 const BLOCK = 1 << 20;
@@ -94,6 +96,20 @@ export function describeEvent(text: string): { message: string; time?: string; a
   };
 }
 
+/**
+ * A text candidate with what its classification reads of its text alone worked out (Prepared): in
+ * a worker thread, so that the scan's thread only looks its verdict up. `pf`: the prefilter's
+ * readsBefore (eventChecksOf makes it from a LinesSpec).
+ */
+export function prepareEvent(c: Candidate, pf: Pick<EventChecks, 'readsBefore'>): Candidate {
+  const described = describeEvent(c.text);
+  const judged = eventText(c.text, keepsTime(pf, c.bytes ?? Buffer.from(c.text)));
+  return { ...c, prepared: { judged, described, masked: mask(described.message) } };
+}
+
+/** A candidate as a worker thread hands it over: its bytes as their offsets [start, end) in the block. */
+export type SentCandidate = Omit<Candidate, 'bytes'> & { span: [number, number] };
+
 /** The lines of a block where an incident may be (Prefilter.lines): starts and numbers, and its newlines. */
 export interface Found {
   hits: number[];
@@ -137,7 +153,7 @@ export interface BlockContext {
   /** Byte offset of the block in the input. */
   base: number;
   timestamped: boolean;
-  pf: Prefilter;
+  pf: Pick<Prefilter, 'bound' | 'findPatterns'>;
   threshold: number;
 }
 
@@ -336,19 +352,27 @@ export function textCandidates(
   report: Report,
   threshold = 0.5,
   opts: Omit<TextOptions<Candidate>, 'handle'> & {
-    /** Finds the lines of a block elsewhere (a worker thread: WorkerPool.find); findLines here by default. */
-    find?: (buf: Buffer, to: number, timestamped: boolean) => Promise<Found>;
+    /**
+     * Makes the candidates of a block elsewhere (a worker thread: WorkerPool.events), prepared
+     * (prepareEvent) and with their bytes as offsets in it; findLines and blockEvents here by default.
+     */
+    events?: (
+      buf: Buffer,
+      to: number,
+      ctx: Omit<BlockContext, 'pf' | 'threshold'>,
+    ) => Promise<BlockResult<SentCandidate>>;
   } = {},
 ): AsyncGenerator<Candidate> {
   const precise = opts.precise ?? true;
-  const { find, ...rest } = opts;
+  const { events, ...rest } = opts;
   return textEvents<Candidate>(chunks, file, report, {
     ...rest,
     handle: (buf, to, ctx) =>
-      find
-        ? find(buf, to, ctx.timestamped).then((found) =>
-            blockEvents(buf, to, found, { ...ctx, pf, threshold }),
-          )
+      events
+        ? events(buf, to, ctx).then((r) => ({
+            ...r,
+            events: r.events.map(({ span, ...c }) => ({ ...c, bytes: buf.subarray(span[0], span[1]) })),
+          }))
         : blockEvents(buf, to, findLines(pf.lines, buf, to, ctx.timestamped, precise), {
             ...ctx,
             pf,

@@ -1,13 +1,16 @@
 // Worker threads for scanning large text logs on more than one core: the main thread reads the
 // input and cuts it into blocks at event starts (text.ts, textEvents); each block goes to a worker
 // (src/scan/worker.ts) in a SharedArrayBuffer, which finds the lines where an incident may be (the
-// byte-by-byte part of a scan) while the main thread makes the events of the blocks before and
-// classifies them, with the one cache of verdicts of the scan: the same incidents, in input order.
+// byte-by-byte part of a scan), makes the block's candidate events and works out what their
+// classification reads of their text alone (their key's text, headline and masked headline:
+// text.ts, prepareEvent), while the main thread looks the verdicts of the blocks before up in its
+// one cache of verdicts (diagnosing the events not seen before), groups them and writes them out:
+// the same incidents, in input order.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker-thread.js';
 import type { LinesSpec } from './prefilter.js';
-import type { Found } from './text.js';
+import type { BlockContext, BlockResult, SentCandidate } from './text.js';
 
 /** Inputs smaller than this are scanned in one thread: starting a worker costs about as much as scanning it. */
 export const WORKER_MIN_BYTES = 32 << 20;
@@ -20,12 +23,13 @@ export interface WorkerJob {
   length: number;
   /** The block's events end here. */
   to: number;
-  timestamped: boolean;
+  ctx: Omit<BlockContext, 'pf' | 'threshold'>;
 }
 
-/** A worker's answer to a job: the lines of the block where an incident may be, or why it failed. */
+/** A worker's answer to a job: the block's candidate events (prepared), or why it failed. */
 export type WorkerReply =
-  { id: number; found: Found; error?: undefined } | { id: number; error: string; found?: undefined };
+  | { id: number; result: BlockResult<SentCandidate>; error?: undefined }
+  | { id: number; error: string; result?: undefined };
 
 /**
  * How many worker threads a scan of a text log uses: LINKDOCTOR_SCAN_WORKERS when set (0: none;
@@ -54,22 +58,28 @@ const LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 export class WorkerPool {
   private readonly workers: Worker[];
-  private readonly pending = new Map<number, { resolve: (r: Found) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: BlockResult<SentCandidate>) => void; reject: (e: Error) => void }
+  >();
   private next = 0;
   private failed: Error | undefined;
 
-  /** `spec`: the prefilter's line search (Prefilter.linesSpec), which each worker makes again. */
-  constructor(count: number, spec: LinesSpec) {
+  /**
+   * `spec`: the prefilter's line search and event checks (Prefilter.linesSpec), which each worker
+   * makes again; `threshold`: the confidence a non-failing event needs (LOG_MIN_CONFIDENCE).
+   */
+  constructor(count: number, spec: LinesSpec, threshold: number) {
     this.workers = Array.from({ length: count }, () => {
       const w = startWorker(import.meta.url, './worker.ts', 'scan-worker', {
-        workerData: { spec },
+        workerData: { spec, threshold },
         resourceLimits: LIMITS,
       });
       w.on('message', (reply: WorkerReply) => {
         const p = this.pending.get(reply.id);
         this.pending.delete(reply.id);
         if (reply.error !== undefined) p?.reject(new Error(reply.error));
-        else p?.resolve(reply.found);
+        else p?.resolve(reply.result);
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => code !== 0 && this.fail(new Error(`a scan worker stopped (exit code ${code})`)));
@@ -86,8 +96,15 @@ export class WorkerPool {
   /** A buffer for blocks that workers can read: its memory is shared, not copied. */
   alloc = (size: number): Buffer => Buffer.from(new SharedArrayBuffer(size));
 
-  /** The lines of buf[0, to) where an incident may be (as findLines says), found by the next worker in turn. */
-  find = (buf: Buffer, to: number, timestamped: boolean): Promise<Found> => {
+  /**
+   * The candidate events of buf[0, to) (as findLines and blockEvents make them), prepared
+   * (prepareEvent), made by the next worker in turn.
+   */
+  events = (
+    buf: Buffer,
+    to: number,
+    ctx: Omit<BlockContext, 'pf' | 'threshold'>,
+  ): Promise<BlockResult<SentCandidate>> => {
     if (this.failed) return Promise.reject(this.failed);
     if (!(buf.buffer instanceof SharedArrayBuffer)) {
       const shared = this.alloc(buf.length);
@@ -101,9 +118,9 @@ export class WorkerPool {
       offset: buf.byteOffset,
       length: buf.length,
       to,
-      timestamped,
+      ctx,
     };
-    return new Promise<Found>((resolve, reject) => {
+    return new Promise<BlockResult<SentCandidate>>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.workers[id % this.workers.length]!.postMessage(job);
     });
