@@ -9,13 +9,14 @@
 // made a cached scan differ from a plain one). Numbers that may mean something (a status, a port, an
 // error code) and hosts stay. test/scan-cache.test.ts holds a cached scan against a plain one on
 // every kind of event.
-import type { Diagnosis, Facts } from '../types.js';
+import type { Facts } from '../types.js';
+import type { IncidentDiagnosis } from './incident.js';
 import { TIMESTAMP } from '../diagnose/log-entries.js';
 import { statusReadings } from '../diagnose/signals.js';
 import type { EventChecks } from './prefilter.js';
 
 /** What the knowledge base said of an event: not an incident (null), or its diagnoses and facts. */
-export type Verdict = { top?: Diagnosis; also: string[]; facts: Facts } | null;
+export type Verdict = { top?: IncidentDiagnosis; also: string[]; facts: Facts } | null;
 
 /**
  * Parts of an event's text that differ from one occurrence of a failure to the next, and their

@@ -58,10 +58,16 @@ export interface Prepared {
   masked: string;
 }
 
+/**
+ * What an incident keeps of its diagnosis: what its line and its group show. The rest (evidence,
+ * causes, checks, fixes: 4-9 KB of JSON an entry) is the knowledge base's, looked up by id.
+ */
+export type IncidentDiagnosis = Pick<Diagnosis, 'id' | 'title' | 'direction' | 'confidence' | 'cause'>;
+
 /** An incident: a candidate that is failing, or that the knowledge base recognises. */
 export interface Incident extends Candidate {
   message: string;
-  diagnosis?: Diagnosis;
+  diagnosis?: IncidentDiagnosis;
   /** Other diagnoses that fit, by id, best first. */
   also: string[];
   facts: Facts;

@@ -99,8 +99,19 @@ function judge(c: Candidate, { kb, best }: Selection): Verdict {
   const result = worth ? diagnose(kb, { text: c.text }) : undefined;
   const top = result?.diagnoses[0];
   if (!c.failing && !(top && top.confidence >= LOG_MIN_CONFIDENCE)) return null;
+  // The cache keeps a verdict per failure seen (thousands at 1 GB): only what an incident shows.
   return {
-    ...(top ? { top } : {}),
+    ...(top
+      ? {
+          top: {
+            id: top.id,
+            title: top.title,
+            direction: top.direction,
+            confidence: top.confidence,
+            ...(top.cause ? { cause: top.cause } : {}),
+          },
+        }
+      : {}),
     also: result?.diagnoses.slice(1).map((d) => d.id) ?? [],
     facts: result?.facts ?? {},
   };
