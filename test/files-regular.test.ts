@@ -4,7 +4,7 @@
 // should have been, exit 2, at once. /dev/null reads as an empty file.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -136,17 +136,50 @@ for (const special of SPECIALS) {
       const entry = join(kb, 'z-odd.yaml');
       if (special.label === '/dev/zero') symlinkSync('/dev/zero', entry);
       else await special.make(entry);
-      const sentence = new RegExp(
-        `^linkdoctor: ${escape(entry)} is ${escape(special.kind)}, not a knowledge-base entry\\n$`,
-      );
-      assertRefused(runCli(['kb', 'lint', kb], { timeout: TIMEOUT }), sentence);
-      assertRefused(
-        runCli(['diagnose', '--kb', kb, 'WIDGET-GW-0042 no route'], { timeout: TIMEOUT }),
-        sentence,
-      );
+      const problem = `${entry}: is ${special.kind}, not a knowledge-base entry`;
+      // kb lint lists it as a problem of that file and goes on: the good entry was still checked.
+      const lint = runCli(['kb', 'lint', kb], { timeout: TIMEOUT });
+      assert.equal(lint.status, 1, lint.stderr);
+      assert.equal(lint.stderr, '');
+      assert.ok(lint.stdout.includes(`${problem}\n`), lint.stdout);
+      assert.match(lint.stdout, /^1 entry, \d+ examples? checked, 1 problem, /m);
+      // A knowledge base to use with it is refused, naming it, exit 2.
+      const use = runCli(['diagnose', '--kb', kb, 'WIDGET-GW-0042 no route'], { timeout: TIMEOUT });
+      assert.equal(use.status, 2, use.stderr);
+      assert.equal(use.stderr, `linkdoctor: the knowledge base has problems:\n${problem}\n`);
     });
   });
 }
+
+test('kb lint DIR lists every unreadable entry (FIFO, device, folder, oversized) in one run and goes on (attack K1)', (t) => {
+  if (!mkfifo) return t.skip('mkfifo is not installed');
+  const kb = tmp('ld-kb-all-');
+  writeFileSync(join(kb, 'my-widget.yaml'), widgetEntry('my-widget'));
+  assert.equal(spawnSync('mkfifo', [join(kb, 'a.yaml')]).status, 0);
+  symlinkSync('/dev/zero', join(kb, 'b.yaml'));
+  mkdirSync(join(kb, 'c.yaml'));
+  // Sparse: 3 GB by its size, nothing on the disk.
+  writeFileSync(join(kb, 'd.yaml'), '');
+  truncateSync(join(kb, 'd.yaml'), 3 * 1024 ** 3);
+  writeFileSync(join(kb, 'e.yaml'), 'id: e\ntitle: [unclosed\n');
+  const r = runCli(['kb', 'lint', kb], { timeout: TIMEOUT });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, '');
+  const lines = r.stdout.trimEnd().split('\n');
+  for (const expected of [
+    `${join(kb, 'a.yaml')}: is a FIFO (named pipe), not a knowledge-base entry`,
+    `${join(kb, 'b.yaml')}: is a character device, not a knowledge-base entry`,
+    `${join(kb, 'c.yaml')}: is a folder, not a knowledge-base entry`,
+    `${join(kb, 'd.yaml')}: is larger than 1 MB: too large for a knowledge-base entry`,
+  ])
+    assert.ok(lines.includes(expected), `${expected}\nnot in:\n${r.stdout}`);
+  // The YAML file after them was still read: its line is named.
+  assert.ok(
+    lines.some((l) => l.startsWith(`${join(kb, 'e.yaml')}: line `)),
+    r.stdout,
+  );
+  assert.match(lines.at(-1)!, /^1 entry, \d+ examples? checked, 5 problems, /);
+});
 
 test('kb lint and --kb given a FIFO or a device for the folder: "is not a folder", exit 2, at once', (t) => {
   if (!mkfifo) return t.skip('mkfifo is not installed');

@@ -90,16 +90,21 @@ export function entryFiles(dir: string): string[] {
 
 /** Parses and validates every entry file of a folder; returns the good entries and every problem. */
 export async function readEntries(dir: string): Promise<{ entries: Entry[]; problems: KbProblem[] }> {
-  const [{ parse, YAMLParseError }, { entrySchema, issuePath }, { readRegularFileSync }] = await Promise.all([
-    import('yaml'),
-    import('./schema.js'),
-    import('../fs-read.js'),
-  ]);
+  const [{ parse, YAMLParseError }, { entrySchema, issuePath }, { FileReadError, readRegularFileSync }] =
+    await Promise.all([import('yaml'), import('./schema.js'), import('../fs-read.js')]);
   const entries: Entry[] = [];
   const problems: KbProblem[] = [];
   for (const file of entryFiles(dir)) {
-    // Outside the try: a FIFO or a device among the entries is refused (exit 2), not a YAML problem.
-    const text = readRegularFileSync(file, { what: 'knowledge-base entry', maxBytes: MAX_ENTRY_BYTES }).toString('utf8');
+    // A FIFO, a device, a folder or an oversized file among the entries is a problem of that file,
+    // as a YAML error is: the others are still read, so that `kb lint` lists every problem at once.
+    let text: string;
+    try {
+      text = readRegularFileSync(file, { what: 'knowledge-base entry', maxBytes: MAX_ENTRY_BYTES }).toString('utf8');
+    } catch (e) {
+      if (!(e instanceof FileReadError)) throw e;
+      problems.push({ file, message: e.predicate });
+      continue;
+    }
     let doc: unknown;
     try {
       doc = parse(text, { prettyErrors: true, uniqueKeys: true });
