@@ -132,4 +132,52 @@ describe('--webhook-env: bad input', () => {
       assert.ok(!r.stderr.includes('secretpart'));
     }
   });
+
+  test('an unknown format name before "=": the format is named as wrong and the formats listed, not "not a URL" (attack P2)', async () => {
+    const dir = tmp('ld-webhook-format-');
+    const inv = join(dir, 'inv.yaml');
+    writeFileSync(inv, 'targets:\n  - { url: "http://127.0.0.1:1/", name: down }\n');
+    const port = String(await freePort());
+    const formats = '\\(the formats are json, slack and teams\\)\\n$';
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [
+        ['check', inv, '--db', join(dir, 'w.db'), '--webhook', 'bogus=https://x/SECRETD'],
+        {},
+        new RegExp(`^linkdoctor: --webhook: unknown webhook format 'bogus' ${formats}`),
+      ],
+      [
+        [
+          'serve',
+          '--port',
+          port,
+          '--inventory',
+          inv,
+          '--webhook',
+          'Slack=https://hooks.example/services/secretpart',
+        ],
+        {},
+        new RegExp(`^linkdoctor: --webhook: unknown webhook format 'Slack' ${formats}`),
+      ],
+      [
+        ['check', inv, '--webhook-env', 'bogus=LINKDOCTOR_OK_WEBHOOK'],
+        { LINKDOCTOR_OK_WEBHOOK: 'https://hooks.example/services/secretpart' },
+        new RegExp(`^linkdoctor: --webhook-env: unknown webhook format 'bogus' ${formats}`),
+      ],
+      [
+        ['check', inv, '--webhook-env', 'LINKDOCTOR_OK_WEBHOOK'],
+        { LINKDOCTOR_OK_WEBHOOK: 'msteams=https://hooks.example/services/secretpart' },
+        new RegExp(
+          `^linkdoctor: --webhook-env LINKDOCTOR_OK_WEBHOOK \\(the variable's value\\): unknown webhook format 'msteams' ${formats}`,
+        ),
+      ],
+    ];
+    for (const [args, env, re] of cases) {
+      const r = await runCliAsync(args, { env, timeout: 20_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      // One sentence about the format (a --webhook URL on the command line also gets its warning line).
+      const lines = r.stderr.split('\n').filter((l) => !/^linkdoctor: warning/.test(l));
+      assert.match(lines.join('\n'), re);
+      assert.ok(!/SECRETD|secretpart/.test(r.stderr), r.stderr);
+    }
+  });
 });

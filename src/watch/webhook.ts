@@ -18,16 +18,34 @@ export interface Webhook {
   label: string;
 }
 
+const FORMATS: readonly WebhookFormat[] = ['json', 'slack', 'teams'];
+
+/**
+ * The format a `[json|slack|teams=]REST` spec names (json when none) and the rest. A URL cannot
+ * begin with `word=` (its scheme ends with ":"), so such a prefix is a format's name: one that is
+ * none of the formats is refused in one sentence naming it and the formats, never the rest (a
+ * webhook's URL is a secret). `from` names the option in that sentence. Throws UserError.
+ */
+function splitFormat(spec: string, from: string): { format: WebhookFormat; rest: string; named: boolean } {
+  const m = /^([A-Za-z][\w.+-]*)=(.*)$/s.exec(spec);
+  if (!m) return { format: 'json', rest: spec, named: false };
+  const name = m[1]!;
+  if (!(FORMATS as readonly string[]).includes(name))
+    throw new UserError(
+      `${from}: unknown webhook format '${name.slice(0, 40)}' (the formats are ${FORMATS.slice(0, -1).join(', ')} and ${FORMATS.at(-1)!})`,
+    );
+  return { format: name as WebhookFormat, rest: m[2]!, named: true };
+}
+
 /**
  * A webhook from `[json|slack|teams=]URL` (http or https). `from` names where `raw` came from in the
  * errors ("--webhook", "--webhook-env VAR"). Throws UserError, without echoing the URL.
  */
 export function parseWebhook(raw: string, from = '--webhook'): Webhook {
-  const m = /^(json|slack|teams)=(.*)$/s.exec(raw);
-  const format = (m?.[1] ?? 'json') as WebhookFormat;
+  const { format, rest } = splitFormat(raw, from);
   let url: URL;
   try {
-    url = new URL(m ? m[2]! : raw);
+    url = new URL(rest);
   } catch {
     throw new UserError(`${from} takes [json|slack|teams=]URL, and that is not a URL`);
   }
@@ -44,15 +62,14 @@ export function parseWebhook(raw: string, from = '--webhook'): Webhook {
  * its value.
  */
 export function webhookFromEnv(spec: string, env: NodeJS.ProcessEnv = process.env): string {
-  const m = /^(json|slack|teams)=(.*)$/s.exec(spec);
-  const name = m ? m[2]! : spec;
+  const { format, rest: name, named } = splitFormat(spec, '--webhook-env');
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
     throw new UserError(
       `--webhook-env takes [json|slack|teams=]VAR, the name of an environment variable holding the URL, not "${name.slice(0, 40).replace(/[^\x20-\x7e]/g, '?')}"`,
     );
   const value = env[name];
   if (!value) throw new UserError(`--webhook-env ${name}: the environment variable ${name} is not set`);
-  const raw = m ? `${m[1]}=${value.trim()}` : value.trim();
+  const raw = named ? `${format}=${value.trim()}` : value.trim();
   parseWebhook(raw, `--webhook-env ${name} (the variable's value)`);
   return raw;
 }
