@@ -13,6 +13,33 @@ const JWT = /\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*/g;
 // user:password@ in a URL (RFC 3986 userinfo); the scheme bounded so that a long word costs no backtracking.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/?#@:]{0,256}):[^\s/?#@]{1,256}@/gi;
 
+/**
+ * Whether a request header carries a credential: Authorization, Proxy-Authorization, Cookie,
+ * X-CSRF-Token, and the API-key and token headers receivers use (X-API-Key, APIKey, Api-Key,
+ * Ocp-Apim-Subscription-Key, X-Functions-Key, X-Auth-Token, X-Access-Token, ...: a name ending in
+ * api-key, apikey, subscription-key, functions-key, token, secret or password). `name` in any case.
+ */
+export function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADER.test(name);
+}
+const CREDENTIAL_HEADER =
+  /^(?:authorization|proxy-authorization|cookie|(?:[\w-]*-)?(?:api-?key|apikey|subscription-key|functions-key|token|secret|password|passwd))$/i;
+
+/** A protocol keyword as a credential header's value (`X-CSRF-Token: Fetch`, `Required`): no secret. */
+export const KEYWORD_VALUE = /^(?:required|fetch)$/i;
+
+/**
+ * The names, as the user spelled them, of the `-H` headers that carry a credential (Authorization,
+ * X-API-Key, Cookie, ...; see isCredentialHeader), a protocol keyword as value aside
+ * (`X-CSRF-Token: Fetch`). Each name once.
+ */
+export function credentialHeaderNames(headers: readonly (readonly [string, string])[]): string[] {
+  const names = new Map<string, string>();
+  for (const [k, v] of headers)
+    if (isCredentialHeader(k) && !KEYWORD_VALUE.test(v.trim())) names.set(k.toLowerCase(), k);
+  return [...names.values()];
+}
+
 const keep = (whole: string, name: string, sep: string, value: string) =>
   KEYWORD.test(value.trim()) ? whole : `${name}${sep}<redacted>`;
 

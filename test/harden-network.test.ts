@@ -481,6 +481,56 @@ describe('credentials go only to the origin the user named', () => {
     );
   });
 
+  test('credentials given with -H: a clear-text warning over http://, named by their header in the redirect note, and none sent to the other origin (attack H1)', async () => {
+    const got: http.IncomingHttpHeaders[] = [];
+    const elsewhere = await recorder((req, res) => {
+      got.push(req.headers);
+      res.writeHead(200).end('ok');
+    });
+    const seen: http.IncomingHttpHeaders[] = [];
+    const origin = await recorder((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(302, { location: `http://localhost:${elsewhere.port}/b` }).end();
+    });
+    const r = await runCliAsync([
+      'probe',
+      `http://127.0.0.1:${origin.port}/a`,
+      '--json',
+      '-H',
+      'Authorization: Bearer TOPSECRETTOKEN',
+      '-H',
+      'X-API-Key: APIKEYSECRET',
+      '-H',
+      'Cookie: S=COOKIESECRET',
+      '-H',
+      'X-Trace: visible-elsewhere',
+      '--max-redirs',
+      '3',
+    ]);
+    for (const secret of ['TOPSECRETTOKEN', 'APIKEYSECRET', 'COOKIESECRET'])
+      assert.ok(!(r.stdout + r.stderr).includes(secret), `${secret} in the output`);
+    assert.equal(
+      r.stderr,
+      `linkdoctor: warning: the Authorization, X-API-Key and Cookie headers go to http://127.0.0.1:${origin.port} in clear text (http://, not https://): anyone on the way can read them\n`,
+    );
+    // The origin named gets them all; the redirect's other host none, but the header that is no credential.
+    assert.equal(seen[0]?.authorization, 'Bearer TOPSECRETTOKEN');
+    assert.equal(seen[0]?.['x-api-key'], 'APIKEYSECRET');
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.authorization, undefined);
+    assert.equal(got[0]!['x-api-key'], undefined);
+    assert.equal(got[0]!.cookie, undefined);
+    assert.equal(got[0]!['x-trace'], 'visible-elsewhere');
+    const j = JSON.parse(r.stdout) as ProbeJson;
+    assert.ok(
+      j.http!.notes.includes(
+        `Withheld from http://localhost:${elsewhere.port}: the Authorization header, the X-API-Key header and the Cookie header (they go only to http://127.0.0.1:${origin.port}, the origin named; --location-trusted sends them on).`,
+      ),
+      JSON.stringify(j.http!.notes),
+    );
+    assert.ok(!j.http!.notes.some((n) => n.includes('OAuth')), 'no OAuth was used');
+  });
+
   test('a redirect to a host that fails: the error names that host, not the first one', async () => {
     const closed = await raw((s) => s.destroy());
     const origin = await recorder((_req, res) =>

@@ -12,13 +12,14 @@ import type { SshOptions } from '../probe/ssh.js';
 import type { ClientIdentity } from '../probe/tls.js';
 import { probeJson, renderProbe } from '../report/probe.js';
 import { jsonText, printable } from '../report/printable.js';
+import { credentialHeaderNames } from '../redact.js';
 import { colorsFor } from '../report/text.js';
 import { defaultKnownHostsFile, MAX_KNOWN_HOSTS_BYTES } from '../ssh/known-hosts.js';
 import { loadTrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
 import { headerProblem, redirectsOption, secondsOption } from './probe-flags.js';
 import { promptSecret, secretFromEnv } from './secrets.js';
-import { fitOutput } from '../report/width.js';
+import { andList, fitOutput } from '../report/width.js';
 
 export interface ProbeFlags {
   direction?: Direction;
@@ -281,7 +282,8 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
 /**
  * The warnings of a probe that sends a secret in clear text (http://, ftp:// without AUTH TLS): the
  * user named the host, so it is allowed, but said. One line each: Basic credentials, the FTP password,
- * the OAuth client secret, the OAuth token.
+ * the credential headers given with -H (Authorization, X-API-Key, Cookie, ...), the OAuth client
+ * secret, the OAuth token.
  */
 export function clearTextWarnings(opts: ProbeOptions): string[] {
   const out: string[] = [];
@@ -295,6 +297,12 @@ export function clearTextWarnings(opts: ProbeOptions): string[] {
   if (t.scheme === 'ftp' && opts.ftp?.password)
     out.push(
       `the password of ${opts.ftp.user ?? 'the user'} goes to ftp://${t.url.host} in clear text if the server offers no AUTH TLS (the login step says which): anyone on the way could read it`,
+    );
+  // A credential the user put in a header (-H 'Authorization: ...', -H 'X-API-Key: ...') is one too.
+  const named = credentialHeaderNames(opts.http.headers);
+  if (t.scheme === 'http' && named.length)
+    out.push(
+      `the ${andList(named)} ${named.length > 1 ? 'headers go' : 'header goes'} to ${origin} in clear text (http://, not https://): anyone on the way can read ${named.length > 1 ? 'them' : 'it'}`,
     );
   if (opts.oauth) {
     const token = new URL(opts.oauth.tokenUrl);

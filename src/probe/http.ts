@@ -9,9 +9,9 @@ import { fetchServerChain } from '../trust/fetch.js';
 import { closestHint, closestSignal, endpointSentence, type DeployedEndpoint } from '../tenant/endpoints.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
-import { redact, withoutSecrets } from '../redact.js';
+import { isCredentialHeader, KEYWORD_VALUE, redact, withoutSecrets } from '../redact.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
-import { plural } from '../report/width.js';
+import { andList, plural } from '../report/width.js';
 
 export interface HttpSpec {
   url: URL;
@@ -94,7 +94,6 @@ const SHOWN =
   /^(?:server|content-type|content-length|location|retry-after|www-authenticate|x-csrf-token|via|sap-[\w-]+|x-sap-[\w-]+|proxy-authenticate|x-correlationid|x-request-id|transfer-encoding|connection)$/i;
 const BODY_MAX = 2048;
 /** Headers that carry the user's credentials or the session: they stay with the origin the user named. */
-const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-csrf-token'];
 
 interface Raw extends HttpExchange {
   setCookies: string[];
@@ -325,37 +324,39 @@ const cookieHeader = (setCookies: string[]) => setCookies.map((c) => c.split(';'
 
 /** The headers without the user's credentials and the session (for another origin). */
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !CREDENTIAL_HEADERS.includes(k)));
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !isCredentialHeader(k)));
 }
 
 /** The secret values a request sends: the password or token, and the credential headers' values. */
 function sentSecrets(spec: HttpSpec, headers: Record<string, string>): string[] {
   const out = spec.auth ? ['bearer' in spec.auth ? spec.auth.bearer : spec.auth.password] : [];
-  for (const k of CREDENTIAL_HEADERS) {
-    const v = headers[k];
-    if (!v || /^(?:required|fetch)$/i.test(v)) continue;
+  for (const [k, v] of Object.entries(headers)) {
+    if (!isCredentialHeader(k) || !v || KEYWORD_VALUE.test(v)) continue;
     out.push(v, v.replace(/^\S+\s+/, ''), ...v.split(/;\s*/).map((c) => c.slice(c.indexOf('=') + 1)));
   }
   return out;
 }
 
-/** What the credential headers are, in words: "the Basic credentials", "the OAuth token". */
-function credentialWords(headers: Record<string, string>): string[] {
-  const auth = headers.authorization;
-  return [
-    ...(auth
-      ? [
-          /^bearer /i.test(auth)
-            ? 'the OAuth token'
-            : /^basic /i.test(auth)
-              ? 'the Basic credentials'
-              : 'the Authorization header',
-        ]
-      : []),
-    ...(headers['proxy-authorization'] ? ['the Proxy-Authorization header'] : []),
-    ...(headers.cookie ? ['the session cookies'] : []),
-    ...(headers['x-csrf-token'] ? ['the CSRF token'] : []),
-  ];
+/**
+ * What the credential headers of a request are, in words: "the Basic credentials" (-u), "the OAuth
+ * token" (the oauth step's), "the session cookies" (the CSRF fetch's), "the CSRF token", and a
+ * header the user gave with -H by its name: "the Authorization header", "the X-API-Key header".
+ */
+function credentialWords(spec: HttpSpec, headers: Record<string, string>): string[] {
+  const own = new Map(spec.headers.map(([k, v]) => [k.toLowerCase(), { name: k, value: v }]));
+  const words: string[] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (!isCredentialHeader(k) || !v) continue;
+    const given = own.get(k);
+    if (given?.value === v) {
+      if (!KEYWORD_VALUE.test(v.trim())) words.push(`the ${given.name} header`);
+    } else if (k === 'authorization')
+      words.push(spec.auth && 'bearer' in spec.auth ? 'the OAuth token' : 'the Basic credentials');
+    else if (k === 'cookie') words.push('the session cookies');
+    else if (k === 'x-csrf-token') words.push('the CSRF token');
+    else words.push(`the ${k} header`);
+  }
+  return words;
 }
 
 /**
@@ -405,13 +406,13 @@ async function exchange(
     let sent = headers;
     if (foreign) {
       if (url.protocol === 'https:') await judgeHop(spec, url);
-      const words = credentialWords(headers);
+      const words = credentialWords(spec, headers);
       const refused = spec.locationTrusted ? spec.forwardCredentials?.(url) : undefined;
       if ((!spec.locationTrusted || refused) && words.length) {
         sent = withoutCredentials(headers);
         const note = refused
-          ? `Withheld from ${url.origin}: ${list(words)} (${refused}).`
-          : `Withheld from ${url.origin}: ${list(words)} (they go only to ${spec.url.origin}, the origin named; --location-trusted sends them on).`;
+          ? `Withheld from ${url.origin}: ${andList(words)} (${refused}).`
+          : `Withheld from ${url.origin}: ${andList(words)} (they go only to ${spec.url.origin}, the origin named; --location-trusted sends them on).`;
         if (!finding.notes.includes(note)) finding.notes.push(note);
         finding.withheld = true;
       }
@@ -465,10 +466,6 @@ async function exchange(
     url = next;
   }
 }
-
-/** "a, b and c". */
-const list = (words: string[]): string =>
-  words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)}` : words[0]!;
 
 const strip = ({ setCookies: _s, rawHeaders: _r, httpVersion: _v, ...x }: Raw): HttpExchange => x;
 

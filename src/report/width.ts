@@ -121,5 +121,10 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
 
+/** Words as a list in a sentence: "a", "a and b", "a, b and c". */
+export function andList(words: readonly string[]): string {
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)!}` : (words[0] ?? '');
+}
+
 /** A report's text output: fitText, or with `full` (show everything whole) wrapped but never cut. */
 export const fitOutput = (text: string, full = false): string => (full ? wrapLines(text) : fitText(text));

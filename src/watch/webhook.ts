@@ -5,6 +5,7 @@
 // could cause. A webhook's URL is a secret (Slack's and Teams' are tokens): it is never printed or stored.
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors.js';
+import { andList } from '../report/width.js';
 import type { Change, History } from './history.js';
 
 export type WebhookFormat = 'json' | 'slack' | 'teams';
@@ -32,7 +33,7 @@ function splitFormat(spec: string, from: string): { format: WebhookFormat; rest:
   const name = m[1]!;
   if (!(FORMATS as readonly string[]).includes(name))
     throw new UserError(
-      `${from}: unknown webhook format '${name.slice(0, 40)}' (the formats are ${FORMATS.slice(0, -1).join(', ')} and ${FORMATS.at(-1)!})`,
+      `${from}: unknown webhook format '${name.slice(0, 40)}' (the formats are ${andList(FORMATS)})`,
     );
   return { format: name as WebhookFormat, rest: m[2]!, named: true };
 }
