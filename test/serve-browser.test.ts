@@ -49,7 +49,11 @@ const shot = async (p: Page, name: string) => {
 describe('web UI in Chromium', { skip }, () => {
   before(async () => {
     lab = await startLab();
-    app = await buildServer({ host: '127.0.0.1' });
+    // A store's password opens only the files it is bound to (attack S2): the lab's client keystore.
+    app = await buildServer({
+      host: '127.0.0.1',
+      secretTargets: [`LINKDOCTOR_TEST_KEYSTORE_PASSWORD=${lab.clientCert.good}`],
+    });
     await mountRooms(app);
     await mountRooms(app, [{ name: 'lab', plugin: labRoutes(lab) }]);
     await app.listen({ host: '127.0.0.1', port: 0 });

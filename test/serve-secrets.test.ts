@@ -4,11 +4,13 @@
 // http:// without --plain-http-credentials, never on to a redirect's host that is not bound. Two real
 // HTTP servers on 127.0.0.1 stand for the bound host and an attacker's; each records what it got.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { FtpSrv } from 'ftp-srv';
+import forge from 'node-forge';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
@@ -110,6 +112,7 @@ before(async () => {
 after(() => {
   delete process.env.LINKDOCTOR_T_PASSWORD;
   delete process.env.LINKDOCTOR_T_OAUTH;
+  delete process.env.LINKDOCTOR_T_STORE;
   for (const c of closers) c();
 });
 let hopTo = '';
@@ -419,6 +422,111 @@ describe('plain FTP', () => {
     } finally {
       await app.close();
       await ftp.close();
+    }
+  });
+});
+
+describe('POST /api/probe: a secret opens only the files it is bound to (attack S2)', () => {
+  const STORE_PASSWORD = 'store-pw-51c0-never-elsewhere';
+  /** A PKCS#12 trust store of one real CA certificate (Node's list), under `password`. */
+  function pkcs12Store(file: string, password: string): string {
+    const cert = rootCertificates
+      .map((pem) => {
+        try {
+          return forge.pki.certificateFromPem(pem);
+        } catch {
+          return undefined; // an EC certificate: forge reads RSA ones only
+        }
+      })
+      .find(Boolean)!;
+    const asn1 = forge.pkcs12.toPkcs12Asn1(null, [cert], password, { algorithm: '3des' });
+    writeFileSync(file, Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary'));
+    return file;
+  }
+
+  test("another secret of the server tried as a store password on the caller's file: 403 before the file is read, so no guess is confirmed", async () => {
+    process.env.LINKDOCTOR_T_STORE = STORE_PASSWORD;
+    const dir = tmp('ld-secret-files-');
+    const store = pkcs12Store(join(dir, 'store.p12'), STORE_PASSWORD);
+    // The caller's store, made with a guess of the operator's OAuth secret (here: the right one).
+    const guess = pkcs12Store(join(dir, 'guess.p12'), OAUTH_SECRET);
+    const closed = await freePort();
+    const app = await server({
+      secretTargets: [`LINKDOCTOR_T_STORE=${store}`, `LINKDOCTOR_T_OAUTH=127.0.0.1`],
+    });
+    try {
+      const url = `https://127.0.0.1:${closed}/`;
+      let r = await post(app, { url, trust: guess, trustPasswordEnv: 'LINKDOCTOR_T_OAUTH' });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(
+        r.json().detail,
+        'LINKDOCTOR_T_OAUTH is bound to no file, so no request may use it as the trust store password ' +
+          '(serve --secret-targets LINKDOCTOR_T_OAUTH=/PATH/TO/FILE binds it, and so does an inventory module ' +
+          'that names it with its file)',
+      );
+      r = await post(app, { url, trust: guess, trustPasswordEnv: 'LINKDOCTOR_T_STORE' });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.match(
+        r.json().detail,
+        /^LINKDOCTOR_T_STORE is bound to \S+store\.p12, not to \S+guess\.p12, which it would open as the trust store password/,
+      );
+      // The same holds for a client certificate's password and an SSH key's passphrase.
+      r = await post(app, { url, clientCert: guess, clientCertPasswordEnv: 'LINKDOCTOR_T_OAUTH' });
+      assert.equal(r.statusCode, 403, r.body);
+      r = await post(app, {
+        url: `sftp://127.0.0.1:${closed}/`,
+        user: 'u',
+        identity: guess,
+        identityPassphraseEnv: 'LINKDOCTOR_T_OAUTH',
+      });
+      assert.equal(r.statusCode, 403, r.body);
+      // The file it is bound to opens, by its own name or through a symbolic link.
+      r = await post(app, { url, trust: store, trustPasswordEnv: 'LINKDOCTOR_T_STORE', timeout: 2 });
+      assert.equal(r.statusCode, 200, r.body);
+      symlinkSync(store, join(dir, 'link.p12'));
+      r = await post(app, {
+        url,
+        trust: join(dir, 'link.p12'),
+        trustPasswordEnv: 'LINKDOCTOR_T_STORE',
+        timeout: 2,
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      for (const secret of [STORE_PASSWORD, OAUTH_SECRET]) assert.ok(!r.body.includes(secret));
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("an inventory module's trust with its trust_password_env binds that file, and that variable only", async () => {
+    process.env.LINKDOCTOR_T_STORE = STORE_PASSWORD;
+    const dir = tmp('ld-secret-files-');
+    const store = pkcs12Store(join(dir, 'store.p12'), STORE_PASSWORD);
+    const closed = await freePort();
+    const inv = join(dir, 'inv.yaml');
+    writeFileSync(
+      inv,
+      `modules:\n  tls: { trust: store.p12, trust_password_env: LINKDOCTOR_T_STORE, timeout: 2s }\n` +
+        `targets:\n  - { url: "https://127.0.0.1:${closed}/", module: tls }\n`,
+    );
+    const app = await server({ inventory: inv, db: join(dir, 'h.db'), everyMs: 3_600_000 });
+    try {
+      const r = await post(app, {
+        url: `https://127.0.0.1:${closed}/`,
+        trust: store,
+        trustPasswordEnv: 'LINKDOCTOR_T_STORE',
+        timeout: 2,
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      const other = await post(app, {
+        url: `https://127.0.0.1:${closed}/`,
+        trust: store,
+        trustPasswordEnv: 'LINKDOCTOR_T_OAUTH',
+        timeout: 2,
+      });
+      assert.equal(other.statusCode, 403, other.body);
+      assert.match(other.json().detail, /^LINKDOCTOR_T_OAUTH is bound to no file/);
+    } finally {
+      await app.close();
     }
   });
 });

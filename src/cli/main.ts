@@ -320,7 +320,7 @@ program
   )
   .option(
     '--secret-targets <VAR=hosts>',
-    'LINKDOCTOR_VAR=host[:port][,host...]: the only hosts a probe request may send that secret to (repeatable)',
+    'LINKDOCTOR_VAR=host[:port][,host...]: the only hosts a probe request may send that secret to, or /path: the only files a store or key password may open (repeatable)',
     // Collected as written; serve checks each entry when it starts (addSecretTargets), so that no
     // command's cold start loads the checker.
     collect,

@@ -27,6 +27,7 @@ import { direction, problemSchema } from './schemas.js';
 import {
   addSecretTargets,
   boundTo,
+  fileRefusal,
   canonicalHost,
   hostsText,
   hostText,
@@ -213,7 +214,9 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
             secrets: z.array(z.string()),
             secretHosts: z
               .record(z.string(), z.array(z.string()))
-              .describe('each secret name with the hosts (host or host:port) it is bound to'),
+              .describe(
+                'each secret name with the hosts (host or host:port) and files (absolute paths) it is bound to',
+              ),
             files: z.boolean(),
             redirects: z.boolean(),
             plainHttpCredentials: z.boolean(),
@@ -353,6 +356,17 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
     const uses = secretUses(b, target, tokenUrl);
     for (const use of uses) {
       const refused = secretRefusal(secretTargets, use.name, use.to, use.what);
+      if (refused) throw new HttpProblem(403, refused);
+    }
+    // A secret that opens a file only on the files the operator bound it to: no guessing oracle.
+    for (const [env, file, field, what] of [
+      [b.trustPasswordEnv, b.trust, 'trust', 'the trust store password'],
+      [b.clientCertPasswordEnv, b.clientKey ?? b.clientCert, 'clientCert', 'the client key password'],
+      [b.identityPassphraseEnv, b.identity, 'identity', 'the key passphrase'],
+    ] as const) {
+      if (!env) continue;
+      if (!file) throw new HttpProblem(400, `body/${field} is missing: a password names no file without it`);
+      const refused = fileRefusal(secretTargets, env, file, what);
       if (refused) throw new HttpProblem(403, refused);
     }
     if (!plainHttp)

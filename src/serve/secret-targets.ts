@@ -3,7 +3,13 @@
 // password to whatever host the caller names. `serve --secret-targets VAR=host[:port][,host...]`
 // (and an inventory's targets, for their module's password_env and oauth_secret_env) binds each
 // variable to the hosts the operator named; a request may send it to those hosts and no others.
+// A secret that opens a file (a trust store's or a key's password) is bound to files the same way
+// (`VAR=/path/to/file`, or an inventory module's trust with its trust_password_env, ...): else a
+// caller could try every secret of the server on a store made with a guessed password, and learn
+// from the answer ("the password is wrong") whether the guess was right.
+import { realpathSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Inventory } from '../watch/inventory.js';
 import { parseTarget } from '../probe/target.js';
@@ -23,8 +29,29 @@ export interface SecretHost {
   port?: number;
 }
 
-/** Each secret's name and the hosts it is bound to. */
-export type SecretTargets = Map<string, SecretHost[]>;
+/** One file a secret may open: its real path (symbolic links resolved). */
+export interface SecretFile {
+  file: string;
+}
+
+export type SecretBinding = SecretHost | SecretFile;
+
+/** Each secret's name and the hosts (and files) it is bound to. */
+export type SecretTargets = Map<string, SecretBinding[]>;
+
+const isFileBinding = (b: SecretBinding): b is SecretFile => 'file' in b;
+const hostsOf = (list: readonly SecretBinding[] = []): SecretHost[] =>
+  list.filter((b): b is SecretHost => !isFileBinding(b));
+
+/** A file's path as bindings compare it: absolute, symbolic links resolved (as given when it does not exist). */
+export function realFile(file: string): string {
+  const abs = resolve(file);
+  try {
+    return realpathSync(abs);
+  } catch {
+    return abs;
+  }
+}
 
 /**
  * A host as WHATWG URL parsing writes it, brackets dropped: lower case, IPv4 in dotted decimal
@@ -67,7 +94,9 @@ export function secretNameProblem(name: string): string | undefined {
 
 /**
  * Adds one `--secret-targets` entry, `LINKDOCTOR_VAR=host[:port][,host[:port]...]`, to `into`
- * (entries for the same variable add up). Throws UserError naming the flag and what is wrong.
+ * (entries for the same variable add up); an absolute path instead of a host binds a secret that
+ * opens a file (a store's or a key's password) to that file. Throws UserError naming the flag and
+ * what is wrong.
  */
 export function addSecretTargets(entry: string, into: SecretTargets = new Map()): SecretTargets {
   const i = entry.indexOf('=');
@@ -85,19 +114,22 @@ export function addSecretTargets(entry: string, into: SecretTargets = new Map())
   if (!hosts.length) throw new UserError(`--secret-targets: ${name}= names no host`);
   const list = into.get(name) ?? [];
   for (const raw of hosts) {
-    const h = parseHost(raw);
+    const h = isAbsolute(raw) ? { file: realFile(raw) } : parseHost(raw);
     if (!h)
       throw new UserError(
-        `--secret-targets: "${shown(raw)}" (for ${name}) is not a host name or address with an optional :port`,
+        `--secret-targets: "${shown(raw)}" (for ${name}) is not a host name or address with an optional :port, nor an absolute file path`,
       );
-    addHost(list, h);
+    addBinding(list, h);
   }
   into.set(name, list);
   return into;
 }
 
-function addHost(list: SecretHost[], h: SecretHost): void {
-  if (!list.some((x) => x.host === h.host && (x.port === undefined || x.port === h.port))) list.push(h);
+function addBinding(list: SecretBinding[], b: SecretBinding): void {
+  const known = isFileBinding(b)
+    ? list.some((x) => isFileBinding(x) && x.file === b.file)
+    : hostsOf(list).some((x) => x.host === b.host && (x.port === undefined || x.port === b.port));
+  if (!known) list.push(b);
 }
 
 /**
@@ -107,12 +139,13 @@ function addHost(list: SecretHost[], h: SecretHost): void {
  * Variables a request may not name are left out.
  */
 export function inventorySecretTargets(inventory: Inventory, into: SecretTargets = new Map()): SecretTargets {
-  const bind = (name: string | undefined, host: SecretHost | undefined) => {
-    if (!name || !host || secretNameProblem(name)) return;
+  const bind = (name: string | undefined, to: SecretBinding | undefined) => {
+    if (!name || !to || secretNameProblem(name)) return;
     const list = into.get(name) ?? [];
-    addHost(list, host);
+    addBinding(list, to);
     into.set(name, list);
   };
+  const file = (path: string | undefined) => (path ? { file: realFile(path) } : undefined);
   for (const t of inventory.targets) {
     let target: SecretHost | undefined;
     try {
@@ -123,6 +156,9 @@ export function inventorySecretTargets(inventory: Inventory, into: SecretTargets
       continue;
     }
     bind(t.module.password_env, target);
+    bind(t.module.trust_password_env, file(t.module.trust));
+    bind(t.module.client_cert_password_env, file(t.module.client_key ?? t.module.client_cert));
+    bind(t.module.identity_passphrase_env, file(t.module.identity));
     if (t.module.oauth_secret_env && t.module.oauth_token_url) {
       bind(t.module.oauth_secret_env, urlHost(t.module.oauth_token_url));
       bind(t.module.oauth_secret_env, target);
@@ -143,9 +179,9 @@ export function urlHost(url: string | URL): SecretHost | undefined {
   }
 }
 
-/** "api.example.com, 10.0.0.5:8443": the hosts as an operator writes them. */
-export function hostsText(hosts: readonly SecretHost[]): string {
-  return hosts.map(hostText).join(', ');
+/** "api.example.com, 10.0.0.5:8443, /etc/ld/trust.p12": the hosts (and files) as an operator writes them. */
+export function hostsText(bindings: readonly SecretBinding[]): string {
+  return bindings.map((b) => (isFileBinding(b) ? b.file : hostText(b))).join(', ');
 }
 
 /** "host", "host:port", "[::1]:port". */
@@ -156,7 +192,7 @@ export function hostText(h: SecretHost): string {
 
 /** Whether `to` is one of the hosts `name` is bound to (a binding without a port takes every port). */
 export function boundTo(targets: SecretTargets, name: string, to: SecretHost): boolean {
-  return (targets.get(name) ?? []).some(
+  return hostsOf(targets.get(name)).some(
     (h) => h.host === to.host && (h.port === undefined || h.port === to.port),
   );
 }
@@ -172,9 +208,30 @@ export function secretRefusal(
   what: string,
 ): string | undefined {
   if (boundTo(targets, name, to)) return undefined;
-  const hosts = targets.get(name) ?? [];
+  const hosts = hostsOf(targets.get(name));
   const bind = `serve --secret-targets ${name}=HOST[:PORT] binds it`;
   return hosts.length
     ? `${name} is bound to ${hostsText(hosts)}, not to ${hostText(to)}, where ${what} would go: a request may send it only to the hosts it is bound to (${bind})`
     : `${name} is bound to no host, so no request may use it (${bind}, and so does an inventory module that names it, for the module's targets)`;
+}
+
+/**
+ * Why `name` may not open `file` (what it is, "the trust store password", says how it is used), in
+ * one sentence naming the files it is bound to and how to bind it; undefined when it may. A secret
+ * bound to hosts only opens no file: that it is sent somewhere says nothing about which store it
+ * is the password of.
+ */
+export function fileRefusal(
+  targets: SecretTargets,
+  name: string,
+  file: string,
+  what: string,
+): string | undefined {
+  const real = realFile(file);
+  const files = (targets.get(name) ?? []).filter(isFileBinding).map((b) => b.file);
+  if (files.includes(real)) return undefined;
+  const bind = `serve --secret-targets ${name}=/PATH/TO/FILE binds it`;
+  return files.length
+    ? `${name} is bound to ${files.join(', ')}, not to ${file}, which it would open as ${what}: a request may use it only on the files it is bound to (${bind})`
+    : `${name} is bound to no file, so no request may use it as ${what} (${bind}, and so does an inventory module that names it with its file)`;
 }
