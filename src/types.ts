@@ -124,7 +124,7 @@ export const SIGNAL_TYPES = {
   direction: 'a cue for inbound or outbound',
   // Probe verdicts.
   'net.error':
-    'probe: dns-not-found | dns-timeout | refused | timeout | reset | unreachable | closed | silent | slow | garbage | budget',
+    'probe: dns-not-found | dns-timeout | refused | timeout | reset | unreachable | closed | silent | slow | garbage | not-http | budget',
   'tls.verdict':
     'probe: untrusted | incomplete-chain | self-signed | expired | not-yet-valid | hostname-mismatch | weak-key | handshake-failed | client-cert-required | client-cert-rejected',
   'http.csrf': 'probe: required | invalid | cookies-not-kept',

@@ -225,7 +225,56 @@ test('an HTTP answer with a control character in a header is a header that canno
     // Something that is not HTTP at all is still said so.
     const ssh = await answer('SSH-2.0-OpenSSH_9.6\r\n');
     const other = JSON.parse((await probe(`http://127.0.0.1:${ssh}/`, '--json')).stdout) as typeof json;
-    assert.match(other.steps.find((s) => s.name === 'http')!.detail, /answered something that is not HTTP/);
+    assert.match(
+      other.steps.find((s) => s.name === 'http')!.detail,
+      /answered in another protocol, not HTTP/,
+    );
+  } finally {
+    closers.forEach((c) => c());
+  }
+});
+
+test('another protocol behind http:// (a banner, binary data): "answered in another protocol", named when the banner tells, never "does not speak TLS"', async () => {
+  const closers: (() => unknown)[] = [];
+  try {
+    const cases: [string | Buffer, RegExp, RegExp | undefined][] = [
+      [
+        'SSH-2.0-OpenSSH_9.6\r\n',
+        /^127\.0\.0\.1:\d+ answered in another protocol, not HTTP \(Parse Error/,
+        /this port speaks SSH, not what http:\/\/ expects \(it greets with "SSH-2\.0-OpenSSH_9\.6"\)/,
+      ],
+      [
+        '220 mail.example.com ESMTP Postfix\r\n',
+        /answered in another protocol, not HTTP \(Parse Error/,
+        /this port speaks SMTP, not what http:\/\/ expects \(it greets with "220 mail\.example\.com ESMTP Postfix"\)/,
+      ],
+      [
+        'HELLO from a protocol nobody knows\r\n',
+        /answered in another protocol, not HTTP \(it sent "HELLO from/,
+        undefined,
+      ],
+      [
+        Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 10]),
+        /answered in another protocol, not HTTP \(it sent binary data;/,
+        undefined,
+      ],
+    ];
+    for (const [banner, detail, named] of cases) {
+      // The server speaks first, as SSH and SMTP do, and to every connection (the scheme step's too).
+      const port = await rawServer((s) => s.write(banner), closers);
+      const r = await probe(`http://127.0.0.1:${port}/`, '--json');
+      assert.equal(r.status, 1, r.stdout);
+      const json = JSON.parse(r.stdout) as ProbeJson & { steps: { name: string; detail: string }[] };
+      const http = json.steps.find((s) => s.name === 'http')!;
+      assert.match(http.detail, detail);
+      if (named) assert.match(http.detail, named);
+      assert.doesNotMatch(r.stdout, /speak TLS/);
+      assert.equal(json.diagnoses[0]?.id, 'wrong-scheme', JSON.stringify(json.diagnoses.map((d) => d.id)));
+      assert.ok(
+        !json.diagnoses.some((d) => d.id.startsWith('tls-')),
+        JSON.stringify(json.diagnoses.map((d) => d.id)),
+      );
+    }
   } finally {
     closers.forEach((c) => c());
   }

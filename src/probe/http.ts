@@ -11,6 +11,7 @@ import type { TrustStore } from '../trust/store.js';
 import type { Signal } from '../types.js';
 import { isCredentialHeader, KEYWORD_VALUE, redact, withoutSecrets } from '../redact.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
+import { greetingProtocol } from './sniff.js';
 import { andList, plural } from '../report/width.js';
 
 export interface HttpSpec {
@@ -640,9 +641,21 @@ function malformedHttp(err: NodeJS.ErrnoException & { rawPacket?: unknown }): bo
   return /^HTTP\/1\.[01] \d{3}/.test(raw) || PAST_STATUS_LINE.has(err.code ?? '');
 }
 
+/**
+ * What a server that is no HTTP server sent, as a sentence's part: `it sent "SSH-2.0-OpenSSH_9.6"`
+ * (its first line, at most 60 characters), `it sent binary data` when that line holds bytes that
+ * are no printable ASCII; undefined when nothing came.
+ */
+function firstWords(raw: Buffer | undefined): string | undefined {
+  if (!raw?.length) return undefined;
+  const line = raw.subarray(0, 120).toString('latin1').split(/\r?\n/)[0]!;
+  if (!line || /[^\x20-\x7e\t]/.test(line)) return 'it sent binary data';
+  return `it sent "${line.length > 60 ? `${line.slice(0, 60)}…` : line}"`;
+}
+
 /** A request that ended without an answer, in the probe's terms, naming the host that failed. */
 function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
-  const err = e as NodeJS.ErrnoException & { url?: URL };
+  const err = e as NodeJS.ErrnoException & { url?: URL; rawPacket?: unknown };
   const host = (err.url ?? spec.url).host;
   if (e instanceof Stalled) {
     const text =
@@ -682,11 +695,16 @@ function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
     return { ok: false, detail, signals, text: detail };
   }
   if (err.code?.startsWith('HPE_')) {
-    const detail = `${host} answered something that is not HTTP (${err.message})`;
+    // Another protocol on the port (an SSH or SMTP banner, a database's greeting): nothing about
+    // TLS, which http:// never spoke. The scheme step names the protocol when the banner tells it.
+    const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined;
+    // A greeting the scheme step knows (SSH-2.0-..., 220 ... ESMTP) is quoted there, with its name.
+    const sent = raw && greetingProtocol(raw) ? undefined : firstWords(raw);
+    const detail = `${host} answered in another protocol, not HTTP (${sent ? `${sent}; ` : ''}${err.message})`;
     return {
       ok: false,
       detail,
-      signals: [...signals, { type: 'net.error', value: 'garbage' }],
+      signals: [...signals, { type: 'net.error', value: 'not-http' }],
       text: detail,
     };
   }
