@@ -127,6 +127,33 @@ test('outbound, a redirect is not followed by default: the HTTP receiver stops a
   assert.equal(inbound.status, 0, inbound.stdout);
 });
 
+test('300 Multiple Choices and the other 3xx but 304 reach out-http-redirect, and its title and summary say so, not 301-308 only', async () => {
+  const port = await serve((req, res) =>
+    res.writeHead(Number(req.url!.slice(1)), { location: '/elsewhere' }).end(),
+  );
+  const entry = kb.byId.get('out-http-redirect')!;
+  for (const status of [300, 305, 306]) {
+    const r = await probe(`http://127.0.0.1:${port}/${status}`, '--json');
+    const json = JSON.parse(r.stdout) as ProbeJson & { diagnoses: { id: string; title: string }[] };
+    assert.equal(json.diagnoses[0]?.id, 'out-http-redirect', `${status}`);
+    // The title the report prints covers the status that reached it.
+    assert.doesNotMatch(json.diagnoses[0]!.title, /\(301, 302, 303, 307, 308\)/);
+  }
+  assert.match(entry.title, /a 3xx status other than 304 Not Modified/);
+  assert.match(entry.summary, /300 Multiple Choices/);
+  // The adapter's own message for a 300 is that entry too; a 304 is not.
+  const text = (status: number) =>
+    runCliAsync([
+      'diagnose',
+      '--json',
+      `HTTP operation failed invoking https://docs.example.com/api with statusCode: ${status}`,
+    ]);
+  const top = async (status: number) =>
+    (JSON.parse((await text(status)).stdout) as { diagnoses: { id: string }[] }).diagnoses[0]?.id;
+  assert.equal(await top(300), 'out-http-redirect');
+  assert.notEqual(await top(304), 'out-http-redirect');
+});
+
 test("a probe that matches nothing says so in the probe's words, with the facts it saw", async () => {
   const teapot = await serve((_req, res) => res.writeHead(418, "I'm a teapot").end());
   const r = await probe(`http://127.0.0.1:${teapot}/brew`);
