@@ -16,7 +16,7 @@ import { exporterRoutes } from '../src/watch/exporter.js';
 import { parseInventory } from '../src/watch/inventory.js';
 import { ProbePool } from '../src/watch/probe-pool.js';
 import { Watcher } from '../src/watch/watcher.js';
-import { freePort, waitListening } from './helpers.js';
+import { freePort, rawServer, waitListening } from './helpers.js';
 
 const PROMETHEUS = ['/usr/bin/prometheus'].find((p) => existsSync(p));
 const noPrometheus =
@@ -428,5 +428,65 @@ test('serve mounts the watch room: --inventory checks on its schedule, /metrics 
     assert.match(probed.body, /^probe_success 1$/m);
   } finally {
     await served.close();
+  }
+});
+
+test('/probe has the same cap as POST /api/probe (32 in flight, then 429 with Retry-After) and stops a probe whose scraper hangs up, in worker threads and in its own thread', async () => {
+  const closers: (() => unknown)[] = [];
+  /** The silent server's connections open now: it accepts, reads, and never says a word. */
+  let open = 0;
+  const silent = await rawServer((s) => {
+    s.resume();
+    open++;
+    s.on('close', () => open--);
+  }, closers);
+  const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
+      if (await what()) return true;
+    return what();
+  };
+  try {
+    for (const [name, server] of [
+      ['worker threads', app],
+      ['its own thread', inline],
+    ] as const) {
+      const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+      const inFlight = async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        return Number(/^linkdoctor_api_probes_in_flight (\d+)$/m.exec(text)?.[1] ?? NaN);
+      };
+      // 30 s per step, no scrape timeout sent: each probe would wait on the silent server for long.
+      const slow = `${base}${probeUrl(`https://127.0.0.1:${silent}/`, 'lab_patient')}`;
+      const hangUp = new AbortController();
+      const answers = Array.from({ length: 34 }, () =>
+        fetch(slow, { signal: hangUp.signal }).then(
+          (r) => ({ status: r.status, retry: r.headers.get('retry-after') }),
+          () => ({ status: 0, retry: null }),
+        ),
+      );
+      assert.ok(await until(() => open === 32, 20_000), `${name}: ${open} connections to the silent server`);
+      assert.equal(await inFlight(), 32, name);
+      const more = await fetch(slow);
+      assert.equal(more.status, 429, name);
+      assert.equal(more.headers.get('retry-after'), '5');
+      assert.equal(
+        ((await more.json()) as { detail: string }).detail,
+        'this server is running 32 probes already, its most at once; try again in 5 s',
+      );
+      // The scrapers hang up: their probes stop now, not after the silent server's 30 s.
+      hangUp.abort();
+      const got = await Promise.all(answers);
+      assert.equal(got.filter((a) => a.status === 429).length, 2, `${name}: ${JSON.stringify(got)}`);
+      assert.ok(await until(() => open === 0, 5_000), `${name}: ${open} connections left open`);
+      assert.ok(
+        await until(async () => (await inFlight()) === 0, 5_000),
+        `${name}: in flight ${await inFlight()}`,
+      );
+      // The slots are free again.
+      const next = await fetch(`${base}${probeUrl(url('healthy'))}`);
+      assert.equal(next.status, 200, name);
+    }
+  } finally {
+    closers.forEach((c) => c());
   }
 });

@@ -22,7 +22,8 @@ import { jsonText } from '../report/printable.js';
 import type { ProbeStep } from '../types.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import type { ServeOptions } from './app.js';
-import { HttpProblem, problem, sendProblem } from './problem.js';
+import { HttpProblem } from './problem.js';
+import { inProbeSlot } from './probe-slots.js';
 import { direction, problemSchema } from './schemas.js';
 import {
   addSecretTargets,
@@ -43,14 +44,6 @@ import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets
 
 /** The longest --timeout the API takes: the probe's budget is 10 of them, so 10 minutes at most. */
 export const API_MAX_TIMEOUT_S = 60;
-
-/**
- * Probes POST /api/probe runs at once at most: each holds sockets and timers for up to 10 timeouts,
- * so a client (or 40) asking for probes of a silent host cannot make the server hold without bound.
- */
-export const MAX_PROBES_IN_FLIGHT = 32;
-/** Seconds a client refused by that cap is asked to wait (Retry-After). */
-export const PROBE_RETRY_AFTER_S = 5;
 
 const envName = (what: string) =>
   z
@@ -268,41 +261,8 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (req, reply) => {
-      if (ctx.probesInFlight >= MAX_PROBES_IN_FLIGHT)
-        return sendProblem(
-          reply.header('retry-after', String(PROBE_RETRY_AFTER_S)),
-          problem(
-            429,
-            `this server is running ${MAX_PROBES_IN_FLIGHT} probes already, its most at once; try again in ${PROBE_RETRY_AFTER_S} s`,
-          ),
-        );
-      // The slot is held until the probe ends; a client that hangs up first stops the probe.
-      ctx.probesInFlight++;
-      const hungUp = new AbortController();
-      const onClose = () => {
-        if (!reply.raw.writableFinished) hungUp.abort();
-      };
-      reply.raw.once('close', onClose);
-      let held = true;
-      const release = () => {
-        if (!held) return;
-        held = false;
-        ctx.probesInFlight--;
-        reply.raw.off('close', onClose);
-      };
-      let running: Promise<unknown> | undefined;
-      try {
-        return await probeRequestRun(req.body, reply, hungUp.signal, (p) => (running = p));
-      } catch (e) {
-        // Nobody is left to answer: no error to log or send.
-        if (hungUp.signal.aborted) return reply.hijack() as never;
-        throw e;
-      } finally {
-        if (running) void running.finally(release);
-        else release();
-      }
-    },
+    async (req, reply) =>
+      inProbeSlot(ctx, reply, (signal, handOver) => probeRequestRun(req.body, reply, signal, handOver)),
   );
 
   /**

@@ -7,6 +7,7 @@ import type { Kb } from '../kb/load.js';
 import type { CheckOutcome } from './check.js';
 import { type Inventory, type Module, RESERVED_LABELS } from './inventory.js';
 import { parseTarget } from '../probe/target.js';
+import { inProbeSlot, MAX_PROBES_IN_FLIGHT, type ProbeSlots } from '../serve/probe-slots.js';
 import { ModuleOptions } from './options.js';
 import { type ProbeJob, runProbeJob } from './probe-job.js';
 import type { ProbePool } from './probe-pool.js';
@@ -95,17 +96,17 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
       labelNames: ['module', 'result'],
       registers: [own],
     });
-    // Under `linkdoctor serve` (not the exporter of `watch`): the API's probes running now.
-    const serve = (app as Partial<typeof app>).linkdoctor;
-    if (serve)
-      new Gauge({
-        name: 'linkdoctor_api_probes_in_flight',
-        help: 'Probes of POST /api/probe running now (at most 32; the next request gets 429)',
-        registers: [own],
-        collect() {
-          this.set(serve.probesInFlight);
-        },
-      });
+    // The probe slots of POST /api/probe and GET /probe: `serve`'s (one cap for both routes), or
+    // this exporter's own when it is mounted elsewhere.
+    const slots: ProbeSlots = (app as Partial<typeof app>).linkdoctor ?? { probesInFlight: 0 };
+    new Gauge({
+      name: 'linkdoctor_api_probes_in_flight',
+      help: `Probes of POST /api/probe and GET /probe running now (at most ${MAX_PROBES_IN_FLIGHT}; the next request gets 429)`,
+      registers: [own],
+      collect() {
+        this.set(slots.probesInFlight);
+      },
+    });
     const options = ctx.watcher?.options ?? new ModuleOptions();
     const modules = ctx.inventory?.modules ?? new Map<string, Module>();
     // The targets a module with credentials may probe, compared as the probe reads them (targetKey).
@@ -145,11 +146,17 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
       }
       const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds']);
       if (budget !== undefined) job.budgetMs = budget;
-      const answer =
-        ctx.pool?.usable === true ? await ctx.pool.run(job) : await runProbeJob(ctx.kb, options, job);
-      if (answer.bad !== undefined) return bad(answer.bad);
-      probes.inc({ module: name, result: answer.ok ? 'success' : 'failure' });
-      return reply.type(CONTENT_TYPE).send(answer.text);
+      // In one of the server's probe slots (429 when all are taken); a scraper that hangs up (its
+      // scrape timeout passed) stops the probe.
+      return inProbeSlot(slots, reply, async (signal) => {
+        const answer =
+          ctx.pool?.usable === true
+            ? await ctx.pool.run(job, signal)
+            : await runProbeJob(ctx.kb, options, job, signal);
+        if (answer.bad !== undefined) return bad(answer.bad);
+        probes.inc({ module: name, result: answer.ok ? 'success' : 'failure' });
+        return reply.type(CONTENT_TYPE).send(answer.text);
+      });
     });
 
     app.get('/metrics', async (_req, reply) => {

@@ -31,11 +31,18 @@ export type ProbeAnswer = { text: string; ok: boolean; bad?: undefined } | { bad
 /**
  * Runs `job` with the module's options from `options` and the knowledge base `kb`. A module that
  * cannot be used (its trust store does not open) or a target the probe refuses is `bad`; anything
- * else thrown is a fault of this program and is thrown on.
+ * else thrown is a fault of this program and is thrown on. `signal` stops the probe (its sockets
+ * and timers released); the promise then rejects with the signal's reason.
  */
-export async function runProbeJob(kb: Kb, options: ModuleOptions, job: ProbeJob): Promise<ProbeAnswer> {
+export async function runProbeJob(
+  kb: Kb,
+  options: ModuleOptions,
+  job: ProbeJob,
+  signal?: AbortSignal,
+): Promise<ProbeAnswer> {
   try {
     let opts = await options.optionsFor(job.module, job.target);
+    if (signal) opts.signal = signal;
     if (job.guarded) {
       opts = pinResolution(opts, pinnedFrom(job.guarded.pinned));
       opts.http = { ...opts.http, maxRedirects: 0, noRedirects: job.guarded.noRedirects };

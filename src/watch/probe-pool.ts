@@ -7,11 +7,8 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../worker-thread.js';
 import type { ProbeAnswer, ProbeJob } from './probe-job.js';
 
-/** A job as it travels to a worker. */
-export interface PoolRequest {
-  id: number;
-  job: ProbeJob;
-}
+/** A job as it travels to a worker, or the word to stop the job `id` (its client hung up). */
+export type PoolRequest = { id: number; job: ProbeJob; cancel?: undefined } | { id: number; cancel: true };
 
 /** A worker's answer to a request: the job's answer, or the message of what went wrong. */
 export type PoolReply =
@@ -73,17 +70,28 @@ export class ProbePool {
     this.pending.clear();
   }
 
-  /** Runs `job` on the worker with the fewest jobs running; rejects when the worker fails. */
-  run(job: ProbeJob): Promise<ProbeAnswer> {
+  /**
+   * Runs `job` on the worker with the fewest jobs running; rejects when the worker fails. `signal`
+   * stops the job in its worker (the probe's sockets and timers released there); the promise then
+   * rejects with the worker's message.
+   */
+  run(job: ProbeJob, signal?: AbortSignal): Promise<ProbeAnswer> {
     if (this.failed) return Promise.reject(this.failed);
     let w = 0;
     for (let i = 1; i < this.load.length; i++) if (this.load[i]! < this.load[w]!) w = i;
     if (this.load[w]!++ === 0) this.workers[w]!.ref();
     const id = this.next++;
+    const worker = this.workers[w]!;
+    const cancel = () => {
+      if (this.pending.has(id) && !this.failed)
+        worker.postMessage({ id, cancel: true } satisfies PoolRequest);
+    };
     return new Promise<ProbeAnswer>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.workers[w]!.postMessage({ id, job } satisfies PoolRequest);
-    });
+      worker.postMessage({ id, job } satisfies PoolRequest);
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
+    }).finally(() => signal?.removeEventListener('abort', cancel));
   }
 
   async close(): Promise<void> {

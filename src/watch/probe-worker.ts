@@ -12,8 +12,16 @@ const port = parentPort!;
 const kb = loadKb({ dirs });
 const options = new ModuleOptions();
 
-port.on('message', ({ id, job }: PoolRequest) => {
-  kb.then((k) => runProbeJob(k, options, job))
+/** The jobs running, by id: their client may hang up (a cancel message) before they end. */
+const running = new Map<number, AbortController>();
+
+port.on('message', (request: PoolRequest) => {
+  const { id } = request;
+  if (request.cancel) return void running.get(id)?.abort();
+  const stop = new AbortController();
+  running.set(id, stop);
+  kb.then((k) => runProbeJob(k, options, request.job, stop.signal))
     .then((answer) => port.postMessage({ id, answer } satisfies PoolReply))
-    .catch((e: Error) => port.postMessage({ id, error: e.message } satisfies PoolReply));
+    .catch((e: Error) => port.postMessage({ id, error: e.message } satisfies PoolReply))
+    .finally(() => running.delete(id));
 });
