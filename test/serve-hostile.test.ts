@@ -15,7 +15,7 @@ import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb, type Kb } from '../src/kb/load.js';
 import { printableLine } from '../src/report/printable.js';
-import { SIGHUP_LINE } from '../src/cli/serve.js';
+import { SIGHUP_LINE, SIGHUP_STARTING_LINE } from '../src/cli/serve.js';
 import { CLI, freePort, rawServer, runCli } from './helpers.js';
 
 let kb: Kb;
@@ -345,6 +345,38 @@ describe('linkdoctor serve and SIGHUP', () => {
     assert.equal(await s.exited, 0, s.out());
     assert.match(s.out(), /linkdoctor serve: stopped/);
     assert.equal(existsSync(join(dir, 'history.db-wal')), false, 'the -wal file is left: not closed cleanly');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('kill -HUP while it starts (before it listens): one line, it goes on to serve; SIGTERM then exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-serve-hup-start-'));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'inventory.yaml'),
+      `targets:\n  - { url: "https://127.0.0.1:1/", name: refused }\n`,
+    );
+    // --webhook's warning is written while the options are read, before the lab (seconds of RSA
+    // keys) starts and long before the server listens: the moment to hang up.
+    const args = [CLI, 'serve', '--port', String(port), '--lab', '--inventory', join(dir, 'inventory.yaml')];
+    args.push('--db', join(dir, 'history.db'), '--webhook', 'http://127.0.0.1:1/hook');
+    const p = spawn(process.execPath, args, { env: { ...process.env, LINKDOCTOR_TOKEN: '' } });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    try {
+      assert.ok(await wait(() => out.includes('warning: --webhook'), 30_000), out);
+      assert.equal(await health(port), 0, 'not listening yet');
+      p.kill('SIGHUP');
+      assert.ok(await wait(() => out.includes('SIGHUP'), 5_000), out);
+      assert.ok(out.includes(`${SIGHUP_STARTING_LINE}\n`), out);
+      assert.ok(await wait(() => out.includes('Ctrl-C'), 60_000), `it did not go on to serve:\n${out}`);
+      assert.equal(await health(port), 200, out);
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+    assert.match(out, /linkdoctor serve: stopped/);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -58,6 +58,8 @@ async function watchOptions(f: ServeFlags): Promise<WatchServeOptions> {
 }
 
 export async function serveCommand(f: ServeFlags): Promise<void> {
+  // A closed terminal never stops serve: neither while it starts nor once it serves.
+  const hangups = keepOnHangup();
   // A wrong --secret-targets entry is a usage error before anything starts.
   for (const entry of f.secretTargets ?? []) addSecretTargets(entry);
   const token = process.env.LINKDOCTOR_TOKEN || undefined;
@@ -65,8 +67,11 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
   // The tenant's room when a service key is given (as `linkdoctor tenant` takes it).
   const key =
     f.serviceKey || process.env[SERVICE_KEY_ENV] ? loadServiceKey(f.serviceKey, process.env) : undefined;
-  // While starting: a signal stops a lab that is starting and ends the process (128 + signal).
-  const starting = stopOnSignals(() => process.stderr.write('linkdoctor serve: stopped\n'));
+  // While starting: SIGINT or SIGTERM stops a lab that is starting and ends the process (128 + signal).
+  const starting = stopOnSignals(
+    () => process.stderr.write('linkdoctor serve: stopped\n'),
+    ['SIGINT', 'SIGTERM'],
+  );
   const options: ServeOptions & WatchServeOptions = {
     host: f.host,
     ...(token ? { token } : {}),
@@ -101,6 +106,7 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
     );
   }
   starting();
+  hangups.serving();
   closeOnSignals(app);
   const port = (app.server.address() as AddressInfo).port;
   const shown = f.host.includes(':') ? `[${f.host}]` : f.host;
@@ -139,24 +145,36 @@ function detachFromGoneTerminal(terminals: boolean[]): void {
 /** What serve says on SIGHUP, in one line. */
 export const SIGHUP_LINE =
   'linkdoctor serve: SIGHUP (the terminal closed?): still serving; SIGHUP does not reload the inventory, restart serve to reload it; SIGINT or SIGTERM stops it';
+/** What serve says on SIGHUP while it starts (before it listens), in one line. */
+export const SIGHUP_STARTING_LINE =
+  'linkdoctor serve: SIGHUP (the terminal closed?): still starting, and it will serve; SIGINT or SIGTERM stops it';
+
+/**
+ * From serve's start on: SIGHUP (the terminal that started it closed: an ssh session ended) does
+ * not stop it. It says so in one line (SIGHUP_STARTING_LINE until `serving()` is called, then
+ * SIGHUP_LINE) and detaches from a terminal that is gone (detachFromGoneTerminal); a line it cannot
+ * write (EIO) is lost, and the server goes on (main.ts).
+ */
+function keepOnHangup(): { serving: () => void } {
+  // Which of standard input, output and error were a terminal when serve started.
+  const terminals = [0, 1, 2].map((fd) => isatty(fd));
+  let line = SIGHUP_STARTING_LINE;
+  process.on('SIGHUP', () => {
+    process.stderr.write(`${line}\n`);
+    detachFromGoneTerminal(terminals);
+  });
+  return { serving: () => (line = SIGHUP_LINE) };
+}
 
 /**
  * Once listening: SIGINT or SIGTERM closes the server (`app.close()`: open requests end, every
  * room's onClose hook runs, so the watch scheduler stops and its SQLite history is closed cleanly,
  * the lab's servers stop and its folder goes), then the process exits 0, as a server asked to stop
  * that stopped. A close that fails or outlasts CLOSE_BOUND_MS exits 1 with a sentence; a second
- * signal ends the process at once (128 + the signal's number). SIGHUP (the terminal that started
- * it closed: an ssh session ended) does not stop it: it says so in one line (SIGHUP_LINE) and
- * detaches from a terminal that is gone (detachFromGoneTerminal); a line it cannot write (EIO) is
- * lost, and the server goes on (main.ts).
+ * signal ends the process at once (128 + the signal's number). SIGHUP does not stop it
+ * (keepOnHangup).
  */
 function closeOnSignals(app: FastifyInstance): void {
-  // Which of standard input, output and error were a terminal when serve started.
-  const terminals = [0, 1, 2].map((fd) => isatty(fd));
-  process.on('SIGHUP', () => {
-    process.stderr.write(`${SIGHUP_LINE}\n`);
-    detachFromGoneTerminal(terminals);
-  });
   let closing = false;
   const handler = (signal: StopSignal) => {
     if (closing) process.exit(128 + constants.signals[signal]);

@@ -92,15 +92,19 @@ export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
 
 /**
- * Until the returned function is called, a SIGINT, SIGTERM or SIGHUP stops every running lab (its
- * servers closed, its folder with the client keys removed), calls `onStopped`, and ends the process
- * with 128 + the signal's number, as a shell reports a process a signal ended. A second signal while
- * the labs stop removes their folders at once and ends the process.
+ * Until the returned function is called, a SIGINT, SIGTERM or SIGHUP (or only the `signals` given:
+ * serve keeps running on SIGHUP) stops every running lab (its servers closed, its folder with the
+ * client keys removed), calls `onStopped`, and ends the process with 128 + the signal's number, as a
+ * shell reports a process a signal ended. A second signal while the labs stop removes their folders
+ * at once and ends the process.
  */
 /** Set once a stop signal is being handled: what fails after it (a lab still starting) is not an error. */
 export const stopSignal = { handling: false };
 
-export function stopOnSignals(onStopped?: (signal: StopSignal) => void): () => void {
+export function stopOnSignals(
+  onStopped?: (signal: StopSignal) => void,
+  signals: readonly StopSignal[] = STOP_SIGNALS,
+): () => void {
   let stopping = false;
   const handler = (signal: StopSignal) => {
     const code = 128 + constants.signals[signal];
@@ -118,9 +122,9 @@ export function stopOnSignals(onStopped?: (signal: StopSignal) => void): () => v
       process.exit(code);
     });
   };
-  for (const signal of STOP_SIGNALS) process.on(signal, handler);
+  for (const signal of signals) process.on(signal, handler);
   return () => {
-    for (const signal of STOP_SIGNALS) process.off(signal, handler);
+    for (const signal of signals) process.off(signal, handler);
   };
 }
 
