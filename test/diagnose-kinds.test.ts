@@ -276,3 +276,52 @@ test("a negated exception name is no evidence: 'No SSLHandshakeException occurre
   );
   assert.equal(top('No response: java.net.ConnectException: Connection refused'), 'tcp-connection-refused/-');
 });
+
+test('localized client errors: curl error numbers and .NET codes and statuses are read whatever the language of the words (attack D4)', () => {
+  const first = (text: string) => diagnose(kb, { text }).diagnoses[0]?.id ?? 'none';
+  // curl's number is the same in every translation of its message (and in PHP's "cURL error N").
+  const curl: [string, string][] = [
+    [
+      'curl: (60) Problema con el certificado SSL: no se puede obtener el certificado del emisor local',
+      'out-cert-path',
+    ],
+    [
+      'curl: (60) Problème de certificat SSL : impossible d’obtenir le certificat de l’émetteur local',
+      'out-cert-path',
+    ],
+    ['cURL error 60: Проблема с сертификатом SSL', 'out-cert-path'],
+    ['curl: (35) Ошибка соединения SSL', 'tls-handshake-failure'],
+    ['curl: (35) Fehler beim SSL-Verbindungsaufbau', 'tls-handshake-failure'],
+    ['curl: (7) Impossible de se connecter à api.example.com port 443', 'tcp-connection-refused'],
+    ['curl: (7) 無法連線到 api.example.com 連接埠 443', 'tcp-connection-refused'],
+    ['curl: (28) Zeitüberschreitung nach 10001 Millisekunden', 'network-timeout'],
+    ['curl error 28: Tempo limite da operação esgotado', 'network-timeout'],
+    ['curl: (6) No se pudo resolver el host: orders.example.net', 'dns-failure'],
+    ['curl: (5) Не удалось разрешить прокси: proxy.corp.example', 'proxy-error'],
+    ['curl: (51) Le nom du certificat ne correspond pas', 'tls-hostname-mismatch'],
+  ];
+  // .NET: the localized messages of its TrustFailure and SecureChannelFailure, and the codes and
+  // enum names that no translation changes.
+  const dotnet: [string, string][] = [
+    [
+      'Invoke-WebRequest : Базовое соединение закрыто: Не удалось установить доверительные отношения для защищенного канала SSL/TLS.',
+      'in-cert-validity',
+    ],
+    ['Invoke-RestMethod : 基础连接已经关闭: 未能为 SSL/TLS 安全通道建立信任关系。', 'in-cert-validity'],
+    ['System.Net.WebException: ... Status: TrustFailure', 'in-cert-validity'],
+    [
+      'Invoke-WebRequest : Запрос был прерван: Не удалось создать защищенный канал SSL/TLS.',
+      'tls-handshake-failure',
+    ],
+    [
+      'System.ComponentModel.Win32Exception (0x80090326): Сообщение получено с ошибками',
+      'tls-handshake-failure',
+    ],
+    ['System.Net.Sockets.SocketException: SocketErrorCode: ConnectionRefused', 'tcp-connection-refused'],
+    ['System.Net.Sockets.SocketException: SocketErrorCode: TimedOut', 'network-timeout'],
+    ['System.Net.Sockets.SocketException: SocketErrorCode: HostNotFound', 'dns-failure'],
+  ];
+  for (const [text, id] of [...curl, ...dotnet]) assert.equal(first(text), id, text);
+  // The number alone is no evidence outside curl's words.
+  assert.equal(first('the nightly job ran (60) times and (35) retries'), 'none');
+});
