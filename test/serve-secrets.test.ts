@@ -480,6 +480,13 @@ describe('POST /api/probe: a secret opens only the files it is bound to (attack 
         identityPassphraseEnv: 'LINKDOCTOR_T_OAUTH',
       });
       assert.equal(r.statusCode, 403, r.body);
+      // A password with no file to open is a bad request.
+      r = await post(app, { url, trustPasswordEnv: 'LINKDOCTOR_T_STORE' });
+      assert.equal(r.statusCode, 400, r.body);
+      assert.equal(
+        r.json().detail,
+        'body/trustPasswordEnv goes with body/trust: it is the password of that file',
+      );
       // The file it is bound to opens, by its own name or through a symbolic link.
       r = await post(app, { url, trust: store, trustPasswordEnv: 'LINKDOCTOR_T_STORE', timeout: 2 });
       assert.equal(r.statusCode, 200, r.body);

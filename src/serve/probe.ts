@@ -319,13 +319,24 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
       if (refused) throw new HttpProblem(403, refused);
     }
     // A secret that opens a file only on the files the operator bound it to: no guessing oracle.
-    for (const [env, file, field, what] of [
-      [b.trustPasswordEnv, b.trust, 'trust', 'the trust store password'],
-      [b.clientCertPasswordEnv, b.clientKey ?? b.clientCert, 'clientCert', 'the client key password'],
-      [b.identityPassphraseEnv, b.identity, 'identity', 'the key passphrase'],
+    for (const [env, file, envField, field, what] of [
+      [b.trustPasswordEnv, b.trust, 'trustPasswordEnv', 'trust', 'the trust store password'],
+      [
+        b.clientCertPasswordEnv,
+        b.clientKey ?? b.clientCert,
+        'clientCertPasswordEnv',
+        'clientCert',
+        'the client key password',
+      ],
+      [b.identityPassphraseEnv, b.identity, 'identityPassphraseEnv', 'identity', 'the key passphrase'],
     ] as const) {
       if (!env) continue;
-      if (!file) throw new HttpProblem(400, `body/${field} is missing: a password names no file without it`);
+      if (!file)
+        throw new HttpProblem(
+          400,
+          `body/${envField} goes with body/${field}: it is the password of that file`,
+          [{ name: `body/${field}`, reason: `is required with ${envField}` }],
+        );
       const refused = fileRefusal(secretTargets, env, file, what);
       if (refused) throw new HttpProblem(403, refused);
     }
