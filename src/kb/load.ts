@@ -82,10 +82,14 @@ export function entryFiles(dir: string): string[] {
       code === 'ENOTDIR' ? 'is not a folder (give the folder that holds the entries)' : `cannot read the folder (${code})`;
     throw new KbError([{ file: dir, message }]);
   }
+  // join(dir, name) is the folder's joined prefix and the name (a name has no separator and is no
+  // dot segment): joined once, not per file. Forty-odd joins made Node's path normalizer hot, and
+  // a cold `diagnose` paid about 12 M instructions for TurboFan compiling it (callgrind).
+  const prefix = join(dir, 'x').slice(0, -1);
   return names
     .filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.'))
     .sort()
-    .map((n) => join(dir, n));
+    .map((n) => prefix + n);
 }
 
 /** Parses and validates every entry file of a folder; returns the good entries and every problem. */
