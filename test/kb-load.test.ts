@@ -39,8 +39,19 @@ test('the cache is used while the files are unchanged and rebuilt when one chang
   const { readdirSync } = await import('node:fs');
   const [cacheName] = readdirSync(cacheDir);
   assert.ok(cacheName?.endsWith('.json'));
-  const cached = JSON.parse(readFileSync(join(cacheDir, cacheName!), 'utf8'));
+  const cacheText = readFileSync(join(cacheDir, cacheName!), 'utf8');
+  // A line of matching data, then the entry's guidance on a line of its own, read when shown.
+  const [head, guidance, rest] = cacheText.split('\n');
+  const cached = JSON.parse(head!);
   assert.equal(cached.entries[0].id, 'widget-gw-refused');
+  assert.equal(cached.entries[0].summary, undefined);
+  assert.match(JSON.parse(guidance!).summary, /\S/);
+  assert.equal(rest, '');
+  // A cache cut short is rebuilt: the entry and its guidance load whole.
+  writeFileSync(join(cacheDir, cacheName!), cacheText.slice(0, -20));
+  const again = await loadKb({ dirs: [dir], builtin: false });
+  assert.equal(again.entries[0]?.summary, JSON.parse(guidance!).summary);
+  assert.equal(readFileSync(join(cacheDir, cacheName!), 'utf8'), cacheText);
   // Change the entry: the new title must be seen, not the cached one.
   const file = join(dir, 'widget-gw-refused.yaml');
   writeFileSync(file, entry('widget-gw-refused').replace('refuses the call', 'drops the call'));

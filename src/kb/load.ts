@@ -10,7 +10,7 @@ import { ambiguousRepetition, boundRepetitions } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
-const CACHE_VERSION = 6;
+const CACHE_VERSION = 7;
 
 /**
  * The reader's pattern sources, part of the cache's fingerprint so that their cached literals are
@@ -262,28 +262,28 @@ async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
 }
 
 /**
- * The fields of an entry that only a shown diagnosis, `kb show` and lint read. The cache keeps them
- * as one JSON text per entry, parsed on first read: a cold `diagnose` parses the matching data only
- * (the first JSON.parse of the whole 0.57 MB cache took 12.8 ms, of the matching part 3.8 ms; best
- * of 21 fresh processes).
+ * The fields of an entry that only a shown diagnosis, `kb show` and lint read. The cache keeps
+ * them out of its JSON: a cold `diagnose` parses the matching data only, and an entry's guidance
+ * when it is first read (see CacheFile).
  */
 const GUIDANCE = ['summary', 'causes', 'checks', 'fixes', 'references', 'decide', 'examples'] as const;
 type Guidance = Pick<Entry, (typeof GUIDANCE)[number]>;
 
-/** An entry as the cache holds it: the matching data, and the guidance as one JSON text. */
-type CachedEntry = Omit<Entry, keyof Guidance> & { guidance: string };
+/** An entry as the cache's JSON holds it: the matching data only. */
+type CachedEntry = Omit<Entry, keyof Guidance>;
 
-function toCached(entry: Entry): CachedEntry {
+/** The entry's matching data, and its guidance as one JSON text. */
+function toCached(entry: Entry): { cached: CachedEntry; guidance: string } {
   const cached: Record<string, unknown> = {};
   const guidance: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(entry)) ((GUIDANCE as readonly string[]).includes(k) ? guidance : cached)[k] = v;
-  return { ...(cached as Omit<Entry, keyof Guidance>), guidance: JSON.stringify(guidance) };
+  return { cached: cached as CachedEntry, guidance: asciiJson(guidance) };
 }
 
-/** The entry with its guidance fields as enumerable getters that parse the cached text once. */
-function fromCached({ guidance, ...entry }: CachedEntry): Entry {
+/** The entry with its guidance fields as enumerable getters that parse `guidance()` once. */
+function fromCached(entry: CachedEntry, guidance: () => string): Entry {
   let parsed: Guidance | undefined;
-  const read = () => (parsed ??= JSON.parse(guidance) as Guidance);
+  const read = () => (parsed ??= JSON.parse(guidance()) as Guidance);
   for (const k of GUIDANCE)
     Object.defineProperty(entry, k, { get: () => read()[k], enumerable: true, configurable: true });
   return entry as Entry;
@@ -294,6 +294,45 @@ interface Loaded {
   literals: EntryLiterals[];
   /** The required literals of the reader's patterns (READER_PATTERNS order), cached with the entries. */
   reader: (string[] | null)[];
+}
+
+/**
+ * The cache file: a line of JSON (the fingerprint, the entries' matching data, the literals, and
+ * the length of each entry's guidance text), then each entry's guidance as a line of JSON of its
+ * own, in the entries' order; every line ends in a line break. ASCII throughout (asciiJson), so that
+ * a JSON text never holds a line break and latin1 decodes the file exactly. A cold `diagnose` parses
+ * the first line only: the guidance, more than half of the file, was parsed as strings at every
+ * start, and is now sliced out of the text when read.
+ */
+type CacheFile = Omit<Loaded, 'entries'> & { fingerprint: string; entries: CachedEntry[]; guidance: number[] };
+
+/** The cache file's text for `loaded` (see CacheFile). */
+function cacheText(fingerprint: string, loaded: Loaded): string {
+  const parts = loaded.entries.map(toCached);
+  const head: CacheFile = {
+    fingerprint,
+    ...loaded,
+    entries: parts.map((p) => p.cached),
+    guidance: parts.map((p) => p.guidance.length),
+  };
+  return [asciiJson(head), ...parts.map((p) => p.guidance)].map((line) => `${line}\n`).join('');
+}
+
+/** The entries of a cache file's text when its fingerprint is `fingerprint`; else undefined. Throws on a malformed text. */
+function fromCacheText(text: string, fingerprint: string): Loaded | undefined {
+  const headEnd = text.indexOf('\n');
+  const head = JSON.parse(text.slice(0, headEnd)) as CacheFile;
+  if (head.fingerprint !== fingerprint) return undefined;
+  const starts: number[] = [];
+  let at = headEnd + 1;
+  for (const length of head.guidance) {
+    starts.push(at);
+    at += length + 1;
+  }
+  // A file cut short or grown: rebuilt, never a getter that fails later.
+  if (head.guidance.length !== head.entries.length || at !== text.length) throw new Error('malformed cache');
+  const entries = head.entries.map((e, i) => fromCached(e, () => text.slice(starts[i], starts[i]! + head.guidance[i]!)));
+  return { entries, literals: head.literals, reader: head.reader };
 }
 
 /** Required literals of the reader's own patterns: code, not data, but cached beside the entries. */
@@ -309,11 +348,8 @@ async function loadDir(dir: string): Promise<Loaded> {
   const cache = cacheFile(dir);
   try {
     // Written as ASCII (asciiJson): latin1 decodes it exactly, and faster than UTF-8.
-    const cached = JSON.parse(readFileSync(cache, 'latin1')) as Omit<Loaded, 'entries'> & {
-      fingerprint: string;
-      entries: CachedEntry[];
-    };
-    if (cached.fingerprint === fp) return { ...cached, entries: cached.entries.map(fromCached) };
+    const cached = fromCacheText(readFileSync(cache, 'latin1'), fp);
+    if (cached) return cached;
   } catch {
     // no cache yet, or an unreadable one: rebuild it below
   }
@@ -324,9 +360,7 @@ async function loadDir(dir: string): Promise<Loaded> {
     mkdirSync(dirname(cache), { recursive: true });
     // Exclusive random temp name: a symlink planted in a shared cache folder is never followed.
     const { writeFileAtomic } = await import('../fs-write.js');
-    await writeFileAtomic(cache, asciiJson({ fingerprint: fp, ...loaded, entries: entries.map(toCached) }), {
-      mode: 0o644,
-    });
+    await writeFileAtomic(cache, cacheText(fp, loaded), { mode: 0o644 });
   } catch {
     // a read-only install still works, only without the cache
   }
