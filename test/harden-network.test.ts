@@ -226,6 +226,11 @@ describe('HTTP: each request has its own bound, the body is read only as far as 
     const port = await afterRequest('HTTP/1.1 200 OK\r\n', (s) => flood(s, line));
     const j = await probe(`http://127.0.0.1:${port}/`, ['--timeout', '3']);
     assert.match(step(j, 'http').detail, /response head larger than 16 KB/);
+    // An HTTP answer (its status line was HTTP/1.1) over http://: no TLS diagnosis.
+    assert.ok(
+      !j.diagnoses.some((d) => d.id.startsWith('tls-')),
+      JSON.stringify(j.diagnoses.map((d) => d.id)),
+    );
   });
 
   test('a server that redirects slowly, many times: the probe’s total budget ends it', async () => {

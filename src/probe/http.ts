@@ -678,13 +678,9 @@ function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
   if (e instanceof UntrustedHop)
     return { ok: false, detail: e.message, signals: [...signals, ...e.signals], text: e.message };
   if (err.code === 'HPE_HEADER_OVERFLOW') {
+    // An HTTP answer whose head does not end: nothing about TLS, which that server spoke or did not need.
     const detail = `${host} sent a response head larger than 16 KB (not a usable HTTP answer)`;
-    return {
-      ok: false,
-      detail,
-      signals: [...signals, { type: 'net.error', value: 'garbage' }],
-      text: detail,
-    };
+    return { ok: false, detail, signals, text: detail };
   }
   if (err.code?.startsWith('HPE_') && malformedHttp(err)) {
     // An HTTP answer the parser gave up on past its status line: HTTP all the same, so nothing about TLS.
