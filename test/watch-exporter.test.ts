@@ -174,18 +174,27 @@ test('/probe answers the same from the probe worker threads as from the request 
   // Every HTTP(S) lab server but the silent one, whose answer is the bound itself.
   const scenarios = lab.scenarios.filter((s) => /^https?:/.test(s.url) && s.name !== 'silent');
   assert.ok(scenarios.length >= 10, scenarios.map((s) => s.name).join(', '));
-  await Promise.all(
-    scenarios.map(async (s) => {
-      const [pooled, own] = await Promise.all([
-        get(probeUrl(s.url, 'lab_patient')),
-        fetch(`http://127.0.0.1:${inlinePort}${probeUrl(s.url, 'lab_patient')}`),
-      ]);
-      assert.equal(pooled.status, own.status, s.name);
-      const [a, b] = [await pooled.text(), await own.text()];
-      assert.equal(steady(a), steady(b), s.name);
-      assert.match(a, /^probe_success [01]$/m, s.name);
-    }),
+  const both = async (s: (typeof scenarios)[number]) => {
+    const [pooled, own] = await Promise.all([
+      get(probeUrl(s.url, 'lab_patient')),
+      fetch(`http://127.0.0.1:${inlinePort}${probeUrl(s.url, 'lab_patient')}`),
+    ]);
+    assert.equal(pooled.status, own.status, s.name);
+    const [a, b] = [await pooled.text(), await own.text()];
+    assert.match(a, /^probe_success [01]$/m, s.name);
+    return steady(a) === steady(b) ? undefined : [steady(a), steady(b)];
+  };
+  const differing = (await Promise.all(scenarios.map(async (s) => ((await both(s)) ? s : undefined)))).filter(
+    (s) => s !== undefined,
   );
+  // A TLS 1.3 server refuses a client certificate after its Finished message; on a loaded machine,
+  // with every scenario probed at once, the refusal can come after the tls step's wait for it
+  // (POST_HANDSHAKE_MS) and the http step sees it instead: timing, not the thread. A scenario whose
+  // two answers differed is probed again, alone, and its answers must then agree.
+  for (const s of differing) {
+    const still = await both(s);
+    assert.equal(still?.[0], still?.[1], s.name);
+  }
   // The workers' answers count in the server's own metrics, as the thread's do.
   const own = await (await get('/metrics')).text();
   assert.match(own, /^linkdoctor_probes_total\{module="lab_patient",result="failure"\} \d+$/m);
@@ -457,6 +466,8 @@ test('/probe has the same cap as POST /api/probe (32 in flight, then 429 with Re
       };
       // 30 s per step, no scrape timeout sent: each probe would wait on the silent server for long.
       const slow = `${base}${probeUrl(`https://127.0.0.1:${silent}/`, 'lab_patient')}`;
+      // Probes of the tests before that are still running (a loaded machine) would hold slots.
+      assert.ok(await until(async () => (await inFlight()) === 0, 60_000), `${name}: probes still in flight`);
       const hangUp = new AbortController();
       const answers = Array.from({ length: 34 }, () =>
         fetch(slow, { signal: hangUp.signal }).then(
