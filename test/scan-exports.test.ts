@@ -179,3 +179,33 @@ test('a truncated HAR and a JSON document that breaks off: exit 2 with what was 
   assert.equal(notJson.status, 2);
   assert.match(notJson.stderr, /is not the JSON it should be: no record could be read/);
 });
+
+test('a single-entity MPL answer {"d":{...}} is scanned as one record; an export of no MPL at all exits 2 (S7)', () => {
+  // What GET MessageProcessingLogs('<guid>') answers (monitoring-tools.md §C, "single entity").
+  const single = runCli([
+    'scan',
+    '--jsonl',
+    file(
+      'single.json',
+      JSON.stringify({
+        d: {
+          MessageGuid: 'S1',
+          Status: 'FAILED',
+          ErrorInformation: 'com.jcraft.jsch.JSchException: Auth fail',
+        },
+      }),
+    ),
+  ]);
+  assert.equal(single.status, 1, single.stderr);
+  assert.equal(single.stderr, '');
+  const inc = JSON.parse(single.stdout.trim()) as { messageGuid: string; diagnosis: { id: string } };
+  assert.equal(inc.messageGuid, 'S1');
+  assert.equal(inc.diagnosis.id, 'out-sftp');
+  // Records were read and none is an MPL: nothing was scanned, which is not "all good".
+  const foreign = runCli(['scan', file('foreign.json', '{"d":{"results":[{"a":1},{"b":2}]}}')]);
+  assert.equal(foreign.status, 2);
+  assert.match(
+    foreign.stderr,
+    /foreign\.json: none of its 2 records is a message processing log: nothing was scanned\n$/,
+  );
+});

@@ -33,8 +33,20 @@ async function firstByte(
 }
 
 /**
+ * The entity of an OData v2 single-entity answer (`GET MessageProcessingLogs('<guid>')` answers
+ * `{"d": {MessageGuid, Status, ...}}`, ../shared/platform/monitoring-tools.md §C), else the record.
+ */
+function entityOf(rec: Record<string, unknown>): Record<string, unknown> {
+  const d = rec.d;
+  return !isMpl(rec) && d !== null && typeof d === 'object' && !Array.isArray(d)
+    ? (d as Record<string, unknown>)
+    : rec;
+}
+
+/**
  * The candidates of a structured input: `har` entries, or `mpl` records (XML when the input starts
- * with `<`, else JSON). Records that are no MPL are reported (the first three) and skipped.
+ * with `<`, else JSON). Records that are no MPL are reported (the first three) and skipped; when
+ * records were read and none is an MPL, that the input holds none is reported as `incomplete`.
  */
 export async function* recordCandidates(
   chunks: AsyncIterable<Buffer>,
@@ -46,8 +58,11 @@ export async function* recordCandidates(
   const records =
     format === 'mpl' && first === 0x3c ? mplXmlRecords(all, file, report) : jsonRecords(all, file, report);
   let foreign = 0;
+  let read = 0;
   for await (const { value, place } of records) {
-    const rec = value as Record<string, unknown>;
+    read++;
+    const rec =
+      format === 'mpl' ? entityOf(value as Record<string, unknown>) : (value as Record<string, unknown>);
     if (format === 'har') {
       const c = harCandidate(rec, place, report);
       if (c) yield c;
@@ -62,4 +77,10 @@ export async function* recordCandidates(
       if (c) yield c;
     }
   }
+  if (format === 'mpl' && read && foreign === read)
+    report({
+      place: { file },
+      message: `${read === 1 ? 'its one record is not' : `none of its ${read} records is`} a message processing log: nothing was scanned`,
+      incomplete: true,
+    });
 }
