@@ -209,3 +209,28 @@ test('a single-entity MPL answer {"d":{...}} is scanned as one record; an export
     /foreign\.json: none of its 2 records is a message processing log: nothing was scanned\n$/,
   );
 });
+
+test('an HTML page or a JSON document that is no export: one sentence, exit 2, not "No incident found" (S8)', () => {
+  const page = runCli([
+    'scan',
+    file('page.html', '<!DOCTYPE html>\n<html><head><title>Log On</title></head><body>Login</body></html>\n'),
+  ]);
+  assert.equal(page.status, 2);
+  assert.match(
+    page.stderr,
+    /^linkdoctor: \S*page\.html: is an HTML page \("Log On"\), not a log or an export \(a login page saved instead of the API's answer\?\): nothing was scanned\n$/,
+  );
+  const pkg = runCli([
+    'scan',
+    file('package.json', JSON.stringify({ name: 'x', version: '1.0.0' }, null, 2)),
+  ]);
+  assert.equal(pkg.status, 2);
+  assert.match(
+    pkg.stderr,
+    /package\.json: is JSON but neither a message processing log export \(d\.results, MessageGuid\) nor a HAR file: nothing was scanned \(--format text reads it as a text log\)\n$/,
+  );
+  // Said so, it is read as a text log; and JSON lines stay a text log without being said so.
+  assert.equal(runCli(['scan', '--format', 'text', join(dir, 'package.json')]).status, 0);
+  const lines = runCli(['scan', '-'], { input: '{"level":"error","msg":"a"}\n{"level":"info","msg":"b"}\n' });
+  assert.equal(lines.stderr, '');
+});

@@ -18,8 +18,13 @@ export interface Opened {
   /** The (decompressed) bytes. */
   chunks: AsyncIterable<Buffer>;
   gzip: boolean;
-  /** What the first bytes say the input is. */
-  sniffed: Format | 'binary' | 'utf16';
+  /**
+   * What the first bytes say the input is: a format, or what scan refuses (`binary`, `utf16`, an
+   * HTML page, a JSON document that is neither an MPL export nor a HAR file).
+   */
+  sniffed: Format | 'binary' | 'utf16' | 'html' | 'json';
+  /** An HTML page's title (`<title>`), whitespace made single spaces, at most 80 characters. */
+  title?: string;
   /**
    * Once `chunks` has ended: why a gzip input ended before its end (cut off, damaged data, a read
    * error), in a sentence; undefined when it was read whole. What was decompressed before it is in
@@ -119,6 +124,12 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
     if (/"(?:MessageGuid|IntegrationFlowName)"\s*:/.test(start) || /^\s*\{\s*"d"\s*:/.test(start))
       return 'mpl';
     if (whole && brokenJson(head.toString('utf8'))) return 'mpl';
+    // A JSON document of several lines (package.json, an error answer) that is none of these: not
+    // JSON lines (whose first line parses), which may be an application's log and is read as text.
+    const text = head.toString('utf8').replace(/^\ufeff/, '');
+    const nl = text.indexOf('\n');
+    if (/^\s*\{/.test(text) && nl !== -1 && !parses(text.slice(0, nl)) && !(whole && brokenJson(text)))
+      return 'json';
   }
   // The older XML export of message processing logs (.mpl): <ns2:local><mplId>...; or the OData
   // API's Atom XML, its default format: <feed ...><entry>...<d:MessageGuid>, or an empty feed of them.
@@ -129,6 +140,8 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
       /<(?:\w+:)?MessageGuid>|com\.sap\.hci\.api\.MessageProcessingLog|>MessageProcessingLogs</.test(start)
     )
       return 'mpl';
+    // A web page (a login or SSO page saved instead of the OData API's answer).
+    if (/^\s*(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b/i.test(start)) return 'html';
   }
   const sample = head.subarray(0, 4096);
   let control = 0;
@@ -146,18 +159,26 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
   return 'text';
 }
 
+const parses = (t: string) => {
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** A JSON document (not JSON lines: its first line alone does not parse either) that does not parse. */
 function brokenJson(text: string): boolean {
-  const parses = (t: string) => {
-    try {
-      JSON.parse(t);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const first = text.trim().split('\n')[0]!;
   return !parses(text) && !parses(first);
+}
+
+/** The `<title>` of an HTML page's first bytes, as Opened.title. */
+function titleOf(head: Buffer): { title?: string } {
+  const m = /<title[^>]*>([^<]*)</i.exec(head.toString('utf8'));
+  const title = m?.[1]?.replace(/\s+/g, ' ').trim().slice(0, 80);
+  return title ? { title } : {};
 }
 
 /**
@@ -197,10 +218,12 @@ export async function openInput(
   const gzip = start.head[0] === 0x1f && start.head[1] === 0x8b;
   const z = gzip ? gunzip(start.rest) : undefined;
   const { head, rest, whole } = await peek(z ? z.chunks : start.rest, SNIFF_BYTES);
+  const sniffed = sniff(head, whole);
   return {
     chunks: rest,
     gzip,
-    sniffed: sniff(head, whole),
+    sniffed,
+    ...(sniffed === 'html' ? titleOf(head) : {}),
     ...(z ? { damage: z.damage } : {}),
     close: () => void stream?.destroy(),
   };

@@ -202,6 +202,14 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
         throw new InputError('is UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)');
       if (input.sniffed === 'binary' && !opts.format)
         throw new InputError('is neither a text log, a JSON export nor gzip data: skipped');
+      if (input.sniffed === 'html' && !opts.format)
+        throw new InputError(
+          `is an HTML page${input.title ? ` ("${input.title}")` : ''}, not a log or an export (a login page saved instead of the API's answer?): nothing was scanned`,
+        );
+      if (input.sniffed === 'json' && !opts.format)
+        throw new InputError(
+          'is JSON but neither a message processing log export (d.results, MessageGuid) nor a HAR file: nothing was scanned (--format text reads it as a text log)',
+        );
       const format = opts.format ?? (input.sniffed as Format);
       const cap = opts.maxDecompressedBytes;
       const start = decoded;
