@@ -2,7 +2,7 @@
 // OData JSON is, and exports that end or break where they should not (a truncated .mpl, HAR or JSON,
 // `{"broken": `) said in one sentence with what was read, and exit 2: the result is incomplete.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -233,4 +233,51 @@ test('an HTML page or a JSON document that is no export: one sentence, exit 2, n
   assert.equal(runCli(['scan', '--format', 'text', join(dir, 'package.json')]).status, 0);
   const lines = runCli(['scan', '-'], { input: '{"level":"error","msg":"a"}\n{"level":"info","msg":"b"}\n' });
   assert.equal(lines.stderr, '');
+});
+
+test('a paged OData export: that only its first page was scanned is said, and a count that differs (S2)', () => {
+  const page = {
+    d: {
+      __count: '1500',
+      results: [
+        { MessageGuid: 'a', Status: 'FAILED', ErrorInformation: 'com.jcraft.jsch.JSchException: Auth fail' },
+        { MessageGuid: 'b', Status: 'COMPLETED' },
+      ],
+      __next: "https://tenant/api/v1/MessageProcessingLogs?$skiptoken=1000&$filter=Status eq 'FAILED'",
+    },
+  };
+  const json = runCli(['scan', '--jsonl', file('page.json', JSON.stringify(page))]);
+  assert.equal(json.status, 2);
+  assert.equal(json.stdout.trim().split('\n').length, 1, 'the page read is still scanned');
+  assert.match(
+    json.stderr,
+    /^linkdoctor: \S*page\.json: is one page of a longer answer \(it has a __next link to the next page, and counts 1500 messages\): 2 records were read, the next pages were not scanned \(linkdoctor tenant failures reads every page\)\n$/,
+  );
+  // OData v4 (a numeric count, no next link): the count against the records read.
+  const v4 = runCli([
+    'scan',
+    file('v4.json', JSON.stringify({ '@odata.count': 5, value: [page.d.results[0]] })),
+  ]);
+  assert.equal(v4.status, 2);
+  assert.match(
+    v4.stderr,
+    /v4\.json: counts 5 messages but 1 record was read: the rest is not in this export\n$/,
+  );
+  // The Atom feed: <m:count> and <link rel="next"> of the feed.
+  const atom = readFileSync(join(import.meta.dirname, 'fixtures', 'mpl-atom.xml'), 'utf8')
+    .replace('<title type="text">MessageProcessingLogs</title>', '<m:count>2400</m:count>$&')
+    .replace('</feed>', '<link rel="next" href="MessageProcessingLogs?$skiptoken=1000"/></feed>');
+  const xml = runCli(['scan', file('page.xml', atom)]);
+  assert.equal(xml.status, 2);
+  assert.match(
+    xml.stderr,
+    /page\.xml: is one page of a longer answer \(it has a <link rel="next"> link to the next page, and counts 2400 messages\): \d+ records were read, the next pages were not scanned/,
+  );
+  // A whole answer (count = records, no next link) says nothing.
+  const whole = runCli([
+    'scan',
+    file('whole.json', JSON.stringify({ d: { __count: '2', results: page.d.results } })),
+  ]);
+  assert.equal(whole.status, 1, whole.stderr);
+  assert.equal(whole.stderr, '');
 });

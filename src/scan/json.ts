@@ -4,7 +4,7 @@
 // bytes, cutting over-long strings (a HAR's base64 bodies) so that a record stays small; only that
 // record is parsed. After a syntax error it reports the place and goes on at the next line that
 // starts an object, so that one broken record does not cost the rest of the file.
-import type { Place, Report } from './incident.js';
+import type { Place, Problem, Report } from './incident.js';
 
 /** Strings longer than this are cut inside a captured record (the start is what a reader needs). */
 const MAX_STRING = 64 * 1024;
@@ -15,6 +15,39 @@ const MAX_ERRORS = 20;
 
 /** The arrays whose elements are records, by the keys that lead to them. */
 const RECORD_PATHS = new Set(['', 'd', 'd/results', 'results', 'value', 'log/entries']);
+
+/** An OData answer's link to its next page (v2 `__next`, v4 `@odata.nextLink`), on its wrapper. */
+const NEXT_KEYS = new Set(['__next', '@odata.nextLink', 'odata.nextLink']);
+/** Its count of all the entities asked for (`$inlinecount=allpages`, `$count=true`). */
+const COUNT_KEYS = new Set(['__count', '@odata.count', 'odata.count']);
+
+/**
+ * The problem of an export that is one page of a longer OData answer (`next`: the key of its link
+ * to the next page) or whose count of entities (`count`) differs from the `read` records: the rest
+ * was not scanned (the API answers at most 1000 entries per call, monitoring-tools.md §C).
+ * Undefined when neither is so.
+ */
+export function pageProblem(
+  file: string,
+  read: number,
+  next: string | undefined,
+  count: number | undefined,
+): Problem | undefined {
+  const records = `${read} ${read === 1 ? 'record was' : 'records were'} read`;
+  if (next)
+    return {
+      place: { file },
+      message: `is one page of a longer answer (it has a ${next} link to the next page${count !== undefined ? `, and counts ${count} messages` : ''}): ${records}, the next pages were not scanned (linkdoctor tenant failures reads every page)`,
+      incomplete: true,
+    };
+  if (count !== undefined && count !== read)
+    return {
+      place: { file },
+      message: `counts ${count} messages but ${records}: the rest is not in this export`,
+      incomplete: true,
+    };
+  return undefined;
+}
 
 export interface JsonRecord {
   value: unknown;
@@ -64,6 +97,10 @@ export async function* jsonRecords(
   let resync = false;
   let lineStart = true;
   let out: JsonRecord[] = [];
+  /** The key of the wrapper's next-page link once read, its count, and the one being read. */
+  let next: string | undefined;
+  let count: number | undefined;
+  let meta: { key: string; value: string } | undefined;
 
   const fail = (at: number, message: string) => {
     if (++errors <= MAX_ERRORS)
@@ -100,6 +137,13 @@ export async function* jsonRecords(
       place: { file, line, offset: offset + i, record: records++ },
     };
   };
+
+  /**
+   * `top` is the wrapper of an OData answer (`{"d": {...}}` or the document), where its next-page
+   * link and count are: taken for a record until its records show up (a capture at depth 0).
+   */
+  const onWrapper = (top: Frame) =>
+    !top.array && (top.path === 'd' || top.path === '') && (!capture || capture.depth === 0);
 
   const push = (array: boolean) => {
     const parent = stack.at(-1);
@@ -142,6 +186,10 @@ export async function* jsonRecords(
           if (readingKey) {
             readingKey = false;
             stack.at(-1)!.key = key;
+          } else if (meta) {
+            if (NEXT_KEYS.has(meta.key)) next = meta.key;
+            else if (/^\d+$/.test(meta.value)) count = Number(meta.value);
+            meta = undefined;
           }
           if (capture && capture.from === -1) capture.from = i;
           continue;
@@ -152,6 +200,7 @@ export async function* jsonRecords(
           continue;
         }
         if (readingKey && key.length < 100) key += String.fromCharCode(b);
+        else if (meta && meta.value.length < 20) meta.value += String.fromCharCode(b);
         if (
           capture &&
           capture.from !== -1 &&
@@ -186,6 +235,7 @@ export async function* jsonRecords(
           strLen = 0;
           readingKey = !top.array && expectKey;
           if (readingKey) key = '';
+          else if (onWrapper(top) && isMeta(top.key)) meta = { key: top.key, value: '' };
           break;
         }
         case 0x3a:
@@ -217,9 +267,14 @@ export async function* jsonRecords(
           }
           break;
         }
-        default:
+        default: {
           // Numbers, true, false, null: allowed inside containers only.
-          if (!stack.length) fail(offset + i, `"${String.fromCharCode(b)}" where a JSON object should start`);
+          const top = stack.at(-1);
+          if (!top) fail(offset + i, `"${String.fromCharCode(b)}" where a JSON object should start`);
+          // A count written as a number (OData v4: "@odata.count": 3).
+          else if (onWrapper(top) && COUNT_KEYS.has(top.key) && b >= 0x30 && b <= 0x39)
+            count = (count ?? 0) * 10 + (b - 0x30);
+        }
       }
     }
     const c: Capture | null = capture;
@@ -254,4 +309,10 @@ export async function* jsonRecords(
       message: 'is not the JSON it should be: no record could be read (the errors above say where it breaks)',
       incomplete: true,
     });
+  else {
+    const paged = pageProblem(file, records, next, count);
+    if (paged) report(paged);
+  }
 }
+
+const isMeta = (key: string) => NEXT_KEYS.has(key) || COUNT_KEYS.has(key);

@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser } from 'saxes';
 import type { Candidate, Place, Report } from './incident.js';
 import { redact } from '../redact.js';
+import { pageProblem } from './json.js';
 import { parseTime } from './text.js';
 
 /** Final or stuck states that mean the message did not get through. */
@@ -129,11 +130,18 @@ export async function* mplXmlRecords(
   /** The Atom property being read (`<d:Status>`), and the part of a complex one (`<d:Name>` of `<d:IntegrationArtifact>`). */
   let prop: { name: string; value: string; null: boolean; parts?: Rec } | undefined;
   let part: { name: string; value: string } | undefined;
+  /** The feed's `<link rel="next">` and `<m:count>` (`$inlinecount=allpages`): a page of a longer answer. */
+  let next: string | undefined;
+  let count: string | undefined;
 
   parser.on('opentag', (tag) => {
     const name = localName(tag.name);
     path.push(name);
     if (path.length === 1 && (name === 'feed' || name === 'entry')) atom = true;
+    if (atom && path.length === 2 && path[0] === 'feed') {
+      if (name === 'link' && tag.attributes.rel === 'next') next = '<link rel="next">';
+      else if (name === 'count') count = '';
+    }
     // An Atom entry of the feed (or the document's one entry): a record, its depth the entry's.
     if (
       atom &&
@@ -172,7 +180,9 @@ export async function* mplXmlRecords(
     else if (entry && name === 'value' && path.at(-2) === 'entry') entry.in = 'value';
   });
   parser.on('text', (text) => {
-    if (part) {
+    if (count !== undefined && path.length === 2 && path[1] === 'count') {
+      if (count.length < 20) count += text;
+    } else if (part) {
       if (part.value.length < XML_VALUE_MAX) part.value += text;
     } else if (prop) {
       if (prop.value.length < XML_VALUE_MAX) prop.value += text;
@@ -245,4 +255,9 @@ export async function* mplXmlRecords(
       message: 'is XML without a message processing log (no element holds an mplId): nothing was scanned',
       incomplete: true,
     });
+  else {
+    const total = count?.trim();
+    const paged = pageProblem(file, records, next, total && /^\d+$/.test(total) ? Number(total) : undefined);
+    if (paged) report(paged);
+  }
 }
