@@ -62,6 +62,7 @@ interface Line {
   record?: number;
   diagnosis: { id: string } | null;
   message: string;
+  masked?: string;
   iflow?: string;
   host?: string;
 }
@@ -203,8 +204,8 @@ test('text log: stack traces joined with their Caused by chain, grouped, masked;
       [11, null],
     ],
   );
-  assert.equal(lines[2]!.message, lines[3]!.message, 'numbers and hosts masked alike');
-  assert.match(lines[2]!.message, /Job <n> could not lock partition <n> on <host>/);
+  assert.equal(lines[2]!.masked, lines[3]!.masked, 'numbers and hosts masked alike');
+  assert.match(lines[2]!.masked!, /Job <n> could not lock partition <n> on <host>/);
 
   const j = JSON.parse(runCli(['scan', '--json', log]).stdout);
   assert.equal(j.summary.incidents, 4);
@@ -546,4 +547,32 @@ test('masking and redaction', () => {
     redact('url?access_token=abc&x=1 password=hunter2'),
     'url?access_token=<redacted>&x=1 password=<redacted>',
   );
+});
+
+test("--jsonl keeps a diagnosed incident's message as the log has it; a masked message is never cut inside a mask (S1)", () => {
+  const log = file(
+    'jobs.log',
+    '2026-11-24 08:09:30 ERROR [Jobs_Start] com.sap.it.rt.adapter.http.api.exception.HttpResponseException: An internal server error occured: HTTP operation failed invoking https://api.example.com/v1/jobs/42/start with statusCode: 411\n' +
+      '2026-11-24 08:12:44 ERROR [Reporting] Nightly export job 17 failed: disk quota exceeded on /var/export/17\n',
+  );
+  const [known, unknown] = runCli(['scan', '--jsonl', log])
+    .stdout.trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { diagnosis: unknown; message: string; masked?: string });
+  assert.ok(known!.diagnosis);
+  assert.match(known!.message, /https:\/\/api\.example\.com\/v1\/jobs\/42\/start with statusCode: 411$/);
+  assert.equal(known!.masked, undefined);
+  assert.equal(unknown!.diagnosis, null);
+  assert.equal(
+    unknown!.message,
+    'ERROR [Reporting] Nightly export job 17 failed: disk quota exceeded on /var/export/17',
+  );
+  assert.equal(
+    unknown!.masked,
+    'ERROR [Reporting] Nightly export job <n> failed: disk quota exceeded on /var/export/<n>',
+  );
+  // 198 characters, then a number: the mask that would not fit whole is left out, not cut.
+  const long = mask(`${'a'.repeat(197)} 411`);
+  assert.equal(long, `${'a'.repeat(197)} `);
+  assert.equal(mask(`${'a'.repeat(190)} 411`), `${'a'.repeat(190)} <n>`);
 });

@@ -45,7 +45,11 @@ const whereOf = (g: Group) =>
   (g.iflow ? `integration flow ${g.iflow}` : g.host ? `host ${g.host}` : 'no host named') +
   (g.cause ? ` · ${g.cause.title}` : '');
 
-/** One line of --jsonl: the incident, its diagnosis, its place and its masked message. */
+/**
+ * One line of --jsonl: the incident, its diagnosis, its place and its message as the input has it
+ * (secrets removed, at most 300 characters); an unknown incident also its `masked` message, the
+ * one its group goes by.
+ */
 export function incidentJson(inc: Incident): object {
   const d = inc.diagnosis;
   return {
@@ -65,7 +69,8 @@ export function incidentJson(inc: Incident): object {
     ...(inc.iflow ? { iflow: inc.iflow } : {}),
     ...(inc.messageGuid ? { messageGuid: inc.messageGuid } : {}),
     ...((inc.facts.host ?? inc.host) ? { host: inc.facts.host ?? inc.host } : {}),
-    message: inc.masked,
+    message: inc.message,
+    ...(d ? {} : { masked: inc.masked }),
   };
 }
 

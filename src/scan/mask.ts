@@ -23,9 +23,20 @@ const MASKS: [RegExp, string][] = [
   [/\b\d+\b/g, '<n>'],
 ];
 
-/** The message with secrets removed and numbers, ids, times and hosts masked, on one line. */
+/** The most characters of a masked message; it is cut before a mask that would not fit whole. */
+const MASKED_MAX = 200;
+
+/**
+ * The message with secrets removed and numbers, ids, times and hosts masked, on one line, at most
+ * 200 characters: a cut never falls inside a mask (`statusCode: <n` would lose what it was).
+ */
 export function mask(message: string): string {
   let out = redact(message).replace(/\s+/g, ' ').trim();
   for (const [re, to] of MASKS) out = out.replace(re, to);
-  return out.slice(0, 200);
+  if (out.length <= MASKED_MAX) return out;
+  const cut = out.slice(0, MASKED_MAX);
+  const open = cut.lastIndexOf('<');
+  return open > cut.lastIndexOf('>') && /^<(?:time|id|host|n)>/.test(out.slice(open))
+    ? cut.slice(0, open)
+    : cut;
 }
