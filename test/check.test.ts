@@ -375,3 +375,38 @@ test('--only with no match, and a module whose secret is not set: one sentence e
     /✖ needs-secret .*the environment variable LD_CHECK_UNSET_PASSWORD \(the password\) is not set/,
   );
 });
+
+test("a value of the wrong kind: what the field takes, in sentences, not the validation library's words; password_env without user (C1)", async () => {
+  const { problems } = await parseInventory(
+    [
+      'modules:',
+      '  m1:',
+      '    valid_status_codes: ["200", 700]',
+      '    max_redirects: -1',
+      '    headers: "X-Foo: bar"',
+      '    direction: sideways',
+      '  m2: "a string"',
+      '  m3: { password_env: PW }',
+      'targets:',
+      '  - { url: "https://a.example/", module: [m1] }',
+      '  - 5',
+      '  - { url: "https://b.example/", labels: { owner: [a, b] } }',
+    ].join('\n'),
+    join(dir, 'kinds.yaml'),
+  );
+  const said = problems.map((p) => `${p.line}: ${p.field}: ${p.message}`);
+  assert.deepEqual(said, [
+    '3: modules.m1.valid_status_codes[0]: valid_status_codes lists HTTP statuses from 100 to 599, such as [200, 204], not "200"',
+    '3: modules.m1.valid_status_codes[1]: valid_status_codes lists HTTP statuses from 100 to 599, such as [200, 204], not the number 700',
+    '4: modules.m1.max_redirects: max_redirects is a number of redirects from 0 to 50, not the number -1',
+    '5: modules.m1.headers: headers is a map of header names to values (X-Foo: bar), not "X-Foo: bar"',
+    '6: modules.m1.direction: direction is inbound or outbound, not "sideways"',
+    '7: modules.m2: a module is a map of settings (timeout: 5s, trust: ca.pem), not "a string"',
+    '8: modules.m3.password_env: password_env needs user (the user it is the password of): without it the secret is not used',
+    '10: targets[0].module: module is the name of a module of this inventory, not a list',
+    '11: targets[1]: a target is a map of url and its name, module and labels (- url: https://host/path), not the number 5',
+    "12: targets[2].labels.owner: a label's value is a text, a number or true/false, not a list",
+  ]);
+  for (const p of problems)
+    assert.doesNotMatch(p.message, /Invalid input|expected \w+|received|[<>]=|record/);
+});

@@ -113,6 +113,99 @@ const inventorySchema = z.strictObject({
   targets: z.array(targetSchema).min(1, 'lists no target'),
 });
 
+/**
+ * What each field of an inventory takes, in the words of its readme section: the sentence a
+ * problem the schema found in its own words ("Invalid input: expected record, received string",
+ * "Too big: expected number to be <=599") is told in instead.
+ */
+const FIELD_WORDS: Record<string, string> = {
+  modules: 'modules is a map of module names to their settings (lab: { timeout: 5s })',
+  targets: 'targets is a list of targets (- url: https://host/path)',
+  direction: 'direction is inbound or outbound',
+  method: 'method is an HTTP method, such as GET or POST',
+  headers: 'headers is a map of header names to values (X-Foo: bar)',
+  body: 'body is a text',
+  valid_status_codes: 'valid_status_codes lists HTTP statuses from 100 to 599, such as [200, 204]',
+  max_redirects: `max_redirects is a number of redirects from 0 to ${MAX_REDIRS}`,
+  oauth_token_url: 'oauth_token_url is a URL, such as https://host/oauth/token',
+  csrf: 'csrf is true or false',
+  url: 'url is a URL or host:port, such as https://host/path or sftp://host:22',
+  name: 'name is a text of 1 to 200 characters',
+  module: 'module is the name of a module of this inventory',
+  labels: 'labels is a map of label names to values (owner: team-a)',
+  timeout: `timeout takes a duration from 0.1 s to ${MAX_TIMEOUT_S} s, such as 5s or 1m`,
+  every: 'every takes a duration from 1 s to 7 days, such as 30s or 5m',
+  user: 'user is a user name',
+  servername: 'servername is a host name',
+  from: 'from is a mail address',
+  to: 'to is a mail address',
+  oauth_client_id: 'oauth_client_id is a text',
+  ...Object.fromEntries(
+    ['trust', 'client_cert', 'client_key', 'known_hosts', 'identity'].map((f) => [
+      f,
+      `${f} is a file's path`,
+    ]),
+  ),
+  ...Object.fromEntries(
+    [
+      'password_env',
+      'trust_password_env',
+      'client_cert_password_env',
+      'oauth_secret_env',
+      'identity_passphrase_env',
+    ].map((f) => [f, `${f} is the name of an environment variable, such as PW`]),
+  ),
+};
+
+/** A value as a problem shows it: `"forever"`, `the number 7`, `a list`, `a map`, `nothing`. */
+function shown(v: unknown): string {
+  if (v === undefined || v === null) return 'nothing';
+  if (typeof v === 'string') return v ? `"${v.length > 40 ? `${v.slice(0, 39)}…` : v}"` : 'an empty text';
+  if (typeof v === 'number' || typeof v === 'boolean')
+    return `${typeof v === 'number' ? 'the number ' : ''}${v}`;
+  return Array.isArray(v) ? 'a list' : 'a map';
+}
+
+/**
+ * The sentence of a schema issue at `path` (value `v`): the schema's own message when it was
+ * written here (a duration, a label name), else what the field takes (FIELD_WORDS) and what it got.
+ */
+function issueSentence(issue: z.core.$ZodIssue, v: unknown): string {
+  const ownWords =
+    issue.code === 'custom' || !/^(?:Invalid|Too (?:big|small)|Expected|Unrecognized)/.test(issue.message);
+  if (ownWords) return issue.message;
+  if (v === undefined) return 'is missing';
+  const path = issue.path;
+  const key = [...path].reverse().find((p) => typeof p === 'string');
+  const words =
+    path.length === 2 && path[0] === 'targets'
+      ? 'a target is a map of url and its name, module and labels (- url: https://host/path)'
+      : path.length === 2 && path[0] === 'modules'
+        ? 'a module is a map of settings (timeout: 5s, trust: ca.pem)'
+        : path.length === 4 && path[2] === 'labels'
+          ? "a label's value is a text, a number or true/false"
+          : path.length === 4 && path[2] === 'headers'
+            ? "a header's value is a text"
+            : (typeof key === 'string' && FIELD_WORDS[key]) || `${String(key ?? 'it')} is a text`;
+  return `${words}, not ${shown(v)}`;
+}
+
+/** The value at `path` of `data`, or undefined. */
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let v = data;
+  for (const p of path)
+    v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/** Secrets' environment variables and what each is the secret of: one without the other is ignored. */
+const SECRET_OF: [env: keyof Module, needs: keyof Module, what: string][] = [
+  ['password_env', 'user', 'the user it is the password of'],
+  ['trust_password_env', 'trust', 'the trust store it opens'],
+  ['client_cert_password_env', 'client_cert', 'the client certificate it opens'],
+  ['identity_passphrase_env', 'identity', 'the key it opens'],
+];
+
 /** A module: named probe settings; file paths are absolute (resolved against the inventory's folder). */
 export type Module = z.output<typeof moduleSchema> & { name: string };
 
@@ -261,7 +354,7 @@ export async function parseInventory(
       else if (issue.code === 'invalid_key')
         // A record's key: the key's own rule says what is wrong with it.
         at(issue.path.slice(0, -1), issue.issues[0]?.message ?? issue.message, String(issue.path.at(-1)));
-      else at(issue.path, /received undefined$/.test(issue.message) ? 'is missing' : issue.message);
+      else at(issue.path, issueSentence(issue, valueAt(data, issue.path)));
     }
   const raw = (isRecord(data) ? data : {}) as { modules?: unknown; targets?: unknown };
   const base = dirname(resolve(file));
@@ -279,6 +372,9 @@ export async function parseInventory(
       const odd = existsSync(m[f]) ? notRegularFile(m[f], { what: PATH_WHAT[f] }) : 'does not exist';
       if (odd) at(['modules', name, f], `${value} ${odd}`);
     }
+    for (const [env, needs, what] of SECRET_OF)
+      if (m[env] && !m[needs])
+        at(['modules', name], `${env} needs ${needs} (${what}): without it the secret is not used`, env);
     if (m.user && !m.password_env && !m.identity)
       at(['modules', name], 'user needs password_env or identity (a check asks for no password)', 'user');
     if (m.oauth_token_url && (!m.oauth_client_id || !m.oauth_secret_env))
