@@ -194,3 +194,21 @@ test('MPL Atom XML: an empty feed is an empty answer (exit 0), a cut one says so
     /cut\.xml:\d+: the XML ends early, a truncated file \([^)]*\): 1 record was read before it/,
   );
 });
+
+test('UTF-16 text without a byte order mark (Windows tools): the iconv hint with its byte order, exit 2 (S6)', () => {
+  const log = readFileSync(join(ROOT, 'examples', 'app.log'), 'utf8');
+  const le = runCli(['scan', file('u16le.log', Buffer.from(log, 'utf16le'))]);
+  assert.equal(le.status, 2);
+  assert.match(
+    le.stderr,
+    /u16le\.log: is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16LE -t UTF-8\)\n$/,
+  );
+  const be = runCli(['scan', file('u16be.log', Buffer.from(log, 'utf16le').swap16())]);
+  assert.match(
+    be.stderr,
+    /u16be\.log: is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16BE -t UTF-8\)\n$/,
+  );
+  // With a byte order mark, iconv reads the order from it.
+  const bom = runCli(['scan', file('u16bom.log', Buffer.from(`\ufeff${log}`, 'utf16le'))]);
+  assert.match(bom.stderr, /is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16 -t UTF-8\)\n$/);
+});

@@ -22,7 +22,7 @@ export interface Opened {
    * What the first bytes say the input is: a format, or what scan refuses (`binary`, `utf16`, an
    * HTML page, a JSON document that is neither an MPL export nor a HAR file).
    */
-  sniffed: Format | 'binary' | 'utf16' | 'html' | 'json';
+  sniffed: Format | 'binary' | 'utf16' | 'utf16le' | 'utf16be' | 'html' | 'json';
   /** An HTML page's title (`<title>`), whitespace made single spaces, at most 80 characters. */
   title?: string;
   /**
@@ -118,6 +118,8 @@ function gunzip(src: AsyncIterable<Buffer>): {
  */
 export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
   if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return 'utf16';
+  const bomless = utf16Order(head.subarray(0, 4096));
+  if (bomless) return bomless;
   const start = head.toString('latin1', 0, Math.min(head.length, SNIFF_BYTES)).replace(/^\xef\xbb\xbf/, '');
   if (/^\s*[[{]/.test(start)) {
     if (/"log"\s*:\s*\{/.test(start) && /"(?:entries|creator)"\s*:/.test(start)) return 'har';
@@ -157,6 +159,23 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
   const odd = chars.match(/[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]/g)?.length ?? 0;
   if (chars.length >= 16 && odd * 10 > chars.length) return 'binary';
   return 'text';
+}
+
+/**
+ * The byte order of UTF-16 text without a byte order mark (what Windows tools write): ASCII text
+ * in it has a 0 byte every other byte, at odd offsets (little-endian) or even ones (big-endian).
+ * Undefined when the sample is not so (at least 16 bytes, 90% of the pairs alike).
+ */
+function utf16Order(sample: Buffer): 'utf16le' | 'utf16be' | undefined {
+  const pairs = sample.length >> 1;
+  if (pairs < 8) return undefined;
+  let le = 0;
+  let be = 0;
+  for (let i = 0; i + 1 < sample.length; i += 2) {
+    if (sample[i] !== 0 && sample[i + 1] === 0) le++;
+    else if (sample[i] === 0 && sample[i + 1] !== 0) be++;
+  }
+  return le * 10 >= pairs * 9 ? 'utf16le' : be * 10 >= pairs * 9 ? 'utf16be' : undefined;
 }
 
 const parses = (t: string) => {

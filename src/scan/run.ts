@@ -198,8 +198,11 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
         bytes += n;
         progress(name);
       }));
-      if (input.sniffed === 'utf16' && !opts.format)
-        throw new InputError('is UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)');
+      if (input.sniffed.startsWith('utf16') && !opts.format) {
+        // Without a byte order mark, iconv's UTF-16 is big-endian: the order found is named.
+        const from = { utf16: 'UTF-16', utf16le: 'UTF-16LE', utf16be: 'UTF-16BE' }[input.sniffed as 'utf16'];
+        throw new InputError(`is UTF-16 text: convert it to UTF-8 first (iconv -f ${from} -t UTF-8)`);
+      }
       if (input.sniffed === 'binary' && !opts.format)
         throw new InputError('is neither a text log, a JSON export nor gzip data: skipped');
       if (input.sniffed === 'html' && !opts.format)
