@@ -470,6 +470,13 @@ test('malformed input: truncated JSON, binary garbage, a 100 MB line; reported w
     ],
   );
   assert.match(l.stderr, /long\.log:2 \(byte \d+\): a line of 100\.0 MB: only its first 1\.0 MB was read/);
+  // The README's contract (S5): the input was read, one line of it in part: exit by the incidents.
+  assert.equal(l.status, 1);
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  assert.match(
+    readme,
+    /a line longer than 1 MB \(of which the first 1 MB is read\), are reported with their place and do not change the exit code/,
+  );
 });
 
 test('a long line of many literals is scanned in linear time (the worst adversarial text of the bench, cut to 900 KB)', () => {
