@@ -106,8 +106,8 @@ test('an XML .mpl export is read as the OData JSON is: the same incidents, flows
   const json = runCli(['scan', '--jsonl', file('export.json', JSON_EXPORT)]);
   assert.deepEqual(shape(lines(xml.stdout)), shape(lines(json.stdout)));
   assert.deepEqual(shape(lines(xml.stdout)), [
-    [0, 'Orders_to_S4', 'AGk_000001', 'out-cert-path'],
-    [2, 'Invoices_SFTP', 'AGk_000003', 'out-sftp'],
+    [1, 'Orders_to_S4', 'AGk_000001', 'out-cert-path'],
+    [3, 'Invoices_SFTP', 'AGk_000003', 'out-sftp'],
   ]);
   // Standard input, and the human report's example place.
   const human = runCli(['scan', '-'], { input: XML });

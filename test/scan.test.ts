@@ -315,9 +315,9 @@ test('MPL export: OData d.results and JSON lines; failed messages grouped by int
   assert.deepEqual(
     viaLines.map((l) => [l.record, l.diagnosis?.id ?? null, l.iflow]),
     [
-      [0, 'out-cert-path', 'Orders_to_S4'],
-      [2, 'out-cert-path', 'Orders_to_S4'],
-      [3, null, 'Invoices_to_Ariba'],
+      [1, 'out-cert-path', 'Orders_to_S4'],
+      [3, 'out-cert-path', 'Orders_to_S4'],
+      [4, null, 'Invoices_to_Ariba'],
     ],
   );
 });
@@ -404,8 +404,8 @@ test('HAR: failed exchanges are incidents; a malformed entry is reported; no sec
   assert.deepEqual(
     lines.map((l) => [l.record, l.host]),
     [
-      [0, 'tenant-iflmap.hana.ondemand.com'],
-      [2, 'untrusted.example.com'],
+      [1, 'tenant-iflmap.hana.ondemand.com'],
+      [3, 'untrusted.example.com'],
     ],
   );
   assert.match(lines[0]!.diagnosis!.id, /401/);

@@ -18,6 +18,14 @@ const FULL = 10;
 const WHERE_ROWS = 5;
 const UNKNOWN_ROWS = 10;
 
+/**
+ * A place as the JSON forms give it: its record counted from 1, as the text and Markdown reports
+ * say it ("record 3"), so that a line of --jsonl and the report name the same record.
+ */
+export function placeJson(place: Place): Place {
+  return place.record === undefined ? place : { ...place, record: place.record + 1 };
+}
+
 /** "app.log:12", "export.json record 3 (line 40)"; with `bytes`, the byte offset too. Printable. */
 export function formatPlace(place: Place, bytes = false): string {
   const p = { ...place, file: printable(place.file) };
@@ -53,7 +61,7 @@ const whereOf = (g: Group) =>
 export function incidentJson(inc: Incident): object {
   const d = inc.diagnosis;
   return {
-    ...inc.place,
+    ...placeJson(inc.place),
     ...(inc.time ? { time: inc.time } : {}),
     diagnosis: d
       ? {
@@ -116,7 +124,7 @@ export function scanJson(r: ScanResult, kb: Kb): object {
         first: seenJson(g.first),
         last: seenJson(g.last),
         example: {
-          ...g.example.place,
+          ...placeJson(g.example.place),
           message: g.example.message,
           ...(g.example.messageGuid ? { messageGuid: g.example.messageGuid } : {}),
         },
@@ -130,7 +138,7 @@ export function scanJson(r: ScanResult, kb: Kb): object {
       count: g.count,
       first: seenJson(g.first),
       last: seenJson(g.last),
-      example: { ...g.example.place, message: g.example.message },
+      example: { ...placeJson(g.example.place), message: g.example.message },
     })),
   };
 }

@@ -8,7 +8,10 @@ export interface Place {
   line?: number;
   /** Byte offset from the start of the (decompressed) input. */
   offset?: number;
-  /** 0-based index of the record (MPL entry, HAR entry) among the records of the file. */
+  /**
+   * 0-based index of the record (MPL entry, HAR entry) among the records of the file (the reports,
+   * JSON included, count from 1: placeJson).
+   */
   record?: number;
 }
 
