@@ -281,3 +281,42 @@ test('a paged OData export: that only its first page was scanned is said, and a 
   assert.equal(whole.status, 1, whole.stderr);
   assert.equal(whole.stderr, '');
 });
+
+test('an MPL error text longer than 64 KB: that only its first 64 KB was read is said, as for a text line (S4)', () => {
+  const text = `${'x'.repeat(100_000)} com.jcraft.jsch.JSchException: Auth fail`;
+  const json = runCli([
+    'scan',
+    '--jsonl',
+    file(
+      'mid.json',
+      JSON.stringify({ d: { results: [{ MessageGuid: 'H1', Status: 'FAILED', ErrorInformation: text }] } }),
+    ),
+  ]);
+  assert.equal(json.status, 1);
+  assert.match(
+    json.stderr,
+    /^linkdoctor: \S*mid\.json record 1 \(line 1, byte \d+\): an error text of more than 64 KB: only its first 64 KB was read\n$/,
+  );
+  const atom = readFileSync(join(import.meta.dirname, 'fixtures', 'mpl-atom.xml'), 'utf8').replace(
+    /(<d:MessageGuid>AGk_xKgivsDaGSUpuvz-eEFzhKZO<\/d:MessageGuid>)/,
+    `$1<d:LastError>${text}</d:LastError>`,
+  );
+  const xml = runCli(['scan', file('mid.xml', atom)]);
+  assert.match(
+    xml.stderr,
+    /mid\.xml record 1 \(line \d+\): an error text of more than 64 KB: only its first 64 KB was read\n/,
+  );
+  // A short one says nothing.
+  assert.equal(
+    runCli([
+      'scan',
+      file(
+        'short.json',
+        JSON.stringify({
+          d: { results: [{ MessageGuid: 'H2', Status: 'FAILED', ErrorInformation: 'Auth fail' }] },
+        }),
+      ),
+    ]).stderr,
+    '',
+  );
+});

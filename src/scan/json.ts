@@ -7,7 +7,7 @@
 import type { Place, Problem, Report } from './incident.js';
 
 /** Strings longer than this are cut inside a captured record (the start is what a reader needs). */
-const MAX_STRING = 64 * 1024;
+export const MAX_STRING = 64 * 1024;
 /** A record larger than this, even with its strings cut, is skipped. */
 const MAX_RECORD = 16 * 1024 * 1024;
 /** Syntax errors reported per file before going quiet. */

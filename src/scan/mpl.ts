@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser } from 'saxes';
 import type { Candidate, Place, Report } from './incident.js';
 import { redact } from '../redact.js';
-import { pageProblem } from './json.js';
+import { MAX_STRING, pageProblem } from './json.js';
 import { parseTime } from './text.js';
 
 /** Final or stuck states that mean the message did not get through. */
@@ -91,7 +91,7 @@ const XML_FIELDS: Record<string, string> = {
   CorrelationId: 'CorrelationId',
 };
 /** Characters kept of one property value (the Monitor itself cuts them at 1000). */
-const XML_VALUE_MAX = 64 * 1024;
+const XML_VALUE_MAX = MAX_STRING;
 /** Properties read per record (a record with more is still read; the rest are not kept). */
 const XML_ENTRIES_MAX = 10_000;
 

@@ -2,7 +2,7 @@
 // JSON lines, or the older XML .mpl) or of a HAR file, each held up as a candidate.
 import { harCandidate } from './har.js';
 import type { Candidate, Report } from './incident.js';
-import { jsonRecords } from './json.js';
+import { jsonRecords, MAX_STRING } from './json.js';
 import { isMpl, mplCandidate, mplXmlRecords } from './mpl.js';
 
 /** The first chunks of `chunks` until one has a byte that is not blank, and the whole stream again. */
@@ -74,6 +74,10 @@ export async function* recordCandidates(
         });
     } else {
       const c = mplCandidate(rec, place);
+      // Its error text was cut (JSON strings and XML values are kept to 64 KB): said, as a text
+      // log's over-long line is, and scanned as far as it was read.
+      if (c && Buffer.byteLength(c.text) >= MAX_STRING)
+        report({ place, message: 'an error text of more than 64 KB: only its first 64 KB was read' });
       if (c) yield c;
     }
   }
