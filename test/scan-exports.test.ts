@@ -320,3 +320,21 @@ test('an MPL error text longer than 64 KB: that only its first 64 KB was read is
     '',
   );
 });
+
+test('--markdown: foreign text renders no HTML (<, > and & as entities), pipes escaped (S9)', () => {
+  const weird = 'weird failure | with pipe & `backtick` <b>bold</b> <img src=https://x.example/p.png>';
+  const md = runCli([
+    'scan',
+    '--markdown',
+    file(
+      'esc<b>.json',
+      JSON.stringify({ d: { results: [{ MessageGuid: 'E1', Status: 'FAILED', ErrorInformation: weird }] } }),
+    ),
+  ]);
+  assert.equal(md.status, 1, md.stderr);
+  assert.doesNotMatch(md.stdout, /<b>|<img|<\/b>/);
+  assert.match(
+    md.stdout,
+    /\| weird failure \\\| with pipe &amp; `backtick` &lt;b&gt;bold&lt;\/b&gt; &lt;img src=https:\/\/&lt;host&gt;\/p\.png&gt; \| 1 \| \S*esc&lt;b&gt;\.json record 1 \(line 1\) \|/,
+  );
+});

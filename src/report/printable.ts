@@ -76,3 +76,16 @@ export function printableDeep<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * Foreign text in Markdown outside code: printable, with `&`, `<` and `>` as entities, so that a
+ * Markdown viewer renders no tag of it (`<img src=…>` would fetch a URL, `<details>` hide the rest).
+ */
+export function markdownText(s: string): string {
+  return printable(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Foreign text in a Markdown table's cell: markdownText on one line, its pipes escaped. */
+export function markdownCell(s: string): string {
+  return markdownText(s).replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+}

@@ -9,7 +9,7 @@ import type { ScanResult } from '../scan/run.js';
 import type { Entry } from '../types.js';
 import { type Colors, wrap } from './text.js';
 import { guidanceFor } from '../diagnose/match.js';
-import { printable, printableDeep } from './printable.js';
+import { markdownCell, markdownText, printable, printableDeep } from './printable.js';
 import { plural } from './width.js';
 
 /** Diagnosis ids shown in full in the terminal summary; the rest in one line each. */
@@ -244,7 +244,7 @@ export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
 /** A code fence longer than any run of backticks in `text`, so a log line cannot close it early. */
 const fence = (text: string) =>
   '`'.repeat(Math.max(3, ...(text.match(/`+/g) ?? []).map((r) => r.length + 1)));
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+const cell = markdownCell;
 
 /** The Markdown report. */
 export function scanMarkdown(r: ScanResult, kb: Kb): string {
@@ -263,7 +263,13 @@ export function scanMarkdown(r: ScanResult, kb: Kb): string {
       const e = entry && printableDeep(entry);
       const ex = groups[0]!.example;
       out.push('', `### \`${id}\` ${groups[0]!.title} (${plural(total, 'incident')})`, '');
-      out.push(`Example, ${formatPlace(ex.place)}:`, '', fence(ex.message), ex.message, fence(ex.message));
+      out.push(
+        `Example, ${markdownText(formatPlace(ex.place))}:`,
+        '',
+        fence(ex.message),
+        ex.message,
+        fence(ex.message),
+      );
       if (e) {
         out.push(
           '',

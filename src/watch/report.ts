@@ -1,7 +1,7 @@
 // The forms of a check: one line per target for people, JSON (each target's probe in the same JSON
 // as `linkdoctor probe --json`), JUnit XML for pipelines and Markdown for tickets and wikis.
 import { probeJson } from '../report/probe.js';
-import { jsonText, printable } from '../report/printable.js';
+import { jsonText, markdownCell, printable } from '../report/printable.js';
 import type { Colors } from '../report/text.js';
 import type { CheckOutcome } from './check.js';
 import { plural } from '../report/width.js';
@@ -129,11 +129,8 @@ export function checkJunit(outcomes: CheckOutcome[], ms: number): string {
   return out.join('\n');
 }
 
-/** A Markdown cell: pipes escaped, lines joined, foreign controls shown. */
-const cell = (s: string) =>
-  printable(s)
-    .replace(/\|/g, '\\|')
-    .replace(/\s*\n\s*/g, ' ');
+/** A Markdown cell: no HTML, pipes escaped, lines joined, foreign controls shown. */
+const cell = markdownCell;
 
 /** A Markdown table: one row per target, failing ones first, then the totals. */
 export function checkMarkdown(outcomes: CheckOutcome[], ms: number): string {
