@@ -23,6 +23,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { closestName } from '../cli/usage-error.js';
 import { UserError } from '../errors.js';
 import { loadKb, type Kb } from '../kb/load.js';
 import type { Resolve } from '../probe/net.js';
@@ -126,13 +127,35 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** Host header values a loopback server without a token answers (a DNS-rebinding page gets 403). */
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
 
-/** The sentence of a validation error, with the field it names: "body/text: expected string". */
-function invalidParams(e: FastifyError): InvalidParam[] {
+/** The field names a route's zod schema for `where` (body, querystring, params) knows, else none. */
+function knownFields(req: FastifyRequest, where: string): string[] {
+  const schema = (req.routeOptions.schema as Record<string, unknown> | undefined)?.[where];
+  const shape = (schema as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/**
+ * The sentences of a validation error, each with the field it names: "body/text: expected string";
+ * a field the request's schema does not know (strict objects) is named with the closest known one:
+ * "body/trsut: is not a field of this request; did you mean trust?".
+ */
+function invalidParams(e: FastifyError, req: FastifyRequest): InvalidParam[] {
   const where = e.validationContext ?? 'body';
-  return (e.validation ?? []).map((v) => {
+  return (e.validation ?? []).flatMap((v) => {
     const path =
       v.instancePath?.replace(/^\//, '') || (v.params?.missingProperty as string | undefined) || '';
-    return { name: path ? `${where}/${path}` : where, reason: v.message ?? 'is not valid' };
+    const prefix = path ? `${where}/${path}` : where;
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(v.params?.keys)) {
+      const known = knownFields(req, where);
+      return (v.params.keys as string[]).map((key) => {
+        const near = closestName(key, known);
+        return {
+          name: `${prefix}/${key}`,
+          reason: `is not a field of this request${near ? `; did you mean ${near}?` : ` (the fields: ${known.join(', ')})`}`,
+        };
+      });
+    }
+    return [{ name: prefix, reason: v.message ?? 'is not valid' }];
   });
 }
 
@@ -227,7 +250,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
 
   app.setErrorHandler((e: FastifyError, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(e) || e.validation) {
-      const params = invalidParams(e as FastifyError);
+      const params = invalidParams(e as FastifyError, req);
       const detail = params.map((p) => `${p.name}: ${p.reason}`).join('; ');
       return sendProblem(reply, problem(400, detail, { 'invalid-params': params }));
     }

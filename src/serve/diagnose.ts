@@ -7,7 +7,7 @@ import { diagnoseJson } from '../report/json.js';
 import { diagnoseJsonSchema, direction, problemSchema } from './schemas.js';
 
 /** The request: the error text (a message, a stack trace, a log entry) and, when known, the direction. */
-export const diagnoseRequest = z.object({
+export const diagnoseRequest = z.strictObject({
   text: z
     .string()
     .min(1)

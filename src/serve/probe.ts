@@ -58,7 +58,7 @@ const envName = (what: string) =>
 const file = (what: string) => z.string().min(1).describe(`a file on the server: ${what}`).optional();
 
 /** The request: `url` and the CLI's probe options, by the same names (camelCase). */
-export const probeRequest = z.object({
+export const probeRequest = z.strictObject({
   url: z.string().min(1).describe('e.g. https://host:443/path, sftp://user@host:22/dir, smtp://host:587'),
   direction: direction.optional(),
   timeout: z

@@ -33,7 +33,7 @@ const fileName = (raw: string) =>
     .replace(CONTROL, '_')
     .slice(0, 255) || 'upload';
 
-export const scanQuery = z.object({
+export const scanQuery = z.strictObject({
   name: z
     .string()
     .max(255)

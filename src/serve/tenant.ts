@@ -21,7 +21,7 @@ import { problemSchema } from './schemas.js';
 /** Bound of each request to the tenant, as the CLI's default --timeout. */
 const TIMEOUT_MS = 30_000;
 
-export const failuresQuery = z.object({
+export const failuresQuery = z.strictObject({
   since: z.string().max(40).default('24h').describe('24h, 90m, 7d before now, or an ISO date (UTC)'),
   until: z.string().max(40).optional().describe('end (default: now)'),
   iflow: z.string().max(200).optional().describe('only this integration flow'),
@@ -33,7 +33,7 @@ export const failuresQuery = z.object({
   max: z.coerce.number().int().min(1).max(1_000_000).default(100_000).describe('read at most the newest N'),
 });
 
-export const keystoreQuery = z.object({
+export const keystoreQuery = z.strictObject({
   days: z.coerce.number().min(0).max(36500).default(30).describe('how many days ahead'),
 });
 

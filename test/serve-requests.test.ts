@@ -1,0 +1,63 @@
+// linkdoctor serve: how the API answers a request it cannot take as sent (session 9's attack findings
+// A1, A2, A3): a mistyped field, a wrong method, the problems of a scanned upload.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/serve/app.js';
+import { mountRooms } from '../src/serve/rooms.js';
+import { loadKb } from '../src/kb/load.js';
+
+let app: FastifyInstance;
+before(async () => {
+  app = await buildServer({ host: '127.0.0.1', kb: await loadKb() });
+  await mountRooms(app);
+});
+after(() => app.close());
+
+const post = (url: string, body: unknown) =>
+  app.inject({
+    method: 'POST',
+    url,
+    headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+    payload: JSON.stringify(body),
+  });
+
+describe('A1: a field the request does not know', () => {
+  test('/api/probe: 400 naming the field and the closest known one, nothing probed', async () => {
+    const r = await post('/api/probe', { url: 'https://127.0.0.1:9/', trsut: '/tmp/ca.pem', timout: 2 });
+    assert.equal(r.statusCode, 400);
+    const p = r.json();
+    assert.match(p.detail, /body\/trsut: is not a field of this request; did you mean trust\?/);
+    assert.match(p.detail, /body\/timout: is not a field of this request; did you mean timeout\?/);
+    assert.deepEqual(
+      p['invalid-params'].map((x: { name: string }) => x.name),
+      ['body/trsut', 'body/timout'],
+    );
+  });
+
+  test('/api/diagnose: a mistyped direction is refused, not ignored', async () => {
+    const r = await post('/api/diagnose', { text: 'Auth fail', directon: 'inbound' });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().detail, /body\/directon: .*did you mean direction\?/);
+  });
+
+  test('a field far from every known one lists the fields', async () => {
+    const r = await post('/api/diagnose', { text: 'Auth fail', zzzzzzzz: 1 });
+    assert.equal(r.statusCode, 400);
+    assert.match(
+      r.json().detail,
+      /body\/zzzzzzzz: is not a field of this request \(the fields: text, direction\)/,
+    );
+  });
+
+  test('a query parameter: /api/tenant-free scan with ?nmae= names name', async () => {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/scan?nmae=a.log',
+      headers: { host: '127.0.0.1', 'content-type': 'application/octet-stream' },
+      payload: 'x\n',
+    });
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json().detail, /querystring\/nmae: .*did you mean name\?/);
+  });
+});
