@@ -61,3 +61,39 @@ describe('A1: a field the request does not know', () => {
     assert.match(r.json().detail, /querystring\/nmae: .*did you mean name\?/);
   });
 });
+
+describe('A2: a known path with another method, and the advertised /api/', () => {
+  test('GET /api/diagnose: 405 with Allow: POST, saying which method it takes', async () => {
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+      const r = await app.inject({ method, url: '/api/diagnose', headers: { host: '127.0.0.1' } });
+      assert.equal(r.statusCode, 405, method);
+      assert.equal(r.headers.allow, 'POST');
+      assert.equal(r.json().detail, `/api/diagnose takes POST, not ${method}`);
+    }
+  });
+
+  test('a route with a parameter: DELETE /api/kb/out-sftp is 405 with Allow: GET, HEAD', async () => {
+    const r = await app.inject({ method: 'DELETE', url: '/api/kb/out-sftp', headers: { host: '127.0.0.1' } });
+    assert.equal(r.statusCode, 405);
+    assert.equal(r.headers.allow, 'GET, HEAD');
+  });
+
+  test('OPTIONS answers the Allow header; a path that is no route stays 404', async () => {
+    const o = await app.inject({ method: 'OPTIONS', url: '/api/scan', headers: { host: '127.0.0.1' } });
+    assert.equal(o.statusCode, 204);
+    assert.equal(o.headers.allow, 'POST');
+    const n = await app.inject({ method: 'GET', url: '/api/nothing', headers: { host: '127.0.0.1' } });
+    assert.equal(n.statusCode, 404);
+  });
+
+  test('GET /api/ and /api answer an index pointing to the OpenAPI document', async () => {
+    for (const url of ['/api/', '/api']) {
+      const r = await app.inject({ method: 'GET', url, headers: { host: '127.0.0.1' } });
+      assert.equal(r.statusCode, 200, url);
+      const body = r.json();
+      assert.equal(body.openapi, '/api/openapi.json');
+      assert.ok(body.routes.includes('POST /api/diagnose'));
+      assert.ok(body.routes.includes('GET /api/kb/{id}'));
+    }
+  });
+});

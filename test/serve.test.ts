@@ -189,7 +189,7 @@ describe('core routes', () => {
   test('an unknown API path is a 404 problem', async () => {
     const r = await app.inject({ url: '/api/nothing?x=1', headers: { host: '127.0.0.1' } });
     assert.equal(r.statusCode, 404);
-    assert.equal(r.json().detail, 'no route GET /api/nothing');
+    assert.equal(r.json().detail, 'no route GET /api/nothing (the API: GET /api/)');
   });
 
   test('50 concurrent diagnose requests all answer', async () => {

@@ -178,6 +178,15 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     connectionTimeout: 0,
     ajv: { customOptions: { coerceTypes: false } },
   });
+  // Every route's methods and path, so that a known path asked with another method is a 405 (with
+  // Allow), not "no route", and GET /api/ can list the API.
+  const routes: { method: string; url: string; pattern: RegExp }[] = [];
+  app.addHook('onRoute', (r) => {
+    const pattern = new RegExp(
+      `^${r.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]\w*/g, '[^/]+')}$`,
+    );
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, pattern });
+  });
   app.decorate('linkdoctor', { kb, options, exposed, rooms: [], probesInFlight: 0 } satisfies ServeContext);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are the CLI's --json objects, written by the CLI's own JSON writer (C1 and U+2028
@@ -279,10 +288,18 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   });
 
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allow = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))];
+    if (allow.length > 0) {
+      reply.header('Allow', allow.join(', '));
+      if (req.method === 'OPTIONS') return reply.code(204).send();
+      const methods = allow.filter((m) => m !== 'HEAD').join(' or ');
+      return sendProblem(reply, problem(405, `${path} takes ${methods}, not ${req.method}`));
+    }
     const page =
       req.method === 'GET' && !req.url.startsWith('/api/') ? app.linkdoctor.uiFallback?.(req) : undefined;
     if (page) return reply.type(page.type).send(page.body);
-    return sendProblem(reply, problem(404, `no route ${req.method} ${req.url.split('?')[0]}`));
+    return sendProblem(reply, problem(404, `no route ${req.method} ${path} (the API: GET /api/)`));
   });
 
   // The target rules hold for every route that probes: /api/probe (src/serve/probe.ts) and the
@@ -312,6 +329,16 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   api.get('/api/openapi.json', { schema: { hide: true } }, async (_req, reply) =>
     reply.type('application/json').send(jsonText(app.swagger())),
   );
+  // The URL the start line advertises: where the OpenAPI document is, and the API's routes.
+  const index = async () => ({
+    openapi: '/api/openapi.json',
+    routes: routes
+      .filter((r) => r.url.startsWith('/api/') && r.url.length > 5 && r.method !== 'HEAD')
+      .filter((r) => r.url !== '/api/openapi.json')
+      .map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`),
+  });
+  api.get('/api', { schema: { hide: true } }, index);
+  api.get('/api/', { schema: { hide: true } }, index);
   await app.register(healthRoutes);
   return app;
 }
