@@ -6,6 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb } from '../src/kb/load.js';
+import { runCli, tempDirs } from './helpers.js';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 
 let app: FastifyInstance;
 before(async () => {
@@ -95,5 +98,43 @@ describe('A2: a known path with another method, and the advertised /api/', () =>
       assert.ok(body.routes.includes('POST /api/diagnose'));
       assert.ok(body.routes.includes('GET /api/kb/{id}'));
     }
+  });
+});
+
+describe('A3: the problems with the input are listed in the JSON, not only counted', () => {
+  // A binary line in a text log: skipped and reported, the scan goes on.
+  const log = Buffer.concat([
+    Buffer.from('2024-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n'),
+    Buffer.from([0, 1, 2, 3, 0, 0, 0x62, 0, 0, 0x0a]),
+    Buffer.from('2024-01-01 10:01:00 INFO ok\n'),
+  ]);
+  // The sentence is the reader's (another helper may reword it): its place and its gist are checked.
+  const check = (problems: { message: string }[], file: string) => {
+    assert.equal(problems.length, 1);
+    const { message, ...place } = problems[0]!;
+    assert.deepEqual(place, { file, line: 2, byte: 67 });
+    assert.match(message, /binary/);
+  };
+
+  test('POST /api/scan: problems [{file, line, byte, message}]', async () => {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/scan?name=bin.log',
+      headers: { host: '127.0.0.1', 'content-type': 'application/octet-stream' },
+      payload: log,
+    });
+    assert.equal(r.statusCode, 200);
+    const body = r.json();
+    assert.equal(body.summary.problems, 1);
+    check(body.problems, 'bin.log');
+  });
+
+  test('scan --json: the same list (stderr still has the sentence)', () => {
+    const file = join(tempDirs()('ld-a3-'), 'bin.log');
+    writeFileSync(file, log);
+    const r = runCli(['scan', '--json', file]);
+    assert.equal(r.status, 1);
+    check(JSON.parse(r.stdout).problems, file);
+    assert.match(r.stderr, /bin\.log:2 \(byte 67\): binary data/);
   });
 });

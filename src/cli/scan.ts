@@ -5,7 +5,15 @@ import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
 import { jsonText, printable } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
-import { formatPlace, incidentJson, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
+import {
+  formatPlace,
+  incidentJson,
+  MAX_PROBLEMS_LISTED,
+  renderScan,
+  scanJson,
+  scanMarkdown,
+} from '../report/scan.js';
+import type { Problem } from '../scan/incident.js';
 import type { Format } from '../scan/input.js';
 import { ProgressBar } from '../scan/progress.js';
 import { scan } from '../scan/run.js';
@@ -53,6 +61,8 @@ export async function scanCommand(
     return ok;
   };
 
+  /** What --json lists besides the sentences on standard error. */
+  const problems: Problem[] = [];
   const result = await scan(kb, {
     files,
     threads: true,
@@ -60,6 +70,7 @@ export async function scanCommand(
     ...(opts.format ? { format: opts.format } : {}),
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
     onProblem: (p) => {
+      if (opts.json && problems.length < MAX_PROBLEMS_LISTED) problems.push(p);
       bar?.clear();
       stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${printable(p.message)}\n`);
     },
@@ -76,7 +87,7 @@ export async function scanCommand(
   }).finally(flush);
   bar?.clear();
   for (const note of result.prefilter.notes) stderr.write(`linkdoctor: note: ${printable(note)}\n`);
-  if (opts.json) stdout.write(`${jsonText(scanJson(result, kb), 2)}\n`);
+  if (opts.json) stdout.write(`${jsonText(scanJson(result, kb, problems), 2)}\n`);
   else if (opts.markdown) stdout.write(scanMarkdown(result, kb));
   else if (!opts.jsonl) stdout.write(fitText(renderScan(result, kb, colorsFor(stdout))));
   // An input read only in part (a truncated export) makes the result incomplete: exit 2, as unreadable.

@@ -4,7 +4,7 @@
 // strangers' words), the JSON forms escape it (jsonText).
 import type { Kb } from '../kb/load.js';
 import type { Group, Seen } from '../scan/group.js';
-import type { Incident, Place } from '../scan/incident.js';
+import type { Incident, Place, Problem } from '../scan/incident.js';
 import type { ScanResult } from '../scan/run.js';
 import type { Entry } from '../types.js';
 import { type Colors, wrap } from './text.js';
@@ -105,11 +105,33 @@ function summaryOf(r: ScanResult, shown = false) {
   };
 }
 
-/** --json: the summary and the groups. */
-export function scanJson(r: ScanResult, kb: Kb): object {
+/** How many problems with the input --json lists at most (`summary.problems` counts them all). */
+export const MAX_PROBLEMS_LISTED = 1000;
+
+/**
+ * One problem with the input as --json, the API and its ndjson stream give it: `{file, line?, byte?,
+ * record?, message, incomplete?}` (byte: offset in the decompressed input; record: 0-based, as an
+ * incident's).
+ */
+export function problemJson(p: Problem): object {
+  const { offset, ...place } = p.place;
+  return {
+    ...place,
+    ...(offset !== undefined ? { byte: offset } : {}),
+    message: p.message,
+    ...(p.incomplete ? { incomplete: true } : {}),
+  };
+}
+
+/**
+ * --json: the summary, the problems with the input (`problems`: the first MAX_PROBLEMS_LISTED of
+ * those the scan reported through onProblem, as problemJson) and the groups.
+ */
+export function scanJson(r: ScanResult, kb: Kb, problems: readonly Problem[] = []): object {
   const { known, unknownGroups, ...summary } = summaryOf(r);
   return {
     summary,
+    problems: problems.slice(0, MAX_PROBLEMS_LISTED).map(problemJson),
     groups: known.map((g) => {
       const e = kb.byId.get(g.id!);
       return {

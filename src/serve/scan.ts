@@ -11,7 +11,8 @@ import { PassThrough, Transform } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { formatPlace, incidentJson, scanJson } from '../report/scan.js';
+import { formatPlace, incidentJson, MAX_PROBLEMS_LISTED, problemJson, scanJson } from '../report/scan.js';
+import type { Problem } from '../scan/incident.js';
 import { jsonText } from '../report/printable.js';
 import { DecompressedTooLarge, scan, type ScanResult } from '../scan/run.js';
 import { DEFAULT_MAX_UPLOAD } from './app.js';
@@ -129,6 +130,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const problems: string[] = [];
       /** The sentences of inputs read only in part (a truncated export): the CLI's exit 2, a 400 here. */
       const incomplete: string[] = [];
+      /** The problems the answer lists (scan --json's `problems`). */
+      const listed: Problem[] = [];
       let last = 0;
       const run = scan(app.linkdoctor.kb, {
         files: ['-'],
@@ -148,7 +151,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         onProblem: (p) => {
           problems.push(`${formatPlace(p.place, true)}: ${p.message}`);
           if (p.incomplete) incomplete.push(problems.at(-1)!);
-          line({ problem: { ...p.place, message: p.message } });
+          if (listed.length < MAX_PROBLEMS_LISTED) listed.push(p);
+          line({ problem: problemJson(p) });
         },
         ...(out && q.incidents === 'true'
           ? {
@@ -178,7 +182,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         if (r.unreadable) throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');
         // What was read of a truncated export is no result: the user would take it for the whole.
         if (r.incomplete) throw new HttpProblem(400, incomplete.join('; '));
-        return scanJson(r, app.linkdoctor.kb);
+        return scanJson(r, app.linkdoctor.kb, listed);
       };
       if (!out)
         return finish(
