@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { diagnose, negatedSpan } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
 import { BUILTIN_KB, loadKb } from '../src/kb/load.js';
+import { runCli } from './helpers.js';
 
 const kb = await loadKb();
 const top = (text: string) => {
@@ -324,4 +325,52 @@ test('localized client errors: curl error numbers and .NET codes and statuses ar
   for (const [text, id] of [...curl, ...dotnet]) assert.equal(first(text), id, text);
   // The number alone is no evidence outside curl's words.
   assert.equal(first('the nightly job ran (60) times and (35) retries'), 'none');
+});
+
+// Session 9 (S10): the failures a browser saves in a HAR besides HTTP statuses are its own net error
+// codes (Chrome's net::ERR_*, Firefox's NS_ERROR_*/SEC_ERROR_*): each is the kind of the same failure
+// in any other client's words, in diagnose and in a scanned HAR alike.
+test("a browser's net::ERR_* failure is its kind: refused, DNS, timeout, untrusted chain", () => {
+  const kinds: [string, string][] = [
+    ['net::ERR_CONNECTION_REFUSED', 'tcp-connection-refused/-'],
+    ['NS_ERROR_CONNECTION_REFUSED', 'tcp-connection-refused/-'],
+    ['net::ERR_NAME_NOT_RESOLVED', 'dns-failure/name-not-found'],
+    ['Failed to load resource: net::ERR_CONNECTION_TIMED_OUT', 'network-timeout/connect-timeout'],
+    ['net::ERR_ADDRESS_UNREACHABLE', 'network-timeout/no-route'],
+    ['Your connection is not private NET::ERR_CERT_AUTHORITY_INVALID', 'in-cert-validity/root-not-trusted'],
+    ['net::ERR_CERT_COMMON_NAME_INVALID', 'tls-hostname-mismatch/-'],
+  ];
+  for (const [text, kind] of kinds) assert.equal(top(text), kind, text);
+});
+
+test('scan of a Chrome HAR: entries with status 0 and _error net::ERR_* are diagnosed, not unknown', () => {
+  const entry = (url: string, error: string) => ({
+    startedDateTime: '2026-11-24T08:00:00.000Z',
+    time: 12,
+    request: { method: 'GET', url, headers: [] },
+    response: { status: 0, statusText: '', headers: [], content: { size: 0 } },
+    _error: error,
+  });
+  const har = {
+    log: {
+      version: '1.2',
+      creator: { name: 'WebInspector', version: '537.36' },
+      entries: [
+        entry('https://orders.example.com/a', 'net::ERR_CONNECTION_REFUSED'),
+        entry('https://nohost.example.invalid/b', 'net::ERR_NAME_NOT_RESOLVED'),
+        entry('https://10.1.2.3/c', 'net::ERR_CONNECTION_TIMED_OUT'),
+        entry('https://self.example.com/d', 'net::ERR_CERT_AUTHORITY_INVALID'),
+      ],
+    },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'ld-har-'));
+  const file = join(dir, 'browser.har');
+  writeFileSync(file, JSON.stringify(har));
+  const r = runCli(['scan', '--jsonl', file]);
+  assert.equal(r.status, 1, r.stderr);
+  const ids = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { diagnosis: { id: string } | null }).diagnosis?.id ?? 'unknown');
+  assert.deepEqual(ids, ['tcp-connection-refused', 'dns-failure', 'network-timeout', 'in-cert-validity']);
 });
