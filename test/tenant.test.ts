@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { runCliAsync, type Run } from './helpers.js';
 import {
   assertNoSecret,
+  FIXTURE_ARTIFACTS,
   FIXTURE_ERRORS,
   FIXTURE_SECRET,
   listRequests,
@@ -106,6 +107,26 @@ describe('tenant failures against the fixture', () => {
     const m = await run(f, ['failures', '--since', '4d', '--iflow', 'Jobs_Start', '--markdown']);
     assert.match(m.stdout, /^# linkdoctor scan\n\nRead /);
     assertNoSecret(f, t);
+  });
+
+  test('--iflow naming no deployed flow (a case or a letter off) says so with the closest name, exit 2', async () => {
+    const near = FIXTURE_ARTIFACTS.map((a) => a.id).find((id) => id !== id.toLowerCase())!;
+    const a = await run(f, ['failures', '--since', '4d', '--iflow', near.toLowerCase()]);
+    assert.equal(a.status, 2, a.stdout);
+    assert.equal(
+      a.stderr.trim(),
+      `linkdoctor: no deployed integration flow of the tenant is called ${near.toLowerCase()}; did you mean ${near}? (--iflow takes the exact name, case included)`,
+    );
+    const b = await run(f, ['failures', '--since', '4d', '--iflow', 'Nothing_Like_It_At_All']);
+    assert.equal(b.status, 2);
+    assert.match(
+      b.stderr,
+      /is called Nothing_Like_It_At_All \(--iflow takes the exact name.*tenant endpoints lists/,
+    );
+    const c = await run(f, ['failures', '--status', 'FAILD']);
+    assert.equal(c.status, 2);
+    assert.match(c.stderr, /not "FAILD"; did you mean FAILED\?/);
+    assertNoSecret(f, a);
   });
 
   test('a bad --since or --status is a usage error before any request', async () => {

@@ -1,6 +1,7 @@
 // `linkdoctor tenant failures | keystore | endpoints`: thin commands over src/tenant. Exit codes: 0
 // nothing found, 1 something found (failures, an expiring certificate), 2 usage, input or connection error.
 import { UserError } from '../errors.js';
+import { closestName } from './usage-error.js';
 import { loadKb } from '../kb/load.js';
 import { jsonText, printable } from '../report/printable.js';
 import { incidentJson, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
@@ -118,7 +119,9 @@ export async function tenantFailuresCommand(
   const bad = statuses.find((s) => !(MPL_STATUSES as readonly string[]).includes(s));
   if (bad || !statuses.length)
     throw new UserError(
-      `--status takes ${MPL_STATUSES.join(', ')} (comma-separated), not "${(bad ?? '').slice(0, 30)}"`,
+      `--status takes ${MPL_STATUSES.join(', ')} (comma-separated), not "${printable((bad ?? '').slice(0, 30))}"${
+        bad && closestName(bad, MPL_STATUSES) ? `; did you mean ${closestName(bad, MPL_STATUSES)}?` : ''
+      }`,
     );
   const kb = await loadKb({ dirs: f.kb ?? [] });
   const bar = f.progress !== false ? progressLine() : { update: () => undefined, clear: () => undefined };

@@ -9,6 +9,9 @@ import { mplCandidate } from '../scan/mpl.js';
 import { buildPrefilter } from '../scan/prefilter.js';
 import { classify, LOG_MIN_CONFIDENCE, type ScanResult } from '../scan/run.js';
 import { UserError } from '../errors.js';
+import { closestName } from '../cli/usage-error.js';
+import { printable } from '../report/printable.js';
+import { deployedArtifacts } from './endpoints.js';
 import type { TenantClient } from './client.js';
 import { errorTextPath, type Mpl, mplOf, mplQuery } from './entities.js';
 
@@ -65,6 +68,29 @@ async function pool<T>(items: T[], n: number, job: (item: T, i: number) => Promi
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
+/**
+ * Throws UserError when no deployed integration flow (IntegrationRuntimeArtifacts, by Id or Name) is
+ * called `iflow`, naming the closest (the same name in another case first); returns when one is, or
+ * when the tenant does not list its artifacts (a missing role: the empty window stands).
+ */
+async function checkDeployedFlow(client: TenantClient, iflow: string): Promise<void> {
+  let names: string[];
+  try {
+    names = (await deployedArtifacts(client)).flatMap((a) => [a.id, a.name]);
+  } catch (e) {
+    if (e instanceof UserError) return;
+    throw e;
+  }
+  if (names.includes(iflow)) return;
+  const near = names.find((n) => n.toLowerCase() === iflow.toLowerCase()) ?? closestName(iflow, names);
+  throw new UserError(
+    `no deployed integration flow of the tenant is called ${printable(iflow)}` +
+      (near
+        ? `; did you mean ${printable(near)}? (--iflow takes the exact name, case included)`
+        : ' (--iflow takes the exact name, case included; linkdoctor tenant endpoints lists the flows)'),
+  );
+}
+
 /** Reads, diagnoses and groups the failed messages of the window. Throws UserError as the client does. */
 export async function tenantFailures(
   kb: Kb,
@@ -92,6 +118,9 @@ export async function tenantFailures(
       break;
     }
   }
+
+  // No message of a named flow: a flow of another name (or case: OData's eq is exact) reads as healthy.
+  if (o.iflow !== undefined && mpls.length === 0) await checkDeployedFlow(client, o.iflow);
 
   // The error texts; DISCARDED MPLs have none, and a 204 means none yet (tenant-api.md §5 quirks).
   const texts: (string | undefined)[] = new Array(mpls.length);
