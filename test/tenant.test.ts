@@ -254,6 +254,20 @@ describe('tenant: connecting', () => {
       assert.equal(new URL(req.url).searchParams.get('$format'), 'json');
     }));
 
+  test('an HTML login page for the API is said to be one, with what to check (not "XML")', async () =>
+    withFixture({ messages: 5, faults: { loginPage: true } }, async (f) => {
+      for (const cmd of [['keystore'], ['failures', '--since', '4d']]) {
+        const r = await run(f, cmd);
+        assert.equal(r.status, 2, cmd.join(' '));
+        assert.match(
+          r.stderr,
+          /^linkdoctor: 127\.0\.0\.1:\d+ answered (KeystoreEntries|MessageProcessingLogs) with an HTML page \("Log On"\), not the OData API: is oauth\.url in the service key the API host of plan api/,
+        );
+        assert.doesNotMatch(r.stderr, /XML/);
+        assertNoSecret(f, r);
+      }
+    }));
+
   test('a truncated page, a silent tenant and an endless answer each end in one sentence', async () => {
     await withFixture({ messages: 1500, faults: { truncatePage: 0 } }, async (f) => {
       const r = await run(f, ['failures', '--since', '4d']);

@@ -204,6 +204,8 @@ export interface TenantFaults {
   revokeAfter?: number;
   /** Atom XML even when JSON is asked for. */
   xmlAlways?: boolean;
+  /** Every API request answers 200 with an HTML login page (the Web UI host given as the API's). */
+  loginPage?: boolean;
   /** The MPL next link leads to another host. */
   foreignNext?: boolean;
   /** The token endpoint refuses every client. */
@@ -626,6 +628,10 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
       for (const v of tokens.values()) v.revoked = true;
     // 401: token missing, bad or expired; the body is not documented (§5, §10): empty here.
     if (!t || t.revoked || t.expiresAt < Date.now()) return void res.writeHead(401).end();
+    if (faults.loginPage)
+      return void res
+        .writeHead(200, { 'content-type': 'text/html;charset=utf-8' })
+        .end('<!DOCTYPE html><html><head><title>Log On</title></head><body><form>...</form></body></html>');
     if (faults.silent) return; // holds the request open, never answers
     if (faults.endless) {
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -62,6 +62,11 @@ export function odataErrorMessage(body: Buffer): string | undefined {
 const isXml = (a: Answer) =>
   /xml/i.test(String(a.headers['content-type'] ?? '')) || /^\s*</.test(a.body.subarray(0, 64).toString());
 
+/** An HTML page (a login or SSO page, a portal): by its media type or its first tag. */
+const isHtml = (a: Answer) =>
+  /text\/html|application\/xhtml/i.test(String(a.headers['content-type'] ?? '')) ||
+  /^\s*(?:<!doctype html|<html)/i.test(a.body.subarray(0, 256).toString());
+
 /** The entity set a path names: "MessageProcessingLogs('x')/ErrorInformation/$value" → MessageProcessingLogs. */
 export const entitySetOf = (path: string) => /^\/?(?:api\/v1\/)?([A-Za-z]+)/.exec(path)?.[1] ?? path;
 
@@ -234,6 +239,15 @@ export class TenantClient {
   async getJson(pathOrLink: string, maxBytes = PAGE_MAX_BYTES): Promise<Record<string, unknown>> {
     const a = await this.get(pathOrLink, { accept: 'json', maxBytes });
     const set = entitySetOf(this.resolve(pathOrLink).pathname);
+    if (isHtml(a)) {
+      const title = /<title[^>]*>([^<]{1,120})/i
+        .exec(a.body.subarray(0, 64 * 1024).toString('utf8'))?.[1]
+        ?.trim();
+      throw new UserError(
+        `${this.host} answered ${set} with an HTML page${title ? ` ("${printable(title)}")` : ''}, not the OData API: ` +
+          'is oauth.url in the service key the API host of plan api (not the Web UI host), reached without a login page?',
+      );
+    }
     if (isXml(a))
       throw new UserError(`the tenant answered ${set} in XML although JSON was asked for ($format=json)`);
     let j: unknown;
