@@ -33,6 +33,20 @@ const REASON_RE = Object.keys(REASONS)
   .map((r) => r.replace(/ /g, '\\s+').replace('-', '-?'))
   .join('|');
 
+/** The words of each reason phrase: "request entity too large" → request, entity, too, large. */
+const REASON_WORDS = Object.keys(REASONS).map((r) => r.split(/[\s-]+/));
+
+/**
+ * Whether `text` may hold a reason phrase of REASONS: every word of one of them occurs in it, in
+ * any case. The patterns built from REASON_RE are the largest the reader has (7,500 regexp
+ * bytecodes together), and their required literals hold in many a text without a phrase
+ * ("request" in "to requested target"): this test spares compiling and running them there.
+ */
+function mayHoldReason(text: string): boolean {
+  const lower = text.toLowerCase();
+  return REASON_WORDS.some((words) => words.every((w) => lower.includes(w)));
+}
+
 function reasonCode(phrase: string): number | undefined {
   return REASONS[phrase.toLowerCase().replace(/\s+/g, ' ')];
 }
@@ -41,7 +55,8 @@ function reasonCode(phrase: string): number | undefined {
 // Separators are one class with one run (`[\s:#(-]*`), never `\s*[:#]?\s*`: optional items between
 // runs of blanks multiply the ways a failing attempt can split a long blank run (the http-code
 // pattern took 0.7 s per MB of "HTTP" and spaces with three such runs; bench/adversarial.bench.mjs).
-const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
+// `phrase`: every match holds a reason phrase of REASONS (the pattern is built from REASON_RE).
+const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
   {
     re: /HTTP response '(?<code>\d{3})(?::\s*(?<reason>[^'\n]*))?' when communicating with (?<url>[^\s'"<>]+)/gi,
     context: 'cxf',
@@ -65,10 +80,12 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
   {
     re: new RegExp(`\\b(?<code>[1-5]\\d\\d)[\\s:"'(-]*(?<reason>${REASON_RE})\\b`, 'gi'),
     context: 'code-reason',
+    phrase: true,
   },
   {
     re: new RegExp(`\\b(?<reason>${REASON_RE})\\s*[("'\\[]\\s*(?<code>[1-5]\\d\\d)\\s*[)"'\\]]`, 'gi'),
     context: 'reason-code',
+    phrase: true,
   },
   {
     re: /\b(?:an?|got|get|getting|gets|gives?|gave|returns?|returning|returned|receiv(?:e|es|ed|ing)|throws?|throwing|fails? with|failed with|(?:responded|answered|replied) with|answers?|error|response|code|receiver|sender|adapter|endpoint|backend|server|API|service)\s+(?:an?\s+)?(?:HTTP\s+)?(?:error\s+|status\s+|code\s+|response\s+)?(?<code>[45]\d\d)\b(?![.,:]\d)(?!\s*(?:ms|bytes|kb|mb|seconds?|records?|rows?|items?|entries|lines?|%))/gi,
@@ -82,6 +99,7 @@ const STATUS_PATTERNS: { re: RegExp; context: string }[] = [
       'gi',
     ),
     context: 'code-reason',
+    phrase: true,
   },
   {
     re: /\bresponse code:?\s*(?<code>[1-5]\d\d)\b/gi,
@@ -244,8 +262,9 @@ class SignalSet {
 }
 
 function statusSignals(text: string, signals: SignalSet, may: MayMatch): void {
-  for (const { re, context } of STATUS_PATTERNS) {
-    if (!may(re)) continue;
+  let reasonMayHold: boolean | undefined;
+  for (const { re, context, phrase } of STATUS_PATTERNS) {
+    if (!may(re) || (phrase && !(reasonMayHold ??= mayHoldReason(text)))) continue;
     for (const m of matchesOf(re, text)) {
       const g = m.groups ?? {};
       const reason = (g.reason ?? g.reason2)?.trim();
