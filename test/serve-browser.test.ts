@@ -251,7 +251,7 @@ describe('web UI in Chromium', { skip }, () => {
       }
   });
 
-  test('Scan: upload a log, watch it finish, see the groups and the timeline', async () => {
+  test('Scan: upload a log, watch it finish, see the groups, the timeline and the unknown errors', async () => {
     const log = join(tmpdir(), `linkdoctor-ui-${process.pid}.log`);
     const lines: string[] = [];
     for (let m = 0; m < 60; m++) {
@@ -264,6 +264,9 @@ describe('web UI in Chromium', { skip }, () => {
             : `${t} INFO message processed`,
       );
     }
+    // An error no entry knows, twice with other numbers: one row of the unknown table, count 2.
+    lines.push('2024-03-01 09:00:00 ERROR [Reporting] Nightly export job 41 failed: disk quota exceeded');
+    lines.push('2024-03-01 09:30:00 ERROR [Reporting] Nightly export job 42 failed: disk quota exceeded');
     writeFileSync(log, `${lines.join('\n')}\n`);
     const p = await page();
     await p.goto(`${base}/scan`);
@@ -275,6 +278,11 @@ describe('web UI in Chromium', { skip }, () => {
       .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id));
     assert.deepEqual(ids.sort(), ['out-cert-path', 'out-sftp']);
     assert.equal((await p.locator('svg.timeline circle').count()) > 0, true);
+    const unknown = await p
+      .locator('#unknown ui5-table-row')
+      .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).innerText.replace(/\s+/g, ' ')));
+    assert.equal(unknown.length, 1, unknown.join('|'));
+    assert.match(unknown[0]!, /Nightly export job <n> failed: disk quota exceeded 2 /);
     // (Not an assertion: the progress bar's own animation settles before the picture.)
     await p.waitForTimeout(800);
     await shot(p, 'scan');

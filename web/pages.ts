@@ -601,6 +601,36 @@ interface Group {
   last: { time: string; at?: string } | null;
   fixes: string[];
 }
+/** An unknown error's group (scan's JSON `unknown`): its message with numbers, ids, times and hosts masked. */
+interface UnknownGroup {
+  message: string;
+  count: number;
+  first: { time: string } | null;
+  last: { time: string } | null;
+}
+
+/**
+ * The errors no entry of the knowledge base recognised, by message, as the CLI lists them under "?
+ * Unknown errors, by message": a panel with its table (`id` for tests), or nothing when there are none.
+ */
+function unknownPanel(unknown: UnknownGroup[] | undefined, id: string): HTMLElement[] {
+  if (!unknown?.length) return [];
+  const table = dataTable(
+    { id, 'accessible-name': 'unknown errors by message' },
+    ['Unknown error (numbers, ids, times and hosts masked)', 'Count', 'First', 'Last'],
+    unknown.map((g) => ({
+      attrs: {},
+      cells: [
+        h('span', { class: 'mono' }, g.message),
+        String(g.count),
+        g.first?.time ?? '',
+        g.last?.time ?? '',
+      ],
+    })),
+  );
+  return [h('div', { class: 'panel' }, h('h2', {}, 'Unknown errors, by message'), table)];
+}
+
 interface Incident {
   time?: string;
   diagnosis: { id: string } | null;
@@ -680,7 +710,7 @@ export const scanPage: Page = (root) => {
     const status = h('span', { class: 'muted' }, 'uploading…');
     fill(out, h('div', { class: 'panel' }, bar, status));
     const incidents: Incident[] = [];
-    let result: { summary: Record<string, number>; groups: Group[] } | undefined;
+    let result: { summary: Record<string, number>; groups: Group[]; unknown?: UnknownGroup[] } | undefined;
     const problems: string[] = [];
     try {
       await stream(
@@ -725,7 +755,15 @@ export const scanPage: Page = (root) => {
             h('div', { class: 'panel' }, h('h2', {}, 'Incidents over time'), timeline(incidents)),
             h('div', { class: 'panel' }, h('h2', {}, 'Groups'), table),
           ]
-        : [message('No known issue found in this file.', 'Information')]),
+        : [
+            message(
+              result.unknown?.length
+                ? 'No known issue found in this file, but errors that no entry recognises: see below.'
+                : 'No known issue found in this file.',
+              result.unknown?.length ? 'Critical' : 'Information',
+            ),
+          ]),
+      ...unknownPanel(result.unknown, 'unknown'),
     );
   };
   fill(
@@ -984,9 +1022,12 @@ export const tenantPage: Page = async (root) => {
   const loadFailures = async () => {
     fill(failures, h('ui5-busy-indicator', { active: true, size: 'M' }));
     try {
-      const r = await getJson<{ tenant: string; summary: Record<string, number>; groups: Group[] }>(
-        `/api/tenant/failures?since=${encodeURIComponent(valueOf(since) || '24h')}`,
-      );
+      const r = await getJson<{
+        tenant: string;
+        summary: Record<string, number>;
+        groups: Group[];
+        unknown?: UnknownGroup[];
+      }>(`/api/tenant/failures?since=${encodeURIComponent(valueOf(since) || '24h')}`);
       fill(
         failures,
         h(
@@ -1008,7 +1049,10 @@ export const tenantPage: Page = async (root) => {
                 ],
               })),
             )
-          : message('No failed message in this window.', 'Positive'),
+          : r.unknown?.length
+            ? message('No failed message of a known issue; the others are listed below.', 'Critical')
+            : message('No failed message in this window.', 'Positive'),
+        ...unknownPanel(r.unknown, 'tenant-unknown'),
       );
     } catch (e) {
       fill(failures, message(errorText(e)));
