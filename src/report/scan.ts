@@ -110,11 +110,11 @@ export const MAX_PROBLEMS_LISTED = 1000;
 
 /**
  * One problem with the input as --json, the API and its ndjson stream give it: `{file, line?, byte?,
- * record?, message, incomplete?}` (byte: offset in the decompressed input; record: 0-based, as an
- * incident's).
+ * record?, message, incomplete?}` (byte: offset in the decompressed input; record: counted from 1, as
+ * an incident's, see placeJson).
  */
 export function problemJson(p: Problem): object {
-  const { offset, ...place } = p.place;
+  const { offset, ...place } = placeJson(p.place);
   return {
     ...place,
     ...(offset !== undefined ? { byte: offset } : {}),
