@@ -212,3 +212,32 @@ test('UTF-16 text without a byte order mark (Windows tools): the iconv hint with
   const bom = runCli(['scan', file('u16bom.log', Buffer.from(`\ufeff${log}`, 'utf16le'))]);
   assert.match(bom.stderr, /is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16 -t UTF-8\)\n$/);
 });
+
+test('a text log with runs of NUL bytes (a logrotate copytruncate hole, a crash) is scanned, the runs skipped and said (attack S11)', () => {
+  const plain = runCli(['scan', '--jsonl', file('plain.log', `${LOG}\n`)]);
+  assert.equal(plain.status, 1, plain.stderr);
+  const incidents = jsonl(plain.stdout).length;
+  assert.equal(incidents, 30);
+  const zeros = (n: number) => Buffer.alloc(n);
+  for (const [name, bytes] of [
+    // 8 KB of NULs before the first line: the whole first 4 KB is NUL.
+    ['hole-start.log', Buffer.concat([zeros(8192), Buffer.from(`\n${LOG}\n`)])],
+    // 300 NULs on a line of their own within the first 4 KB.
+    ['hole-300.log', Buffer.concat([Buffer.from('x\n'), zeros(300), Buffer.from(`\n${LOG}\n`)])],
+    // A hole between two halves of the log.
+    ['hole-mid.log', Buffer.concat([Buffer.from(`${LOG}\n`), zeros(8192), Buffer.from(`\n${LOG}\n`)])],
+  ] as const) {
+    const r = runCli(['scan', '--jsonl', file(name, bytes)]);
+    assert.equal(r.status, 1, `${name}: ${r.stderr}`);
+    const expected = name === 'hole-mid.log' ? 2 * incidents : incidents;
+    assert.equal(jsonl(r.stdout).length, expected, name);
+    assert.match(
+      r.stderr,
+      new RegExp(`${name.replace('.', '\\.')}:\\d+ \\(byte \\d+\\): binary data \\(\\d+ bytes\\) skipped`),
+    );
+  }
+  // Random bytes with NULs among them are still refused whole (the test above holds the rest).
+  const r = runCli(['scan', file('random-nul.bin', Buffer.concat([zeros(5000), noise(3000)]))]);
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr, /is neither a text log, a JSON export nor gzip data/);
+});

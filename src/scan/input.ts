@@ -145,7 +145,11 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
     // A web page (a login or SSO page saved instead of the OData API's answer).
     if (/^\s*(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b/i.test(start)) return 'html';
   }
-  const sample = head.subarray(0, 4096);
+  // NUL bytes are left out of the judgement: a run of them is what `logrotate copytruncate` leaves at
+  // the head of a log whose writer kept its offset (a sparse hole), or a crash in a preallocated
+  // file; the text reader skips such stretches as binary lines and says so. Data that is binary
+  // throughout (compressed, encrypted) is still told by its other bytes.
+  const sample = withoutNul(head).subarray(0, 4096);
   let control = 0;
   for (const b of sample)
     if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) || b === 0x7f) control++;
@@ -159,6 +163,15 @@ export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
   const odd = chars.match(/[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f\ufffd]/g)?.length ?? 0;
   if (chars.length >= 16 && odd * 10 > chars.length) return 'binary';
   return 'text';
+}
+
+/** `bytes` without its NUL bytes (itself when it has none). */
+function withoutNul(bytes: Buffer): Buffer {
+  if (!bytes.includes(0)) return bytes;
+  const out = Buffer.allocUnsafe(bytes.length);
+  let n = 0;
+  for (const b of bytes) if (b !== 0) out[n++] = b;
+  return out.subarray(0, n);
 }
 
 /**
