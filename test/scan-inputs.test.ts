@@ -229,7 +229,7 @@ test('a text log with runs of NUL bytes (a logrotate copytruncate hole, a crash)
   ] as const) {
     const r = runCli(['scan', '--jsonl', file(name, bytes)]);
     assert.equal(r.status, 1, `${name}: ${r.stderr}`);
-    const expected = name === 'hole-mid.log' ? 2 * incidents : incidents;
+    const expected: number = name === 'hole-mid.log' ? 2 * incidents : incidents;
     assert.equal(jsonl(r.stdout).length, expected, name);
     assert.match(
       r.stderr,
