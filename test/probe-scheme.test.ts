@@ -142,3 +142,15 @@ test('a port that speaks the scheme and fails for another reason is not called a
   const k = await probe(`sftp://127.0.0.1:${ssh}/`, '1');
   assert.doesNotMatch(failing(k).detail, /this port speaks/);
 });
+
+test('a scheme without its colon (ftp//host) is refused in one sentence naming the URL meant, not probed as https://ftp (attack C4)', async () => {
+  for (const [raw, meant] of [
+    ['ftp//broken.example', 'ftp://broken.example'],
+    ['HTTPS//127.0.0.1:1/x', 'https://127.0.0.1:1/x'],
+  ] as const) {
+    const r = await runCliAsync(['probe', raw]);
+    assert.equal(r.status, 2, r.stdout);
+    assert.equal(r.stderr, `linkdoctor: "${raw}" is not a URL: a scheme is followed by "://" (${meant})\n`);
+    assert.doesNotMatch(r.stdout, /https:\/\/ftp/);
+  }
+});

@@ -32,6 +32,13 @@ export function parseTarget(
   raw: string,
   passwordFrom = '--password-env VAR or the prompt, never the command line',
 ): Target {
+  // "ftp//host": a scheme whose colon is missing, which would otherwise be probed as
+  // https://ftp//host and end in a DNS failure of a host nobody named.
+  const typo = /^([a-z][a-z0-9+.-]*)\/\//i.exec(raw);
+  if (typo && SUPPORTED.includes(typo[1]!.toLowerCase()))
+    throw new UserError(
+      `"${raw}" is not a URL: a scheme is followed by "://" (${typo[1]!.toLowerCase()}://${raw.slice(typo[0].length)})`,
+    );
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);

@@ -146,7 +146,7 @@ export function checkMarkdown(outcomes: CheckOutcome[], ms: number): string {
         `| ${o.ok ? '✅' : '❌'} | ${cell(o.target.name)} | ${cell(o.target.url)} | ${cell(labelText(o.target.labels))} | ${cell(outcomeText(o))} |`,
     ),
     '',
-    `${outcomes.length} targets checked in ${(ms / 1000).toFixed(1)} s.`,
+    `${plural(outcomes.length, 'target')} checked in ${(ms / 1000).toFixed(1)} s.`,
     '',
   ].join('\n');
 }
