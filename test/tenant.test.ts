@@ -141,6 +141,35 @@ describe('tenant failures against the fixture', () => {
   });
 });
 
+describe('tenant failures: error texts the tenant fails to give', () => {
+  test('each is said on standard error with why and listed in --json problems; the counts agree (attack T4)', async () =>
+    withFixture({ messages: 60, faults: { lostErrorTextEvery: 5 } }, async (f) => {
+      const withText = f.mpls.filter((m) => f.errorTexts.get(m.MessageGuid as string)).length;
+      const lost = Math.floor(withText / 5);
+      assert.ok(lost >= 2, `${withText} texts`);
+      const text = await run(f, ['failures', '--since', '4d']);
+      assert.equal(text.status, 1, text.stderr);
+      const said = text.stderr
+        .split('\n')
+        .filter((l) => / its error text could not be read: .*\b500\b/.test(l));
+      assert.equal(said.length, lost, text.stderr);
+      assert.match(text.stdout, new RegExp(`${lost} error\\s+texts\\s+could\\s+not\\s+be\\s+read`));
+      assert.match(
+        text.stdout,
+        new RegExp(`${lost} problems\\s+with\\s+the\\s+input\\s+\\(reported\\s+above\\)`),
+      );
+      // "N error texts (M distinct)": no more distinct texts than texts.
+      const [, texts, distinct] = /(\d+) error\s+texts\s+\((\d+)\s+distinct\)/.exec(text.stdout)!.map(Number);
+      assert.equal(texts, withText - lost);
+      assert.ok(distinct! <= texts!, text.stdout);
+      const json = await run(f, ['failures', '--since', '4d', '--json']);
+      const j = JSON.parse(json.stdout) as { summary: { problems: number }; problems: { message: string }[] };
+      assert.equal(j.summary.problems, lost);
+      assert.equal(j.problems.length, lost);
+      assert.ok(j.problems.every((p) => /its error text could not be read/.test(p.message)));
+    }));
+});
+
 describe('tenant: connecting', () => {
   test('a wrong secret says so, and names no secret', async () =>
     withFixture({ messages: 10 }, async (f) => {

@@ -4,7 +4,15 @@ import { UserError } from '../errors.js';
 import { closestName } from './usage-error.js';
 import { loadKb } from '../kb/load.js';
 import { jsonText, printable } from '../report/printable.js';
-import { incidentJson, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
+import {
+  formatPlace,
+  incidentJson,
+  MAX_PROBLEMS_LISTED,
+  renderScan,
+  scanJson,
+  scanMarkdown,
+} from '../report/scan.js';
+import type { Problem } from '../scan/incident.js';
 import { colorsFor, type Colors } from '../report/text.js';
 import { TenantClient } from '../tenant/client.js';
 import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
@@ -125,6 +133,8 @@ export async function tenantFailuresCommand(
     );
   const kb = await loadKb({ dirs: f.kb ?? [] });
   const bar = f.progress !== false ? progressLine() : { update: () => undefined, clear: () => undefined };
+  /** The messages whose error text could not be read, for --json (standard error has them all). */
+  const problems: Problem[] = [];
   await withClient(f, async (client) => {
     const r = await tenantFailures(kb, client, {
       since,
@@ -132,6 +142,11 @@ export async function tenantFailuresCommand(
       statuses,
       ...(f.iflow ? { iflow: f.iflow } : {}),
       maxMessages: f.max,
+      onProblem: (p) => {
+        if (f.json && problems.length < MAX_PROBLEMS_LISTED) problems.push(p);
+        bar.clear();
+        process.stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${printable(p.message)}\n`);
+      },
       onProgress: (p) =>
         bar.update(
           p.phase === 'messages'
@@ -153,7 +168,8 @@ export async function tenantFailuresCommand(
       `Read ${plural(r.messages, `${statuses.join('/')} message`)} of ${client.host} (${window}) and ${plural(r.texts, 'error text')} (${r.distinct.toLocaleString('en-US')} distinct) in ${r.scan.seconds.toFixed(1)} s.` +
       (r.truncated ? ` Only the newest ${f.max.toLocaleString('en-US')} were read (--max).` : '') +
       (r.unread ? ` ${r.unread} error texts could not be read.` : '');
-    if (f.json) process.stdout.write(`${jsonText({ tenant: client.host, ...scanJson(r.scan, kb) }, 2)}\n`);
+    if (f.json)
+      process.stdout.write(`${jsonText({ tenant: client.host, ...scanJson(r.scan, kb, problems) }, 2)}\n`);
     else if (f.markdown) process.stdout.write(scanMarkdown(r.scan, kb));
     else if (!f.jsonl) process.stdout.write(fitText(renderScan(r.scan, kb, colorsFor(process.stdout))));
     process.exitCode = r.scan.grouper.incidents ? 1 : 0;

@@ -212,6 +212,11 @@ export interface TenantFaults {
   tokenRefuses?: boolean;
   /** Every API answer waits this long (ms): a tenant slower than a probe's --timeout. */
   delayMs?: number;
+  /**
+   * The error text of every Nth message with one (1-based: the Nth, 2Nth, ...) answers 500 with an
+   * OData error: texts the client cannot read.
+   */
+  lostErrorTextEvery?: number;
 }
 
 export interface FakeTenantOptions {
@@ -417,6 +422,12 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
       errorTexts.set(guid, `${err.text}\nThe MPL ID for the failed message is : ${guid}`);
   }
 
+  // faults.lostErrorTextEvery: the messages whose error text the API fails to give (every Nth with one).
+  const lost = new Set(
+    faults.lostErrorTextEvery
+      ? [...errorTexts.keys()].filter((_, i) => (i + 1) % faults.lostErrorTextEvery! === 0)
+      : [],
+  );
   // The keystore (tenant-api.md §8.5): SAP's key pair, the lab's CA, one expiring in 10 days, one expired.
   const soon = await caCert(
     'CN=Partner Root CA 2016,O=Partner AG,C=DE',
@@ -677,6 +688,14 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
           return odataError(res, asJson, 404, 'Not Found', 'Requested entity could not be found.');
         const text = errorTexts.get(guid);
         if (!text) return void res.writeHead(204).end();
+        if (lost.has(guid))
+          return odataError(
+            res,
+            asJson,
+            500,
+            'Internal Server Error',
+            'The error information is not available.',
+          );
         res.writeHead(200, { 'content-type': 'text/plain' });
         return res.end(text);
       }

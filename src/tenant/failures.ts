@@ -4,7 +4,7 @@
 // §8.1) are fetched concurrently with a bound, and identical texts are diagnosed once.
 import type { Kb } from '../kb/load.js';
 import { Grouper } from '../scan/group.js';
-import type { Candidate, Incident } from '../scan/incident.js';
+import type { Candidate, Incident, Place, Problem } from '../scan/incident.js';
 import { mplCandidate } from '../scan/mpl.js';
 import { buildPrefilter } from '../scan/prefilter.js';
 import { classify, LOG_MIN_CONFIDENCE, type ScanResult } from '../scan/run.js';
@@ -35,6 +35,8 @@ export interface FailuresOptions {
   onProgress?: (p: FailuresProgress) => void;
   /** Called for each incident once all are known, in the tenant's order (newest first). */
   onIncident?: (inc: Incident) => void | Promise<void>;
+  /** Called for each message whose error text could not be read, with why (scan's problems). */
+  onProblem?: (p: Problem) => void;
 }
 
 export interface FailuresProgress {
@@ -92,6 +94,9 @@ async function checkDeployedFlow(client: TenantClient, iflow: string): Promise<v
 }
 
 /** Reads, diagnoses and groups the failed messages of the window. Throws UserError as the client does. */
+/** Where a message is, as scan's places say it: the monitor's link to it (AlternateWebLink, §8.1), else its entity. */
+const placeOf = (m: Mpl): Place => ({ file: m.link ?? `MessageProcessingLogs('${m.messageGuid}')` });
+
 export async function tenantFailures(
   kb: Kb,
   client: TenantClient,
@@ -137,6 +142,10 @@ export async function tenantFailures(
       unread++;
       unreadAt.add(i);
       firstError ??= e;
+      o.onProblem?.({
+        place: placeOf(m),
+        message: `its error text could not be read: ${e.message}`,
+      });
       // A missing role or a refused token fails every text alike: stop at the first.
       if (/\((401|403)\)/.test(e.message)) throw e;
     }
@@ -148,6 +157,8 @@ export async function tenantFailures(
   const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
   const grouper = new Grouper();
   const byText = new Map<string, Incident | null>();
+  /** The distinct error texts read (a message without one is not a text). */
+  const distinct = new Set<string>();
   let bytes = 0;
   for (let i = 0; i < mpls.length; i++) {
     const m = mpls[i]!;
@@ -156,7 +167,7 @@ export async function tenantFailures(
     // The monitor's link is where a user opens the message (AlternateWebLink, §8.1).
     const c: Candidate | null = mplCandidate(
       rec,
-      { file: m.link ?? `MessageProcessingLogs('${m.messageGuid}')` },
+      placeOf(m),
       // 204 from ErrorInformation/$value: the tenant has no error text for it (yet), §5 quirks.
       unreadAt.has(i)
         ? 'its error text could not be read from the tenant'
@@ -167,6 +178,7 @@ export async function tenantFailures(
     // Identical texts but for the platform's closing "The MPL ID for the failed message is : <id>"
     // line (tenant-api.md §8.1, real example) are one text to the matcher.
     const key = `${c.failing ?? ''}\0${c.text.replace(MPL_ID_LINE, '')}`;
+    if (text !== undefined) distinct.add(key);
     let known = byText.get(key);
     if (known === undefined) byText.set(key, (known = classify(c, pf)));
     if (!known) continue;
@@ -196,7 +208,7 @@ export async function tenantFailures(
     messages: mpls.length,
     ...(counted !== undefined ? { counted } : {}),
     texts: withText,
-    distinct: byText.size,
+    distinct: distinct.size,
     unread,
     truncated,
   };
