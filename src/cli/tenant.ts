@@ -281,9 +281,13 @@ export async function tenantEndpointsCommand(f: TenantFlags): Promise<void> {
 
 const date = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString().slice(0, 10));
 
-/** The Keystore Monitor's columns (monitoring-tools.md §B): alias, type, valid until, subject, issuer. */
+/**
+ * The Keystore Monitor's columns (monitoring-tools.md §B): alias, type, valid until and days left on
+ * the entry's line, its subject and issuer (whole names, often longer than a column) indented below
+ * it, so that the table keeps its shape at any width.
+ */
 function keystoreTable(entries: KeystoreEntry[], c: Colors, now: number): string {
-  const head = ['ALIAS', 'TYPE', 'VALID UNTIL', 'DAYS LEFT', 'SUBJECT', 'ISSUER'];
+  const head = ['ALIAS', 'TYPE', 'VALID UNTIL', 'DAYS LEFT'];
   const cells = entries.map((e) => {
     const days = e.validUntil !== undefined ? daysUntil(e.validUntil, now) : undefined;
     return [
@@ -291,8 +295,6 @@ function keystoreTable(entries: KeystoreEntry[], c: Colors, now: number): string
       printable(e.type),
       date(e.validUntil),
       days === undefined ? '-' : days < 0 ? 'expired' : `${days}d`,
-      printable(e.subject ?? ''),
-      printable(e.issuer ?? ''),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
@@ -313,9 +315,11 @@ function keystoreTable(entries: KeystoreEntry[], c: Colors, now: number): string
       .trimEnd();
   return [
     c.bold(line(head)),
-    ...entries.map((e, i) =>
+    ...entries.flatMap((e, i) => [
       line(cells[i]!, e.validUntil !== undefined ? daysUntil(e.validUntil, now) : undefined),
-    ),
+      ...(e.subject ? [c.dim(`  subject ${printable(e.subject)}`)] : []),
+      ...(e.issuer ? [c.dim(`  issuer  ${printable(e.issuer)}`)] : []),
+    ]),
   ].join('\n');
 }
 
