@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { makePki } from '../src/lab/pki.js';
-import { parseInventory } from '../src/watch/inventory.js';
+import { parseInventory, selectTargets } from '../src/watch/inventory.js';
 import { freePort, runCliAsync, SSHD, startNginx, startSshd } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
@@ -409,4 +409,27 @@ test("a value of the wrong kind: what the field takes, in sentences, not the val
   ]);
   for (const p of problems)
     assert.doesNotMatch(p.message, /Invalid input|expected \w+|received|[<>]=|record/);
+});
+
+test('--only: values of one label are alternatives, different labels all match; a label no target has gets the closest name (attack C2)', async () => {
+  const { inventory } = await parseInventory(
+    [
+      'targets:',
+      '  - { url: "https://a.example/", name: a, labels: { owner: team-a, env: prod } }',
+      '  - { url: "https://b.example/", name: b, labels: { owner: team-b, env: prod } }',
+      '  - { url: "https://c.example/", name: c, labels: { owner: team-c, env: test } }',
+      '',
+    ].join('\n'),
+    join(dir, 'only.yaml'),
+  );
+  const names = (only: string[]) => selectTargets(inventory!.targets, only).map((t) => t.name);
+  assert.deepEqual(names(['owner=team-a', 'owner=team-b']), ['a', 'b']);
+  assert.deepEqual(names(['owner=team-a', 'owner=team-c', 'env=prod']), ['a']);
+  assert.deepEqual(names(['name=c', 'name=a']), ['a', 'c']);
+  assert.throws(() => selectTargets(inventory!.targets, ['owner=team-a', 'env=test'], 'only.yaml'), {
+    message: 'no target of only.yaml matches owner=team-a and env=test',
+  });
+  assert.throws(() => selectTargets(inventory!.targets, ['Owner=team-b']), {
+    message: 'no target matches Owner=team-b: no target has the label Owner; did you mean owner?',
+  });
 });

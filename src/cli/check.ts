@@ -76,8 +76,8 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     );
   if (f.webhook?.length) process.stderr.write(`linkdoctor: ${WEBHOOK_ARGV_WARNING}\n`);
   const inventory = await loadInventory(file);
-  const targets = selectTargets(inventory.targets, f.only);
-  if (!targets.length) throw new UserError(`no target of ${file} matches ${(f.only ?? []).join(' and ')}`);
+  const targets = selectTargets(inventory.targets, f.only, file);
+  if (!targets.length) throw new UserError(`${file} lists no target`);
   const kb = await loadKb({ dirs: f.kb ?? [] });
   const history = f.db
     ? await openHistory(

@@ -425,16 +425,35 @@ export async function parseInventory(
 }
 
 /**
- * The targets whose labels match every `LABEL=VALUE` filter (`--only`); `module` and `name` filter by
- * module and target name too. Throws UserError for a filter that is not LABEL=VALUE.
+ * The targets `--only LABEL=VALUE` filters pick: several values of one label are alternatives
+ * (`--only owner=a --only owner=b`: either team), different labels must all match; `module` and
+ * `name` filter by module and target name too. Throws UserError for a filter that is not
+ * LABEL=VALUE, and, when nothing matches, one sentence naming the filters and `file` (and the
+ * closest label when one names a label no target has).
  */
-export function selectTargets(targets: InventoryTarget[], only: string[] = []): InventoryTarget[] {
-  const filters = only.map((f) => {
+export function selectTargets(
+  targets: InventoryTarget[],
+  only: string[] = [],
+  file?: string,
+): InventoryTarget[] {
+  const wanted = new Map<string, Set<string>>();
+  for (const f of only) {
     const i = f.indexOf('=');
     if (i <= 0) throw new UserError(`--only takes LABEL=VALUE, not "${f}"`);
-    return [f.slice(0, i), f.slice(i + 1)] as const;
-  });
-  return targets.filter((t) =>
-    filters.every(([k, v]) => (k === 'module' ? t.module.name : k === 'name' ? t.name : t.labels[k]) === v),
+    const k = f.slice(0, i);
+    wanted.set(k, (wanted.get(k) ?? new Set()).add(f.slice(i + 1)));
+  }
+  const valueOf = (t: InventoryTarget, k: string) =>
+    k === 'module' ? t.module.name : k === 'name' ? t.name : t.labels[k];
+  const picked = targets.filter((t) => [...wanted].every(([k, values]) => values.has(valueOf(t, k) ?? '\0')));
+  if (picked.length || !targets.length || !only.length) return picked;
+  const said = [...wanted]
+    .map(([k, values]) => [...values].map((v) => `${k}=${v}`).join(' or '))
+    .join(' and ');
+  const labels = [...new Set(targets.flatMap((t) => Object.keys(t.labels))), 'module', 'name'];
+  const unknown = [...wanted.keys()].find((k) => !labels.includes(k));
+  const near = unknown === undefined ? undefined : closestName(unknown, labels);
+  throw new UserError(
+    `no target${file ? ` of ${file}` : ''} matches ${said}${unknown === undefined ? '' : `: no target has the label ${unknown}${near ? `; did you mean ${near}?` : ''}`}`,
   );
 }
