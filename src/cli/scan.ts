@@ -5,15 +5,7 @@ import { UserError } from '../errors.js';
 import { loadKb } from '../kb/load.js';
 import { jsonText, printable } from '../report/printable.js';
 import { colorsFor } from '../report/text.js';
-import {
-  formatPlace,
-  incidentJson,
-  MAX_PROBLEMS_LISTED,
-  renderScan,
-  scanJson,
-  scanMarkdown,
-} from '../report/scan.js';
-import type { Problem } from '../scan/incident.js';
+import { incidentJson, problemSink, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
 import type { Format } from '../scan/input.js';
 import { ProgressBar } from '../scan/progress.js';
 import { scan } from '../scan/run.js';
@@ -62,18 +54,14 @@ export async function scanCommand(
   };
 
   /** What --json lists besides the sentences on standard error. */
-  const problems: Problem[] = [];
+  const { problems, onProblem } = problemSink(!!opts.json, () => bar?.clear());
   const result = await scan(kb, {
     files,
     threads: true,
     stdin: process.stdin,
     ...(opts.format ? { format: opts.format } : {}),
     ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
-    onProblem: (p) => {
-      if (opts.json && problems.length < MAX_PROBLEMS_LISTED) problems.push(p);
-      bar?.clear();
-      stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${printable(p.message)}\n`);
-    },
+    onProblem,
     ...(opts.jsonl
       ? {
           // One line per incident as it is found; wait when the reader of the output is slower.

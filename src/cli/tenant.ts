@@ -4,15 +4,7 @@ import { UserError } from '../errors.js';
 import { closestName } from './usage-error.js';
 import { loadKb } from '../kb/load.js';
 import { jsonText, printable } from '../report/printable.js';
-import {
-  formatPlace,
-  incidentJson,
-  MAX_PROBLEMS_LISTED,
-  renderScan,
-  scanJson,
-  scanMarkdown,
-} from '../report/scan.js';
-import type { Problem } from '../scan/incident.js';
+import { incidentJson, problemSink, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
 import { colorsFor, type Colors } from '../report/text.js';
 import { TenantClient } from '../tenant/client.js';
 import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
@@ -134,7 +126,7 @@ export async function tenantFailuresCommand(
   const kb = await loadKb({ dirs: f.kb ?? [] });
   const bar = f.progress !== false ? progressLine() : { update: () => undefined, clear: () => undefined };
   /** The messages whose error text could not be read, for --json (standard error has them all). */
-  const problems: Problem[] = [];
+  const { problems, onProblem } = problemSink(!!f.json, () => bar.clear());
   await withClient(f, async (client) => {
     const r = await tenantFailures(kb, client, {
       since,
@@ -142,11 +134,7 @@ export async function tenantFailuresCommand(
       statuses,
       ...(f.iflow ? { iflow: f.iflow } : {}),
       maxMessages: f.max,
-      onProblem: (p) => {
-        if (f.json && problems.length < MAX_PROBLEMS_LISTED) problems.push(p);
-        bar.clear();
-        process.stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${printable(p.message)}\n`);
-      },
+      onProblem,
       onProgress: (p) =>
         bar.update(
           p.phase === 'messages'

@@ -109,6 +109,26 @@ function summaryOf(r: ScanResult, shown = false) {
 export const MAX_PROBLEMS_LISTED = 1000;
 
 /**
+ * What the CLI does with each problem with the input (scan, tenant failures): says it on standard
+ * error in one line, after `clear()` (the progress line), and keeps the first MAX_PROBLEMS_LISTED in
+ * `problems` for --json when `keep`.
+ */
+export function problemSink(
+  keep: boolean,
+  clear: () => void,
+): { problems: Problem[]; onProblem: (p: Problem) => void } {
+  const problems: Problem[] = [];
+  return {
+    problems,
+    onProblem: (p) => {
+      if (keep && problems.length < MAX_PROBLEMS_LISTED) problems.push(p);
+      clear();
+      process.stderr.write(`linkdoctor: ${formatPlace(p.place, true)}: ${printable(p.message)}\n`);
+    },
+  };
+}
+
+/**
  * One problem with the input as --json, the API and its ndjson stream give it: `{file, line?, byte?,
  * record?, message, incomplete?}` (byte: offset in the decompressed input; record: counted from 1, as
  * an incident's, see placeJson).
