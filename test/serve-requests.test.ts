@@ -1,19 +1,25 @@
 // linkdoctor serve: how the API answers a request it cannot take as sent (session 9's attack findings
-// A1, A2, A3): a mistyped field, a wrong method, the problems of a scanned upload.
+// A1, A2, A3, A6, A7): a mistyped field, a wrong method, the problems of a scanned upload, a form
+// of several files (on a real port), a mistyped entry id, a room the server does not run.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb } from '../src/kb/load.js';
 import { runCli, tempDirs } from './helpers.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 
 let app: FastifyInstance;
+/** The same server on a real port of 127.0.0.1 (fetch goes through Node's HTTP parser and busboy's). */
+let base: string;
 before(async () => {
   app = await buildServer({ host: '127.0.0.1', kb: await loadKb() });
   await mountRooms(app);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
 after(() => app.close());
 
@@ -136,5 +142,89 @@ describe('A3: the problems with the input are listed in the JSON, not only count
     assert.equal(r.status, 1);
     check(JSON.parse(r.stdout).problems, file);
     assert.match(r.stderr, /bin\.log:2 \(byte 67\): binary data/);
+  });
+});
+
+describe('A7: a form of several files, each scanned as `scan a b` scans its files', () => {
+  const dir = tempDirs()('ld-a7-');
+  const app1 =
+    '2024-01-01 10:00:00 ERROR javax.net.ssl.SSLHandshakeException: PKIX path building failed\n' +
+    '2024-01-01 10:05:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n';
+  const mix =
+    '2024-01-02 11:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n' +
+    '2024-01-02 11:01:00 ERROR HTTP operation failed invoking https://api.example.com/x with statusCode: 411\n' +
+    '2024-01-02 11:02:00 ERROR HTTP operation failed invoking https://api.example.com/x with statusCode: 411\n';
+  const form = (...files: [string, string | Uint8Array<ArrayBuffer>][]) => {
+    const f = new FormData();
+    f.append('note', 'from the ticket');
+    for (const [name, body] of files) f.append('file', new Blob([body]), name);
+    return f;
+  };
+  const send = (body: FormData, query = '', headers: Record<string, string> = {}) =>
+    fetch(`${base}/api/scan${query}`, { method: 'POST', body, headers, signal: AbortSignal.timeout(30_000) });
+  type Scan = {
+    summary: { files: number; incidents: number };
+    groups: { id: string; count: number; example: { file: string } }[];
+  };
+  const counts = (s: Scan) => s.groups.map((g) => [g.id, g.count]);
+
+  test('two files: one summary, the incidents of both, each with its file name; as `scan --json a b`', async () => {
+    const r = await send(form(['app.log', app1], ['mix.log', mix]));
+    assert.equal(r.status, 200);
+    const api = (await r.json()) as Scan;
+    // On the old code only app.log was read: files 1, 2 incidents.
+    assert.equal(api.summary.files, 2);
+    assert.equal(api.summary.incidents, 5);
+    writeFileSync(join(dir, 'app.log'), app1);
+    writeFileSync(join(dir, 'mix.log'), mix);
+    const cli = JSON.parse(
+      runCli(['scan', '--json', join(dir, 'app.log'), join(dir, 'mix.log')]).stdout,
+    ) as Scan;
+    assert.equal(cli.summary.files, 2);
+    assert.deepEqual(counts(api), counts(cli));
+    assert.deepEqual(
+      api.groups.map((g) => g.example.file),
+      cli.groups.map((g) => basename(g.example.file)),
+    );
+    assert.ok(api.groups.some((g) => g.example.file === 'mix.log'));
+  });
+
+  test('streamed (NDJSON): each incident with its file, progress names the file, one result', async () => {
+    const r = await send(form(['app.log', app1], ['mix.log', mix]), '?incidents=true', {
+      accept: 'application/x-ndjson',
+    });
+    const lines = (await r.text())
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as { incident?: { file: string }; progress?: { file: string }; result?: Scan },
+      );
+    assert.equal(lines[0]!.progress?.file, 'app.log');
+    assert.deepEqual(
+      lines.filter((l) => l.incident).map((l) => l.incident!.file),
+      ['app.log', 'app.log', 'mix.log', 'mix.log', 'mix.log'],
+    );
+    assert.equal(lines.at(-1)!.result!.summary.files, 2);
+  });
+
+  test('a file refused at its first bytes does not stall the next; the answer names it (scan exits 2 for it)', async () => {
+    const binary = new Uint8Array(Buffer.alloc(1024 * 1024, 0x01));
+    const r = await send(form(['app.log', app1], ['blob.bin', binary], ['mix.log', mix]));
+    assert.equal(r.status, 400);
+    const p = (await r.json()) as { detail: string };
+    assert.match(p.detail, /^blob\.bin: is neither a text log/);
+  });
+
+  test('name= with several files: 400 in one sentence; more files than the server takes: 413', async () => {
+    let r = await send(form(['app.log', app1], ['mix.log', mix]), '?name=ticket.log');
+    assert.equal(r.status, 400);
+    assert.match(((await r.json()) as { detail: string }).detail, /name= renames the one file of a form/);
+    // One file and name=: renamed, as before.
+    r = await send(form(['app.log', app1]), '?name=ticket.log');
+    assert.equal(((await r.json()) as Scan).groups[0]!.example.file, 'ticket.log');
+    const many = Array.from({ length: 33 }, (_, i) => [`f${i}.log`, app1] as [string, string]);
+    r = await send(form(...many));
+    assert.equal(r.status, 413);
+    assert.match(((await r.json()) as { detail: string }).detail, /more than 32 files/);
   });
 });

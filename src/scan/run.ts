@@ -29,10 +29,24 @@ export interface Progress {
   incidents: number;
 }
 
+/** An input that is no file: a stream and the name its places and progress go by (a server's upload). */
+export interface NamedInput {
+  name: string;
+  stream: NodeJS.ReadableStream;
+}
+
 export interface ScanOptions {
   /** Files to read; "-" is standard input. */
   files: string[];
-  stdin: NodeJS.ReadableStream;
+  /** What "-" reads (or no `files`, without `inputs`). */
+  stdin?: NodeJS.ReadableStream;
+  /**
+   * Inputs that are streams, scanned one after the other after `files` (none of which, not even
+   * standard input, is read then): a form's files as its parser hands them over, each once the one
+   * before it was scanned. What a scan leaves unread of a stream (an input it refuses after its first
+   * bytes) the caller must drain before the next one can come.
+   */
+  inputs?: AsyncIterable<NamedInput>;
   /** The name standard input goes by in places and progress (an upload's file name); "-" by default. */
   stdinName?: string;
   format?: Format;
@@ -54,9 +68,9 @@ export interface ScanOptions {
   /** Bytes of a text log handled at a time (for tests that cut events at block edges). */
   blockBytes?: number;
   /**
-   * The most bytes one input may give once decompressed (a server's upload cap: a 1 MB gzip can
-   * inflate to 1 GB). Past it the scan stops and rejects with DecompressedTooLarge; unbounded when
-   * absent (the CLI: the user's own files, read as a stream).
+   * The most bytes the inputs may give together once decompressed (a server's upload cap: a 1 MB
+   * gzip can inflate to 1 GB). Past it the scan stops and rejects with DecompressedTooLarge;
+   * unbounded when absent (the CLI: the user's own files, read as a stream).
    */
   maxDecompressedBytes?: number;
 }
@@ -158,7 +172,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
   const pf = buildPrefilter(kb, LOG_MIN_CONFIDENCE);
   const cache = opts.cache === false ? undefined : new VerdictCache();
   const grouper = new Grouper();
-  const files = opts.files.length ? opts.files : ['-'];
+  const files = opts.files.length ? opts.files : opts.inputs ? [] : ['-'];
   let problems = 0;
   let unreadable = 0;
   let incomplete = 0;
@@ -182,19 +196,25 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
 
   const workers = opts.cache === false || !opts.threads ? 0 : workerCount(total);
   let pool: WorkerPool | undefined;
+  let inputs = files.length;
   try {
     for (const file of files) await scanFile(file);
+    if (opts.inputs)
+      for await (const input of opts.inputs) {
+        inputs++;
+        await scanFile('-', input);
+      }
   } finally {
     await pool?.close();
   }
   const verdicts = cache && { hits: cache.hits, misses: cache.misses };
 
-  async function scanFile(file: string): Promise<void> {
-    const name = file === '-' ? (opts.stdinName ?? '-') : file;
+  async function scanFile(file: string, stream?: NamedInput): Promise<void> {
+    const name = stream?.name ?? (file === '-' ? (opts.stdinName ?? '-') : file);
     let opened: Opened | undefined;
     try {
       await sizeOf(file);
-      const input = (opened = await openInput(file, opts.stdin, (n) => {
+      const input = (opened = await openInput(file, stream?.stream ?? opts.stdin ?? process.stdin, (n) => {
         bytes += n;
         progress(name);
       }));
@@ -219,7 +239,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
       async function* counted(): AsyncGenerator<Buffer> {
         for await (const chunk of input.chunks) {
           decoded += chunk.length;
-          if (cap !== undefined && decoded - start > cap) throw new DecompressedTooLarge(cap);
+          if (cap !== undefined && decoded > cap) throw new DecompressedTooLarge(cap);
           yield chunk;
         }
       }
@@ -278,7 +298,7 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     }
   }
   return {
-    files: files.length,
+    files: inputs,
     bytes: decoded,
     grouper,
     problems,

@@ -1,12 +1,13 @@
-// POST /api/scan: an uploaded log, message processing log export or HAR file (gzip too), as the raw
-// request body or as the file of a multipart/form-data form (`curl -F file=@app.log`, an HTML form;
-// @fastify/multipart), scanned as it arrives by the same pipeline as `linkdoctor scan`; the answer is what
-// `scan --json` prints. With `Accept: application/x-ndjson` the scan streams: {"progress": {...}}
-// lines (at most 10 a second), {"incident": ...} lines as `scan --jsonl` prints them when
-// `incidents=true`, {"problem": ...} lines, then {"result": <scan --json>}.
+// POST /api/scan: uploaded logs, message processing log exports or HAR files (gzip too), as the raw
+// request body or as the files of a multipart/form-data form (`curl -F file=@a.log -F file=@b.log`,
+// an HTML form; @fastify/multipart), scanned as they arrive by the same pipeline as `linkdoctor scan`;
+// the answer is what `scan --json` prints (a form's files as `scan a.log b.log`: one summary, each
+// incident with its file's name). With `Accept: application/x-ndjson` the scan streams:
+// {"progress": {...}} lines (at most 10 a second), {"incident": ...} lines as `scan --jsonl` prints
+// them when `incidents=true`, {"problem": ...} lines, then {"result": <scan --json>}.
 // The upload is capped (--max-upload): a larger Content-Length is refused before reading, and a
-// body (or a form's file) that outgrows the cap while it is read is cut off with a 413; so is a gzip
-// upload once what it inflates to outgrows the same cap (a 1 MB gzip can hold 1 GB of newlines).
+// body (or a form's files together) that outgrows the cap while it is read is cut off with a 413; so
+// is a gzip upload once what it inflates to outgrows the same cap (a 1 MB gzip can hold 1 GB of newlines).
 import { PassThrough, Transform } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -14,7 +15,7 @@ import { z } from 'zod';
 import { formatPlace, incidentJson, MAX_PROBLEMS_LISTED, problemJson, scanJson } from '../report/scan.js';
 import type { Problem } from '../scan/incident.js';
 import { jsonText } from '../report/printable.js';
-import { DecompressedTooLarge, scan, type ScanResult } from '../scan/run.js';
+import { DecompressedTooLarge, type NamedInput, scan, type ScanResult } from '../scan/run.js';
 import { DEFAULT_MAX_UPLOAD } from './app.js';
 import { HttpProblem } from './problem.js';
 import { problemSchema } from './schemas.js';
@@ -23,8 +24,10 @@ const mb = (n: number) => `${(n / 1024 / 1024).toFixed(n < 1024 * 1024 ? 2 : 0)}
 const PROGRESS_MS = 100;
 /** Media types the upload may be sent as: the bytes themselves; gzip is told by its magic bytes. */
 export const UPLOAD_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip'];
-/** What a multipart form may add around its file (boundaries, part headers, a few small fields). */
+/** What a multipart form may add around its files (boundaries, part headers, a few small fields). */
 const FORM_SLACK = 64 * 1024;
+/** The most files one form may hold: each is scanned in turn, as `linkdoctor scan a b` reads its files. */
+export const MAX_FORM_FILES = 32;
 /** A file name as the places of incidents show it: no path, no control characters. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/g;
@@ -41,7 +44,9 @@ export const scanQuery = z.strictObject({
     // eslint-disable-next-line no-control-regex
     .regex(/^[^/\\\x00-\x1f\x7f]+$/, 'a file name without path or control characters')
     .default('upload')
-    .describe('the file name, shown in the places of incidents'),
+    .describe(
+      "the file name, shown in the places of incidents (a form's file goes by its own name; name= renames a form of one file)",
+    ),
   format: z
     .enum(['text', 'mpl', 'har'])
     .optional()
@@ -59,9 +64,17 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
   const cap = app.linkdoctor.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD;
   // The body is the file: handed to the scan as a stream, never buffered whole.
   app.addContentTypeParser(UPLOAD_TYPES, (_req, payload, done) => done(null, payload));
-  // A form's file is streamed too (busboy); one file, a few small fields, the cap as its own bound.
+  // A form's files are streamed too (busboy), one after the other; a few small fields; the cap as
+  // each file's own bound (and the files' together, counted below).
   await app.register(multipart, {
-    limits: { files: 1, fields: 10, fieldSize: 1024, parts: 12, headerPairs: 50, fileSize: cap + 1 },
+    limits: {
+      files: MAX_FORM_FILES,
+      fields: 10,
+      fieldSize: 1024,
+      parts: MAX_FORM_FILES + 10,
+      headerPairs: 50,
+      fileSize: cap + 1,
+    },
   });
 
   app.post(
@@ -70,7 +83,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: cap,
       schema: {
         summary: 'Find, diagnose and group every incident of an uploaded log, MPL export or HAR file',
-        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}), or the file of a multipart/form-data form (its file name is the default name); gzip is recognised by its content. At most --max-upload bytes (${mb(cap)} on this server), and a gzip file at most that once inflated.`,
+        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}), or the files of a multipart/form-data form (at most ${MAX_FORM_FILES}, each scanned under its own file name, as \`linkdoctor scan a b\` scans its files); gzip is recognised by its content. At most --max-upload bytes in all (${mb(cap)} on this server), and the gzip files at most that once inflated.`,
         tags: ['scan'],
         querystring: scanQuery,
         response: {
@@ -97,31 +110,55 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
           415,
           `send the file as the body, with Content-Type ${UPLOAD_TYPES[0]}, or as the file of a multipart/form-data form`,
         );
-      let body: NodeJS.ReadableStream;
-      let name = req.query.name;
-      if (form) {
-        const part = await req.file().catch((e: Error) => {
-          throw new HttpProblem(400, `the form could not be read: ${e.message}`);
-        });
-        if (!part)
-          throw new HttpProblem(
-            400,
-            'the form holds no file: send the log as a file field (curl -F file=@app.log)',
-          );
-        body = part.file;
-        // The form's file name, unless the query names it.
-        if (!new URL(req.url, 'http://x').searchParams.has('name')) name = fileName(part.filename);
-      } else body = req.body as NodeJS.ReadableStream;
+      const named = new URL(req.url, 'http://x').searchParams.has('name');
+      /** Bytes of the upload read so far (a form's files together). */
       let seen = 0;
-      const counted = new Transform({
-        transform(chunk: Buffer, _enc, next) {
-          seen += chunk.length;
-          if (seen > cap) next(new TooLarge());
-          else next(null, chunk);
-        },
-      });
-      body.on('error', (e) => counted.destroy(e));
-      body.pipe(counted);
+      /** `src` counted against the cap: past it, the stream fails with TooLarge. */
+      const counted = (src: NodeJS.ReadableStream) => {
+        const out = new Transform({
+          transform(chunk: Buffer, _enc, next) {
+            seen += chunk.length;
+            if (seen > cap) next(new TooLarge());
+            else next(null, chunk);
+          },
+        });
+        src.on('error', (e) => out.destroy(e));
+        src.pipe(out);
+        return out;
+      };
+      /** The inputs: the body, or each file of the form as busboy hands it over. */
+      async function* uploads(): AsyncGenerator<NamedInput> {
+        if (!form) {
+          yield { name: req.query.name, stream: counted(req.body as NodeJS.ReadableStream) };
+          return;
+        }
+        let files = 0;
+        try {
+          for await (const part of req.files()) {
+            if (++files > 1 && named)
+              throw new HttpProblem(
+                400,
+                'name= renames the one file of a form, and this form holds several: leave it out, each file then goes by its own name',
+              );
+            const stream = counted(part.file);
+            // The form's file name, unless the query names it.
+            yield { name: named ? req.query.name : fileName(part.filename), stream };
+            // What the scan left unread (a file it refused after its first bytes) is read and
+            // dropped: busboy hands over the next file only after it.
+            part.file.unpipe(stream);
+            part.file.resume();
+            if (seen > cap) return;
+          }
+        } catch (e) {
+          if (e instanceof HttpProblem) throw e;
+          if ((e as { code?: string }).code === 'FST_FILES_LIMIT')
+            throw new HttpProblem(
+              413,
+              `the form holds more than ${MAX_FORM_FILES} files, the most this server scans in one request: send the others in another`,
+            );
+          throw new HttpProblem(400, `the form could not be read: ${(e as Error).message}`);
+        }
+      }
 
       const q = req.query;
       const streaming = /application\/x-ndjson/.test(req.headers.accept ?? '');
@@ -134,9 +171,8 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const listed: Problem[] = [];
       let last = 0;
       const run = scan(app.linkdoctor.kb, {
-        files: ['-'],
-        stdin: counted,
-        stdinName: name,
+        files: [],
+        inputs: uploads(),
         // gzip is inflated as it is read: the cap holds for what it inflates to as well.
         maxDecompressedBytes: cap,
         ...(q.format ? { format: q.format } : {}),
@@ -145,7 +181,12 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
           if (!out || now - last < PROGRESS_MS) return;
           last = now;
           line({
-            progress: { bytes: seen, ...(length >= 0 ? { total: length } : {}), incidents: p.incidents },
+            progress: {
+              file: p.file,
+              bytes: seen,
+              ...(length >= 0 ? { total: length } : {}),
+              incidents: p.incidents,
+            },
           });
         },
         onProblem: (p) => {
@@ -179,6 +220,11 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       };
       const finish = (r: ScanResult) => {
         if (seen > cap) throw tooLarge();
+        if (form && !r.files)
+          throw new HttpProblem(
+            400,
+            'the form holds no file: send the log as a file field (curl -F file=@app.log)',
+          );
         if (r.unreadable) throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');
         // What was read of a truncated export is no result: the user would take it for the whole.
         if (r.incomplete) throw new HttpProblem(400, incomplete.join('; '));
