@@ -1,5 +1,5 @@
 // linkdoctor serve against hostile or careless clients, on real ports: a gzip bomb uploaded to
-// /api/scan, probes of a silent server by clients that hang up or come 40 at a time, header
+// /api/scan, an upload that stops sending, probes of a silent server by clients that hang up or come 40 at a time, header
 // injection through /api/probe and `probe -H`, control bytes in what the server logs, and SIGHUP.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServeOptions } from '../src/serve/app.js';
 import { mountRooms } from '../src/serve/rooms.js';
@@ -102,6 +103,150 @@ describe('POST /api/scan: a decompression bomb', () => {
     });
     assert.equal(f.status, 413);
     assert.match(((await f.json()) as { detail: string }).detail, /decompresses to more than 2 MB/);
+  });
+});
+
+describe('POST /api/scan: an upload that stops sending (attack A8)', () => {
+  let app: FastifyInstance;
+  let port: number;
+  // The server's idle time made short for the test (UPLOAD_IDLE_MS, 30 s, otherwise).
+  const IDLE = 1000;
+  before(async () => {
+    const base = await listening((app = await server({ uploadIdleMs: IDLE })));
+    port = Number(new URL(base).port);
+  });
+  after(() => app.close());
+
+  interface Outcome {
+    status: number;
+    body: string;
+    /** The server closed the connection after its answer (within the test's bound). */
+    closed: boolean;
+    seconds: number;
+  }
+  /**
+   * A request on a connection of its own that announces `length` bytes of body, sends `parts` one
+   * every `gapMs`, then nothing more (or its end, with `end`); resolves to the answer, or rejects
+   * after 10 s without one.
+   */
+  function upload(
+    path: string,
+    headers: Record<string, string>,
+    parts: (string | Buffer)[],
+    opts: { length?: number; gapMs?: number; end?: boolean } = {},
+  ): Promise<Outcome> {
+    return new Promise((resolve, reject) => {
+      const started = performance.now();
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false,
+        headers: {
+          host: '127.0.0.1',
+          ...headers,
+          ...(opts.length !== undefined ? { 'content-length': String(opts.length) } : {}),
+        },
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        reject(new Error('no answer after 10 s'));
+      }, 10_000);
+      req.on('error', () => {}); // the server closing a request it gave up on
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          const seconds = (performance.now() - started) / 1000;
+          const socket = res.socket;
+          const done = (closed: boolean) => {
+            clearTimeout(timer);
+            req.destroy();
+            resolve({ status: res.statusCode!, body, closed, seconds });
+          };
+          if (!socket || socket.destroyed) return done(true);
+          const wait = setTimeout(() => done(false), 3000);
+          socket.once('close', () => {
+            clearTimeout(wait);
+            done(true);
+          });
+        });
+      });
+      let i = 0;
+      const send = () => {
+        if (i < parts.length) {
+          req.write(parts[i++]!);
+          setTimeout(send, opts.gapMs ?? 0);
+        } else if (opts.end) req.end();
+      };
+      send();
+    });
+  }
+  const detail = `the upload stopped: nothing came for ${IDLE / 1000} s, so it was given up and not scanned`;
+
+  test('Content-Length 100000, 3 bytes, then nothing: 408 in one sentence after the idle time, connection closed; a slow upload that keeps sending is read whole', async () => {
+    const r = await upload('/api/scan?name=a.log', { 'content-type': 'application/octet-stream' }, ['abc'], {
+      length: 100_000,
+    });
+    assert.equal(r.status, 408, r.body);
+    assert.equal((JSON.parse(r.body) as { detail: string }).detail, detail);
+    assert.ok(r.closed, 'the connection is closed');
+    assert.ok(r.seconds >= IDLE / 1000, `answered after ${r.seconds.toFixed(1)} s`);
+    // The bound is idle time, not a total: a slow upload that keeps sending is read to its end.
+    const line = '2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n';
+    const slow = await upload(
+      '/api/scan?name=slow.log',
+      { 'content-type': 'application/octet-stream' },
+      Array.from({ length: 8 }, () => line),
+      { gapMs: IDLE / 3, end: true },
+    );
+    assert.equal(slow.status, 200, slow.body);
+    assert.ok(slow.seconds > (IDLE * 2) / 1000, `took ${slow.seconds.toFixed(1)} s`);
+    assert.equal((JSON.parse(slow.body) as { summary: { incidents: number } }).summary.incidents, 8);
+    // And the server still answers.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/health`)).status, 200);
+  });
+
+  test('the same in the middle of a log, in a form, and streamed (NDJSON)', async () => {
+    const log = Buffer.from(
+      '2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n'.repeat(2000),
+    );
+    let r = await upload('/api/scan?name=a.log', { 'content-type': 'application/octet-stream' }, [log], {
+      length: log.length * 2,
+    });
+    assert.equal(r.status, 408, r.body);
+    assert.ok(r.closed);
+    const boundary = 'b0undary';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.log"\r\n\r\n`;
+    r = await upload(
+      '/api/scan',
+      { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      [head + 'abc'],
+      {
+        length: 100_000,
+      },
+    );
+    assert.equal(r.status, 408, r.body);
+    assert.equal((JSON.parse(r.body) as { detail: string }).detail, detail);
+    assert.ok(r.closed);
+    // A form that stops between its files.
+    const first = `${head}2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n\r\n`;
+    r = await upload('/api/scan', { 'content-type': `multipart/form-data; boundary=${boundary}` }, [first], {
+      length: 100_000,
+    });
+    assert.equal(r.status, 408, r.body);
+    r = await upload(
+      '/api/scan?name=a.log',
+      { 'content-type': 'application/octet-stream', accept: 'application/x-ndjson' },
+      ['abc'],
+      { length: 100_000 },
+    );
+    assert.equal(r.status, 200);
+    const last = JSON.parse(r.body.trim().split('\n').at(-1)!) as { error?: string };
+    assert.equal(last.error, detail);
+    assert.ok(r.closed);
   });
 });
 

@@ -35,6 +35,13 @@ import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets
 
 /** The default cap of an upload (`--max-upload`): 200 MB. */
 export const DEFAULT_MAX_UPLOAD = 200 * 1024 * 1024;
+/**
+ * How long an upload may send nothing before the server gives it up (`POST /api/scan`): 408 and the
+ * connection closed, so that a client that stops sending holds no connection and no scan (attack A8).
+ * It is an idle time, not a total: a slow upload that keeps sending is read to its end. Node's own
+ * idle timer of the socket measures it (IncomingMessage.setTimeout).
+ */
+export const UPLOAD_IDLE_MS = 30_000;
 /** A JSON request body at most: a diagnose text may be 4 MB (MAX_INCIDENT_BYTES), escaped. */
 export const JSON_BODY_LIMIT = 9 * 1024 * 1024;
 /** A token shorter than this guards nothing worth guarding. */
@@ -52,6 +59,8 @@ export interface ServeOptions {
   kb?: Kb;
   /** Upload cap in bytes (`--max-upload`); DEFAULT_MAX_UPLOAD when absent. */
   maxUploadBytes?: number;
+  /** Milliseconds an upload may send nothing (tests make it short); UPLOAD_IDLE_MS when absent. */
+  uploadIdleMs?: number;
   /** What the API may probe (`--allow-targets`): host names, IP addresses and CIDRs. */
   allowTargets?: string[];
   /**

@@ -16,7 +16,7 @@ import { formatPlace, incidentJson, MAX_PROBLEMS_LISTED, problemJson, scanJson }
 import type { Problem } from '../scan/incident.js';
 import { jsonText } from '../report/printable.js';
 import { DecompressedTooLarge, type NamedInput, scan, type ScanResult } from '../scan/run.js';
-import { DEFAULT_MAX_UPLOAD } from './app.js';
+import { DEFAULT_MAX_UPLOAD, UPLOAD_IDLE_MS } from './app.js';
 import { HttpProblem } from './problem.js';
 import { problemSchema } from './schemas.js';
 
@@ -58,10 +58,13 @@ export const scanQuery = z.strictObject({
 });
 
 class TooLarge extends Error {}
+/** The upload sent nothing for the idle time (UPLOAD_IDLE_MS): what reads it fails with this. */
+class UploadIdle extends Error {}
 
 /** The scan room. */
 export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
   const cap = app.linkdoctor.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD;
+  const idleMs = app.linkdoctor.options.uploadIdleMs ?? UPLOAD_IDLE_MS;
   // The body is the file: handed to the scan as a stream, never buffered whole.
   app.addContentTypeParser(UPLOAD_TYPES, (_req, payload, done) => done(null, payload));
   // A form's files are streamed too (busboy), one after the other; a few small fields; the cap as
@@ -113,6 +116,29 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const named = new URL(req.url, 'http://x').searchParams.has('name');
       /** Bytes of the upload read so far (a form's files together). */
       let seen = 0;
+      /** The input being read now: an upload that stops sending makes it fail. */
+      let current: Transform | undefined;
+      /** Rejects when the upload stopped sending: a form waiting for its next file waits no longer. */
+      let gaveUp!: (e: UploadIdle) => void;
+      const stalled = new Promise<never>((_ok, fail) => (gaveUp = fail));
+      stalled.catch(() => {});
+      let idle = false;
+      // Node's idle timer of the socket: the request emits 'timeout' only while its body is not
+      // complete, so this gives up an upload that stops sending, never a scan that takes its time.
+      // (A scan that reads nothing for so long because it is still busy with what came would be
+      // taken for one: at 1 MB blocks that is far beyond any block's time.)
+      // (An inject()ed request of the tests has no socket and no timer: nothing to bound there.)
+      if (typeof req.raw.setTimeout === 'function') {
+        req.raw.setTimeout(idleMs, () => {
+          if (reply.sent) return void req.raw.socket?.destroy();
+          idle = true;
+          const e = new UploadIdle();
+          current?.destroy(e);
+          gaveUp(e);
+        });
+        // Once the body is in, the socket has no idle bound of ours (Node would close it at the next).
+        req.raw.once('end', () => req.raw.setTimeout(0));
+      }
       /** `src` counted against the cap: past it, the stream fails with TooLarge. */
       const counted = (src: NodeJS.ReadableStream) => {
         const out = new Transform({
@@ -124,7 +150,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         src.on('error', (e) => out.destroy(e));
         src.pipe(out);
-        return out;
+        return (current = out);
       };
       /** The inputs: the body, or each file of the form as busboy hands it over. */
       async function* uploads(): AsyncGenerator<NamedInput> {
@@ -133,8 +159,12 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
           return;
         }
         let files = 0;
+        const parts = req.files()[Symbol.asyncIterator]();
         try {
-          for await (const part of req.files()) {
+          for (;;) {
+            const next = await Promise.race([parts.next(), stalled]);
+            if (next.done) return;
+            const part = next.value;
             if (++files > 1 && named)
               throw new HttpProblem(
                 400,
@@ -147,10 +177,10 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
             // dropped: busboy hands over the next file only after it.
             part.file.unpipe(stream);
             part.file.resume();
-            if (seen > cap) return;
+            if (seen > cap || idle) return;
           }
         } catch (e) {
-          if (e instanceof HttpProblem) throw e;
+          if (e instanceof HttpProblem || e instanceof UploadIdle) throw e;
           if ((e as { code?: string }).code === 'FST_FILES_LIMIT')
             throw new HttpProblem(
               413,
@@ -204,10 +234,19 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
             }
           : {}),
       });
+      const idleProblem = () => {
+        // The rest of the upload will not come: the connection goes with the answer.
+        if (!reply.raw.headersSent) reply.header('connection', 'close');
+        return new HttpProblem(
+          408,
+          `the upload stopped: nothing came for ${idleMs / 1000} s, so it was given up and not scanned`,
+        );
+      };
       const tooLarge = () =>
         new HttpProblem(413, `the upload outgrew this server's cap of ${mb(cap)} (--max-upload)`);
       // What fails once the cap is passed (busboy's own limit, say) is the cap's 413.
       const capped = (e: Error) => {
+        if (idle) return idleProblem();
         if (e instanceof DecompressedTooLarge) {
           // The rest of the upload is not read: the connection goes with the answer.
           reply.header('connection', 'close');
@@ -219,6 +258,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         return e instanceof TooLarge || seen > cap ? tooLarge() : e;
       };
       const finish = (r: ScanResult) => {
+        if (idle) throw idleProblem();
         if (seen > cap) throw tooLarge();
         if (form && !r.files)
           throw new HttpProblem(
@@ -242,7 +282,11 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
           (e: Error) => line({ error: capped(e).message }),
         )
         .catch((e: Error) => line({ error: e.message }))
-        .finally(() => out.end());
+        .finally(() => {
+          out.end();
+          // Streamed, the answer had begun: the connection is closed once it is sent.
+          if (idle) reply.raw.once('finish', () => req.raw.socket?.destroy());
+        });
       // The stream is no JSON object: the schema documents the non-streaming answer.
       return reply.type('application/x-ndjson').send(out as never);
     },
