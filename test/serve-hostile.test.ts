@@ -106,6 +106,34 @@ describe('POST /api/scan: a decompression bomb', () => {
   });
 });
 
+describe('POST /api/scan: a bomb is refused as soon as it shows, not once the scan got there (attack A5)', () => {
+  let app: FastifyInstance;
+  let base: string;
+  const CAP = 8 * 1024 * 1024;
+  before(async () => (base = await listening((app = await server({ maxUploadBytes: CAP })))));
+  after(() => app.close());
+
+  test('64 MB of incidents in a 64 KB gzip: the 413 comes before the scan read half the cap', async () => {
+    const line = '2026-01-01 10:00:00 ERROR com.jcraft.jsch.JSchException: Auth fail\n';
+    const body = gzipSync(line.repeat((64 * 1024 * 1024) / line.length), { level: 9 });
+    assert.ok(body.length < 1024 * 1024, `the bomb is ${body.length} bytes`);
+    const r = await fetch(`${base}/api/scan?incidents=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/gzip', accept: 'application/x-ndjson' },
+      body: new Uint8Array(body),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const lines = (await r.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { incident?: object; error?: string });
+    assert.match(lines.at(-1)!.error ?? '', /decompresses to more than 8 MB, this server's cap/);
+    // The old code scanned up to the cap (8 MB: 118,000 incidents streamed) before it saw the bound.
+    const scanned = lines.filter((l) => l.incident).length * line.length;
+    assert.ok(scanned < CAP / 2, `${scanned} bytes scanned before the 413`);
+  });
+});
+
 describe('POST /api/scan: an upload that stops sending (attack A8)', () => {
   let app: FastifyInstance;
   let port: number;

@@ -214,10 +214,16 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
     let opened: Opened | undefined;
     try {
       await sizeOf(file);
-      const input = (opened = await openInput(file, stream?.stream ?? opts.stdin ?? process.stdin, (n) => {
-        bytes += n;
-        progress(name);
-      }));
+      const cap = opts.maxDecompressedBytes;
+      const input = (opened = await openInput(
+        file,
+        stream?.stream ?? opts.stdin ?? process.stdin,
+        (n) => {
+          bytes += n;
+          progress(name);
+        },
+        cap !== undefined ? { maxInflated: cap - decoded } : {},
+      ));
       if (input.sniffed.startsWith('utf16') && !opts.format) {
         // Without a byte order mark, iconv's UTF-16 is big-endian: the order found is named.
         const from = { utf16: 'UTF-16', utf16le: 'UTF-16LE', utf16be: 'UTF-16BE' }[input.sniffed as 'utf16'];
@@ -234,14 +240,16 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
           'is JSON but neither a message processing log export (d.results, MessageGuid) nor a HAR file: nothing was scanned (--format text reads it as a text log)',
         );
       const format = opts.format ?? (input.sniffed as Format);
-      const cap = opts.maxDecompressedBytes;
       const start = decoded;
+      // The bound bites when the inflater ahead of the scan passes it, or the scan itself does.
+      const past = () => cap !== undefined && (decoded > cap || input.inflatesPast?.() === true);
       async function* counted(): AsyncGenerator<Buffer> {
         for await (const chunk of input.chunks) {
           decoded += chunk.length;
-          if (cap !== undefined && decoded > cap) throw new DecompressedTooLarge(cap);
+          if (past()) throw new DecompressedTooLarge(cap!);
           yield chunk;
         }
+        if (past()) throw new DecompressedTooLarge(cap!);
       }
       if (format === 'text' && workers > 0)
         pool ??= new WorkerPool(workers, pf.linesSpec, LOG_MIN_CONFIDENCE);

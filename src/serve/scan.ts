@@ -24,6 +24,8 @@ const mb = (n: number) => `${(n / 1024 / 1024).toFixed(n < 1024 * 1024 ? 2 : 0)}
 const PROGRESS_MS = 100;
 /** Media types the upload may be sent as: the bytes themselves; gzip is told by its magic bytes. */
 export const UPLOAD_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip'];
+/** How much of an upload may be read ahead of the scan (bytes held in memory at most). */
+const READ_AHEAD = 4 * 1024 * 1024;
 /** What a multipart form may add around its files (boundaries, part headers, a few small fields). */
 const FORM_SLACK = 64 * 1024;
 /** The most files one form may hold: each is scanned in turn, as `linkdoctor scan a b` reads its files. */
@@ -142,6 +144,9 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       /** `src` counted against the cap: past it, the stream fails with TooLarge. */
       const counted = (src: NodeJS.ReadableStream) => {
         const out = new Transform({
+          // Read ahead of the scan, so that a gzip upload's inflated size is counted ahead of it
+          // too (src/scan/input.ts): a bomb is refused as soon as it shows.
+          readableHighWaterMark: READ_AHEAD,
           transform(chunk: Buffer, _enc, next) {
             seen += chunk.length;
             if (seen > cap) next(new TooLarge());
