@@ -228,3 +228,41 @@ describe('A7: a form of several files, each scanned as `scan a b` scans its file
     assert.match(((await r.json()) as { detail: string }).detail, /more than 32 files/);
   });
 });
+
+describe('A6: a mistyped entry id, and rooms this server does not run', () => {
+  const get = async (path: string, method = 'GET') => {
+    const r = await fetch(`${base}${path}`, { method });
+    return { status: r.status, detail: ((await r.json()) as { detail: string }).detail };
+  };
+
+  test('GET /api/kb/out-cert-pat: did you mean out-cert-path?, as `kb show` says it', async () => {
+    assert.deepEqual(await get('/api/kb/out-cert-pat'), {
+      status: 404,
+      detail: 'no entry "out-cert-pat"; did you mean out-cert-path?',
+    });
+    // A typo inside the id: the closest one (kb show said only "see linkdoctor kb list").
+    const typo = await get('/api/kb/out-cert-pth');
+    assert.equal(typo.detail, 'no entry "out-cert-pth"; did you mean out-cert-path?');
+    const cli = runCli(['kb', 'show', 'out-cert-pth']);
+    assert.equal(cli.status, 2);
+    assert.equal(cli.stderr.trim(), `linkdoctor: ${typo.detail}`);
+    assert.deepEqual(await get('/api/kb/zzzz'), { status: 404, detail: 'no entry "zzzz" (see GET /api/kb)' });
+  });
+
+  test('without --lab or --service-key: the sentence that says how to start it, not "no route"', async () => {
+    for (const [path, method] of [
+      ['/api/lab', 'GET'],
+      ['/api/lab/ok/probe', 'POST'],
+    ])
+      assert.deepEqual(await get(path!, method), {
+        status: 404,
+        detail: 'this server runs no lab (serve --lab)',
+      });
+    assert.deepEqual(await get('/api/tenant/failures?since=1d'), {
+      status: 404,
+      detail: 'this server has no tenant (serve --service-key FILE, or $LINKDOCTOR_SERVICE_KEY)',
+    });
+    // A path that is no route of any room stays "no route".
+    assert.match((await get('/api/labs')).detail, /^no route GET \/api\/labs/);
+  });
+});

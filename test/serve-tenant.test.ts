@@ -65,6 +65,11 @@ describe('serve --service-key', () => {
     const same = (o: { summary: { seconds: number } }) => ({ ...o, summary: { ...o.summary, seconds: 0 } });
     assert.deepEqual(same(api), same(mine));
     assert.ok(api.groups.length > 0);
+    // What was read of the tenant, not a scan's files and bytes, which mean nothing here (attack A6).
+    assert.equal(api.summary.files, undefined);
+    assert.equal(api.summary.bytes, undefined);
+    assert.ok(api.summary.messages >= api.summary.texts && api.summary.texts >= api.summary.distinct);
+    assert.ok(api.summary.distinct > 0);
   });
 
   test('GET /api/tenant/keystore answers what `tenant keystore --json` prints', async () => {

@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import { closestName } from './usage-error.js';
 import { lintKb } from '../kb/lint.js';
 import { BUILTIN_KB, formatProblem, loadKb, type Kb } from '../kb/load.js';
 import { jsonText, printable, printableDeep } from '../report/printable.js';
@@ -61,15 +62,23 @@ export async function kbList(opts: { json?: boolean; kb?: string[] }): Promise<v
   );
 }
 
+/**
+ * The sentence for an id that names no entry of `kb`: the entries whose ids hold it (or that it
+ * holds), else the one a typo most likely meant ("out-cert-pth" → out-cert-path); `otherwise` (where
+ * the ids are listed) when none is near. `kb show` and GET /api/kb/{id} say it alike.
+ */
+export function noEntry(kb: Kb, id: string, otherwise: string): string {
+  const ids = kb.entries.map((x) => x.id);
+  const near = ids.filter((x) => x.includes(id) || id.includes(x));
+  const typo = near.length ? undefined : closestName(id, ids);
+  if (typo) near.push(typo);
+  return `no entry "${id}"${near.length ? `; did you mean ${near.join(', ')}?` : ` ${otherwise}`}`;
+}
+
 export async function kbShow(id: string, opts: { json?: boolean; kb?: string[] }): Promise<void> {
   const kb = await loadKb({ dirs: opts.kb ?? [] });
   const found = kb.byId.get(id);
-  if (!found) {
-    const near = kb.entries.filter((x) => x.id.includes(id) || id.includes(x.id)).map((x) => x.id);
-    throw new UserError(
-      `no entry "${id}"${near.length ? `; did you mean ${near.join(', ')}?` : ' (see `linkdoctor kb list`)'}`,
-    );
-  }
+  if (!found) throw new UserError(noEntry(kb, id, '(see `linkdoctor kb list`)'));
   if (opts.json) {
     process.stdout.write(`${jsonText(kbShowJson(kb, id), 2)}\n`);
     return;

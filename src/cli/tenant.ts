@@ -7,7 +7,9 @@ import { jsonText, printable } from '../report/printable.js';
 import { incidentJson, problemSink, renderScan, scanJson, scanMarkdown } from '../report/scan.js';
 import { colorsFor, type Colors } from '../report/text.js';
 import { TenantClient } from '../tenant/client.js';
-import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
+import { DEFAULT_STATUSES, type FailuresResult, tenantFailures } from '../tenant/failures.js';
+import type { Kb } from '../kb/load.js';
+import type { Problem } from '../scan/incident.js';
 import { MPL_STATUSES, type KeystoreEntry } from '../tenant/entities.js';
 import { daysUntil, keystoreEntries, tenantTrustStore } from '../tenant/keystore.js';
 import { loadServiceKey, secretsOf, type ServiceKey } from '../tenant/service-key.js';
@@ -27,6 +29,33 @@ import { secretFromEnv } from './secrets.js';
 import { fitText, plural } from '../report/width.js';
 
 /** The tenant commands' default --timeout, seconds (src/cli/main.ts's literal): a keystore takes a while. */
+/**
+ * What `tenant failures --json` prints and GET /api/tenant/failures answers: scan --json's object
+ * with the tenant's `host`, its summary telling what was read of the tenant (`messages`, error
+ * `texts`, `distinct` texts among them, and `truncated` when --max cut them) where a scan tells its
+ * files and bytes, which mean nothing here.
+ */
+export function failuresJson(
+  host: string,
+  r: FailuresResult,
+  kb: Kb,
+  problems: readonly Problem[] = [],
+): { tenant: string; summary: Record<string, unknown> } {
+  const { summary, ...rest } = scanJson(r.scan, kb, problems) as { summary: Record<string, unknown> };
+  const { files: _files, bytes: _bytes, ...counts } = summary;
+  return {
+    tenant: host,
+    summary: {
+      messages: r.messages,
+      texts: r.texts,
+      distinct: r.distinct,
+      ...(r.truncated ? { truncated: true } : {}),
+      ...counts,
+    },
+    ...rest,
+  };
+}
+
 export const TENANT_TIMEOUT_S = 30;
 
 export interface TenantFlags {
@@ -156,8 +185,7 @@ export async function tenantFailuresCommand(
       `Read ${plural(r.messages, `${statuses.join('/')} message`)} of ${client.host} (${window}) and ${plural(r.texts, 'error text')} (${r.distinct.toLocaleString('en-US')} distinct) in ${r.scan.seconds.toFixed(1)} s.` +
       (r.truncated ? ` Only the newest ${f.max.toLocaleString('en-US')} were read (--max).` : '') +
       (r.unread ? ` ${r.unread} error texts could not be read.` : '');
-    if (f.json)
-      process.stdout.write(`${jsonText({ tenant: client.host, ...scanJson(r.scan, kb, problems) }, 2)}\n`);
+    if (f.json) process.stdout.write(`${jsonText(failuresJson(client.host, r, kb, problems), 2)}\n`);
     else if (f.markdown) process.stdout.write(scanMarkdown(r.scan, kb));
     else if (!f.jsonl) process.stdout.write(fitText(renderScan(r.scan, kb, colorsFor(process.stdout))));
     process.exitCode = r.scan.grouper.incidents ? 1 : 0;

@@ -133,6 +133,19 @@ export function checkBinding(host: string, token: string | undefined): void {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/**
+ * The rooms `linkdoctor serve` mounts only when asked, each with its routes' prefix and the sentence
+ * a request for them gets when it was not: how to start the server so that it has them.
+ */
+const OPTIONAL_ROOMS = [
+  { room: 'lab', prefix: '/api/lab', sentence: 'this server runs no lab (serve --lab)' },
+  {
+    room: 'tenant',
+    prefix: '/api/tenant',
+    sentence: 'this server has no tenant (serve --service-key FILE, or $LINKDOCTOR_SERVICE_KEY)',
+  },
+];
+
 /** Host header values a loopback server without a token answers (a DNS-rebinding page gets 403). */
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
 
@@ -308,6 +321,10 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     const page =
       req.method === 'GET' && !req.url.startsWith('/api/') ? app.linkdoctor.uiFallback?.(req) : undefined;
     if (page) return reply.type(page.type).send(page.body);
+    const absent = OPTIONAL_ROOMS.find(
+      (o) => !app.linkdoctor.rooms.includes(o.room) && (path === o.prefix || path.startsWith(`${o.prefix}/`)),
+    );
+    if (absent) return sendProblem(reply, problem(404, absent.sentence));
     return sendProblem(reply, problem(404, `no route ${req.method} ${path} (the API: GET /api/)`));
   });
 

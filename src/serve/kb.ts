@@ -2,7 +2,7 @@
 // `kb show ID --json`.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { kbListJson, kbShowJson } from '../cli/kb.js';
+import { kbListJson, kbShowJson, noEntry } from '../cli/kb.js';
 import { HttpProblem } from './problem.js';
 import { problemSchema } from './schemas.js';
 
@@ -41,7 +41,7 @@ export const kbRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (req) => {
       const entry = kbShowJson(kb, req.params.id);
-      if (!entry) throw new HttpProblem(404, `no entry "${req.params.id}" (see GET /api/kb)`);
+      if (!entry) throw new HttpProblem(404, noEntry(kb, req.params.id, '(see GET /api/kb)'));
       return entry as { id: string };
     },
   );

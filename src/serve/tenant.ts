@@ -5,9 +5,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { endpointsJson, keystoreJson, parseWhen } from '../cli/tenant.js';
+import { endpointsJson, failuresJson, keystoreJson, parseWhen } from '../cli/tenant.js';
 import { UserError } from '../errors.js';
-import { scanJson } from '../report/scan.js';
 import { TenantClient } from '../tenant/client.js';
 import { MPL_STATUSES } from '../tenant/entities.js';
 import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
@@ -96,7 +95,7 @@ export function tenantRoutes(key: ServiceKey): FastifyPluginAsync {
             ...(q.iflow ? { iflow: q.iflow } : {}),
             maxMessages: q.max,
           });
-          return { tenant: client.host, ...scanJson(r.scan, app.linkdoctor.kb) };
+          return failuresJson(client.host, r, app.linkdoctor.kb);
         });
       },
     );
