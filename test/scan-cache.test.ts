@@ -118,8 +118,25 @@ function hardLog(): Buffer {
       ),
     );
     if (i % 13 === 0) parts.push(Buffer.from(`binary\0\x01\x02\x03\0\0 data ${i}\n`, 'latin1'));
+    // Coloured lines, as `docker logs` of a Spring Boot app gives them (S14).
+    parts.push(
+      Buffer.from(colour(`${t} ERROR [exec-${i}] c.e.App - Job ${i % 4} failed: disk quota exceeded\n`)),
+    );
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * A log's lines coloured as Spring Boot, `docker logs` or a CI log colour them: the time dim, the
+ * level in its colour (ERROR bold red, 256 colours), the logger cyan, a line erased first (ESC [ K).
+ */
+function colour(log: string): string {
+  const LEVEL: Record<string, string> = { ERROR: '1;38;5;196', WARN: '33', INFO: '32' };
+  return log.replace(
+    /^(\d{4}-\d\d-\d\d [\d:,.]+) (ERROR|WARN|INFO) (\[[^\]]*\]) (\S+)/gm,
+    (_, time: string, level: string, thread: string, logger: string) =>
+      `\x1b[K\x1b[2m${time}\x1b[0m \x1b[${LEVEL[level]}m${level}\x1b[0m ${thread} \x1b[36m${logger}\x1b[m`,
+  );
 }
 
 test('worker threads over small blocks give what one thread without the cache gives', async () => {
@@ -169,7 +186,8 @@ test("what a worker works out of an event ahead is what the scan's thread would,
     const prepared = prepareEvent(c, checks);
     assert.deepEqual(classify(prepared, pf), classify(c, pf), c.text);
     if (prepared.prepared!.judged.startsWith(c.text.slice(0, 10))) kept++;
-    assert.equal(checks.bound(c.bytes!), pf.bound(c.bytes!));
+    const bytes = c.bytes ?? Buffer.from(c.text);
+    assert.equal(checks.bound(bytes), pf.bound(bytes));
     bounds++;
   }
   // Some events keep their time in their key (a symptom may read it), most do not.
@@ -219,6 +237,36 @@ test('a cached scan finds the same incidents, diagnoses and groups as diagnosing
   assert.deepEqual(cached.json, plain.json);
   // The cache did serve: the same failures recur with other times, threads and ids.
   assert.ok(cached.verdicts!.hits > cached.verdicts!.misses / 5, JSON.stringify(cached.verdicts));
+});
+
+test('a coloured log gives the incidents, times, diagnoses and groups of the same log without its colours (S14)', async () => {
+  const log = everyKindOfEvent();
+  const coloured = colour(log);
+  assert.ok(coloured.split('\x1b[0m').length > 500, 'most lines are coloured');
+  // What the colours change: the byte offsets and the file's name and size.
+  const placeless = (x: object) =>
+    JSON.parse(
+      JSON.stringify(x, (k, v: unknown) =>
+        ['offset', 'file', 'files', 'bytes'].includes(k) ? undefined : v,
+      ),
+    ) as object;
+  writeFileSync(join(dir, 'plain.log'), log);
+  writeFileSync(join(dir, 'coloured.log'), coloured);
+  const plain = await run(join(dir, 'plain.log'), false);
+  assert.ok(plain.incidents.length > 200, `${plain.incidents.length} incidents`);
+  assert.ok(
+    plain.incidents.every((i) => (i as { time?: string }).time),
+    'every incident has its time',
+  );
+  for (const cache of [false, true]) {
+    const seen = await run(join(dir, 'coloured.log'), cache);
+    assert.deepEqual(placeless(seen.incidents), placeless(plain.incidents), `cache: ${cache}`);
+    assert.deepEqual(placeless(seen.json), placeless(plain.json), `cache: ${cache}`);
+  }
+  assert.ok(
+    !JSON.stringify((await run(join(dir, 'coloured.log'), true)).incidents).includes('\\u001b'),
+    'no message keeps a control sequence',
+  );
 });
 
 test('an id that the key leaves out is read by no pattern: a UUID with "401" in it is no 401', async () => {

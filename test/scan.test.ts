@@ -108,6 +108,11 @@ test('multimatch: cases and word boundaries', () => {
   assert.deepEqual(ids('PKIX failed'), [1]);
   assert.deepEqual(ids('Not Found'), [2]);
   assert.deepEqual(ids('4 found'), []);
+  // The end of a terminal control sequence is no letter of the word after it (S14).
+  assert.deepEqual(ids('\x1b[31mERR\x1b[0m here'), [0]);
+  assert.deepEqual(ids('\x1b[1;38;5;196mERR:'), [0]);
+  assert.deepEqual(ids('\x1b[KERR'), [0]);
+  assert.deepEqual(ids('[31mERR and 31mERR'), [], 'no ESC: no sequence');
 });
 
 test('multimatch: an automaton saved by one process and read back by the next finds what a new one finds', async () => {

@@ -333,14 +333,31 @@ function decideNote(kb: Kb, diagnoses: Diagnosis[], finding: DirectionFinding): 
 }
 
 /**
- * Terminal control sequences (ESC [ ... m colours, OSC titles, other ESC sequences) and the other
- * control characters except tab, newline and CR, each replaced by as many spaces: a log or a
- * paste with colour codes reads like the plain text ("\x1b[31mjavax.net.ssl..." names
- * javax.net.ssl..., not "mjavax" or net.ssl...), and every offset into the text stays where it was.
+ * Terminal control sequences: CSI (ESC [ ... m colours, ESC [ K erasing a line; also the C1 CSI
+ * U+009B), OSC (titles, ESC ] 8 hyperlinks) and the other ESC sequences.
  */
-const CONTROLS =
+const SEQUENCES =
   // eslint-disable-next-line no-control-regex
-  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]{0,512}(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]{0,512}(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]/g;
+
+/**
+ * The terminal control sequences (SEQUENCES) and the other control characters except tab, newline
+ * and CR, each replaced by as many spaces: a log or a paste with colour codes reads like the plain
+ * text ("\x1b[31mjavax.net.ssl..." names javax.net.ssl..., not "mjavax" or net.ssl...), and every
+ * offset into the text stays where it was.
+ */
+const CONTROLS = new RegExp(`${SEQUENCES.source}|[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]`, 'g');
+
+/**
+ * `text` without its terminal control sequences (SEQUENCES: colours, erasing, OSC titles and
+ * links), as the log would read had its writer not coloured it (`docker logs`, CI logs): scan reads
+ * a coloured log's times, levels and messages from this. The same string when it has none; other
+ * control characters stay (printable() shows them).
+ */
+export function removeSequences(text: string): string {
+  SEQUENCES.lastIndex = 0;
+  return SEQUENCES.test(text) ? text.replace(SEQUENCES, '') : text;
+}
 
 /** `text` with its control sequences blanked (see CONTROLS); the same string when it has none. */
 export function blankControls(text: string): string {

@@ -28,6 +28,26 @@ const NEWLINE = -1;
 const isWord = (b: number) =>
   (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
 
+/** How far back a CSI sequence's start is looked for from its final byte (ESC [ 38;2;255;255;255 m). */
+const MAX_CSI = 32;
+
+/**
+ * Whether buf[i] is the final byte of a CSI sequence that starts at or after `from` (ESC [, then
+ * parameter bytes 0x30-0x3f and intermediate bytes 0x20-0x2f, then a final byte 0x40-0x7e): the
+ * `m` of a colour's "\x1b[31m" is no letter of the word after it ("\x1b[31mERROR" is the word
+ * ERROR). Reads at most MAX_CSI bytes back; nothing is allocated.
+ */
+function endsSequence(buf: Uint8Array, i: number, from: number): boolean {
+  const b = buf[i]!;
+  if (b < 0x40 || b > 0x7e) return false;
+  for (let j = i - 1; j > from && j >= i - MAX_CSI; j--) {
+    const c = buf[j]!;
+    if (c === 0x5b) return buf[j - 1] === 0x1b;
+    if (c < 0x20 || c > 0x3f) return false;
+  }
+  return false;
+}
+
 interface Literal {
   /** Lower-case (one byte per character, as latin1); `exact` holds the bytes as written when case counts. */
   text: string;
@@ -499,8 +519,9 @@ export class MultiMatcher {
   private confirmed(buf: Uint8Array, i: number, id: number, from: number, to: number): number {
     const l = this.lits[id]!;
     const start = i + 1 - l.text.length;
-    // Outside the searched range counts as a non-word character, as at the ends of a text.
-    const before = start > from ? isWord(buf[start - 1]!) : false;
+    // Outside the searched range counts as a non-word character, as at the ends of a text; so does
+    // the end of a terminal control sequence (a coloured log's "\x1b[31mERROR").
+    const before = start > from ? isWord(buf[start - 1]!) && !endsSequence(buf, start - 1, from) : false;
     const after = i + 1 < to ? isWord(buf[i + 1]!) : false;
     if (l.exact && Buffer.compare(l.exact, buf.subarray(start, i + 1)) !== 0) return -1;
     if (l.left && isWord(buf[start]!) === before) return -1;

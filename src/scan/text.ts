@@ -7,6 +7,7 @@ import type { EventChecks, Prefilter } from './prefilter.js';
 import { ERROR_LEVELS } from './prefilter.js';
 import { redact } from '../redact.js';
 import { TIMESTAMP } from '../diagnose/log-entries.js';
+import { removeSequences } from '../diagnose/match.js';
 import { eventText, keepsTime } from './cache.js';
 import { mask } from './mask.js';
 
@@ -73,10 +74,22 @@ function isBinary(buf: Buffer, from: number, to: number): boolean {
   return control * 10 > to - from;
 }
 
+/**
+ * The first `bytes` bytes of the line at buf[p, end) as latin1, where its time and level are read:
+ * a coloured log's line (`\x1b[2m2026-11-24 08:01:00\x1b[0m \x1b[31mERROR\x1b[0m`, as `docker
+ * logs` and CI logs give) without its terminal control sequences (removeSequences), so that it
+ * reads as the plain line does. A line without ESC costs one search of its head.
+ */
+function headOf(buf: Buffer, p: number, end: number, bytes: number): string {
+  const head = buf.toString('latin1', p, Math.min(end, p + bytes));
+  if (!head.includes('\x1b')) return head;
+  return removeSequences(buf.toString('latin1', p, Math.min(end, p + 4 * bytes))).slice(0, bytes);
+}
+
 /** Whether the line at `p` (ending by `to`) begins an event. */
 export function startsEvent(buf: Buffer, p: number, to: number, timestamped: boolean): boolean {
   const nl = buf.indexOf(10, p);
-  const head = buf.toString('latin1', p, Math.min(nl < 0 || nl > to ? to : nl, p + HEAD_BYTES));
+  const head = headOf(buf, p, nl < 0 || nl > to ? to : nl, HEAD_BYTES);
   return timestamped ? TIMESTAMP.test(head) : head.trim() !== '' && !CONTINUATION.test(head);
 }
 
@@ -107,8 +120,11 @@ export function prepareEvent(c: Candidate, pf: Pick<EventChecks, 'readsBefore'>)
   return { ...c, prepared: { judged, described, masked: mask(described.message) } };
 }
 
-/** A candidate as a worker thread hands it over: its bytes as their offsets [start, end) in the block. */
-export type SentCandidate = Omit<Candidate, 'bytes'> & { span: [number, number] };
+/**
+ * A candidate as a worker thread hands it over: its bytes as their offsets [start, end) in the
+ * block (none when its text is not its bytes: a coloured event).
+ */
+export type SentCandidate = Omit<Candidate, 'bytes'> & { span?: [number, number] };
 
 /** The lines of a block where an incident may be (Prefilter.lines): starts and numbers, and its newlines. */
 export interface Found {
@@ -166,7 +182,7 @@ export function decideMode(buf: Buffer, to: number): boolean {
     const end = nl < 0 || nl > to ? to : nl;
     if (end > p) {
       lines++;
-      if (TIMESTAMP.test(buf.toString('latin1', p, Math.min(end, p + HEAD_BYTES)))) stamped++;
+      if (TIMESTAMP.test(headOf(buf, p, end, HEAD_BYTES))) stamped++;
     }
     p = end + 1;
   }
@@ -176,7 +192,8 @@ export function decideMode(buf: Buffer, to: number): boolean {
 /**
  * The candidate of buf[from, to), or null for an event that is not failing and whose literals
  * cannot make an incident (Prefilter.bound): most candidates of a log, told apart before their
- * text is decoded.
+ * text is decoded. A coloured event is read without its terminal control sequences (its level,
+ * time and message as in the plain log); its text is then not its bytes, which it goes without.
  */
 function candidate(
   buf: Buffer,
@@ -185,16 +202,23 @@ function candidate(
   place: Place,
   { pf, threshold }: BlockContext,
 ): Candidate | null {
-  const level = LEVEL.exec(buf.toString('latin1', from, Math.min(to, from + LEVEL_BYTES)))?.[1];
+  const level = LEVEL.exec(headOf(buf, from, to, LEVEL_BYTES))?.[1];
   const error = level !== undefined && ERROR_LEVELS.includes(level.toLowerCase());
   if (!error && level !== undefined && pf.bound(buf, from, to) < threshold - 1e-9) return null;
-  const text = bounded(buf.toString('utf8', from, to).trimEnd());
+  const raw = buf.toString('utf8', from, to);
+  const plain = removeSequences(raw);
+  const text = bounded(plain.trimEnd());
   const failing = error
     ? `level ${level!.toUpperCase()}`
     : !level && EXCEPTION.test(text)
       ? 'exception'
       : undefined;
-  return { text, bytes: buf.subarray(from, to), place, ...(failing ? { failing } : {}) };
+  return {
+    text,
+    ...(plain === raw ? { bytes: buf.subarray(from, to) } : {}),
+    place,
+    ...(failing ? { failing } : {}),
+  };
 }
 
 /**
@@ -371,7 +395,9 @@ export function textCandidates(
       events
         ? events(buf, to, ctx).then((r) => ({
             ...r,
-            events: r.events.map(({ span, ...c }) => ({ ...c, bytes: buf.subarray(span[0], span[1]) })),
+            events: r.events.map(({ span, ...c }) =>
+              span ? { ...c, bytes: buf.subarray(span[0], span[1]) } : c,
+            ),
           }))
         : blockEvents(buf, to, findLines(pf.lines, buf, to, ctx.timestamped, precise), {
             ...ctx,

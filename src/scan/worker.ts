@@ -23,8 +23,9 @@ port.on('message', (job: WorkerJob) => {
     const r = blockEvents(buf, job.to, found, { ...job.ctx, pf, threshold });
     const events = r.events.map((c): SentCandidate => {
       const { bytes, ...rest } = prepareEvent(c, checks);
-      const start = bytes!.byteOffset - buf.byteOffset;
-      return { ...rest, span: [start, start + bytes!.length] };
+      if (!bytes) return rest;
+      const start = bytes.byteOffset - buf.byteOffset;
+      return { ...rest, span: [start, start + bytes.length] };
     });
     port.postMessage({ id: job.id, result: { ...r, events } } satisfies WorkerReply);
   } catch (e) {
