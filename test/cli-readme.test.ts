@@ -120,7 +120,7 @@ function normalize(line: string): string {
     .replace(/AAAA[\w+/=]{20,}/g, 'KEY')
     .replace(/\b(127\.0\.0\.1\]?):\d+/g, '$1:PORT')
     .replace(/LINKDOCTOR_SMTP_ALT_PORTS=\d+,\d+/g, 'LINKDOCTOR_SMTP_ALT_PORTS=PORTS')
-    .replace(/\d+(\.\d+)? MB in \d+(\.\d+)? s \(\d+ MB\/s\)/g, 'SIZE in TIME')
+    .replace(/\d+(\.\d+)? MB in \d+(\.\d+)? s \((?:< )?[\d.]+ MB\/s\)/g, 'SIZE in TIME')
     .replace(/\s+/g, ' ')
     .trim();
 }

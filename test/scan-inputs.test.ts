@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { constants, gunzipSync, gzipSync } from 'node:zlib';
+import { mbPerSecond } from '../src/report/scan.js';
 import { ROOT, runCli, tempDirs } from './helpers.js';
 
 const dir = tempDirs()('ld-scan-inputs-');
@@ -120,7 +121,7 @@ test('an input that is not text is refused in one sentence, exit 2; a Latin-1 lo
       r.stderr,
       new RegExp(`${name.replace('.', '\\.')}: is neither a text log, a JSON export nor gzip data`),
     );
-    assert.match(r.stdout, /No incident found/);
+    assert.match(r.stdout, /^Nothing was scanned: 1 input could not be read\.\n1 problem with the input/);
   }
   // A German log in Latin-1 (ä, ö, ü, ß are single bytes, not UTF-8) is still a text log.
   const latin1 = Buffer.from(
@@ -240,4 +241,70 @@ test('a text log with runs of NUL bytes (a logrotate copytruncate hole, a crash)
   const r = runCli(['scan', file('random-nul.bin', Buffer.concat([zeros(5000), noise(3000)]))]);
   assert.equal(r.status, 2, r.stdout);
   assert.match(r.stderr, /is neither a text log, a JSON export nor gzip data/);
+});
+
+/**
+ * The same log line packed as the tools pack it (zip 3.0, bzip2 1.0.8, xz 5.4, zstd 1.5; base64 of
+ * their output): an archive that is how logs are often handed over.
+ */
+const PACKED = {
+  'logs.zip':
+    'UEsDBAoAAAAAAORpgV2uaXr+PAAAADwAAAAFABwAYS5sb2dVVAkAA1zIDmtcyA5rdXgLAAEEAAAAAAQAAAAAMjAyNi0xMS0yNCAwODowMDowMCBFUlJPUiBbSm9iXSBmYWlsZWQ6IGRpc2sgcXVvdGEgZXhjZWVkZWQKUEsBAh4DCgAAAAAA5GmBXa5pev48AAAAPAAAAAUAGAAAAAAAAQAAAKSBAAAAAGEubG9nVVQFAANcyA5rdXgLAAEEAAAAAAQAAAAAUEsFBgAAAAABAAEASwAAAHsAAAAAAA==',
+  'app.log.bz2':
+    'QlpoOTFBWSZTWXvs/bcAAAlfgAAQQAJ1UAIQkAo/LK5AIABUUCaYTEwAaBFPU8jUGyj0Q0aBRINm71WSRBZEaqJQAVFkm0xc6eVt91dFeysYcw2AcQZnF9F3JFOFCQe+z9tw',
+  'app.log.xz':
+    '/Td6WFoAAATm1rRGAgAhARYAAAB0L+WjAQA7MjAyNi0xMS0yNCAwODowMDowMCBFUlJPUiBbSm9iXSBmYWlsZWQ6IGRpc2sgcXVvdGEgZXhjZWVkZWQKAO7Kdo9m6YWcAAFUPPxRPtEftvN9AQAAAAAEWVo=',
+  'app.log.zst':
+    'KLUv/SQ84QEAMjAyNi0xMS0yNCAwODowMDowMCBFUlJPUiBbSm9iXSBmYWlsZWQ6IGRpc2sgcXVvdGEgZXhjZWVkZWQKWgcHzw==',
+};
+
+test('an input that could not be read is not "Scanned 1 input ... No incident found"; an archive is named with the command that opens it (S13)', () => {
+  const commands = {
+    'logs.zip': 'a zip archive, which scan does not open (it reads gzip only): unzip -p',
+    'app.log.bz2': 'bzip2-compressed data, which scan does not open (it reads gzip only): bzcat',
+    'app.log.xz': 'xz-compressed data, which scan does not open (it reads gzip only): xzcat',
+    'app.log.zst': 'zstd-compressed data, which scan does not open (it reads gzip only): zstdcat',
+  };
+  for (const [name, base64] of Object.entries(PACKED)) {
+    const path = file(name, Buffer.from(base64, 'base64'));
+    const r = runCli(['scan', path]);
+    assert.equal(r.status, 2, `${name}: ${r.stdout}`);
+    assert.equal(
+      r.stderr,
+      `linkdoctor: ${path}: is ${commands[name as keyof typeof commands]} ${path} | linkdoctor scan - reads what is in it\n`,
+    );
+    assert.equal(
+      r.stdout,
+      'Nothing was scanned: 1 input could not be read.\n1 problem with the input (reported above).\n',
+    );
+    // On standard input the same, with FILE for the name it has not.
+    const s = runCli(['scan', '-'], { input: Buffer.from(base64, 'base64') });
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, / FILE \| linkdoctor scan - reads what is in it\n$/);
+    assert.match(s.stdout, /^Nothing was scanned/);
+  }
+  // UTF-16 on standard input, and a folder: nothing scanned either.
+  const u16 = runCli(['scan', '-'], { input: Buffer.from('\ufeff' + LOG, 'utf16le') });
+  assert.equal(u16.status, 2);
+  assert.match(u16.stderr, /is UTF-16 text/);
+  assert.match(u16.stdout, /^Nothing was scanned: 1 input could not be read\.\n/);
+  assert.doesNotMatch(u16.stdout, /No incident found|Scanned/);
+  const folder = runCli(['scan', '--markdown', dir]);
+  assert.equal(folder.status, 2);
+  assert.match(
+    folder.stdout,
+    /^# linkdoctor scan\n\nNothing was scanned: 1 input could not be read\.\n1 problem with the input\.\n/,
+  );
+  // One input of three read: said so, and what it found.
+  const some = runCli(['scan', join(dir, 'logs.zip'), file('some.log', LOG), dir]);
+  assert.equal(some.status, 2);
+  assert.match(some.stdout, /^Scanned 1 of 3 inputs, 0\.0 MB in [\d.]+ s \([\d.]+ MB\/s\)\.\n30 incidents/);
+});
+
+test('the summary gives a rate one or two significant digits: 0.44 MB/s is not "0 MB/s" (S12)', () => {
+  assert.equal(mbPerSecond(6, 13.5), '0.44');
+  assert.equal(mbPerSecond(32, 10), '3.2');
+  assert.equal(mbPerSecond(440, 10), '44');
+  assert.equal(mbPerSecond(0.001, 1), '< 0.01');
+  assert.equal(mbPerSecond(0, 0.1), '0');
 });

@@ -207,16 +207,39 @@ function incidentParts(s: ReturnType<typeof summaryOf>): string[] {
   ];
 }
 
+/**
+ * A rate of MB per second with one or two significant digits (44, 3.2, 0.44; "< 0.01" below it):
+ * a slow scan's 0.44 MB/s is not "0 MB/s".
+ */
+export function mbPerSecond(mb: number, seconds: number): string {
+  const v = mb / Math.max(seconds, 0.001);
+  if (v >= 9.95) return v.toFixed(0);
+  if (v >= 0.01) return v.toPrecision(2);
+  return v > 0 ? '< 0.01' : '0';
+}
+
+/**
+ * The summary's first lines: what was scanned (of how many inputs; "Nothing was scanned" when no
+ * input could be read: then no "No incident found" either), the incidents, the problems.
+ */
 function headline(r: ScanResult): string[] {
   const s = summaryOf(r, true);
   const mb = s.bytes / 1024 / 1024;
+  const read = s.files - s.unreadable;
+  const nothing = !r.source && read <= 0;
   return [
     r.source
       ? printable(r.source)
-      : `Scanned ${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${(mb / Math.max(s.seconds, 0.001)).toFixed(0)} MB/s).`,
-    s.incidents
-      ? `${plural(s.incidents, 'incident')}: ${incidentParts(s).join(', ')}.`
-      : 'No incident found.',
+      : nothing
+        ? `Nothing was scanned: ${plural(s.unreadable, 'input')} could not be read.`
+        : `Scanned ${read < s.files ? `${count(read)} of ` : ''}${plural(s.files, 'input')}, ${mb.toFixed(1)} MB in ${s.seconds.toFixed(1)} s (${mbPerSecond(mb, s.seconds)} MB/s).`,
+    ...(nothing
+      ? []
+      : [
+          s.incidents
+            ? `${plural(s.incidents, 'incident')}: ${incidentParts(s).join(', ')}.`
+            : 'No incident found.',
+        ]),
     ...(s.problems ? [`${plural(s.problems, 'problem')} with the input (reported above).`] : []),
   ];
 }

@@ -15,6 +15,40 @@ export type Format = 'text' | 'mpl' | 'har';
  */
 const INFLATE_AHEAD = 2 * 1024 * 1024;
 
+/** An archive or compressed data scan does not open itself (it reads gzip only), told by its magic bytes. */
+export type Packed = 'zip' | 'bzip2' | 'xz' | 'zstd';
+
+/** The magic bytes of each Packed kind at the start of an input. */
+const MAGIC: [Packed, number[]][] = [
+  // A local file header, or the end record of an empty archive.
+  ['zip', [0x50, 0x4b, 0x03, 0x04]],
+  ['zip', [0x50, 0x4b, 0x05, 0x06]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+];
+
+/** What packed the input, by its first bytes: zip, bzip2 ("BZh" and a block size 1-9), xz, zstd. */
+function packed(head: Buffer): Packed | undefined {
+  for (const [kind, magic] of MAGIC) if (magic.every((b, i) => head[i] === b)) return kind;
+  if (head.toString('latin1', 0, 3) === 'BZh' && head[3]! >= 0x31 && head[3]! <= 0x39) return 'bzip2';
+  return undefined;
+}
+
+/**
+ * The sentence scan refuses a packed input with: what it is, and the command that unpacks it into
+ * scan (`name` in it when it is a plain file name a shell takes as it is, else FILE).
+ */
+export function packedSentence(kind: Packed, name: string): string {
+  const arg = name !== '-' && /^[\w./@%+=:,-]+$/.test(name) && !name.startsWith('-') ? name : 'FILE';
+  const [what, command] = {
+    zip: ['a zip archive', `unzip -p ${arg}`],
+    bzip2: ['bzip2-compressed data', `bzcat ${arg}`],
+    xz: ['xz-compressed data', `xzcat ${arg}`],
+    zstd: ['zstd-compressed data', `zstdcat ${arg}`],
+  }[kind];
+  return `is ${what}, which scan does not open (it reads gzip only): ${command} | linkdoctor scan - reads what is in it`;
+}
+
 /** How much of an input is looked at to tell its format. */
 const SNIFF_BYTES = 64 * 1024;
 const READ_SIZE = 1 << 18;
@@ -29,7 +63,7 @@ export interface Opened {
    * What the first bytes say the input is: a format, or what scan refuses (`binary`, `utf16`, an
    * HTML page, a JSON document that is neither an MPL export nor a HAR file).
    */
-  sniffed: Format | 'binary' | 'utf16' | 'utf16le' | 'utf16be' | 'html' | 'json';
+  sniffed: Format | 'binary' | 'utf16' | 'utf16le' | 'utf16be' | 'html' | 'json' | Packed;
   /** An HTML page's title (`<title>`), whitespace made single spaces, at most 80 characters. */
   title?: string;
   /**
@@ -158,6 +192,8 @@ function gunzip(
  * where it ends, rather than being read as a text log.
  */
 export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
+  const archive = packed(head);
+  if (archive) return archive;
   if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return 'utf16';
   const bomless = utf16Order(head.subarray(0, 4096));
   if (bomless) return bomless;

@@ -7,7 +7,7 @@ import { eventText, keepsTime, keyOf, type Verdict, VerdictCache } from './cache
 export { keepsTime };
 import { Grouper } from './group.js';
 import type { Candidate, Incident, Problem, Report } from './incident.js';
-import { type Format, InputError, type Opened, openInput, sizeOf } from './input.js';
+import { type Format, InputError, type Opened, openInput, packedSentence, sizeOf } from './input.js';
 import { mask } from './mask.js';
 import { recordCandidates } from './records.js';
 import { buildPrefilter, type Prefilter, type Selection } from './prefilter.js';
@@ -229,6 +229,14 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
         const from = { utf16: 'UTF-16', utf16le: 'UTF-16LE', utf16be: 'UTF-16BE' }[input.sniffed as 'utf16'];
         throw new InputError(`is UTF-16 text: convert it to UTF-8 first (iconv -f ${from} -t UTF-8)`);
       }
+      if (
+        (input.sniffed === 'zip' ||
+          input.sniffed === 'bzip2' ||
+          input.sniffed === 'xz' ||
+          input.sniffed === 'zstd') &&
+        !opts.format
+      )
+        throw new InputError(packedSentence(input.sniffed, name));
       if (input.sniffed === 'binary' && !opts.format)
         throw new InputError('is neither a text log, a JSON export nor gzip data: skipped');
       if (input.sniffed === 'html' && !opts.format)
