@@ -412,4 +412,10 @@ test('the cache of verdicts is bounded by the size of its keys, least recently u
   assert.equal(c.get('key-0'.padEnd(100, '.')), undefined);
   c.set('x'.repeat(20_000), null);
   assert.equal(c.get('x'.repeat(20_000)), undefined, 'an over-long key is not kept');
+  // Short keys: an entry costs more than its characters (the Map's slot, the verdict), and counts
+  // so (S12: 56,000 entries of distinct one-line failures held ~35 MB of a 6 MB log's peak).
+  const short = new VerdictCache(100_000);
+  for (let i = 0; i < 10_000; i++) short.set(`level ERROR\u0000job ${i} failed`, null);
+  assert.ok(short.size < 1000, `${short.size} keys of 24 characters in a bound of 100,000`);
+  assert.equal(short.get('level ERROR\u0000job 9999 failed'), null, 'the last one is kept');
 });

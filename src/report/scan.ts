@@ -17,6 +17,8 @@ const FULL = 10;
 /** Hosts or flows listed per diagnosis, and unknown messages listed, in the summary. */
 const WHERE_ROWS = 5;
 const UNKNOWN_ROWS = 10;
+/** Unknown messages listed in the Markdown report. */
+const UNKNOWN_ROWS_MARKDOWN = 50;
 
 /**
  * A place as the JSON forms give it: its record counted from 1, as the text and Markdown reports
@@ -85,10 +87,17 @@ export function incidentJson(inc: Incident): object {
 const seenJson = (s?: Seen) =>
   s ? { time: s.time, ...(s.at !== undefined ? { at: new Date(s.at).toISOString() } : {}) } : null;
 
-/** The groups; `shown` when they are for a terminal or Markdown, with every text printable. */
+/**
+ * The groups; `shown` when they are for a terminal or Markdown, with every text printable and only
+ * the unknown groups a report lists (the most frequent; `unknownGroupCount` counts them all: a log
+ * of distinct unknown errors has 10,001 groups, each made printable twice for 10 lines).
+ */
 function summaryOf(r: ScanResult, shown = false) {
   const groups = r.grouper.groups();
-  const { known, unknown } = shown ? printableDeep(groups) : groups;
+  const known = shown ? printableDeep(groups.known) : groups.known;
+  const unknown = shown
+    ? printableDeep(groups.unknown.slice(0, Math.max(UNKNOWN_ROWS, UNKNOWN_ROWS_MARKDOWN)))
+    : groups.unknown;
   const diagnosed = known.reduce((a, g) => a + g.count, 0);
   return {
     files: r.files,
@@ -102,6 +111,7 @@ function summaryOf(r: ScanResult, shown = false) {
     ...(r.incomplete ? { incomplete: r.incomplete } : {}),
     known,
     unknownGroups: unknown,
+    unknownGroupCount: groups.unknown.length,
   };
 }
 
@@ -148,7 +158,7 @@ export function problemJson(p: Problem): object {
  * those the scan reported through onProblem, as problemJson) and the groups.
  */
 export function scanJson(r: ScanResult, kb: Kb, problems: readonly Problem[] = []): object {
-  const { known, unknownGroups, ...summary } = summaryOf(r);
+  const { known, unknownGroups, unknownGroupCount: _count, ...summary } = summaryOf(r);
   return {
     summary,
     problems: problems.slice(0, MAX_PROBLEMS_LISTED).map(problemJson),
@@ -203,7 +213,7 @@ function incidentParts(s: ReturnType<typeof summaryOf>): string[] {
     s.diagnosed
       ? `${count(s.diagnosed)} diagnosed as ${plural(byId(s.known).length, 'known issue')}`
       : 'none diagnosed',
-    ...(s.unknown ? [`${count(s.unknown)} unknown in ${plural(s.unknownGroups.length, 'group')}`] : []),
+    ...(s.unknown ? [`${count(s.unknown)} unknown in ${plural(s.unknownGroupCount, 'group')}`] : []),
   ];
 }
 
@@ -222,8 +232,7 @@ export function mbPerSecond(mb: number, seconds: number): string {
  * The summary's first lines: what was scanned (of how many inputs; "Nothing was scanned" when no
  * input could be read: then no "No incident found" either), the incidents, the problems.
  */
-function headline(r: ScanResult): string[] {
-  const s = summaryOf(r, true);
+function headline(r: ScanResult, s: ReturnType<typeof summaryOf>): string[] {
   const mb = s.bytes / 1024 / 1024;
   const read = s.files - s.unreadable;
   const nothing = !r.source && read <= 0;
@@ -266,8 +275,9 @@ function guidance(
 
 /** The terminal summary. */
 export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
-  const { known, unknownGroups } = summaryOf(r, true);
-  const out = headline(r).map((l, i) => (i === 0 ? c.bold(l) : l));
+  const s = summaryOf(r, true);
+  const { known, unknownGroups } = s;
+  const out = headline(r, s).map((l, i) => (i === 0 ? c.bold(l) : l));
   byId(known).forEach(({ id, groups, total }, i) => {
     const e = kb.byId.get(id);
     const badge = c.dim(`[${e?.direction ?? '?'}${e?.seed ? ` · seed row ${e.seed}` : ''}]`);
@@ -296,10 +306,10 @@ export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
       out.push(`    ${count(g.count).padStart(7)}  ${oneLine(g.message!, 88)}`);
       out.push(c.dim(`             e.g. ${formatPlace(g.example.place)}${g.first ? `  ${span(g)}` : ''}`));
     }
-    if (unknownGroups.length > UNKNOWN_ROWS)
+    if (s.unknownGroupCount > UNKNOWN_ROWS)
       out.push(
         c.dim(
-          `             … and ${plural(unknownGroups.length - UNKNOWN_ROWS, 'more message')} (see --json)`,
+          `             … and ${plural(s.unknownGroupCount - UNKNOWN_ROWS, 'more message')} (see --json)`,
         ),
       );
   }
@@ -313,8 +323,9 @@ const cell = markdownCell;
 
 /** The Markdown report. */
 export function scanMarkdown(r: ScanResult, kb: Kb): string {
-  const { known, unknownGroups } = summaryOf(r, true);
-  const out = ['# linkdoctor scan', '', ...headline(r).map((l) => l.replace(' (reported above)', ''))];
+  const s = summaryOf(r, true);
+  const { known, unknownGroups } = s;
+  const out = ['# linkdoctor scan', '', ...headline(r, s).map((l) => l.replace(' (reported above)', ''))];
   const ids = byId(known);
   if (ids.length) {
     out.push('', '## Known issues', '', '| issue | incidents | where | first … last |', '|---|---:|---|---|');
@@ -361,7 +372,7 @@ export function scanMarkdown(r: ScanResult, kb: Kb): string {
       '| message (masked) | incidents | example | first … last |',
       '|---|---:|---|---|',
     );
-    for (const g of unknownGroups.slice(0, 50))
+    for (const g of unknownGroups.slice(0, UNKNOWN_ROWS_MARKDOWN))
       out.push(
         `| ${cell(g.message!)} | ${count(g.count)} | ${cell(formatPlace(g.example.place))} | ${cell(span(g))} |`,
       );
