@@ -207,6 +207,9 @@ test('a line whose strong literal means nothing there makes no candidate; one th
     'without precision: every strong literal',
   );
   assert.equal(lines(`${t}the tunnel is closed\n`), 1, 'a pattern that holds');
+  // A coloured line is held as it reads without its colours (S14): not kept for its ESC bytes alone.
+  assert.equal(lines(colour(`${t}Sending payload of 5 bytes\n`)), 0, 'coloured Tunnel, payload');
+  assert.equal(lines(colour(`${t}the tunnel is closed\n`)), 1, 'coloured, a pattern that holds');
   // A pattern that may span lines, on a line that is not an event of its own: kept.
   assert.equal(lines(`${t}sent without\n\tpayload\n`), 1);
   assert.equal(lines(`${t}Tunnel caf\xe9 closed\n`.replace('\\xe9', '\u00e9')), 1, 'not ASCII: kept');
