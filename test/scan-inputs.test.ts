@@ -283,6 +283,10 @@ test('an input that could not be read is not "Scanned 1 input ... No incident fo
     assert.match(s.stderr, / FILE \| linkdoctor scan - reads what is in it\n$/);
     assert.match(s.stdout, /^Nothing was scanned/);
   }
+  // Text that starts as a bzip2 header would is still text: the block's magic is not there.
+  const word = runCli(['scan', '-'], { input: 'BZh9 job started\n' });
+  assert.equal(word.status, 0, word.stderr);
+  assert.match(word.stdout, /^Scanned 1 input, /);
   // UTF-16 on standard input, and a folder: nothing scanned either.
   const u16 = runCli(['scan', '-'], { input: Buffer.from('\ufeff' + LOG, 'utf16le') });
   assert.equal(u16.status, 2);

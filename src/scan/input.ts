@@ -27,10 +27,20 @@ const MAGIC: [Packed, number[]][] = [
   ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
 ];
 
-/** What packed the input, by its first bytes: zip, bzip2 ("BZh" and a block size 1-9), xz, zstd. */
+/**
+ * What packed the input, by its first bytes: zip, bzip2 ("BZh", a block size 1-9, then a block's
+ * magic (the digits of pi) or the end of an empty stream's (of the square root of pi)), xz, zstd.
+ */
 function packed(head: Buffer): Packed | undefined {
   for (const [kind, magic] of MAGIC) if (magic.every((b, i) => head[i] === b)) return kind;
-  if (head.toString('latin1', 0, 3) === 'BZh' && head[3]! >= 0x31 && head[3]! <= 0x39) return 'bzip2';
+  const block = head.toString('hex', 4, 10);
+  if (
+    head.toString('latin1', 0, 3) === 'BZh' &&
+    head[3]! >= 0x31 &&
+    head[3]! <= 0x39 &&
+    (block === '314159265359' || block === '177245385090')
+  )
+    return 'bzip2';
   return undefined;
 }
 
