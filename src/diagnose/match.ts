@@ -333,30 +333,34 @@ function decideNote(kb: Kb, diagnoses: Diagnosis[], finding: DirectionFinding): 
 }
 
 /**
- * Terminal control sequences: CSI (ESC [ ... m colours, ESC [ K erasing a line; also the C1 CSI
- * U+009B), OSC (titles, ESC ] 8 hyperlinks) and the other ESC sequences.
+ * CSI sequences as 7-bit text writes them: ESC [, parameter and intermediate bytes, a final byte
+ * (`\x1b[31m` colours, `\x1b[K` erasing a line, cursor moves): what a coloured log holds.
  */
-const SEQUENCES =
-  // eslint-disable-next-line no-control-regex
-  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]{0,512}(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]/g;
+// eslint-disable-next-line no-control-regex
+const CSI = /\x1b\[[0-?]*[ -/]*[@-~]/g;
 
 /**
- * The terminal control sequences (SEQUENCES) and the other control characters except tab, newline
- * and CR, each replaced by as many spaces: a log or a paste with colour codes reads like the plain
- * text ("\x1b[31mjavax.net.ssl..." names javax.net.ssl..., not "mjavax" or net.ssl...), and every
- * offset into the text stays where it was.
+ * Terminal control sequences (CSI; OSC titles and links, ESC ] ...; other ESC sequences; the C1
+ * CSI U+009B) and the other control characters except tab, newline and CR, each replaced by as
+ * many spaces: a log or a paste with colour codes reads like the plain text
+ * ("\x1b[31mjavax.net.ssl..." names javax.net.ssl..., not "mjavax" or net.ssl...), and every offset
+ * into the text stays where it was.
  */
-const CONTROLS = new RegExp(`${SEQUENCES.source}|[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]`, 'g');
+const CONTROLS = new RegExp(
+  `${CSI.source}|\\x1b\\][^\\x07\\x1b\\n]{0,512}(?:\\x07|\\x1b\\\\)?|\\x1b[ -/]*[0-~]?|\\x9b[0-?]*[ -/]*[@-~]|[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]`,
+  'g',
+);
 
 /**
- * `text` without its terminal control sequences (SEQUENCES: colours, erasing, OSC titles and
- * links), as the log would read had its writer not coloured it (`docker logs`, CI logs): scan reads
- * a coloured log's times, levels and messages from this. The same string when it has none; other
- * control characters stay (printable() shows them).
+ * `text` without its CSI sequences (colours, erasing, cursor moves: see CSI), as the log would read
+ * had its writer not coloured it (`docker logs`, `kubectl logs`, CI logs): scan reads a coloured
+ * log's times, levels and messages from this. The same string when it has none. Other sequences
+ * (an OSC title or link, the C1 CSI) and control characters stay: they are no colouring, and
+ * printable() shows them, --json keeps them escaped.
  */
-export function removeSequences(text: string): string {
-  SEQUENCES.lastIndex = 0;
-  return SEQUENCES.test(text) ? text.replace(SEQUENCES, '') : text;
+export function removeCsi(text: string): string {
+  CSI.lastIndex = 0;
+  return CSI.test(text) ? text.replace(CSI, '') : text;
 }
 
 /** `text` with its control sequences blanked (see CONTROLS); the same string when it has none. */

@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CUES } from '../diagnose/cues.js';
 import { statusesIn } from '../diagnose/signals.js';
-import { MIN_CONFIDENCE, removeSequences } from '../diagnose/match.js';
+import { MIN_CONFIDENCE, removeCsi } from '../diagnose/match.js';
 import type { CompiledEntry, CompiledSymptom, Kb } from '../kb/load.js';
 import type { SIGNAL_TYPES } from '../types.js';
 import { BOUNDARY, requiredLiterals } from '../kb/literals.js';
@@ -516,7 +516,7 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
           // As the event's text would end, were it this line alone; a coloured line as it reads
           // without its colours (its event's text is read so: text.ts, candidate).
           text = buf.toString('latin1', lineStart, nl).trimEnd();
-          if (text.includes('\x1b')) text = removeSequences(text);
+          if (text.includes('\x1b')) text = removeCsi(text);
           statuses = undefined;
           held.clear();
           failed.clear();

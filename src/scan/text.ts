@@ -7,7 +7,7 @@ import type { EventChecks, Prefilter } from './prefilter.js';
 import { ERROR_LEVELS } from './prefilter.js';
 import { redact } from '../redact.js';
 import { TIMESTAMP } from '../diagnose/log-entries.js';
-import { removeSequences } from '../diagnose/match.js';
+import { removeCsi } from '../diagnose/match.js';
 import { eventText, keepsTime } from './cache.js';
 import { mask } from './mask.js';
 
@@ -77,13 +77,13 @@ function isBinary(buf: Buffer, from: number, to: number): boolean {
 /**
  * The first `bytes` bytes of the line at buf[p, end) as latin1, where its time and level are read:
  * a coloured log's line (`\x1b[2m2026-11-24 08:01:00\x1b[0m \x1b[31mERROR\x1b[0m`, as `docker
- * logs` and CI logs give) without its terminal control sequences (removeSequences), so that it
+ * logs` and CI logs give) without its CSI sequences (removeCsi), so that it
  * reads as the plain line does. A line without ESC costs one search of its head.
  */
 function headOf(buf: Buffer, p: number, end: number, bytes: number): string {
   const head = buf.toString('latin1', p, Math.min(end, p + bytes));
   if (!head.includes('\x1b')) return head;
-  return removeSequences(buf.toString('latin1', p, Math.min(end, p + 4 * bytes))).slice(0, bytes);
+  return removeCsi(buf.toString('latin1', p, Math.min(end, p + 4 * bytes))).slice(0, bytes);
 }
 
 /** Whether the line at `p` (ending by `to`) begins an event. */
@@ -192,7 +192,7 @@ export function decideMode(buf: Buffer, to: number): boolean {
 /**
  * The candidate of buf[from, to), or null for an event that is not failing and whose literals
  * cannot make an incident (Prefilter.bound): most candidates of a log, told apart before their
- * text is decoded. A coloured event is read without its terminal control sequences (its level,
+ * text is decoded. A coloured event is read without its CSI sequences, colours (its level,
  * time and message as in the plain log); its text is then not its bytes, which it goes without.
  */
 function candidate(
@@ -206,7 +206,7 @@ function candidate(
   const error = level !== undefined && ERROR_LEVELS.includes(level.toLowerCase());
   if (!error && level !== undefined && pf.bound(buf, from, to) < threshold - 1e-9) return null;
   const raw = buf.toString('utf8', from, to);
-  const plain = removeSequences(raw);
+  const plain = removeCsi(raw);
   const text = bounded(plain.trimEnd());
   const failing = error
     ? `level ${level!.toUpperCase()}`
