@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { diagnose } from '../src/diagnose/match.js';
+import { diagnose, lowerText } from '../src/diagnose/match.js';
+import { markedLiteral, requiredClauses, requiredLiterals } from '../src/kb/literals.js';
 import { isDraftLink, lintKb } from '../src/kb/lint.js';
 import { BUILTIN_KB, compileEntries, formatProblem, loadKb } from '../src/kb/load.js';
 import { CORPUS, ROOT, SEED_IDS, SHARED } from './helpers.js';
@@ -107,6 +108,39 @@ describe('causes: each cause example names its cause, and its own fix and check 
           assert.deepEqual(ranks, [...ranks].sort(), 'fixes: own, then general, then the other causes');
         }),
       );
+});
+
+test('the literal pre-test: every required set must hold, word boundaries where the pattern has them', () => {
+  // Every set holds of every match: "pkix path" alone does not let the pattern run.
+  const clauses = requiredClauses('PKIX path \\w+ failed')!;
+  assert.deepEqual(
+    clauses[0],
+    requiredLiterals('PKIX path \\w+ failed'),
+    'the first set is the one scan uses',
+  );
+  assert.ok(
+    clauses.some((c) => c.includes(' failed')),
+    JSON.stringify(clauses),
+  );
+  const marked = clauses.map((c) => c.map(markedLiteral));
+  assert.equal(markedLiteral('pkix path '), 'pkix\u007f \u007fpath\u007f ');
+  // The same answers for a short text and for one of 64 KB and more (searched through its trigrams).
+  const pad = (t: string) => [t, `${'x'.repeat(70_000)} ${t}`];
+  for (const text of pad('javax.net.ssl.SSLHandshakeException: PKIX path building failed: ...'))
+    assert.equal(lowerText(text).may(marked), true);
+  for (const text of pad('PKIX path building is fine, the certificate chain is complete'))
+    assert.equal(lowerText(text).may(marked), false, 'no "failed": the pattern cannot match');
+  // `\bGET\b` and `\bN[IT]E...`: a literal inside a longer word is no occurrence ("target", "interceptor").
+  const get = requiredClauses('\\b(?:GET|HEAD)\\b works')!.map((c) => c.map(markedLiteral));
+  const nte = requiredClauses('\\bN[IT]E[A-Z]+_[A-Z_]+')!.map((c) => c.map(markedLiteral));
+  for (const text of pad('unable to find valid certification path to requested target; works in the browser'))
+    assert.equal(lowerText(text).may(get), false);
+  for (const text of pad('a GET works, a POST fails')) assert.equal(lowerText(text).may(get), true);
+  for (const text of pad('at org.apache.cxf.interceptor.Fault'))
+    assert.equal(lowerText(text).may(nte), false);
+  for (const text of pad('partner: NIECONN_REFUSED (-10)')) assert.equal(lowerText(text).may(nte), true);
+  // `_` is a word character, as in a pattern: no boundary between it and GET.
+  assert.equal(lowerText('x_GET works').may(get), false, '_ is a word character');
 });
 
 test('the literal pre-tests (knowledge base and reader) change no answer: every example and corpus text, with and without them', () => {

@@ -21,7 +21,7 @@ import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { diagnose } from '../src/diagnose/match.js';
 import { loadKb } from '../src/kb/load.js';
-import { requiredLiterals } from '../src/kb/literals.js';
+import { BOUNDARY, requiredLiterals } from '../src/kb/literals.js';
 import { mask } from '../src/scan/mask.js';
 import { redact } from '../src/redact.js';
 import { MultiMatcher } from '../src/scan/multimatch.js';
@@ -101,7 +101,7 @@ test('literals: every match of a pattern contains one of its required literals',
 });
 
 test('multimatch: cases and word boundaries', () => {
-  const m = new MultiMatcher(['\u0001err\u0001', 'pkix', '\u0002Found']);
+  const m = new MultiMatcher([`${BOUNDARY}err${BOUNDARY}`, 'pkix', '\u0002Found']);
   const ids = (s: string) => [...m.found(Buffer.from(s), 0, s.length)].sort();
   assert.deepEqual(ids('an ERR here'), [0]);
   assert.deepEqual(ids('errors and stderr'), []);
@@ -120,7 +120,7 @@ test('multimatch: an automaton saved by one process and read back by the next fi
   const literals = [
     ...new Set(kb.entries.flatMap((e) => e.match.map((s) => requiredLiterals(s.pattern ?? '') ?? []).flat())),
   ];
-  literals.push('\u0001err\u0001', '\u0002Found');
+  literals.push(`${BOUNDARY}err${BOUNDARY}`, '\u0002Found');
   const hits = (m: MultiMatcher, text: string) => {
     const out: number[][] = [];
     const buf = Buffer.from(text);

@@ -55,9 +55,12 @@ function spanEvidence(
   };
 }
 
-/** Whether a literal (lower case) occurs in the text, case-folded. */
-interface LowerText {
-  has: (literal: string) => boolean;
+/**
+ * Whether the text can hold what a pattern requires: `may(clauses)` is true when the text holds one
+ * literal of each set (see CompiledSymptom.literals); false rules the pattern out unrun.
+ */
+export interface LowerText {
+  may: (clauses: string[][]) => boolean;
 }
 
 /** From this length on, a literal is first held against the text's trigrams: most fail there cheaply. */
@@ -72,31 +75,49 @@ const trigram = (s: string, i: number) =>
     s.charCodeAt(i + 2)) &
   (TRIGRAM_BITS - 1);
 
-function lowerText(text: string): LowerText {
-  const lower = text.toLowerCase();
+/** Every word boundary (`\b`, around [A-Za-z0-9_]) of a text, as a regular expression finds them. */
+const WORD_BOUNDARY = /\b/g;
+
+/**
+ * The literal pre-test of `text` (any length; a text of 64 KB or more is searched through its
+ * trigrams): `may(clauses)` with a pattern's cached clauses (CompiledSymptom.literals) is false only
+ * when the pattern cannot match the text. Never throws.
+ */
+export function lowerText(text: string): LowerText {
+  // DEL (BOUNDARY of kb/literals.ts) at every word boundary of the text, judged on the text itself as
+  // a pattern judges it: the cached literals carry it where a `\b` stands and between a word
+  // character and another one (markedLiteral), so a literal is found only where its boundaries
+  // hold ("get" of `\bGET\b` not in "target") with one plain search.
+  const lower = text.replace(WORD_BOUNDARY, '\u007f').toLowerCase();
   // A short text is searched directly: cheaper than remembering each answer.
-  if (lower.length < BIG_TEXT) return { has: (l) => lower.includes(l) };
-  // A knowledge base holds a thousand or more literals; searching a 4 MB text for each would cost
-  // seconds. Each is searched once, and only when all its trigrams are in the text. A bit set, not
-  // a Set of numbers: filling a Set with a 4 MB text's trigrams took longer than the patterns.
-  const grams = new Uint8Array(TRIGRAM_BITS >> 3);
-  for (let i = 0; i + 2 < lower.length; i++) {
-    const g = trigram(lower, i);
-    grams[g >> 3]! |= 1 << (g & 7);
-  }
-  const seen = new Map<string, boolean>();
-  const possible = (l: string) => {
-    for (let i = 0; i + 2 < l.length; i++) {
-      const g = trigram(l, i);
-      if (!(grams[g >> 3]! & (1 << (g & 7)))) return false;
+  let has = (l: string) => lower.includes(l);
+  if (lower.length >= BIG_TEXT) {
+    // A knowledge base holds a thousand or more literals; searching a 4 MB text for each would cost
+    // seconds. Each is searched once, and only when all its trigrams are in the text. A bit set, not
+    // a Set of numbers: filling a Set with a 4 MB text's trigrams took longer than the patterns.
+    const grams = new Uint8Array(TRIGRAM_BITS >> 3);
+    for (let i = 0; i + 2 < lower.length; i++) {
+      const g = trigram(lower, i);
+      grams[g >> 3]! |= 1 << (g & 7);
     }
-    return true;
-  };
-  return {
-    has: (l) => {
+    const seen = new Map<string, boolean>();
+    const possible = (l: string) => {
+      for (let i = 0; i + 2 < l.length; i++) {
+        const g = trigram(l, i);
+        if (!(grams[g >> 3]! & (1 << (g & 7)))) return false;
+      }
+      return true;
+    };
+    has = (l) => {
       let found = seen.get(l);
       if (found === undefined) seen.set(l, (found = possible(l) && lower.includes(l)));
       return found;
+    };
+  }
+  return {
+    may: (clauses) => {
+      for (const clause of clauses) if (!clause.some(has)) return false;
+      return true;
     },
   };
 }
@@ -156,7 +177,7 @@ function findSymptom(
 ): Found | null {
   if (s.pattern !== undefined) {
     // Most patterns cannot match most texts: a substring test spares compiling and running them.
-    if (s.literals && !s.literals.some(lower.has)) return null;
+    if (s.literals && !lower.may(s.literals)) return null;
     const re = s.re!;
     re.lastIndex = 0;
     for (let tries = 0; tries < MAX_NEGATED_TRIES; tries++) {
@@ -388,7 +409,7 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   const reader = kb.readerLiterals;
   const may = (re: RegExp) => {
     const lits = reader?.get(re);
-    return !lits || lits.some(lower.has);
+    return !lits || lower.may(lits);
   };
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may, shown) : [])];
   const dir = directionOf(incident, signals, shown);

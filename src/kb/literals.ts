@@ -6,25 +6,36 @@
 // Only the JavaScript syntax the knowledge base uses (no `u` or `v` flag) is understood; anything
 // else makes the expression "unfilterable", which is always safe: it is then run in full.
 
-/** A word boundary (`\b`) at the start or end of a literal; stripped from the middle. */
-export const BOUNDARY = '\u0001';
+/**
+ * A word boundary (`\b`) at the start or end of a literal; stripped from the middle. DEL: no
+ * literal holds it (a pattern's DEL is taken as any character), and JSON writes it as itself, where a
+ * control character costs an escape to write and to parse in every cache that holds literals.
+ */
+export const BOUNDARY = '\u007f';
 
 /** Small exact languages are multiplied out (`unauthori[sz]ed` → two strings) up to this size. */
 const MAX_EXACT = 32;
 /** A class of at most this many characters is expanded as alternatives. */
 const MAX_CLASS = 4;
 
+/** How many sets of required literals (clauses) are kept per node for requiredClauses. */
+const MAX_CLAUSES = 3;
+/** requiredClauses keeps a set beyond the first only up to this many literals. */
+const MAX_EXTRA_SIZE = 16;
+
 /**
  * What is known of a node: `exact`, the finite set of strings it matches (lower-case, ASCII), when
- * small; `req`, strings one of which every match contains; null when nothing is known.
+ * small; `req`, strings one of which every match contains; null when nothing is known; `all`, up to
+ * MAX_CLAUSES such sets (clauses), every one of which every match meets.
  */
 interface Info {
   exact: Set<string> | null;
   req: Set<string> | null;
+  all: Set<string>[];
 }
 
-const ANY: Info = { exact: null, req: null };
-const EMPTY: Info = { exact: new Set(['']), req: null };
+const ANY: Info = { exact: null, req: null, all: [] };
+const EMPTY: Info = { exact: new Set(['']), req: null, all: [] };
 
 class Unsupported extends Error {}
 
@@ -50,6 +61,26 @@ function tidy(s: string): string {
   return (s.startsWith(BOUNDARY) ? BOUNDARY : '') + core + (s.endsWith(BOUNDARY) ? BOUNDARY : '');
 }
 
+/**
+ * The strongest of `sets` (nulls and empty sets dropped), at most MAX_CLAUSES, strongest first; a
+ * set that holds another kept set is implied by it and dropped.
+ */
+function strongest(sets: (Set<string> | null)[]): Set<string>[] {
+  const sorted = sets
+    .filter((x): x is Set<string> => !!x && x.size > 0)
+    .sort((a, b) => strength(b) - strength(a) || a.size - b.size);
+  const out: Set<string>[] = [];
+  for (const set of sorted) {
+    if (out.length === MAX_CLAUSES) break;
+    if (!out.some((kept) => [...kept].every((l) => set.has(l)))) out.push(set);
+  }
+  return out;
+}
+
+/** A node's requirements as clauses: its `req` (or exact set) and its other clauses. */
+const clausesOf = (info: Info): Set<string>[] =>
+  strongest([info.req ?? (info.exact ? asReq(info.exact) : null), ...info.all]);
+
 function product(a: Set<string>, b: Set<string>): Set<string> | null {
   if (a.size * b.size > MAX_EXACT) return null;
   const out = new Set<string>();
@@ -73,6 +104,8 @@ function concat(parts: Info[]): Info {
   let req: Set<string> | null = null;
   let run: Set<string> | null = new Set(['']);
   let whole = true;
+  // Every part's requirement holds of a match, not only the best one: kept for requiredClauses.
+  const clauses: (Set<string> | null)[] = [];
   for (const p of parts) {
     const next: Set<string> | null = p.exact && run ? product(run, p.exact) : null;
     if (next) {
@@ -80,20 +113,23 @@ function concat(parts: Info[]): Info {
       continue;
     }
     whole = false;
+    if (run) clauses.push(asReq(run));
     if (run) req = better(req, asReq(run));
     run = p.exact;
     req = better(req, p.req);
+    clauses.push(p.req, ...p.all);
   }
-  if (whole) return { exact: run, req: asReq(run!) };
+  if (whole) return { exact: run, req: asReq(run!), all: [] };
+  if (run) clauses.push(asReq(run));
   if (run) req = better(req, asReq(run));
-  return { exact: null, req };
+  return { exact: null, req, all: strongest(clauses) };
 }
 
 function alternate(branches: Info[]): Info {
   if (branches.every((b) => b.exact)) {
     const exact = new Set<string>();
     for (const b of branches) for (const s of b.exact!) exact.add(s);
-    if (exact.size <= MAX_EXACT) return { exact, req: asReq(exact) };
+    if (exact.size <= MAX_EXACT) return { exact, req: asReq(exact), all: [] };
   }
   const req = new Set<string>();
   for (const b of branches) {
@@ -101,25 +137,34 @@ function alternate(branches: Info[]): Info {
     if (!r) return ANY;
     for (const s of r) req.add(s);
   }
-  return { exact: null, req };
+  // A match meets one branch, so it meets the union of one clause of each branch: the k-th
+  // strongest of each (a branch with fewer gives its weakest again).
+  const lists = branches.map(clausesOf);
+  const all: Set<string>[] = [];
+  for (let k = 1; k < Math.max(...lists.map((l) => l.length)); k++) {
+    const union = new Set<string>();
+    for (const l of lists) for (const s of l[Math.min(k, l.length - 1)]!) union.add(s);
+    all.push(union);
+  }
+  return { exact: null, req, all: strongest(all) };
 }
 
 function repeat(info: Info, min: number, max: number): Info {
   if (min === 0) {
     // x? is x or nothing; x* and the like say nothing.
     if (max === 1 && info.exact && info.exact.size < MAX_EXACT)
-      return { exact: new Set([...info.exact, '']), req: null };
+      return { exact: new Set([...info.exact, '']), req: null, all: [] };
     return ANY;
   }
   if (min === 1 && max === 1) return info;
-  return { exact: null, req: info.req ?? (info.exact ? asReq(info.exact) : null) };
+  return { exact: null, req: info.req ?? (info.exact ? asReq(info.exact) : null), all: info.all };
 }
 
 const lower = (c: string) => (c >= 'A' && c <= 'Z' ? c.toLowerCase() : c);
 
 /** One character as an Info: ASCII only, so that case folding is exact. */
 function char(c: string): Info {
-  return c.charCodeAt(0) < 128 ? { exact: new Set([lower(c)]), req: null } : ANY;
+  return c.charCodeAt(0) < 127 ? { exact: new Set([lower(c)]), req: null, all: [] } : ANY;
 }
 
 class Parser {
@@ -212,7 +257,7 @@ class Parser {
   private escape(): Info {
     const c = this.src[this.i++];
     if (c === undefined) throw new Unsupported('trailing backslash');
-    if (c === 'b') return { exact: new Set([BOUNDARY]), req: null };
+    if (c === 'b') return { exact: new Set([BOUNDARY]), req: null, all: [] };
     if (c === 'B') return EMPTY;
     if (/[dDwWsS]/.test(c)) return ANY;
     if (/[1-9k]/.test(c)) throw new Unsupported('backreference');
@@ -258,8 +303,8 @@ class Parser {
     }
     if (this.src[this.i++] !== ']') throw new Unsupported('unclosed class');
     if (negated || wide || chars.size === 0 || chars.size > MAX_CLASS) return ANY;
-    if ([...chars].some((ch) => ch.charCodeAt(0) >= 128)) return ANY;
-    return { exact: chars, req: null };
+    if ([...chars].some((ch) => ch.charCodeAt(0) >= 127)) return ANY;
+    return { exact: chars, req: null, all: [] };
   }
 }
 
@@ -269,14 +314,58 @@ class Parser {
  * set worth searching for (a literal shorter than `minLength`).
  */
 export function requiredLiterals(source: string, minLength = 3): string[] | null {
-  let info: Info;
+  const info = parsed(source);
+  const req = info && (info.req ?? (info.exact ? asReq(info.exact) : null));
+  if (!req || strength(req) < minLength) return null;
+  return [...req];
+}
+
+/**
+ * Up to MAX_CLAUSES sets of literals (lower-case, BOUNDARY at an end marking a word boundary), every
+ * one of which holds of every match of `source` (compiled case-insensitively): each match contains
+ * a literal of each set. Strongest first, the first as good as requiredLiterals'. `PKIX path
+ * (building|validation) failed` gives [["pkix path "], [" failed"]]: a text with "pkix path" and no
+ * "failed" is ruled out without running the pattern. null when no set is worth testing (a literal
+ * shorter than `minLength`).
+ */
+export function requiredClauses(source: string, minLength = 3): string[][] | null {
+  const info = parsed(source);
+  const req = info && (info.req ?? (info.exact ? asReq(info.exact) : null));
+  if (!req || strength(req) < minLength) return null;
+  // A set beyond the first is worth its place in the cache (parsed at every start) only when small.
+  const more = strongest([req, ...info.all]).filter(
+    (c) => c !== req && strength(c) >= minLength && c.size <= MAX_EXTRA_SIZE,
+  );
+  return [req, ...more].map((c) => [...c]);
+}
+
+const isWordChar = (c: string) => /\w/.test(c);
+
+/**
+ * `literal` (requiredClauses') as diagnose's pre-test searches it: BOUNDARY also between each two
+ * of its characters of which one is a word character ([A-Za-z0-9_]) and the other not, a boundary
+ * wherever the literal occurs. The pre-test marks every word boundary of a text the same way
+ * (lowerText in diagnose/match.ts), so the literal occurs in the marked text exactly where it
+ * occurs in the text with a word boundary at each end that carries BOUNDARY.
+ */
+export function markedLiteral(literal: string): string {
+  let out = '';
+  for (let i = 0; i < literal.length; i++) {
+    const c = literal[i]!;
+    const before = literal[i - 1];
+    if (before !== undefined && before !== BOUNDARY && c !== BOUNDARY && isWordChar(before) !== isWordChar(c))
+      out += BOUNDARY;
+    out += c;
+  }
+  return out;
+}
+
+/** The parsed pattern, or null for syntax this parser does not follow (then nothing is required). */
+function parsed(source: string): Info | null {
   try {
-    info = new Parser(source).parse();
+    return new Parser(source).parse();
   } catch (e) {
     if (e instanceof Unsupported) return null;
     throw e;
   }
-  const req = info.req ?? (info.exact ? asReq(info.exact) : null);
-  if (!req || strength(req) < minLength) return null;
-  return [...req];
 }

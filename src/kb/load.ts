@@ -10,7 +10,7 @@ import { ambiguousRepetition, boundRepetitions } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
-const CACHE_VERSION = 7;
+const CACHE_VERSION = 8;
 
 /**
  * The reader's pattern sources, part of the cache's fingerprint so that their cached literals are
@@ -49,8 +49,12 @@ export function formatProblem(p: KbProblem): string {
 export interface CompiledSymptom extends Symptom {
   /** The pattern, compiled on first read (absent for status and signal symptoms). */
   readonly re?: RegExp;
-  /** One of these (lower-case) occurs in every text the pattern matches: a cheap test before the regex. */
-  literals?: string[];
+  /**
+   * Sets of literals (lower-case; DEL marks a word boundary: markedLiteral in kb/literals.ts): every
+   * text the pattern matches holds one literal of each set, a cheap test before the regex
+   * (requiredClauses in kb/literals.ts).
+   */
+  literals?: string[][];
   signalType?: string;
   valueRe?: RegExp;
 }
@@ -64,7 +68,7 @@ export interface Kb {
   entries: CompiledEntry[];
   byId: Map<string, CompiledEntry>;
   /** For each reader pattern, the literals one of which every match holds (null: run it always); absent: run all. */
-  readerLiterals?: Map<RegExp, string[] | null>;
+  readerLiterals?: Map<RegExp, string[][] | null>;
 }
 
 /** Far above any entry (the largest built-in one is under 30 KB): a bound on what is read of one. */
@@ -235,24 +239,24 @@ function fingerprint(files: string[]): string {
 }
 
 /**
- * JSON with every character beyond ASCII written as a \\u escape. The knowledge base quotes texts in
+ * JSON with every character beyond ASCII written as a \\u escape (DEL, the literals' BOUNDARY, stays). The knowledge base quotes texts in
  * other languages; one such character makes Node decode the whole 0.5 MB cache as two-byte UTF-8,
  * which a cold `diagnose` pays for (about 5 ms of its start, measured).
  */
 function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Per entry, the required literals of its symptoms and `against` patterns (null: none worth testing). */
 export interface EntryLiterals {
-  match: (string[] | null)[];
-  unless: (string[] | null)[];
+  match: (string[][] | null)[];
+  unless: (string[][] | null)[];
 }
 
-/** The required literals of a pattern's source, without boundary marks (null: none worth testing). */
-async function patternLiterals(): Promise<(source: string) => string[] | null> {
-  const { requiredLiterals, BOUNDARY } = await import('./literals.js');
-  return (source) => requiredLiterals(source)?.map((l) => l.replaceAll(BOUNDARY, '')) ?? null;
+/** The sets of required literals of a pattern's source, marked (requiredClauses, markedLiteral; null: none worth testing). */
+async function patternLiterals(): Promise<(source: string) => string[][] | null> {
+  const { requiredClauses, markedLiteral } = await import('./literals.js');
+  return (source) => requiredClauses(source)?.map((clause) => clause.map(markedLiteral)) ?? null;
 }
 
 async function literalsOf(entries: Entry[]): Promise<EntryLiterals[]> {
@@ -293,7 +297,7 @@ interface Loaded {
   entries: Entry[];
   literals: EntryLiterals[];
   /** The required literals of the reader's patterns (READER_PATTERNS order), cached with the entries. */
-  reader: (string[] | null)[];
+  reader: (string[][] | null)[];
 }
 
 /**
@@ -336,7 +340,7 @@ function fromCacheText(text: string, fingerprint: string): Loaded | undefined {
 }
 
 /** Required literals of the reader's own patterns: code, not data, but cached beside the entries. */
-async function readerLiteralsOf(): Promise<(string[] | null)[]> {
+async function readerLiteralsOf(): Promise<(string[][] | null)[]> {
   const literals = await patternLiterals();
   return READER_PATTERNS.map((re) => literals(re.source));
 }
@@ -367,7 +371,7 @@ async function loadDir(dir: string): Promise<Loaded> {
   return loaded;
 }
 
-function compileSymptom(s: Symptom, literals?: string[] | null): CompiledSymptom {
+function compileSymptom(s: Symptom, literals?: string[][] | null): CompiledSymptom {
   if (s.pattern !== undefined) {
     // Compiled on first use: with the literal pre-test most patterns never run, and a cold
     // `diagnose` would otherwise pay to parse every one of them.
@@ -418,7 +422,7 @@ export async function loadKb(opts: { dirs?: string[]; builtin?: boolean } = {}):
   const dirs = [...(opts.builtin === false ? [] : [BUILTIN_KB]), ...(opts.dirs ?? [])];
   const entries: Entry[] = [];
   const literals: EntryLiterals[] = [];
-  let reader: (string[] | null)[] | undefined;
+  let reader: (string[][] | null)[] | undefined;
   for (const dir of dirs) {
     const loaded = await loadDir(dir);
     entries.push(...loaded.entries);

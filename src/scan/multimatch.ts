@@ -68,7 +68,7 @@ interface Built {
 }
 
 /** Bump when the saved form, or what the constructor makes of the literals, changes. */
-const SAVED_VERSION = 2;
+const SAVED_VERSION = 3;
 const MAGIC = 0x4c444d4d; // "LDMM"
 /** Saved automata kept in the cache folder (one per knowledge base a user scans with). */
 const MAX_SAVED = 6;

@@ -138,7 +138,7 @@ function cueTrigger(s: CompiledSymptom, field: 'reporter' | 'direction'): Trigge
  * every worker's, would otherwise pay for. Bump TRIGGERS_VERSION when triggerOf's results change;
  * the reader's cue patterns, which cue triggers come from, are part of the version.
  */
-const TRIGGERS_VERSION = '1';
+const TRIGGERS_VERSION = '2';
 const MAX_CACHED_TRIGGERS = 50_000;
 
 /** The user's cache folder of linkdoctor (XDG_CACHE_HOME, else ~/.cache). */
