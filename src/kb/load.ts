@@ -56,7 +56,8 @@ export interface CompiledSymptom extends Symptom {
    */
   literals?: string[][];
   signalType?: string;
-  valueRe?: RegExp;
+  /** The signal's value a status or signal symptom requires, compiled on first read. */
+  readonly valueRe?: RegExp;
 }
 
 export interface CompiledEntry extends Entry {
@@ -388,9 +389,26 @@ function compileSymptom(s: Symptom, literals?: string[][] | null): CompiledSympt
   }
   if (s.status !== undefined) {
     const codes = Array.isArray(s.status) ? s.status : [s.status];
-    return { ...s, signalType: 'http.status', valueRe: new RegExp(`^(?:${codes.join('|')})$`) };
+    // Compiled on first use too: most status and signal symptoms are never tried against a signal.
+    let re: RegExp | undefined;
+    return {
+      ...s,
+      signalType: 'http.status',
+      get valueRe() {
+        return (re ??= new RegExp(`^(?:${codes.join('|')})$`));
+      },
+    };
   }
-  return { ...s, signalType: s.signal, ...(s.value !== undefined ? { valueRe: new RegExp(`^(?:${s.value})$`, 'i') } : {}) };
+  const value = s.value;
+  if (value === undefined) return { ...s, signalType: s.signal };
+  let re: RegExp | undefined;
+  return {
+    ...s,
+    signalType: s.signal,
+    get valueRe() {
+      return (re ??= new RegExp(`^(?:${value})$`, 'i'));
+    },
+  };
 }
 
 /** Compiles entries for the matcher; with `literals`, patterns are tried only where one can match. */
