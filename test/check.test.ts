@@ -2,14 +2,18 @@
 // Debian, started by the test on 127.0.0.1), each target the same probe as `linkdoctor probe`.
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { makePki } from '../src/lab/pki.js';
+import { loadKb } from '../src/kb/load.js';
+import { checkAll } from '../src/watch/check.js';
 import { parseInventory, selectTargets } from '../src/watch/inventory.js';
-import { freePort, runCliAsync, SSHD, startNginx, startSshd } from './helpers.js';
+import { ModuleOptions } from '../src/watch/options.js';
+import { freePort, opensslSelfSigned, runCliAsync, SSHD, startNginx, startSshd } from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
@@ -432,4 +436,76 @@ test('--only: values of one label are alternatives, different labels all match; 
   assert.throws(() => selectTargets(inventory!.targets, ['Owner=team-b']), {
     message: 'no target matches Owner=team-b: no target has the label Owner; did you mean owner?',
   });
+});
+
+test('a file that the probe cannot use (a log as trust store, a certificate without its key, a known_hosts of no host key) is a problem of the inventory, told before any probe with its field, exit 2 (attack C6)', async () => {
+  const sub = mkdtempSync(join(dir, 'files-'));
+  writeFileSync(join(sub, 'app.log'), '2026-11-24 08:00:00 ERROR [Job] failed\n');
+  opensslSelfSigned(join(sub, 'cert.pem'), join(sub, 'key.pem'));
+  writeFileSync(join(sub, 'known_hosts'), 'this is no host key line\n');
+  // A real server the targets name: no probe may reach it.
+  let connections = 0;
+  const server = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as AddressInfo).port;
+  const file = join(sub, 'files.yaml');
+  writeFileSync(
+    file,
+    [
+      'modules:',
+      '  t: { trust: app.log }',
+      '  c: { client_cert: cert.pem }',
+      '  h: { known_hosts: known_hosts }',
+      '  p: { trust: cert.pem, trust_password_env: LD_CHECK_UNSET_STORE_PASSWORD }',
+      '  ok: { client_cert: cert.pem, client_key: key.pem }',
+      'targets:',
+      ...['t', 'c', 'h', 'p', 'ok'].map(
+        (m) => `  - { url: "https://127.0.0.1:${port}/", name: ${m}, module: ${m} }`,
+      ),
+    ].join('\n'),
+  );
+  try {
+    const r = await runCliAsync(['check', file, '--junit']);
+    assert.equal(r.status, 2, r.stdout);
+    assert.equal(r.stdout, '', 'no report: the inventory was refused');
+    assert.equal(
+      r.stderr,
+      [
+        'linkdoctor: the inventory has 4 problems:',
+        `${file}:2: modules.t.trust: is not a trust store linkdoctor can read (PEM, DER, PKCS#12, JKS or JCEKS)`,
+        `${file}:3: modules.c.client_cert: holds no private key: give it with client_key`,
+        `${file}:4: modules.h.known_hosts: is not a known_hosts file (line 1: not a "host key-type base64-key" line)`,
+        `${file}:5: modules.p.trust_password_env: the environment variable LD_CHECK_UNSET_STORE_PASSWORD (the trust store password) is not set`,
+        '',
+      ].join('\n'),
+    );
+    assert.equal(connections, 0, 'no target was probed');
+  } finally {
+    server.close();
+  }
+});
+
+test("the files an inventory's modules name are read once, at load, and used for the whole run (not read again per probe)", async () => {
+  const sub = mkdtempSync(join(dir, 'once-'));
+  copyFileSync(lab.trustFile, join(sub, 'lab.pem'));
+  const file = join(sub, 'once.yaml');
+  writeFileSync(
+    file,
+    `modules:\n  lab: { trust: lab.pem, timeout: 3s }\ntargets:\n  - { url: "${url('healthy')}", name: healthy, module: lab }\n`,
+  );
+  const { inventory, problems } = await parseInventory(readFileSync(file, 'utf8'), file);
+  assert.deepEqual(problems, []);
+  assert.match(inventory!.files.get('lab')!.store!.label, /lab\.pem \(PEM, 1 certificate\)/);
+  // Gone after the load: a probe that read it again would fail with "cannot read the trust store".
+  rmSync(join(sub, 'lab.pem'));
+  const kb = await loadKb();
+  const [outcome] = await checkAll(kb, inventory!.targets, new ModuleOptions(inventory!.files), {
+    concurrency: 1,
+    perHost: 1,
+  });
+  assert.equal(outcome!.ok, true, outcome!.error ?? JSON.stringify(outcome!.summary));
+  assert.equal(outcome!.summary.status, 200);
 });

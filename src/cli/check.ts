@@ -115,7 +115,7 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
   let failing = 0;
   const started = performance.now();
   try {
-    const outcomes = await checkAll(kb, targets, new ModuleOptions(), f, (o, done) => {
+    const outcomes = await checkAll(kb, targets, new ModuleOptions(inventory.files), f, (o, done) => {
       if (!o.ok) failing++;
       recordAndPrint(o, () => bar?.clear());
       bar?.update(done, failing);

@@ -13,6 +13,7 @@ import { scanHostKeys, type ScannedHost } from '../ssh/keyscan.js';
 import {
   certAuthorityNote,
   defaultKnownHostsFile,
+  notKnownHostsSentence,
   hostField,
   judgeHostKeys,
   MAX_KNOWN_HOSTS_BYTES,
@@ -53,15 +54,9 @@ function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile & { te
   return { ...parseKnownHosts(text), text };
 }
 
-/**
- * The sentence for a file that is not a known_hosts file: it names the first bad line but never
- * echoes it, since it may be a secret (a private key, a service key). `what`: "nothing written".
- */
+/** notKnownHostsSentence and what was not done: "nothing written". */
 function notKnownHosts(file: string, parsed: KnownHostsFile, what: string): UserError {
-  const first = parsed.problems[0]!;
-  return new UserError(
-    `${file} is not a known_hosts file (line ${first.line}: ${first.message}${parsed.problems.length > 1 ? `, and ${parsed.problems.length - 1} more` : ''}); ${what}`,
-  );
+  return new UserError(`${notKnownHostsSentence(file, parsed)}; ${what}`);
 }
 
 /**

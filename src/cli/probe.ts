@@ -14,8 +14,13 @@ import { probeJson, renderProbe } from '../report/probe.js';
 import { jsonText, printable } from '../report/printable.js';
 import { credentialHeaderNames } from '../redact.js';
 import { colorsFor } from '../report/text.js';
-import { defaultKnownHostsFile, MAX_KNOWN_HOSTS_BYTES } from '../ssh/known-hosts.js';
-import { loadTrustStore } from '../trust/store.js';
+import {
+  defaultKnownHostsFile,
+  MAX_KNOWN_HOSTS_BYTES,
+  notKnownHostsSentence,
+  parseKnownHosts,
+} from '../ssh/known-hosts.js';
+import { loadTrustStore, type TrustStore } from '../trust/store.js';
 import type { Direction } from '../types.js';
 import { headerProblem, redirectsOption, secondsOption } from './probe-flags.js';
 import { promptSecret, secretFromEnv } from './secrets.js';
@@ -65,28 +70,78 @@ function readFile(file: string, what: string, maxBytes = MAX_KEY_FILE_BYTES): Bu
   return readRegularFileSync(file, { what, maxBytes });
 }
 
+/** The flags that name a file the probe reads, or the secret that opens one. */
+export type FileFlag =
+  | 'trust'
+  | 'trustPasswordEnv'
+  | 'clientCert'
+  | 'clientKey'
+  | 'clientCertPasswordEnv'
+  | 'knownHosts'
+  | 'identity'
+  | 'identityPassphraseEnv';
+
+/**
+ * How a hint names a setting: the command line's flag with its value (`--client-key FILE`), or,
+ * for an inventory, its field (`client_key`), so that the hint says what the user can write where
+ * they wrote it.
+ */
+export type SettingWords = (flag: FileFlag) => string;
+
+/** The command line's words: `--client-key FILE`, `--client-cert-password-env VAR`. */
+export const FLAG_WORDS: SettingWords = (flag) =>
+  `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${flag.endsWith('Env') ? 'VAR' : 'FILE'}`;
+
+/** A problem of one file flag (or of the secret that opens its file): the flag it belongs to. */
+class FlagError extends UserError {
+  constructor(
+    readonly flag: FileFlag,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `fn()`, a UserError it throws told as `flag`'s (unless it already names its flag). */
+function asFlag<T>(flag: FileFlag, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError && !(e instanceof FlagError)) throw new FlagError(flag, e.message);
+    throw e;
+  }
+}
+
+/** A secret from the environment variable that `flag` names, its problem told as that flag's. */
+const secretOf = (flag: FileFlag, variable: string, what: string) =>
+  asFlag(flag, () => secretFromEnv(variable, what));
+
 /** The client certificate to present: a PKCS#12 file, or PEM certificate (and key, here or in --client-key). */
-function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
+function clientIdentity(f: ProbeFlags, say: SettingWords): ClientIdentity | undefined {
   if (!f.clientCert) return undefined;
   const raw = readFile(f.clientCert, 'client certificate');
   const label = basename(f.clientCert);
   let id: ClientIdentity;
   if (raw.includes('-----BEGIN')) {
     const pem = raw.toString('utf8');
-    const key = f.clientKey ? readFile(f.clientKey, 'client key').toString('utf8') : pem;
+    const key = f.clientKey
+      ? asFlag('clientKey', () => readFile(f.clientKey!, 'client key')).toString('utf8')
+      : pem;
     if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key))
-      throw new UserError(`${label} holds no private key: give it with --client-key FILE`);
+      throw f.clientKey
+        ? new FlagError('clientKey', `${basename(f.clientKey)} holds no PEM private key`)
+        : new UserError(`${label} holds no private key: give it with ${say('clientKey')}`);
     id = {
       label,
       cert: pem,
       key,
       ...(f.clientCertPasswordEnv
-        ? { passphrase: secretFromEnv(f.clientCertPasswordEnv, 'client key password') }
+        ? { passphrase: secretOf('clientCertPasswordEnv', f.clientCertPasswordEnv, 'client key password') }
         : {}),
     };
   } else {
     const passphrase = f.clientCertPasswordEnv
-      ? secretFromEnv(f.clientCertPasswordEnv, 'client certificate password')
+      ? secretOf('clientCertPasswordEnv', f.clientCertPasswordEnv, 'client certificate password')
       : '';
     id = { label, pfx: raw, passphrase };
   }
@@ -96,7 +151,7 @@ function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
     const msg = (e as Error).message;
     throw new UserError(
       /mac verify|bad decrypt|password/i.test(msg)
-        ? `cannot open the client certificate ${label}: wrong password (give it with --client-cert-password-env VAR)`
+        ? `cannot open the client certificate ${label}: wrong password (give it with ${say('clientCertPasswordEnv')})`
         : id.pfx
           ? `${label} is neither a PKCS#12 file nor a PEM certificate with its key`
           : `cannot use the client certificate ${label}: ${msg.replace(/^error:\w+:/, '')}`,
@@ -105,41 +160,117 @@ function clientIdentity(f: ProbeFlags): ClientIdentity | undefined {
   return id;
 }
 
-/** The SSH probe's files and secrets: the known_hosts file, and the private key, checked here so that
- * a wrong passphrase is a clear error rather than a refused login. */
-async function sshOptions(
+/** The SSH private key of --identity, opened (with its passphrase) so that a wrong passphrase is a
+ * clear error rather than a refused login. */
+async function sshIdentity(f: ProbeFlags, say: SettingWords): Promise<SshOptions['identity']> {
+  if (!f.identity) return undefined;
+  const key = readFile(f.identity, 'private key');
+  const passphrase = f.identityPassphraseEnv
+    ? secretOf('identityPassphraseEnv', f.identityPassphraseEnv, 'private key passphrase')
+    : undefined;
+  // ssh2 is CommonJS: Node names only some of its exports, utils is on the default one.
+  const { utils } = (await import('ssh2')).default;
+  const parsed = utils.parseKey(key, passphrase);
+  const label = basename(f.identity);
+  if (parsed instanceof Error)
+    throw new UserError(
+      /passphrase|decrypt|integrity/i.test(parsed.message)
+        ? `cannot open the private key ${label}: ${passphrase ? 'wrong passphrase' : `it is encrypted (give the passphrase with ${say('identityPassphraseEnv')})`}`
+        : `cannot use the private key ${label}: ${parsed.message}`,
+    );
+  if (Array.isArray(parsed) || !parsed.isPrivateKey())
+    throw new UserError(`${label} holds no single private key (give the private key, not the .pub file)`);
+  return { label, key, ...(passphrase ? { passphrase } : {}) };
+}
+
+/** A known_hosts file read and parsed: one none of whose lines is a known_hosts line is refused. */
+function readKnownHostsFile(file: string): { file: string; text: string } {
+  const text = readFile(file, 'known_hosts file', MAX_KNOWN_HOSTS_BYTES).toString('utf8');
+  const parsed = parseKnownHosts(text);
+  if (parsed.problems.length && !parsed.entries.length)
+    throw new UserError(notKnownHostsSentence(file, parsed));
+  return { file, text };
+}
+
+/**
+ * The files probe flags name, each read once and checked as the probe uses it: the trust store
+ * (--trust), the client certificate and key, the known_hosts file, the SSH private key; each
+ * opened with its secret from the environment. What is absent was not asked for.
+ */
+export interface ProbeFiles {
+  store?: TrustStore;
+  identity?: ClientIdentity;
+  knownHosts?: { file: string; text: string };
+  sshIdentity?: SshOptions['identity'];
+}
+
+/** A file flag's problem, in one sentence (that names the file as its reader does). */
+export interface FileProblem {
+  flag: FileFlag;
+  message: string;
+}
+
+/**
+ * Reads and checks the files of `f` (ProbeFiles): never throws for a file, returns every problem
+ * with the flag it belongs to (the secret's variable when it is not set, the key file when the
+ * key is wrong); `say` names the settings in hints (FLAG_WORDS; an inventory's field names).
+ * `probeOptions` takes the files, so that a module reads its own once for a whole run.
+ */
+export async function readProbeFiles(
   f: ProbeFlags,
+  say: SettingWords = FLAG_WORDS,
+): Promise<{ files: ProbeFiles; problems: FileProblem[] }> {
+  const problems: FileProblem[] = [];
+  const read = async <T>(flag: FileFlag, fn: () => T | Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      problems.push({ flag: e instanceof FlagError ? e.flag : flag, message: e.message });
+      return undefined;
+    }
+  };
+  const store = f.trust
+    ? await read('trust', () =>
+        loadTrustStore({
+          file: f.trust,
+          ...(f.trustPasswordEnv
+            ? { password: secretOf('trustPasswordEnv', f.trustPasswordEnv, 'trust store password') }
+            : {}),
+        }),
+      )
+    : undefined;
+  const identity = await read('clientCert', () => clientIdentity(f, say));
+  const knownHosts = f.knownHosts
+    ? await read('knownHosts', () => readKnownHostsFile(f.knownHosts!))
+    : undefined;
+  const sshKey = await read('identity', () => sshIdentity(f, say));
+  return {
+    files: {
+      ...(store ? { store } : {}),
+      ...(identity ? { identity } : {}),
+      ...(knownHosts ? { knownHosts } : {}),
+      ...(sshKey ? { sshIdentity: sshKey } : {}),
+    },
+    problems,
+  };
+}
+
+/** The SSH probe's options: the known_hosts file (`files`, else the user's when the URL is SSH's) and key. */
+function sshOptions(
+  f: ProbeFlags,
+  files: ProbeFiles,
   login: { user?: string; password?: string },
   scheme: string,
-): Promise<SshOptions> {
+): SshOptions {
   const o: SshOptions = { ...login, writeTest: !!f.writeTest };
   // As ssh: the user's ~/.ssh/known_hosts when none is named (and only when it exists).
-  const fallback = scheme === 'sftp' || scheme === 'ssh' ? defaultKnownHostsFile() : undefined;
-  const knownHosts = f.knownHosts ?? (fallback && existsSync(fallback) ? fallback : undefined);
-  if (knownHosts)
-    o.knownHosts = {
-      file: knownHosts,
-      text: readFile(knownHosts, 'known_hosts file', MAX_KNOWN_HOSTS_BYTES).toString('utf8'),
-    };
-  if (f.identity) {
-    const key = readFile(f.identity, 'private key');
-    const passphrase = f.identityPassphraseEnv
-      ? secretFromEnv(f.identityPassphraseEnv, 'private key passphrase')
-      : undefined;
-    // ssh2 is CommonJS: Node names only some of its exports, utils is on the default one.
-    const { utils } = (await import('ssh2')).default;
-    const parsed = utils.parseKey(key, passphrase);
-    const label = basename(f.identity);
-    if (parsed instanceof Error)
-      throw new UserError(
-        /passphrase|decrypt|integrity/i.test(parsed.message)
-          ? `cannot open the private key ${label}: ${passphrase ? 'wrong passphrase' : 'it is encrypted (give the passphrase with --identity-passphrase-env VAR)'}`
-          : `cannot use the private key ${label}: ${parsed.message}`,
-      );
-    if (Array.isArray(parsed) || !parsed.isPrivateKey())
-      throw new UserError(`${label} holds no single private key (give the private key, not the .pub file)`);
-    o.identity = { label, key, ...(passphrase ? { passphrase } : {}) };
-  }
+  const fallback =
+    !f.knownHosts && (scheme === 'sftp' || scheme === 'ssh') ? defaultKnownHostsFile() : undefined;
+  const knownHosts =
+    files.knownHosts ?? (fallback && existsSync(fallback) ? readKnownHostsFile(fallback) : undefined);
+  if (knownHosts) o.knownHosts = knownHosts;
+  if (files.sshIdentity) o.identity = files.sshIdentity;
   return o;
 }
 
@@ -189,17 +320,9 @@ function oauthSpec(f: ProbeFlags): OAuthSpec | undefined {
  * The trust store that judges chains: the tenant's keystore (--tenant, with its deployed endpoints
  * for an inbound URL), a file (--trust), or Java's.
  */
-async function trustStoreOf(target: string, f: ProbeFlags) {
-  if (f.serviceKey && !f.tenant) throw new UserError('--service-key goes with --tenant');
-  if (f.tenant && f.trust)
-    throw new UserError("choose one of --tenant (the tenant's keystore) and --trust FILE");
+async function trustStoreOf(target: string, f: ProbeFlags, files: ProbeFiles) {
   if (f.tenant) return (await import('./tenant.js')).tenantForProbe(f, target);
-  return {
-    store: await loadTrustStore({
-      ...(f.trust ? { file: f.trust } : {}),
-      ...(f.trustPasswordEnv ? { password: secretFromEnv(f.trustPasswordEnv, 'trust store password') } : {}),
-    }),
-  };
+  return { store: files.store ?? (await loadTrustStore()) };
 }
 
 /** How many redirects a probe without --max-redirs follows toward a sender's client (inbound), as curl -L would, bounded. */
@@ -224,13 +347,26 @@ export function redirectsFor(
     : { maxRedirects: INBOUND_REDIRECTS };
 }
 
-/** The probe's options from its flags: trust store, client certificate, credentials, per protocol. */
-export async function probeOptions(target: string, f: ProbeFlags): Promise<ProbeOptions> {
+/**
+ * The probe's options from its flags: trust store, client certificate, credentials, per protocol.
+ * `read`: the flags' files already read (readProbeFiles), else they are read here. Throws UserError
+ * for a flag, a file or a secret that cannot be used.
+ */
+export async function probeOptions(target: string, f: ProbeFlags, read?: ProbeFiles): Promise<ProbeOptions> {
   // Flags set by a caller rather than parsed from a command line get the same checks.
   secondsOption()(String(f.timeout));
   if (f.maxRedirs !== undefined) redirectsOption(String(f.maxRedirs));
-  const { store, deployed } = await trustStoreOf(target, f);
-  const identity = clientIdentity(f);
+  if (f.serviceKey && !f.tenant) throw new UserError('--service-key goes with --tenant');
+  if (f.tenant && f.trust)
+    throw new UserError("choose one of --tenant (the tenant's keystore) and --trust FILE");
+  let files = read;
+  if (!files) {
+    const r = await readProbeFiles(f);
+    if (r.problems[0]) throw new UserError(r.problems[0].message);
+    files = r.files;
+  }
+  const { store, deployed } = await trustStoreOf(target, f, files);
+  const identity = files.identity;
   const oauth = oauthSpec(f);
   // The user: -u (as curl, it wins), else the URL's (sftp://user@host).
   const { user: urlUser, scheme } = parseTarget(target);
@@ -274,7 +410,7 @@ export async function probeOptions(target: string, f: ProbeFlags): Promise<Probe
       ...(altPorts ? { altPorts } : {}),
     },
     ftp: { ...login, writeTest: !!f.writeTest },
-    ssh: await sshOptions(f, login, scheme),
+    ssh: sshOptions(f, files, login, scheme),
     ...(oauth ? { oauth } : {}),
   };
 }

@@ -94,6 +94,16 @@ export function parseKnownHosts(text: string): KnownHostsFile {
   return { entries, problems };
 }
 
+/**
+ * The sentence for a file that is not a known_hosts file (`parsed.problems` holds one problem or
+ * more): it names the first bad line but never echoes it, since it may be a secret (a private key,
+ * a service key): "FILE is not a known_hosts file (line 1: not a ... line, and 3 more)".
+ */
+export function notKnownHostsSentence(file: string, parsed: KnownHostsFile): string {
+  const first = parsed.problems[0]!;
+  return `${file} is not a known_hosts file (line ${first.line}: ${first.message}${parsed.problems.length > 1 ? `, and ${parsed.problems.length - 1} more` : ''})`;
+}
+
 /** How known_hosts names a server: the host for port 22, [host]:port for any other port. */
 export function hostField(host: string, port: number): string {
   const name = host.toLowerCase();

@@ -156,7 +156,9 @@ export async function checkAll(
           outcomes[i] = o;
           running--;
           busy.set(host, busy.get(host)! - 1);
-          onDone?.(o, ++done);
+          // Counted apart from the call: `onDone?.(o, ++done)` skips its arguments, the count too, without onDone.
+          done++;
+          onDone?.(o, done);
           if (done === targets.length) resolveAll(outcomes);
           else pump();
         });

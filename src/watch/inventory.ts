@@ -2,7 +2,7 @@
 // blackbox_exporter's modules are), and the labels they carry into reports, history and metrics.
 // Read from YAML and validated with every problem named by file, line and field, as `kb lint` does.
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { notRegularFile, readRegularFile } from '../fs-read.js';
@@ -12,6 +12,8 @@ import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
 import { parseDuration } from './duration.js';
 import { plural } from '../report/width.js';
 import { closestName } from '../cli/usage-error.js';
+import { type FileFlag, type ProbeFiles, readProbeFiles, type SettingWords } from '../cli/probe.js';
+import { moduleFlags } from './options.js';
 
 /** The largest inventory file read (a generous bound: 100,000 targets fit in far less). */
 export const MAX_INVENTORY_BYTES = 16 << 20;
@@ -224,6 +226,8 @@ export interface Inventory {
   file: string;
   modules: Map<string, Module>;
   targets: InventoryTarget[];
+  /** The files of each module that names any (trust store, client certificate, ...), read once at load. */
+  files: Map<string, ProbeFiles>;
 }
 
 /** One problem of an inventory file: the line (when known), the field, and one sentence. */
@@ -266,14 +270,45 @@ function unknownField(key: string, path: readonly PropertyKey[]): string {
 /** The module a target without `module` uses when the inventory defines none called `default`. */
 const DEFAULT_MODULE = 'default';
 const PATH_FIELDS = ['trust', 'client_cert', 'client_key', 'known_hosts', 'identity'] as const;
+type PathField = (typeof PATH_FIELDS)[number];
 /** What each file field holds, as the probe's flags call it (src/cli/probe.ts). */
-const PATH_WHAT: Record<(typeof PATH_FIELDS)[number], string> = {
+const PATH_WHAT: Record<PathField, string> = {
   trust: 'trust store',
   client_cert: 'client certificate',
   client_key: 'client key',
   known_hosts: 'known_hosts file',
   identity: 'private key',
 };
+
+/** A probe flag as the inventory's field: clientKey is client_key (moduleFlags maps them back). */
+const fieldOf = (flag: FileFlag) => flag.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) as keyof Module;
+/** Hints in the inventory's words: "give it with client_key", not the CLI's `--client-key FILE`. */
+const fieldWords: SettingWords = (flag) => fieldOf(flag);
+
+/**
+ * A file reader's sentence for a problem under `field`: the file the problem line's field already
+ * names is not said again at its start ("is not a trust store ...", not "/abs/x.log is not ..."),
+ * and elsewhere it is the path as the inventory writes it, not as it was resolved.
+ */
+function inTheInventory(
+  message: string,
+  field: keyof Module,
+  m: Module,
+  written: Partial<Record<PathField, string>>,
+): string {
+  let out = message;
+  for (const [f, value] of Object.entries(written)) {
+    const abs = m[f as PathField]!;
+    if (f === field)
+      for (const head of [abs, value, basename(abs)])
+        if (out.startsWith(`${head} `)) {
+          out = out.slice(head.length + 1);
+          break;
+        }
+    out = out.split(abs).join(value);
+  }
+  return out;
+}
 
 /**
  * Reads and validates an inventory file. Relative file paths of modules are resolved against the
@@ -359,18 +394,38 @@ export async function parseInventory(
   const raw = (isRecord(data) ? data : {}) as { modules?: unknown; targets?: unknown };
   const base = dirname(resolve(file));
   const modules = new Map<string, Module>();
+  const files = new Map<string, ProbeFiles>();
   const moduleNames = isRecord(raw.modules) ? Object.keys(raw.modules) : [];
   // Each module on its own: one the schema refused still has its other problems told.
   for (const [name, m0] of Object.entries(isRecord(raw.modules) ? raw.modules : {})) {
     const one = moduleSchema.safeParse(m0);
     if (!one.success) continue;
     const m: Module = { ...one.data, name };
+    const written: Partial<Record<PathField, string>> = {};
+    const absent: PathField[] = [];
     for (const f of PATH_FIELDS) {
       const value = m[f];
       if (value === undefined) continue;
+      written[f] = value;
       m[f] = resolve(base, value);
       const odd = existsSync(m[f]) ? notRegularFile(m[f], { what: PATH_WHAT[f] }) : 'does not exist';
-      if (odd) at(['modules', name, f], `${value} ${odd}`);
+      if (odd) {
+        at(['modules', name, f], `${value} ${odd}`);
+        absent.push(f);
+      }
+    }
+    // The files as the probe reads them (the same readers, once for the run): one that is no trust
+    // store, a certificate without its key, a known_hosts file of no host key is the inventory's
+    // problem, told before any probe, not a failing target.
+    if (PATH_FIELDS.some((f) => m[f] !== undefined && !absent.includes(f))) {
+      const present = { ...m };
+      for (const f of absent) delete present[f];
+      const read = await readProbeFiles(moduleFlags(present), fieldWords);
+      for (const p of read.problems) {
+        const field = fieldOf(p.flag);
+        at(['modules', name, field], inTheInventory(p.message, field, m, written));
+      }
+      if (!read.problems.length) files.set(name, read.files);
     }
     for (const [env, needs, what] of SECRET_OF)
       if (m[env] && !m[needs])
@@ -421,7 +476,7 @@ export async function parseInventory(
   // In the file's order, as a compiler lists them (problems without a line first: the file's own).
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (problems.length || !parsed.success) return { problems };
-  return { inventory: { file, modules, targets }, problems };
+  return { inventory: { file, modules, targets, files }, problems };
 }
 
 /**

@@ -1,7 +1,7 @@
 // A module's probe options, built once and shared by every target that uses it: the trust store is
 // parsed, the client certificate opened and the secrets read from the environment once per module,
 // not once per probe.
-import { probeOptions, type ProbeFlags } from '../cli/probe.js';
+import { type ProbeFiles, probeOptions, type ProbeFlags } from '../cli/probe.js';
 import type { ProbeOptions } from '../probe/run.js';
 import type { Module } from './inventory.js';
 
@@ -39,16 +39,20 @@ export function moduleFlags(m: Module): ProbeFlags {
 
 /**
  * Probe options per module, each built on first use and kept: `optionsFor(module, url)` is the
- * module's options with that target. Errors of a module (a trust store that does not open, an
- * environment variable not set) are UserErrors, thrown on every use of that module.
+ * module's options with that target. `files`: the files of each module as the inventory read them
+ * when it was loaded (Inventory.files), used as they are, not read again; a module not in it reads
+ * its own. Errors of a module (an environment variable not set) are UserErrors, thrown on every use
+ * of that module.
  */
 export class ModuleOptions {
   private readonly built = new Map<string, Promise<ProbeOptions>>();
 
+  constructor(private readonly files: ReadonlyMap<string, ProbeFiles> = new Map()) {}
+
   async optionsFor(m: Module, target: string): Promise<ProbeOptions> {
     let p = this.built.get(m.name);
     if (!p) {
-      p = probeOptions('https://module.invalid/', moduleFlags(m));
+      p = probeOptions('https://module.invalid/', moduleFlags(m), this.files.get(m.name));
       this.built.set(m.name, p);
     }
     return { ...(await p), target };

@@ -18,7 +18,8 @@ export interface WatcherOptions {
 export class Watcher {
   /** The latest outcome of each target, by target name. */
   readonly latest = new Map<string, CheckOutcome>();
-  readonly options = new ModuleOptions();
+  /** The modules' probe options, with the files the inventory read at load. */
+  readonly options: ModuleOptions;
   private timers = new Set<NodeJS.Timeout>();
   private running = new Set<Promise<unknown>>();
   private stopped = false;
@@ -27,7 +28,9 @@ export class Watcher {
     readonly kb: Kb,
     readonly inventory: Inventory,
     private readonly opts: WatcherOptions,
-  ) {}
+  ) {
+    this.options = new ModuleOptions(inventory.files);
+  }
 
   /** Checks `targets` (default: all) once; resolves when every outcome has been handed on. */
   async runOnce(targets: InventoryTarget[] = this.inventory.targets): Promise<CheckOutcome[]> {
