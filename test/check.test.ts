@@ -136,12 +136,19 @@ interface CheckJson {
 test('check: one line per target, the diagnosis of each failure, exit 1', async () => {
   const r = await runCliAsync(['check', inventory()]);
   assert.equal(r.status, 1, r.stderr);
-  const lines = r.stdout.trim().split('\n');
+  const all = r.stdout.trim().split('\n');
+  // A target's first line starts with its mark; a result too long for it goes on under itself.
+  const firsts = all.filter((l) => /^[✔✖] /.test(l));
+  const lines = all.reduce<string[]>(
+    (out, l) =>
+      /^[✔✖] |^\d+ targets/.test(l) ? [...out, l] : [...out.slice(0, -1), `${out.at(-1)!} ${l.trim()}`],
+    [],
+  );
   const count = HTTPS_SCENARIOS.length + 1 + (NGINX ? 2 : 0) + (SSHD ? 2 : 0);
   assert.equal(lines.length, count + 1, r.stdout);
   const line = (name: string) => lines.find((l) => l.split(/\s+/)[1] === name) ?? '';
   // Names and URLs in aligned columns: what was found starts at one column on every target's line.
-  const found = new Set(lines.slice(0, -1).map((l) => l.search(/(?<=:\/\/\S*\s+)\S/)));
+  const found = new Set(firsts.map((l) => l.search(/(?<=:\/\/\S*\s+)\S/)));
   assert.equal(found.size, 1, r.stdout);
   assert.match(line('healthy'), /^✔ healthy .* HTTP 200 · certificate expires in \d+ days$/);
   assert.match(line('unknown-ca'), /^✖ unknown-ca .*out-cert-path \(Root CA not in the keystore\) at tls/);
@@ -508,4 +515,39 @@ test("the files an inventory's modules name are read once, at load, and used for
   });
   assert.equal(outcome!.ok, true, outcome!.error ?? JSON.stringify(outcome!.summary));
   assert.equal(outcome!.summary.status, 200);
+});
+
+test('check: every line within COLUMNS (80, 100), a long URL cut with "…" and the result wrapped under itself (attack C7)', async () => {
+  const host = `${'h'.repeat(82)}.invalid`;
+  assert.equal(host.length, 90);
+  const file = join(dir, 'wide.yaml');
+  writeFileSync(
+    file,
+    [
+      'modules:',
+      `  lab: { trust: ${lab.trustFile}, timeout: 2s }`,
+      'targets:',
+      `  - { url: "https://${host}/api", name: far-away, module: lab }`,
+      `  - { url: "${url('expired')}", name: expired, module: lab }`,
+      `  - { url: "${url('healthy')}${'deep/'.repeat(20)}", module: lab }`,
+    ].join('\n'),
+  );
+  for (const columns of [80, 100]) {
+    const r = await runCliAsync(['check', file], { env: { COLUMNS: String(columns) } });
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    for (const l of lines) assert.ok([...l].length <= columns, `${[...l].length} > ${columns}: ${l}`);
+    const far = lines.find((l) => l.startsWith('✖ far-away'))!;
+    assert.match(far, /https:\/\/h{10,}… {2}/, 'the URL cut with "…"');
+    // The result starts at one column on every target's first line, a continuation under it.
+    const at = far.search(/(?<=… {2})\S/);
+    const expired = lines.find((l) => l.startsWith('✖ expired'))!;
+    assert.equal(expired.search(/(?<=\/\s+)out-cert-expired/), at, r.stdout);
+    const rest = lines[lines.indexOf(expired) + 1]!;
+    assert.equal(rest.search(/\S/), at, 'a wrapped result goes on under itself');
+    assert.match(
+      lines.join(' ').replace(/\s+/g, ' '),
+      /out-cert-expired \(Receiver certificate expired\) at tls/,
+    );
+  }
 });

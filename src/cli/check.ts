@@ -11,10 +11,17 @@ import { parseDuration } from '../watch/duration.js';
 import { type Change, defaultDbPath, type History, openHistory } from '../watch/history.js';
 import { loadInventory, selectTargets } from '../watch/inventory.js';
 import { ModuleOptions } from '../watch/options.js';
-import { checkJson, checkJunit, checkMarkdown, renderLine, renderTotals } from '../watch/report.js';
+import {
+  checkColumns,
+  checkJson,
+  checkJunit,
+  checkMarkdown,
+  renderLine,
+  renderTotals,
+} from '../watch/report.js';
 import { Watcher } from '../watch/watcher.js';
 import { Deliverer, parseWebhook, WEBHOOK_ARGV_WARNING, webhookFromEnv } from '../watch/webhook.js';
-import { fitText } from '../report/width.js';
+import { fitText, textWidth } from '../report/width.js';
 
 export interface CheckFlags {
   concurrency: number;
@@ -89,20 +96,17 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     ? new Deliverer(history, webhooks, undefined, (s) => process.stderr.write(`linkdoctor: ${s}\n`))
     : undefined;
   const c = colorsFor(process.stdout);
-  const width = Math.min(40, Math.max(...targets.map((t) => t.name.length)));
-  // The URL column (targets named otherwise than by their URL) aligned too, up to 60 columns.
-  const urlWidth = Math.min(
-    60,
-    Math.max(0, ...targets.filter((t) => t.name !== t.url).map((t) => t.url.length)),
-  );
+  // Names and URLs in columns, each line within the terminal's width (COLUMNS, at most 100).
+  const cols = checkColumns(targets, textWidth());
   const lines = !forms;
   /** Records an outcome (its changes under its line) and prints its line. */
   const recordAndPrint = (o: CheckOutcome, before?: () => void) => {
     const changes = history?.record(o) ?? [];
     if (!lines) return;
     before?.();
-    // One line per target, whatever its length (grep, a CI log): not wrapped.
-    process.stdout.write(`${[renderLine(o, c, width, urlWidth), ...changes.map(changeText)].join('\n')}\n`);
+    process.stdout.write(
+      `${[renderLine(o, c, cols), ...changes.map((ch) => fitText(changeText(ch), cols.width))].join('\n')}\n`,
+    );
   };
 
   if (everyMs !== undefined)

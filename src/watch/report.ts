@@ -4,7 +4,8 @@ import { probeJson } from '../report/probe.js';
 import { jsonText, markdownCell, printable } from '../report/printable.js';
 import type { Colors } from '../report/text.js';
 import type { CheckOutcome } from './check.js';
-import { plural } from '../report/width.js';
+import { cutLine, fitText, plural } from '../report/width.js';
+import type { InventoryTarget } from './inventory.js';
 
 /** What the line says after the mark: the diagnosis (or error) of a failure, the status, expiry, host key. */
 export function outcomeText(o: Pick<CheckOutcome, 'ok' | 'error' | 'summary'>): string {
@@ -35,17 +36,56 @@ const labelText = (labels: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
 
+/** The columns of a run's lines (checkColumns): the name's, the URL's (0: no URL column), the whole width. */
+export interface CheckColumns {
+  name: number;
+  url: number;
+  width: number;
+}
+
+/** What a result keeps at least on a target's first line, beside its name and URL. */
+const MIN_RESULT_COLUMNS = 32;
+
 /**
- * One line for a target: ✔/✖, its name (and URL when the name is another), what was found; the
- * name padded to `nameWidth` and the URL to `urlWidth` columns, so that the lines of a run align.
+ * The columns of the lines of `targets` within `width` (textWidth()), each as wide as its longest
+ * text (counted as printed, escapes included) within bounds: the name's at most 40 and 30% of the
+ * width, the URL's (of targets named otherwise) at most 60 and what leaves MIN_RESULT_COLUMNS
+ * for the result. When no target has a name of its own, the one column of URLs gets all that room.
+ * A longer name or URL is cut with "…" (the full ones are in --json).
  */
-export function renderLine(o: CheckOutcome, c: Colors, nameWidth = 0, urlWidth = 0): string {
+export function checkColumns(targets: Pick<InventoryTarget, 'name' | 'url'>[], width: number): CheckColumns {
+  const longest = (texts: string[]) => Math.max(1, ...texts.map((s) => printable(s).length));
+  const room = width - 2 - 2 - MIN_RESULT_COLUMNS;
+  const named = targets.filter((t) => t.name !== t.url);
+  if (!named.length) return { name: Math.min(longest(targets.map((t) => t.url)), 60, room), url: 0, width };
+  const name = Math.min(longest(named.map((t) => t.name)), 40, Math.floor(width * 0.3));
+  const url = Math.min(longest(named.map((t) => t.url)), 60, Math.max(10, room - name - 1));
+  return { name, url, width };
+}
+
+/** `text` in `columns` columns: cut with "…" when longer, padded with spaces when shorter. */
+const cell = (text: string, columns: number) => cutLine(text, columns).padEnd(columns);
+
+/**
+ * The lines for a target: ✔/✖, its name (and URL when the name is another), what was found; the
+ * name and the URL in the columns of `cols` (cut with "…" when longer), so that the lines of a run
+ * align, and what was found wrapped under itself within `cols.width`. A target named by its URL
+ * shows it across both columns.
+ */
+export function renderLine(o: CheckOutcome, c: Colors, cols: CheckColumns): string {
   const t = o.target;
   const mark = o.ok ? c.green('✔') : c.red('✖');
-  const name = printable(t.name).padEnd(nameWidth);
-  const url =
-    t.name !== t.url ? ` ${c.dim(printable(t.url).padEnd(urlWidth))}` : ' '.repeat(urlWidth && urlWidth + 1);
-  return `${mark} ${c.bold(name)}${url}  ${outcomeText(o)}`;
+  const both = cols.name + (cols.url && cols.url + 1);
+  const head =
+    t.name !== t.url
+      ? `${c.bold(cell(printable(t.name), cols.name))}${cols.url ? ` ${c.dim(cell(printable(t.url), cols.url))}` : ''}`
+      : c.bold(cell(printable(t.name), Math.max(both, cols.name)));
+  const result = outcomeText(o);
+  const at = 2 + Math.max(both, cols.name) + 2;
+  // Under itself, unless a word of it (a host key's fingerprint) would be cut there but fits a line indented by 4.
+  const longestWord = Math.max(0, ...result.split(' ').map((w) => w.length));
+  const hang = longestWord > cols.width - at ? 4 : at;
+  return fitText(`${mark} ${head}  ${result}`, cols.width, () => hang);
 }
 
 /** The closing line: how many targets, how many failed, how long it took. */
@@ -129,9 +169,6 @@ export function checkJunit(outcomes: CheckOutcome[], ms: number): string {
   return out.join('\n');
 }
 
-/** A Markdown cell: no HTML, pipes escaped, lines joined, foreign controls shown. */
-const cell = markdownCell;
-
 /** A Markdown table: one row per target, failing ones first, then the totals. */
 export function checkMarkdown(outcomes: CheckOutcome[], ms: number): string {
   const rows = [...outcomes].sort((a, b) => Number(a.ok) - Number(b.ok));
@@ -143,7 +180,7 @@ export function checkMarkdown(outcomes: CheckOutcome[], ms: number): string {
     '|---|---|---|---|---|',
     ...rows.map(
       (o) =>
-        `| ${o.ok ? '✅' : '❌'} | ${cell(o.target.name)} | ${cell(o.target.url)} | ${cell(labelText(o.target.labels))} | ${cell(outcomeText(o))} |`,
+        `| ${o.ok ? '✅' : '❌'} | ${markdownCell(o.target.name)} | ${markdownCell(o.target.url)} | ${markdownCell(labelText(o.target.labels))} | ${markdownCell(outcomeText(o))} |`,
     ),
     '',
     `${plural(outcomes.length, 'target')} checked in ${(ms / 1000).toFixed(1)} s.`,
