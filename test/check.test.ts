@@ -551,3 +551,31 @@ test('check: every line within COLUMNS (80, 100), a long URL cut with "…" and 
     );
   }
 });
+
+test('YAML merge keys (<<: *anchor) merge, as in docker-compose files (attack C8)', async () => {
+  const { inventory, problems } = await parseInventory(
+    [
+      'modules:',
+      '  base: &base { timeout: 3s, headers: { X-Team: a } }',
+      '  slow: { <<: *base, timeout: 9s }',
+      'targets:',
+      '  - &t { name: x, url: "https://a.example/", module: base, labels: { owner: team-a } }',
+      '  - { <<: *t, name: y }',
+      '  - { <<: [*t], name: z, module: slow }',
+    ].join('\n'),
+    join(dir, 'merge.yaml'),
+  );
+  assert.deepEqual(problems, []);
+  assert.deepEqual(
+    inventory!.targets.map((t) => [t.name, t.url, t.module.name, t.labels.owner, t.line]),
+    [
+      ['x', 'https://a.example/', 'base', 'team-a', 5],
+      ['y', 'https://a.example/', 'base', 'team-a', 6],
+      ['z', 'https://a.example/', 'slow', 'team-a', 7],
+    ],
+  );
+  assert.deepEqual(
+    [inventory!.modules.get('slow')!.timeout, inventory!.modules.get('slow')!.headers],
+    [9000, { 'X-Team': 'a' }],
+  );
+});

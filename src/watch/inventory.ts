@@ -331,7 +331,9 @@ export async function parseInventory(
 ): Promise<{ inventory?: Inventory; problems: InventoryProblem[] }> {
   const { LineCounter, parseDocument, isAlias, isMap, isNode, isScalar, visit } = await import('yaml');
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+  // merge: YAML's merge key (`<<: *defaults`), as docker-compose, Ansible and GitLab CI files share
+  // settings; an alias bomb is still refused below (toJS's maxAliasCount).
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true, merge: true });
   const problems: InventoryProblem[] = [];
   if (doc.errors.length) {
     for (const e of doc.errors.slice(0, 20))
