@@ -579,3 +579,37 @@ test('YAML merge keys (<<: *anchor) merge, as in docker-compose files (attack C8
     [9000, { 'X-Team': 'a' }],
   );
 });
+
+test('a blank target name is a problem with its line; a name with escapes keeps the columns, counted as printed (attack C5)', async () => {
+  const { problems } = await parseInventory(
+    [
+      'targets:',
+      '  - url: "https://a.example/"',
+      '    name: "   "',
+      '  - { url: "https://b.example/", name: b }',
+    ].join('\n'),
+    join(dir, 'blank.yaml'),
+  );
+  assert.deepEqual(
+    problems.map((p) => `${p.line}: ${p.field}: ${p.message}`),
+    ['3: targets[0].name: is blank: give the target a name, or no name (its URL names it then)'],
+  );
+  const file = join(dir, 'escaped.yaml');
+  writeFileSync(
+    file,
+    [
+      'modules:',
+      `  lab: { trust: ${lab.trustFile}, timeout: 3s }`,
+      'targets:',
+      `  - { url: "${url('healthy')}", name: "x\\u001b[31mred", module: lab }`,
+      `  - { url: "${url('healthy')}", name: plain, module: lab }`,
+    ].join('\n'),
+  );
+  const r = await runCliAsync(['check', file]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!r.stdout.includes('\u001b'), 'no escape reaches the terminal');
+  const lines = r.stdout.split('\n').filter((l) => /^✔ /.test(l));
+  assert.equal(lines.length, 2, r.stdout);
+  assert.match(lines[0]!, /^✔ x\\x1b\[31mred https:/);
+  assert.equal(lines[0]!.indexOf('https:'), lines[1]!.indexOf('https:'), r.stdout);
+});

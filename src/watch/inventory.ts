@@ -98,7 +98,12 @@ const moduleSchema = z.strictObject({
 const targetSchema = z.strictObject({
   url: z.string().min(1),
   /** Defaults to the URL; the key of the target in history. */
-  name: z.string().min(1).max(200).optional(),
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((n) => n.trim() !== '', 'is blank: give the target a name, or no name (its URL names it then)')
+    .optional(),
   module: z.string().min(1).optional(),
   labels: z
     .record(labelNameSchema, z.union([z.string(), z.number(), z.boolean()]).transform(String))
