@@ -55,6 +55,9 @@ before(async () => {
   writeFileSync(join(bin, 'linkdoctor'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
   chmodSync(join(bin, 'linkdoctor'), 0o755);
   copyFileSync(join(ROOT, 'examples', 'app.log'), join(lab.dir, 'app.log'));
+  // The inventories of the check examples, their README lab ports (191NN) mapped to this lab's.
+  for (const f of ['inventory.yaml', 'bad.yaml'])
+    writeFileSync(join(lab.dir, f), mapPorts(readFileSync(join(ROOT, 'examples', f), 'utf8')));
 });
 after(async () => {
   await lab.stop();
@@ -121,6 +124,7 @@ function normalize(line: string): string {
     .replace(/\b(127\.0\.0\.1\]?):\d+/g, '$1:PORT')
     .replace(/LINKDOCTOR_SMTP_ALT_PORTS=\d+,\d+/g, 'LINKDOCTOR_SMTP_ALT_PORTS=PORTS')
     .replace(/\d+(\.\d+)? MB in \d+(\.\d+)? s \((?:< )?[\d.]+ MB\/s\)/g, 'SIZE in TIME')
+    .replace(/(\(| in )\d+\.\d s\b/g, '$1N s')
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -145,12 +149,13 @@ function missing(expected: string[], actual: string): string[] {
  * The commands whose examples are checked here (the tenant's against the lab's fake tenant). Other
  * commands' sections (a server) are checked by their own tests: their examples are listed as not run.
  */
-const CHECKED = ['diagnose', 'probe', 'known-hosts', 'scan', 'trust', 'lab', 'demo', 'kb', 'tenant'];
+const CHECKED = ['diagnose', 'probe', 'known-hosts', 'scan', 'trust', 'lab', 'demo', 'kb', 'tenant', 'check'];
 
 /** Examples that are not run, each with its reason (printed). */
 const NOT_RUN: [RegExp, string][] = [
   [/^linkdoctor diagnose --json/, 'the README shows the JSON condensed to its shape, not as printed'],
   [/^linkdoctor kb lint my-kb\//, "my-kb/ is the reader's own folder of entries"],
+  [/^linkdoctor check .*--webhook/, 'it would send the changes to a Slack webhook'],
   [
     /^linkdoctor trust add-from-site localhost:19752/,
     'a TLS 1.2 server that wants a client certificate is no lab server: test/probe-tls12-alert.test.ts starts one (openssl s_server) and checks this output',
