@@ -15,7 +15,7 @@ import { type CheckOutcome } from '../src/watch/check.js';
 import { changesBetween, openHistory } from '../src/watch/history.js';
 import type { InventoryTarget } from '../src/watch/inventory.js';
 import { Deliverer, parseWebhook } from '../src/watch/webhook.js';
-import { CLI, freePort, runCliAsync } from './helpers.js';
+import { CLI, freePort, runCliAsync, unwrap } from './helpers.js';
 
 let dir = '';
 let pki: LabPki;
@@ -152,20 +152,27 @@ test('check --db records outcomes and changes against a server whose certificate
     cert: `${pki.unknownLeaf.certPem}\n${pki.unknownIssuing.certPem}`,
     key: pki.unknownLeaf.keyPem,
   });
+  // Read as one line per sentence: a target's result and a change wrap within 100 columns.
   const second = await runCliAsync(['check', inv, '--db', db]);
   assert.equal(second.status, 1);
-  assert.match(second.stdout, /^✖ orders .*out-cert-path/m);
-  assert.match(second.stdout, /^ {2}↳ cert-rotated: the server's certificate changed \(SHA-256 /m);
+  assert.match(unwrap(second.stdout), /^✖ orders .*out-cert-path/m);
+  assert.match(unwrap(second.stdout), /^ {2}↳ cert-rotated: the server's certificate changed \(SHA-256 /m);
   assert.match(
-    second.stdout,
+    unwrap(second.stdout),
     /^ {2}↳ new-issuer: the certificate has a new issuer: CN=Example Corp Issuing CA 1, O=Example Corp \(was CN=linkdoctor lab Issuing CA/m,
   );
-  assert.match(second.stdout, /^ {2}↳ failure: fails at tls: out-cert-path \(Root CA not in the keystore\)/m);
+  assert.match(
+    unwrap(second.stdout),
+    /^ {2}↳ failure: fails at tls: out-cert-path \(Root CA not in the keystore\)/m,
+  );
   server.setSecureContext({ cert: `${pki.local.certPem}\n${pki.issuing.certPem}`, key: pki.local.keyPem });
   const third = await runCliAsync(['check', inv, '--db', db]);
   assert.equal(third.status, 0);
-  assert.match(third.stdout, /^ {2}↳ recovery: works again/m);
-  assert.match(third.stdout, /^ {2}↳ cert-alternating: the server alternates between 2 certificates/m);
+  assert.match(unwrap(third.stdout), /^ {2}↳ recovery: works again/m);
+  assert.match(
+    unwrap(third.stdout),
+    /^ {2}↳ cert-alternating: the server alternates between 2 certificates/m,
+  );
   assert.doesNotMatch(
     third.stdout,
     /cert-rotated|new-issuer/,

@@ -62,7 +62,7 @@ class CheckProgress {
   }
 }
 
-/** A change under its target's line. */
+/** A change under its target's line (wrapped under its text, after the arrow). */
 const changeText = (c: Change) => `  ↳ ${c.kind}: ${printable(c.text)}`;
 
 export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
@@ -105,7 +105,7 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
     if (!lines) return;
     before?.();
     process.stdout.write(
-      `${[renderLine(o, c, cols), ...changes.map((ch) => fitText(changeText(ch), cols.width))].join('\n')}\n`,
+      `${[renderLine(o, c, cols), ...changes.map((ch) => fitText(changeText(ch), cols.width, () => 4))].join('\n')}\n`,
     );
   };
 
