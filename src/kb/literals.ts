@@ -77,9 +77,11 @@ function strongest(sets: (Set<string> | null)[]): Set<string>[] {
   return out;
 }
 
+/** A node's best requirement: its `req`, else its exact set as one (null when neither holds). */
+const reqOf = (info: Info): Set<string> | null => info.req ?? (info.exact ? asReq(info.exact) : null);
+
 /** A node's requirements as clauses: its `req` (or exact set) and its other clauses. */
-const clausesOf = (info: Info): Set<string>[] =>
-  strongest([info.req ?? (info.exact ? asReq(info.exact) : null), ...info.all]);
+const clausesOf = (info: Info): Set<string>[] => strongest([reqOf(info), ...info.all]);
 
 function product(a: Set<string>, b: Set<string>): Set<string> | null {
   if (a.size * b.size > MAX_EXACT) return null;
@@ -113,15 +115,21 @@ function concat(parts: Info[]): Info {
       continue;
     }
     whole = false;
-    if (run) clauses.push(asReq(run));
-    if (run) req = better(req, asReq(run));
+    if (run) {
+      const r = asReq(run);
+      clauses.push(r);
+      req = better(req, r);
+    }
     run = p.exact;
     req = better(req, p.req);
     clauses.push(p.req, ...p.all);
   }
   if (whole) return { exact: run, req: asReq(run!), all: [] };
-  if (run) clauses.push(asReq(run));
-  if (run) req = better(req, asReq(run));
+  if (run) {
+    const r = asReq(run);
+    clauses.push(r);
+    req = better(req, r);
+  }
   return { exact: null, req, all: strongest(clauses) };
 }
 
@@ -133,7 +141,7 @@ function alternate(branches: Info[]): Info {
   }
   const req = new Set<string>();
   for (const b of branches) {
-    const r = b.req ?? (b.exact ? asReq(b.exact) : null);
+    const r = reqOf(b);
     if (!r) return ANY;
     for (const s of r) req.add(s);
   }
@@ -157,7 +165,7 @@ function repeat(info: Info, min: number, max: number): Info {
     return ANY;
   }
   if (min === 1 && max === 1) return info;
-  return { exact: null, req: info.req ?? (info.exact ? asReq(info.exact) : null), all: info.all };
+  return { exact: null, req: reqOf(info), all: info.all };
 }
 
 const lower = (c: string) => (c >= 'A' && c <= 'Z' ? c.toLowerCase() : c);
@@ -315,7 +323,7 @@ class Parser {
  */
 export function requiredLiterals(source: string, minLength = 3): string[] | null {
   const info = parsed(source);
-  const req = info && (info.req ?? (info.exact ? asReq(info.exact) : null));
+  const req = info && reqOf(info);
   if (!req || strength(req) < minLength) return null;
   return [...req];
 }
@@ -330,7 +338,7 @@ export function requiredLiterals(source: string, minLength = 3): string[] | null
  */
 export function requiredClauses(source: string, minLength = 3): string[][] | null {
   const info = parsed(source);
-  const req = info && (info.req ?? (info.exact ? asReq(info.exact) : null));
+  const req = info && reqOf(info);
   if (!req || strength(req) < minLength) return null;
   // A set beyond the first is worth its place in the cache (parsed at every start) only when small.
   const more = strongest([req, ...info.all]).filter(
