@@ -387,26 +387,18 @@ function compileSymptom(s: Symptom, literals?: string[][] | null): CompiledSympt
       },
     };
   }
-  if (s.status !== undefined) {
-    const codes = Array.isArray(s.status) ? s.status : [s.status];
-    // Compiled on first use too: most status and signal symptoms are never tried against a signal.
-    let re: RegExp | undefined;
-    return {
-      ...s,
-      signalType: 'http.status',
-      get valueRe() {
-        return (re ??= new RegExp(`^(?:${codes.join('|')})$`));
-      },
-    };
-  }
-  const value = s.value;
-  if (value === undefined) return { ...s, signalType: s.signal };
+  // A status symptom's codes or a signal symptom's value, compiled on first use too: most of them
+  // are never tried against a signal.
+  const status = s.status === undefined ? undefined : Array.isArray(s.status) ? s.status : [s.status];
+  const signalType = status ? 'http.status' : s.signal;
+  const value = status ? status.join('|') : s.value;
+  if (value === undefined) return { ...s, signalType };
   let re: RegExp | undefined;
   return {
     ...s,
-    signalType: s.signal,
+    signalType,
     get valueRe() {
-      return (re ??= new RegExp(`^(?:${value})$`, 'i'));
+      return (re ??= new RegExp(`^(?:${value})$`, status ? '' : 'i'));
     },
   };
 }
