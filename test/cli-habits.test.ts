@@ -252,6 +252,35 @@ test('the help names every scheme with an example, one default timeout, JKS/JCEK
   assert.match(runCli(['known-hosts', 'check', '--help']).stdout, /default:\s+~\/\.ssh\/known_hosts/);
 });
 
+test('only the command being run is defined, yet help, help NAME and a mistyped name see all of them', () => {
+  const commands = [
+    'diagnose',
+    'probe',
+    'scan',
+    'check',
+    'history',
+    'known-hosts',
+    'kb',
+    'trust',
+    'tenant',
+    'lab',
+    'serve',
+    'demo',
+  ];
+  const section = runCli(['--help']).stdout.split('Commands:')[1]!.split('Examples:')[0]!;
+  const listed = [...section.matchAll(/^ {2}([a-z-]+)(?= )/gm)].map((m) => m[1]);
+  assert.deepEqual(
+    listed.filter((c) => c !== 'help'),
+    commands,
+  );
+  assert.match(runCli(['help', 'history']).stdout, /^Usage: linkdoctor history \[options\] \[target\]/);
+  assert.match(runCli(['help', 'tenant']).stdout, /failures \[options\]/);
+  assert.equal(runCli(['--version']).stdout, '0.1.0\n');
+  assert.match(runCli(['histroy']).stderr, /did you mean history\?/);
+  // A command defined alone still takes its own options and refuses another command's.
+  assert.match(runCli(['diagnose', '--concurrency', '2', 'x']).stderr, /unknown option '--concurrency'/);
+});
+
 test('each lab SSH server has its own host key: changed and unknown show only what they claim', async () => {
   for (const name of ['ssh-host-key-changed', 'ssh-host-key-unknown']) {
     const r = await cli(['probe', url(name), '--known-hosts', lab.knownHostsFile, '--json']);
