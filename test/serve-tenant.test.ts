@@ -15,7 +15,8 @@ let base: string;
 
 describe('serve --service-key', () => {
   before(async () => {
-    f = await startTenantFixture({ messages: 300 });
+    // Every 7th error text answers 500: messages the API must name, as `tenant failures --json` does.
+    f = await startTenantFixture({ messages: 300, faults: { lostErrorTextEvery: 7 } });
     const port = await freePort();
     const env = {
       ...process.env,
@@ -62,8 +63,18 @@ describe('serve --service-key', () => {
       },
     );
     const mine = JSON.parse(cli.stdout);
-    const same = (o: { summary: { seconds: number } }) => ({ ...o, summary: { ...o.summary, seconds: 0 } });
+    // The texts are read concurrently: the problems come in the order their answers came.
+    const same = (o: { summary: { seconds: number }; problems: { file: string }[] }) => ({
+      ...o,
+      summary: { ...o.summary, seconds: 0 },
+      problems: [...o.problems].sort((a, b) => a.file.localeCompare(b.file)),
+    });
     assert.deepEqual(same(api), same(mine));
+    // The messages whose error text could not be read are named, with why (attack U1).
+    assert.ok(api.summary.problems > 0);
+    assert.equal(api.problems.length, api.summary.problems);
+    assert.match(api.problems[0].file, /^https:\/\/.+\/shell\/monitoring\/Messages\//);
+    assert.match(api.problems[0].message, /^its error text could not be read: .*answered 500/);
     assert.ok(api.groups.length > 0);
     // What was read of the tenant, not a scan's files and bytes, which mean nothing here (attack A6).
     assert.equal(api.summary.files, undefined);
@@ -110,6 +121,22 @@ describe('serve --service-key', () => {
         await p.locator('#keystore-table ui5-table-row').first().waitFor();
         await p.locator('#tenant-groups ui5-table-row').first().waitFor();
         assert.ok((await p.locator('#tenant-groups ui5-table-row').count()) > 0);
+        // The failures whose error text could not be read: counted in the sentence, each named (attack U1).
+        const day = (await (await fetch(`${base}/api/tenant/failures?since=24h`)).json()) as {
+          summary: { problems: number };
+          problems: { file: string }[];
+        };
+        assert.ok(day.summary.problems > 0);
+        assert.match(
+          await p.locator('#failures p').first().innerText(),
+          new RegExp(`; ${day.summary.problems} error texts could not be read\\.`),
+        );
+        const unread = await p.locator('#tenant-unread ui5-table-row').allInnerTexts();
+        assert.equal(unread.length, day.problems.length);
+        assert.ok(
+          unread.every((row) => /Messages\/.*could not be read: .*answered 500/s.test(row)),
+          unread[0],
+        );
         // The deployed flows, with an artifact in ERROR told as a message, not a blank pane.
         await p.locator('#deployed-table ui5-table-row').first().waitFor();
         const api = (await (await fetch(`${base}/api/tenant/endpoints`)).json()) as {

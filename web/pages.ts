@@ -631,6 +631,47 @@ function unknownPanel(unknown: UnknownGroup[] | undefined, id: string): HTMLElem
   return [h('div', { class: 'panel' }, h('h2', {}, 'Unknown errors, by message'), table)];
 }
 
+/** A problem with the input (scan's JSON `problems`): where, and the sentence that says what. */
+interface InputProblem {
+  file: string;
+  line?: number;
+  record?: number;
+  message: string;
+}
+
+/**
+ * The tenant's failed messages whose error text could not be read (`tenant failures --json`'s
+ * `problems`): a panel naming each message (the monitor's link to it) and why, with `total` (the
+ * summary's count) when the answer lists fewer; nothing when there are none.
+ */
+function unreadPanel(problems: InputProblem[] | undefined, total: number, id: string): HTMLElement[] {
+  if (!problems?.length && !total) return [];
+  const rows = (problems ?? []).map((p) => ({
+    attrs: {},
+    cells: [
+      /^https:\/\//.test(p.file)
+        ? h('a', { href: p.file, target: '_blank', rel: 'noopener noreferrer', class: 'mono' }, p.file)
+        : h('span', { class: 'mono' }, p.file),
+      p.message,
+    ],
+  }));
+  const listed = rows.length;
+  return [
+    h(
+      'div',
+      { class: 'panel' },
+      h('h2', {}, 'Error texts that could not be read'),
+      h(
+        'p',
+        { class: 'muted' },
+        `${total} failed ${total === 1 ? 'message has' : 'messages have'} no error text to diagnose: the tenant did not give it` +
+          (listed < total ? ` (the first ${listed} are listed).` : '.'),
+      ),
+      dataTable({ id, 'accessible-name': 'error texts that could not be read' }, ['Message', 'Why'], rows),
+    ),
+  ];
+}
+
 interface Incident {
   time?: string;
   diagnosis: { id: string } | null;
@@ -1027,13 +1068,15 @@ export const tenantPage: Page = async (root) => {
         summary: Record<string, number>;
         groups: Group[];
         unknown?: UnknownGroup[];
+        problems?: InputProblem[];
       }>(`/api/tenant/failures?since=${encodeURIComponent(valueOf(since) || '24h')}`);
       fill(
         failures,
         h(
           'p',
           {},
-          `${r.summary.incidents} failed messages on ${r.tenant}, ${r.summary.diagnosed} diagnosed.`,
+          `${r.summary.incidents} failed messages on ${r.tenant}, ${r.summary.diagnosed} diagnosed` +
+            (r.summary.problems ? `; ${r.summary.problems} error texts could not be read.` : '.'),
         ),
         r.groups.length
           ? dataTable(
@@ -1053,6 +1096,7 @@ export const tenantPage: Page = async (root) => {
             ? message('No failed message of a known issue; the others are listed below.', 'Critical')
             : message('No failed message in this window.', 'Positive'),
         ...unknownPanel(r.unknown, 'tenant-unknown'),
+        ...unreadPanel(r.problems, r.summary.problems ?? 0, 'tenant-unread'),
       );
     } catch (e) {
       fill(failures, message(errorText(e)));

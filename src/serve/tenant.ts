@@ -12,6 +12,8 @@ import { MPL_STATUSES } from '../tenant/entities.js';
 import { DEFAULT_STATUSES, tenantFailures } from '../tenant/failures.js';
 import { deployedArtifacts } from '../tenant/endpoints.js';
 import { keystoreEntries } from '../tenant/keystore.js';
+import { MAX_PROBLEMS_LISTED } from '../report/scan.js';
+import type { Problem } from '../scan/incident.js';
 import { secretsOf, type ServiceKey } from '../tenant/service-key.js';
 import { withoutSecrets } from '../redact.js';
 import { HttpProblem } from './problem.js';
@@ -88,14 +90,17 @@ export function tenantRoutes(key: ServiceKey): FastifyPluginAsync {
         if (bad || !statuses.length)
           throw new HttpProblem(400, `querystring/status takes ${MPL_STATUSES.join(', ')}, comma-separated`);
         return withClient(async (client) => {
+          // The messages whose error text could not be read, and why, as `tenant failures --json` lists them.
+          const problems: Problem[] = [];
           const r = await tenantFailures(app.linkdoctor.kb, client, {
             since,
             ...(until !== undefined ? { until } : {}),
             statuses,
             ...(q.iflow ? { iflow: q.iflow } : {}),
             maxMessages: q.max,
+            onProblem: (p) => void (problems.length < MAX_PROBLEMS_LISTED && problems.push(p)),
           });
-          return failuresJson(client.host, r, app.linkdoctor.kb);
+          return failuresJson(client.host, r, app.linkdoctor.kb, problems);
         });
       },
     );
