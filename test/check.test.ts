@@ -362,7 +362,7 @@ test('a password in a target URL: the sentence names the inventory field passwor
   assert.doesNotMatch(problems[0]!.message, /--password-env|secret/);
 });
 
-test('--only with no match, and a module whose secret is not set: one sentence each', async () => {
+test('--only with no match: one sentence each', async () => {
   const file = inventory(
     `  - { url: "https://127.0.0.1:1/", name: needs-secret, module: secret, labels: { scenario: secret } }\n`,
   );
@@ -370,22 +370,71 @@ test('--only with no match, and a module whose secret is not set: one sentence e
     file,
     readFileSync(file, 'utf8').replace(
       'modules:\n',
-      'modules:\n  secret:\n    user: cpi\n    password_env: LD_CHECK_UNSET_PASSWORD\n',
+      'modules:\n  secret:\n    user: cpi\n    password_env: LD_CHECK_SET_PASSWORD\n',
     ),
   );
-  const bad = await runCliAsync(['check', file, '--only', 'nolabel']);
+  const env = { LD_CHECK_SET_PASSWORD: 'not-used-here' };
+  const bad = await runCliAsync(['check', file, '--only', 'nolabel'], { env });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--only takes LABEL=VALUE, not "nolabel"/);
-  const none = await runCliAsync(['check', file, '--only', 'scenario=nothing']);
+  const none = await runCliAsync(['check', file, '--only', 'scenario=nothing'], { env });
   assert.equal(none.status, 2);
   assert.match(none.stderr, /no target of .* matches scenario=nothing/);
-  const r = await runCliAsync(['check', file, '--only', 'scenario=secret']);
-  assert.equal(r.status, 1);
-  // The result wrapped under itself within 100 columns: read as one line.
-  assert.match(
-    r.stdout.replace(/\n +/g, ' '),
-    /✖ needs-secret .*the environment variable LD_CHECK_UNSET_PASSWORD \(the password\) is not set/,
+});
+
+test("an unset or empty password_env or oauth_secret_env of a module in use is the inventory's problem, told before any probe, never its value", async () => {
+  let connections = 0;
+  const server = createServer((s) => {
+    connections++;
+    s.destroy();
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as AddressInfo).port;
+  const file = join(dir, 'secrets.yaml');
+  writeFileSync(
+    file,
+    [
+      'modules:',
+      '  basic:',
+      '    user: cpi',
+      '    password_env: LD_CHECK_UNSET_PASSWORD',
+      `  oauth: { oauth_token_url: "http://127.0.0.1:${port}/token", oauth_client_id: me, oauth_secret_env: LD_CHECK_EMPTY_SECRET }`,
+      '  unused: { user: nobody, password_env: LD_CHECK_UNSET_OTHER }',
+      '  set: { user: cpi, password_env: LD_CHECK_SET_PASSWORD }',
+      'targets:',
+      `  - { url: "http://127.0.0.1:${port}/a", name: a, module: basic }`,
+      `  - { url: "http://127.0.0.1:${port}/b", name: b, module: oauth }`,
+      `  - { url: "http://127.0.0.1:${port}/c", name: c, module: set }`,
+    ].join('\n'),
   );
+  try {
+    const secret = 'S3cret-value-never-shown';
+    const r = await runCliAsync(['check', file, '--junit'], {
+      env: { LD_CHECK_EMPTY_SECRET: '', LD_CHECK_SET_PASSWORD: secret },
+    });
+    assert.equal(r.status, 2, r.stdout);
+    assert.equal(r.stdout, '', 'no report: the inventory was refused');
+    assert.equal(
+      r.stderr,
+      [
+        'linkdoctor: the inventory has 2 problems:',
+        `${file}:4: modules.basic.password_env: the environment variable LD_CHECK_UNSET_PASSWORD (the password) is not set`,
+        `${file}:5: modules.oauth.oauth_secret_env: the environment variable LD_CHECK_EMPTY_SECRET (the OAuth2 client secret) is set but empty`,
+        '',
+      ].join('\n'),
+    );
+    assert.ok(!r.stderr.includes(secret));
+    // serve --inventory: the same problems at start, and no server.
+    const s = await runCliAsync(
+      ['serve', '--port', String(await freePort()), '--inventory', file, '--db', join(dir, 'secrets.db')],
+      { env: { LD_CHECK_EMPTY_SECRET: '', LD_CHECK_SET_PASSWORD: secret }, timeout: 30_000 },
+    );
+    assert.equal(s.status, 2, s.stdout);
+    assert.equal(s.stderr, r.stderr);
+    assert.equal(connections, 0, 'no target was probed');
+  } finally {
+    server.close();
+  }
 });
 
 test("a value of the wrong kind: what the field takes, in sentences, not the validation library's words; password_env without user (C1)", async () => {

@@ -46,6 +46,8 @@ before(async () => {
   await new Promise<void>((r) => dated.listen(0, '127.0.0.1', r));
   datedUrl = `http://127.0.0.1:${(dated.address() as AddressInfo).port}/`;
   dir = mkdtempSync(join(tmpdir(), 'ld-exporter-'));
+  // Set before the inventory is read: an unset password_env of a module in use is its problem.
+  process.env.LD_EXPORTER_LAB_PASSWORD = lab.basicAuth.password;
   const { inventory, problems } = await parseInventory(
     [
       'modules:',
@@ -70,7 +72,6 @@ before(async () => {
     join(dir, 'inventory.yaml'),
   );
   assert.deepEqual(problems, []);
-  process.env.LD_EXPORTER_LAB_PASSWORD = lab.basicAuth.password;
   const kb = await loadKb();
   watcher = new Watcher(kb, inventory!, { limits: { concurrency: 4, perHost: 4 }, everyMs: 60_000 });
   await watcher.runOnce();

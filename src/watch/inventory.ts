@@ -14,6 +14,7 @@ import { plural } from '../report/width.js';
 import { closestName } from '../cli/usage-error.js';
 import { type FileFlag, type ProbeFiles, readProbeFiles, type SettingWords } from '../cli/probe.js';
 import { moduleFlags } from './options.js';
+import { secretFromEnv } from '../cli/secrets.js';
 
 /** The largest inventory file read (a generous bound: 100,000 targets fit in far less). */
 export const MAX_INVENTORY_BYTES = 16 << 20;
@@ -211,6 +212,16 @@ const SECRET_OF: [env: keyof Module, needs: keyof Module, what: string][] = [
   ['trust_password_env', 'trust', 'the trust store it opens'],
   ['client_cert_password_env', 'client_cert', 'the client certificate it opens'],
   ['identity_passphrase_env', 'identity', 'the key it opens'],
+];
+
+/**
+ * The secrets a probe reads from the environment for each request (not from a file at load): an
+ * unset or empty one of a module some target uses is the inventory's problem, told before any probe
+ * (a secret that opens a file is read with the file: readProbeFiles).
+ */
+const REQUEST_SECRETS: [env: 'password_env' | 'oauth_secret_env', what: string][] = [
+  ['password_env', 'password'],
+  ['oauth_secret_env', 'OAuth2 client secret'],
 ];
 
 /** A module: named probe settings; file paths are absolute (resolved against the inventory's folder). */
@@ -480,6 +491,16 @@ export async function parseInventory(
     if (ok && module && one.success)
       targets.push({ name: name!, url: one.data.url, module, labels: one.data.labels ?? {}, line });
   });
+  // The request secrets of the modules in use, as the probe would read them (never their values).
+  for (const m of new Set(targets.map((t) => t.module)))
+    for (const [env, what] of REQUEST_SECRETS)
+      if (m[env])
+        try {
+          secretFromEnv(m[env], what);
+        } catch (e) {
+          if (!(e instanceof UserError)) throw e;
+          at(['modules', m.name], e.message, env);
+        }
   // In the file's order, as a compiler lists them (problems without a line first: the file's own).
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (problems.length || !parsed.success) return { problems };
