@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
@@ -84,6 +85,7 @@ const post = (app: FastifyInstance, body: unknown) =>
 let bound: Recorder;
 let attacker: Recorder;
 const closers: (() => unknown)[] = [];
+const require = createRequire(import.meta.url);
 
 before(async () => {
   kb = await loadKb();
@@ -499,6 +501,55 @@ describe('POST /api/probe: a secret opens only the files it is bound to (attack 
       });
       assert.equal(r.statusCode, 200, r.body);
       for (const secret of [STORE_PASSWORD, OAUTH_SECRET]) assert.ok(!r.body.includes(secret));
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("serve --inventory reads the inventory and its modules' files once at start, for the probe and watch rooms", async () => {
+    process.env.LINKDOCTOR_T_STORE = STORE_PASSWORD;
+    const dir = tmp('ld-secret-once-');
+    pkcs12Store(join(dir, 'store.p12'), STORE_PASSWORD);
+    const inv = join(dir, 'inv.yaml');
+    writeFileSync(
+      inv,
+      `modules:\n  tls: { trust: store.p12, trust_password_env: LINKDOCTOR_T_STORE, timeout: 2s }\n` +
+        `  basic: { user: u, password_env: LINKDOCTOR_T_PASSWORD, timeout: 2s }\n` +
+        `targets:\n  - { url: "https://127.0.0.1:${await freePort()}/", module: tls }\n` +
+        `  - { url: "http://127.0.0.1:${bound.port}/", module: basic }\n`,
+    );
+    // Every open of a file of that folder, whichever fs call the readers use.
+    const opened: string[] = [];
+    const fs = require('node:fs') as typeof import('node:fs');
+    const fsp = require('node:fs/promises') as typeof import('node:fs/promises');
+    const { open } = fsp;
+    const { openSync, readFileSync } = fs;
+    const seen = (f: unknown) => String(f).startsWith(dir) && opened.push(String(f).slice(dir.length + 1));
+    type Any = (...a: unknown[]) => unknown;
+    const counted =
+      (fn: Any) =>
+      (f: unknown, ...a: unknown[]) => (seen(f), fn(f, ...a));
+    Object.assign(fsp, { open: counted(open as Any) });
+    Object.assign(fs, { openSync: counted(openSync as Any), readFileSync: counted(readFileSync as Any) });
+    syncBuiltinESMExports();
+    let app: FastifyInstance | undefined;
+    try {
+      app = await server({ inventory: inv, db: join(dir, 'h.db'), everyMs: 3_600_000 });
+    } finally {
+      Object.assign(fsp, { open });
+      Object.assign(fs, { openSync, readFileSync });
+      syncBuiltinESMExports();
+    }
+    try {
+      assert.deepEqual(opened.sort(), ['inv.yaml', 'store.p12']);
+      // Both rooms have it: the secrets bound to its targets, the watch room's targets.
+      const o = await app.inject({ url: '/api/probe/options', headers: { host: '127.0.0.1' } });
+      assert.deepEqual(o.json().secretHosts.LINKDOCTOR_T_PASSWORD, [`127.0.0.1:${bound.port}`]);
+      const m = await app.inject({
+        url: '/probe?target=http://x/&module=nosuch',
+        headers: { host: '127.0.0.1' },
+      });
+      assert.match(m.body, /Unknown module "nosuch" \(modules: tls, basic\)/);
     } finally {
       await app.close();
     }

@@ -174,8 +174,9 @@ async function serverSecretTargets(o: ServeOptionsWithInventory): Promise<Secret
   const targets: SecretTargets = new Map();
   for (const entry of o.secretTargets ?? []) addSecretTargets(entry, targets);
   if (o.inventory) {
-    const { loadInventory } = await import('../watch/inventory.js');
-    inventorySecretTargets(await loadInventory(o.inventory), targets);
+    // Loaded once, for the watch room too.
+    const { servedInventory } = await import('../watch/inventory.js');
+    inventorySecretTargets(await servedInventory(o)!, targets);
   }
   return targets;
 }

@@ -340,6 +340,21 @@ export async function loadInventory(file: string): Promise<Inventory> {
   return inventory;
 }
 
+/** The inventory of each server (by its options object), loaded once for all its rooms. */
+const served = new WeakMap<object, Promise<Inventory>>();
+
+/**
+ * The inventory of `serve --inventory FILE` (`options.inventory`), read and checked once per server
+ * options object, its modules' files with it: the probe room (secret bindings) and the watch room
+ * (schedule) share it. undefined without an inventory; rejects as loadInventory (InventoryError).
+ */
+export function servedInventory(options: { readonly inventory?: string }): Promise<Inventory> | undefined {
+  if (!options.inventory) return undefined;
+  let p = served.get(options);
+  if (!p) served.set(options, (p = loadInventory(options.inventory)));
+  return p;
+}
+
 /** Parses and validates an inventory's text; `file` names it in problems and anchors relative paths. */
 export async function parseInventory(
   text: string,

@@ -6,7 +6,7 @@ import { printableLine } from '../report/printable.js';
 import type { ServeOptions } from '../serve/app.js';
 import { exporterRoutes } from './exporter.js';
 import { defaultDbPath, openHistory } from './history.js';
-import { loadInventory } from './inventory.js';
+import { servedInventory } from './inventory.js';
 import { defaultProbeWorkers, ProbePool } from './probe-pool.js';
 import { Watcher } from './watcher.js';
 import { Deliverer, parseWebhook } from './webhook.js';
@@ -44,7 +44,8 @@ export const watchRoom: FastifyPluginAsync = async (app) => {
     await app.register(exporterRoutes({ kb, ...(pool ? { pool } : {}) }));
     return;
   }
-  const inventory = await loadInventory(o.inventory);
+  // Read once per server: the probe room's secret bindings came from this same load.
+  const inventory = (await servedInventory(o))!;
   const webhooks = (o.webhooks ?? []).map((w) => parseWebhook(w));
   const history = await openHistory(
     o.db ?? defaultDbPath(),
