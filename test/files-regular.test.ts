@@ -173,9 +173,9 @@ test('kb lint DIR lists every unreadable entry (FIFO, device, folder, oversized)
     `${join(kb, 'd.yaml')}: is larger than 1 MB: too large for a knowledge-base entry`,
   ])
     assert.ok(lines.includes(expected), `${expected}\nnot in:\n${r.stdout}`);
-  // The YAML file after them was still read: its line is named.
+  // The YAML file after them was still read: its line and column are named (file:line:column).
   assert.ok(
-    lines.some((l) => l.startsWith(`${join(kb, 'e.yaml')}: line `)),
+    lines.some((l) => l.startsWith(`${join(kb, 'e.yaml')}:3:1: not valid YAML`)),
     r.stdout,
   );
   assert.match(lines.at(-1)!, /^1 entry, \d+ examples? checked, 5 problems, /);

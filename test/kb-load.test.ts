@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { tempDirs, widgetEntry } from './helpers.js';
 import { diagnose } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
-import { KbError, loadKb } from '../src/kb/load.js';
+import { formatProblem, KbError, loadKb } from '../src/kb/load.js';
 
 const tempDir = tempDirs();
 const entry = widgetEntry;
@@ -71,16 +71,60 @@ test('a bad folder is a KbError naming file and field, never a crash', async () 
   await assert.rejects(loadKb({ dirs: [dir], builtin: false }), (e: unknown) => {
     assert.ok(e instanceof KbError);
     const msg = e.message;
-    assert.match(msg, /broken-yaml\.yaml: line \d+, column \d+: not valid YAML: Flow sequence/);
-    assert.match(msg, /bad-regex\.yaml: symptoms\[0\]\.pattern: not a valid regular expression/);
-    assert.match(msg, /wrong-name\.yaml: id: id "other-id" differs from the file name/);
-    assert.match(msg, /no-examples\.yaml: examples: is missing/);
+    assert.match(msg, /broken-yaml\.yaml:3:1: not valid YAML: Flow sequence/);
+    assert.match(msg, /bad-regex\.yaml:\d+: symptoms\[0\]\.pattern: not a valid regular expression/);
+    assert.match(msg, /wrong-name\.yaml:1: id: id "other-id" differs from the file name/);
+    assert.match(msg, /no-examples\.yaml:1: examples: is missing/);
     assert.match(
       msg,
-      /ambiguous\.yaml: symptoms\[0\]\.pattern: the repeated group \(\?:\\w\+\\s\?\)\+ can cut/,
+      /ambiguous\.yaml:\d+: symptoms\[0\]\.pattern: the repeated group \(\?:\\w\+\\s\?\)\+ can cut/,
     );
     return true;
   });
+});
+
+test("kb lint: every schema problem at its line, in sentences, in the file's order; an id that is not the file name even when the rest is wrong (attack K1)", async () => {
+  const dir = folder({
+    'widget.yaml': [
+      'id: other',
+      'title: 3',
+      'direction: sideways',
+      "summary: ''",
+      'symptoms:',
+      "  - pattern: 'x'",
+      '    weight: 2',
+      '    colour: red',
+      'causes:',
+      '  - 5',
+      '  - text: a',
+      '    idd: x',
+      'checks: []',
+      'fixes: [a]',
+      'references:',
+      '  - { title: t, url: "ftp://x" }',
+      'examples:',
+      '  match: [a]',
+      '  noMatch: [a, b]',
+      '',
+    ].join('\n'),
+  });
+  const report = await lintKb(dir);
+  assert.deepEqual(
+    report.problems.map((p) => formatProblem({ ...p, file: basename(p.file) })),
+    [
+      'widget.yaml:1: id: id "other" differs from the file name',
+      'widget.yaml:2: title: is a text, not the number 3',
+      'widget.yaml:3: direction: is one of inbound, outbound or any, not "sideways"',
+      'widget.yaml:4: summary: is empty',
+      'widget.yaml:7: symptoms[0].weight: is at most 1, not the number 2',
+      'widget.yaml:8: symptoms[0].colour: is not a field here',
+      'widget.yaml:10: causes[0]: is a text or a map, not the number 5',
+      'widget.yaml:12: causes[1].idd: is not a field here; did you mean id?',
+      'widget.yaml:13: checks: is an empty list: give at least one',
+      'widget.yaml:16: references[0].url: is an http:// or https:// address, not "ftp://x"',
+      'widget.yaml:18: examples.match: at least 3 texts the entry must match',
+    ],
+  );
 });
 
 test('kb lint runs each entry’s examples and reports the ones that fail', async () => {

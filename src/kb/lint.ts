@@ -51,7 +51,8 @@ export async function lintKb(dir: string): Promise<LintReport> {
         problems.push({ file, field: `examples.noMatch[${i}]`, message: `${entry.id} is the top diagnosis (${top.confidence}), though it should not match` });
     });
   }
-  return { entries: own.entries.length, examples, problems, warnings };
+  // Each at its field's line (the built-in entries' problems, such as a duplicate id, as they are).
+  return { entries: own.entries.length, examples, problems: problems.map(own.placed), warnings: warnings.map(own.placed) };
 }
 
 /**

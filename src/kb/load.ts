@@ -31,6 +31,9 @@ export const BUILTIN_KB = join(PACKAGE_ROOT, 'kb');
 
 export interface KbProblem {
   file: string;
+  /** 1-based line (and column, for a YAML syntax error) in the file, when the problem has a place there. */
+  line?: number;
+  column?: number;
   field?: string;
   message: string;
 }
@@ -42,8 +45,10 @@ export class KbError extends Error {
   }
 }
 
+/** `file:line: field: message`, as compilers (and `check`'s inventory problems) print one. */
 export function formatProblem(p: KbProblem): string {
-  return `${p.file}${p.field ? `: ${p.field}` : ''}: ${p.message}`;
+  const at = p.line ? `:${p.line}${p.column ? `:${p.column}` : ''}` : '';
+  return `${p.file}${at}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
 export interface CompiledSymptom extends Symptom {
@@ -97,12 +102,29 @@ export function entryFiles(dir: string): string[] {
     .map((n) => prefix + n);
 }
 
-/** Parses and validates every entry file of a folder; returns the good entries and every problem. */
-export async function readEntries(dir: string): Promise<{ entries: Entry[]; problems: KbProblem[] }> {
-  const [{ parse, YAMLParseError }, { entrySchema, issuePath }, { FileReadError, readRegularFileSync }] =
-    await Promise.all([import('yaml'), import('./schema.js'), import('../fs-read.js')]);
+/**
+ * Parses and validates every entry file of a folder; returns the good entries and every problem,
+ * each with its line in the file when it has a field there, and `lineOf` to place problems found
+ * later (kb lint's examples) the same way.
+ */
+export async function readEntries(dir: string): Promise<{
+  entries: Entry[];
+  problems: KbProblem[];
+  /** Gives a problem of a file read here the line of its field (unchanged when none). */
+  placed: (p: KbProblem) => KbProblem;
+}> {
+  const [{ parseDocument, LineCounter }, { entrySchema, entryIssue, issuePath, valueAt }, { lineAt, fieldPath }, fsRead] =
+    await Promise.all([import('yaml'), import('./schema.js'), import('../yaml-lines.js'), import('../fs-read.js')]);
+  const { FileReadError, readRegularFileSync } = fsRead;
   const entries: Entry[] = [];
   const problems: KbProblem[] = [];
+  const docs = new Map<string, (path: readonly PropertyKey[], key?: string) => number | undefined>();
+  const placed = (p: KbProblem): KbProblem => {
+    const lineOf = docs.get(p.file);
+    if (p.line || !lineOf) return p;
+    const line = lineOf(p.field ? fieldPath(p.field) : []);
+    return line ? { ...p, line } : p;
+  };
   for (const file of entryFiles(dir)) {
     // A FIFO, a device, a folder or an oversized file among the entries is a problem of that file,
     // as a YAML error is: the others are still read, so that `kb lint` lists every problem at once.
@@ -114,33 +136,52 @@ export async function readEntries(dir: string): Promise<{ entries: Entry[]; prob
       problems.push({ file, message: e.predicate });
       continue;
     }
-    let doc: unknown;
-    try {
-      doc = parse(text, { prettyErrors: true, uniqueKeys: true });
-    } catch (e) {
-      const where =
-        e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
-      const msg = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(/ at line \d+, column \d+:?$/, '');
-      problems.push({ file, ...(where ? { field: where } : {}), message: `not valid YAML: ${msg}` });
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
+    const error = doc.errors[0];
+    if (error) {
+      const msg = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      const [line, column] = error.linePos ? [error.linePos[0].line, error.linePos[0].col] : [];
+      problems.push({ file, ...(line ? { line, column } : {}), message: `not valid YAML: ${msg}` });
       continue;
     }
-    const parsed = entrySchema.safeParse(doc);
+    docs.set(file, (path, key) => lineAt(doc, lines, path, key));
+    let data: unknown;
+    try {
+      // yaml refuses aliases that would expand past its limit (an "alias bomb").
+      data = doc.toJS();
+    } catch (e) {
+      problems.push({ file, message: `not valid YAML: ${(e as Error).message.split('\n')[0]}` });
+      continue;
+    }
+    // Told whether or not the rest of the entry is valid.
+    const id = valueAt(data, ['id']);
+    const stem = basename(file).replace(/\.ya?ml$/i, '');
+    if (typeof id === 'string' && id !== stem)
+      problems.push({ file, field: 'id', message: `id "${id}" differs from the file name` });
+    const parsed = entrySchema.safeParse(data);
     if (!parsed.success) {
       for (const issue of parsed.error.issues)
-        problems.push({
-          file,
-          field: issuePath(issue.path) || '(entry)',
-          message: /received undefined$/.test(issue.message) ? 'is missing' : issue.message,
-        });
+        for (const one of entryIssue(issue, valueAt(data, issue.path))) {
+          const line = lineAt(doc, lines, one.path, one.key);
+          problems.push({
+            file,
+            ...(line ? { line } : {}),
+            field: issuePath(one.key === undefined ? one.path : [...one.path, one.key]) || '(entry)',
+            message: one.message,
+          });
+        }
       continue;
     }
     const entry: Entry = { ...parsed.data, file };
-    const stem = basename(file).replace(/\.ya?ml$/i, '');
-    if (stem !== entry.id) problems.push({ file, field: 'id', message: `id "${entry.id}" differs from the file name` });
     problems.push(...regexProblems(entry), ...causeReferenceProblems(entry));
     entries.push(entry);
   }
-  return { entries, problems };
+  // Each file's problems in its line order, as a compiler lists them (the file's own first).
+  const order = new Map<string, number>();
+  for (const p of problems) if (!order.has(p.file)) order.set(p.file, order.size);
+  const at = (p: KbProblem) => order.get(p.file)! * 2 ** 32 + (p.line ?? 0);
+  return { entries, problems: problems.map(placed).sort((a, b) => at(a) - at(b)), placed };
 }
 
 function regexProblems(entry: Entry): KbProblem[] {

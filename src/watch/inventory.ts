@@ -6,7 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import { notRegularFile, readRegularFile } from '../fs-read.js';
-import { issuePath } from '../kb/schema.js';
+import { issuePath, shown, valueAt } from '../kb/schema.js';
 import { parseTarget } from '../probe/target.js';
 import { MAX_REDIRS, MAX_TIMEOUT_S } from '../cli/probe-flags.js';
 import { parseDuration } from './duration.js';
@@ -165,15 +165,6 @@ const FIELD_WORDS: Record<string, string> = {
   ),
 };
 
-/** A value as a problem shows it: `"forever"`, `the number 7`, `a list`, `a map`, `nothing`. */
-function shown(v: unknown): string {
-  if (v === undefined || v === null) return 'nothing';
-  if (typeof v === 'string') return v ? `"${v.length > 40 ? `${v.slice(0, 39)}…` : v}"` : 'an empty text';
-  if (typeof v === 'number' || typeof v === 'boolean')
-    return `${typeof v === 'number' ? 'the number ' : ''}${v}`;
-  return Array.isArray(v) ? 'a list' : 'a map';
-}
-
 /**
  * The sentence of a schema issue at `path` (value `v`): the schema's own message when it was
  * written here (a duration, a label name), else what the field takes (FIELD_WORDS) and what it got.
@@ -196,14 +187,6 @@ function issueSentence(issue: z.core.$ZodIssue, v: unknown): string {
             ? "a header's value is a text"
             : (typeof key === 'string' && FIELD_WORDS[key]) || `${String(key ?? 'it')} is a text`;
   return `${words}, not ${shown(v)}`;
-}
-
-/** The value at `path` of `data`, or undefined. */
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let v = data;
-  for (const p of path)
-    v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
-  return v;
 }
 
 /** Secrets' environment variables and what each is the secret of: one without the other is ignored. */
@@ -360,7 +343,10 @@ export async function parseInventory(
   text: string,
   file: string,
 ): Promise<{ inventory?: Inventory; problems: InventoryProblem[] }> {
-  const { LineCounter, parseDocument, isAlias, isMap, isNode, isScalar, visit } = await import('yaml');
+  const [{ LineCounter, parseDocument, isAlias, visit }, { lineAt }] = await Promise.all([
+    import('yaml'),
+    import('../yaml-lines.js'),
+  ]);
   const lineCounter = new LineCounter();
   // merge: YAML's merge key (`<<: *defaults`), as docker-compose, Ansible and GitLab CI files share
   // settings; an alias bomb is still refused below (toJS's maxAliasCount).
@@ -376,17 +362,7 @@ export async function parseInventory(
     return { problems };
   }
   /** The line of the deepest node the path reaches (a key's own line for an unknown key). */
-  const lineOf = (path: readonly PropertyKey[], key?: string): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as unknown[], true);
-      if (n === path.length && key !== undefined && isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-        if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
-      }
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
+  const lineOf = (path: readonly PropertyKey[], key?: string) => lineAt(doc, lineCounter, path, key);
   const at = (path: readonly PropertyKey[], message: string, key?: string) => {
     const line = lineOf(path, key);
     const field = issuePath(key === undefined ? path : [...path, key]);
