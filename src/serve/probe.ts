@@ -41,6 +41,7 @@ import {
   urlHost,
 } from './secret-targets.js';
 import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets.js';
+import { duration } from '../watch/inventory.js';
 
 /** The longest --timeout the API takes: the probe's budget is 10 of them, so 10 minutes at most. */
 export const API_MAX_TIMEOUT_S = 60;
@@ -61,12 +62,13 @@ const file = (what: string) => z.string().min(1).describe(`a file on the server:
 export const probeRequest = z.strictObject({
   url: z.string().min(1).describe('e.g. https://host:443/path, sftp://user@host:22/dir, smtp://host:587'),
   direction: direction.optional(),
-  timeout: z
-    .number()
-    .min(0.1)
-    .max(API_MAX_TIMEOUT_S)
+  // Seconds, or a duration as an inventory's module writes it (5s, 500ms, 1m).
+  timeout: duration('timeout', 100, API_MAX_TIMEOUT_S * 1000)
+    .transform((ms) => ms / 1000)
     .default(5)
-    .describe('seconds: bound of each step and each request; the whole probe gets 10 of them'),
+    .describe(
+      'seconds (5), or a duration as inventories write it (5s, 500ms, 1m): bound of each step and each request; the whole probe gets 10 of them',
+    ),
   trust: file('trust store (PEM, PKCS#12, JKS, JCEKS); default a Java-like one'),
   trustPasswordEnv: envName('trust store password'),
   clientCert: file('client certificate (PKCS#12, or PEM with its key)'),

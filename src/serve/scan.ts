@@ -22,8 +22,6 @@ import { problemSchema } from './schemas.js';
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(n < 1024 * 1024 ? 2 : 0)} MB`;
 const PROGRESS_MS = 100;
-/** Media types the upload may be sent as: the bytes themselves; gzip is told by its magic bytes. */
-export const UPLOAD_TYPES = ['application/octet-stream', 'application/gzip', 'application/x-gzip'];
 /** How much of an upload may be read ahead of the scan (bytes held in memory at most). */
 const READ_AHEAD = 4 * 1024 * 1024;
 /** What a multipart form may add around its files (boundaries, part headers, a few small fields). */
@@ -67,8 +65,11 @@ class UploadIdle extends Error {}
 export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
   const cap = app.linkdoctor.options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD;
   const idleMs = app.linkdoctor.options.uploadIdleMs ?? UPLOAD_IDLE_MS;
-  // The body is the file: handed to the scan as a stream, never buffered whole.
-  app.addContentTypeParser(UPLOAD_TYPES, (_req, payload, done) => done(null, payload));
+  // The body is the file, whatever its Content-Type says (a client sends a .json export as
+  // application/json, a log as text/plain): its bytes, handed to the scan as a stream, never parsed
+  // or buffered whole; what it is, the scan tells from the bytes. Only this room's parsers change.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   // A form's files are streamed too (busboy), one after the other; a few small fields; the cap as
   // each file's own bound (and the files' together, counted below).
   await app.register(multipart, {
@@ -88,7 +89,7 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       bodyLimit: cap,
       schema: {
         summary: 'Find, diagnose and group every incident of an uploaded log, MPL export or HAR file',
-        description: `The file is the request body (${UPLOAD_TYPES.join(', ')}), or the files of a multipart/form-data form (at most ${MAX_FORM_FILES}, each scanned under its own file name, as \`linkdoctor scan a b\` scans its files); gzip is recognised by its content. At most --max-upload bytes in all (${mb(cap)} on this server), and the gzip files at most that once inflated.`,
+        description: `The file is the request body, whatever its Content-Type (application/octet-stream, application/json for a .json export, text/plain: its bytes are scanned, and what it is told from them), or the files of a multipart/form-data form (at most ${MAX_FORM_FILES}, each scanned under its own file name, as \`linkdoctor scan a b\` scans its files); gzip is recognised by its content. At most --max-upload bytes in all (${mb(cap)} on this server), and the gzip files at most that once inflated.`,
         tags: ['scan'],
         querystring: scanQuery,
         response: {
@@ -105,15 +106,6 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         throw new HttpProblem(
           413,
           `the upload is ${mb(length)}; this server takes at most ${mb(cap)} (--max-upload)`,
-        );
-      if (
-        !form &&
-        (!req.headers['content-type'] ||
-          !UPLOAD_TYPES.includes(req.headers['content-type'].split(';')[0]!.trim()))
-      )
-        throw new HttpProblem(
-          415,
-          `send the file as the body, with Content-Type ${UPLOAD_TYPES[0]}, or as the file of a multipart/form-data form`,
         );
       const named = new URL(req.url, 'http://x').searchParams.has('name');
       /** Bytes of the upload read so far (a form's files together). */

@@ -20,7 +20,11 @@ import { secretFromEnv } from '../cli/secrets.js';
 export const MAX_INVENTORY_BYTES = 16 << 20;
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name');
-const duration = (what: string, minMs: number, maxMs: number) =>
+/**
+ * A duration field (`5s`, `1m`, `500ms`, or a number of seconds), in milliseconds; out of
+ * [minMs, maxMs] or no duration, one sentence naming `what`. The API's probe timeout takes it too.
+ */
+export const duration = (what: string, minMs: number, maxMs: number) =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined || ms < minMs || ms > maxMs) {
