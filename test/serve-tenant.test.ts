@@ -151,6 +151,13 @@ describe('serve --service-key', () => {
         assert.deepEqual(foreign, []);
         mkdirSync(SCREENSHOTS, { recursive: true });
         await p.screenshot({ path: join(SCREENSHOTS, 'tenant.png') });
+        // This server runs no lab: its /lab page says how to start one, as GET /api/lab does (attack A6).
+        await p.goto(`${base}/lab`);
+        const strip = p.locator('#page ui5-message-strip');
+        await strip.waitFor();
+        assert.equal(await strip.innerText(), 'this server runs no lab (serve --lab)');
+        assert.equal(await p.locator('#page h1').innerText(), 'Lab');
+        assert.equal(await p.title(), 'Lab · linkdoctor');
       } finally {
         await browser.close();
       }
@@ -168,5 +175,18 @@ describe('serve --service-key', () => {
     assert.equal(r.status, 400);
     r = await fetch(`${base}/api/tenant/keystore?days=x`);
     assert.equal(r.status, 400);
+    // The CLI's sentences (--max, --days), not the validation library's (attack A6).
+    assert.equal(
+      ((await r.json()) as { detail: string }).detail,
+      'querystring/days: days takes a number of days from 0 to 36500',
+    );
+    for (const max of ['0', '1.5', 'lots', '2000000']) {
+      r = await fetch(`${base}/api/tenant/failures?max=${max}`);
+      assert.equal(r.status, 400);
+      assert.equal(
+        ((await r.json()) as { detail: string }).detail,
+        `querystring/max: max takes a number of messages from 1 to 1000000, not "${max}"`,
+      );
+    }
   });
 });

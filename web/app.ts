@@ -93,6 +93,20 @@ onTokenNeeded(
     }),
 );
 
+/**
+ * The page of a room the server did not mount: its title and the API's own sentence of how to start
+ * the server with it (GET /api/lab without --lab: "this server runs no lab (serve --lab)").
+ */
+async function absentPage(main: HTMLElement, p: { path: string; text: string }): Promise<void> {
+  let why = `this server has no ${p.text} page`;
+  try {
+    await getJson(`/api${p.path}`);
+  } catch (e) {
+    if (e instanceof Error) why = e.message;
+  }
+  fill(main, h('h1', {}, p.text), message(why, 'Information'));
+}
+
 async function start(): Promise<void> {
   const nav = document.getElementById('nav')!;
   const main = document.getElementById('page')!;
@@ -105,6 +119,13 @@ async function start(): Promise<void> {
   const pages = PAGES.filter((p) => !p.room || rooms.includes(p.room));
   const current = () => pages.find((p) => p.path === location.pathname) ?? pages[0]!;
   const show = () => {
+    // A page of a room this server did not mount (/lab without serve --lab): how to start it.
+    const absent = PAGES.find((p) => p.path === location.pathname && !pages.includes(p));
+    if (absent) {
+      for (const item of nav.children) item.removeAttribute('selected');
+      document.title = `${absent.text} · linkdoctor`;
+      return void absentPage(main, absent);
+    }
     const p = current();
     for (const item of nav.children)
       item.toggleAttribute('selected', (item as HTMLElement).dataset.path === p.path);

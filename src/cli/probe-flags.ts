@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** The bounds of a numeric option; `whole`: an integer. */
-interface NumberRange {
+export interface NumberRange {
   min: number;
   max: number;
   whole?: boolean;

@@ -1,6 +1,26 @@
 // zod schemas the rooms share: request fields in the CLI's words, and the documented (loose) shapes
 // of the answers, which are the CLI's --json objects (src/report/json.ts, probe.ts, scan.ts).
 import { z } from 'zod';
+import { numberOption, type NumberRange } from '../cli/probe-flags.js';
+
+/**
+ * A number in a query string (`?max=5000`), checked as the CLI's option of that name is
+ * (numberOption): out of range or no number, the CLI's sentence with the parameter's name
+ * (`max takes a number of messages from 1 to 1000000, not "0"`), not the validation library's.
+ */
+export const numberParam = (name: string, r: NumberRange, fallback: number) =>
+  z
+    .string()
+    .max(40)
+    .transform((raw, ctx) => {
+      try {
+        return numberOption(name, r)(raw);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    })
+    .default(fallback);
 
 export const direction = z
   .enum(['inbound', 'outbound'])

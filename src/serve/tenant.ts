@@ -17,7 +17,7 @@ import type { Problem } from '../scan/incident.js';
 import { secretsOf, type ServiceKey } from '../tenant/service-key.js';
 import { withoutSecrets } from '../redact.js';
 import { HttpProblem } from './problem.js';
-import { problemSchema } from './schemas.js';
+import { numberParam, problemSchema } from './schemas.js';
 
 /** Bound of each request to the tenant, as the CLI's default --timeout. */
 const TIMEOUT_MS = 30_000;
@@ -31,11 +31,19 @@ export const failuresQuery = z.strictObject({
     .max(100)
     .optional()
     .describe(`statuses to read, comma-separated (default ${DEFAULT_STATUSES.join(',')})`),
-  max: z.coerce.number().int().min(1).max(1_000_000).default(100_000).describe('read at most the newest N'),
+  max: numberParam(
+    'max',
+    { min: 1, max: 1_000_000, whole: true, what: 'a number of messages' },
+    100_000,
+  ).describe('read at most the newest N'),
 });
 
 export const keystoreQuery = z.strictObject({
-  days: z.coerce.number().min(0).max(36500).default(30).describe('how many days ahead'),
+  days: numberParam(
+    'days',
+    { min: 0, max: 36500, what: 'a number of days', sentence: 'days takes a number of days from 0 to 36500' },
+    30,
+  ).describe('how many days ahead'),
 });
 
 /** The tenant room over one service key. */
