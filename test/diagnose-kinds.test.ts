@@ -378,7 +378,7 @@ test('scan of a Chrome HAR: entries with status 0 and _error net::ERR_* are diag
 // Kinds of misses found on real texts people posted, outside the corpus (session 11): the ABAP HTTP
 // client's failure written in words, SuccessFactors' API login answers, Cloud Integration missing from
 // a subaccount's subscriptions, a client certificate answered with 400 by the front server (whose
-// certificate failed), a host key change told in prose.
+// certificate failed), a host key change told in prose, and SuccessFactors' suite named as the server.
 // The texts are written for these tests, several wordings per kind; each fails on main 2c5a9c1.
 test('real-text kinds: ABAP "HTTP Communication Failure" in words, with and without certificates', () => {
   assert.equal(
@@ -440,5 +440,14 @@ test('real-text kinds: a host key change told in prose names the cause', () => {
   assert.notEqual(
     top('The host key is fine. Since Monday the password changed and login fails'),
     'out-sftp/host-key-changed',
+  );
+});
+
+test('real-text kinds: the SuccessFactors suite named as the server is an outbound call', () => {
+  assert.match(
+    top(
+      'The SuccessFactors HCM suite answered 503 Service Unavailable: it is undergoing scheduled maintenance.',
+    ),
+    /^out-http-503\//,
   );
 });

@@ -141,7 +141,7 @@ export const CUES: Cue[] = [
   },
   {
     // Calls to a SaaS API are the tenant's outbound calls: a sender is rarely one of these APIs.
-    re: /\b(?:SuccessFactors|ServiceNow|Salesforce|Ariba|Workday|Concur|Coupa|Graph) (?:OData |REST |SOAP |Web ?service |OAuth )?(?:API|APIs|service|instance|endpoint|call)\b|\b(?:calling|call to|calls to|connecting to|connection to|request to|requests to|invoking|querying) (?:the )?(?:SuccessFactors|ServiceNow|Salesforce|Ariba|Workday|Concur|Coupa)\b/i,
+    re: /\b(?:SuccessFactors|ServiceNow|Salesforce|Ariba|Workday|Concur|Coupa|Graph) (?:OData |REST |SOAP |Web ?service |OAuth )?(?:API|APIs|service|instance|endpoint|call)\b|\bSuccessFactors (?:HCM|HXM)\b|\b(?:calling|call to|calls to|connecting to|connection to|request to|requests to|invoking|querying) (?:the )?(?:SuccessFactors|ServiceNow|Salesforce|Ariba|Workday|Concur|Coupa)\b/i,
     direction: out,
     weight: 0.5,
     means: 'the tenant called a SaaS API',
