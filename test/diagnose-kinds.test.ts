@@ -451,3 +451,17 @@ test('real-text kinds: the SuccessFactors suite named as the server is an outbou
     /^out-http-503\//,
   );
 });
+
+test('real-text kinds: a .NET trust failure is the server the client called; the tenant named makes it a sender', () => {
+  for (const t of [
+    'System.Net.Http.HttpRequestException: The SSL connection could not be established ---> System.Security.Authentication.AuthenticationException: The remote certificate is invalid according to the validation procedure. (GET https://api.partner.example/v1/items)',
+    'The underlying connection was closed: Could not establish trust relationship for the SSL/TLS secure channel, when our job downloads the rates from https://rates.bank.example/daily',
+  ])
+    assert.equal(top(t).split('/')[0], 'out-cert-path', t);
+  assert.equal(
+    top(
+      'Our .NET sender calls https://acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com/http/orders and gets: The remote certificate is invalid according to the validation procedure.',
+    ).split('/')[0],
+    'in-cert-validity',
+  );
+});
