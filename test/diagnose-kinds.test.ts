@@ -465,3 +465,16 @@ test('real-text kinds: a .NET trust failure is the server the client called; the
     'in-cert-validity',
   );
 });
+
+test("real-text kinds: Envoy's own 503 bodies are a 503 from a proxy in front of the receiver", () => {
+  for (const t of [
+    'The call to the orders service answers: upstream connect error or disconnect/reset before headers. reset reason: connection failure',
+    'Kyma: no healthy upstream when the flow calls the extension',
+  ])
+    assert.equal(top(t), 'out-http-503/proxy-no-target', t);
+  // the same body with a 502 stays the gateway's entry
+  assert.match(
+    top('HTTP 502 Bad Gateway: upstream connect error or disconnect/reset before headers'),
+    /^http-gateway-error\//,
+  );
+});
