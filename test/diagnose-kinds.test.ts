@@ -478,3 +478,17 @@ test("real-text kinds: Envoy's own 503 bodies are a 503 from a proxy in front of
     /^http-gateway-error\//,
   );
 });
+
+test('real-text kinds: an MTA log names the mail server as host[ip]:25 (Postfix, Exim)', () => {
+  for (const t of [
+    'delivery deferred (connect to mx1.partner.example[203.0.113.7]:25: Connection timed out)',
+    '(connect to alt2.mx.example.org[2001:db8::1a]:25: Connection timed out)',
+  ])
+    assert.match(top(t), /^out-fsm-sequential-smtp\//, t);
+  // a log line's time is no port 25
+  assert.ok(
+    !ids('2024-05-02 10:25:07 WARN the HTTP call to the rates service timed out after 60 s').includes(
+      'out-fsm-sequential-smtp',
+    ),
+  );
+});
