@@ -141,6 +141,14 @@ test('the literal pre-test: every required set must hold, word boundaries where 
   for (const text of pad('partner: NIECONN_REFUSED (-10)')) assert.equal(lowerText(text).may(nte), true);
   // `_` is a word character, as in a pattern: no boundary between it and GET.
   assert.equal(lowerText('x_GET works').may(get), false, '_ is a word character');
+  // Every trigram of a literal in the text is not the literal: it is searched for then.
+  for (const text of pad('the host refused it: connection cut, then a refused connect'))
+    assert.equal(lowerText(text).may([[markedLiteral('connection refused')]]), false);
+  for (const text of pad('Connection refused'))
+    assert.equal(lowerText(text).may([[markedLiteral('connection refused')]]), true);
+  // A literal of fewer than three characters has no trigram: it is searched for.
+  assert.equal(lowerText('rc 42').may([['42']]), true);
+  assert.equal(lowerText('rc 43').may([['42']]), false);
 });
 
 test('the literal pre-tests (knowledge base and reader) change no answer: every example and corpus text, with and without them', () => {

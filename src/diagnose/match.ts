@@ -63,25 +63,25 @@ export interface LowerText {
   may: (clauses: string[][]) => boolean;
 }
 
-/** From this length on, a literal is first held against the text's trigrams: most fail there cheaply. */
+/** From this length on, each literal's answer is remembered: a search through a 4 MB text costs more than the memory. */
 const BIG_TEXT = 64 * 1024;
 
-/** Trigrams are hashed into a bit set of this many bits (512 KB): a false hit costs one search, never a wrong answer. */
+/** Trigrams are hashed into a bit set of at most this many bits (512 KB): a false hit costs one search, never a wrong answer. */
 const TRIGRAM_BITS = 1 << 22;
+/** Bits of the trigram set per character of a shorter text (about one bit in 16 set), and the fewest. */
+const BITS_PER_CHAR = 16;
+const MIN_TRIGRAM_BITS = 1 << 10;
 
 const trigram = (s: string, i: number) =>
-  (Math.imul(s.charCodeAt(i), 0x9e3779b1) ^
-    Math.imul(s.charCodeAt(i + 1), 0x85ebca6b) ^
-    s.charCodeAt(i + 2)) &
-  (TRIGRAM_BITS - 1);
+  Math.imul(s.charCodeAt(i), 0x9e3779b1) ^ Math.imul(s.charCodeAt(i + 1), 0x85ebca6b) ^ s.charCodeAt(i + 2);
 
 /** Every word boundary (`\b`, around [A-Za-z0-9_]) of a text, as a regular expression finds them. */
 const WORD_BOUNDARY = /\b/g;
 
 /**
- * The literal pre-test of `text` (any length; a text of 64 KB or more is searched through its
- * trigrams): `may(clauses)` with a pattern's cached clauses (CompiledSymptom.literals) is false only
- * when the pattern cannot match the text. Never throws.
+ * The literal pre-test of `text` (any length): `may(clauses)` with a pattern's cached clauses
+ * (CompiledSymptom.literals) is false only when the pattern cannot match the text. A literal is
+ * searched for only when all its trigrams are in the text. Never throws.
  */
 export function lowerText(text: string): LowerText {
   // DEL (BOUNDARY of kb/literals.ts) at every word boundary of the text, judged on the text itself as
@@ -89,25 +89,28 @@ export function lowerText(text: string): LowerText {
   // character and another one (markedLiteral), so a literal is found only where its boundaries
   // hold ("get" of `\bGET\b` not in "target") with one plain search.
   const lower = text.replace(WORD_BOUNDARY, '\u007f').toLowerCase();
-  // A short text is searched directly: cheaper than remembering each answer.
-  let has = (l: string) => lower.includes(l);
-  if (lower.length >= BIG_TEXT) {
-    // A knowledge base holds a thousand or more literals; searching a 4 MB text for each would cost
-    // seconds. Each is searched once, and only when all its trigrams are in the text. A bit set, not
-    // a Set of numbers: filling a Set with a 4 MB text's trigrams took longer than the patterns.
-    const grams = new Uint8Array(TRIGRAM_BITS >> 3);
-    for (let i = 0; i + 2 < lower.length; i++) {
-      const g = trigram(lower, i);
-      grams[g >> 3]! |= 1 << (g & 7);
+  // A knowledge base holds a thousand or more literals, a diagnosis asks about 500 of them, 20 or
+  // so present: searching the text for each took half of a scan's diagnosis (~0.3 ms of a 430
+  // character event, session 11); most fail on their first trigram. A bit set, not a Set of
+  // numbers: filling a Set with a 4 MB text's trigrams took longer than the patterns.
+  let bits = MIN_TRIGRAM_BITS;
+  while (bits < TRIGRAM_BITS && bits < lower.length * BITS_PER_CHAR) bits *= 2;
+  const mask = bits - 1;
+  const grams = new Uint8Array(bits >> 3);
+  for (let i = 0; i + 2 < lower.length; i++) {
+    const g = trigram(lower, i) & mask;
+    grams[g >> 3]! |= 1 << (g & 7);
+  }
+  const possible = (l: string) => {
+    for (let i = 0; i + 2 < l.length; i++) {
+      const g = trigram(l, i) & mask;
+      if (!(grams[g >> 3]! & (1 << (g & 7)))) return false;
     }
+    return true;
+  };
+  let has = (l: string) => possible(l) && lower.includes(l);
+  if (lower.length >= BIG_TEXT) {
     const seen = new Map<string, boolean>();
-    const possible = (l: string) => {
-      for (let i = 0; i + 2 < l.length; i++) {
-        const g = trigram(l, i);
-        if (!(grams[g >> 3]! & (1 << (g & 7)))) return false;
-      }
-      return true;
-    };
     has = (l) => {
       let found = seen.get(l);
       if (found === undefined) seen.set(l, (found = possible(l) && lower.includes(l)));
