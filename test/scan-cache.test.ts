@@ -14,7 +14,7 @@ import { incidentJson, scanJson } from '../src/report/scan.js';
 import { eventKey, VerdictCache } from '../src/scan/cache.js';
 import type { Incident, Problem } from '../src/scan/incident.js';
 import { classify, keepsTime, LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
-import { buildPrefilter, eventChecksOf, linesMatcher } from '../src/scan/prefilter.js';
+import { buildPrefilter, eventChecksOf, inTimeFraction, linesMatcher } from '../src/scan/prefilter.js';
 import { findLines, prepareEvent, textCandidates } from '../src/scan/text.js';
 
 const kb = await loadKb();
@@ -222,11 +222,30 @@ test('a line whose strong literal means nothing there makes no candidate; one th
   );
   assert.equal(lines(`${ms(403)}Cache refreshed: 12 entries\n`, false), 1, 'without precision: a hit');
   assert.equal(lines(`${ms(17)}call ended with HTTP 403 Forbidden\n`), 1, 'a status the reader reads');
+  // The milliseconds are no status in the whole event either (maskTimeFractions): the first line of a
+  // longer event is not kept for them; a status on another of its lines keeps that line.
+  assert.equal(lines(`${ms(403)}Cache refreshed: 12 entries\n\tand more\n`), 0, 'a longer event: ,403');
   assert.equal(
-    lines(`${ms(403)}Cache refreshed: 12 entries\n\tand more\n`),
+    lines(`${ms(403)}Cache refreshed: 12 entries\n\tgot HTTP 403\n`),
     1,
-    'the first line of a longer event: kept (the reader reads the whole event)',
+    'a longer event: HTTP 403',
   );
+  assert.equal(lines(`${ms(403)}call ended with HTTP 403 Forbidden\n`), 1, 'a status after ,403');
+  // Not milliseconds: a time's seconds, digits after nine of them, a time after a digit.
+  assert.equal(lines(`${t}took 10:04:03 403 Forbidden\n`), 1, 'HH:MM:SS then a status');
+  const at = (line: string, digits: string) => {
+    const b = Buffer.from(line);
+    const start = line.indexOf(digits);
+    return inTimeFraction(b, 0, start, start + digits.length, b.length);
+  };
+  assert.equal(at('2024-05-01 10:00:01,403 INFO', '403'), true);
+  assert.equal(at('10:00:01.401Z x', '401'), true);
+  assert.equal(at('x 1:02:03,000000403 y', '403'), true, 'nine digits');
+  assert.equal(at('x 1:02:03,0000000403 y', '403'), false, 'ten digits are no fraction');
+  assert.equal(at('x 110:02:03,403 y', '403'), false, 'an hour of three digits');
+  assert.equal(at('x 5:10:02:03,403 y', '403'), false, 'a time after a colon');
+  assert.equal(at('x 10:02,403 y', '403'), false, 'no seconds');
+  assert.equal(at('\x1b[2m10:00:01,403\x1b[0m', '403'), false, 'a colour before the hour: not told apart');
 });
 
 test('a cached scan finds the same incidents, diagnoses and groups as diagnosing every event', async () => {

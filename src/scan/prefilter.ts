@@ -349,6 +349,40 @@ export function singleLine(source: string): boolean {
   return true;
 }
 
+const isDigit = (b: number | undefined) => b !== undefined && b >= 0x30 && b <= 0x39;
+
+/**
+ * Whether the digits buf[start, end) lie in the fraction of a clock time on the line from
+ * `lineStart` ("10:00:01,403 ERROR"), as TIME_FRACTION of diagnose/signals.ts finds it (up to nine
+ * fraction digits, not after a digit or `:`): the status reader reads those as zeros
+ * (maskTimeFractions), so a status code's literal there is no status. Only where the line up to them
+ * holds no ESC (a colour removed before the hour could join it to a digit). Nothing is allocated.
+ */
+export function inTimeFraction(
+  buf: Uint8Array,
+  lineStart: number,
+  start: number,
+  end: number,
+  to: number,
+): boolean {
+  for (let i = start; i < end; i++) if (!isDigit(buf[i])) return false;
+  let f = start;
+  while (f > lineStart && isDigit(buf[f - 1])) f--;
+  let e = end;
+  while (e < to && isDigit(buf[e])) e++;
+  // hh:mm:ss (the hour of one or two digits) and `.` or `,` before the fraction.
+  const p = f - 1;
+  if (e - f > 9 || p - 7 < lineStart || (buf[p] !== 0x2c && buf[p] !== 0x2e)) return false;
+  if (!isDigit(buf[p - 1]) || !isDigit(buf[p - 2]) || buf[p - 3] !== 0x3a) return false;
+  if (!isDigit(buf[p - 4]) || !isDigit(buf[p - 5]) || buf[p - 6] !== 0x3a || !isDigit(buf[p - 7]))
+    return false;
+  let h = p - 7;
+  if (h > lineStart && isDigit(buf[h - 1])) h--;
+  if (h > lineStart && (isDigit(buf[h - 1]) || buf[h - 1] === 0x3a)) return false;
+  for (let i = lineStart; i < h; i++) if (buf[i] === 0x1b) return false;
+  return true;
+}
+
 /** What latin1 does not decode as UTF-8 would, and control bytes (a line of binary data is reported). */
 const NOT_PLAIN = /[^\t\f\r\x20-\x7e]/;
 
@@ -505,10 +539,14 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
       if (h === undefined) held.set(re, (h = re.test(text)));
       return h;
     };
-    return matcher().scanLines(buf, from, to, (lineStart, line, _start, id) => {
+    return matcher().scanLines(buf, from, to, (lineStart, line, start, id, end) => {
       const check = checks[id];
       if (check === undefined) return false;
       if (precise && check) {
+        // A status code's literal in a time's milliseconds (",403") is no status: this hit says
+        // nothing, without the line's text and its statuses read (another status on the line is a
+        // literal of its own).
+        if (!check.patterns.length && inTimeFraction(buf, lineStart, start, end, to)) return false;
         if (at !== lineStart) {
           at = lineStart;
           nl = buf.indexOf(10, lineStart);
