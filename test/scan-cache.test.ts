@@ -118,6 +118,8 @@ function hardLog(): Buffer {
       ),
     );
     if (i % 13 === 0) parts.push(Buffer.from(`binary\0\x01\x02\x03\0\0 data ${i}\n`, 'latin1'));
+    // Runs of blank lines (some across the small blocks' edges): no event starts in them.
+    if (i % 7 === 0) parts.push(Buffer.from('\n'.repeat(20_000 * (i % 3)) + ' \t\r\n\n'));
     // Coloured lines, as `docker logs` of a Spring Boot app gives them (S14).
     parts.push(
       Buffer.from(colour(`${t} ERROR [exec-${i}] c.e.App - Job ${i % 4} failed: disk quota exceeded\n`)),
@@ -212,6 +214,10 @@ test('a line whose strong literal means nothing there makes no candidate; one th
   assert.equal(lines(colour(`${t}the tunnel is closed\n`)), 1, 'coloured, a pattern that holds');
   // A pattern that may span lines, on a line that is not an event of its own: kept.
   assert.equal(lines(`${t}sent without\n\tpayload\n`), 1);
+  // Blank lines after it up to the next event: still an event of its own (its text ends without them).
+  assert.equal(lines(`${t}Sending payload of 5 bytes\n\n \r\n\n${t}done\n`), 0, 'blank lines after it');
+  assert.equal(lines(`${t}Sending payload of 5 bytes\n\n`), 0, 'blank lines up to the end');
+  assert.equal(lines(`${t}sent without\n\n\tpayload\n`), 1, 'a blank line, then more of the event');
   assert.equal(lines(`${t}Tunnel caf\xe9 closed\n`.replace('\\xe9', '\u00e9')), 1, 'not ASCII: kept');
   // A status literal means something only where the status reader reads that status.
   const ms = (n: number) => t.replace(',017', `,${n}`);

@@ -383,6 +383,21 @@ export function inTimeFraction(
   return true;
 }
 
+/**
+ * The start of the first line at or after `p` (a line start) that holds more than spaces, tabs, CR,
+ * VT and FF, or `to`: the lines before it are blank, and an event's text ends without them
+ * (trimEnd). Nothing is allocated.
+ */
+export function pastBlankLines(buf: Uint8Array, p: number, to: number): number {
+  let line = p;
+  for (let i = p; i < to; i++) {
+    const b = buf[i]!;
+    if (b === 0x0a) line = i + 1;
+    else if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0b && b !== 0x0c) return line;
+  }
+  return to;
+}
+
 /** What latin1 does not decode as UTF-8 would, and control bytes (a line of binary data is reported). */
 const NOT_PLAIN = /[^\t\f\r\x20-\x7e]/;
 
@@ -534,6 +549,12 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
     const failed = new Set<LineCheck>();
     let notPlain: boolean | undefined;
     let isolated: boolean | undefined;
+    // Whether the line before `p` ends its event: what follows it up to the next event is blank
+    // lines at most (the event's text, trimmed, is the line's).
+    const endsEvent = (p: number) => {
+      const next = pastBlankLines(buf, p, to);
+      return next >= to || isHead!(next);
+    };
     const holds = (re: RegExp) => {
       let h = held.get(re);
       if (h === undefined) held.set(re, (h = re.test(text)));
@@ -567,8 +588,7 @@ export function linesOf(spec: LinesSpec, shared?: () => MultiMatcher): Prefilter
           !check.statuses.some((re) => (statuses ??= statusesIn(text)).some((c) => re.test(c))) &&
           // Not plain ASCII: latin1 is not what the matcher reads (UTF-8), so no telling here.
           !(notPlain ??= NOT_PLAIN.test(text)) &&
-          (!check.spanning ||
-            (isolated ??= isHead !== undefined && isHead(lineStart) && (nl + 1 >= to || isHead(nl + 1))))
+          (!check.spanning || (isolated ??= isHead !== undefined && isHead(lineStart) && endsEvent(nl + 1)))
         ) {
           failed.add(check);
           return false;

@@ -526,8 +526,12 @@ export async function* textEvents<T extends { place: Place }>(
       // Keep the last event for the next block: it may go on there.
       let tail = to;
       const stop = Math.max(0, to - MAX_EVENT_BYTES);
-      do tail = tail <= 1 ? 0 : buf.lastIndexOf(10, tail - 2) + 1;
-      while (tail > stop && !startsEvent(buf, tail, to, (timestamped ??= decideMode(buf, to))));
+      do {
+        tail = tail <= 1 ? 0 : buf.lastIndexOf(10, tail - 2) + 1;
+        // Back over a run of empty lines byte by byte: none starts an event (a block ending in
+        // 1 MB of them held each against startsEvent: 1.6 s CPU for a 10 MB file of newlines).
+        while (tail > stop && buf[tail] === 10 && (tail === 1 || buf[tail - 2] === 10)) tail--;
+      } while (tail > stop && !startsEvent(buf, tail, to, (timestamped ??= decideMode(buf, to))));
       if (tail > 0) to = tail;
       else if (buf.length < MAX_EVENT_BYTES) to = 0;
     }
