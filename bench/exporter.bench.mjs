@@ -1,9 +1,11 @@
 // linkdoctor's /probe beside Debian's blackbox_exporter: HTTPS probes per second of the same loopback
 // target (nginx, a leaf and an intermediate from a private root both are given) at concurrency 4, 16
 // and 64, for the same time each, with each exporter's own CPU time per probe (user + system, which
-// the machine's load does not distort as much as it does the rates); then `linkdoctor check` of 1,000
-// loopback targets (wall, peak RSS, CPU). Exporter, target and load generator share this machine's
-// cores, as they would in a small setup.
+// the machine's load does not distort as much as it does the rates); beside them Node's own HTTPS
+// client in a bare node:http server (node-floor-server.mjs: a full handshake, the chain verified, no
+// reasons), the floor of any exporter on Node 20 (BENCH_FLOOR=0 skips it); then `linkdoctor check` of
+// 1,000 loopback targets (wall, peak RSS, CPU). Exporter, target and load generator share this
+// machine's cores, as they would in a small setup.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -245,6 +247,16 @@ writeFileSync(
   join(dir, 'inventory.yaml'),
   `modules:\n  https:\n    trust: root.pem\n    timeout: 5s\ntargets:\n  - url: "${target}"\n    module: https\n`,
 );
+if (process.env.BENCH_FLOOR !== '0')
+  results.floor = await measure((port) =>
+    spawn(
+      process.execPath,
+      [new URL('node-floor-server.mjs', import.meta.url).pathname, join(dir, 'root.pem'), String(port)],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    ),
+  );
 results.linkdoctor = await measure((port) =>
   spawn(
     process.execPath,
@@ -265,16 +277,21 @@ const load = loadavg()
 console.log(
   `HTTPS /probe of ${target} (chain of 2 from a private root), ${SECONDS} s per level after ${WARMUP} s of warm-up, linkdoctor with ${WORKERS[0] ?? 'the default'} probe workers, load average ${load}:`,
 );
-console.log('                   probes/s                         exporter CPU per probe (user+sys)');
-console.log('concurrency  blackbox_exporter  linkdoctor  ratio   blackbox_exporter  linkdoctor');
+console.log(
+  '                   probes/s                                            exporter CPU per probe (user+sys)',
+);
+console.log(
+  'concurrency  blackbox_exporter  linkdoctor  ratio  Node floor  ratio   blackbox_exporter  linkdoctor  Node floor',
+);
 for (const c of LEVELS) {
   const b = results.blackbox?.[c];
   const l = results.linkdoctor[c];
+  const f = results.floor?.[c];
   const cell = (r) =>
     r ? `${r.perSecond.toFixed(0)}/s${r.failed ? ` (${r.failed} failed)` : ''}` : 'skipped';
   const cpu = (r) => (r ? `${r.cpuMs.toFixed(2)} ms` : '-');
   console.log(
-    `${String(c).padStart(11)}  ${cell(b).padStart(17)}  ${cell(l).padStart(10)}  ${(b ? (l.perSecond / b.perSecond).toFixed(2) : '-').padStart(5)}   ${cpu(b).padStart(17)}  ${cpu(l).padStart(10)}`,
+    `${String(c).padStart(11)}  ${cell(b).padStart(17)}  ${cell(l).padStart(10)}  ${(b ? (l.perSecond / b.perSecond).toFixed(2) : '-').padStart(5)}  ${cell(f).padStart(10)}  ${(b && f ? (f.perSecond / b.perSecond).toFixed(2) : '-').padStart(5)}   ${cpu(b).padStart(17)}  ${cpu(l).padStart(10)}  ${cpu(f).padStart(10)}`,
   );
 }
 
