@@ -14,7 +14,7 @@ import { loadKb } from '../src/kb/load.js';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { exporterRoutes } from '../src/watch/exporter.js';
 import { parseInventory } from '../src/watch/inventory.js';
-import { ProbePool } from '../src/watch/probe-pool.js';
+import { defaultProbeWorkers, ProbePool } from '../src/watch/probe-pool.js';
 import { Watcher } from '../src/watch/watcher.js';
 import { freePort, rawServer, waitListening } from './helpers.js';
 
@@ -120,6 +120,11 @@ const sample = (text: string, line: RegExp) =>
     .find((l) => line.test(l))
     ?.split(' ')
     .at(-1);
+
+test("/probe's default probe workers: none on one or two cores (the server's thread probes), one per core up to 4 above", () => {
+  // On two cores workers cost more CPU per probe than they add (bench/exporter.bench.mjs; probe-pool.ts).
+  assert.deepEqual([1, 2, 3, 4, 8].map(defaultProbeWorkers), [0, 0, 3, 4, 4]);
+});
 
 test('/probe: blackbox_exporter metric names, and the diagnosis with cause and step', async () => {
   const ok = await get(probeUrl(url('healthy')));

@@ -376,7 +376,7 @@ const COMMANDS: Record<string, () => void> = {
       )
       .option(
         '--probe-workers <n>',
-        "threads that run the exporter's /probe probes (default: one per core up to 4; 0: the server's own)",
+        "threads that run the exporter's /probe probes (default: one per core up to 4 on more than 2 cores, else 0; 0: the server's own)",
         numberOption('--probe-workers', { min: 0, max: 16, whole: true, what: 'a whole number' }),
       )
       .option('--lab', "also start the lab's failure servers, with a Lab page to probe each")
