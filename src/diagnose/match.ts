@@ -79,9 +79,42 @@ const trigram = (s: string, i: number) =>
 const WORD_BOUNDARY = /\b/g;
 
 /**
+ * A test that is false only when `lower` cannot contain `literal`: all of the literal's trigrams
+ * must be in the text's bit set. A false hit costs one search, never a wrong answer.
+ */
+function trigramTest(lower: string): (literal: string) => boolean {
+  // A bit set, not a Set of numbers: filling a Set with a 4 MB text's trigrams took longer than the
+  // patterns.
+  let bits = MIN_TRIGRAM_BITS;
+  while (bits < TRIGRAM_BITS && bits < lower.length * BITS_PER_CHAR) bits *= 2;
+  const mask = bits - 1;
+  const grams = new Uint8Array(bits >> 3);
+  for (let i = 0; i + 2 < lower.length; i++) {
+    const g = trigram(lower, i) & mask;
+    grams[g >> 3]! |= 1 << (g & 7);
+  }
+  return (l) => {
+    for (let i = 0; i + 2 < l.length; i++) {
+      const g = trigram(l, i) & mask;
+      if (!(grams[g >> 3]! & (1 << (g & 7)))) return false;
+    }
+    return true;
+  };
+}
+
+/**
+ * Short texts a process searches directly before it uses trigrams: until this code is compiled,
+ * hashing runs interpreted and costs more than the native searches it saves (a cold `diagnose` of a
+ * 3-line trace: 23 M instructions more, 3%, callgrind, session 11).
+ */
+const COLD_TEXTS = 16;
+let textsSeen = 0;
+
+/**
  * The literal pre-test of `text` (any length): `may(clauses)` with a pattern's cached clauses
  * (CompiledSymptom.literals) is false only when the pattern cannot match the text. A literal is
- * searched for only when all its trigrams are in the text. Never throws.
+ * searched for only when all its trigrams are in the text (after the first COLD_TEXTS short texts).
+ * Never throws.
  */
 export function lowerText(text: string): LowerText {
   // DEL (BOUNDARY of kb/literals.ts) at every word boundary of the text, judged on the text itself as
@@ -91,29 +124,15 @@ export function lowerText(text: string): LowerText {
   const lower = text.replace(WORD_BOUNDARY, '\u007f').toLowerCase();
   // A knowledge base holds a thousand or more literals, a diagnosis asks about 500 of them, 20 or
   // so present: searching the text for each took half of a scan's diagnosis (~0.3 ms of a 430
-  // character event, session 11); most fail on their first trigram. A bit set, not a Set of
-  // numbers: filling a Set with a 4 MB text's trigrams took longer than the patterns.
-  let bits = MIN_TRIGRAM_BITS;
-  while (bits < TRIGRAM_BITS && bits < lower.length * BITS_PER_CHAR) bits *= 2;
-  const mask = bits - 1;
-  const grams = new Uint8Array(bits >> 3);
-  for (let i = 0; i + 2 < lower.length; i++) {
-    const g = trigram(lower, i) & mask;
-    grams[g >> 3]! |= 1 << (g & 7);
-  }
-  const possible = (l: string) => {
-    for (let i = 0; i + 2 < l.length; i++) {
-      const g = trigram(l, i) & mask;
-      if (!(grams[g >> 3]! & (1 << (g & 7)))) return false;
-    }
-    return true;
-  };
-  let has = (l: string) => possible(l) && lower.includes(l);
+  // character event, session 11); most fail on their first trigram.
+  const possible = lower.length >= BIG_TEXT || ++textsSeen > COLD_TEXTS ? trigramTest(lower) : null;
+  let has = possible ? (l: string) => possible(l) && lower.includes(l) : (l: string) => lower.includes(l);
   if (lower.length >= BIG_TEXT) {
+    const search = has;
     const seen = new Map<string, boolean>();
     has = (l) => {
       let found = seen.get(l);
-      if (found === undefined) seen.set(l, (found = possible(l) && lower.includes(l)));
+      if (found === undefined) seen.set(l, (found = search(l)));
       return found;
     };
   }
