@@ -459,13 +459,15 @@ test('serve mounts the watch room: --inventory checks on its schedule, /metrics 
   }
 });
 
-test('/probe has the same cap as POST /api/probe (32 in flight, then 429 with Retry-After) and stops a probe whose scraper hangs up, in worker threads and in its own thread', async () => {
+test('/probe shares the cap of POST /api/probe (32 in flight) and then waits in line for a slot: 32 wait at most (then 429 with Retry-After), each within its scrape budget (then 503), a scraper that hangs up leaves the line unprobed or stops its probe; in worker threads and in its own thread', async () => {
   const closers: (() => unknown)[] = [];
-  /** The silent server's connections open now: it accepts, reads, and never says a word. */
+  /** The silent server's connections open now, and all it accepted: it reads and never says a word. */
   let open = 0;
+  let accepted = 0;
   const silent = await rawServer((s) => {
     s.resume();
     open++;
+    accepted++;
     s.on('close', () => open--);
   }, closers);
   const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
@@ -479,23 +481,53 @@ test('/probe has the same cap as POST /api/probe (32 in flight, then 429 with Re
       ['its own thread', inline],
     ] as const) {
       const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
-      const inFlight = async () => {
+      const gauges = async () => {
         const text = await (await fetch(`${base}/metrics`)).text();
-        return Number(/^linkdoctor_api_probes_in_flight (\d+)$/m.exec(text)?.[1] ?? NaN);
+        const value = (g: string) => Number(new RegExp(`^${g} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+        return {
+          inFlight: value('linkdoctor_api_probes_in_flight'),
+          waiting: value('linkdoctor_api_probes_waiting'),
+        };
       };
-      // 30 s per step, no scrape timeout sent: each probe would wait on the silent server for long.
+      const is = (inFlight: number, waiting: number) => async () => {
+        const g = await gauges();
+        return g.inFlight === inFlight && g.waiting === waiting;
+      };
+      // 30 s per step, no scrape timeout sent: each probe would wait on the silent server for long,
+      // and a scrape in line waits up to the module's 30 s.
       const slow = `${base}${probeUrl(`https://127.0.0.1:${silent}/`, 'lab_patient')}`;
+      /** A scrape of the silent server its own scraper can hang up. */
+      const scrape = (headers: Record<string, string> = {}) => {
+        const hangUp = new AbortController();
+        const answer = fetch(slow, { signal: hangUp.signal, headers }).then(
+          async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), text: await r.text() }),
+          () => ({ status: 0, retry: null, text: '' }),
+        );
+        return { answer, hangUp: () => hangUp.abort() };
+      };
       // Probes of the tests before that are still running (a loaded machine) would hold slots.
-      assert.ok(await until(async () => (await inFlight()) === 0, 60_000), `${name}: probes still in flight`);
-      const hangUp = new AbortController();
-      const answers = Array.from({ length: 34 }, () =>
-        fetch(slow, { signal: hangUp.signal }).then(
-          (r) => ({ status: r.status, retry: r.headers.get('retry-after') }),
-          () => ({ status: 0, retry: null }),
-        ),
-      );
+      assert.ok(await until(is(0, 0), 60_000), `${name}: ${JSON.stringify(await gauges())}`);
+      const before = accepted;
+      const running = Array.from({ length: 32 }, () => scrape());
       assert.ok(await until(() => open === 32, 20_000), `${name}: ${open} connections to the silent server`);
-      assert.equal(await inFlight(), 32, name);
+      // Two more wait for a slot, unanswered, and probe nothing yet.
+      const first = scrape();
+      const second = scrape();
+      assert.ok(await until(is(32, 2), 10_000), `${name}: ${JSON.stringify(await gauges())}`);
+      // The first hangs up: it leaves the line at once, and no probe is started for it.
+      first.hangUp();
+      assert.equal((await first.answer).status, 0);
+      assert.ok(await until(is(32, 1), 5_000), `${name}: ${JSON.stringify(await gauges())}`);
+      // A running probe's scraper hangs up: its probe stops and its slot goes to the second in line.
+      running[0]!.hangUp();
+      assert.ok(await until(is(32, 0), 5_000), `${name}: ${JSON.stringify(await gauges())}`);
+      assert.ok(
+        await until(() => accepted - before === 33, 10_000),
+        `${name}: ${accepted - before} connections`,
+      );
+      // 32 wait; one more gets 429 at once, as when no scrape could wait.
+      const line = Array.from({ length: 32 }, () => scrape());
+      assert.ok(await until(is(32, 32), 10_000), `${name}: ${JSON.stringify(await gauges())}`);
       const more = await fetch(slow);
       assert.equal(more.status, 429, name);
       assert.equal(more.headers.get('retry-after'), '5');
@@ -503,19 +535,85 @@ test('/probe has the same cap as POST /api/probe (32 in flight, then 429 with Re
         ((await more.json()) as { detail: string }).detail,
         'this server is running 32 probes already, its most at once; try again in 5 s',
       );
-      // The scrapers hang up: their probes stop now, not after the silent server's 30 s.
-      hangUp.abort();
-      const got = await Promise.all(answers);
-      assert.equal(got.filter((a) => a.status === 429).length, 2, `${name}: ${JSON.stringify(got)}`);
-      assert.ok(await until(() => open === 0, 5_000), `${name}: ${open} connections left open`);
-      assert.ok(
-        await until(async () => (await inFlight()) === 0, 5_000),
-        `${name}: in flight ${await inFlight()}`,
+      // A scrape whose budget (1 s less its margin: 0.5 s) ends in line gets 503 with the reason,
+      // and leaves the line; nothing probed.
+      line[0]!.hangUp();
+      assert.ok(await until(is(32, 31), 5_000), `${name}: ${JSON.stringify(await gauges())}`);
+      const late = await scrape({ 'x-prometheus-scrape-timeout-seconds': '1' }).answer;
+      assert.equal(late.status, 503, `${name}: ${JSON.stringify(late)}`);
+      assert.equal(
+        (JSON.parse(late.text) as { detail: string }).detail,
+        "this server's 32 probe slots stayed taken for 0.5 s, the scrape timeout less its margin; the target was not probed",
       );
+      assert.equal((await gauges()).waiting, 31, name);
+      assert.equal(accepted - before, 33, `${name}: only running probes connect`);
+      // Everyone hangs up: the running probes stop now, not after the silent server's 30 s, and
+      // none of those in line starts one (a slot freed by a hang-up goes to one whose scraper is gone).
+      for (const s of [...line, second, ...running]) s.hangUp();
+      const got = await Promise.all([...line, second, ...running].map((s) => s.answer));
+      assert.deepEqual(
+        got.filter((a) => a.status !== 0),
+        [],
+        name,
+      );
+      assert.ok(await until(() => open === 0, 5_000), `${name}: ${open} connections left open`);
+      assert.ok(await until(is(0, 0), 5_000), `${name}: ${JSON.stringify(await gauges())}`);
       // The slots are free again.
       const next = await fetch(`${base}${probeUrl(url('healthy'))}`);
       assert.equal(next.status, 200, name);
     }
+  } finally {
+    closers.forEach((c) => c());
+  }
+});
+
+test('/probe: a scrape in line gets its answer when a slot frees, its probe bounded by what is left of its scrape budget', async () => {
+  const closers: (() => unknown)[] = [];
+  let open = 0;
+  const silent = await rawServer((s) => {
+    s.resume();
+    open++;
+    s.on('close', () => open--);
+  }, closers);
+  const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
+      if (await what()) return true;
+    return what();
+  };
+  try {
+    const base = `http://127.0.0.1:${(inline.server.address() as AddressInfo).port}`;
+    const waiting = async () =>
+      Number(
+        /^linkdoctor_api_probes_waiting (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1] ??
+          NaN,
+      );
+    const slow = `${base}${probeUrl(`https://127.0.0.1:${silent}/`, 'lab_patient')}`;
+    const scrape = (timeoutS: number) => {
+      const started = Date.now();
+      return fetch(slow, { headers: { 'x-prometheus-scrape-timeout-seconds': String(timeoutS) } }).then(
+        async (r) => ({ status: r.status, text: await r.text(), ms: Date.now() - started }),
+      );
+    };
+    // 32 scrapes with a 6 s scrape timeout (a 5.5 s budget) fill the slots; 2 with an 8 s one wait
+    // about 5.5 s for theirs, and have about 2 s left to probe.
+    const running = Array.from({ length: 32 }, () => scrape(6));
+    assert.ok(await until(() => open === 32, 20_000), `${open} connections to the silent server`);
+    const inLine = [scrape(8), scrape(8)];
+    assert.ok(await until(async () => (await waiting()) === 2, 10_000), `waiting ${await waiting()}`);
+    const done = await Promise.all([...running, ...inLine]);
+    // Every one answers as a probe cut by the scrape timeout: the silent server's timeout.
+    for (const d of done) {
+      assert.equal(d.status, 200, d.text);
+      assert.match(d.text, /^probe_success 0$/m);
+    }
+    // Those in line answer within their own 8 s, though they waited (a probe given the whole 7.5 s
+    // budget after waiting would answer after about 13 s), and their probe ran for what was left.
+    for (const d of done.slice(32)) {
+      assert.ok(d.ms < 8_000, `in line answered after ${d.ms} ms`);
+      const ran = Number(/^probe_duration_seconds (\S+)$/m.exec(d.text)?.[1]);
+      assert.ok(ran < 5, `in line probed for ${ran} s`);
+    }
+    assert.equal(await waiting(), 0);
   } finally {
     closers.forEach((c) => c());
   }

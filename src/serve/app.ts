@@ -31,6 +31,7 @@ import { jsonText, printableLine } from '../report/printable.js';
 import { healthRoutes } from './health.js';
 import { parseTarget } from '../probe/target.js';
 import { HttpProblem, type InvalidParam, problem, sendProblem } from './problem.js';
+import { probeSlots, type ProbeSlots } from './probe-slots.js';
 import { CheckedNames, checkTarget, TargetRefused, targetRules } from './targets.js';
 
 /** The default cap of an upload (`--max-upload`): 200 MB. */
@@ -75,15 +76,13 @@ export interface ServeOptions {
 }
 
 /** What every room can reach as `app.linkdoctor`. */
-export interface ServeContext {
+export interface ServeContext extends ProbeSlots {
   kb: Kb;
   options: Readonly<ServeOptions>;
   /** true when the server listens on a non-loopback address (then loopback targets are refused, say). */
   exposed: boolean;
   /** The names of the rooms mounted so far (mountRooms adds them; /api/health lists them for the UI). */
   rooms: string[];
-  /** Probes of POST /api/probe running now (src/serve/probe.ts; GET /metrics shows it). */
-  probesInFlight: number;
   /** Set by the web UI's room: the page served for a GET of a path that is no route (deep links). */
   uiFallback?: (req: FastifyRequest) => { type: string; body: string | Buffer } | undefined;
 }
@@ -209,7 +208,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     );
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, pattern });
   });
-  app.decorate('linkdoctor', { kb, options, exposed, rooms: [], probesInFlight: 0 } satisfies ServeContext);
+  app.decorate('linkdoctor', { kb, options, exposed, rooms: [], ...probeSlots() } satisfies ServeContext);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are the CLI's --json objects, written by the CLI's own JSON writer (C1 and U+2028
   // escaped); the response schemas document them in OpenAPI and do not filter them.

@@ -7,8 +7,14 @@ import type { Kb } from '../kb/load.js';
 import type { CheckOutcome } from './check.js';
 import { type Inventory, type Module, RESERVED_LABELS } from './inventory.js';
 import { parseTarget } from '../probe/target.js';
-import { inProbeSlot, MAX_PROBES_IN_FLIGHT, type ProbeSlots } from '../serve/probe-slots.js';
-import { ModuleOptions } from './options.js';
+import {
+  inProbeSlot,
+  MAX_PROBES_IN_FLIGHT,
+  MAX_PROBES_WAITING,
+  probeSlots,
+  type ProbeSlots,
+} from '../serve/probe-slots.js';
+import { DEFAULT_TIMEOUT_S, ModuleOptions } from './options.js';
 import { type ProbeJob, runProbeJob } from './probe-job.js';
 import type { ProbePool } from './probe-pool.js';
 import type { Watcher } from './watcher.js';
@@ -47,6 +53,11 @@ export function scrapeBudgetMs(header: string | string[] | undefined): number | 
   if (!(seconds > 0) || !Number.isFinite(seconds)) return undefined;
   const ms = seconds * 1000;
   return Math.max(ms / 2, ms - SCRAPE_MARGIN_MS);
+}
+
+/** Milliseconds as seconds for a sentence: "5 s", "1.5 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 /** The host name of a URL; undefined for one that does not parse (the probe tells that itself). */
@@ -98,13 +109,21 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
     });
     // The probe slots of POST /api/probe and GET /probe: `serve`'s (one cap for both routes), or
     // this exporter's own when it is mounted elsewhere.
-    const slots: ProbeSlots = (app as Partial<typeof app>).linkdoctor ?? { probesInFlight: 0 };
+    const slots: ProbeSlots = (app as Partial<typeof app>).linkdoctor ?? probeSlots();
     new Gauge({
       name: 'linkdoctor_api_probes_in_flight',
-      help: `Probes of POST /api/probe and GET /probe running now (at most ${MAX_PROBES_IN_FLIGHT}; the next request gets 429)`,
+      help: `Probes of POST /api/probe and GET /probe running now (at most ${MAX_PROBES_IN_FLIGHT}; then a scrape waits, an API request gets 429)`,
       registers: [own],
       collect() {
         this.set(slots.probesInFlight);
+      },
+    });
+    new Gauge({
+      name: 'linkdoctor_api_probes_waiting',
+      help: `Scrapes of GET /probe waiting for a probe slot now, first come first served (at most ${MAX_PROBES_WAITING}; the next gets 429)`,
+      registers: [own],
+      collect() {
+        this.set(slots.probesWaiting.size);
       },
     });
     const options = ctx.watcher?.options ?? new ModuleOptions();
@@ -145,18 +164,29 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
         };
       }
       const budget = scrapeBudgetMs(req.headers['x-prometheus-scrape-timeout-seconds']);
-      if (budget !== undefined) job.budgetMs = budget;
-      // In one of the server's probe slots (429 when all are taken); a scraper that hangs up (its
-      // scrape timeout passed) stops the probe.
-      return inProbeSlot(slots, reply, async (signal) => {
-        const answer =
-          ctx.pool?.usable === true
-            ? await ctx.pool.run(job, signal)
-            : await runProbeJob(ctx.kb, options, job, signal);
-        if (answer.bad !== undefined) return bad(answer.bad);
-        probes.inc({ module: name, result: answer.ok ? 'success' : 'failure' });
-        return reply.type(CONTENT_TYPE).send(answer.text);
-      });
+      // In one of the server's probe slots. When all are taken the scrape waits in line, as long as
+      // its probe could run (the scrape budget, else the module's timeout), and then gets 503: the
+      // exporter could not probe, which Prometheus shows as a failed scrape (up 0), not as a
+      // target that failed (probe_success 0, a timeout the target never caused). A scraper that
+      // hangs up (its scrape timeout passed) leaves the line, or stops its probe.
+      const waitMs = budget ?? module.timeout ?? DEFAULT_TIMEOUT_S * 1000;
+      const late = `this server's ${MAX_PROBES_IN_FLIGHT} probe slots stayed taken for ${seconds(waitMs)}, ${budget === undefined ? "the module's timeout" : 'the scrape timeout less its margin'}; the target was not probed`;
+      return inProbeSlot(
+        slots,
+        reply,
+        async (signal, _handOver, waitedMs) => {
+          // The time spent in line counts against the scrape timeout.
+          if (budget !== undefined) job.budgetMs = Math.max(1, budget - waitedMs);
+          const answer =
+            ctx.pool?.usable === true
+              ? await ctx.pool.run(job, signal)
+              : await runProbeJob(ctx.kb, options, job, signal);
+          if (answer.bad !== undefined) return bad(answer.bad);
+          probes.inc({ module: name, result: answer.ok ? 'success' : 'failure' });
+          return reply.type(CONTENT_TYPE).send(answer.text);
+        },
+        { ms: waitMs, late },
+      );
     });
 
     app.get('/metrics', async (_req, reply) => {
