@@ -356,6 +356,50 @@ describe('POST /api/probe: clients that hang up, and 40 at once', () => {
     assert.equal(next.status, 200);
   });
 
+  test('32 API probes running: a GET /probe scrape waits in line for a slot, an API request still gets 429 at once, and a freed slot goes to the scrape', async () => {
+    const body = JSON.stringify({ url: `https://127.0.0.1:${silent}/`, timeout: 60 });
+    const post = (signal?: AbortSignal) =>
+      fetch(`${base}/api/probe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        ...(signal ? { signal } : {}),
+      }).then(
+        (r) => r.status,
+        () => 0,
+      );
+    const waiting = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(/^linkdoctor_api_probes_waiting (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const hangUps = Array.from({ length: 32 }, () => new AbortController());
+    const running = hangUps.map((h) => post(h.signal));
+    assert.ok(await until(() => open === 32, 20_000), `${open} connections to the silent server`);
+    // A scrape (a 30 s scrape timeout: 29.5 s in line at most) waits; it probes nothing yet.
+    const scraper = new AbortController();
+    const scrape = fetch(`${base}/probe?target=${encodeURIComponent(`https://127.0.0.1:${silent}/`)}`, {
+      headers: { 'x-prometheus-scrape-timeout-seconds': '30' },
+      signal: scraper.signal,
+    }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    assert.ok(await until(async () => (await waiting()) === 1, 10_000), `waiting ${await waiting()}`);
+    // The API does not wait, and does not jump the line.
+    assert.equal(await post(), 429);
+    // An API client hangs up: its slot goes to the scrape, which now probes the silent server.
+    hangUps[0]!.abort();
+    assert.ok(await until(async () => (await waiting()) === 0, 5_000), `waiting ${await waiting()}`);
+    assert.ok(await until(() => open === 32, 5_000), `${open} connections to the silent server`);
+    assert.equal(await inFlight(), 32);
+    assert.equal(await post(), 429);
+    scraper.abort();
+    hangUps.forEach((h) => h.abort());
+    assert.deepEqual([...new Set(await Promise.all([...running, scrape]))], [0]);
+    assert.ok(await until(async () => (await inFlight()) === 0, 5_000), `in flight: ${await inFlight()}`);
+    assert.ok(await until(() => open === 0, 5_000), `${open} connections to the silent server left open`);
+  });
+
   test('a streamed probe (NDJSON) stops too when its client hangs up', async () => {
     const hangUp = new AbortController();
     const r = await fetch(`${base}/api/probe`, {
