@@ -104,6 +104,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Polls `what` every 100 ms until it holds or `ms` milliseconds pass; then its last answer. */
+export async function until(what: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
+    if (await what()) return true;
+  return what();
+}
+
 /** Waits until a server started by the test accepts connections on 127.0.0.1:port (5 s at most). */
 export async function waitListening(port: number): Promise<boolean> {
   const accepts = () =>

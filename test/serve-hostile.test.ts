@@ -17,7 +17,7 @@ import { mountRooms } from '../src/serve/rooms.js';
 import { loadKb, type Kb } from '../src/kb/load.js';
 import { printableLine } from '../src/report/printable.js';
 import { SIGHUP_LINE, SIGHUP_STARTING_LINE } from '../src/cli/serve.js';
-import { CLI, freePort, rawServer, runCli } from './helpers.js';
+import { CLI, freePort, rawServer, runCli, until } from './helpers.js';
 
 let kb: Kb;
 before(async () => {
@@ -303,11 +303,6 @@ describe('POST /api/probe: clients that hang up, and 40 at once', () => {
   const inFlight = async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     return Number(/^linkdoctor_api_probes_in_flight (\d+)$/m.exec(text)?.[1] ?? NaN);
-  };
-  const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
-    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
-      if (await what()) return true;
-    return what();
   };
 
   test('40 probes of a silent server: 32 run, the rest get 429 with Retry-After; hung-up clients stop theirs', async () => {

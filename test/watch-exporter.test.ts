@@ -16,7 +16,7 @@ import { exporterRoutes } from '../src/watch/exporter.js';
 import { parseInventory } from '../src/watch/inventory.js';
 import { defaultProbeWorkers, ProbePool } from '../src/watch/probe-pool.js';
 import { Watcher } from '../src/watch/watcher.js';
-import { freePort, rawServer, waitListening } from './helpers.js';
+import { freePort, rawServer, waitListening, until } from './helpers.js';
 
 const PROMETHEUS = ['/usr/bin/prometheus'].find((p) => existsSync(p));
 const noPrometheus =
@@ -470,11 +470,6 @@ test('/probe shares the cap of POST /api/probe (32 in flight) and then waits in 
     accepted++;
     s.on('close', () => open--);
   }, closers);
-  const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
-    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
-      if (await what()) return true;
-    return what();
-  };
   try {
     for (const [name, server] of [
       ['worker threads', app],
@@ -575,11 +570,6 @@ test('/probe: a scrape in line gets its answer when a slot frees, its probe boun
     open++;
     s.on('close', () => open--);
   }, closers);
-  const until = async (what: () => Promise<boolean> | boolean, ms: number) => {
-    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100)))
-      if (await what()) return true;
-    return what();
-  };
   try {
     const base = `http://127.0.0.1:${(inline.server.address() as AddressInfo).port}`;
     const waiting = async () =>
