@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,7 +12,15 @@ import { loadKb } from '../src/kb/load.js';
 import { checkAll } from '../src/watch/check.js';
 import { parseInventory, selectTargets } from '../src/watch/inventory.js';
 import { ModuleOptions } from '../src/watch/options.js';
-import { freePort, opensslSelfSigned, runCliAsync, SSHD, startNginx, startSshd } from './helpers.js';
+import {
+  freePort,
+  opensslSelfSigned,
+  rawServer,
+  runCliAsync,
+  SSHD,
+  startNginx,
+  startSshd,
+} from './helpers.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 
@@ -384,12 +391,11 @@ test('--only with no match: one sentence each', async () => {
 
 test("an unset or empty password_env or oauth_secret_env of a module in use is the inventory's problem, told before any probe, never its value", async () => {
   let connections = 0;
-  const server = createServer((s) => {
+  const closers: (() => unknown)[] = [];
+  const port = await rawServer((s) => {
     connections++;
     s.destroy();
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as AddressInfo).port;
+  }, closers);
   const file = join(dir, 'secrets.yaml');
   writeFileSync(
     file,
@@ -433,7 +439,7 @@ test("an unset or empty password_env or oauth_secret_env of a module in use is t
     assert.equal(s.stderr, r.stderr);
     assert.equal(connections, 0, 'no target was probed');
   } finally {
-    server.close();
+    closers.forEach((c) => c());
   }
 });
 
@@ -502,12 +508,11 @@ test('a file that the probe cannot use (a log as trust store, a certificate with
   writeFileSync(join(sub, 'known_hosts'), 'this is no host key line\n');
   // A real server the targets name: no probe may reach it.
   let connections = 0;
-  const server = createServer((s) => {
+  const closers: (() => unknown)[] = [];
+  const port = await rawServer((s) => {
     connections++;
     s.destroy();
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.address() as AddressInfo).port;
+  }, closers);
   const file = join(sub, 'files.yaml');
   writeFileSync(
     file,
@@ -541,7 +546,7 @@ test('a file that the probe cannot use (a log as trust store, a certificate with
     );
     assert.equal(connections, 0, 'no target was probed');
   } finally {
-    server.close();
+    closers.forEach((c) => c());
   }
 });
 
