@@ -159,3 +159,32 @@ test("numbers that look like statuses: an ABAP client's return code before an NI
   assert.deepEqual(values(frame, 'port'), []);
   assert.deepEqual(values(frame, 'host'), []);
 });
+
+test('a general-purpose HTTP client in the text is an outbound call; the tenant named as its target makes it inbound', () => {
+  for (const text of [
+    'requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: https://api.vendor.example/v1/items',
+    "HTTPSConnectionPool(host='files.vendor.example', port=443): Max retries exceeded with url: /export",
+    'Invoke-RestMethod : The remote server returned an error: (403) Forbidden.',
+    'org.springframework.web.client.HttpClientErrorException$NotFound: 404 Not Found: [no body]',
+    'AxiosError: Request failed with status code 401 at settle (node_modules/axios/lib/core/settle.js:19:12)',
+    'RuntimeError: could not connect to the billing service at https://billing.example.org: 503',
+  ])
+    assert.deepEqual(dirs(text), ['outbound'], text);
+  // A sender script that names the tenant's runtime host: inbound outweighs the client's cue.
+  const sender = extractSignals(
+    'Invoke-RestMethod : The remote server returned an error: (401) Unauthorized. Uri https://acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com/http/orders',
+  ).filter((s) => s.type === 'direction');
+  const weight = (d: string) => Math.max(0, ...sender.filter((s) => s.value === d).map((s) => s.weight ?? 0));
+  assert.ok(weight('inbound') > weight('outbound'));
+  // "could not connect to the iFlow" is a sender's sentence, not an outbound call
+  assert.ok(!dirs('We could not connect to the iFlow endpoint from our ERP').includes('outbound'));
+});
+
+test('"forbidden" in a hyphenated word or as the Fetch standard\'s "forbidden header" is no 403', () => {
+  for (const text of [
+    'see https://fetch.spec.whatwg.org/#forbidden-header-name before setting it',
+    'Date is a forbidden header for scripts in the browser',
+  ])
+    assert.deepEqual(values(text, 'http.status'), [], text);
+  assert.deepEqual(values('the proxy answered: Forbidden', 'http.status'), ['403']);
+});

@@ -148,6 +148,25 @@ export const CUES: Cue[] = [
   },
 
   {
+    // A general-purpose HTTP client printed the error: its writer called another system. A sender's
+    // script calling the tenant prints the same, so the cue is weak: the tenant's host or an iFlow
+    // path in the text (inbound cues) outweighs it.
+    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b/,
+    direction: out,
+    weight: 0.35,
+    unless: /\bsender (?:system|adapter|channel)\b/i,
+    means:
+      'a general-purpose HTTP client (Python requests, PowerShell, .NET, Spring, OkHttp, axios) called another system',
+  },
+  {
+    re: /\b(?:could not|couldn.t|cannot|can.t|unable to|failed to) (?:connect|reach|call|invoke)\s+(?:to\s+)?(?!(?:to\s+)?(?:the |our |my |an? )?(?:CPI|tenant|i-?flow|integration flow|SAP Cloud Integration|Cloud Integration|SOAP Runtime)\b)[\w"'<]/i,
+    direction: out,
+    weight: 0.4,
+    unless: /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]/i,
+    means: 'the writer could not reach another system it called',
+  },
+
+  {
     // The client's own check of the server's certificate, in a client stack: Java's trust manager or
     // client handshaker (the runtime's outbound calls are Java), Node's TLS socket on connect.
     re: /\bcheckServerTrusted\b|\bClientHandshaker\.serverCertificate\b|\bcheckServerCerts\b|\bTLSSocket\.onConnectSecure\b/,

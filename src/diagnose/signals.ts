@@ -112,7 +112,9 @@ const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
   },
   // A reason phrase alone says the status too; "Not Found" and the gateway phrases only capitalised, as they are common prose.
   {
-    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required)\b/gi,
+    // Not a word joined by a hyphen ("#forbidden-header-name", a URL's slug) nor the Fetch standard's
+    // "forbidden header": a phrase there names no response.
+    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required)\b(?!-\w|\s+headers?\b)/gi,
     context: 'reason',
   },
   { re: /\b(?<reason>Not\s+Found|Bad\s+Gateway|Gateway\s+Time-?out)\b/g, context: 'reason' },
