@@ -492,3 +492,61 @@ test('real-text kinds: an MTA log names the mail server as host[ip]:25 (Postfix,
     ),
   );
 });
+
+test("real-text kinds (session 12): a general-purpose HTTP client's status is the receiver's answer, not the tenant's", () => {
+  for (const [t, want] of [
+    [
+      'Get-Orders.ps1: Invoke-RestMethod : The remote server returned an error: (401) Unauthorized.',
+      'out-http-401',
+    ],
+    [
+      'requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: https://api.vendor.example/v2/stock',
+      'out-http-401',
+    ],
+    ['Job failed: could not connect to the payroll gateway, status code 401 logon failed', 'out-http-401'],
+  ] as const)
+    assert.equal(top(t).split('/')[0], want, t);
+  // the same client calling the tenant's runtime host stays a sender's 401
+  assert.equal(
+    top(
+      'Invoke-RestMethod : The remote server returned an error: (401) Unauthorized. (POST https://acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com/http/orders)',
+    ).split('/')[0],
+    'in-http-401',
+  );
+});
+
+test('real-text kinds (session 12): an axios configuration dump names XSRF defaults, which are no CSRF failure', () => {
+  const dump = `{ Error: connect ECONNREFUSED 192.0.2.10:8080
+    at TCPConnectWrap.afterConnect [as oncomplete] (net.js:1085:14)
+  code: 'ECONNREFUSED',
+  config: { method: 'get', url: 'http://inventory.example:8080/items', timeout: 0,
+     xsrfCookieName: 'XSRF-TOKEN', xsrfHeaderName: 'X-XSRF-TOKEN' } }`;
+  assert.ok(!ids(dump).includes('out-csrf-403'), ids(dump).join());
+  // a real CSRF failure that names the header still is one
+  assert.match(
+    top(
+      "POST /api/orders answered 403: Invalid CSRF Token 'null' was found on the request parameter '_csrf' or header 'X-XSRF-TOKEN'.",
+    ),
+    /^out-csrf-403\//,
+  );
+});
+
+test('real-text kinds (session 12): PuTTY-family SSH clients, NSS trust and OData literal conversion wordings', () => {
+  for (const [t, want] of [
+    [
+      'FileZilla: Error: Disconnected: No supported authentication methods available (server sent: publickey)',
+      'out-sftp/login-refused',
+    ],
+    ['plink: Server refused our key; then: Access denied', 'out-sftp/login-refused'],
+    [
+      'Connection to sftp.example.net failed: host key was rejected by the client',
+      'out-sftp/host-key-unknown',
+    ],
+    ["curl: (60) Peer's Certificate issuer is not recognized.", 'out-cert-path/root-missing'],
+    [
+      "ODataException: Cannot convert the literal '2024-13-45' to the expected type 'Edm.DateTimeOffset'.",
+      'out-osci-conversion/payload-metadata',
+    ],
+  ] as const)
+    assert.equal(top(t), want, t);
+});
