@@ -550,3 +550,24 @@ test('real-text kinds (session 12): PuTTY-family SSH clients, NSS trust and ODat
   ] as const)
     assert.equal(top(t), want, t);
 });
+
+test('real-text kinds (session 12): a status line "NNN - message" is read; an SSH client\'s "host not authorized" is an unknown host key', () => {
+  assert.match(
+    top(
+      '503 - "The SuccessFactors HCM suite is currently undergoing scheduled maintenance. Please try again later."',
+    ),
+    /^out-http-503\//,
+  );
+  assert.equal(
+    top('Job FTP_DAILY failed: HOST NOT AUTHORIZED. Authorize the SSH host again after its key was changed.'),
+    'out-sftp/host-key-unknown',
+  );
+  assert.equal(
+    top(
+      'Transfer to the partner failed with HOST NOT AUTHORIZED after the server key was changed last night.',
+    ),
+    'out-sftp/host-key-unknown',
+  );
+  // "not authorized" without any SSH word is no host key problem
+  assert.ok(!ids('SMTP relay refused: client host not authorized to relay mail').includes('out-sftp'));
+});

@@ -188,3 +188,15 @@ test('"forbidden" in a hyphenated word or as the Fetch standard\'s "forbidden he
     assert.deepEqual(values(text, 'http.status'), [], text);
   assert.deepEqual(values('the proxy answered: Forbidden', 'http.status'), ['403']);
 });
+
+test('a status first on its line, a dash and the server\'s own message: 503 - "..."', () => {
+  for (const [text, code] of [
+    ['503 - "The HR suite is currently undergoing scheduled maintenance"', '503'],
+    ['Response:\n  404 - Resource /odata/v2/Orders does not exist', '404'],
+    ['the monitor shows `502 - upstream closed the connection`', '502'],
+  ] as const)
+    assert.deepEqual(values(text, 'http.status'), [code], text);
+  // a range or a count after the dash is no status line
+  for (const text of ['Retry on statuses 500 - 599 only', '400 - 450 ms per call on average'])
+    assert.deepEqual(values(text, 'http.status'), [], text);
+});

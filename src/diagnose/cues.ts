@@ -151,7 +151,7 @@ export const CUES: Cue[] = [
     // A general-purpose HTTP client printed the error: its writer called another system. A sender's
     // script calling the tenant prints the same, so the cue is weak: the tenant's host or an iFlow
     // path in the text (inbound cues) outweighs it.
-    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b/,
+    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b|\bnode_modules\/axios\//,
     direction: out,
     weight: 0.35,
     unless: /\bsender (?:system|adapter|channel)\b/i,

@@ -105,6 +105,13 @@ const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
     re: /\bresponse code:?\s*(?<code>[1-5]\d\d)\b/gi,
     context: 'response-code',
   },
+  // A status first on its line (or quoted) followed by a dash and the server's message, which need not
+  // be a reason phrase: '503 - "The SuccessFactors suite is undergoing maintenance"', '`503 - The
+  // backend is unhealthy`'. A range ("400 - 499") or a number ("500 - 600 ms") has no word after.
+  {
+    re: /(?:^[\t >*-]*|(?<=[`"'(]))(?<code>[45]\d\d)[\t ]+[-\u2013][\t ]+(?=["\u201c'A-Za-z])/gm,
+    context: 'status-line',
+  },
   // An access log line: "POST /http/orders HTTP/1.1" 404
   {
     re: /"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP\/\d(?:\.\d)?" (?<code>[1-5]\d\d)\b/g,
