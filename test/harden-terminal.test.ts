@@ -70,6 +70,36 @@ describe('printable', () => {
     const deep = printableDeep({ a: [ATTACK, { b: ATTACK }], n: 3, ok: null });
     assert.deepEqual(deep, { a: [printable(ATTACK), { b: printable(ATTACK) }], n: 3, ok: null });
   });
+  test('printableDeep finds each kind of control character alone, deep in a result, and copies only then', () => {
+    const clean = { a: ['x', { b: 'tab\there, line\nnext, C:\\temp, ümlaut ✔' }], n: 3 };
+    assert.equal(printableDeep(clean), clean, 'nothing to change: the value itself');
+    // Each class of character on its own, so that the test before the copy misses none of them.
+    for (const ch of [
+      '\x00',
+      '\x08',
+      '\x0b',
+      '\x0c',
+      '\x1b',
+      '\x1f',
+      '\r',
+      '\x7f',
+      '\x85',
+      '\x9b',
+      '\u2028',
+      '\u2029',
+      '\u061c',
+      '\u200e',
+      '\u202e',
+      '\u2066',
+    ]) {
+      const value = { a: [{ b: `host${ch}name` }] };
+      const shown = printableDeep(value);
+      assert.notEqual(shown, value, JSON.stringify(ch));
+      assert.deepEqual(shown, { a: [{ b: printable(`host${ch}name`) }] }, JSON.stringify(ch));
+    }
+    // A value JSON cannot write (a BigInt): every string is looked at all the same.
+    assert.deepEqual(printableDeep({ s: ATTACK, big: 1n }), { s: printable(ATTACK), big: 1n });
+  });
   test('jsonText escapes DEL, C1 and U+2028/2029, and reads back the exact text', () => {
     const value = { s: `${ATTACK}\x7f\u0085\u2028\u200f` };
     const text = jsonText(value, 2);

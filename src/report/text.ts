@@ -293,8 +293,12 @@ export function renderDiagnose(
   // The compact report: blocks in the order shown, each with a priority; the least important blocks
   // (7 first) are left out until the report fits a screen. Priorities 0 and 1 always stay: the
   // verdict, cause, facts and evidence, the first fix (all of the named cause's own) and the check.
-  type Block = { lines: string[]; priority: number };
-  const block = (priority: number, ...lines: string[]): Block => ({ lines, priority });
+  type Block = { lines: string[]; priority: number; height: number };
+  const block = (priority: number, ...lines: string[]): Block => ({
+    lines,
+    priority,
+    height: lines.join('\n').split('\n').length,
+  });
   const blocks: Block[] = [block(0, ...head)];
   if (!top.cause) blocks.push(block(6, wrap(sentences(top.summary, 1), '  ')));
   const fixes = compactFixes(top, opts.entryOf?.(top.id));
@@ -347,7 +351,7 @@ export function renderDiagnose(
       ),
     ),
   );
-  const count = (bs: Block[]) => bs.reduce((n, b) => n + b.lines.join('\n').split('\n').length, 0);
+  const count = (bs: Block[]) => bs.reduce((n, b) => n + b.height, 0);
   let kept = blocks;
   // Fixes weigh less the later they come, so a fix is left out only with those after it.
   for (let p = 7; p > 1 && count(kept) > SCREEN_LINES; p--) kept = kept.filter((b) => b.priority !== p);
