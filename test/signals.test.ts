@@ -200,3 +200,15 @@ test('a status first on its line, a dash and the server\'s own message: 503 - ".
   for (const text of ['Retry on statuses 500 - 599 only', '400 - 450 ms per call on average'])
     assert.deepEqual(values(text, 'http.status'), [], text);
 });
+
+test("OpenSSL/BoringSSL's reason-code form of a received alert (SSLV3_ALERT_..., TLSV1_ALERT_...) is a TLS alert", () => {
+  for (const [text, alert] of [
+    ['error:10000412:SSL routines:OPENSSL_internal:SSLV3_ALERT_BAD_CERTIFICATE', 'bad_certificate'],
+    ['ssl.SSLError: [SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:1006)', 'unknown_ca'],
+    ['[SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate expired', 'certificate_expired'],
+    ['OPENSSL_internal:TLSV13_ALERT_CERTIFICATE_REQUIRED', 'certificate_required'],
+  ] as const)
+    assert.ok(values(text, 'tls.alert').includes(alert), `${alert} in: ${text}`);
+  // an alert's name inside another identifier is no alert
+  assert.deepEqual(values('set MY_SSLV3_ALERT_LEVEL=2 in the profile', 'tls.alert'), []);
+});

@@ -162,8 +162,10 @@ const EXTRACTORS: Extractor[] = [
   { type: 'ni.error', re: /\bNIE[A-Z]+_[A-Z_]+[A-Z]\b/g },
   {
     type: 'tls.alert',
-    re: /(?:received fatal alert|fatal alert|(?:sslv3|tlsv1(?:\.\d|\d)?|ssl|tls) alert)\s*:?\s*(?<name>[a-z]+(?:[_ ][a-z]+){0,2})|\((?<name2>[a-z]+(?:_[a-z]+)+)\)\s*received fatal alert/gi,
-    value: (m) => (m.groups?.name ?? m.groups?.name2)?.toLowerCase().replace(/ /g, '_'),
+    // also OpenSSL/BoringSSL's reason-code form of a received alert: SSLV3_ALERT_BAD_CERTIFICATE,
+    // TLSV1_ALERT_UNKNOWN_CA, TLSV13_ALERT_CERTIFICATE_REQUIRED (Python's "[SSL: ...]", Android, Chrome)
+    re: /(?:received fatal alert|fatal alert|(?:sslv3|tlsv1(?:\.\d|\d)?|ssl|tls) alert)\s*:?\s*(?<name>[a-z]+(?:[_ ][a-z]+){0,2})|\((?<name2>[a-z]+(?:_[a-z]+)+)\)\s*received fatal alert|\b(?:SSLV3|TLSV1(?:_\d)?|TLSV13)_ALERT_(?<name3>[A-Z]+(?:_[A-Z]+){0,3})\b/gi,
+    value: (m) => (m.groups?.name ?? m.groups?.name2 ?? m.groups?.name3)?.toLowerCase().replace(/ /g, '_'),
   },
   {
     type: 'tls.code',
