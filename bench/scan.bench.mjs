@@ -5,7 +5,10 @@
 // peak RSS of grep, ripgrep and `linkdoctor scan --jsonl` doing the whole job (find, diagnose,
 // group), the ratio linkdoctor/grep; scan as it runs by default (one thread), with one worker thread
 // that finds the lines while the main thread classifies (LINKDOCTOR_SCAN_WORKERS=1) and with the
-// knowledge base grown to 300 entries; whether each gives the same --jsonl output.
+// knowledge base grown to 300 entries; whether each gives the same --jsonl output. Then the floors a
+// reader needs to judge the target: GNU grep -F -i with the strong literals a scan looks for (those it
+// must find not to lose a diagnosis), and Node's own V8 RegExp doing grep's job (signatures.txt,
+// counting lines, over 1 MB latin1 blocks).
 // Wall times: best of two runs (the first also warms the page cache and the knowledge-base and
 // automaton caches); CPU seconds (user + system) beside them, which a loaded machine disturbs less;
 // the load average before and after (2 cores shared: wall times under load say little).
@@ -30,7 +33,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const cli = join(root, 'dist', 'main.js');
-const { loadKb } = await import(join(root, 'dist', 'index.js'));
+const { loadKb, strongLiterals } = await import(join(root, 'dist', 'index.js'));
 
 const MB = Number(process.env.LINKDOCTOR_BENCH_MB ?? 200);
 const TARGET_ENTRIES = 300;
@@ -180,6 +183,8 @@ writeFileSync(
   "process.on('exit', () => { const u = process.resourceUsage(); process.stderr.write(`\\nmaxrss=${u.maxRSS} cpu=${(u.userCPUTime + u.systemCPUTime) / 1e6}\\n`); });\n",
 );
 const env = { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache'), NO_COLOR: '1' };
+// Scan as it runs by default, whatever the caller's environment says.
+delete env.LINKDOCTOR_SCAN_WORKERS;
 /** GNU time, for the peak RSS and CPU time of grep and ripgrep (absent: only their speed is shown). */
 const gnuTime = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 const which = (cmd) =>
@@ -250,6 +255,45 @@ const ripgrep = rg ? best(() => countRun(rg, ['-c', '-f', signatures, log])) : n
 const small = best(() => scanRun([]));
 const one = best(() => scanRun([], { LINKDOCTOR_SCAN_WORKERS: '1' }));
 const large = best(() => scanRun(['--kb', extra]));
+// The floors: what grep must look for not to lose an incident, and V8's RegExp on grep's own job.
+const literalsFile = join(tmp, 'strong-literals.txt');
+const literals = strongLiterals(kb);
+writeFileSync(literalsFile, literals.join('\n') + '\n');
+const fixed = best(() => countRun('grep', ['-c', '-F', '-i', '-f', literalsFile, log]));
+const floorScript = join(tmp, 'v8-floor.mjs');
+writeFileSync(
+  floorScript,
+  `// Counts the lines holding one of the signatures with one V8 RegExp over 1 MB latin1 blocks.
+import { openSync, readSync, readFileSync } from 'node:fs';
+const [file, list] = process.argv.slice(2);
+const re = new RegExp(readFileSync(list, 'utf8').split('\\n').filter(Boolean).join('|'), 'g');
+const fd = openSync(file, 'r');
+const BLOCK = 1 << 20;
+const buf = Buffer.alloc(BLOCK + (1 << 20));
+let carry = 0;
+let lines = 0;
+for (;;) {
+  const n = readSync(fd, buf, carry, BLOCK, null);
+  const end = carry + n;
+  if (end === 0) break;
+  let cut = n === 0 ? end : buf.lastIndexOf(10, end - 1) + 1;
+  if (cut <= 0) cut = end;
+  const s = buf.latin1Slice(0, cut);
+  re.lastIndex = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    lines++;
+    const nl = s.indexOf('\\n', m.index);
+    if (nl < 0) break;
+    re.lastIndex = nl + 1;
+  }
+  buf.copy(buf, 0, cut, end);
+  carry = end - cut;
+  if (n === 0) break;
+}
+process.stdout.write(lines + '\\n');
+`,
+);
+const v8 = best(() => countRun(process.execPath, [floorScript, log, signatures]));
 
 const mbs = (s) => bytes / 1024 / 1024 / s;
 const row = (name, r, note = '') =>
@@ -280,6 +324,17 @@ console.log(
     large,
     `${ratio(large)}; ${large.incidents === small.incidents ? 'the same' : 'NOT the same'} number of incidents`,
   ),
+);
+console.log('floors:');
+console.log(
+  row(
+    `GNU grep -c -F -i, strong literals`,
+    fixed,
+    `${literals.length.toLocaleString('en-US')} strings; ${fixed.lines.toLocaleString('en-US')} lines`,
+  ),
+);
+console.log(
+  row(`node: V8 RegExp, signatures.txt`, v8, `1 MB latin1 blocks; ${v8.lines.toLocaleString('en-US')} lines`),
 );
 console.log(`load average (1, 5, 15 min): ${loadBefore} before, ${load()} after`);
 

@@ -5,6 +5,7 @@ export { diagnose, MIN_CONFIDENCE, type Incident } from './diagnose/match.js';
 export { extractSignals, factsOf } from './diagnose/signals.js';
 export { readIncident, decodeIncident } from './diagnose/input.js';
 export { diagnoseJson } from './report/json.js';
+export { strongLiterals } from './scan/run.js';
 export * from './types.js';
 export { probe, type ProbeOptions } from './probe/run.js';
 export { loadInventory, parseInventory, type Inventory } from './watch/inventory.js';

@@ -13,7 +13,14 @@ import { loadKb } from '../src/kb/load.js';
 import { incidentJson, scanJson } from '../src/report/scan.js';
 import { eventKey, VerdictCache } from '../src/scan/cache.js';
 import type { Incident, Problem } from '../src/scan/incident.js';
-import { classify, keepsTime, LOG_MIN_CONFIDENCE, scan, type ScanOptions } from '../src/scan/run.js';
+import {
+  classify,
+  keepsTime,
+  LOG_MIN_CONFIDENCE,
+  scan,
+  type ScanOptions,
+  strongLiterals,
+} from '../src/scan/run.js';
 import { buildPrefilter, eventChecksOf, inTimeFraction, linesMatcher } from '../src/scan/prefilter.js';
 import { findLines, prepareEvent, textCandidates } from '../src/scan/text.js';
 
@@ -265,6 +272,34 @@ test('a cached scan finds the same incidents, diagnoses and groups as diagnosing
   assert.deepEqual(cached.json, plain.json);
   // The cache did serve: the same failures recur with other times, threads and ids.
   assert.ok(cached.verdicts!.hits > cached.verdicts!.misses / 5, JSON.stringify(cached.verdicts));
+});
+
+test("strong literals: every incident's event holds one, in some case (what grep -F -i must look for)", async () => {
+  const literals = strongLiterals(kb);
+  assert.ok(literals.length > 1000, `${literals.length} literals`);
+  assert.ok(
+    literals.every((l) => l !== '' && !/[\u0000-\u0008]/.test(l)),
+    "plain text, without the automaton's marks",
+  );
+  assert.equal(new Set(literals).size, literals.length, 'each once');
+  const file = join(dir, 'literals.log');
+  writeFileSync(file, everyKindOfEvent());
+  const incidents: Incident[] = [];
+  await scan(kb, {
+    files: [file],
+    stdin: Readable.from([]),
+    cache: false,
+    onIncident: (i) => void incidents.push(i),
+  });
+  assert.ok(incidents.length > 200, `${incidents.length} incidents`);
+  const lower = literals.map((l) => l.toLowerCase());
+  for (const inc of incidents) {
+    const text = inc.text.toLowerCase();
+    assert.ok(
+      lower.some((l) => text.includes(l)),
+      inc.text.slice(0, 200),
+    );
+  }
 });
 
 test('a coloured log gives the incidents, times, diagnoses and groups of the same log without its colours (S14)', async () => {

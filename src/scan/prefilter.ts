@@ -300,6 +300,12 @@ export interface Prefilter {
   entries: number;
   /** Number of literals looked for. */
   literals: number;
+  /**
+   * The strong literals as plain text (without the automaton's word-boundary and exact-case marks,
+   * each once): a line that holds none of them, in any case, is no incident's line. What `grep -F -i`
+   * would have to look for to find every incident a scan finds (bench/scan.bench.mjs).
+   */
+  strongLiterals(): string[];
   /** What a user should know: the patterns that slow a scan down. */
   notes: string[];
   /**
@@ -721,6 +727,14 @@ export function buildPrefilter(kb: Kb, logConfidence: number): Prefilter {
     findPatterns: spec.findPatterns.map((p) => new RegExp(p, 'gim')),
     entries: kb.entries.length,
     literals: meaning.length,
+    strongLiterals: () => [
+      ...new Set(
+        spec.literals
+          .filter((_, id) => strongId[id] === 1)
+          .map((l) => l.replaceAll(BOUNDARY, '').replaceAll(EXACT_CASE, ''))
+          .filter((l) => l !== ''),
+      ),
+    ],
     notes,
     readsBefore: checks.readsBefore,
     bound: checks.bound,

@@ -113,6 +113,14 @@ export interface ScanResult {
  */
 const UNKNOWN: Verdict = { also: [], facts: {} };
 
+/**
+ * The literals a scan of a text log with `kb` looks for to find incidents (Prefilter.strongLiterals):
+ * plain text, case aside; a line that holds none of them is no incident's line.
+ */
+export function strongLiterals(kb: Kb): string[] {
+  return buildPrefilter(kb, LOG_MIN_CONFIDENCE).strongLiterals();
+}
+
 /** What the knowledge base says of a candidate, given its selection: null when it is no incident. */
 function judge(c: Candidate, { kb, best }: Selection): Verdict {
   // Diagnosing costs far more than selecting: only when a diagnosis could make or explain an incident.
