@@ -40,7 +40,10 @@ export type WorkerReply =
  * thread, and 20-40 MB more memory (at load 11-14 it won on wall time by taking more of a
  * crowded machine: 26-41 s against 28-52 s, CPU alike). Session 7, two alternating pairs at load
  * 2.6-3.2: one worker 11.1-11.7 s wall and 6.8-7.1 s CPU against 10.1-10.4 s and 5.9-6.4 s in one
- * thread (165-172 MB against 155-157 MB peak RSS), the same --jsonl output.
+ * thread (165-172 MB against 155-157 MB peak RSS), the same --jsonl output. Session 12: workers
+ * that also classify and diagnose (a cache of verdicts each) took 35-50% more CPU than one thread
+ * (each diagnosing thread pays again for the failures it had not seen, its compiled patterns and
+ * their heap): no split pays on two cores (README, scan).
  */
 export function workerCount(bytes: number | undefined): number {
   const set = process.env.LINKDOCTOR_SCAN_WORKERS;
