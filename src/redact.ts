@@ -7,8 +7,11 @@ const KEYWORD =
 const SECRET_HEADER =
   /\b(authorization|proxy-authorization|cookie|set-cookie|x-csrf-token|x-api-key|api-key|apikey)(["']?\s*[:=]\s*["']?)([^"'\r\n]+)/gi;
 const SECRET_SCHEME = /\b(Basic|Bearer|Negotiate|NTLM|Digest)\s+[A-Za-z0-9._~+/=-]{8,}/g;
-const SECRET_PARAM =
-  /\b(password|passwd|pwd|secret|client_secret|access_token|refresh_token|id_token|token|assertion|signature|sig|jsessionid|session_?id|api_?key)(["']?\s*[:=]\s*["']?)([^"'&\s,;<>]+)/gi;
+// The names of parameters that carry a secret: in a text (`password=...`, `"token": ...`) and in a
+// URL's query (`?access_token=...&sig=...`, redactUrls).
+const SECRET_PARAM_NAMES =
+  'password|passwd|pwd|secret|client_secret|access_token|refresh_token|id_token|token|assertion|signature|sig|jsessionid|session_?id|api_?key';
+const SECRET_PARAM = new RegExp(`\\b(${SECRET_PARAM_NAMES})(["']?\\s*[:=]\\s*["']?)([^"'&\\s,;<>]+)`, 'gi');
 const JWT = /\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*/g;
 // user:password@ in a URL (RFC 3986 userinfo); the scheme bounded so that a long word costs no backtracking.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/?#@:]{0,256}):[^\s/?#@]{1,256}@/gi;
@@ -66,4 +69,26 @@ export function withoutSecrets(text: string, secrets: Iterable<string | undefine
   let out = text;
   for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('(secret)');
   return out;
+}
+
+// A query parameter (after `?`, `&` or `;`) and its value; its name is judged by SECRET_QUERY_NAME.
+const QUERY_PARAM = /([?&;])([^=&#;?\s"'<>]{1,200})=([^&#;\s"'<>]*)/g;
+// A secret parameter's name, whole or as the last word of a longer one (X-Amz-Signature, oauth_token).
+const SECRET_QUERY_NAME = new RegExp(`^(?:[^]*[-_.])?(?:${SECRET_PARAM_NAMES})$`, 'i');
+
+/**
+ * `text` (a URL, or a sentence that holds URLs) with the secrets a URL carries masked: the password
+ * of `user:password@`, and the value of each query parameter named as `redact` names a secret
+ * parameter (access_token, token, sig, signature, apikey, api_key, password, secret, ...; also as the
+ * last word of a longer name: X-Amz-Signature, oauth_token), as `name=<redacted>`. Other parameters,
+ * the host and the path stay. For what linkdoctor shows or stores of a URL it requests (the request
+ * itself uses the URL as given). Linear in the text's length.
+ */
+export function redactUrls(text: string): string {
+  if (!/[?&;@]/.test(text)) return text;
+  return text
+    .replace(URL_PASSWORD, '$1:<redacted>@')
+    .replace(QUERY_PARAM, (whole: string, sep: string, name: string, value: string) =>
+      value && value !== '<redacted>' && SECRET_QUERY_NAME.test(name) ? `${sep}${name}=<redacted>` : whole,
+    );
 }

@@ -55,6 +55,7 @@ after(() => {
 const target: InventoryTarget = {
   name: 't',
   url: 'https://t.example/',
+  requestUrl: 'https://t.example/',
   module: { name: 'm' },
   labels: {},
   line: 1,

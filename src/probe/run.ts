@@ -16,6 +16,7 @@ import { ftpPlan, type FtpOptions } from './ftp.js';
 import { smtpPlan, type SmtpOptions } from './smtp.js';
 import { sshPlan, type SshOptions } from './ssh.js';
 import { schemeStep } from './sniff.js';
+import { redactUrls } from '../redact.js';
 
 export interface ProbeOptions {
   target: string;
@@ -158,8 +159,8 @@ async function runPlan(
   const steps: StepRecord[] = [];
   const push = (record: StepRecord) => {
     steps.push(record);
-    const { name, ok, ms, detail } = record;
-    opts.onStep?.({ name, ok, ms, detail });
+    const { name, ok, ms } = record;
+    opts.onStep?.({ name, ok, ms, detail: redactUrls(record.detail) });
   };
   let failed: StepRecord | undefined;
   const cancel = opts.signal;
@@ -223,7 +224,9 @@ async function runPlan(
   ];
   if (ctx.addresses[0]) ctx.result.address = ctx.addresses[0];
   const found = failed ? diagnose(kb, { signals, text: failed.text ?? failed.detail, direction }) : undefined;
-  return {
+  // What a URL carries as a secret (?access_token=, &sig=) is shown nowhere: the target, the requests,
+  // the signals and the diagnoses' facts and evidence hold it masked (the requests used it whole).
+  return withUrlSecretsMasked({
     target: target.url.href,
     direction,
     ok: !failed,
@@ -231,5 +234,30 @@ async function runPlan(
     ...ctx.result,
     diagnoses: found?.diagnoses ?? [],
     signals: found?.signals ?? signals,
+  });
+}
+
+/**
+ * `value` with every string in it (in arrays and plain objects, changed in place where a string
+ * changes: the knowledge base's shared objects never do) passed through redactUrls: a URL's secret query parameters and password masked wherever the result shows a URL.
+ */
+function withUrlSecretsMasked<T>(value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return redactUrls(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x = walk(v[i]);
+        if (x !== v[i]) v[i] = x;
+      }
+    } else if (v && typeof v === 'object') {
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto === Object.prototype || proto === null)
+        for (const [k, x] of Object.entries(v)) {
+          const y = walk(x);
+          if (y !== x) (v as Record<string, unknown>)[k] = y;
+        }
+    }
+    return v;
   };
+  return walk(value) as T;
 }

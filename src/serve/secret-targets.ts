@@ -149,7 +149,7 @@ export function inventorySecretTargets(inventory: Inventory, into: SecretTargets
   for (const t of inventory.targets) {
     let target: SecretHost | undefined;
     try {
-      const p = parseTarget(t.url);
+      const p = parseTarget(t.requestUrl);
       const host = canonicalHost(p.host);
       target = host ? { host, port: p.port } : undefined;
     } catch {

@@ -5,6 +5,7 @@
 import type { Kb } from '../kb/load.js';
 import { probe } from '../probe/run.js';
 import { parseTarget } from '../probe/target.js';
+import { redactUrls } from '../redact.js';
 import type { ProbeResult } from '../types.js';
 import type { InventoryTarget, Module } from './inventory.js';
 import type { ModuleOptions } from './options.js';
@@ -104,9 +105,9 @@ export async function checkTarget(kb: Kb, t: InventoryTarget, options: ModuleOpt
   const ms = () => Math.round(performance.now() - started);
   let result: ProbeResult;
   try {
-    result = await probe(kb, await options.optionsFor(t.module, t.url));
+    result = await probe(kb, await options.optionsFor(t.module, t.requestUrl));
   } catch (e) {
-    return { target: t, at, ok: false, error: (e as Error).message, summary: {}, ms: ms() };
+    return { target: t, at, ok: false, error: redactUrls((e as Error).message), summary: {}, ms: ms() };
   }
   const summary = summarize(result);
   const { ok, error } = verdict(t.module, result, summary);
@@ -137,7 +138,7 @@ export async function checkAll(
   onDone?: (o: CheckOutcome, done: number) => void,
 ): Promise<CheckOutcome[]> {
   const outcomes: CheckOutcome[] = new Array(targets.length);
-  const hostOf = targets.map((t) => parseTarget(t.url).host.toLowerCase());
+  const hostOf = targets.map((t) => parseTarget(t.requestUrl).host.toLowerCase());
   const busy = new Map<string, number>();
   const waiting = targets.map((_, i) => i);
   let done = 0;

@@ -130,7 +130,7 @@ export function exporterRoutes(ctx: ExporterContext): FastifyPluginAsync {
     const modules = ctx.inventory?.modules ?? new Map<string, Module>();
     // The targets a module with credentials may probe, compared as the probe reads them (targetKey).
     const listed = new Set(
-      (ctx.inventory?.targets ?? []).map((t) => `${t.module.name}\n${targetKey(t.url)}`),
+      (ctx.inventory?.targets ?? []).map((t) => `${t.module.name}\n${targetKey(t.requestUrl)}`),
     );
 
     app.get('/probe', async (req, reply) => {

@@ -15,6 +15,7 @@ import { closestName } from '../cli/usage-error.js';
 import { type FileFlag, type ProbeFiles, readProbeFiles, type SettingWords } from '../cli/probe.js';
 import { moduleFlags } from './options.js';
 import { secretFromEnv } from '../cli/secrets.js';
+import { redactUrls } from '../redact.js';
 
 /** The largest inventory file read (a generous bound: 100,000 targets fit in far less). */
 export const MAX_INVENTORY_BYTES = 16 << 20;
@@ -216,9 +217,15 @@ export type Module = z.output<typeof moduleSchema> & { name: string };
 
 /** One endpoint to watch. */
 export interface InventoryTarget {
-  /** The target's key in history and reports: its `name`, else its URL. */
+  /** The target's key in history and reports: its `name`, else its URL (secrets masked, as `url`). */
   name: string;
+  /**
+   * The URL as shown and stored (reports, history, webhooks, /metrics labels): the inventory's, with
+   * the secrets a URL may carry masked (`?access_token=<redacted>`, see redactUrls).
+   */
   url: string;
+  /** The URL as the inventory has it, secrets included: what the probe requests, and nothing shows. */
+  requestUrl: string;
   module: Module;
   labels: Record<string, string>;
   /** 1-based line of the target in the inventory file. */
@@ -474,7 +481,11 @@ export async function parseInventory(
       ok = false;
     }
     const name =
-      typeof t.name === 'string' && t.name ? t.name : typeof t.url === 'string' ? t.url : undefined;
+      typeof t.name === 'string' && t.name
+        ? t.name
+        : typeof t.url === 'string'
+          ? redactUrls(t.url)
+          : undefined;
     if (name !== undefined) {
       const first = names.get(name);
       if (first !== undefined) {
@@ -484,7 +495,14 @@ export async function parseInventory(
     }
     const one = targetSchema.safeParse(t0);
     if (ok && module && one.success)
-      targets.push({ name: name!, url: one.data.url, module, labels: one.data.labels ?? {}, line });
+      targets.push({
+        name: name!,
+        url: redactUrls(one.data.url),
+        requestUrl: one.data.url,
+        module,
+        labels: one.data.labels ?? {},
+        line,
+      });
   });
   // The request secrets of the modules in use, as the probe would read them (never their values).
   for (const m of new Set(targets.map((t) => t.module)))
