@@ -2,7 +2,9 @@
 // loopback and link-local when exposed, secrets only by LINKDOCTOR_* names), scan uploads (gzip, the
 // cap, streamed progress), kb and lab; every answer compared with the CLI's --json.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -413,18 +415,69 @@ describe('POST /api/scan', () => {
     );
   });
 
-  test('an upload read only in part (a truncated export) is a 400 with the sentence `scan` exits 2 with', async () => {
-    const cut = '{"d":{"results":[{"MessageGuid":"a","Status":"FAILED"},{"MessageGu';
+  test('an upload read only in part (a truncated export, a cut gzip) is a 422: the sentence `scan` exits 2 with, and the result of what was read, as `scan --json` prints it (attack S12 A14)', async () => {
+    const cut =
+      '{"d":{"results":[{"MessageGuid":"a","Status":"FAILED","ErrorInformation":"Auth fail"},{"MessGu';
     const cli = runCli(['scan', '-'], { input: cut });
     assert.equal(cli.status, 2, cli.stderr);
     const sentence = cli.stderr.replace(/^linkdoctor: -:/, '').trim();
     assert.match(sentence, /the JSON ends early.*a truncated file: 1 record was read before it/);
     const r = await upload(cut, 'name=cut.json');
-    assert.equal(r.statusCode, 400, r.body);
-    assert.equal(r.json().detail, `cut.json:${sentence}`);
+    assert.equal(r.statusCode, 422, r.body);
+    assert.match(r.headers['content-type'] as string, /^application\/problem\+json/);
+    const body = r.json();
+    assert.equal(body.detail, `cut.json:${sentence} (the result holds what was read)`);
+    assert.deepEqual(
+      body.groups.map((g: { id: string; count: number }) => [g.id, g.count]),
+      [['out-sftp', 1]],
+      'the record read before the cut is in the answer',
+    );
+    assert.equal(body.summary.incomplete, 1);
+    assert.equal(body.problems[0].message, sentence.replace(/^\d+ \(byte \d+\): /, ''));
     const streamed = ndjson((await upload(cut, 'name=cut.json', { accept: 'application/x-ndjson' })).body);
-    assert.equal(streamed.at(-1)!.error, `cut.json:${sentence}`);
-    assert.ok(!streamed.some((l) => l.result), 'no result for a part');
+    assert.ok(!streamed.some((l) => l.error), 'no error line: a result');
+    const result = streamed.at(-1)!.result as { groups: { id: string }[]; summary: { incomplete: number } };
+    assert.deepEqual(
+      result.groups.map((g) => g.id),
+      ['out-sftp'],
+    );
+    assert.equal(result.summary.incomplete, 1);
+    // A form of an intact log and a gzip cut short: the log's incidents and the gzip's, as the CLI's.
+    const dir = mkdtempSync(join(tmpdir(), 'ld-cutgz-'));
+    try {
+      const gz = gzipSync(log.repeat(40));
+      writeFileSync(join(dir, 'app.log'), log);
+      writeFileSync(join(dir, 'cut.gz'), gz.subarray(0, gz.length >> 1));
+      const cliJson = runCli(['scan', '--json', join(dir, 'app.log'), join(dir, 'cut.gz')]);
+      assert.equal(cliJson.status, 2, cliJson.stderr);
+      const boundary = 'linkdoctor-cut-boundary';
+      const part = (name: string, data: Buffer | string) =>
+        Buffer.concat([
+          Buffer.from(
+            `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n` +
+              'Content-Type: application/octet-stream\r\n\r\n',
+          ),
+          Buffer.from(data),
+          Buffer.from('\r\n'),
+        ]);
+      const f = await app.inject({
+        method: 'POST',
+        url: '/api/scan',
+        headers: H({ 'content-type': `multipart/form-data; boundary=${boundary}` }),
+        payload: Buffer.concat([
+          part('app.log', log),
+          part('cut.gz', gz.subarray(0, gz.length >> 1)),
+          Buffer.from(`--${boundary}--\r\n`),
+        ]),
+      });
+      assert.equal(f.statusCode, 422, f.body);
+      assert.match(f.json().detail, /^cut\.gz \(byte \d+\): the gzip data ends early/);
+      const counts = (o: { groups: { id: string; count: number }[] }) => o.groups.map((g) => [g.id, g.count]);
+      assert.deepEqual(counts(f.json()), counts(JSON.parse(cliJson.stdout)));
+      assert.ok(f.json().summary.incidents > 2, 'the intact log and what the gzip gave before its cut');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the body is the file whatever its Content-Type: an export sent as application/json, a log as application/json or text/plain (attack A4)', async () => {

@@ -207,12 +207,18 @@ describe('A7: a form of several files, each scanned as `scan a b` scans its file
     assert.equal(lines.at(-1)!.result!.summary.files, 2);
   });
 
-  test('a file refused at its first bytes does not stall the next; the answer names it (scan exits 2 for it)', async () => {
+  test("a file refused at its first bytes does not stall the next; the answer names it (scan exits 2 for it): a 422 with the others' result", async () => {
     const binary = new Uint8Array(Buffer.alloc(1024 * 1024, 0x01));
     const r = await send(form(['app.log', app1], ['blob.bin', binary], ['mix.log', mix]));
-    assert.equal(r.status, 400);
-    const p = (await r.json()) as { detail: string };
+    assert.equal(r.status, 422);
+    const p = (await r.json()) as {
+      detail: string;
+      summary: { files: number; unreadable: number };
+      groups: object[];
+    };
     assert.match(p.detail, /^blob\.bin: is neither a text log/);
+    assert.deepEqual([p.summary.files, p.summary.unreadable], [3, 1]);
+    assert.ok(p.groups.length > 0, 'the groups of app.log and mix.log, as scan prints them');
   });
 
   test('name= with several files: 400 in one sentence; more files than the server takes: 413', async () => {

@@ -58,9 +58,10 @@ test('probe: text, -v and --json mask the token and the signature, a redirect Lo
     assert.doesNotMatch(r.stdout + r.stderr, SECRETS, r.stdout);
     assert.match(r.stdout, /sig=<redacted>&access_token=<redacted>/);
   }
-  assert.ok(
-    seen.length === 3 && seen.every((u) => u === `/ok?sig=${SIG}&access_token=${TOKEN}`),
-    `the request used the URL as given: ${seen.join(' ')}`,
+  assert.deepEqual(
+    seen,
+    Array(3).fill(`/ok?sig=${SIG}&access_token=${TOKEN}`),
+    'the request used the URL as given',
   );
   const moved = await runCliAsync([
     'probe',

@@ -17,7 +17,7 @@ import type { Problem } from '../scan/incident.js';
 import { jsonText } from '../report/printable.js';
 import { DecompressedTooLarge, type NamedInput, scan, type ScanResult } from '../scan/run.js';
 import { DEFAULT_MAX_UPLOAD, UPLOAD_IDLE_MS } from './app.js';
-import { HttpProblem } from './problem.js';
+import { HttpProblem, problem } from './problem.js';
 import { problemSchema } from './schemas.js';
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(n < 1024 * 1024 ? 2 : 0)} MB`;
@@ -96,6 +96,12 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
           200: z.looseObject({ summary: z.looseObject({}) }),
           400: problemSchema,
           413: problemSchema,
+          422: problemSchema
+            .extend({ summary: z.looseObject({}) })
+            .loose()
+            .describe(
+              "an upload read only in part (a truncated export or gzip) or a form with a file that could not be read: the problem, and scan --json's object of what was read",
+            ),
         },
       },
     },
@@ -192,8 +198,6 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
       const out = streaming ? new PassThrough() : undefined;
       const line = (o: object) => out?.write(`${jsonText(o)}\n`);
       const problems: string[] = [];
-      /** The sentences of inputs read only in part (a truncated export): the CLI's exit 2, a 400 here. */
-      const incomplete: string[] = [];
       /** The problems the answer lists (scan --json's `problems`). */
       const listed: Problem[] = [];
       let last = 0;
@@ -218,7 +222,6 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         },
         onProblem: (p) => {
           problems.push(`${formatPlace(p.place, true)}: ${p.message}`);
-          if (p.incomplete) incomplete.push(problems.at(-1)!);
           if (listed.length < MAX_PROBLEMS_LISTED) listed.push(p);
           line({ problem: problemJson(p) });
         },
@@ -254,7 +257,14 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
         }
         return e instanceof TooLarge || seen > cap ? tooLarge() : e;
       };
-      const finish = (r: ScanResult) => {
+      /**
+       * The answer: scan --json's object. An upload read only in part (a truncated export, a cut gzip)
+       * or a form with a file that could not be read (the CLI's exit 2, with its result printed) is a
+       * 422 problem body that carries that object too (RFC 9457 extension members: summary,
+       * problems, groups, unknown), so that what was read is not lost and not taken for the whole;
+       * nothing read at all is a 400 with the sentences.
+       */
+      const finish = (r: ScanResult): { status: 200 | 422; body: object } => {
         if (idle) throw idleProblem();
         if (seen > cap) throw tooLarge();
         if (form && !r.files)
@@ -262,20 +272,28 @@ export const scanRoutes: FastifyPluginAsyncZod = async (app) => {
             400,
             'the form holds no file: send the log as a file field (curl -F file=@app.log)',
           );
-        if (r.unreadable) throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');
-        // What was read of a truncated export is no result: the user would take it for the whole.
-        if (r.incomplete) throw new HttpProblem(400, incomplete.join('; '));
-        return scanJson(r, app.linkdoctor.kb, listed);
+        if (r.unreadable >= r.files)
+          throw new HttpProblem(400, problems.join('; ') || 'the upload could not be read');
+        const body = scanJson(r, app.linkdoctor.kb, listed);
+        if (!r.unreadable && !r.incomplete) return { status: 200, body };
+        const detail = `${problems.join('; ')} (the result holds what was read)`;
+        return { status: 422, body: { ...problem(422, detail), ...body } };
       };
-      if (!out)
-        return finish(
+      if (!out) {
+        const { status, body } = finish(
           await run.catch((e: Error) => {
             throw capped(e);
           }),
-        ) as { summary: Record<string, unknown> };
+        );
+        if (status === 200) return body as { summary: Record<string, unknown> };
+        return reply
+          .code(422)
+          .type('application/problem+json')
+          .send(body as never);
+      }
       run
         .then(
-          (r) => line({ result: finish(r) }),
+          (r) => line({ result: finish(r).body }),
           (e: Error) => line({ error: capped(e).message }),
         )
         .catch((e: Error) => line({ error: e.message }))
