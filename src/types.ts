@@ -339,6 +339,12 @@ export interface ProbeStep {
   ms: number;
   /** What the step saw, in one line. */
   detail: string;
+  /**
+   * Set on a step that passed without judging what it is there for (known_hosts not checked, the
+   * login not tested) or only with a warning (algorithms the platform's SSH client agrees on only with
+   * a box ticked): why it is no plain pass, in one sentence. Marked `!`, not `✔`.
+   */
+  warning?: string;
 }
 
 /** What the smtp probe saw; server texts exactly as the server sent them. */

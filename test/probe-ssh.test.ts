@@ -91,7 +91,7 @@ after(() => {
 
 interface SshJson {
   ok: boolean;
-  steps: { name: string; ok: boolean | null; detail: string }[];
+  steps: { name: string; ok: boolean | null; detail: string; warning?: string }[];
   ssh?: {
     banner?: string;
     algorithms?: Record<string, { offered: string[]; agreed?: string; jsch: string; jschPicks?: string }>;
@@ -446,5 +446,86 @@ test(
       probeKey: 'ssh-rsa',
       jsch: 'rsa-sha2-512',
     });
+  },
+);
+
+test(
+  'what the probe did not judge is not ✔: no known_hosts, no login: `!` steps, no "All steps passed", exit 0 (attack S12 A7)',
+  { skip },
+  async () => {
+    const r = await cli(['probe', `sftp://127.0.0.1:${port}/`, '--timeout', '5']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ {2}! ssh /m);
+    assert.match(r.stdout, /^ {2}! auth /m);
+    assert.doesNotMatch(r.stdout, /All steps passed/);
+    assert.match(r.stdout, /^! No step failed, but 2 passed with a warning:$/m);
+    const flat = r.stdout.replace(/\s+/g, ' ');
+    assert.match(flat, / ssh: the host key was not checked against a known_hosts file: the platform rejects/);
+    assert.match(flat, / auth: the login was not tested \(no user given\)/);
+    const { json } = await probe('/');
+    assert.match(step(json, 'ssh').warning!, /"reject HostKey"/);
+    assert.match(step(json, 'auth').warning!, /the login was not tested \(no user given\)/);
+    // A host key checked and a login that worked: ✔ and "All steps passed", as before.
+    const kh = knownHosts(
+      'kh-a7',
+      `[127.0.0.1]:${port} ${readFileSync(join(dir, 'host_ed25519.pub'), 'utf8')}`,
+    );
+    const good = await cli([
+      'probe',
+      `sftp://${login}@127.0.0.1:${port}/`,
+      '--timeout',
+      '5',
+      '--known-hosts',
+      kh,
+      '--identity',
+      join(dir, 'id_plain'),
+    ]);
+    assert.equal(good.status, 0, good.stdout);
+    assert.match(good.stdout, /^ {2}✔ ssh /m);
+    assert.match(good.stdout, /All steps passed/);
+  },
+);
+
+test(
+  'a server JSch reaches only with deprecated algorithms: ssh `!`, the box named in the last lines, and check shows the warning (attack S12 A2)',
+  { skip },
+  async () => {
+    const old = join(dir, 'old');
+    mkdirSync(old);
+    const legacy = await startSshd(
+      old,
+      ['../host_rsa'],
+      `HostKeyAlgorithms ssh-rsa
+KexAlgorithms diffie-hellman-group14-sha1
+Ciphers aes128-cbc
+Subsystem sftp internal-sftp
+`,
+    );
+    try {
+      const url = `sftp://127.0.0.1:${legacy.port}/`;
+      const rsa = readFileSync(join(dir, 'host_rsa.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+      const kh = knownHosts('kh-old', `[127.0.0.1]:${legacy.port} ${rsa}\n`);
+      const r = await cli(['probe', url, '--timeout', '5', '--known-hosts', kh]);
+      assert.equal(r.status, 0, r.stdout);
+      assert.match(r.stdout, /^ {2}! ssh /m);
+      assert.doesNotMatch(r.stdout, /All steps passed/);
+      assert.match(
+        r.stdout.replace(/\s+/g, ' '),
+        /ssh: Cloud Integration's SFTP adapter fails with "Algorithm negotiation fail" unless the channel's "Enable Support for Deprecated Algorithms" is selected/,
+      );
+      const inv = join(old, 'inv.yaml');
+      writeFileSync(
+        inv,
+        `modules:\n  old:\n    known_hosts: ${kh}\ntargets:\n  - { name: legacy, url: "${url}", module: old }\n`,
+      );
+      const check = await cli(['check', inv]);
+      assert.equal(check.status, 0, check.stdout);
+      assert.match(check.stdout, /^! legacy /m);
+      assert.match(check.stdout.replace(/\s+/g, ' '), /! ssh: Cloud Integration's SFTP adapter fails/);
+      const json = await cli(['check', inv, '--json']);
+      assert.match(JSON.parse(json.stdout).results[0].summary.warnings[0], /^ssh: .*Deprecated Algorithms/);
+    } finally {
+      legacy.child.kill();
+    }
   },
 );

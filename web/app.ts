@@ -38,6 +38,7 @@ import '@ui5/webcomponents-icons/dist/course-book.js';
 import '@ui5/webcomponents-icons/dist/lab.js';
 import '@ui5/webcomponents-icons/dist/cloud.js';
 import '@ui5/webcomponents-icons/dist/sys-enter-2.js';
+import '@ui5/webcomponents-icons/dist/alert.js';
 import '@ui5/webcomponents-icons/dist/error.js';
 import '@ui5/webcomponents-icons/dist/less.js';
 import '@ui5/webcomponents-icons/dist/play.js';

@@ -123,9 +123,17 @@ async function runProbe(out: HTMLElement, path: string, body?: unknown): Promise
   if (!result) return void out.append(message('the probe ended without a result'));
   fill(stepsBox, h('h2', {}, 'Steps'), stepsView(result.steps));
   out.append(
-    result.ok
-      ? message('Every step passed: the platform should reach this endpoint the same way.', 'Positive')
-      : message('A step failed; the diagnosis follows.', 'Critical'),
+    !result.ok
+      ? message('A step failed; the diagnosis follows.', 'Critical')
+      : result.steps.some((s) => s.warning)
+        ? message(
+            `No step failed, but not everything was checked: ${result.steps
+              .filter((s) => s.warning)
+              .map((s) => `${s.name}: ${s.warning}`)
+              .join('; ')}`,
+            'Critical',
+          )
+        : message('Every step passed: the platform should reach this endpoint the same way.', 'Positive'),
   );
   if (result.tls)
     out.append(h('div', { class: 'panel' }, h('h2', {}, 'Certificate chain'), chainView(result.tls)));

@@ -29,6 +29,8 @@ export interface Step {
   ok: boolean | null;
   ms: number;
   detail: string;
+  /** Passed, but without judging all it is for or only with a warning (the CLI's `!`). */
+  warning?: string;
 }
 export interface Cert {
   subject: string;
@@ -166,21 +168,28 @@ export function stepsView(steps: Step[], running?: string): HTMLElement {
   return h(
     'ul',
     { class: 'steps', 'aria-live': 'polite' },
-    steps.map((s) =>
-      h(
+    steps.map((s) => {
+      const warned = s.ok === true && !!s.warning;
+      return h(
         'li',
-        { 'data-step': s.name, 'data-ok': String(s.ok) },
+        { 'data-step': s.name, 'data-ok': String(s.ok), ...(warned ? { 'data-warning': 'true' } : {}) },
         h('ui5-icon', {
-          name: s.ok === true ? 'sys-enter-2' : s.ok === false ? 'error' : 'less',
-          design: s.ok === true ? 'Positive' : s.ok === false ? 'Negative' : 'Neutral',
-          'accessible-name': s.ok === true ? 'passed' : s.ok === false ? 'failed' : 'not run',
+          name: warned ? 'alert' : s.ok === true ? 'sys-enter-2' : s.ok === false ? 'error' : 'less',
+          design: warned ? 'Critical' : s.ok === true ? 'Positive' : s.ok === false ? 'Negative' : 'Neutral',
+          'accessible-name': warned
+            ? 'passed with a warning'
+            : s.ok === true
+              ? 'passed'
+              : s.ok === false
+                ? 'failed'
+                : 'not run',
           'show-tooltip': true,
         }),
         h('b', {}, s.name),
-        h('span', {}, s.detail),
+        h('span', {}, warned ? `${s.detail}. Warning: ${s.warning}` : s.detail),
         h('span', { class: 'muted' }, s.ok === null ? '' : `${s.ms} ms`),
-      ),
-    ),
+      );
+    }),
     running
       ? h(
           'li',

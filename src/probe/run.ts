@@ -159,8 +159,8 @@ async function runPlan(
   const steps: StepRecord[] = [];
   const push = (record: StepRecord) => {
     steps.push(record);
-    const { name, ok, ms } = record;
-    opts.onStep?.({ name, ok, ms, detail: redactUrls(record.detail) });
+    const { name, ok, ms, warning } = record;
+    opts.onStep?.({ name, ok, ms, detail: redactUrls(record.detail), ...(warning ? { warning } : {}) });
   };
   let failed: StepRecord | undefined;
   const cancel = opts.signal;
@@ -230,7 +230,13 @@ async function runPlan(
     target: target.url.href,
     direction,
     ok: !failed,
-    steps: steps.map(({ name, ok, ms, detail }) => ({ name, ok, ms, detail })),
+    steps: steps.map(({ name, ok, ms, detail, warning }) => ({
+      name,
+      ok,
+      ms,
+      detail,
+      ...(warning ? { warning } : {}),
+    })),
     ...ctx.result,
     diagnoses: found?.diagnoses ?? [],
     signals: found?.signals ?? signals,

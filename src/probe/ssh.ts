@@ -281,7 +281,18 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
       ? `known_hosts: match (line ${check.stored.find((s) => s.sha256 === key.sha256)?.line})`
       : 'known_hosts not checked (give --known-hosts FILE)';
     const parts = [t.banner, `${key.type} ${key.sha256}`, verdict, jsch].filter(Boolean);
-    return { ok: true, detail: parts.join('; ') };
+    // Passed, but not judged (no known_hosts) or only with the channel's deprecated-algorithms box.
+    const warnings = [
+      jsch &&
+        `Cloud Integration's SFTP adapter fails with "Algorithm negotiation fail" unless the channel's "Enable Support for Deprecated Algorithms" is selected (linkdoctor kb show out-sftp)`,
+      !check &&
+        `the host key was not checked against a known_hosts file: the platform rejects a key its Known Hosts (SSH) artifact does not hold ("reject HostKey")`,
+    ].filter(Boolean);
+    return {
+      ok: true,
+      detail: parts.join('; '),
+      ...(warnings.length ? { warning: warnings.join('; ') } : {}),
+    };
   };
 
   const authStep = (): Promise<StepOutcome> =>
@@ -310,6 +321,7 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
           return done({
             ok: true,
             detail: `${offers()}; login not tested (${user ? 'give --identity FILE or --password-env VAR' : 'no user: give sftp://user@host or -u USER'})`,
+            warning: `the login was not tested (${user ? 'no key or password given' : 'no user given'})`,
           });
         const last = login.tried.at(-1);
         if (last && !login.refused.includes(last)) login.refused.push(last);

@@ -10,6 +10,8 @@ export interface StepOutcome {
   signals?: Signal[];
   /** Text the step observed (an error message, a response's status line and body) for the matcher's patterns. */
   text?: string;
+  /** A step that passed without judging all it is for, or only with a warning: why (ProbeStep.warning). */
+  warning?: string;
 }
 
 export interface StepRecord extends ProbeStep {
@@ -144,6 +146,7 @@ export async function runStep(
     ok: outcome.ok,
     ms,
     detail: outcome.detail,
+    ...(outcome.ok && outcome.warning ? { warning: outcome.warning } : {}),
     signals: outcome.signals ?? [],
     ...(outcome.text ? { text: outcome.text } : {}),
   };

@@ -56,7 +56,13 @@ export function renderProbe(
   const width = Math.max(...r.steps.map((s) => s.name.length));
   for (const s of r.steps) {
     const mark =
-      s.ok === null ? c.dim('·') : !s.ok ? c.red('✖') : unencrypted(r, s.name) ? c.yellow('!') : c.green('✔');
+      s.ok === null
+        ? c.dim('·')
+        : !s.ok
+          ? c.red('✖')
+          : s.warning || unencrypted(r, s.name)
+            ? c.yellow('!')
+            : c.green('✔');
     const ms = s.ok === null ? '' : c.dim(`${String(s.ms).padStart(5)} ms  `);
     out.push(`  ${mark} ${s.name.padEnd(width)} ${ms}${s.ok === null ? c.dim(s.detail) : s.detail}`);
     if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c, s.ok === false));
@@ -71,6 +77,16 @@ export function renderProbe(
         );
     if (s.name === 'list' && r.ftp?.listing && s.ok !== null) out.push(...ftpListing(r, c));
     if (opts.verbose && s.ok !== null) out.push(...dialogueLines(r, s.name, c));
+  }
+  const warned = r.steps.filter((s) => s.ok && s.warning);
+  if (r.ok && warned.length) {
+    // Not "All steps passed": what was not checked, or passed only with a warning, is said.
+    out.push(
+      '',
+      `${c.yellow('!')} ${c.bold(`No step failed, but ${warned.length === 1 ? 'one' : warned.length} passed with a warning:`)}`,
+      ...warned.map((s) => wrap(`${s.name}: ${s.warning}`, '  ')),
+    );
+    return out.join('\n') + '\n';
   }
   if (r.ok) {
     out.push('', `${c.green('✔')} ${c.bold('All steps passed.')}`);

@@ -27,6 +27,11 @@ export interface TargetSummary {
   failedStep?: string;
   /** The top diagnosis of the failure: the knowledge-base entry, and its cause when the probe told it. */
   diagnosis?: { id: string; title: string; cause?: string; confidence: number };
+  /**
+   * The steps that passed with a warning (ProbeStep.warning: known_hosts not checked, the login not
+   * tested, deprecated algorithms only), as `step: sentence`.
+   */
+  warnings?: string[];
 }
 
 /** One target checked. */
@@ -65,6 +70,8 @@ export function summarize(r: ProbeResult): TargetSummary {
   }
   const failed = r.steps.find((st) => st.ok === false);
   if (failed) s.failedStep = failed.name;
+  const warnings = r.steps.filter((st) => st.ok && st.warning).map((st) => `${st.name}: ${st.warning}`);
+  if (warnings.length) s.warnings = warnings;
   const d = r.diagnoses[0];
   if (d)
     s.diagnosis = {

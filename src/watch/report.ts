@@ -27,6 +27,7 @@ export function outcomeText(o: Pick<CheckOutcome, 'ok' | 'error' | 'summary'>): 
         : `certificate expires in ${s.certDaysLeft} days`,
     );
   if (s.hostKey) parts.push(`host key ${s.hostKeyType} ${s.hostKey}`);
+  if (o.ok) for (const w of s.warnings ?? []) parts.push(`! ${w}`);
   if (o.ok && !parts.length) parts.push('ok');
   return printable(parts.join(' · '));
 }
@@ -67,14 +68,14 @@ export function checkColumns(targets: Pick<InventoryTarget, 'name' | 'url'>[], w
 const cell = (text: string, columns: number) => cutLine(text, columns).padEnd(columns);
 
 /**
- * The lines for a target: ✔/✖, its name (and URL when the name is another), what was found; the
+ * The lines for a target: ✔/✖ (`!`: passed, with a step's warning), its name (and URL when the name is another), what was found; the
  * name and the URL in the columns of `cols` (cut with "…" when longer), so that the lines of a run
  * align, and what was found wrapped under itself within `cols.width`. A target named by its URL
  * shows it across both columns.
  */
 export function renderLine(o: CheckOutcome, c: Colors, cols: CheckColumns): string {
   const t = o.target;
-  const mark = o.ok ? c.green('✔') : c.red('✖');
+  const mark = !o.ok ? c.red('✖') : o.summary.warnings?.length ? c.yellow('!') : c.green('✔');
   const both = cols.name + (cols.url && cols.url + 1);
   const head =
     t.name !== t.url
