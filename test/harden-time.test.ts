@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diagnose } from '../src/diagnose/match.js';
-import { ambiguousRepetition, boundRepetitions } from '../src/kb/bounded.js';
+import { ambiguousRepetition, boundRepetitions, overlappingAlternatives } from '../src/kb/bounded.js';
 import { READER_PATTERNS } from '../src/diagnose/signals.js';
 import { loadKb } from '../src/kb/load.js';
 import { adversarialTexts } from './adversarial-text.js';
@@ -70,13 +70,34 @@ test('a repeated group that can cut a text in many ways is found; one with a del
   assert.equal(ambiguousRepetition('(?:[a-z]+X)+', ''), undefined);
 });
 
+test('a repeated group whose alternatives overlap is found: (\\w|\\d)+, (a|a?)+, ([a-z]|[a-c])+, at any depth (attack S12 A6)', () => {
+  assert.deepEqual(overlappingAlternatives('ORDERSVC-(\\w|\\d)+:'), {
+    group: '(\\w|\\d)+',
+    alternatives: ['\\w', '\\d'],
+  });
+  for (const p of [
+    '(?:a|a?)+b',
+    '(?:[a-z]|[a-c])+!',
+    '(x(?:a|A)y)+',
+    '(?:\\d|x|[0-9a-f])*',
+    '(?:a|(?:b|a))+',
+  ])
+    assert.ok(overlappingAlternatives(p), p);
+  // Alternatives that start with different characters cannot take the same text: one way only.
+  for (const p of ['(?:foo|bar)+', '(?:https?|ftp)+', '(?:[a-z]+\\.)+', '(?:\\d|[a-z])+', '(?:a|b)?c'])
+    assert.equal(overlappingAlternatives(p), undefined, p);
+  // Case-insensitive, as the knowledge base compiles its patterns: a and A overlap.
+  assert.equal(overlappingAlternatives('(?:a|A)+', ''), undefined);
+});
+
 test("none of the reader's, the cues' or the knowledge base's patterns has such a group", () => {
   const found = [
     ...READER_PATTERNS.map((re) => [re.source, ambiguousRepetition(re.source, re.flags)]),
+    ...READER_PATTERNS.map((re) => [re.source, overlappingAlternatives(re.source, re.flags)?.group]),
     ...kb.entries.flatMap((e) =>
       [...e.symptoms, ...(e.against ?? [])].map((s) => [
         `${e.id}: ${s.pattern}`,
-        s.pattern && ambiguousRepetition(s.pattern),
+        s.pattern && (ambiguousRepetition(s.pattern) ?? overlappingAlternatives(s.pattern)?.group),
       ]),
     ),
   ].filter(([, a]) => a);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { tempDirs, widgetEntry } from './helpers.js';
+import { runCli, tempDirs, widgetEntry } from './helpers.js';
 import { diagnose } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
 import { formatProblem, KbError, loadKb } from '../src/kb/load.js';
@@ -81,6 +81,26 @@ test('a bad folder is a KbError naming file and field, never a crash', async () 
     );
     return true;
   });
+});
+
+test('kb lint and load refuse a repeated group whose alternatives overlap, in the sentence of nested quantifiers; the built-in knowledge base still loads (attack S12 A6)', async () => {
+  const dir = folder({
+    'overlap.yaml': entry('overlap').replace("'WIDGET-GW-0042'", "'WIDGET-GW-(\\w|\\d)+:'"),
+  });
+  const lint = runCli(['kb', 'lint', dir]);
+  assert.equal(lint.status, 1, lint.stdout + lint.stderr);
+  assert.match(
+    lint.stdout.replace(/\n(?!\/|warning|\d)/g, ' '),
+    /overlap\.yaml:\d+: symptoms\[0\]\.pattern: the repeated group \(\\w\|\\d\)\+ has alternatives that can match the same text \(\\w and \\d\), so it can cut one text into its repetitions in very many ways/,
+  );
+  // diagnose --kb refuses the folder before any text is matched: nothing hangs on 40 digits.
+  const d = runCli(['diagnose', '--kb', dir, `ERROR WIDGET-GW-${'1'.repeat(40)} failed`], {
+    timeout: 20_000,
+  });
+  assert.equal(d.status, 2, d.stderr);
+  assert.match(d.stderr, /has alternatives that can match the same text/);
+  const builtin = await loadKb();
+  assert.ok(builtin.entries.length >= 44);
 });
 
 test("kb lint: every schema problem at its line, in sentences, in the file's order; an id that is not the file name even when the rest is wrong (attack K1)", async () => {

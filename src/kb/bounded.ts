@@ -76,6 +76,144 @@ export function ambiguousRepetition(source: string, flags = 'i'): string | undef
   return undefined;
 }
 
+/**
+ * The first repeated group of `source` with an alternation, in its body at any depth, whose
+ * alternatives can match the same character first or one of which can match nothing (`(\\w|\\d)+`:
+ * both take a digit; `(a|a?)+`; `([a-z]|[a-c])+`), with the two alternatives that overlap; or
+ * undefined. Each iteration can then take either, so a text of n such characters can be cut in 2^n
+ * ways, and bounding the group to 32 iterations still leaves 2^32. Conservative: alternatives that
+ * start alike and part later (`(?:ab|ac)+`) count too. `flags` as the pattern is compiled with.
+ */
+export function overlappingAlternatives(
+  source: string,
+  flags = 'i',
+): { group: string; alternatives: [string, string] } | undefined {
+  const opens: number[] = [];
+  for (let i = 0; i < source.length; ) {
+    const atom = atomAt(source, i);
+    if (atom === '(') opens.push(i);
+    i += atom.length;
+    if (atom !== ')') continue;
+    const start = opens.pop() ?? 0;
+    const q = source[i];
+    // Repeated often: a few iterations ({0,2}) cut a text in a few ways only, whatever overlaps.
+    const quantifier = q === '*' || q === '+' ? q : q === '{' ? /^\{\d+,(?:\d{2,})?\}/.exec(source.slice(i))?.[0] : undefined;
+    if (!quantifier) continue;
+    const body = source.slice(start + 1, i - 1).replace(/^\?(?:[:=!]|<[=!]|<\w+>)/, '');
+    for (const alternation of alternationsIn(body)) {
+      const firsts = alternation.map((b) => firstOf(b, flags));
+      for (let a = 0; a < firsts.length; a++)
+        for (let b = a + 1; b < firsts.length; b++)
+          if (firsts[a]!.nullable || firsts[b]!.nullable || firsts[a]!.chars.some((x, c) => x && firsts[b]!.chars[c]))
+            return { group: source.slice(start, i) + quantifier, alternatives: [alternation[a]!, alternation[b]!] };
+    }
+  }
+  return undefined;
+}
+
+/** The alternations of `body` and of every group in it, each as its list of alternatives (2 or more). */
+function alternationsIn(body: string): string[][] {
+  const found: string[][] = [];
+  const split = (text: string) => {
+    const branches: string[] = [];
+    let depth = 0;
+    let from = 0;
+    for (let i = 0; i < text.length; ) {
+      const atom = atomAt(text, i);
+      if (atom === '(') depth++;
+      else if (atom === ')') depth--;
+      else if (atom === '|' && depth === 0) {
+        branches.push(text.slice(from, i));
+        from = i + 1;
+      }
+      i += atom.length;
+    }
+    branches.push(text.slice(from));
+    if (branches.length > 1) found.push(branches);
+  };
+  split(body);
+  const opens: number[] = [];
+  for (let i = 0; i < body.length; ) {
+    const atom = atomAt(body, i);
+    if (atom === '(') opens.push(i);
+    i += atom.length;
+    if (atom !== ')' || !opens.length) continue;
+    const start = opens.pop()!;
+    const inner = body.slice(start + 1, i - 1);
+    if (!/^\?<?[=!]/.test(inner)) split(inner.replace(/^\?(?:[:]|<\w+>)/, ''));
+  }
+  return found;
+}
+
+/** The Latin-1 characters an alternative can begin with, and whether it can match nothing at all. */
+function firstOf(seq: string, flags: string): { chars: boolean[]; nullable: boolean } {
+  const chars = new Array<boolean>(256).fill(false);
+  for (let i = 0; i < seq.length; ) {
+    let atom = atomAt(seq, i);
+    let sub: { chars: boolean[]; nullable: boolean } | undefined;
+    if (atom === '(') {
+      let depth = 0;
+      let j = i;
+      do {
+        const a = atomAt(seq, j);
+        if (a === '(') depth++;
+        else if (a === ')') depth--;
+        j += a.length;
+      } while (depth > 0 && j < seq.length);
+      atom = seq.slice(i, j);
+      const inner = atom.slice(1, -1);
+      // A lookaround matches no character: it neither starts nor ends the alternative.
+      sub = /^\?<?[=!]/.test(inner)
+        ? { chars: new Array<boolean>(256).fill(false), nullable: true }
+        : alternativesFirst(inner.replace(/^\?(?:[:]|<\w+>)/, ''), flags);
+    }
+    i += atom.length;
+    const q = seq[i];
+    const quantifier = q === '*' || q === '+' || q === '?' ? q : q === '{' ? (/^\{\d+(?:,\d*)?\}/.exec(seq.slice(i))?.[0] ?? '') : '';
+    i += quantifier.length;
+    if (seq[i] === '?' && quantifier) i++;
+    const optional = quantifier === '*' || quantifier === '?' || /^\{0[,}]/.test(quantifier);
+    if (!sub && /^[\^$]$|^\\[bB]$/.test(atom)) continue;
+    if (!sub) {
+      let re: RegExp | undefined;
+      try {
+        re = new RegExp(`^(?:${atom === '.' ? '[^\\n]' : atom})$`, flags.replace(/[gy]/g, ''));
+      } catch {
+        re = undefined;
+      }
+      sub = { chars: Array.from({ length: 256 }, (_, c) => !re || re.test(String.fromCharCode(c))), nullable: false };
+    }
+    sub.chars.forEach((x, c) => x && (chars[c] = true));
+    if (!optional && !sub.nullable) return { chars, nullable: false };
+  }
+  return { chars, nullable: true };
+}
+
+/** firstOf over the alternatives of a group's body: their characters together; nullable if any is. */
+function alternativesFirst(body: string, flags: string): { chars: boolean[]; nullable: boolean } {
+  const chars = new Array<boolean>(256).fill(false);
+  let nullable = false;
+  let depth = 0;
+  let from = 0;
+  const add = (branch: string) => {
+    const f = firstOf(branch, flags);
+    f.chars.forEach((x, c) => x && (chars[c] = true));
+    nullable ||= f.nullable;
+  };
+  for (let i = 0; i < body.length; ) {
+    const atom = atomAt(body, i);
+    if (atom === '(') depth++;
+    else if (atom === ')') depth--;
+    else if (atom === '|' && depth === 0) {
+      add(body.slice(from, i));
+      from = i + 1;
+    }
+    i += atom.length;
+  }
+  add(body.slice(from));
+  return { chars, nullable };
+}
+
 /** The runs (atoms that may repeat) and the required single characters of a group's body. */
 interface BodyAtoms {
   runs: RegExp[];

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { READER_PATTERNS } from '../diagnose/signals.js';
-import { ambiguousRepetition, boundRepetitions } from './bounded.js';
+import { ambiguousRepetition, boundRepetitions, overlappingAlternatives } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
 /** Bump when the cached form of entries changes. */
@@ -227,6 +227,17 @@ function regexProblems(entry: Entry): KbProblem[] {
               `the repeated group ${ambiguous} can cut one text into its repetitions in very many ways, so a long ` +
               `text would keep the matcher busy without end: give each repetition a character its runs cannot ` +
               `match, as in (?:[a-z]+\\.)+`,
+          });
+        const overlap = ambiguous ? undefined : overlappingAlternatives(src);
+        if (overlap)
+          problems.push({
+            file: entry.file ?? entry.id,
+            field: `${name}[${i}].${key}`,
+            message:
+              `the repeated group ${overlap.group} has alternatives that can match the same text (${overlap.alternatives[0] || 'nothing'} and ` +
+              `${overlap.alternatives[1] || 'nothing'}), so it can cut one text into its repetitions in very many ways and a long text ` +
+              `would keep the matcher busy without end: make the alternatives start with different characters, or use one ` +
+              `class, as in [\\w-]+`,
           });
       }
     });
