@@ -343,3 +343,29 @@ test("a redirect's Location with a user and password: dropped, never sent as Bas
   );
   assert.deepEqual(got, [`Basic ${Buffer.from('bob:hunter2pass').toString('base64')}`]);
 });
+
+test('an SSH server that sends its banner and then stalls: the stall named with the banner, not a connection that could not be opened (attack S12 A8)', async () => {
+  const closers: (() => unknown)[] = [];
+  const port = await rawServer((s) => {
+    s.write('SSH-2.0-OpenSSH_8.0\r\n');
+    s.on('data', () => undefined);
+  }, closers);
+  try {
+    const r = await runCliAsync(['probe', `sftp://127.0.0.1:${port}/`, '--timeout', '1.5']);
+    assert.equal(r.status, 1, r.stderr);
+    const text = unwrap(r.stdout);
+    assert.match(text, /✔ tcp .*connected to/);
+    assert.match(
+      text.replace(/\s+/g, ' '),
+      /✖ ssh \d+ ms 127\.0\.0\.1:\d+ sent its identification \("SSH-2\.0-OpenSSH_8\.0"\) and then stalled in the key exchange, which did not finish within 1\.5 s: the TCP connection and the server's banner got through, so no firewall blocks the port/,
+    );
+    assert.doesNotMatch(text, /could not be opened|Connect timeout/);
+    const json = JSON.parse(
+      (await runCliAsync(['probe', `sftp://127.0.0.1:${port}/`, '--timeout', '1.5', '--json'])).stdout,
+    );
+    assert.equal(json.ssh.banner, 'SSH-2.0-OpenSSH_8.0');
+    assert.notEqual(json.diagnoses[0]?.cause?.id, 'connect-timeout');
+  } finally {
+    closers.forEach((c) => c());
+  }
+});

@@ -52,6 +52,14 @@ function transportOutcome(f: TransportFailure, where: string): StepOutcome {
         signals: [{ type: 'net.error', value: f.kind }],
         text: f.message,
       };
+    case 'stalled':
+      // Began to answer (the banner), then stalled: `slow`, not a connection that never opened.
+      return {
+        ok: false,
+        detail: f.message,
+        signals: [{ type: 'net.error', value: 'slow' }],
+        text: f.message,
+      };
     case 'socket':
       return {
         ok: false,

@@ -29,9 +29,19 @@ export interface TransportFailure {
   /**
    * silent / garbage: no SSH identification (nothing, or something else); closed: ended before one;
    * socket: a socket error; algorithms: no algorithm in common; rejected: the host key was refused;
-   * timeout: the key exchange stalled; handshake: any other protocol error.
+   * timeout: stopped by the caller's bound; stalled: the server sent its identification, then the
+   * key exchange did not finish in time; handshake: any other protocol error.
    */
-  kind: 'silent' | 'garbage' | 'closed' | 'socket' | 'algorithms' | 'rejected' | 'timeout' | 'handshake';
+  kind:
+    | 'silent'
+    | 'garbage'
+    | 'closed'
+    | 'socket'
+    | 'algorithms'
+    | 'rejected'
+    | 'timeout'
+    | 'stalled'
+    | 'handshake';
   message: string;
   error?: NodeJS.ErrnoException;
 }
@@ -203,7 +213,11 @@ export function openTransport(o: TransportOptions): Promise<Transport> {
           const ident = /^Remote ident: (['"`])(.*)\1$/.exec(msg);
           if (ident) {
             t.banner = ident[2]!.replace(/\\(.)/g, '$1');
-            arm(() => ({ kind: 'timeout', message: `${where}: the key exchange did not finish in time` }));
+            // The connection opened and the server spoke: a stall now is no firewall that drops the port.
+            arm(() => ({
+              kind: 'stalled',
+              message: `${where} sent its identification ("${t.banner}") and then stalled in the key exchange, which did not finish within ${o.timeoutMs / 1000} s: the TCP connection and the server's banner got through, so no firewall blocks the port; an overloaded server (sshd's MaxStartups), a device on the path that drops the larger key-exchange packets (an IPS, an MTU or MSS mismatch on a VPN), or a TCP proxy in front stalls it`,
+            }));
             return;
           }
           const chosen = /^Handshake: ([^:(]+): (\S+)$/.exec(msg);
