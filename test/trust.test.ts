@@ -824,8 +824,59 @@ describe('linkdoctor trust (the commands)', () => {
     assert.match(first.out, /now trusts the chain/);
     const second = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--to', to);
     assert.equal(second.code, 0, second.err);
-    assert.match(second.out, /= already present in .* as test_intermediate_ca; nothing written/);
+    assert.match(
+      unwrap(second.out),
+      /✔ .*site\.pem already trusts the chain of 127\.0\.0\.1:\d+ through test_intermediate_ca \(CN=Test Intermediate CA.*\); nothing written\./,
+    );
     assert.equal((await loadTrustStore({ file: to })).entries.length, 1);
+  });
+
+  test('add-from-site writes nothing to a store that already trusts the chain, and says through which entry; a host-name failure neither (attack S12 A5)', async () => {
+    const to = path('has-root.pem');
+    writeFileSync(to, root.pem);
+    const before = readFileSync(to, 'utf8');
+    // The server sends only its own certificate; the store holds the root that issued its CA.
+    const leafOnly = await linkdoctor(
+      'trust',
+      'add-from-site',
+      `127.0.0.1:${await site([leaf, inter], leaf)}`,
+      '--to',
+      to,
+    );
+    assert.equal(leafOnly.code, 0, leafOnly.err);
+    assert.match(
+      unwrap(leafOnly.out),
+      /already trusts the chain of 127\.0\.0\.1:\d+ through test_root_ca \(CN=Test Root CA/,
+    );
+    assert.doesNotMatch(leafOnly.out, /added|its own certificate is added/);
+    assert.equal(readFileSync(to, 'utf8'), before, 'the store is unchanged');
+    // A certificate for another name, from a CA the store trusts: no certificate added mends it.
+    const named = await linkdoctor(
+      'trust',
+      'add-from-site',
+      `127.0.0.1:${await site([wrongHost, inter], wrongHost)}`,
+      '--to',
+      to,
+    );
+    assert.equal(named.code, 1, named.err);
+    assert.match(
+      unwrap(named.out),
+      /✖ .*already trusts the chain of 127\.0\.0\.1:\d+ through test_root_ca .*so nothing was written; a client still refuses it: The certificate is not valid for 127\.0\.0\.1: it covers wrong\.example\./,
+    );
+    assert.equal(readFileSync(to, 'utf8'), before, 'the store is unchanged');
+    const json = JSON.parse(
+      (
+        await linkdoctor(
+          'trust',
+          'add-from-site',
+          `127.0.0.1:${await site([wrongHost, inter], wrongHost)}`,
+          '--to',
+          to,
+          '--json',
+        )
+      ).out,
+    );
+    assert.deepEqual([json.alreadyTrustedBy.alias, json.trusted, json.results], ['test_root_ca', false, []]);
   });
 
   test('add-from-site: the root when the server sends it; a self-signed server certificate; PKCS#12, --json', async () => {

@@ -1,5 +1,6 @@
 // `linkdoctor trust show | expiring | add-from-site`: thin commands over src/trust/.
 import type { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { UserError } from '../errors.js';
 import { colorsFor, type Colors } from '../report/text.js';
@@ -152,6 +153,49 @@ function showChain(where: string, site: SiteChain, top: X509Certificate, json: b
 }
 
 /**
+ * add-from-site on a store that already anchors the site's chain: nothing written; through which
+ * entry it is trusted, and what a client would still refuse (exit 1), which adding cannot mend.
+ */
+function alreadyTrusted(
+  where: string,
+  site: SiteChain,
+  to: string,
+  anchor: NonNullable<ChainJudgement['anchor']>,
+  check: Awaited<ReturnType<typeof checkAgain>>,
+  json: boolean,
+): void {
+  const { judged, stillFails, note } = check;
+  if (stillFails.length) process.exitCode = 1;
+  if (json)
+    return printJson({
+      target: where,
+      protocol: site.protocol,
+      cipher: site.cipher,
+      chain: site.chain.map(certInfo),
+      store: to,
+      created: false,
+      results: [],
+      alreadyTrustedBy: anchor,
+      trusted: !stillFails.length,
+      ...(stillFails.length ? { stillFails } : {}),
+      ...(judged.missing ? { missing: judged.missing } : {}),
+      ...(note ? { checkedAgain: note } : {}),
+    });
+  const c = colorsFor(process.stdout);
+  const through = `${c.bold(anchor.alias)} (${printable(anchor.subject)})`;
+  print(
+    [
+      ...sentLines(where, site, c),
+      ...site.chain.map((cert, i) => `  ${i}. ${printable(shortName(cert))}`),
+      ...(note ? [c.yellow(`  ${printable(note)}`)] : []),
+      stillFails.length
+        ? `${c.red('✖')} ${to} already trusts the chain of ${where} through ${through}, so nothing was written; a client still refuses it: ${printable(stillFails.join(' '))}`
+        : `${c.green('✔')} ${to} already trusts the chain of ${where} through ${through}; nothing written.`,
+    ].join('\n'),
+  );
+}
+
+/**
  * The head of add-from-site's answer: how many certificates the server sent and over what, and, when
  * it then ended the handshake with an alert, that alert in one sentence.
  */
@@ -184,6 +228,17 @@ export async function trustAddFromSite(
   });
   const top = toTrust(site.chain);
   if (opts.to === undefined) return showChain(`${host}:${port}`, site, top, opts.json);
+  // A store that already anchors the chain gets nothing: a leaf pinned beside its CA would only need
+  // replacing at the next renewal, and what still fails (a host name, a date) no certificate mends.
+  if (existsSync(opts.to)) {
+    const store = await loadTrustStore({ file: opts.to, password: pass });
+    const judged = judgeChain({ sent: site.chain, store, host: opts.servername ?? host });
+    if (judged.trusted && judged.anchor) {
+      // Judged again on a second connection, as after a write: a load balancer may show another chain.
+      const check = await checkAgain(scheme, host, port, site, { ...opts, to: opts.to }, pass);
+      return alreadyTrusted(`${host}:${port}`, site, opts.to, judged.anchor, check, !!opts.json);
+    }
+  }
   const { results, created } = await addTrustedCerts(opts.to, [top], pass);
   const check = await checkAgain(scheme, host, port, site, { ...opts, to: opts.to }, pass);
   const { judged, stillFails } = check;
