@@ -332,3 +332,29 @@ test("usage errors are one sentence, 'linkdoctor: ...', exit 2, with commander's
     assert.match(r.stderr.trimEnd(), sentence, args.join(' '));
   }
 });
+
+test('--timeout takes the durations an inventory takes (5s, 500ms, 1m) as well as seconds; the same sentence for what it is not (attack S12 A15)', async () => {
+  // The lab's silent server accepts and never answers: the bound given is the one said.
+  const silent = await cli(['probe', url('silent'), '--timeout', '500ms']);
+  assert.equal(silent.status, 1, silent.stderr);
+  assert.match(unwrap(silent.stdout), /✖ tls +\d+ ms  no answer within 0\.5 s/);
+  for (const [raw, ok] of [
+    ['5s', true],
+    ['1m', true],
+    ['2', true],
+    ['5x', false],
+    ['50ms', false],
+    ['2h', false],
+  ] as const) {
+    const r = await cli(['probe', 'https://127.0.0.1:1/', '--timeout', raw]);
+    if (ok) assert.equal(r.status, 1, `${raw}: ${r.stderr}`);
+    else
+      assert.deepEqual(
+        [r.status, r.stderr],
+        [
+          2,
+          `linkdoctor: --timeout takes a number of seconds or a duration (5s, 500ms, 1m) from 0.1 s to 3600 s, not "${raw}"\n`,
+        ],
+      );
+  }
+});

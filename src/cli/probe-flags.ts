@@ -2,6 +2,7 @@
 // scenarios with their own flags) parse them the same way.
 import { type Command, Option } from 'commander';
 import { UserError } from '../errors.js';
+import { parseDuration } from '../watch/duration.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -35,8 +36,24 @@ export function numberOption(flag: string, r: NumberRange): (raw: string) => num
 
 /** Seconds of a network bound: at most an hour (far below the timer's limit). */
 export const MAX_TIMEOUT_S = 3600;
-export const secondsOption = (flag = '--timeout') =>
-  numberOption(flag, { min: 0.1, max: MAX_TIMEOUT_S, what: 'a number of seconds' });
+/**
+ * A commander parser for a network bound in seconds: a number of seconds, or a duration as an
+ * inventory writes it (`5s`, `500ms`, `1m`; parseDuration, the inventory's own parser), from 0.1 s
+ * to MAX_TIMEOUT_S; else a usage error (exit 2) that names the range and the forms.
+ */
+export const secondsOption =
+  (flag = '--timeout') =>
+  (raw: string): number => {
+    const ms = parseDuration(raw);
+    const s = ms === undefined ? NaN : ms / 1000;
+    if (!(s >= 0.1 && s <= MAX_TIMEOUT_S)) {
+      const shown = raw.slice(0, 20).replace(/[^\x20-\x7e]/g, '?') + (raw.length > 20 ? '...' : '');
+      throw new UserError(
+        `${flag} takes a number of seconds or a duration (5s, 500ms, 1m) from 0.1 s to ${MAX_TIMEOUT_S} s, not "${shown}"`,
+      );
+    }
+    return s;
+  };
 /**
  * The one default bound of every command that connects (probe, known-hosts, trust add-from-site):
  * 10 s, the connect timeout the platform's SFTP adapter has by default (Timeout (in ms): 10000).
