@@ -677,3 +677,26 @@ test('a blank target name is a problem with its line; a name with escapes keeps 
   assert.match(escaped, /^✔ x\\x1b\[31mred https:/);
   assert.equal(escaped.indexOf('https:'), plain.indexOf('https:'), r.stdout);
 });
+
+test('a one-shot check --db: a failed delivery says it waits for the next run, not "again in 2 s" (attack S12 A13)', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'ld-oneshot-'));
+  try {
+    const inv = join(d, 'inv.yaml');
+    writeFileSync(inv, `targets:\n  - { name: down, url: "http://127.0.0.1:${await freePort()}/" }\n`);
+    const db = join(d, 'h.db');
+    const hook = `http://127.0.0.1:${await freePort()}/services/T/B/X`;
+    const r = await runCliAsync(['check', inv, '--db', db, '--webhook-env', 'slack=LD_ONESHOT_HOOK'], {
+      env: { LD_ONESHOT_HOOK: hook },
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `slack webhook 127\\.0\\.0\\.1:\\d+: ECONNREFUSED \\(attempt 1 of 8; it waits in the database and is tried again at the next run of check --db ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`,
+      ),
+    );
+    assert.doesNotMatch(r.stderr, /again in \d/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

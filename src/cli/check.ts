@@ -20,7 +20,13 @@ import {
   renderTotals,
 } from '../watch/report.js';
 import { Watcher } from '../watch/watcher.js';
-import { Deliverer, parseWebhook, WEBHOOK_ARGV_WARNING, webhookFromEnv } from '../watch/webhook.js';
+import {
+  DEFAULT_DELIVERY,
+  Deliverer,
+  parseWebhook,
+  WEBHOOK_ARGV_WARNING,
+  webhookFromEnv,
+} from '../watch/webhook.js';
 import { fitText, textWidth } from '../report/width.js';
 
 export interface CheckFlags {
@@ -92,8 +98,14 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
         webhooks.map((w) => w.key),
       )
     : undefined;
+  // One run (no --every) ends before any retry: a failed delivery waits for the next run.
+  const dbPath = typeof f.db === 'string' ? f.db : defaultDbPath();
+  const delivery =
+    everyMs === undefined
+      ? { ...DEFAULT_DELIVERY, nextRun: `at the next run of check --db ${dbPath}` }
+      : undefined;
   const deliverer = history
-    ? new Deliverer(history, webhooks, undefined, (s) => process.stderr.write(`linkdoctor: ${s}\n`))
+    ? new Deliverer(history, webhooks, delivery, (s) => process.stderr.write(`linkdoctor: ${s}\n`))
     : undefined;
   const c = colorsFor(process.stdout);
   // Names and URLs in columns, each line within the terminal's width (COLUMNS, at most 100).

@@ -144,6 +144,11 @@ export interface DeliveryOptions {
   backoffMs: number;
   /** Bound of one request. */
   timeoutMs: number;
+  /**
+   * Set by a one-shot run (check --db without --every), which ends before any retry: when a failed
+   * delivery is tried again, said instead of "again in N s" ("at the next run of check --db h.db").
+   */
+  nextRun?: string;
 }
 
 export const DEFAULT_DELIVERY: DeliveryOptions = { attempts: 8, backoffMs: 2000, timeoutMs: 10_000 };
@@ -223,7 +228,7 @@ export class Deliverer {
       this.tell(
         giveUp
           ? `${hook.label}: ${error}, ${attempts} attempts: change ${d.change.id} (${d.change.target}) not delivered, given up`
-          : `${hook.label}: ${error} (attempt ${attempts} of ${this.opts.attempts}; again in ${waitText(waitMs)})`,
+          : `${hook.label}: ${error} (attempt ${attempts} of ${this.opts.attempts}; ${this.opts.nextRun ? `it waits in the database and is tried again ${this.opts.nextRun}` : `again in ${waitText(waitMs)}`})`,
       );
     }
     return sent;
