@@ -358,3 +358,27 @@ test('--timeout takes the durations an inventory takes (5s, 500ms, 1m) as well a
       );
   }
 });
+
+test('a credential header given with -H warns that it is on the command line, as --webhook does, naming the header, never its value (attack S12 A12)', async () => {
+  const r = await cli([
+    'probe',
+    url('healthy'),
+    '--trust',
+    lab.trustFile,
+    '-H',
+    'Authorization: Bearer eyJabc.def.ghi-SECRET',
+    '-H',
+    'APIKey: 12345secret',
+    '-H',
+    'X-Trace: 1',
+  ]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(
+    r.stderr,
+    "linkdoctor: warning: the Authorization and APIKey headers of -H put a credential on the command line, in the process list and the shell's history: for a user and password give -u USER with --password-env VAR, for OAuth2 --oauth-secret-env VAR; or keep the command out of the history\n",
+  );
+  assert.doesNotMatch(r.stdout + r.stderr, /SECRET|12345secret/);
+  // A protocol keyword is no credential: no warning.
+  const fetch = await cli(['probe', url('healthy'), '--trust', lab.trustFile, '-H', 'X-CSRF-Token: Fetch']);
+  assert.equal(fetch.stderr, '');
+});

@@ -516,7 +516,8 @@ describe('credentials go only to the origin the user named', () => {
       assert.ok(!(r.stdout + r.stderr).includes(secret), `${secret} in the output`);
     assert.equal(
       r.stderr,
-      `linkdoctor: warning: the Authorization, X-API-Key and Cookie headers go to http://127.0.0.1:${origin.port} in clear text (http://, not https://): anyone on the way can read them\n`,
+      "linkdoctor: warning: the Authorization, X-API-Key and Cookie headers of -H put a credential on the command line, in the process list and the shell's history: for a user and password give -u USER with --password-env VAR, for OAuth2 --oauth-secret-env VAR; or keep the command out of the history\n" +
+        `linkdoctor: warning: the Authorization, X-API-Key and Cookie headers go to http://127.0.0.1:${origin.port} in clear text (http://, not https://): anyone on the way can read them\n`,
     );
     // The origin named gets them all; the redirect's other host none, but the header that is no credential.
     assert.equal(seen[0]?.authorization, 'Bearer TOPSECRETTOKEN');

@@ -454,10 +454,24 @@ export function clearTextWarnings(opts: ProbeOptions): string[] {
   return out;
 }
 
+/**
+ * The warning of a credential given on the command line with -H (Authorization, X-API-Key, Cookie,
+ * ...: credentialHeaderNames): it is in the process list and the shell's history, as --webhook's URL
+ * would be. The header names only, never a value.
+ */
+export function argvSecretWarnings(opts: ProbeOptions): string[] {
+  const named = credentialHeaderNames(opts.http.headers);
+  if (!named.length) return [];
+  return [
+    `the ${andList(named)} ${named.length > 1 ? 'headers of -H put' : 'header of -H puts'} a credential on the command line, in the process list and the shell's history: for a user and password give -u USER with --password-env VAR, for OAuth2 --oauth-secret-env VAR; or keep the command out of the history`,
+  ];
+}
+
 export async function probeCommand(target: string, f: ProbeFlags): Promise<void> {
   const kb = await loadKb({ dirs: f.kb ?? [] });
   const opts = await probeOptions(target, f);
-  for (const w of clearTextWarnings(opts)) process.stderr.write(printable(`linkdoctor: warning: ${w}\n`));
+  for (const w of [...argvSecretWarnings(opts), ...clearTextWarnings(opts)])
+    process.stderr.write(printable(`linkdoctor: warning: ${w}\n`));
   const result = await probe(kb, opts);
   process.stdout.write(
     f.json
