@@ -12,6 +12,14 @@ export class UserError extends Error {
 /** An answer that is not a TLS handshake: a plain-text server on the port the client meant for TLS. */
 export const NOT_TLS = /wrong version number|packet length too long|unknown protocol|record layer failure/i;
 
+/**
+ * `host:port` as a sentence names it: an IPv6 address in brackets (`[::1]:22`), as URLs, ssh and
+ * known_hosts write it, so that the port cannot be read as part of the address.
+ */
+export function hostPort(host: string, port: number | string): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** A socket error in one sentence a user can act on. */
 export function describeError(e: NodeJS.ErrnoException, where: string): string {
   switch (e.code) {

@@ -369,3 +369,14 @@ test('an SSH server that sends its banner and then stalls: the stall named with 
     closers.forEach((c) => c());
   }
 });
+
+test('an IPv6 address is written in brackets in the steps ([::1]:1), and a port above 65535 is said to be the problem (attack S12 A18)', async () => {
+  const v6 = await runCliAsync(['probe', 'https://[::1]:1/', '--timeout', '2']);
+  assert.equal(v6.status, 1, v6.stderr);
+  assert.match(v6.stdout, /✖ tcp +\d+ ms {2}\[::1\]:1 refused the connection/);
+  const port = await runCliAsync(['probe', 'https://127.0.0.1:99999/']);
+  assert.deepEqual(
+    [port.status, port.stderr],
+    [2, 'linkdoctor: "https://127.0.0.1:99999/": port 99999 is out of range (a port is 1 to 65535)\n'],
+  );
+});

@@ -13,6 +13,7 @@ import { describeError, errorSignals, type StepOutcome } from './step.js';
 import { tlsStep } from './tls.js';
 import { handshakeFailed, judgeSocket, upgradeOptions } from './tls-upgrade.js';
 import { plural } from '../report/width.js';
+import { hostPort } from '../errors.js';
 
 export interface FtpOptions {
   /** The login user (-u, or the URL's user; anonymous when none) and its password; never printed. */
@@ -50,7 +51,7 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
   const { target, opts } = ctx;
   const o = opts.ftp ?? {};
   const implicit = target.scheme === 'ftps';
-  const where = `${target.host}:${target.port}`;
+  const where = hostPort(target.host, target.port);
   const ms = opts.timeoutMs;
   const tls = { ...upgradeOptions(target.host, opts.tls.servername), host: target.host };
   const path = decodeURIComponent(target.url.pathname) || '/';

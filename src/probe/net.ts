@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { connect, isIP, type LookupFunction, type Socket } from 'node:net';
 import type { ProbeOptions } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
+import { hostPort } from '../errors.js';
 
 /**
  * How the probe resolves a host name: every address, in the resolver's order. Rejects with the
@@ -95,7 +96,7 @@ export function tcpStep(
   return new Promise((resolve) => {
     const address = addresses[0]!;
     const socket = connect({ host: address, port });
-    const where = `${address}:${port}`;
+    const where = hostPort(address, port);
     const abort = () => socket.destroy();
     signal.addEventListener('abort', abort, { once: true });
     socket.once('connect', () => {

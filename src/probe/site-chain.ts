@@ -5,9 +5,8 @@
 // probe's STARTTLS and AUTH TLS sessions, as `openssl s_client -starttls smtp|ftp` does; smtps:// and
 // ftps://: TLS from the first byte.
 import type { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { describeError, NOT_TLS, UserError } from '../errors.js';
+import { describeError, hostPort, NOT_TLS, UserError } from '../errors.js';
 import { isolatedTlsOptions, peerChain, sniName } from '../trust/fetch.js';
 import { authTlsSocket } from './ftp.js';
 import { starttlsSocket } from './smtp.js';
@@ -37,7 +36,7 @@ export interface SiteChain {
   starts?: 'STARTTLS' | 'AUTH TLS';
 }
 
-const where = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
+const where = hostPort;
 
 /** One sentence for a handshake that gave no certificate. */
 function failure(e: NodeJS.ErrnoException, host: string, port: number, starts?: string): UserError {

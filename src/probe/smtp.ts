@@ -11,6 +11,7 @@ import { Dialogue } from './dialogue.js';
 import { errorSignals, watchSocket, type StepOutcome, type StepRecord } from './step.js';
 import { tlsStep } from './tls.js';
 import { handshakeFailed, judgeSocket, upgradeOptions } from './tls-upgrade.js';
+import { hostPort } from '../errors.js';
 
 export interface SmtpOptions {
   /** The login user (-u, or the URL's user) and its password; never printed. */
@@ -248,7 +249,7 @@ export function smtpPlan(ctx: ProbeContext): PlannedStep[] {
   const o = opts.smtp ?? {};
   const user = o.user ?? target.user;
   const implicit = target.scheme === 'smtps';
-  const where = `${target.host}:${target.port}`;
+  const where = hostPort(target.host, target.port);
   const ms = opts.timeoutMs;
   const tls = upgradeOptions(target.host, opts.tls.servername);
   const dialogue = new Dialogue();

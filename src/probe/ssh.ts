@@ -25,6 +25,7 @@ import type { SshFinding } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 import { plural } from '../report/width.js';
+import { hostPort } from '../errors.js';
 
 /** Options of the ssh probe; secrets come from environment variables or a prompt, never printed. */
 export interface SshOptions {
@@ -143,7 +144,7 @@ export function sshPlan(ctx: ProbeContext): PlannedStep[] {
   const { target, opts } = ctx;
   const o = opts.ssh ?? {};
   const user = o.user ?? target.user;
-  const where = `${target.host}:${target.port}`;
+  const where = hostPort(target.host, target.port);
   const finding: SshFinding = {};
   const hasCredentials = !!(o.password || o.identity);
   let client: Client | undefined;

@@ -43,6 +43,11 @@ export function parseTarget(
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
   } catch {
+    // The WHATWG parser refuses a port above 65535 with the rest: say that it is the port.
+    const port =
+      /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^/?#@]*@)?(?:\[[^\]/]*\]|[^/?#:@[]*):(\d+)(?:[/?#]|$)/i.exec(raw)?.[1];
+    if (port && Number(port) > 65535)
+      throw new UserError(`"${raw}": port ${port} is out of range (a port is 1 to 65535)`);
     throw new UserError(`"${raw}" is not a URL (e.g. https://host:443/path)`);
   }
   const scheme = url.protocol.slice(0, -1);

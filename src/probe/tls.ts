@@ -14,7 +14,7 @@ import { judgeChain, trustedBy } from '../trust/chain.js';
 import { isolatedTlsOptions, parsedCertificates, peerChain, sniName } from '../trust/fetch.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
-import { NOT_TLS } from '../errors.js';
+import { hostPort, NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
 import type { CertificateRequestInfo } from './tls-hello.js';
@@ -258,7 +258,7 @@ export async function tlsStep(
       ? wrong.sentence
       : garbage
         ? `${t.host}:${t.port} does not speak TLS (its answer is not a TLS handshake)`
-        : `the TLS handshake failed: ${describeError(h.error, `${t.host}:${t.port}`)}`;
+        : `the TLS handshake failed: ${describeError(h.error, hostPort(t.host, t.port))}`;
     // The code on the line that says "handshake" lets the knowledge base tell a reset in the handshake.
     const code = h.error.code ? ` (${h.error.code})` : '';
     return { ok: false, detail, signals, text: `${detail}${code}\n${h.error.message}` };

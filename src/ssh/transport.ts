@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { Client, type AuthHandlerMiddleware, type NegotiatedAlgorithms } from 'ssh2';
 import type { AlgorithmKind } from './algorithms.js';
 import { type HostKey, hostKeyOf } from './host-key.js';
+import { hostPort } from '../errors.js';
 
 export interface TransportOptions {
   /** Address or name to connect to. */
@@ -115,7 +116,7 @@ export function openTransport(o: TransportOptions): Promise<Transport> {
   const t: Transport = { offered: {}, localHostKeyAlgorithms: [] };
   const socket = connect({ host: o.address, port: o.port });
   const client = new Client();
-  const where = `${o.address}:${o.port}`;
+  const where = hostPort(o.address, o.port);
   let rejected: HostKey | undefined;
   let timer: NodeJS.Timeout | undefined;
 
