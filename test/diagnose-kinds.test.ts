@@ -571,3 +571,19 @@ test('real-text kinds (session 12): a status line "NNN - message" is read; an SS
   // "not authorized" without any SSH word is no host key problem
   assert.ok(!ids('SMTP relay refused: client host not authorized to relay mail').includes('out-sftp'));
 });
+
+test('attack S12 A4: JSch wrapping a java.net failure is out-sftp, cause connection, with its own fixes first', () => {
+  const texts = [
+    'com.jcraft.jsch.JSchException: java.net.ConnectException: Connection timed out (Connection timed out)',
+    'Caused by: com.jcraft.jsch.JSchException: java.net.ConnectException: Connection refused (Connection refused)',
+    'com.jcraft.jsch.JSchException: java.net.UnknownHostException: files.partner-corp.example',
+    'com.jcraft.jsch.JSchException: java.net.NoRouteToHostException: No route to host (Host unreachable)',
+    '[CAMEL][IFLOW][EXCEPTION] : com.jcraft.jsch.JSchException: java.net.SocketTimeoutException: connect timed out',
+  ];
+  for (const text of texts) {
+    assert.equal(top(text), 'out-sftp/connection', text);
+    const d = diagnose(kb, { text }).diagnoses[0]!;
+    assert.ok(d.confidence >= 0.9, `${d.confidence}: ${text}`);
+    assert.ok(!/host key/i.test(d.fixes[0]!), `first fix is not the host key: ${d.fixes[0]}`);
+  }
+});
