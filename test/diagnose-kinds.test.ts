@@ -587,3 +587,37 @@ test('attack S12 A4: JSch wrapping a java.net failure is out-sftp, cause connect
     assert.ok(!/host key/i.test(d.fixes[0]!), `first fix is not the host key: ${d.fixes[0]}`);
   }
 });
+
+test("attack S12 A11: what a receiver's quoted response body says does not outweigh the status it answered", () => {
+  const pkix =
+    'com.sap.it.rt.adapter.http.api.exception.HttpResponseException: An internal server error occured: HTTP operation failed invoking https://middleware.partner.example/api/orders with statusCode: 500.\n' +
+    'Response body: {"status":500,"message":"I/O error on POST request for \\"https://backend.partner.internal/orders\\": PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target"}';
+  assert.equal(top(pkix), 'out-http-500/downstream');
+  const facts = diagnose(kb, { text: pkix }).facts;
+  assert.equal(facts.host, 'middleware.partner.example', 'the tenant called middleware, not the backend');
+  assert.equal(facts.method, undefined, "the body's POST is the receiver's call");
+  assert.equal(
+    top(
+      'HTTP operation failed invoking https://api.partner.example/x with statusCode: 500. Response body: {"error":"java.net.UnknownHostException: db.partner.internal"}',
+    ),
+    'out-http-500/downstream',
+  );
+  assert.match(
+    top(
+      "HTTP response '500: Internal Server Error' when communicating with https://hub.example.com/v1\nerror payload = javax.net.ssl.SSLHandshakeException: Received fatal alert: handshake_failure\n  from upstream erp",
+    ),
+    /^out-http-500\//,
+  );
+  // Without an answered status the same words are the tenant's own failure.
+  assert.match(
+    top('PKIX path building failed: unable to find valid certification path to requested target'),
+    /^out-cert-path\//,
+  );
+  // A body that explains its own status keeps its weight: CSRF in a 403.
+  assert.match(
+    top(
+      'HTTP operation failed invoking https://s4.example.com/sap/opu/odata/sap/API_X/Orders with statusCode: 403. Response body: CSRF token validation failed',
+    ),
+    /^out-csrf-403\//,
+  );
+});

@@ -230,6 +230,57 @@ function findSymptom(
   };
 }
 
+/**
+ * Where a text quotes the response body of a call: after "Response body:", "error payload =",
+ * "responseContent:", or "Response:" / "body:" right before JSON, XML or HTML. A body runs to the
+ * end of its line and over the lines after it up to a blank line, a stack frame, a "Caused by", a
+ * timestamped line or a line that starts with an exception's class name.
+ */
+const BODY_MARKER =
+  /\b(?:response|error|reply)[ _-]?(?:body|payload|content|entity)\b["']?[ \t]{0,16}(?:is|was)?[ \t]{0,16}[:=]|\b(?:response|body)["']?[ \t]{0,4}[:=][ \t]{0,4}(?=[{<[])/gi;
+const BODY_LITERALS = [['body', 'payload', 'content', 'entity', 'response']];
+const BODY_ENDS =
+  /^[ \t]*$|^\s+at |^\s*Caused by\b|^\s*\[?\d{4}-\d\d-\d\d|^\s*(?:[a-z][\w$]*\.){1,12}[A-Z][\w$]*(?:Exception|Error)\b/;
+/** Lines a quoted body runs over at most. */
+const MAX_BODY_LINES = 64;
+/** Weight left to a symptom read inside a quoted body, for an entry that does not explain the call's status. */
+const QUOTED_WEIGHT = 0.2;
+
+/** The [start, end) spans of `text` that quote a response body (see BODY_MARKER); none when it quotes none. */
+function quotedBodies(text: string, lower: LowerText): [number, number][] {
+  if (!lower.may(BODY_LITERALS)) return [];
+  const spans: [number, number][] = [];
+  BODY_MARKER.lastIndex = 0;
+  for (let m = BODY_MARKER.exec(text); m; m = BODY_MARKER.exec(text)) {
+    const start = m.index + m[0].length;
+    let end = text.indexOf('\n', start);
+    for (let lines = 0; end !== -1 && lines < MAX_BODY_LINES; lines++) {
+      const next = text.indexOf('\n', end + 1);
+      if (BODY_ENDS.test(text.slice(end + 1, next === -1 ? text.length : next))) break;
+      end = next;
+    }
+    if (end === -1) end = text.length;
+    spans.push([start, end]);
+    BODY_MARKER.lastIndex = Math.max(end, BODY_MARKER.lastIndex);
+  }
+  return spans;
+}
+
+const within = (spans: [number, number][], at: number | undefined) =>
+  at !== undefined && spans.some(([a, b]) => at >= a && at < b);
+
+/**
+ * The quoted bodies of a call that got an HTTP status read outside them (the receiver answered, so
+ * its name resolved, the connection opened and the TLS handshake worked): what the body says is the
+ * receiver's own trouble, and explains that status at most. None when no status was read outside.
+ */
+function answeredBodies(text: string, lower: LowerText, signals: Signal[]): [number, number][] {
+  const bodies = quotedBodies(text, lower);
+  if (!bodies.length) return bodies;
+  const answered = signals.some((s) => s.type === 'http.status' && !within(bodies, s.start));
+  return answered ? bodies : [];
+}
+
 interface DirectionScores {
   inbound: number;
   outbound: number;
@@ -267,23 +318,38 @@ function evaluate(
   lower: LowerText,
   signals: Signal[],
   dir: DirectionScores,
+  bodies: [number, number][],
 ): Diagnosis | null {
   const evidence: Evidence[] = [];
   const weights: number[] = [];
   const causeWeights = new Map<string, { weights: number[]; at: number }>();
+  const matched: { s: CompiledSymptom; found: Found }[] = [];
   for (const s of entry.match) {
     const found = findSymptom(s, text, shown, lower, signals, 'symptom');
-    if (found) {
-      const { at, ...ev } = found;
-      evidence.push(s.cause ? { ...ev, cause: s.cause } : ev);
-      weights.push(s.weight);
-      if (s.cause) {
-        const c = causeWeights.get(s.cause) ?? { weights: [], at };
-        causeWeights.set(s.cause, { weights: [...c.weights, s.weight], at: Math.min(c.at, at) });
-      }
+    if (found) matched.push({ s, found });
+  }
+  if (!matched.length) return null;
+  // A call that got a status: the body it quotes explains that status at most. An entry whose own
+  // status symptom holds outside the body explains it; another one's evidence from the body weighs little.
+  const explains =
+    !bodies.length || matched.some(({ s, found }) => s.status !== undefined && !within(bodies, found.start));
+  for (const { s, found } of matched) {
+    const { at, ...ev } = found;
+    const quoted = !explains && within(bodies, ev.start);
+    const weight = quoted ? s.weight * QUOTED_WEIGHT : s.weight;
+    const shownEv = quoted
+      ? {
+          ...ev,
+          means: `in the response body the receiver sent: its own trouble, not the tenant's${ev.means ? `; ${ev.means}` : ''}`,
+        }
+      : ev;
+    evidence.push(s.cause ? { ...shownEv, cause: s.cause } : shownEv);
+    weights.push(weight);
+    if (s.cause) {
+      const c = causeWeights.get(s.cause) ?? { weights: [], at };
+      causeWeights.set(s.cause, { weights: [...c.weights, weight], at: Math.min(c.at, at) });
     }
   }
-  if (!weights.length) return null;
   let confidence = combine(weights);
   for (const s of entry.unless) {
     const found = findSymptom(s, text, shown, lower, signals, 'against');
@@ -435,8 +501,9 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
   };
   const signals = [...(incident.signals ?? []), ...(text ? extractSignals(text, may, shown) : [])];
   const dir = directionOf(incident, signals, shown);
+  const bodies = text ? answeredBodies(text, lower, signals) : [];
   const ranked = kb.entries
-    .map((e) => evaluate(e, text, shown, lower, signals, dir))
+    .map((e) => evaluate(e, text, shown, lower, signals, dir, bodies))
     .filter((d): d is Diagnosis => d !== null)
     .sort(
       (a, b) =>
@@ -446,7 +513,9 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
     )
     .slice(0, MAX_DIAGNOSES);
   const at = decidingPlaces(ranked[0]);
-  const facts = factsOf(signals, at.length ? { text, at } : undefined);
+  // The facts are the tenant's call's: not the host, method or exception of the receiver's own call its body quotes.
+  const own = bodies.length ? signals.filter((s) => !within(bodies, s.start)) : signals;
+  const facts = factsOf(own, at.length ? { text, at } : undefined);
   const diagnoses = ranked.map((d) => ({ ...d, facts }));
   const decide = decideNote(kb, diagnoses, dir.finding);
   return { diagnoses, signals, facts, direction: { ...dir.finding, ...(decide ? { decide } : {}) } };
