@@ -621,3 +621,24 @@ test("attack S12 A11: what a receiver's quoted response body says does not outwe
     /^out-csrf-403\//,
   );
 });
+
+test('attack S12 A9: the Cloud Connector unable to reach its backend is out-http-503/backend-unreachable, with the virtual host:port', () => {
+  const texts = [
+    'com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open connection to backend system: Connection refused (Connection refused) to s4virtual:44300',
+    'com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open connection to backend system: connect timed out to erp-virtual:8000',
+    'Caused by: com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open a connection to the backend system: java.net.UnknownHostException: ecc-prod.corp.local',
+  ];
+  for (const text of texts) {
+    assert.equal(top(text), 'out-http-503/backend-unreachable', text);
+    const d = diagnose(kb, { text }).diagnoses[0]!;
+    assert.match(d.fixes[0]!, /system mapping's internal host/, text);
+    assert.ok(!/administrator allow/i.test(d.fixes[0]!), 'not the cloud-side firewall');
+  }
+  const facts = diagnose(kb, { text: texts[0]! }).facts;
+  assert.equal(facts.host, 's4virtual');
+  assert.equal(facts.port, 44300);
+  assert.equal(
+    diagnose(kb, { text: 'the job was set to status:500 by the scheduler' }).facts.host,
+    undefined,
+  );
+});

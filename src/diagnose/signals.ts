@@ -204,6 +204,8 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /(?<![\w.:/@-])(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})\b(?![.\d])/gi,
   /\b(?:connect(?:ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
+  // A Cloud Connector virtual host is often a single name: "... to s4virtual:44300", "virtual host erp-virtual:8000".
+  /\b(?:to|virtual host)\s+'?(?!(?:status|code|line|port|https?|version|step|level|page|row|index|id|time)\b)(?<host>[a-z][a-z0-9-]{0,62}):(?<port>\d{1,5})\b(?![.\d])/gi,
 ];
 
 /** A clock time with a fraction of a second: "10:00:01,503", "T10:00:01.401Z". */
