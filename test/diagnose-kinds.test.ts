@@ -642,3 +642,21 @@ test('attack S12 A9: the Cloud Connector unable to reach its backend is out-http
     undefined,
   );
 });
+
+test("attack S12 A10: a receiver adapter's own exception class and Java's validator name the outbound call", () => {
+  const dir = (text: string) => diagnose(kb, { text }).direction.inferred;
+  for (const text of [
+    'com.sap.it.rt.adapter.odata.v2.exceptions.ODataException: An error occurred while reading the metadata: HTTP 404 Not Found',
+    'com.sap.it.rt.adapter.odatav4.exceptions.ODataException: Not Found : 404 : HTTP/1.1',
+  ]) {
+    assert.equal(dir(text), 'outbound', text);
+    assert.match(top(text), /^out-http-404\//, text);
+  }
+  const expired =
+    'sun.security.validator.ValidatorException: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed\n' +
+    'Caused by: java.security.cert.CertificateExpiredException: NotAfter: Sun Nov 30 23:59:59 UTC 2026';
+  assert.equal(dir(expired), 'outbound');
+  assert.match(top(expired), /^out-cert-expired\//);
+  // A sender named keeps it inbound.
+  assert.notEqual(dir(`Our sender system gets: ${expired}`), 'outbound');
+});

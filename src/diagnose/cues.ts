@@ -43,11 +43,19 @@ export const CUES: Cue[] = [
     means: 'the HTTP receiver adapter reported the response of a receiver',
   },
   {
-    re: /\bOsciException\b|\bcom\.sap\.gateway\.core\.ip\b/,
+    re: /\bOsciException\b|\bcom\.sap\.gateway\.core\.ip\b|\bcom\.sap\.it\.rt\.adapter\.odata(?:v[24])?\./,
     reporter: 'OData receiver adapter',
     direction: out,
     weight: 0.8,
     means: 'the OData adapter of an integration flow called a receiver',
+  },
+  {
+    // The exception classes of adapters that are (almost) only receivers, as the runtime names them.
+    re: /\bcom\.sap\.it\.rt\.adapter\.(?:successfactors|sfsf|ariba|jdbc|rfc|servicenow|salesforce|workday|concur|openconnectors|aws|snowflake|splunk)\w*\./,
+    direction: out,
+    weight: 0.7,
+    unless: /\bsender (?:adapter|channel)\b/i,
+    means: "a receiver adapter's own exception class: the integration flow called a receiver",
   },
   {
     re: /\bcom\.jcraft\.jsch\b|\bJSchException\b|\bJSch\b/i,
@@ -166,6 +174,18 @@ export const CUES: Cue[] = [
     means: 'the writer could not reach another system it called',
   },
 
+  {
+    // Java's certificate path validator (sun.security.validator) judged a certificate for the Java
+    // client that called: the runtime's outbound calls are Java, as "PKIX path building failed" is.
+    re: /\bsun\.security\.validator\.ValidatorException\b|\bPKIX path validation failed\b/,
+    direction: out,
+    weight: 0.5,
+    // In a server's stack (checkClientTrusted, ServerHandshaker) it judged a client's certificate.
+    unless:
+      /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]|\bcheckClientTrusted\b|\bServerHandshaker\b/i,
+    means:
+      "Java's certificate validator on the calling side judged the certificate of the server it called (the tenant's runtime is Java)",
+  },
   {
     // The client's own check of the server's certificate, in a client stack: Java's trust manager or
     // client handshaker (the runtime's outbound calls are Java), Node's TLS socket on connect.
