@@ -144,7 +144,7 @@ export const SIGNAL_TYPES = {
   'ssh.auth': 'probe: refused',
   'ssh.algorithms': 'probe: no-common',
   'smtp.port': 'probe: blocked (port 25 unreachable while 587 or 465 answers)',
-  'smtp.starttls': 'probe: required | missing',
+  'smtp.starttls': 'probe: required | missing | broken',
   'smtp.auth': 'probe: refused',
   'http.endpoint':
     "probe --tenant: what the tenant's deployed endpoints say of a 404: case | wrong-url | wrong-host | not-deployed",

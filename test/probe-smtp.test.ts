@@ -291,3 +291,41 @@ test('trust add-from-site smtp:// takes the chain after STARTTLS, as openssl s_c
   assert.match(plain.stderr, /^linkdoctor: .*does not speak TLS.*smtp:\/\//);
   assert.equal(plain.stderr.trim().split('\n').length, 1);
 });
+
+test('STARTTLS offered, then refused with 454 4.7.0: the server cannot do TLS, as diagnose says of the same reply (A3)', async () => {
+  // Postfix answers so when it cannot load its certificate or key.
+  const port = await raw((s) => {
+    s.write('220 mail.corp.test ESMTP Postfix\r\n');
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i).trim().toUpperCase();
+        buf = buf.slice(i + 1);
+        if (line.startsWith('EHLO')) s.write('250-mail.corp.test\r\n250-STARTTLS\r\n250 SIZE 10240000\r\n');
+        else if (line.startsWith('STARTTLS')) s.write('454 4.7.0 TLS not available due to local problem\r\n');
+        else if (line.startsWith('MAIL')) s.write('530 5.7.0 Must issue a STARTTLS command first\r\n');
+        else if (line.startsWith('QUIT')) s.end('221 2.0.0 Bye\r\n');
+        else s.write('502 5.5.2 Error: command not recognized\r\n');
+      }
+    });
+  });
+  const { status, json, steps } = await probe(`smtp://127.0.0.1:${port}`);
+  assert.equal(status, 1, steps);
+  assert.ok(
+    json.signals.some((s) => s.type === 'smtp.starttls' && s.value === 'broken'),
+    steps,
+  );
+  const top = json.diagnoses[0] as { id: string; cause?: { id: string } };
+  assert.equal(`${top.id}/${top.cause?.id}`, 'smtp-starttls-required/server-tls-broken');
+  const d = await runCliAsync([
+    'diagnose',
+    '--json',
+    'javax.mail.MessagingException: 454 4.7.0 TLS not available due to local problem',
+  ]);
+  const dj = JSON.parse(d.stdout) as { diagnoses: { id: string; cause?: { id: string } }[] };
+  assert.equal(
+    `${dj.diagnoses[0]?.id}/${dj.diagnoses[0]?.cause?.id}`,
+    'smtp-starttls-required/server-tls-broken',
+  );
+});

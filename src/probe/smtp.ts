@@ -323,11 +323,12 @@ export function smtpPlan(ctx: ProbeContext): PlannedStep[] {
         await session.open(signal);
       } catch (e) {
         const err = e as SmtpError;
-        return fail(
-          err.code === 'ETLS' && !err.response
-            ? handshakeFailed(err, where, 'STARTTLS')
-            : sessionFailure(err, where, session, ms),
-        );
+        if (err.code === 'ETLS' && !err.response) return fail(handshakeFailed(err, where, 'STARTTLS'));
+        const outcome = sessionFailure(err, where, session, ms);
+        // STARTTLS offered, then answered 454 (RFC 3207: "TLS not available"): the server's own TLS is broken.
+        if (err.code === 'ETLS' && /^454\b/.test(err.response!.trim()))
+          outcome.signals = [...(outcome.signals ?? []), { type: 'smtp.starttls', value: 'broken' }];
+        return fail(outcome);
       }
       // The reply after the handshake is the second EHLO: replies are greeting, EHLO, 220 to STARTTLS, EHLO.
       finding.ehloAfterTls = ehloLines(session.replies[3]);
