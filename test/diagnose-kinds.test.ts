@@ -660,3 +660,25 @@ test("attack S12 A10: a receiver adapter's own exception class and Java's valida
   // A sender named keeps it inbound.
   assert.notEqual(dir(`Our sender system gets: ${expired}`), 'outbound');
 });
+
+test("attack S12 A16: a redirect to an identity provider's sign-in is its own cause, not 'use the Location URL'", () => {
+  for (const text of [
+    'HTTP operation failed invoking https://myapp.cfapps.eu10.hana.ondemand.com/api/orders with statusCode: 302. Location: https://sub.authentication.eu10.hana.ondemand.com/oauth/authorize?response_type=code&client_id=sb-x',
+    "org.apache.cxf.transport.http.HTTPException: HTTP response '302: Found' when communicating with https://portal.partner.example/ws/orders. Location: https://accounts.sap.com/saml2/idp/sso?SAMLRequest=fZJNT8Mw",
+    'HTTP operation failed invoking https://sharepoint.partner.example/api/items with statusCode: 302, Location: https://login.microsoftonline.com/common/oauth2/authorize?client_id=00000003',
+  ]) {
+    assert.equal(top(text), 'out-http-redirect/login-redirect', text);
+    const d = diagnose(kb, { text }).diagnoses[0]!;
+    assert.match(d.fixes[0]!, /technical authentication/);
+    // The Location as the channel's address is another cause's fix, not this one's.
+    const location = d.fixes.findIndex((f) => /address with the URL the redirect leads to/.test(f));
+    assert.ok(location > 0, d.fixes.join('\n'));
+  }
+  // A redirect to the service's own new URL stays "moved".
+  assert.equal(
+    top(
+      'HTTP operation failed invoking http://erp.example.com/api/orders with statusCode: 301. Location: https://erp.example.com/api/orders',
+    ),
+    'out-http-redirect/moved',
+  );
+});
