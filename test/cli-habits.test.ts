@@ -353,7 +353,7 @@ test('--timeout takes the durations an inventory takes (5s, 500ms, 1m) as well a
         [r.status, r.stderr],
         [
           2,
-          `linkdoctor: --timeout takes a number of seconds or a duration (5s, 500ms, 1m) from 0.1 s to 3600 s, not "${raw}"\n`,
+          `linkdoctor: --timeout takes a duration (5s, 500ms, 1m) or a number of seconds from 0.1 to 3600, not "${raw}"\n`,
         ],
       );
   }

@@ -49,7 +49,7 @@ export const secondsOption =
     if (!(s >= 0.1 && s <= MAX_TIMEOUT_S)) {
       const shown = raw.slice(0, 20).replace(/[^\x20-\x7e]/g, '?') + (raw.length > 20 ? '...' : '');
       throw new UserError(
-        `${flag} takes a number of seconds or a duration (5s, 500ms, 1m) from 0.1 s to ${MAX_TIMEOUT_S} s, not "${shown}"`,
+        `${flag} takes a duration (5s, 500ms, 1m) or a number of seconds from 0.1 to ${MAX_TIMEOUT_S}, not "${shown}"`,
       );
     }
     return s;
