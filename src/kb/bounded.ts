@@ -61,18 +61,7 @@ function atomAt(source: string, i: number): string {
  * dot), or no run at all. Conservative: a body with an alternation and a run counts as ambiguous. `flags` as the pattern is compiled with (`i` matters).
  */
 export function ambiguousRepetition(source: string, flags = 'i'): string | undefined {
-  const opens: number[] = [];
-  for (let i = 0; i < source.length; ) {
-    const atom = atomAt(source, i);
-    if (atom === '(') opens.push(i);
-    i += atom.length;
-    if (atom !== ')') continue;
-    const start = opens.pop() ?? 0;
-    const q = source[i];
-    const quantifier = q === '*' || q === '+' ? q : q === '{' ? /^\{\d+,(?:\d{2,}|[2-9])?\}/.exec(source.slice(i))?.[0] : undefined;
-    if (quantifier && !delimited(source.slice(start + 1, i - 1).replace(/^\?(?:[:=!]|<[=!]|<\w+>)/, ''), flags))
-      return source.slice(start, i) + quantifier;
-  }
+  for (const { group, body } of repeatedGroups(source, 2)) if (!delimited(body, flags)) return group;
   return undefined;
 }
 
@@ -88,6 +77,24 @@ export function overlappingAlternatives(
   source: string,
   flags = 'i',
 ): { group: string; alternatives: [string, string] } | undefined {
+  // Repeated often only: a few iterations ({0,2}) cut a text in a few ways only, whatever overlaps.
+  for (const { group, body } of repeatedGroups(source, 10))
+    for (const alternation of alternationsIn(body)) {
+      const firsts = alternation.map((b) => firstOf(b, flags));
+      for (let a = 0; a < firsts.length; a++)
+        for (let b = a + 1; b < firsts.length; b++)
+          if (firsts[a]!.nullable || firsts[b]!.nullable || firsts[a]!.chars.some((x, c) => x && firsts[b]!.chars[c]))
+            return { group, alternatives: [alternation[a]!, alternation[b]!] };
+    }
+  return undefined;
+}
+
+/**
+ * Each group of `source` under a repeating quantifier (`*`, `+`, `{n,}`, or `{n,m}` with m at least
+ * `least`), innermost first: the group with its quantifier, and its body without the group's own
+ * `?:`, lookaround or name.
+ */
+function* repeatedGroups(source: string, least: number): Generator<{ group: string; body: string }> {
   const opens: number[] = [];
   for (let i = 0; i < source.length; ) {
     const atom = atomAt(source, i);
@@ -95,20 +102,19 @@ export function overlappingAlternatives(
     i += atom.length;
     if (atom !== ')') continue;
     const start = opens.pop() ?? 0;
-    const q = source[i];
-    // Repeated often: a few iterations ({0,2}) cut a text in a few ways only, whatever overlaps.
-    const quantifier = q === '*' || q === '+' ? q : q === '{' ? /^\{\d+,(?:\d{2,})?\}/.exec(source.slice(i))?.[0] : undefined;
-    if (!quantifier) continue;
-    const body = source.slice(start + 1, i - 1).replace(/^\?(?:[:=!]|<[=!]|<\w+>)/, '');
-    for (const alternation of alternationsIn(body)) {
-      const firsts = alternation.map((b) => firstOf(b, flags));
-      for (let a = 0; a < firsts.length; a++)
-        for (let b = a + 1; b < firsts.length; b++)
-          if (firsts[a]!.nullable || firsts[b]!.nullable || firsts[a]!.chars.some((x, c) => x && firsts[b]!.chars[c]))
-            return { group: source.slice(start, i) + quantifier, alternatives: [alternation[a]!, alternation[b]!] };
-    }
+    const bound = source[i] === '{' ? /^\{\d+,(\d*)\}/.exec(source.slice(i)) : null;
+    const quantifier =
+      source[i] === '*' || source[i] === '+'
+        ? source[i]
+        : bound && (bound[1] === '' || Number(bound[1]) >= least)
+          ? bound[0]
+          : undefined;
+    if (quantifier)
+      yield {
+        group: source.slice(start, i) + quantifier,
+        body: source.slice(start + 1, i - 1).replace(/^\?(?:[:=!]|<[=!]|<\w+>)/, ''),
+      };
   }
-  return undefined;
 }
 
 /** The alternations of `body` and of every group in it, each as its list of alternatives (2 or more). */
