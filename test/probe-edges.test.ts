@@ -267,12 +267,12 @@ test('another protocol behind http:// (a banner, binary data): "answered in anot
     const cases: [string | Buffer, RegExp, RegExp | undefined][] = [
       [
         'SSH-2.0-OpenSSH_9.6\r\n',
-        /^127\.0\.0\.1:\d+ answered in another protocol, not HTTP \(Parse Error/,
+        /^127\.0\.0\.1:\d+ answered in another protocol, not HTTP(?! \()/,
         /this port speaks SSH, not what http:\/\/ expects \(it greets with "SSH-2\.0-OpenSSH_9\.6"\)/,
       ],
       [
         '220 mail.example.com ESMTP Postfix\r\n',
-        /answered in another protocol, not HTTP \(Parse Error/,
+        /answered in another protocol, not HTTP(?! \()/,
         /this port speaks SMTP, not what http:\/\/ expects \(it greets with "220 mail\.example\.com ESMTP Postfix"\)/,
       ],
       [
@@ -282,7 +282,7 @@ test('another protocol behind http:// (a banner, binary data): "answered in anot
       ],
       [
         Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 10]),
-        /answered in another protocol, not HTTP \(it sent binary data;/,
+        /answered in another protocol, not HTTP \(it sent binary data\)/,
         undefined,
       ],
     ];

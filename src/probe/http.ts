@@ -696,7 +696,8 @@ function failure(e: Error, spec: HttpSpec, signals: Signal[]): StepOutcome {
     const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined;
     // A greeting the scheme step knows (SSH-2.0-..., 220 ... ESMTP) is quoted there, with its name.
     const sent = raw && greetingProtocol(raw) ? undefined : firstWords(raw);
-    const detail = `${host} answered in another protocol, not HTTP (${sent ? `${sent}; ` : ''}${err.message})`;
+    // Node's parser's own words ("Expected HTTP/, RTSP/ or ICE/") tell a user nothing more.
+    const detail = `${host} answered in another protocol, not HTTP${sent ? ` (${sent})` : ''}`;
     return {
       ok: false,
       detail,
