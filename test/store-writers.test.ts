@@ -481,7 +481,8 @@ describe('a store or known_hosts file the caller may not write', { skip: asNobod
     const d = folder('not-yours');
     chmodSync(d, 0o777);
     const pem = join(d, 'ro.pem');
-    writeFileSync(pem, cert, { mode: 0o444 });
+    // Another certificate than the site's: a store that already trusts the site needs no write.
+    writeFileSync(pem, selfSigned('other.test').cert, { mode: 0o444 });
     const kh644 = join(d, 'kh644');
     writeFileSync(kh644, '# root\n', { mode: 0o644 });
     const kh666 = join(d, 'kh666');
