@@ -682,3 +682,14 @@ test("attack S12 A16: a redirect to an identity provider's sign-in is its own ca
     'out-http-redirect/moved',
   );
 });
+
+test('session 12 held-out regressions: a body that names no other host explains the status; a client library calling the tenant is a sender', () => {
+  // The receiver's answer to this very request (a header it wants): not its own downstream call's trouble.
+  const body =
+    'HTTP operation failed invoking https://api.shipper.example/v1/orders with statusCode: 400. Response body: {"status":400,"detail":"Required request header \'Date\' is not present"}';
+  assert.match(top(body), /^in-date-header\//);
+  // Python requests calling the tenant's runtime host and an iFlow path: the sender's trust failure first.
+  const sender =
+    "requests.exceptions.SSLError: HTTPSConnectionPool(host='acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com', port=443): Max retries exceeded with url: /http/orders (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1129)')))";
+  assert.match(top(sender), /^in-cert-validity\//);
+});

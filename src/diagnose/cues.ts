@@ -162,7 +162,9 @@ export const CUES: Cue[] = [
     re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b|\bnode_modules\/axios\//,
     direction: out,
     weight: 0.35,
-    unless: /\bsender (?:system|adapter|channel)\b/i,
+    // Such a client calling the tenant's runtime (its host, an iFlow path) is a sender.
+    unless:
+      /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]|-rt\.cfapps\.|\.it-cpi\w*\.|-iflmap\./i,
     means:
       'a general-purpose HTTP client (Python requests, PowerShell, .NET, Spring, OkHttp, axios) called another system',
   },

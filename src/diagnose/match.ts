@@ -271,14 +271,22 @@ const within = (spans: [number, number][], at: number | undefined) =>
 
 /**
  * The quoted bodies of a call that got an HTTP status read outside them (the receiver answered, so
- * its name resolved, the connection opened and the TLS handshake worked): what the body says is the
- * receiver's own trouble, and explains that status at most. None when no status was read outside.
+ * its name resolved, the connection opened and the TLS handshake worked) and that name a host the
+ * call did not go to: what such a body says is the receiver's own call's trouble, and explains that
+ * status at most. A body that names no other host (a missing header, a validation error) is the
+ * receiver's answer to this very request, and keeps its weight. None when no status was read outside.
  */
 function answeredBodies(text: string, lower: LowerText, signals: Signal[]): [number, number][] {
   const bodies = quotedBodies(text, lower);
   if (!bodies.length) return bodies;
   const answered = signals.some((s) => s.type === 'http.status' && !within(bodies, s.start));
-  return answered ? bodies : [];
+  if (!answered) return [];
+  const called = new Set(
+    signals.filter((s) => s.type === 'host' && !within(bodies, s.start)).map((s) => s.value),
+  );
+  return bodies.filter(([a, b]) =>
+    signals.some((s) => s.type === 'host' && within([[a, b]], s.start) && !called.has(s.value)),
+  );
 }
 
 interface DirectionScores {
