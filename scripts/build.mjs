@@ -6,6 +6,27 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
+
+/**
+ * commander requires node:child_process when it loads, for executable subcommands linkdoctor does
+ * not have; loading it (with net, dgram and the socket list) cost 6 M instructions of every cold
+ * start, ~1% of a `diagnose` (callgrind, session 13). Its one use, spawn, is handed over on first call.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+        ? { path: 'child_process', namespace: 'lazy-child-process' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: {
     main: 'src/cli/main.ts',
@@ -32,6 +53,7 @@ await build({
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
+  plugins: [lazyChildProcess],
   logLevel: 'warning',
 });
 chmodSync('dist/main.js', 0o755);
