@@ -10,13 +10,16 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { redactUrls } from '../src/redact.js';
+import { redact, redactUrls } from '../src/redact.js';
 import { CLI, freePort, runCliAsync, tempDirs, until, waitListening } from './helpers.js';
 
 const TOKEN = 'TOKsecret4242';
 const SIG = 'SIGsecret9191';
 const LOCATION_TOKEN = 'LOCsecret7373';
-const SECRETS = new RegExp(`${TOKEN}|${SIG}|${LOCATION_TOKEN}`);
+// Azure Functions' function key (`?code=`) and Azure API Management's `?subscription-key=`.
+const CODE = 'AZFUNCkey5151';
+const SUBKEY = 'APIMkey6262';
+const SECRETS = new RegExp(`${TOKEN}|${SIG}|${LOCATION_TOKEN}|${CODE}|${SUBKEY}`);
 const tmp = tempDirs();
 
 let server: Server;
@@ -49,18 +52,61 @@ test('redactUrls: the secret parameters by the names redact knows, the rest of t
   assert.equal(redactUrls('https://h/?tokenized=1&q=a'), 'https://h/?tokenized=1&q=a', 'not a secret name');
 });
 
+test('redactUrls, redact: the secret query parameters of Azure, Google, GitLab, SAML, AWS; `code` and `key` only as a whole query name', () => {
+  const names = [
+    'code',
+    'subscription-key',
+    'key',
+    'private_token',
+    'pass',
+    'auth',
+    'SAMLResponse',
+    'X-Amz-Credential',
+    'X-Goog-Credential',
+    'ticket',
+    'otp',
+    'session',
+    'jwt',
+    'client_assertion',
+  ];
+  for (const name of names) {
+    const url = `https://api.partner.com/x?page=2&${name}=VALUE123456&lang=de`;
+    const masked = `https://api.partner.com/x?page=2&${name}=<redacted>&lang=de`;
+    assert.equal(redactUrls(url), masked, name);
+    assert.equal(redact(`invoking ${url} failed`), `invoking ${masked} failed`, name);
+  }
+  const ordinary = 'https://h/x?country_code=DE&sort_key=id&postal-code=1010&keys=3';
+  assert.equal(redactUrls(ordinary), ordinary, 'a longer name ending in code or key is no secret');
+  assert.equal(redact(ordinary), ordinary);
+  const words = 'error code=500: the key=customer_id is missing; auth=basic';
+  assert.equal(redact(words), words, 'code, key and auth in a text are words, not secrets');
+});
+
+test('diagnose: a pasted URL’s code, subscription-key, key, private_token, pass, auth, SAMLResponse are not shown, in text, --full or --json', async () => {
+  const query = ['code', 'subscription-key', 'key', 'private_token', 'pass', 'auth', 'SAMLResponse']
+    .map((n, i) => `${n}=VAL${i}secret`)
+    .join('&');
+  const text = `HTTP operation failed invoking https://api.partner.com/x?${query} with statusCode: 503`;
+  for (const flags of [[], ['--full'], ['--json']]) {
+    const r = await runCliAsync(['diagnose', ...flags, text]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /VAL\dsecret/, r.stdout);
+    assert.match(r.stdout, /code=<redacted>/);
+  }
+});
+
 test('probe: text, -v and --json mask the token and the signature, a redirect Location too; the server got them', async () => {
-  const url = `${base}/ok?sig=${SIG}&access_token=${TOKEN}`;
+  const url = `${base}/ok?sig=${SIG}&access_token=${TOKEN}&code=${CODE}&subscription-key=${SUBKEY}`;
   seen.length = 0;
   for (const flags of [[], ['-v'], ['--json']]) {
     const r = await runCliAsync(['probe', url, ...flags]);
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, SECRETS, r.stdout);
-    assert.match(r.stdout, /sig=<redacted>&access_token=<redacted>/);
+    assert.match(r.stdout, /sig=<redacted>&access_token=<redacted>&code=<redacted>/);
   }
   assert.deepEqual(
     seen,
-    Array(3).fill(`/ok?sig=${SIG}&access_token=${TOKEN}`),
+    Array(3).fill(`/ok?sig=${SIG}&access_token=${TOKEN}&code=${CODE}&subscription-key=${SUBKEY}`),
     'the request used the URL as given',
   );
   const moved = await runCliAsync([
@@ -84,8 +130,8 @@ test('check: the line, --json, the history database and the webhook payload hold
     inv,
     [
       'targets:',
-      `  - { name: blob, url: "${base}/down?sv=1&sig=${SIG}" }`,
-      `  - url: "${base}/ok?access_token=${TOKEN}"`,
+      `  - { name: blob, url: "${base}/down?sv=1&sig=${SIG}&subscription-key=${SUBKEY}" }`,
+      `  - url: "${base}/ok?access_token=${TOKEN}&code=${CODE}"`,
     ].join('\n'),
   );
   const bodies: string[] = [];
@@ -109,12 +155,13 @@ test('check: the line, --json, the history database and the webhook payload hold
     assert.doesNotMatch(r.stdout + r.stderr, SECRETS, r.stdout);
     assert.match(r.stdout, /ok\?access_token=<redacted>/);
     assert.ok(
-      seen.includes(`/ok?access_token=${TOKEN}`) && seen.includes(`/down?sv=1&sig=${SIG}`),
+      seen.includes(`/ok?access_token=${TOKEN}&code=${CODE}`) &&
+        seen.includes(`/down?sv=1&sig=${SIG}&subscription-key=${SUBKEY}`),
       seen.join(' '),
     );
     assert.ok(bodies.length >= 1, 'the failure was delivered');
     for (const b of bodies) assert.doesNotMatch(b, SECRETS, b);
-    assert.match(bodies.join('\n'), /sig=<redacted>/);
+    assert.match(bodies.join('\n'), /sig=<redacted>&subscription-key=<redacted>/);
     const h = new Database(db, { readonly: true });
     const tables = h.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
       name: string;
@@ -125,7 +172,10 @@ test('check: the line, --json, the history database and the webhook payload hold
     assert.match(dump, /sig=<redacted>/);
     const json = await runCliAsync(['check', inv, '--json']);
     assert.doesNotMatch(json.stdout, SECRETS, json.stdout);
-    assert.equal(JSON.parse(json.stdout).results[1].name, `${base}/ok?access_token=<redacted>`);
+    assert.equal(
+      JSON.parse(json.stdout).results[1].name,
+      `${base}/ok?access_token=<redacted>&code=<redacted>`,
+    );
     const history = await runCliAsync(['history', '--db', db, '--json']);
     assert.equal(history.status, 0, history.stderr);
     assert.doesNotMatch(history.stdout, SECRETS);
@@ -137,7 +187,10 @@ test('check: the line, --json, the history database and the webhook payload hold
 test('serve --inventory: /metrics labels and the API (JSON and its stream) hold no token', async () => {
   const dir = tmp('ld-urlsecret-serve-');
   const inv = join(dir, 'inv.yaml');
-  writeFileSync(inv, `targets:\n  - { name: blob, url: "${base}/ok?sig=${SIG}&access_token=${TOKEN}" }\n`);
+  writeFileSync(
+    inv,
+    `targets:\n  - { name: blob, url: "${base}/ok?sig=${SIG}&access_token=${TOKEN}&code=${CODE}" }\n`,
+  );
   const port = await freePort();
   const p = spawn(
     process.execPath,
@@ -162,7 +215,10 @@ test('serve --inventory: /metrics labels and the API (JSON and its stream) hold 
       metrics,
     );
     assert.doesNotMatch(metrics, SECRETS);
-    assert.match(metrics, /url="http:\/\/127\.0\.0\.1:\d+\/ok\?sig=<redacted>&access_token=<redacted>"/);
+    assert.match(
+      metrics,
+      /url="http:\/\/127\.0\.0\.1:\d+\/ok\?sig=<redacted>&access_token=<redacted>&code=<redacted>"/,
+    );
     const body = JSON.stringify({ url: `${base}/moved?access_token=${TOKEN}`, maxRedirs: 1 });
     for (const accept of ['application/json', 'application/x-ndjson']) {
       const r = await fetch(`${api}/api/probe`, {
