@@ -5,6 +5,8 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type Lab, startLab } from '../src/lab/index.js';
 import { makePki } from '../src/lab/pki.js';
@@ -697,6 +699,45 @@ test('a one-shot check --db: a failed delivery says it waits for the next run, n
     );
     assert.doesNotMatch(r.stderr, /again in \d/);
   } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('a module that sends Basic credentials to an http:// target: check warns once per target, as probe does (attack S13 B12)', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'ld-plain-'));
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers.authorization ?? '');
+    res.writeHead(200).end('ok\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const inv = join(d, 'inv.yaml');
+    writeFileSync(
+      inv,
+      [
+        'modules:',
+        '  basic: { user: cpi, password_env: LD_PLAIN_PW }',
+        'targets:',
+        `  - { name: plain, url: "http://127.0.0.1:${port}/x", module: basic }`,
+        `  - { name: anon, url: "http://127.0.0.1:${port}/y" }`,
+        `  - { name: tls, url: "https://127.0.0.1:${await freePort()}/z", module: basic }`,
+      ].join('\n'),
+    );
+    const secret = 'hunter2-plain-pw';
+    const r = await runCliAsync(['check', inv], { env: { LD_PLAIN_PW: secret } });
+    assert.equal(
+      r.stderr,
+      `linkdoctor: warning: plain: the password of cpi goes to http://127.0.0.1:${port} in clear text (http://, not https://): anyone on the way can read it\n`,
+    );
+    assert.ok(!(r.stdout + r.stderr).includes(secret));
+    assert.ok(
+      seen.includes(`Basic ${Buffer.from(`cpi:${secret}`).toString('base64')}`),
+      'sent, as probe sends it',
+    );
+  } finally {
+    server.close();
     rmSync(d, { recursive: true, force: true });
   }
 });

@@ -10,7 +10,7 @@ import { checkAll, type CheckOutcome } from '../watch/check.js';
 import { parseDuration } from '../watch/duration.js';
 import { type Change, defaultDbPath, type History, openHistory } from '../watch/history.js';
 import { loadInventory, selectTargets } from '../watch/inventory.js';
-import { ModuleOptions } from '../watch/options.js';
+import { clearTextTargetWarnings, ModuleOptions } from '../watch/options.js';
 import {
   checkColumns,
   checkJson,
@@ -92,6 +92,10 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
   const targets = selectTargets(inventory.targets, f.only, file);
   if (!targets.length) throw new UserError(`${file} lists no target`);
   const kb = await loadKb({ dirs: f.kb ?? [] });
+  // A secret in clear text (Basic over http://, ...) is sent, as probe sends it, but said: once per target.
+  const moduleOptions = new ModuleOptions(inventory.files);
+  for (const w of await clearTextTargetWarnings(targets, moduleOptions))
+    process.stderr.write(`linkdoctor: warning: ${w}\n`);
   const history = f.db
     ? await openHistory(
         typeof f.db === 'string' ? f.db : defaultDbPath(),
@@ -131,7 +135,7 @@ export async function checkCommand(file: string, f: CheckFlags): Promise<void> {
   let failing = 0;
   const started = performance.now();
   try {
-    const outcomes = await checkAll(kb, targets, new ModuleOptions(inventory.files), f, (o, done) => {
+    const outcomes = await checkAll(kb, targets, moduleOptions, f, (o, done) => {
       if (!o.ok) failing++;
       recordAndPrint(o, () => bar?.clear());
       bar?.update(done, failing);

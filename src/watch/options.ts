@@ -1,9 +1,10 @@
 // A module's probe options, built once and shared by every target that uses it: the trust store is
 // parsed, the client certificate opened and the secrets read from the environment once per module,
 // not once per probe.
-import { type ProbeFiles, probeOptions, type ProbeFlags } from '../cli/probe.js';
+import { clearTextWarnings, type ProbeFiles, probeOptions, type ProbeFlags } from '../cli/probe.js';
 import type { ProbeOptions } from '../probe/run.js';
-import type { Module } from './inventory.js';
+import { printable } from '../report/printable.js';
+import type { InventoryTarget, Module } from './inventory.js';
 
 /** The default per-step bound of a module without `timeout`, as `linkdoctor probe`'s --timeout. */
 export const DEFAULT_TIMEOUT_S = 5;
@@ -57,4 +58,28 @@ export class ModuleOptions {
     }
     return { ...(await p), target };
   }
+}
+
+/**
+ * The targets whose module sends a secret in clear text (Basic credentials or an OAuth token to an
+ * http:// URL, the OAuth client secret to an http:// token URL, a password to ftp://, a credential
+ * header over http://): `linkdoctor probe`'s own rule (clearTextWarnings), one line each,
+ * "NAME: the password of cpi goes to http://host:port in clear text ...". A module that cannot be
+ * built (a variable not set) is skipped: its targets' own error says so when they are checked.
+ */
+export async function clearTextTargetWarnings(
+  targets: readonly InventoryTarget[],
+  options: ModuleOptions,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const t of targets) {
+    let opts: ProbeOptions;
+    try {
+      opts = await options.optionsFor(t.module, t.requestUrl);
+    } catch {
+      continue;
+    }
+    for (const w of clearTextWarnings(opts)) out.push(`${printable(t.name)}: ${w}`);
+  }
+  return out;
 }

@@ -8,6 +8,7 @@ import { exporterRoutes } from './exporter.js';
 import { defaultDbPath, openHistory } from './history.js';
 import { servedInventory } from './inventory.js';
 import { defaultProbeWorkers, ProbePool } from './probe-pool.js';
+import { clearTextTargetWarnings, ModuleOptions } from './options.js';
 import { Watcher } from './watcher.js';
 import { Deliverer, parseWebhook } from './webhook.js';
 
@@ -55,6 +56,9 @@ export const watchRoom: FastifyPluginAsync = async (app) => {
   const write = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const log = (line: string) => write(printableLine(line));
   const deliverer = new Deliverer(history, webhooks, undefined, (s) => log(`linkdoctor: ${s}`));
+  // As check says it: a module's secret that goes in clear text (Basic over http://), once per target.
+  for (const w of await clearTextTargetWarnings(inventory.targets, new ModuleOptions(inventory.files)))
+    log(`linkdoctor: warning: ${w}`);
   const watcher = new Watcher(kb, inventory, {
     limits: { concurrency: o.concurrency ?? 16, perHost: o.perHost ?? 4 },
     everyMs: o.everyMs ?? DEFAULT_EVERY_MS,
