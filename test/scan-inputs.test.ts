@@ -202,16 +202,43 @@ test('UTF-16 text without a byte order mark (Windows tools): the iconv hint with
   assert.equal(le.status, 2);
   assert.match(
     le.stderr,
-    /u16le\.log: is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16LE -t UTF-8\)\n$/,
+    /u16le\.log: is UTF-16 text without a byte order mark: convert it to UTF-8 first \(iconv -f UTF-16LE -t UTF-8\)\n$/,
   );
   const be = runCli(['scan', file('u16be.log', Buffer.from(log, 'utf16le').swap16())]);
   assert.match(
     be.stderr,
-    /u16be\.log: is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16BE -t UTF-8\)\n$/,
+    /u16be\.log: is UTF-16 text without a byte order mark: convert it to UTF-8 first \(iconv -f UTF-16BE -t UTF-8\)\n$/,
   );
-  // With a byte order mark, iconv reads the order from it.
-  const bom = runCli(['scan', file('u16bom.log', Buffer.from(`\ufeff${log}`, 'utf16le'))]);
-  assert.match(bom.stderr, /is UTF-16 text: convert it to UTF-8 first \(iconv -f UTF-16 -t UTF-8\)\n$/);
+  // diagnose names it in the same words, not "looks binary (a NUL byte at offset 1)".
+  const d = runCli(['diagnose', '--file', file('u16le.txt', Buffer.from(log, 'utf16le'))]);
+  assert.equal(d.status, 2);
+  assert.match(
+    d.stderr,
+    /u16le\.txt is UTF-16 text without a byte order mark: convert it to UTF-8 first \(iconv -f UTF-16LE -t UTF-8\)/,
+  );
+});
+
+test('UTF-16 with a byte order mark (Windows PowerShell 5 `>`), either order, gzip too: scanned as its UTF-8 is, as diagnose reads it (attack S13 B16)', () => {
+  const log = readFileSync(join(ROOT, 'examples', 'app.log'), 'utf8');
+  const utf8 = runCli(['scan', '--jsonl', file('u8.log', log)]);
+  assert.equal(utf8.status, 1, utf8.stderr);
+  const want = jsonl(utf8.stdout).map((i) => JSON.stringify({ ...i, file: undefined }));
+  assert.ok(want.length > 0);
+  const le = Buffer.from(`\ufeff${log}`, 'utf16le');
+  for (const [name, bytes] of [
+    ['u16le-bom.log', le],
+    ['u16be-bom.log', Buffer.from(le).swap16()],
+    ['u16le-bom.log.gz', gzipSync(le)],
+  ] as const) {
+    const r = runCli(['scan', '--jsonl', file(name, bytes)]);
+    assert.equal(r.status, 1, `${name}: ${r.stderr}`);
+    assert.equal(r.stderr, '', name);
+    assert.deepEqual(
+      jsonl(r.stdout).map((i) => JSON.stringify({ ...i, file: undefined })),
+      want,
+      name,
+    );
+  }
 });
 
 test('a text log with runs of NUL bytes (a logrotate copytruncate hole, a crash) is scanned, the runs skipped and said (attack S11)', () => {
@@ -287,8 +314,8 @@ test('an input that could not be read is not "Scanned 1 input ... No incident fo
   const word = runCli(['scan', '-'], { input: 'BZh9 job started\n' });
   assert.equal(word.status, 0, word.stderr);
   assert.match(word.stdout, /^Scanned 1 input, /);
-  // UTF-16 on standard input, and a folder: nothing scanned either.
-  const u16 = runCli(['scan', '-'], { input: Buffer.from('\ufeff' + LOG, 'utf16le') });
+  // UTF-16 without a byte order mark on standard input, and a folder: nothing scanned either.
+  const u16 = runCli(['scan', '-'], { input: Buffer.from(LOG, 'utf16le') });
   assert.equal(u16.status, 2);
   assert.match(u16.stderr, /is UTF-16 text/);
   assert.match(u16.stdout, /^Nothing was scanned: 1 input could not be read\.\n/);
@@ -302,7 +329,10 @@ test('an input that could not be read is not "Scanned 1 input ... No incident fo
   // One input of three read: said so, and what it found.
   const some = runCli(['scan', join(dir, 'logs.zip'), file('some.log', LOG), dir]);
   assert.equal(some.status, 2);
-  assert.match(some.stdout, /^Scanned 1 of 3 inputs, 0\.0 MB in [\d.]+ s \([\d.]+ MB\/s\)\.\n30 incidents/);
+  assert.match(
+    some.stdout,
+    /^Scanned 1 of 3 inputs, 0\.0 MB in [\d.]+ s \((?:< )?[\d.]+ MB\/s\)\.\n30 incidents/,
+  );
 });
 
 test('the summary gives a rate one or two significant digits: 0.44 MB/s is not "0 MB/s" (S12)', () => {

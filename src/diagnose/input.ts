@@ -3,6 +3,7 @@
 import { redact } from '../redact.js';
 import { UserError } from '../errors.js';
 import { openRegularFile } from '../fs-read.js';
+import { decodeUtf16, utf16Order, utf16Sentence } from '../utf16.js';
 
 /** An incident is a message, a stack trace or a log entry: a few MB at most. */
 export const MAX_INCIDENT_BYTES = 4 * 1024 * 1024;
@@ -25,16 +26,18 @@ function tooLarge(size: number | undefined): UserError {
 /** Decodes bytes to text: UTF-8 (or UTF-16 with a byte-order mark); refuses binary data. */
 export function decodeIncident(buf: Buffer, source: string): IncidentText {
   const warnings: string[] = [];
-  let text: string;
-  if (buf[0] === 0xff && buf[1] === 0xfe) text = new TextDecoder('utf-16le').decode(buf.subarray(2));
-  else if (buf[0] === 0xfe && buf[1] === 0xff) text = new TextDecoder('utf-16be').decode(buf.subarray(2));
-  else if (buf[0] === 0x1f && buf[1] === 0x8b)
-    // gzip: a log, most likely; scan reads it (and finds every incident in it).
-    throw new UserError(
-      `${source} is gzip-compressed: \`linkdoctor scan ${source === 'standard input' ? '-' : source}\` reads gzip and diagnoses every incident in it`,
-    );
-  else {
+  // UTF-16 with a byte order mark (Windows PowerShell 5's `>`): read as scan reads it.
+  let text = decodeUtf16(buf);
+  if (text === undefined) {
+    if (buf[0] === 0x1f && buf[1] === 0x8b)
+      // gzip: a log, most likely; scan reads it (and finds every incident in it).
+      throw new UserError(
+        `${source} is gzip-compressed: \`linkdoctor scan ${source === 'standard input' ? '-' : source}\` reads gzip and diagnoses every incident in it`,
+      );
     const nul = buf.indexOf(0);
+    // UTF-16 without a byte order mark (a NUL every other byte): named, as scan names it.
+    const order = nul !== -1 ? utf16Order(buf.subarray(0, 4096)) : undefined;
+    if (order) throw new UserError(`${source} ${utf16Sentence(order)}`);
     if (nul !== -1)
       throw new UserError(`${source} looks binary (a NUL byte at offset ${nul}), not an error text`);
     try {

@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FileReadError, openRegularFile, reason } from '../fs-read.js';
+import { utf16Bom, utf16Order, utf16ToUtf8 } from '../utf16.js';
 
 export type Format = 'text' | 'mpl' | 'har';
 
@@ -204,7 +205,7 @@ function gunzip(
 export function sniff(head: Buffer, whole = false): Opened['sniffed'] {
   const archive = packed(head);
   if (archive) return archive;
-  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return 'utf16';
+  if (utf16Bom(head)) return 'utf16';
   const bomless = utf16Order(head.subarray(0, 4096));
   if (bomless) return bomless;
   const start = head.toString('latin1', 0, Math.min(head.length, SNIFF_BYTES)).replace(/^\xef\xbb\xbf/, '');
@@ -259,23 +260,6 @@ function withoutNul(bytes: Buffer): Buffer {
   let n = 0;
   for (const b of bytes) if (b !== 0) out[n++] = b;
   return out.subarray(0, n);
-}
-
-/**
- * The byte order of UTF-16 text without a byte order mark (what Windows tools write): ASCII text
- * in it has a 0 byte every other byte, at odd offsets (little-endian) or even ones (big-endian).
- * Undefined when the sample is not so (at least 16 bytes, 90% of the pairs alike).
- */
-function utf16Order(sample: Buffer): 'utf16le' | 'utf16be' | undefined {
-  const pairs = sample.length >> 1;
-  if (pairs < 8) return undefined;
-  let le = 0;
-  let be = 0;
-  for (let i = 0; i + 1 < sample.length; i += 2) {
-    if (sample[i] !== 0 && sample[i + 1] === 0) le++;
-    else if (sample[i] === 0 && sample[i + 1] !== 0) be++;
-  }
-  return le * 10 >= pairs * 9 ? 'utf16le' : be * 10 >= pairs * 9 ? 'utf16be' : undefined;
 }
 
 const parses = (t: string) => {
@@ -341,8 +325,14 @@ export async function openInput(
   const start = await peek(counted(), 2);
   const gzip = start.head[0] === 0x1f && start.head[1] === 0x8b;
   const z = gzip ? gunzip(start.rest, opts.maxInflated) : undefined;
-  const { head, rest, whole } = await peek(z ? z.chunks : start.rest, SNIFF_BYTES);
-  const sniffed = sniff(head, whole);
+  let { head, rest, whole } = await peek(z ? z.chunks : start.rest, SNIFF_BYTES);
+  let sniffed = sniff(head, whole);
+  // UTF-16 with a byte order mark (Windows PowerShell 5's `>`): read as UTF-8, as diagnose reads it.
+  const bom = sniffed === 'utf16' ? utf16Bom(head) : undefined;
+  if (bom) {
+    ({ head, rest, whole } = await peek(utf16ToUtf8(rest, bom), SNIFF_BYTES));
+    sniffed = sniff(head, whole);
+  }
   return {
     chunks: rest,
     gzip,

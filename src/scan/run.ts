@@ -1,5 +1,6 @@
 // The scan pipeline: inputs → readers (text, MPL, HAR) → candidate events → the same matcher as
 // `diagnose` → incidents → groups. Inputs stream through; memory holds one block and the groups.
+import { utf16Sentence } from '../utf16.js';
 import { diagnose } from '../diagnose/match.js';
 import type { Kb } from '../kb/load.js';
 import { eventText, keepsTime, keyOf, type Verdict, VerdictCache } from './cache.js';
@@ -273,11 +274,9 @@ export async function scan(kb: Kb, opts: ScanOptions): Promise<ScanResult> {
         },
         cap !== undefined ? { maxInflated: cap - decoded } : {},
       ));
-      if (input.sniffed.startsWith('utf16') && !opts.format) {
-        // Without a byte order mark, iconv's UTF-16 is big-endian: the order found is named.
-        const from = { utf16: 'UTF-16', utf16le: 'UTF-16LE', utf16be: 'UTF-16BE' }[input.sniffed as 'utf16'];
-        throw new InputError(`is UTF-16 text: convert it to UTF-8 first (iconv -f ${from} -t UTF-8)`);
-      }
+      // UTF-16 with a byte order mark was read as UTF-8 (openInput); without one it is named.
+      if (input.sniffed.startsWith('utf16') && !opts.format)
+        throw new InputError(utf16Sentence(input.sniffed as 'utf16'));
       if (
         (input.sniffed === 'zip' ||
           input.sniffed === 'bzip2' ||
