@@ -545,7 +545,7 @@ test('a file that the probe cannot use (a log as trust store, a certificate with
       r.stderr,
       [
         'linkdoctor: the inventory has 4 problems:',
-        `${file}:2: modules.t.trust: is not a trust store linkdoctor can read (PEM, DER, PKCS#12, JKS or JCEKS)`,
+        `${file}:2: modules.t.trust: is not a trust store linkdoctor can read (PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS)`,
         `${file}:3: modules.c.client_cert: holds no private key: give it with client_key`,
         `${file}:4: modules.h.known_hosts: is not a known_hosts file (line 1: not a "host key-type base64-key" line)`,
         `${file}:5: modules.p.trust_password_env: the environment variable LD_CHECK_UNSET_STORE_PASSWORD (the trust store password) is not set`,

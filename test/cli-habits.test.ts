@@ -168,6 +168,29 @@ test('known-hosts: add without a file prints the lines as ssh-keyscan; check and
   rmSync(join(home, '.ssh'), { recursive: true });
 });
 
+test('a known_hosts in UTF-16 with a byte order mark (PowerShell 5 `ssh-keyscan > known_hosts`): check and probe read it, check says to save it as UTF-8, add writes nothing to it (attack S13 B20)', async () => {
+  const target = hostPort('ssh-host-key-unknown');
+  const printed = await cli(['known-hosts', 'add', target]);
+  assert.equal(printed.status, 0, printed.stderr);
+  const file = join(home, 'kh-u16');
+  const u16 = Buffer.from(`\ufeff${printed.stdout.replace(/\n/g, '\r\n')}`, 'utf16le');
+  writeFileSync(file, u16);
+  const match = await cli(['known-hosts', 'check', target, '--known-hosts', file]);
+  assert.equal(match.status, 0, match.stdout + match.stderr);
+  assert.match(match.stdout, /match: /);
+  assert.match(unwrap(match.stderr), /kh-u16 is UTF-16 text .*save it as UTF-8/);
+  const probed = await cli(['probe', url('ssh-host-key-unknown'), '--known-hosts', file, '--json']);
+  const ssh = (
+    JSON.parse(probed.stdout) as { steps: { name: string; ok: boolean; detail: string }[] }
+  ).steps.find((s) => s.name === 'ssh');
+  assert.equal(ssh?.ok, true, ssh?.detail);
+  assert.match(ssh!.detail, /known_hosts: match/);
+  const add = await cli(['known-hosts', 'add', target, '--to', file]);
+  assert.equal(add.status, 2, add.stdout);
+  assert.match(unwrap(add.stderr), /kh-u16 is UTF-16 text .*; nothing written\n$/);
+  assert.deepEqual(readFileSync(file), u16, 'nothing written');
+});
+
 test('known-hosts check of a refused port says so as probe does', async () => {
   const r = await cli(['known-hosts', 'check', '127.0.0.1:1', '--timeout', '3']);
   assert.equal(r.status, 1);

@@ -379,6 +379,34 @@ describe('loadTrustStore', () => {
     assert.equal(s.entries[0]!.alias, 'server');
   });
 
+  test('a PKCS#7 bundle (.p7b), PEM or DER, as openssl crl2pkcs7 and Windows export it: its certificates; not written to (attack S13 B20)', async () => {
+    writeFileSync(path('chain-in.pem'), `${root.pem}\n${inter.pem}\n`);
+    for (const [name, form] of [
+      ['chain.p7b', 'PEM'],
+      ['chain-der.p7b', 'DER'],
+    ] as const) {
+      const made = spawnSync(
+        'openssl',
+        ['crl2pkcs7', '-nocrl', '-certfile', path('chain-in.pem'), '-outform', form, '-out', path(name)],
+        { encoding: 'utf8' },
+      );
+      assert.equal(made.status, 0, made.stderr);
+      const s = await loadTrustStore({ file: path(name) });
+      assert.match(s.label, form === 'PEM' ? /\(PEM, 2 certificates\)/ : /\(PKCS#7, 2 certificates\)/);
+      assert.deepEqual(
+        s.entries.map((e) => e.cert.fingerprint256),
+        [root.cert.fingerprint256, inter.cert.fingerprint256],
+      );
+    }
+    assert.match(
+      await userError(() => addTrustedCerts(path('chain-der.p7b'), [soon.cert])),
+      /chain-der\.p7b is a PKCS#7 bundle \(\.p7b\), which linkdoctor reads but does not write; .*openssl pkcs7 -print_certs/,
+    );
+    const der = readFileSync(path('chain-der.p7b'));
+    writeFileSync(path('cut.p7b'), der.subarray(0, der.length / 2));
+    assert.match(await userError(() => loadTrustStore({ file: path('cut.p7b') })), /PKCS#7 .*corrupt/);
+  });
+
   test('the default store judges like Java: the JDK cacerts when there is one, else Node’s list', async () => {
     const s = await loadTrustStore();
     if (javaCacertsPath()) {
@@ -400,7 +428,7 @@ describe('loadTrustStore', () => {
     writeFileSync(path('notes.txt'), 'hello, I am not a keystore\n');
     assert.match(
       await userError(() => loadTrustStore({ file: path('notes.txt') })),
-      /is not a trust store linkdoctor can read \(PEM, DER, PKCS#12, JKS or JCEKS\)$/,
+      /is not a trust store linkdoctor can read \(PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS\)$/,
     );
     writeFileSync(path('cut.pem'), root.pem.slice(0, 300));
     assert.match(await userError(() => loadTrustStore({ file: path('cut.pem') })), /truncated/);

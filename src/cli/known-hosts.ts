@@ -16,7 +16,9 @@ import {
   notKnownHostsSentence,
   hostField,
   judgeHostKeys,
+  knownHostsText,
   MAX_KNOWN_HOSTS_BYTES,
+  utf16KnownHostsNote,
   parseKnownHosts,
   type HostKeysJudgement,
   type KnownHostsCheck,
@@ -45,13 +47,15 @@ function parseHostPort(raw: string): { host: string; port: number } {
   return { host, port: port! };
 }
 
-function readKnownHosts(file: string, mustExist: boolean): KnownHostsFile & { text: string } {
+function readKnownHosts(
+  file: string,
+  mustExist: boolean,
+): KnownHostsFile & { text: string; utf16?: boolean } {
   if (!mustExist && !existsSync(file)) return { entries: [], problems: [], text: '' };
-  const text = readRegularFileSync(file, {
-    what: 'known_hosts file',
-    maxBytes: MAX_KNOWN_HOSTS_BYTES,
-  }).toString('utf8');
-  return { ...parseKnownHosts(text), text };
+  const { text, utf16 } = knownHostsText(
+    readRegularFileSync(file, { what: 'known_hosts file', maxBytes: MAX_KNOWN_HOSTS_BYTES }),
+  );
+  return { ...parseKnownHosts(text), text, ...(utf16 ? { utf16 } : {}) };
 }
 
 /** notKnownHostsSentence and what was not done: "nothing written". */
@@ -66,6 +70,8 @@ function notKnownHosts(file: string, parsed: KnownHostsFile, what: string): User
 function readKnownHostsToAdd(file: string): KnownHostsFile & { text: string } {
   writeTarget(file);
   const parsed = readKnownHosts(file, false);
+  // Lines appended in UTF-8 would break a UTF-16 file for every reader.
+  if (parsed.utf16) throw new UserError(`${utf16KnownHostsNote(file)}; nothing written`);
   if (parsed.problems.length) throw notKnownHosts(file, parsed, 'nothing written');
   return parsed;
 }
@@ -78,6 +84,7 @@ function readKnownHostsToAdd(file: string): KnownHostsFile & { text: string } {
 function readKnownHostsToCheck(file: string, mustExist: boolean): KnownHostsFile & { text: string } {
   const parsed = readKnownHosts(file, mustExist);
   if (parsed.problems.length && !parsed.entries.length) throw notKnownHosts(file, parsed, 'nothing checked');
+  if (parsed.utf16) process.stderr.write(printable(`linkdoctor: warning: ${utf16KnownHostsNote(file)}\n`));
   return parsed;
 }
 

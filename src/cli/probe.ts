@@ -16,6 +16,7 @@ import { credentialHeaderNames } from '../redact.js';
 import { colorsFor } from '../report/text.js';
 import {
   defaultKnownHostsFile,
+  knownHostsText,
   MAX_KNOWN_HOSTS_BYTES,
   notKnownHostsSentence,
   parseKnownHosts,
@@ -185,7 +186,7 @@ async function sshIdentity(f: ProbeFlags, say: SettingWords): Promise<SshOptions
 
 /** A known_hosts file read and parsed: one none of whose lines is a known_hosts line is refused. */
 function readKnownHostsFile(file: string): { file: string; text: string } {
-  const text = readFile(file, 'known_hosts file', MAX_KNOWN_HOSTS_BYTES).toString('utf8');
+  const { text } = knownHostsText(readFile(file, 'known_hosts file', MAX_KNOWN_HOSTS_BYTES));
   const parsed = parseKnownHosts(text);
   if (parsed.problems.length && !parsed.entries.length)
     throw new UserError(notKnownHostsSentence(file, parsed));

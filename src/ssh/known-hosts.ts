@@ -1,6 +1,7 @@
 // OpenSSH known_hosts, as the platform's Known Hosts (SSH) artifact and JSch read it: plain and
 // hashed (|1|salt|hash) host names, [host]:port for ports other than 22, one key per line, and the
 // @revoked and @cert-authority markers (sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT").
+import { decodeUtf16 } from '../utf16.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -245,6 +246,21 @@ export function certAuthorityNote(check: KnownHostsCheck, file: string): string 
   if (!ca.length) return undefined;
   const lines = ca.map((c) => `line ${c.line}, ${c.type} ${c.sha256}`).join('; ');
   return `${file} holds ${ca.length > 1 ? `${ca.length} @cert-authority lines` : 'an @cert-authority line'} for this host (${lines}): a CA key that OpenSSH trusts for host certificates it signed, not a host key; linkdoctor does not check host certificates, and whether the tenant's SFTP adapter honours the line depends on its JSch version (mwiede JSch verifies host certificates from 2.28.0 on; SAP does not publish the version a tenant runs)`;
+}
+
+/**
+ * A known_hosts file's bytes as text: UTF-8 (OpenSSH writes ASCII), or UTF-16 with a byte order mark,
+ * as Windows PowerShell 5 writes `ssh-keyscan host > known_hosts` (`utf16: true`: OpenSSH itself
+ * cannot read it).
+ */
+export function knownHostsText(buf: Buffer): { text: string; utf16: boolean } {
+  const utf16 = decodeUtf16(buf);
+  return utf16 === undefined ? { text: buf.toString('utf8'), utf16: false } : { text: utf16, utf16: true };
+}
+
+/** The note on a UTF-16 known_hosts file: read, but OpenSSH and the tenant's upload want UTF-8. */
+export function utf16KnownHostsNote(file: string): string {
+  return `${file} is UTF-16 text (Windows PowerShell 5's \`>\` writes it): read as such, but OpenSSH's ssh and the tenant's Known Hosts upload expect UTF-8 or ASCII: save it as UTF-8 (Get-Content ${file} | Set-Content -Encoding ascii known_hosts, or iconv -f UTF-16 -t UTF-8)`;
 }
 
 /** Far above any real known_hosts file (a line is ~100 bytes): a bound on what is read into memory. */

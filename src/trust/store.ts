@@ -1,7 +1,9 @@
 // Trust stores: a PEM bundle, a DER certificate, PKCS#12, JKS or JCEKS, recognised by content (not by
 // extension, since tenant exports are often misnamed), or a default that judges like a Java client.
+import 'reflect-metadata';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
+import { X509Certificates } from '@peculiar/x509';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { UserError } from '../errors.js';
@@ -12,7 +14,7 @@ import { readPkcs12 } from './pkcs12.js';
 import { plural } from '../report/width.js';
 
 export type StoreKind = 'pem' | 'pkcs12' | 'jks' | 'jceks' | 'java-default' | 'node-default';
-export type FileFormat = 'pem' | 'der' | 'pkcs12' | 'jks' | 'jceks';
+export type FileFormat = 'pem' | 'der' | 'pkcs7' | 'pkcs12' | 'jks' | 'jceks';
 
 export interface TrustEntry {
   alias: string;
@@ -46,6 +48,7 @@ export interface TrustStore {
 const FORMAT_NAMES: Record<FileFormat, string> = {
   pem: 'PEM',
   der: 'DER certificate',
+  pkcs7: 'PKCS#7',
   pkcs12: 'PKCS#12',
   jks: 'JKS',
   jceks: 'JCEKS',
@@ -64,9 +67,31 @@ export function detectFormat(buf: Buffer): FileFormat | undefined {
     const inner = buf[2 + lengthBytes];
     if (inner === 0x02) return 'pkcs12';
     if (inner === 0x30) return 'der';
+    // A PKCS#7 (CMS) SignedData: its content type's OID first (a .p7b certificate bundle).
+    if (buf.subarray(2 + lengthBytes, 2 + lengthBytes + PKCS7_SIGNED_DATA.length).equals(PKCS7_SIGNED_DATA))
+      return 'pkcs7';
   }
   if (buf.includes('-----BEGIN ')) return 'pem';
   return undefined;
+}
+
+// DER of OBJECT IDENTIFIER 1.2.840.113549.1.7.2 (pkcs7-signedData).
+const PKCS7_SIGNED_DATA = Buffer.from('06092a864886f70d010702', 'hex');
+
+/**
+ * The certificates of a PKCS#7 (CMS) SignedData in DER, as a .p7b holds a chain (Windows' certificate
+ * export, many CAs): read with @peculiar/x509. Throws a UserError naming `name` when it does not
+ * parse or holds no certificate.
+ */
+function readPkcs7(der: Buffer, name: string): X509Certificate[] {
+  let raws: ArrayBuffer[];
+  try {
+    raws = Array.from(new X509Certificates(new Uint8Array(der)), (c) => c.rawData);
+  } catch {
+    throw new UserError(`${name} is a PKCS#7 file that is corrupt (its certificates cannot be read)`);
+  }
+  if (!raws.length) throw new UserError(`${name} is a PKCS#7 bundle that holds no certificate`);
+  return raws.map((raw, i) => parseDer(Buffer.from(raw), `certificate ${i + 1} of ${name}`));
 }
 
 function parseDer(der: Buffer, what: string): X509Certificate {
@@ -79,11 +104,17 @@ function parseDer(der: Buffer, what: string): X509Certificate {
 
 function readPem(text: string, name: string): X509Certificate[] {
   const certs: X509Certificate[] = [];
-  for (const m of text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)(-----END CERTIFICATE-----|$)/g)) {
-    if (!m[2]) throw new UserError(`${name} is truncated: a certificate has no END CERTIFICATE line`);
-    certs.push(parseDer(Buffer.from(m[1]!, 'base64'), `certificate ${certs.length + 1} of ${name}`));
+  // Certificates, and PKCS#7 bundles (`-----BEGIN PKCS7-----`, a .p7b in PEM) of certificates.
+  for (const m of text.matchAll(
+    /-----BEGIN (CERTIFICATE|PKCS7)-----([\s\S]*?)(-----END (?:CERTIFICATE|PKCS7)-----|$)/g,
+  )) {
+    if (!m[3]) throw new UserError(`${name} is truncated: a ${m[1]} block has no END ${m[1]} line`);
+    const der = Buffer.from(m[2]!, 'base64');
+    if (m[1] === 'PKCS7') certs.push(...readPkcs7(der, name));
+    else certs.push(parseDer(der, `certificate ${certs.length + 1} of ${name}`));
   }
-  if (!certs.length) throw new UserError(`${name} holds no certificate (no BEGIN CERTIFICATE block)`);
+  if (!certs.length)
+    throw new UserError(`${name} holds no certificate (no BEGIN CERTIFICATE or BEGIN PKCS7 block)`);
   return certs;
 }
 
@@ -114,6 +145,8 @@ export function readStoreEntries(
       return uniqueAliases(readPkcs12(buf, password, name));
     case 'der':
       return uniqueAliases([{ cert: parseDer(buf, name) }]);
+    case 'pkcs7':
+      return uniqueAliases(readPkcs7(buf, name).map((cert) => ({ cert })));
     case 'pem':
       return uniqueAliases(readPem(buf.toString('utf8'), name).map((cert) => ({ cert })));
   }
@@ -134,7 +167,9 @@ export function formatOf(buf: Buffer, file: string): FileFormat {
   if (!buf.length) throw new UserError(`${file} is empty`);
   const format = detectFormat(buf);
   if (!format)
-    throw new UserError(`${file} is not a trust store linkdoctor can read (PEM, DER, PKCS#12, JKS or JCEKS)`);
+    throw new UserError(
+      `${file} is not a trust store linkdoctor can read (PEM, DER, PKCS#7, PKCS#12, JKS or JCEKS)`,
+    );
   return format;
 }
 
@@ -186,7 +221,7 @@ export async function loadTrustStore(opts: { file?: string; password?: string } 
       : '';
   return {
     label: `${opts.file} (${FORMAT_NAMES[format]}, ${plural(entries.length, 'certificate')}${unchecked})`,
-    kind: format === 'der' ? 'pem' : format,
+    kind: format === 'der' || format === 'pkcs7' ? 'pem' : format,
     file: opts.file,
     entries,
   };

@@ -95,6 +95,10 @@ async function addUnderLock(
     throw new UserError(
       `${file} is a single DER certificate, not a store; add to a PEM bundle or a keystore instead`,
     );
+  if (format === 'pkcs7')
+    throw new UserError(
+      `${file} is a PKCS#7 bundle (.p7b), which linkdoctor reads but does not write; add to a PEM bundle or a keystore instead (openssl pkcs7 -print_certs -in ${file} -out bundle.pem makes a PEM bundle of it)`,
+    );
   const existing = buf ? readStoreEntries(buf, format, password, file) : [];
   const results = plan(existing, certs);
   const added = results.filter((r) => r.status === 'added');
