@@ -111,6 +111,22 @@ test('colour only on request when piped; usage errors exit 2', () => {
   );
 });
 
+test('a text that starts with "-" (.NET\'s "--->", a PEM block) is said to need -- or standard input; with -- it is diagnosed (attack S13 B15)', () => {
+  const dotnet =
+    '---> System.Net.Sockets.SocketException (10060): A connection attempt failed because the connected party did not properly respond after a period of time';
+  for (const text of [dotnet, '-----BEGIN CERTIFICATE----- MIIBkTCB+wIJAK']) {
+    const r = runCli(['diagnose', '--json', text]);
+    assertCleanError(
+      r,
+      2,
+      /^linkdoctor: '-{3,5}[^']*' is a text, not an option: to give a text that starts with "-", put -- before it \(linkdoctor diagnose -- "TEXT"\) or give it on standard input \(linkdoctor diagnose -\)\n$/,
+    );
+  }
+  const dashed = runCli(['diagnose', '--', dotnet]);
+  assert.equal(dashed.status, 0, dashed.stderr);
+  assertCleanError(runCli(['diagnose', '--jsn', 'x']), 2, /unknown option '--jsn'; did you mean --json\?/);
+});
+
 test('kb show of an unknown id is one sentence, exit 2', () => {
   assertCleanError(
     runCli(['kb', 'show', 'cert-path']),

@@ -6,7 +6,9 @@
  * own sentences joined with ":", its suggestion kept ("; did you mean probe?"), else a pointer to
  * --help. `argv` (the arguments after the command's name) lets it say why there are too many
  * arguments when one is a variable written after `linkdoctor` (`linkdoctor probe VAR=1 URL`: the
- * shell passes it on as an argument).
+ * shell passes it on as an argument), and the command to name when a text that starts with "-" (.NET's
+ * "---> System.Net.Sockets.SocketException ...", a PEM block) was taken for an option: `--` before
+ * it, or standard input.
  */
 export function usageSentence(message: string, argv: string[] = []): string {
   const suggestion = /\n\(Did you mean (.+?)\?\)/.exec(message)?.[1];
@@ -18,6 +20,13 @@ export function usageSentence(message: string, argv: string[] = []): string {
     .replace(/\s*\n\s*/g, ' ')
     .replace(/[.\s]+$/, '');
   if (suggestion) return `${sentence}; did you mean ${suggestion}?`;
+  // Not an option but a text that starts with "-": .NET's "---> System.Net...", a PEM block.
+  const text = /^unknown option '([^]*)'$/.exec(sentence)?.[1];
+  if (text !== undefined && !/^--?[A-Za-z][\w-]*(?:=[^]*)?$/.test(text)) {
+    const command = argv.find((a) => !a.startsWith('-')) ?? 'diagnose';
+    const shown = text.length > 40 ? `${text.slice(0, 40).trimEnd()}…` : text;
+    return `'${shown}' is a text, not an option: to give a text that starts with "-", put -- before it (linkdoctor ${command} -- "TEXT") or give it on standard input (linkdoctor ${command} -)`;
+  }
   const variable = /^too many arguments/.test(sentence)
     ? argv.find((a) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(a))
     : undefined;
