@@ -122,6 +122,8 @@ export const SIGNAL_TYPES = {
   'cert.issuer': 'a certificate issuer DN',
   reporter: 'the component that printed the error',
   direction: 'a cue for inbound or outbound',
+  'http.location':
+    "a redirect's Location header: sign-in (an identity provider's sign-in or authorize endpoint, src/sign-in.ts) | elsewhere",
   // Probe verdicts.
   'net.error':
     'probe: dns-not-found | dns-timeout | refused | timeout | reset | unreachable | closed | silent | slow | garbage | not-http | budget',
@@ -132,6 +134,8 @@ export const SIGNAL_TYPES = {
   'http.credentials': 'probe: none (a 401 answered a request that carried no credentials)',
   'http.redirect':
     'probe: loop | too-many | not-followed (no redirect may be followed) | no-location (a 3xx without a Location) | token-url (the OAuth token URL redirects)',
+  'http.page':
+    "probe: sign-in (the answer is an identity provider's sign-in page, or an HTML form with a password field: src/sign-in.ts)",
   'http.withheld':
     'probe: cross-origin (a redirect led to another origin, the credentials were not sent there, and that origin refused the request: 401 or 403)',
   'tls.versions':

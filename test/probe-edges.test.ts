@@ -380,3 +380,84 @@ test('an IPv6 address is written in brackets in the steps ([::1]:1), and a port 
     [2, 'linkdoctor: "https://127.0.0.1:99999/": port 99999 is out of range (a port is 1 to 65535)\n'],
   );
 });
+
+test("a 200 that is a sign-in page (a password form, or an identity provider's page a redirect ended on) is no pass: login-redirect (attack S12 A16)", async () => {
+  const app = await serve((req, res) => {
+    const here = `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}`;
+    if (req.url === '/form')
+      return res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<html><form method="post"><input name="user"><input name=pw type="password"></form></html>');
+    if (req.url === '/app')
+      return res.writeHead(302, { location: `${here}/saml2/idp/sso?SAMLRequest=abc` }).end();
+    if (req.url === '/entra')
+      return res
+        .writeHead(302, { location: 'https://login.microsoftonline.com/common/oauth2/v2.0/authorize?x=1' })
+        .end();
+    if (req.url === '/google')
+      return res.writeHead(302, { location: 'https://accounts.google.com/o/oauth2/v2/auth?x=1' }).end();
+    if (req.url?.startsWith('/saml2/idp/sso'))
+      return res.writeHead(200, { 'content-type': 'text/html' }).end('<html><title>Sign in</title></html>');
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<html><form><input name="q"></form></html>');
+  });
+  const loginCause = async (path: string, ...args: string[]) => {
+    const r = await probe(`http://127.0.0.1:${app}${path}`, ...args);
+    assert.equal(r.status, 1, `${path}: ${r.stdout}`);
+    assert.doesNotMatch(r.stdout, /All steps passed/);
+    const j = JSON.parse(
+      (await probe(`http://127.0.0.1:${app}${path}`, '--json', ...args)).stdout,
+    ) as ProbeJson;
+    assert.equal(j.ok, false);
+    assert.deepEqual(
+      [j.diagnoses[0]?.id, j.diagnoses[0]?.cause?.id],
+      ['out-http-redirect', 'login-redirect'],
+      path,
+    );
+    return r;
+  };
+  const form = await loginCause('/form');
+  assert.match(
+    unwrap(form.stdout),
+    /✖ http +\d+ ms {2}200 OK, but the page is a sign-in form \(it has a password field\)/,
+  );
+  const followed = await loginCause('/app', '--max-redirs', '3');
+  assert.match(unwrap(followed.stdout), /200 OK, but the redirect ended on 127\.0\.0\.1:\d+'s sign-in page/);
+  // Not followed (the HTTP receiver's way): the Location names the sign-in page; every provider of the one list.
+  for (const path of ['/app', '/entra', '/google']) await loginCause(path);
+  // A page without a password field, and no redirect: a pass.
+  const plain = await probe(`http://127.0.0.1:${app}/search`);
+  assert.equal(plain.status, 0, plain.stdout);
+  assert.match(plain.stdout, /All steps passed/);
+});
+
+test('one list of sign-in URLs: a pasted Location and a HAR redirect to accounts.google.com are login-redirect too', async () => {
+  const text = 'HTTP/1.1 302 Found\nLocation: https://accounts.google.com/o/oauth2/v2/auth?client_id=x';
+  const d = await runCliAsync(['diagnose', '--json', '--direction', 'outbound', text]);
+  const j = JSON.parse(d.stdout) as ProbeJson;
+  assert.deepEqual([j.diagnoses[0]?.id, j.diagnoses[0]?.cause?.id], ['out-http-redirect', 'login-redirect']);
+  const dir = mkdtempSync(join(tmpdir(), 'ld-har-'));
+  try {
+    const har = join(dir, 'sso.har');
+    const entry = {
+      startedDateTime: '2026-12-01T10:00:00.000Z',
+      request: { method: 'GET', url: 'https://app.example.com/api/orders', headers: [] },
+      response: {
+        status: 302,
+        statusText: 'Found',
+        httpVersion: 'HTTP/1.1',
+        headers: [{ name: 'Location', value: 'https://accounts.google.com/o/oauth2/v2/auth?client_id=x' }],
+        content: { mimeType: 'text/html', text: '' },
+      },
+    };
+    writeFileSync(har, JSON.stringify({ log: { version: '1.2', entries: [entry] } }));
+    const s = await runCliAsync(['scan', '--json', har]);
+    const groups = (JSON.parse(s.stdout) as { groups: { id: string }[] }).groups;
+    assert.deepEqual(
+      groups.map((g) => g.id),
+      ['out-http-redirect'],
+      s.stdout.slice(0, 500),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

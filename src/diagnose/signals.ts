@@ -5,6 +5,7 @@ import type { Facts, Signal } from '../types.js';
 import { bounded } from '../kb/bounded.js';
 import { CUES } from './cues.js';
 import { logEntries } from './log-entries.js';
+import { isSignInUrl } from '../sign-in.js';
 
 const REASONS: Record<string, number> = {
   'bad request': 400,
@@ -180,6 +181,13 @@ const EXTRACTORS: Extractor[] = [
     type: 'url',
     re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/[^\s'"<>`\\]+/gi,
     value: (m) => m[0].replace(/[.,;:)\]}]+$/, ''),
+  },
+  {
+    // A Location header: to an identity provider's sign-in page (src/sign-in.ts), or elsewhere.
+    type: 'http.location',
+    re: /\bLocation(?<colon>:?)[ \t]*["']?(?:(?<url>https?:\/\/[^\s"'<>]{1,2048})|\S)/gi,
+    value: (m) =>
+      m.groups?.url && isSignInUrl(m.groups.url) ? 'sign-in' : m.groups?.colon ? 'elsewhere' : undefined,
   },
   {
     type: 'http.method',

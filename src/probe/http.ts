@@ -12,6 +12,7 @@ import type { Signal } from '../types.js';
 import { isCredentialHeader, KEYWORD_VALUE, redact, withoutSecrets } from '../redact.js';
 import { describeError, errorSignals, type StepOutcome } from './step.js';
 import { greetingProtocol } from './sniff.js';
+import { signInPage } from '../sign-in.js';
 import { andList, plural } from '../report/width.js';
 
 export interface HttpSpec {
@@ -570,6 +571,16 @@ export async function httpStep(
     : '';
   if (res.status < 400 && trickled) {
     const detail = `${new URL(res.url).host} answered ${res.status} ${res.reason}${trickle}`;
+    return { ok: false, detail, signals, text: `${detail}\n${responseText(res)}` };
+  }
+  // A sign-in page answers a browser's user, not a channel's call: the flow would get this page.
+  const signIn =
+    res.status < 300
+      ? signInPage(finding.redirects.length ? res.url : undefined, res.body, res.headers['content-type'])
+      : undefined;
+  if (signIn) {
+    signals.push({ type: 'http.page', value: 'sign-in', detail: signIn });
+    const detail = `${res.status} ${res.reason}, but ${signIn}: the service wants a user who logs on in a browser, and the channel's call would get this page, not the service's answer`;
     return { ok: false, detail, signals, text: `${detail}\n${responseText(res)}` };
   }
   if (res.status < 400) return { ok: true, detail: `${res.status} ${res.reason}`, signals };

@@ -5,6 +5,7 @@
 import type { Candidate, Place, Report } from './incident.js';
 import { redact } from '../redact.js';
 import { parseTime } from './text.js';
+import { isSignInUrl } from '../sign-in.js';
 
 /** Response headers that help a diagnosis and carry no secret. */
 const SAFE_HEADERS = new Set([
@@ -14,8 +15,6 @@ const SAFE_HEADERS = new Set([
   'content-type',
   'sap-err-id',
 ]);
-const LOGIN =
-  /\/(?:login|logon|saml2?|sso|oauth2?\/authorize|authorize|adfs)\b|[?&](?:SAMLRequest|RelayState)=/i;
 const TEXTUAL = /json|xml|html|text|javascript/i;
 /** What of a response body the matcher reads. */
 const MAX_BODY = 2048;
@@ -79,7 +78,7 @@ export function harCandidate(entry: Rec, place: Place, report: Report): Candidat
       ? `no response${error ? ` (${error})` : ''}`
       : status >= 400
         ? `HTTP ${status}`
-        : status >= 300 && location && LOGIN.test(location)
+        : status >= 300 && location && isSignInUrl(location)
           ? 'redirect to a login page'
           : undefined;
   if (!failing) return null;

@@ -59,6 +59,8 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   'cert.issuer': 'issuer|issued by',
   reporter: null, // by the cues that name a reporter
   direction: null, // by the cues that say a direction
+  'http.location': 'location',
+  'http.page': null,
   'net.error': null,
   'tls.verdict': null,
   'http.csrf': null,
