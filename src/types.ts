@@ -346,7 +346,8 @@ export interface ProbeStep {
   /**
    * Set on a step that passed without judging what it is there for (known_hosts not checked, the
    * login not tested) or only with a warning (algorithms the platform's SSH client agrees on only with
-   * a box ticked): why it is no plain pass, in one sentence. Marked `!`, not `✔`.
+   * a box ticked; plain FTP or SMTP without STARTTLS: nothing encrypted): why it is no plain pass, in
+   * one sentence. The one decision of the `!` mark: probe's text, check's line and the web UI read it.
    */
   warning?: string;
 }

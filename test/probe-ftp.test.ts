@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FtpSrv } from 'ftp-srv';
 import { makePki, type LabPki } from '../src/lab/pki.js';
+import { loadKb } from '../src/kb/load.js';
+import { buildServer } from '../src/serve/app.js';
+import { mountRooms } from '../src/serve/rooms.js';
 import { freePort, runCliAsync, rawServer, unwrap } from './helpers.js';
 
 const PASSWORD = 'ftp-secret-for-test-91c2';
@@ -269,4 +272,61 @@ test('trust add-from-site ftp:// takes the chain after AUTH TLS, as openssl s_cl
   const j = JSON.parse(r.stdout) as { starts?: string; chain: { pem: string }[] };
   assert.equal(j.starts, 'AUTH TLS');
   assert.equal(j.chain[0]!.pem.trim(), pki.local.certPem.trim());
+});
+
+test("plain FTP's tls step carries its warning on the result: `!` in probe's text and end sentence, check's line, and the API's steps the UI reads", async () => {
+  const port = await ftp();
+  const url = `ftp://127.0.0.1:${port}/outbox`;
+  // The probe's text: the mark, and the end sentence of a run with a warning, not "All steps passed".
+  const text = await runCliAsync(['probe', url, ...login, '--timeout', '3'], { env: { FTP_PW: PASSWORD } });
+  assert.equal(text.status, 0, text.stdout);
+  assert.match(text.stdout, /^ {2}! tls /m);
+  assert.match(
+    unwrap(text.stdout),
+    /! No step failed, but one passed with a warning:\n {2}tls: plain FTP: the server (?:offers no|refused) AUTH TLS/,
+  );
+  assert.doesNotMatch(text.stdout, /All steps passed/);
+  // The result: the step's own warning, which check and the UI read.
+  const { json } = await probe(url, login);
+  assert.match(
+    (step(json, 'tls') as { warning?: string }).warning ?? '',
+    /^plain FTP: the server (?:offers no|refused) AUTH TLS/,
+  );
+  // check's line: marked ! with the warning, not ✔.
+  const inventory = join(dir, 'plain-ftp.yaml');
+  writeFileSync(
+    inventory,
+    `modules:\n  ftp:\n    user: edi\n    password_env: FTP_PW\n    timeout: 3s\ntargets:\n  - name: plainftp\n    url: ${url}\n    module: ftp\n`,
+  );
+  const check = await runCliAsync(['check', inventory], { env: { FTP_PW: PASSWORD } });
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /^! plainftp .*! tls: plain FTP/m, check.stdout);
+  assert.ok(!check.stdout.includes(PASSWORD));
+  // The API (what the web UI's steps view reads): the same warning on the step.
+  process.env.LINKDOCTOR_TEST_FTP_PW = PASSWORD;
+  const app = await buildServer({
+    host: '127.0.0.1',
+    kb: await loadKb(),
+    secretTargets: ['LINKDOCTOR_TEST_FTP_PW=127.0.0.1'],
+    plainHttpCredentials: true,
+  });
+  await mountRooms(app);
+  try {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/probe',
+      headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+      payload: JSON.stringify({ url, user: 'edi', passwordEnv: 'LINKDOCTOR_TEST_FTP_PW', timeout: 3 }),
+    });
+    assert.equal(r.statusCode, 200, r.body);
+    const api = JSON.parse(r.body) as ProbeJson;
+    assert.equal(api.ok, true, r.body);
+    assert.match(
+      (step(api, 'tls') as { warning?: string }).warning ?? '',
+      /^plain FTP: the server (?:offers no|refused) AUTH TLS/,
+    );
+  } finally {
+    await app.close();
+    delete process.env.LINKDOCTOR_TEST_FTP_PW;
+  }
 });

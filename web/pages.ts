@@ -127,7 +127,7 @@ async function runProbe(out: HTMLElement, path: string, body?: unknown): Promise
       ? message('A step failed; the diagnosis follows.', 'Critical')
       : result.steps.some((s) => s.warning)
         ? message(
-            `No step failed, but not everything was checked: ${result.steps
+            `No step failed, but ${warnedCount(result.steps)} passed with a warning: ${result.steps
               .filter((s) => s.warning)
               .map((s) => `${s.name}: ${s.warning}`)
               .join('; ')}`,
@@ -404,6 +404,12 @@ interface ProbeServer {
 }
 
 /** One field as a labelled UI5 control; `id` is `${scheme}-${name}`. */
+/** How many steps passed with a warning, in the probe's words ("one", "2"): its end sentence's count. */
+function warnedCount(steps: { ok: boolean | null; warning?: string }[]): string {
+  const n = steps.filter((s) => s.ok === true && s.warning).length;
+  return n === 1 ? 'one' : String(n);
+}
+
 function control(id: string, f: Field, server: ProbeServer): HTMLElement {
   const label = h('ui5-label', { for: id, 'show-colon': true, wrapping: true }, f.label);
   let el: HTMLElement;

@@ -160,7 +160,11 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
     run: bounded(async () => {
       if (!finding.features.some((f) => /^AUTH\b.*\bTLS\b/i.test(f))) {
         finding.tls = 'none';
-        return { ok: true, detail: 'AUTH TLS not offered: plain FTP, the login and the data go unencrypted' };
+        return {
+          ok: true,
+          detail: 'AUTH TLS not offered: plain FTP, the login and the data go unencrypted',
+          warning: 'plain FTP: the server offers no AUTH TLS, so the login and the data go unencrypted',
+        };
       }
       try {
         await client.useTLS({ ...tls, rejectUnauthorized: false });
@@ -171,6 +175,7 @@ export function ftpPlan(ctx: ProbeContext): PlannedStep[] {
           return {
             ok: true,
             detail: `FEAT lists AUTH TLS but the server refused it (${e.message}): plain FTP only`,
+            warning: 'plain FTP: the server refused AUTH TLS, so the login and the data go unencrypted',
           };
         }
         return fail(handshakeFailed(e as NodeJS.ErrnoException, where, 'AUTH TLS'));

@@ -315,6 +315,8 @@ export function smtpPlan(ctx: ProbeContext): PlannedStep[] {
         return {
           ok: true,
           detail: 'STARTTLS not offered: the session stays unencrypted (only Protection Off works)',
+          warning:
+            'the server offers no STARTTLS, so the session stays unencrypted (only Protection Off works)',
         };
       // A second session that upgrades: the first one has shown what the server says in plain text.
       session!.close();

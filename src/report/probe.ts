@@ -55,14 +55,7 @@ export function renderProbe(
   const out: string[] = [`${c.bold('linkdoctor probe')} ${r.target}  ${c.dim(`[${r.direction}]`)}`];
   const width = Math.max(...r.steps.map((s) => s.name.length));
   for (const s of r.steps) {
-    const mark =
-      s.ok === null
-        ? c.dim('·')
-        : !s.ok
-          ? c.red('✖')
-          : s.warning || unencrypted(r, s.name)
-            ? c.yellow('!')
-            : c.green('✔');
+    const mark = s.ok === null ? c.dim('·') : !s.ok ? c.red('✖') : s.warning ? c.yellow('!') : c.green('✔');
     const ms = s.ok === null ? '' : c.dim(`${String(s.ms).padStart(5)} ms  `);
     out.push(`  ${mark} ${s.name.padEnd(width)} ${ms}${s.ok === null ? c.dim(s.detail) : s.detail}`);
     if (s.name === 'tls' && r.tls && s.ok !== null) out.push(...tlsTree(r, c, s.ok === false));
@@ -107,14 +100,6 @@ export function renderProbe(
     ).trimEnd(),
   );
   return out.join('\n') + '\n';
-}
-
-/**
- * A tls step that passed without any TLS: plain FTP (no AUTH TLS) or SMTP without STARTTLS. Nothing
- * failed, but nothing is encrypted either: the step is marked `!`, not `✔`.
- */
-function unencrypted(r: ProbeResult, step: string): boolean {
-  return step === 'tls' && (r.ftp?.tls === 'none' || r.smtp?.starttls === 'not-offered');
 }
 
 function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
