@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadKb } from '../src/kb/load.js';
 import { ROOT, runCli } from './helpers.js';
+import type { ProbeResult } from '../src/types.js';
 
 const kb = await loadKb();
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -68,4 +69,48 @@ test('a text that names no cause says so, and --json has no cause', () => {
     runCli(['diagnose', '--json', 'Request failed with status 401 Unauthorized']).stdout,
   );
   assert.equal(json.diagnoses[0].cause, undefined);
+});
+
+test("the demo ends a scenario whose steps passed as probe ends its run: a warning is said, not 'all steps passed'", async () => {
+  const { scenarioLines } = await import('../src/cli/demo.js');
+  const { renderProbe } = await import('../src/report/probe.js');
+  const { colorsFor } = await import('../src/report/text.js');
+  const c = colorsFor({ isTTY: false } as NodeJS.WriteStream);
+  const result: ProbeResult = {
+    target: 'sftp://127.0.0.1:2222/',
+    direction: 'outbound',
+    ok: true,
+    steps: [
+      { name: 'dns', ok: true, ms: 1, detail: '127.0.0.1 (an address: nothing to resolve)' },
+      { name: 'tcp', ok: true, ms: 1, detail: 'connected to 127.0.0.1:2222' },
+      {
+        name: 'ssh',
+        ok: true,
+        ms: 9,
+        detail: 'SSH-2.0-OpenSSH_9.6',
+        warning: 'the host key was not checked (give --known-hosts FILE)',
+      },
+    ],
+    diagnoses: [],
+    signals: [],
+  };
+  const scenario = { name: 'sftp-x', url: result.target, probeArgs: [], reproduces: 'a test', expect: '' };
+  const demo = scenarioLines(scenario, result, c).join('\n');
+  assert.match(
+    demo,
+    /^ {3}! No step failed, but one passed with a warning:\n {5}ssh: the host key was not checked/m,
+  );
+  assert.doesNotMatch(demo, /all steps passed/i);
+  // The same sentence as the probe's own end.
+  const probeEnd = renderProbe(result, c).trimEnd().split('\n').slice(-2);
+  assert.deepEqual(
+    demo
+      .split('\n')
+      .slice(2, 4)
+      .map((l) => l.trim()),
+    probeEnd.map((l) => l.trim()),
+  );
+  // Without a warning: probe's "All steps passed." there too.
+  const clean = { ...result, steps: result.steps.map(({ warning: _w, ...s }) => s) };
+  assert.match(scenarioLines(scenario, clean, c).join('\n'), /^ {3}✔ All steps passed\.$/m);
 });

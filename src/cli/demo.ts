@@ -3,12 +3,14 @@
 import { diagnose } from '../diagnose/match.js';
 import { loadKb } from '../kb/load.js';
 import { Command } from 'commander';
-import { type Lab, startLab, stopOnSignals } from '../lab/index.js';
+import { type Lab, type LabScenario, startLab, stopOnSignals } from '../lab/index.js';
 import { probe, type ProbeOptions } from '../probe/run.js';
 import { printableDeep } from '../report/printable.js';
+import { passedLines } from '../report/probe.js';
 import { colorsFor, wrap } from '../report/text.js';
 import { readFile } from 'node:fs/promises';
 import type { Kb } from '../kb/load.js';
+import type { ProbeResult } from '../types.js';
 import type { Colors } from '../report/text.js';
 import { scanJson } from '../report/scan.js';
 import { TenantClient } from '../tenant/client.js';
@@ -100,6 +102,42 @@ async function tenantPart(kb: Kb, lab: Lab, c: Colors, out: (s?: string) => void
   }
 }
 
+/** Whether the probe's top diagnosis (and its cause, where the lab names one) is what the scenario expects. */
+function asExpected(s: Pick<LabScenario, 'expect' | 'cause'>, r: ProbeResult): boolean {
+  const top = r.diagnoses[0];
+  return (s.expect || '') === (top?.id ?? '') && (!s.cause || top?.cause?.id === s.cause);
+}
+
+/**
+ * One lab scenario's lines in the demo: its name and command, what it reproduces, the verdict (the
+ * failed step, or the probe's own end sentence: "✔ All steps passed." or the steps that passed only
+ * with a warning), the top diagnosis with its first fix, and a line when the lab expected another.
+ */
+export function scenarioLines(
+  s: Pick<LabScenario, 'name' | 'url' | 'probeArgs' | 'reproduces' | 'expect' | 'cause'>,
+  r: ProbeResult,
+  c: Colors,
+): string[] {
+  const lines = [
+    `${c.bold(s.name)}  ${c.dim(`${[s.url, ...s.probeArgs].join(' ')}`)}`,
+    c.dim(wrap(s.reproduces, '   ')),
+  ];
+  const failed = r.steps.find((x) => x.ok === false);
+  if (!failed) lines.push(...passedLines(r, c, '   '));
+  else lines.push(`   ${c.red('✖')} ${failed.name}: ${failed.detail}`);
+  const top = r.diagnoses[0];
+  if (top)
+    lines.push(
+      `   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.cause ? `${c.bold(top.cause.title)} · ` : ''}${top.title}`,
+      wrap(`fix: ${top.fixes[0]}`, '     '),
+    );
+  if (!asExpected(s, r))
+    lines.push(
+      `   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}${s.cause ? ` (${s.cause})` : ''}`,
+    );
+  return lines;
+}
+
 export async function demoCommand(): Promise<void> {
   const c = colorsFor(process.stdout);
   const kb = await loadKb();
@@ -119,25 +157,9 @@ export async function demoCommand(): Promise<void> {
     for (const s of lab.scenarios) {
       // The lab's servers are ours, but what a probe reports is printed as the peer's words.
       const r = printableDeep(await probe(kb, await scenarioOptions(lab, s)));
-      const failed = r.steps.find((x) => x.ok === false);
-      const top = r.diagnoses[0];
-      const as = (s.expect || '') === (top?.id ?? '') && (!s.cause || top?.cause?.id === s.cause);
-      if (as) right++;
+      if (asExpected(s, r)) right++;
       out();
-      out(`${c.bold(s.name)}  ${c.dim(`${[s.url, ...s.probeArgs].join(' ')}`)}`);
-      out(c.dim(wrap(s.reproduces, '   ')));
-      if (!failed) out(`   ${c.green('✔')} all steps passed`);
-      else out(`   ${c.red('✖')} ${failed.name}: ${failed.detail}`);
-      if (top) {
-        out(
-          `   ${c.green('→')} ${c.bold(top.id)} (${top.confidence.toFixed(2)}) ${top.cause ? `${c.bold(top.cause.title)} · ` : ''}${top.title}`,
-        );
-        out(wrap(`fix: ${top.fixes[0]}`, '     '));
-      }
-      if (!as)
-        out(
-          `   ${c.yellow('!')} the lab expected ${s.expect || 'no problem'}${s.cause ? ` (${s.cause})` : ''}`,
-        );
+      for (const line of scenarioLines(s, r, c)) out(line);
     }
     tenantRight = await tenantPart(kb, lab, c, out);
   } finally {

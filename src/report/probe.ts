@@ -71,18 +71,8 @@ export function renderProbe(
     if (s.name === 'list' && r.ftp?.listing && s.ok !== null) out.push(...ftpListing(r, c));
     if (opts.verbose && s.ok !== null) out.push(...dialogueLines(r, s.name, c));
   }
-  const warned = r.steps.filter((s) => s.ok && s.warning);
-  if (r.ok && warned.length) {
-    // Not "All steps passed": what was not checked, or passed only with a warning, is said.
-    out.push(
-      '',
-      `${c.yellow('!')} ${c.bold(`No step failed, but ${warned.length === 1 ? 'one' : warned.length} passed with a warning:`)}`,
-      ...warned.map((s) => wrap(`${s.name}: ${s.warning}`, '  ')),
-    );
-    return out.join('\n') + '\n';
-  }
   if (r.ok) {
-    out.push('', `${c.green('✔')} ${c.bold('All steps passed.')}`);
+    out.push('', ...passedLines(r, c));
     return out.join('\n') + '\n';
   }
   out.push('');
@@ -100,6 +90,21 @@ export function renderProbe(
     ).trimEnd(),
   );
   return out.join('\n') + '\n';
+}
+
+/**
+ * The end of a probe whose steps all passed (`r.ok`), as lines at `indent`: "✔ All steps passed.", or,
+ * when a step passed only with a warning (ProbeStep.warning), "! No step failed, but one passed with a
+ * warning:" and a line for each, since what was not checked must not read as a pass. The probe's
+ * text and the demo end with it.
+ */
+export function passedLines(r: Pick<ProbeResult, 'steps'>, c: Colors, indent = ''): string[] {
+  const warned = r.steps.filter((s) => s.ok && s.warning);
+  if (!warned.length) return [`${indent}${c.green('✔')} ${c.bold('All steps passed.')}`];
+  return [
+    `${indent}${c.yellow('!')} ${c.bold(`No step failed, but ${warned.length === 1 ? 'one' : warned.length} passed with a warning:`)}`,
+    ...warned.map((s) => wrap(`${s.name}: ${s.warning}`, `${indent}  `)),
+  ];
 }
 
 function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
