@@ -6,7 +6,7 @@ import * as x509 from '@peculiar/x509';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { webcrypto, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import {
   connect as connectTcp,
@@ -962,12 +962,45 @@ describe('linkdoctor trust (the commands)', () => {
     );
     assert.doesNotMatch(exp.out, /now trusts/);
 
-    // A certificate for another name: the store cannot mend that.
+    // A certificate for another name: the store cannot mend that, so nothing is written (attack S12 A5).
     const named = JSON.parse((await run([wrongHost, inter], wrongHost, 'wrong-host.pem', '--json')).out);
     assert.equal(named.trusted, false);
     assert.deepEqual(named.stillFails, [
       'The certificate is not valid for 127.0.0.1: it covers wrong.example.',
     ]);
+    assert.deepEqual(named.results, []);
+    assert.match(named.wouldAnchor.subject, /^CN=Test Intermediate CA,/);
+    assert.ok(!existsSync(path('wrong-host.pem')), 'no store created');
+  });
+
+  test('add-from-site to a store that does not anchor the chain, when only the host name fails: nothing written, the name said to be the fix, exit 1 (attack S12 A5)', async () => {
+    const to = path('unrelated.pem');
+    writeFileSync(to, other.pem);
+    const before = readFileSync(to, 'utf8');
+    const r = await linkdoctor(
+      'trust',
+      'add-from-site',
+      `127.0.0.1:${await site([wrongHost, inter], wrongHost)}`,
+      '--to',
+      to,
+    );
+    assert.equal(r.code, 1, r.err);
+    assert.match(
+      unwrap(r.out),
+      /✖ The certificate is not valid for 127\.0\.0\.1: it covers wrong\.example\. With Test Intermediate CA added, .*unrelated\.pem would trust the chain, but a client would still refuse 127\.0\.0\.1:\d+: no trust store mends a name the certificate does not cover\. The fix is the server's certificate \(one that names 127\.0\.0\.1\) or the address the channel calls \(a name the certificate covers\)\. Nothing written to .*unrelated\.pem\./,
+    );
+    assert.doesNotMatch(r.out, /\+ added|now holds/);
+    assert.equal(readFileSync(to, 'utf8'), before, 'the store is unchanged');
+    // The same chain for the right name is added as before.
+    const good = await linkdoctor(
+      'trust',
+      'add-from-site',
+      `127.0.0.1:${await site([leaf, inter], leaf)}`,
+      '--to',
+      to,
+    );
+    assert.equal(good.code, 0, good.err);
+    assert.match(good.out, /\+ added test_intermediate_ca /);
   });
 
   test('add-from-site: a site that answers with another chain the second time is judged on the second; the issuer it lacks is named', async () => {

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { colorsFor, type Colors } from '../report/text.js';
 import { jsonText, printable } from '../report/printable.js';
 import { siteChain, SITE_SCHEMES, type SiteChain } from '../probe/site-chain.js';
-import { certInfo, isSelfSigned, shortName } from '../trust/cert.js';
+import { aliasFor, certInfo, isSelfSigned, shortName } from '../trust/cert.js';
 import { judgeChain } from '../trust/chain.js';
 import { loadTrustStore, type TrustEntry } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
@@ -196,6 +196,46 @@ function alreadyTrusted(
 }
 
 /**
+ * add-from-site's answer when adding `top` would anchor the chain but the server's certificate does
+ * not cover the host name (`mismatch`: judgeChain's sentence): nothing is written, since no trust
+ * store makes a client accept a certificate for another name; the fix is the server's certificate or
+ * the address the channel calls. Exit 1, a problem found. --json: `trusted: false`, `stillFails`,
+ * `wouldAnchor` (the certificate that would have been added) and no `results`.
+ */
+function nameNotCovered(
+  where: string,
+  site: SiteChain,
+  to: string,
+  top: X509Certificate,
+  mismatch: string,
+  name: string,
+  json: boolean,
+): void {
+  process.exitCode = 1;
+  if (json)
+    return printJson({
+      target: where,
+      protocol: site.protocol,
+      cipher: site.cipher,
+      chain: site.chain.map(certInfo),
+      store: to,
+      created: false,
+      results: [],
+      wouldAnchor: certInfo(top),
+      trusted: false,
+      stillFails: [mismatch],
+    });
+  const c = colorsFor(process.stdout);
+  print(
+    [
+      ...sentLines(where, site, c),
+      ...site.chain.map((cert, i) => `  ${i}. ${printable(shortName(cert))}`),
+      `${c.red('✖')} ${printable(mismatch)} With ${printable(shortName(top))} added, ${to} would trust the chain, but a client would still refuse ${where}: no trust store mends a name the certificate does not cover. The fix is the server's certificate (one that names ${printable(name)}) or the address the channel calls (a name the certificate covers). Nothing written to ${to}.`,
+    ].join('\n'),
+  );
+}
+
+/**
  * The head of add-from-site's answer: how many certificates the server sent and over what, and, when
  * it then ended the handshake with an alert, that alert in one sentence.
  */
@@ -230,15 +270,36 @@ export async function trustAddFromSite(
   if (opts.to === undefined) return showChain(`${host}:${port}`, site, top, opts.json);
   // A store that already anchors the chain gets nothing: a leaf pinned beside its CA would only need
   // replacing at the next renewal, and what still fails (a host name, a date) no certificate mends.
+  const name = opts.servername ?? host;
+  let entries: TrustEntry[] = [];
   if (existsSync(opts.to)) {
     const store = await loadTrustStore({ file: opts.to, password: pass });
-    const judged = judgeChain({ sent: site.chain, store, host: opts.servername ?? host });
+    const judged = judgeChain({ sent: site.chain, store, host: name });
     if (judged.trusted && judged.anchor) {
       // Judged again on a second connection, as after a write: a load balancer may show another chain.
       const check = await checkAgain(scheme, host, port, site, { ...opts, to: opts.to }, pass);
       return alreadyTrusted(`${host}:${port}`, site, opts.to, judged.anchor, check, !!opts.json);
     }
+    entries = store.entries;
   }
+  // The chain would be trusted with `top` added, but its certificate names another host: no store
+  // mends that (the fix is the certificate or the address), so nothing is written.
+  const would = judgeChain({
+    sent: site.chain,
+    store: { label: opts.to, kind: 'pem', entries: [...entries, { alias: aliasFor(top), cert: top }] },
+    host: name,
+  });
+  const mismatch = would.verdicts.indexOf('hostname-mismatch');
+  if (would.trusted && mismatch >= 0)
+    return nameNotCovered(
+      `${host}:${port}`,
+      site,
+      opts.to,
+      top,
+      would.sentences[mismatch]!,
+      name,
+      !!opts.json,
+    );
   const { results, created } = await addTrustedCerts(opts.to, [top], pass);
   const check = await checkAgain(scheme, host, port, site, { ...opts, to: opts.to }, pass);
   const { judged, stillFails } = check;
