@@ -693,3 +693,42 @@ test('session 12 held-out regressions: a body that names no other host explains 
     "requests.exceptions.SSLError: HTTPSConnectionPool(host='acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com', port=443): Max retries exceeded with url: /http/orders (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate (_ssl.c:1129)')))";
   assert.match(top(sender), /^in-cert-validity\//);
 });
+
+test('attack S13 B22: a bare 10060/10061/11001/11002 is an id, a size or a duration; a Winsock code only in its own context', () => {
+  // Healthy lines whose numbers fall in the Winsock range: no diagnosis at all.
+  for (const text of [
+    'Order 10061 was created; invoice 10060 posted',
+    '2026-11-30 08:00:01 INFO [Orders] Sending payload of 10061 bytes to https://erp.corp.com/x',
+    'INFO Message 11001 delivered in 11002 ms',
+    'item 10060 qty 5',
+  ])
+    assert.deepEqual(ids(text), [], text);
+  // A Spring Boot line's process id after the level is no error code; the real failure leads.
+  const spring = [
+    '2026-11-30 08:00:01.001 ERROR 11001 --- [nio-8080-exec-1] c.e.Client : call failed',
+    'javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target',
+  ].join('\n');
+  assert.match(top(spring), /^out-cert-path\//);
+  assert.ok(!ids(spring).includes('dns-failure'), ids(spring).join());
+  // Message counters in a long log do not outrank the one failure.
+  const log = [];
+  for (let n = 10055; n < 11010; n++)
+    log.push(
+      `2026-11-30 08:${String(n % 60).padStart(2, '0')}:00 INFO [Orders] Message ${n} calling https://erp.corp.com/x ok`,
+    );
+  log.push(
+    '2026-11-30 09:00:00 ERROR [Payments] Message 7a8b failed: javax.net.ssl.SSLHandshakeException: PKIX path building failed',
+  );
+  assert.deepEqual(ids(log.join('\n')).slice(0, 1), ['out-cert-path']);
+  assert.ok(!ids(log.join('\n')).some((id) => /dns|timeout|refused/.test(id)), ids(log.join('\n')).join());
+  // In their context they still are what they are, in several runtimes' wordings.
+  assert.equal(
+    ids('System.Net.Sockets.SocketException (10061): No connection could be made')[0],
+    'tcp-connection-refused',
+  );
+  assert.equal(ids('socket.gaierror: [Errno 11001] getaddrinfo failed')[0], 'dns-failure');
+  assert.equal(top('Socket Error # 10060 Connection timed out.'), 'network-timeout/connect-timeout');
+  assert.equal(ids('connect failed: WSA error 10061')[0], 'tcp-connection-refused');
+  assert.equal(top('Win32 error 11002'), 'dns-failure/dns-unavailable');
+  assert.equal(ids('[WinError 10061]')[0], 'tcp-connection-refused');
+});
