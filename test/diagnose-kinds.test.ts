@@ -732,3 +732,49 @@ test('attack S13 B22: a bare 10060/10061/11001/11002 is an id, a size or a durat
   assert.equal(top('Win32 error 11002'), 'dns-failure/dns-unavailable');
   assert.equal(ids('[WinError 10061]')[0], 'tcp-connection-refused');
 });
+
+test("attack S13 B6: in a log of several failures each diagnosis has its own entry's facts, never another flow's call", () => {
+  const log = [
+    '2026-12-01 10:00:00,100 INFO  [Stock_Sync] Message 9f01 calling https://stock.example.net/api/levels',
+    '2026-12-01 10:00:00,900 INFO  [Stock_Sync] Message 9f01 done',
+    '2026-12-01 10:00:01,000 INFO  [Vendor_Files] Message 4b22 polling sftp://files.vendor.example:2222/inbox',
+    '2026-12-01 10:00:01,700 ERROR [Vendor_Files] Message 4b22 failed: com.jcraft.jsch.JSchException: Auth fail',
+    '2026-12-01 10:00:02,000 INFO  [Alerts_Mail] Message 6c33 sending via mail.example.org:587',
+    '2026-12-01 10:00:03,000 ERROR [Billing] Message 8d44 failed: javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target',
+  ].join('\n');
+  const r = diagnose(kb, { text: log });
+  const of = (id: string) => r.diagnoses.find((d) => d.id === id)?.facts;
+  // The trust failure's flow named no host: none, and not the SFTP flow's reporter either.
+  assert.deepEqual(
+    {
+      host: of('out-cert-path')?.host,
+      port: of('out-cert-path')?.port,
+      reporter: of('out-cert-path')?.reporter,
+    },
+    { host: undefined, port: undefined, reporter: undefined },
+  );
+  assert.equal(of('out-cert-path')?.exception, 'javax.net.ssl.SSLHandshakeException');
+  // The SFTP failure's facts are its own flow's call.
+  assert.equal(of('out-sftp')?.host, 'files.vendor.example');
+  assert.equal(of('out-sftp')?.port, 2222);
+  assert.equal(of('out-sftp')?.exception, 'com.jcraft.jsch.JSchException');
+  // The result's facts are its first diagnosis's.
+  assert.deepEqual(r.facts, r.diagnoses[0]!.facts);
+  // Two lines: a healthy call of another flow is not the failure's call.
+  const two = [
+    '2026-12-01 11:00:00 INFO [Orders] Message 31 sent to https://erp.example.com/x: 200 OK',
+    '2026-12-01 11:00:04 ERROR [Payments] Message 7a failed: javax.net.ssl.SSLHandshakeException: PKIX path building failed',
+  ].join('\n');
+  assert.equal(diagnose(kb, { text: two }).facts.host, undefined);
+  // The same flow's call announced before the failure still is its call.
+  const same = two.replace(
+    '[Orders] Message 31 sent to https://erp.example.com/x: 200 OK',
+    '[Payments] Message 7a calling https://pay.example.com/x',
+  );
+  assert.equal(diagnose(kb, { text: same }).facts.host, 'pay.example.com');
+  // JSch's "reject HostKey: HOST" names the host known_hosts needs.
+  assert.equal(
+    diagnose(kb, { text: 'com.jcraft.jsch.JSchException: reject HostKey: files.vendor.example' }).facts.host,
+    'files.vendor.example',
+  );
+});

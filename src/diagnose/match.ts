@@ -12,7 +12,7 @@ import type {
   InferredDirection,
   Signal,
 } from '../types.js';
-import { extractSignals, factsOf, maskTimeFractions } from './signals.js';
+import { extractSignals, factsOf, logReader, maskTimeFractions } from './signals.js';
 
 /** Below this a match is noise, not a diagnosis. */
 export const MIN_CONFIDENCE = 0.3;
@@ -520,11 +520,18 @@ export function diagnose(kb: Kb, incident: Incident): DiagnoseResult {
         a.id.localeCompare(b.id),
     )
     .slice(0, MAX_DIAGNOSES);
-  const at = decidingPlaces(ranked[0]);
   // The facts are the tenant's call's: not the host, method or exception of the receiver's own call its body quotes.
   const own = bodies.length ? signals.filter((s) => !within(bodies, s.start)) : signals;
-  const facts = factsOf(own, at.length ? { text, at } : undefined);
-  const diagnoses = ranked.map((d) => ({ ...d, facts }));
+  // Each diagnosis's facts are those of its own evidence's entry in a log (another flow's failure
+  // has its own host); a text that is no log has one set of facts for all.
+  const log = ranked.length && text ? logReader(own, text) : undefined;
+  const factsFor = (d: Diagnosis | undefined) => {
+    const at = decidingPlaces(d);
+    return factsOf(own, at.length ? { text, at } : undefined, log);
+  };
+  const shared = log ? undefined : factsFor(ranked[0]);
+  const diagnoses = ranked.map((d) => ({ ...d, facts: shared ?? factsFor(d) }));
+  const facts = diagnoses[0]?.facts ?? factsFor(undefined);
   const decide = decideNote(kb, diagnoses, dir.finding);
   return { diagnoses, signals, facts, direction: { ...dir.finding, ...(decide ? { decide } : {}) } };
 }

@@ -210,7 +210,7 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bhost,\s*port:\s*(?<host>[\w.-]+),\s*(?<port>\d{1,5})\b/gi,
   /\bhost\s*[:=]\s*'?(?<host>[\w.-]+\.[a-z][\w-]*|\d{1,3}(?:\.\d{1,3}){3})'?\s*[,;]\s*port\s*[:=]?\s*(?<port>\d{1,5})\b/gi,
   /(?<![\w.:/@-])(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})\b(?![.\d])/gi,
-  /\b(?:connect(?:ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
+  /\b(?:connect(?:ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?|reject HostKey:)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
   // A Cloud Connector virtual host is often a single name: "... to s4virtual:44300", "virtual host erp-virtual:8000".
   /\b(?:to|virtual host)\s+'?(?!(?:status|code|line|port|https?|version|step|level|page|row|index|id|time)\b)(?<host>[a-z][a-z0-9-]{0,62}):(?<port>\d{1,5})\b(?![.\d])/gi,
@@ -438,19 +438,53 @@ const healthy = (inEntry: Signal[]) => {
   return statuses.length > 0 && statuses.every((s) => Number(s.value) < 400);
 };
 
+/** A log level written in brackets ("[info]", "[error]" of nginx): no flow's or thread's name. */
+const LEVEL_WORD =
+  /^(?:trace|debug|fine[rs]?t?|info|notice|warn(?:ing)?|error|err|severe|crit(?:ical)?|fatal|alert|emerg)$/i;
+/** Where an entry names whose work it is: its first bracketed name ("[Orders_to_ERP]", "[w-2]"). */
+const ENTRY_NAME = /\[([^\]\s]{1,80})\]/g;
+/** An entry's message id ("Message 3c4d", "message id: 7a8b-..."). */
+const ENTRY_MESSAGE = /\bmessage(?:[ _-]?id)?[\s:=#]{1,4}([0-9a-f][\w-]{3,63})\b/i;
+/** How far into an entry its flow's name and message id are looked for, in characters. */
+const ENTRY_HEAD = 160;
+
 /**
- * The signals to read facts from when `failing` locates the failure in a log (see logEntries):
- * the failing entry's own, then for the call's facts (host, port, URL, status, method) the
- * nearest entry before it that names a host or URL and did not answer a success status (the
- * "POST https://... sending" line before an error line, not an earlier health check's "GET ... 200"),
- * else the nearest such entry after it; none when every call named succeeded.
- * Undefined when the text is no log of several entries.
+ * Whose work an entry is: its first bracketed name that is no log level, and its message id; each
+ * undefined when the entry's head names none. Two entries with different names (or message ids)
+ * are different flows or threads: one's call is not the call the other's failure is about.
  */
-function failingSignals(
+function entryOwner(head: string): { name?: string; message?: string } {
+  let name: string | undefined;
+  ENTRY_NAME.lastIndex = 0;
+  for (let m = ENTRY_NAME.exec(head); m; m = ENTRY_NAME.exec(head))
+    if (!LEVEL_WORD.test(m[1]!)) {
+      name = m[1]!.toLowerCase();
+      break;
+    }
+  const message = ENTRY_MESSAGE.exec(head)?.[1]?.toLowerCase();
+  return { ...(name ? { name } : {}), ...(message ? { message } : {}) };
+}
+
+/** Whether two entries' owners (entryOwner) may be the same work: no name or id they both tell differs. */
+const sameOwner = (a: { name?: string; message?: string }, b: { name?: string; message?: string }) =>
+  !(a.name && b.name && a.name !== b.name) && !(a.message && b.message && a.message !== b.message);
+
+/**
+ * A log's signals by entry (see logEntries), read once per text: `failing(at)` then gives the
+ * signals to read facts from for the deciding evidence at the offsets `at` (in the
+ * order of its evidence, strongest first): the failing entry's
+ * own, and for the call's facts (host, port, URL, status, method) the failing entry's own when it
+ * names a host or URL, else the nearest entry before it of the same flow (same bracketed name and
+ * message id, when both tell them) that names a host or URL and did not answer a success status
+ * (the "POST https://... sending" line before an error line, not an earlier health check's
+ * "GET ... 200" nor another flow's call), else the nearest such entry after it; none when no call
+ * qualifies. Undefined when the text is no log of several entries.
+ */
+export function logReader(
   signals: Signal[],
-  failing: { text: string; at: number[] },
-): { own: Signal[]; call: Signal[] } | undefined {
-  const entries = logEntries(failing.text);
+  text: string,
+): ((at: number[]) => { own: Signal[]; call: Signal[] }) | undefined {
+  const entries = logEntries(text);
   if (!entries) return undefined;
   // Each signal to its entry once (a binary search): a 4 MB log has tens of thousands of entries.
   const byEntry = new Map<number, Signal[]>();
@@ -472,48 +506,56 @@ function failingSignals(
     else byEntry.set(i, [s]);
   }
   const inEntry = (i: number) => byEntry.get(i) ?? [];
-  // The failing entry: the one holding most of the deciding evidence, the first of equals.
-  const held = new Map<number, number>();
-  for (const at of failing.at) {
-    const i = entryAt(at);
-    held.set(i, (held.get(i) ?? 0) + 1);
-  }
-  let k = -1;
-  for (const [i, n] of held) if (k < 0 || n > held.get(k)! || (n === held.get(k)! && i < k)) k = i;
-  const own = inEntry(k);
+  const owner = (i: number) =>
+    entryOwner(text.slice(entries[i]!.start, Math.min(entries[i]!.end, entries[i]!.start + ENTRY_HEAD)));
   const names = (xs: Signal[]) => xs.some((s) => s.type === 'host' || s.type === 'url');
   const callOf = (xs: Signal[]) => xs.filter((s) => CALL_TYPES.includes(s.type));
-  if (names(own)) return { own, call: callOf(own) };
-  const order = [...byEntry.keys()].sort((a, b) =>
-    a < k !== b < k ? (a < k ? -1 : 1) : a < k ? b - a : a - b,
-  );
-  for (const i of order) {
-    if (i === k) continue;
-    const other = inEntry(i);
-    if (names(other) && !healthy(other)) return { own, call: callOf(other) };
-  }
-  return { own, call: [] };
+  const order = [...byEntry.keys()];
+  return (at) => {
+    // The failing entry: the one holding most of the deciding evidence; of equals, the one holding
+    // the evidence listed first (an entry's strongest symptoms come first), not the call announced
+    // before the failure that holds as many weak ones (a scheme, a port).
+    const held = new Map<number, number>();
+    for (const offset of at) {
+      const i = entryAt(offset);
+      held.set(i, (held.get(i) ?? 0) + 1);
+    }
+    let k = -1;
+    for (const [i, n] of held) if (k < 0 || n > held.get(k)!) k = i;
+    const own = inEntry(k);
+    if (names(own)) return { own, call: callOf(own) };
+    const mine = owner(k);
+    const nearest = [...order].sort((a, b) => (a < k !== b < k ? (a < k ? -1 : 1) : a < k ? b - a : a - b));
+    for (const i of nearest) {
+      if (i === k) continue;
+      const other = inEntry(i);
+      if (names(other) && !healthy(other) && sameOwner(mine, owner(i))) return { own, call: callOf(other) };
+    }
+    return { own, call: [] };
+  };
 }
 
 /**
  * The facts a user acts on: the first of each kind, in text order (the exception: the last one).
  * `failing`: the text and the offsets in it of the deciding evidence; in a log of several
- * timestamped entries the facts then come from that entry (and the call's facts, when it names no
- * host, from the nearest earlier entry that does and did not succeed), each kind falling back to
- * the first in the text. The call's facts never mix entries, and an entry whose call succeeded
- * (a status below 400) gives none: when only such calls are named, the facts name no host.
- * A single message or stack trace reads as without `failing`.
+ * timestamped entries the facts then come from that entry alone (and the call's facts, when it
+ * names no host, from the nearest entry of the same flow that does and did not succeed; see
+ * logReader): never another flow's line. The call's facts never mix entries, and an entry whose call
+ * succeeded (a status below 400) gives none: when only such calls are named, the facts name no host.
+ * `reader`: logReader(signals, failing.text), when the caller reads several diagnoses' facts of one
+ * text (it cuts the log once). A single message or stack trace reads as without `failing`.
  */
-export function factsOf(signals: Signal[], failing?: { text: string; at: number[] }): Facts {
-  const near = failing ? failingSignals(signals, failing) : undefined;
+export function factsOf(
+  signals: Signal[],
+  failing?: { text: string; at: number[] },
+  reader: ReturnType<typeof logReader> = failing ? logReader(signals, failing.text) : undefined,
+): Facts {
+  const near = failing && reader ? reader(failing.at) : undefined;
   const from = (type: string) =>
     near ? (CALL_TYPES.includes(type) ? near.call : near.own).filter((s) => s.type === type) : [];
-  // A call's facts come from one entry or none: never a health check's host with the failing call's port.
-  const first = (type: string) =>
-    (near && CALL_TYPES.includes(type)
-      ? from(type)[0]
-      : (from(type)[0] ?? signals.find((s) => s.type === type))
-    )?.value;
+  // In a log every fact is the failing entry's (or its call's): never a health check's host with the
+  // failing call's port, nor the reporter or exception of another flow's line.
+  const first = (type: string) => (near ? from(type)[0] : signals.find((s) => s.type === type))?.value;
   const facts: Facts = {};
   const set = <K extends keyof Facts>(k: K, v: Facts[K] | undefined) => {
     if (v !== undefined && v !== '') facts[k] = v;
@@ -526,11 +568,7 @@ export function factsOf(signals: Signal[], failing?: { text: string; at: number[
   set('status', status ? Number(status) : undefined);
   set('method', first('http.method'));
   // The innermost cause is the last exception of a "Caused by" chain.
-  const exceptions = from('exception');
-  set(
-    'exception',
-    (exceptions.length ? exceptions : signals.filter((s) => s.type === 'exception')).at(-1)?.value,
-  );
+  set('exception', (near ? from('exception') : signals.filter((s) => s.type === 'exception')).at(-1)?.value);
   set('code', first('ssl.error') ?? first('icm.code') ?? first('ni.error') ?? first('tls.code'));
   set('alert', first('tls.alert'));
   set('errno', first('errno'));
