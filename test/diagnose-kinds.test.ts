@@ -778,3 +778,25 @@ test("attack S13 B6: in a log of several failures each diagnosis has its own ent
     'files.vendor.example',
   );
 });
+
+test('attack S13 B3: a message broker refusing the login (Kafka SASL, AMQP, MQTT) is neither an SMTP login nor a TCP refusal', () => {
+  for (const text of [
+    'org.apache.kafka.common.errors.SaslAuthenticationException: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
+    'Kafka consumer: Authentication failed: Invalid username or password',
+    'javax.jms.JMSSecurityException: Connection refused: not-authorized [condition = amqp:unauthorized-access]',
+    'org.eclipse.paho.client.mqttv3.MqttSecurityException: Connection refused: bad user name or password',
+    'AMQP connection error: amqp:unauthorized-access - Authentication failed for user orders',
+  ]) {
+    const found = ids(text);
+    assert.ok(
+      !found.includes('smtp-auth-failed') && !found.includes('tcp-connection-refused'),
+      `${text}: ${found.join()}`,
+    );
+  }
+  // The mail server's own refusal and a plain TCP refusal keep their entries.
+  assert.match(
+    top('javax.mail.AuthenticationFailedException: 535 Authentication failed: invalid user'),
+    /^smtp-auth-failed\//,
+  );
+  assert.match(top('java.net.ConnectException: Connection refused: connect'), /^tcp-connection-refused\//);
+});
