@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { diagnose, negatedSpan } from '../src/diagnose/match.js';
 import { lintKb } from '../src/kb/lint.js';
 import { BUILTIN_KB, loadKb } from '../src/kb/load.js';
+import { redact } from '../src/redact.js';
 import { runCli } from './helpers.js';
 
 const kb = await loadKb();
@@ -799,4 +800,36 @@ test('attack S13 B3: a message broker refusing the login (Kafka SASL, AMQP, MQTT
     /^smtp-auth-failed\//,
   );
   assert.match(top('java.net.ConnectException: Connection refused: connect'), /^tcp-connection-refused\//);
+});
+
+test('attack S13 B8: a URL with user:password@ names its host, and the password stays redacted', () => {
+  const read = (text: string) => diagnose(kb, { text: redact(text) }).facts;
+  for (const [text, host, url] of [
+    [
+      'PKIX path building failed: https://admin:Secret1@api.partner.example/x',
+      'api.partner.example',
+      'https://admin:<redacted>@api.partner.example/x',
+    ],
+    [
+      'curl: (7) Failed to connect to sftp://u:p@files.example.org:2222/in: Connection refused',
+      'files.example.org',
+      'sftp://u:<redacted>@files.example.org:2222/in',
+    ],
+    [
+      "HTTP response '401: Unauthorized' when communicating with https://cpi:pw1@erp.example.com/sap/x",
+      'erp.example.com',
+      'https://cpi:<redacted>@erp.example.com/sap/x',
+    ],
+  ] as const) {
+    const f = read(text);
+    assert.equal(f.host, host, text);
+    assert.equal(f.url, url, text);
+  }
+  const r = runCli([
+    'diagnose',
+    '--json',
+    'PKIX path building failed: https://admin:Secret1@api.partner.example/x',
+  ]);
+  assert.equal(JSON.parse(r.stdout).facts.host, 'api.partner.example');
+  assert.ok(!r.stdout.includes('Secret1'));
 });

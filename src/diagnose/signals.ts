@@ -59,7 +59,7 @@ function reasonCode(phrase: string): number | undefined {
 // `phrase`: every match holds a reason phrase of REASONS (the pattern is built from REASON_RE).
 const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
   {
-    re: /HTTP response '(?<code>\d{3})(?::\s*(?<reason>[^'\n]*))?' when communicating with (?<url>[^\s'"<>]+)/gi,
+    re: /HTTP response '(?<code>\d{3})(?::\s*(?<reason>[^'\n]*))?' when communicating with (?<url>(?:[^\s'"<>/@:]{1,256}:\/\/[^\s'"<>/@:]{1,256}:<redacted>@)?[^\s'"<>]+)/gi,
     context: 'cxf',
   },
   {
@@ -179,7 +179,8 @@ const EXTRACTORS: Extractor[] = [
   { type: 'marker', re: /(?:\[[A-Z][A-Z_]*\]){2,}/g },
   {
     type: 'url',
-    re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/[^\s'"<>`\\]+/gi,
+    // A password in the URL reads as the input's redaction left it ("https://user:<redacted>@host/x").
+    re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/(?:[^\s'"<>`\\/@:]{1,256}:<redacted>@)?[^\s'"<>`\\]+/gi,
     value: (m) => m[0].replace(/[.,;:)\]}]+$/, ''),
   },
   {
