@@ -833,3 +833,41 @@ test('attack S13 B8: a URL with user:password@ names its host, and the password 
   assert.equal(JSON.parse(r.stdout).facts.host, 'api.partner.example');
   assert.ok(!r.stdout.includes('Secret1'));
 });
+
+test("attack S13 B1: a client's help link and the DNS server's port are not the failing endpoint", () => {
+  const facts = (text: string) => diagnose(kb, { text }).facts;
+  // curl -v: the host it connected to, not curl's documentation.
+  const curl = facts(
+    [
+      '*   Trying 198.51.100.7:443...',
+      '* Connected to files.vendor.example (198.51.100.7) port 443',
+      'curl: (60) SSL certificate problem: unable to get local issuer certificate',
+      'More details here: https://curl.se/docs/sslcerts.html',
+    ].join('\n'),
+  );
+  assert.equal(curl.host, 'files.vendor.example');
+  assert.equal(curl.url, undefined);
+  // PHP's Guzzle quoting libcurl's error page; a Microsoft error's "Visit ... for more information".
+  assert.equal(
+    facts(
+      'GuzzleHttp\\Exception\\RequestException: cURL error 60: SSL certificate problem: certificate has expired (see https://curl.haxx.se/libcurl/c/libcurl-errors.html)',
+    ).host,
+    undefined,
+  );
+  const m365 = facts(
+    'javax.mail.AuthenticationFailedException: 535 5.7.139 Authentication unsuccessful, basic authentication is disabled. Visit https://aka.ms/smtp_auth_disabled for more information.',
+  );
+  assert.equal(m365.host, undefined);
+  assert.equal(
+    facts(
+      'Login failed. For more information, see https://help.example.net/errors/4711 (calling https://api.vendor.example/v2/x)',
+    ).host,
+    'api.vendor.example',
+  );
+  // Go's resolver names the DNS server it asked: its port 53 is not the call's.
+  const go = facts(
+    'Get "https://api.vendor.example/v1/orders": dial tcp: lookup api.vendor.example on 10.0.0.2:53: no such host',
+  );
+  assert.equal(go.host, 'api.vendor.example');
+  assert.equal(go.port, undefined);
+});

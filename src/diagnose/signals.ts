@@ -149,6 +149,27 @@ interface Extractor {
 const NOT_HOST =
   /\.(?:java|groovy|kt|scala|js|mjs|ts|py|xml|xsl|xslt|class|jar|json|yaml|yml|log|trc|txt|html?|wsdl|svc)$/i;
 
+/** Words that introduce a link to read, not a call: "More details here: URL", "Visit URL", "For more information, see URL". */
+const REFERENCE_BEFORE =
+  /(?:more (?:details|information|info)(?: here| at)?|for (?:more )?(?:information|details|help),? see|visit|refer to|read more(?: at)?|learn more(?: at)?)\s*:?\s*$/i;
+/** Words after a link that make it one to read: "Visit URL for more information". */
+const REFERENCE_AFTER = /^[\s.,;:)]{0,3}(?:for (?:more )?(?:information|details|help)|to learn more)\b/i;
+/** Hosts of the help links clients print under their errors (curl's docs, Microsoft's short links): never the endpoint called. */
+const HELP_HOST = /^(?:https?:\/\/)(?:curl\.se|curl\.haxx\.se|aka\.ms|go\.microsoft\.com\/fwlink)[/:?#]/i;
+
+/**
+ * Whether the URL at [start, end) of `text` is a link a client prints for the user to read (curl's
+ * "More details here: https://curl.se/docs/sslcerts.html", Microsoft 365's "Visit https://aka.ms/...
+ * for more information"): boilerplate of the error, not the endpoint that failed, so no fact.
+ */
+function referenceLink(text: string, start: number, end: number): boolean {
+  return (
+    HELP_HOST.test(text.slice(start, end + 1)) ||
+    REFERENCE_BEFORE.test(text.slice(Math.max(0, start - 40), start)) ||
+    REFERENCE_AFTER.test(text.slice(end, end + 40))
+  );
+}
+
 const EXTRACTORS: Extractor[] = [
   {
     type: 'exception',
@@ -181,7 +202,8 @@ const EXTRACTORS: Extractor[] = [
     type: 'url',
     // A password in the URL reads as the input's redaction left it ("https://user:<redacted>@host/x").
     re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/(?:[^\s'"<>`\\/@:]{1,256}:<redacted>@)?[^\s'"<>`\\]+/gi,
-    value: (m) => m[0].replace(/[.,;:)\]}]+$/, ''),
+    value: (m) =>
+      referenceLink(m.input, m.index, m.index + m[0].length) ? undefined : m[0].replace(/[.,;:)\]}]+$/, ''),
   },
   {
     // A Location header: to an identity provider's sign-in page (src/sign-in.ts), or elsewhere.
@@ -211,11 +233,14 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bhost,\s*port:\s*(?<host>[\w.-]+),\s*(?<port>\d{1,5})\b/gi,
   /\bhost\s*[:=]\s*'?(?<host>[\w.-]+\.[a-z][\w-]*|\d{1,3}(?:\.\d{1,3}){3})'?\s*[,;]\s*port\s*[:=]?\s*(?<port>\d{1,5})\b/gi,
   /(?<![\w.:/@-])(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})\b(?![.\d])/gi,
-  /\b(?:connect(?:ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?|reject HostKey:)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
+  /\b(?:connect(?:ed|ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?|reject HostKey:)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
   // A Cloud Connector virtual host is often a single name: "... to s4virtual:44300", "virtual host erp-virtual:8000".
   /\b(?:to|virtual host)\s+'?(?!(?:status|code|line|port|https?|version|step|level|page|row|index|id|time)\b)(?<host>[a-z][a-z0-9-]{0,62}):(?<port>\d{1,5})\b(?![.\d])/gi,
 ];
+
+/** What stands before the DNS server a Go resolver names: "lookup HOST on " (see hostSignals). */
+const DNS_SERVER_BEFORE = /\blookup \S{1,253} on $/;
 
 /** A clock time with a fraction of a second: "10:00:01,503", "T10:00:01.401Z". */
 const TIME_FRACTION = /(?<![\d:])(\d{1,2}:\d{2}:\d{2}[.,])(\d{1,9})(?!\d)/g;
@@ -325,6 +350,8 @@ function hostSignals(text: string, signals: SignalSet, may: MayMatch): void {
       const end = m.index + m[0].length;
       // "SFTPProducer.java:123" is a source line, neither a host nor a port.
       if (host && NOT_HOST.test(host)) continue;
+      // Go's "lookup api.example.com on 10.0.0.2:53": the DNS server asked, not the call's host or port.
+      if (host && port && DNS_SERVER_BEFORE.test(text.slice(Math.max(0, start - 300), start))) continue;
       if (host) signals.add({ type: 'host', value: host.toLowerCase(), start, end });
       if (port && +port > 0 && +port < 65536) signals.add({ type: 'port', value: String(+port), start, end });
     }
