@@ -871,3 +871,28 @@ test("attack S13 B1: a client's help link and the DNS server's port are not the 
   assert.equal(go.host, 'api.vendor.example');
   assert.equal(go.port, undefined);
 });
+
+test('attack S13 B2, B13: s_client with a leaf-only chain is the missing intermediate; OData [COE0019] Invalid session is the session', () => {
+  const sclient = [
+    'CONNECTED(00000003)',
+    'depth=0 CN = files.vendor.example',
+    'verify error:num=20:unable to get local issuer certificate',
+    'verify return:1',
+    'depth=0 CN = files.vendor.example',
+    'verify error:num=21:unable to verify the first certificate',
+    'verify return:1',
+  ].join('\n');
+  assert.equal(top(sclient), 'out-cert-path/incomplete-chain');
+  // A missing root fails at a deeper level, without num=21: still the root.
+  assert.equal(
+    top(
+      'depth=1 C = US, O = Example Corp, CN = Example Issuing CA 2\nverify error:num=20:unable to get local issuer certificate\nverify return:1',
+    ),
+    'out-cert-path/root-missing',
+  );
+  for (const text of [
+    'HTTP operation failed invoking https://api55.sapsf.eu/odata/v2/User with statusCode: 401. {"error":{"code":"COE_GENERAL_UNAUTHORIZED","message":{"lang":"en-US","value":"[COE0019]Invalid session - The session might have expired or the session ID is invalid."}}}',
+    'SuccessFactors upsert failed: [COE0019] Invalid session',
+  ])
+    assert.equal(top(text), 'out-successfactors-adapter/session-expired', text);
+});
