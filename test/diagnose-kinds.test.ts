@@ -896,3 +896,52 @@ test('attack S13 B2, B13: s_client with a leaf-only chain is the missing interme
   ])
     assert.equal(top(text), 'out-successfactors-adapter/session-expired', text);
 });
+
+test('session 13 real-text kinds: Java HttpURLConnection and PowerShell name the outbound call; nginx 503 phrase; bare "Insufficient scope"; older rustls and more SSH clients', () => {
+  // java.net.HttpURLConnection's message is a client's: the writer called another system...
+  assert.match(
+    top(
+      'java.io.IOException: Server returned HTTP response code: 403 for URL: https://inventory.partner.example/api/v2/stock\tat sun.net.www.protocol.http.HttpURLConnection.getInputStream0(HttpURLConnection.java:1900)',
+    ),
+    /^out-http-403-cloud-connector\//,
+  );
+  // ...unless it called the tenant's runtime: then it is a sender.
+  assert.match(
+    top(
+      'java.io.IOException: Server returned HTTP response code: 403 for URL: https://acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com/http/stock',
+    ),
+    /^in-http-403\//,
+  );
+  // The server's "invalid credentials" counts for the receiver's 401 as for the sender's.
+  assert.match(
+    top(
+      'Invoke-WebRequest : HTTP Error 401.1 - Unauthorized: Access is denied due to invalid credentials. At C:\\jobs\\export.ps1:14 char:3',
+    ),
+    /^out-http-401\/credentials$/,
+  );
+  // nginx and Apache say "Service Temporarily Unavailable" for 503.
+  for (const t of [
+    'nginx answered 503 Service Temporarily Unavailable for GET /api/v1/orders',
+    'Error: Service Temporarily Unavailable',
+  ]) {
+    assert.equal(diagnose(kb, { text: t }).signals.find((s) => s.type === 'http.status')?.value, '503', t);
+    assert.match(top(t), /-http-503\//, t);
+  }
+  // Spring Security and XSUAA print the scope failure without "for this resource".
+  assert.match(
+    top('GET /odata/v4/catalog/Books failed: 403 Insufficient scope (token scopes: openid)'),
+    /^in-authorization-check\/scope-missing$/,
+  );
+  // rustls before 0.20 (Deno's early fetch) said "invalid certificate", without "peer".
+  assert.match(
+    top('error trying to connect: invalid certificate: UnknownIssuer'),
+    /^out-cert-path\/root-missing$/,
+  );
+  for (const t of [
+    'Handshake failed: no matching host key format',
+    'SSH connection failed: kex error : no match for method encryption client->server: server [aes128-cbc], client [aes256-gcm@openssh.com]',
+    'Connection failure while connecting to remote host mft.example:22 as user batch: Failed to negotiate a transport component [ssh-dss]',
+  ]) {
+    assert.equal(top(t), 'out-sftp/no-common-algorithm', t);
+  }
+});

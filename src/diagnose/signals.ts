@@ -26,6 +26,7 @@ const REASONS: Record<string, number> = {
   'internal server error': 500,
   'bad gateway': 502,
   'service unavailable': 503,
+  'service temporarily unavailable': 503,
   'gateway timeout': 504,
   'gateway time-out': 504,
 };
@@ -122,7 +123,7 @@ const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
   {
     // Not a word joined by a hyphen ("#forbidden-header-name", a URL's slug) nor the Fetch standard's
     // "forbidden header": a phrase there names no response.
-    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+unavailable|proxy\s+authentication\s+required)\b(?!-\w|\s+headers?\b)/gi,
+    re: /\b(?<reason>unauthori[sz]ed|unathorized|forbidden|length\s+required|service\s+(?:temporarily\s+)?unavailable|proxy\s+authentication\s+required)\b(?!-\w|\s+headers?\b)/gi,
     context: 'reason',
   },
   { re: /\b(?<reason>Not\s+Found|Bad\s+Gateway|Gateway\s+Time-?out)\b/g, context: 'reason' },
