@@ -945,3 +945,20 @@ test('session 13 real-text kinds: Java HttpURLConnection and PowerShell name the
     assert.equal(top(t), 'out-sftp/no-common-algorithm', t);
   }
 });
+
+test('session 13 real-text kinds: more client libraries (.NET HttpClient, Gradle, Rust reqwest, http4s) name the outbound call, unless they called the tenant', () => {
+  for (const t of [
+    "> Could not GET 'https://nexus.corp.example/repository/releases/com/acme/lib/1.2/lib-1.2.pom'. Received status code 401 from server: Unauthorized",
+    'System.Net.Http.HttpRequestException: Response status code does not indicate success: 401 (Unauthorized).',
+    'Error: HTTP status client error (401 Unauthorized) for url (https://api.partner.example/v1/items)',
+    'org.http4s.client.UnexpectedStatus: unexpected HTTP status: 401 Unauthorized for request GET https://api.partner.example/items',
+  ]) {
+    assert.match(top(t), /^out-http-401\//, t);
+  }
+  assert.match(
+    top(
+      'System.Net.Http.HttpRequestException: Response status code does not indicate success: 401 (Unauthorized). POST https://acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com/http/orders',
+    ),
+    /^in-http-401\//,
+  );
+});

@@ -159,14 +159,14 @@ export const CUES: Cue[] = [
     // A general-purpose HTTP client printed the error: its writer called another system. A sender's
     // script calling the tenant prints the same, so the cue is weak: the tenant's host or an iFlow
     // path in the text (inbound cues) outweighs it.
-    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bServer returned HTTP response code: \d{3} for URL\b|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b|\bnode_modules\/axios\//,
+    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bServer returned HTTP response code: \d{3} for URL\b|\bResponse status code does not indicate success\b|\bReceived status code \d{3} from server\b|\bHTTP status (?:client|server) error \(\d{3}|\borg\.http4s\.client\.|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b|\bnode_modules\/axios\//,
     direction: out,
     weight: 0.35,
     // Such a client calling the tenant's runtime (its host, an iFlow path) is a sender.
     unless:
       /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]|-rt\.cfapps\.|\.it-cpi\w*\.|-iflmap\./i,
     means:
-      'a general-purpose HTTP client (Python requests, PowerShell, .NET, Java HttpURLConnection, Spring, OkHttp, axios) called another system',
+      'a general-purpose HTTP client (Python requests, PowerShell, .NET HttpClient, Java HttpURLConnection, Gradle, Rust reqwest, http4s, Spring, OkHttp, axios) called another system',
   },
   {
     re: /\b(?:could not|couldn.t|cannot|can.t|unable to|failed to) (?:connect|reach|call|invoke)\s+(?:to\s+)?(?!(?:to\s+)?(?:the |our |my |an? )?(?:CPI|tenant|i-?flow|integration flow|SAP Cloud Integration|Cloud Integration|SOAP Runtime)\b)[\w"'<]/i,
