@@ -962,3 +962,25 @@ test('session 13 real-text kinds: more client libraries (.NET HttpClient, Gradle
     /^in-http-401\//,
   );
 });
+
+test("attack S13 B18: a client's 'certificate has expired' is the server's certificate, never the sender's client certificate", () => {
+  for (const text of [
+    'curl: (60) SSL certificate problem: certificate has expired',
+    'depth=0 CN = api.vendor.example\nverify error:num=10:certificate has expired\nnotAfter=Nov  1 12:00:00 2026 GMT\nverify return:1',
+    "requests.exceptions.SSLError: HTTPSConnectionPool(host='api.vendor.example', port=443): Max retries exceeded (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)')))",
+  ]) {
+    const d = diagnose(kb, { text }).diagnoses;
+    assert.equal(d[0]?.cause?.id, 'server-cert-expired', `${text}: ${d[0]?.id}/${d[0]?.cause?.id}`);
+    assert.doesNotMatch(d[0]!.fixes[0]!, /client certificate has expired|service key/, text);
+    // The receiver's reading is offered too, with its own cause.
+    const out = d.find((x) => x.id === 'out-cert-expired');
+    assert.equal(out?.cause?.id, 'server-cert-expired', text);
+  }
+  // A server refusing the sender's expired client certificate keeps that cause.
+  assert.equal(
+    top(
+      'curl: (56) OpenSSL SSL_read: error:14094415:SSL routines:ssl3_read_bytes:sslv3 alert certificate expired, errno 0',
+    ),
+    'in-cert-validity/client-cert-expired',
+  );
+});
