@@ -984,3 +984,14 @@ test("attack S13 B18: a client's 'certificate has expired' is the server's certi
     'in-cert-validity/client-cert-expired',
   );
 });
+
+test("attack S13 B19: OpenSSH's 'no mutual signature algorithm' before a refused login is the key's algorithm, not authorized_keys", () => {
+  const sshv = [
+    'debug1: Offering public key: /home/u/.ssh/id_rsa RSA SHA256:xyz',
+    'debug1: send_pubkey_test: no mutual signature algorithm',
+    'u@files.vendor.example: Permission denied (publickey).',
+  ].join('\n');
+  assert.equal(top(sshv), 'out-sftp/no-common-algorithm');
+  // Without it, the same refusal stays a refused login.
+  assert.equal(top('u@files.vendor.example: Permission denied (publickey).'), 'out-sftp/login-refused');
+});
