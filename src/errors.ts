@@ -17,7 +17,8 @@ export const NOT_TLS = /wrong version number|packet length too long|unknown prot
  * known_hosts write it, so that the port cannot be read as part of the address.
  */
 export function hostPort(host: string, port: number | string): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  return `${bare.includes(':') ? `[${bare}]` : bare}:${port}`;
 }
 
 /** A socket error in one sentence a user can act on. */

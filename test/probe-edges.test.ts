@@ -461,3 +461,37 @@ test('one list of sign-in URLs: a pasted Location and a HAR redirect to accounts
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an IPv6 address is written [::1]:PORT wherever a user reads it: the tls step, trust add-from-site and its failures (one helper, hostPort)', async () => {
+  const { createServer: netServer } = await import('node:net');
+  const { createServer: tlsServer } = await import('node:tls');
+  const { makePki } = await import('../src/lab/pki.js');
+  const listen = async (s: import('node:net').Server) => {
+    servers.push(s as unknown as http.Server);
+    await new Promise<void>((resolve) => s.listen(0, '::1', resolve));
+    return (s.address() as AddressInfo).port;
+  };
+  // A server on ::1 that answers a TLS hello with bytes that are no TLS.
+  const garbage = await listen(
+    netServer((socket) => socket.once('data', () => socket.end('\x00\x01\x02 hello\r\n'))),
+  );
+  const probed = await runCliAsync(['probe', `https://[::1]:${garbage}/`, '--timeout', '3']);
+  assert.equal(probed.status, 1, probed.stderr);
+  assert.match(
+    probed.stdout,
+    new RegExp(`✖ tls +\\d+ ms {2}\\[::1\\]:${garbage} does not speak TLS`),
+    probed.stdout,
+  );
+  // trust add-from-site: the chain a TLS server on ::1 sent, and a refused port.
+  const pki = await makePki();
+  const tls = await listen(
+    tlsServer({ key: pki.local.keyPem, cert: pki.local.certPem + pki.issuing.certPem }, (s) => s.end()),
+  );
+  const shown = await runCliAsync(['trust', 'add-from-site', `[::1]:${tls}`]);
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.match(shown.stdout, new RegExp(`^\\[::1\\]:${tls} sent 2 certificates`, 'm'), shown.stdout);
+  const refused = await runCliAsync(['trust', 'add-from-site', '[::1]:1', '--timeout', '3']);
+  assert.equal(refused.status, 2, refused.stderr);
+  assert.match(refused.stderr, /\[::1\]:1 refused the connection/);
+  assert.doesNotMatch(shown.stdout + refused.stderr + probed.stdout, /(?<!\[)::1:\d/);
+});

@@ -1,7 +1,7 @@
 // `linkdoctor known-hosts add|check`: fetch every host key of an SSH/SFTP server (like ssh-keyscan, or
 // the platform's Copy Host Key) and add its lines to a known_hosts file, or hold them against one.
 import { existsSync } from 'node:fs';
-import { describeError, UserError } from '../errors.js';
+import { describeError, hostPort, UserError } from '../errors.js';
 import { readRegularFileSync } from '../fs-read.js';
 import { withFileLock, writeFileAtomic, writeTarget } from '../fs-write.js';
 import { whatItSpeaks, wrongScheme } from '../probe/sniff.js';
@@ -159,8 +159,7 @@ async function failed(host: string, port: number, scanned: ScannedHost, f: Flags
       host,
       failure.kind !== 'silent',
     );
-    const wrong =
-      found && wrongScheme(parseTarget(`sftp://${host.includes(':') ? `[${host}]` : host}:${port}`), found);
+    const wrong = found && wrongScheme(parseTarget(`sftp://${hostPort(host, port)}`), found);
     if (wrong) why = `no host key from ${where}: ${wrong.sentence}`;
   }
   process.stderr.write(`linkdoctor: ${printable(why)}\n`);

@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { labRoutes } from '../serve/lab.js';
 import { tenantRoutes } from '../serve/tenant.js';
 import { loadServiceKey, SERVICE_KEY_ENV } from '../tenant/service-key.js';
-import { UserError } from '../errors.js';
+import { hostPort, UserError } from '../errors.js';
 import { addSecretTargets } from '../serve/secret-targets.js';
 import { printable, printableLine } from '../report/printable.js';
 
@@ -102,15 +102,15 @@ export async function serveCommand(f: ServeFlags): Promise<void> {
           ? `${f.host} is not an address of this machine (--host)`
           : code === 'EACCES'
             ? `not allowed to listen on port ${f.port} (ports below 1024 need privileges)`
-            : `cannot listen on ${f.host}:${f.port}: ${(e as Error).message}`,
+            : `cannot listen on ${hostPort(f.host, f.port)}: ${(e as Error).message}`,
     );
   }
   starting();
   hangups.serving();
   closeOnSignals(app);
   const port = (app.server.address() as AddressInfo).port;
-  const shown = f.host.includes(':') ? `[${f.host}]` : f.host;
-  const url = `http://${shown === '0.0.0.0' || shown === '[::]' ? '127.0.0.1' : shown}:${port}/`;
+  // A wildcard address is reached on loopback.
+  const url = `http://${hostPort(/^(?:0\.0\.0\.0|\[?::\]?)$/.test(f.host) ? '127.0.0.1' : f.host, port)}/`;
   process.stdout.write(
     printable(
       `linkdoctor serves ${url}  (API ${url}api/, OpenAPI ${url}api/openapi.json${token ? '; every API call needs "Authorization: Bearer $LINKDOCTOR_TOKEN"' : ''})\nCtrl-C stops it.\n`,

@@ -2,7 +2,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { UserError } from '../errors.js';
+import { hostPort, UserError } from '../errors.js';
 import { colorsFor, type Colors } from '../report/text.js';
 import { jsonText, printable } from '../report/printable.js';
 import { siteChain, SITE_SCHEMES, type SiteChain } from '../probe/site-chain.js';
@@ -267,7 +267,7 @@ export async function trustAddFromSite(
     timeoutMs: opts.timeout * 1000,
   });
   const top = toTrust(site.chain);
-  if (opts.to === undefined) return showChain(`${host}:${port}`, site, top, opts.json);
+  if (opts.to === undefined) return showChain(hostPort(host, port), site, top, opts.json);
   // A store that already anchors the chain gets nothing: a leaf pinned beside its CA would only need
   // replacing at the next renewal, and what still fails (a host name, a date) no certificate mends.
   const name = opts.servername ?? host;
@@ -278,7 +278,7 @@ export async function trustAddFromSite(
     if (judged.trusted && judged.anchor) {
       // Judged again on a second connection, as after a write: a load balancer may show another chain.
       const check = await checkAgain(scheme, host, port, site, { ...opts, to: opts.to }, pass);
-      return alreadyTrusted(`${host}:${port}`, site, opts.to, judged.anchor, check, !!opts.json);
+      return alreadyTrusted(hostPort(host, port), site, opts.to, judged.anchor, check, !!opts.json);
     }
     entries = store.entries;
   }
@@ -292,7 +292,7 @@ export async function trustAddFromSite(
   const mismatch = would.verdicts.indexOf('hostname-mismatch');
   if (would.trusted && mismatch >= 0)
     return nameNotCovered(
-      `${host}:${port}`,
+      hostPort(host, port),
       site,
       opts.to,
       top,
@@ -308,7 +308,7 @@ export async function trustAddFromSite(
 
   if (opts.json)
     return printJson({
-      target: `${host}:${port}`,
+      target: hostPort(host, port),
       protocol: site.protocol,
       cipher: site.cipher,
       ...(site.starts ? { starts: site.starts } : {}),
@@ -330,7 +330,7 @@ export async function trustAddFromSite(
 
   const c = colorsFor(process.stdout);
   const out = [
-    ...sentLines(`${host}:${port}`, site, c),
+    ...sentLines(hostPort(host, port), site, c),
     ...site.chain.map(
       (cert, i) => `  ${i}. ${printable(shortName(cert))}${cert === top ? c.dim('  ← to trust') : ''}`,
     ),
@@ -355,10 +355,10 @@ export async function trustAddFromSite(
   if (check.note) out.push(c.yellow(`  ${printable(check.note)}`));
   out.push(
     !stillFails.length
-      ? `${c.green('✔')} ${opts.to} now trusts the chain of ${host}:${port}.`
+      ? `${c.green('✔')} ${opts.to} now trusts the chain of ${hostPort(host, port)}.`
       : judged.trusted
-        ? `${c.red('✖')} ${opts.to} now holds the chain's anchor, but a client still refuses ${host}:${port}: ${printable(stillFails.join(' '))}`
-        : `${c.red('✖')} ${opts.to} still does not trust the chain of ${host}:${port}: ${printable(stillFails.join(' '))}`,
+        ? `${c.red('✖')} ${opts.to} now holds the chain's anchor, but a client still refuses ${hostPort(host, port)}: ${printable(stillFails.join(' '))}`
+        : `${c.red('✖')} ${opts.to} still does not trust the chain of ${hostPort(host, port)}: ${printable(stillFails.join(' '))}`,
   );
   print(out.join('\n'));
 }
@@ -390,10 +390,10 @@ async function checkAgain(
       timeoutMs: opts.timeout * 1000,
     });
     if (again.chain[0]?.fingerprint256 !== first.chain[0]?.fingerprint256)
-      note = `On a second connection ${host}:${port} sent another certificate (${shortName(again.chain[0] ?? first.chain[0]!)}): it has more than one (a load balancer?); judged on the second.`;
+      note = `On a second connection ${hostPort(host, port)} sent another certificate (${shortName(again.chain[0] ?? first.chain[0]!)}): it has more than one (a load balancer?); judged on the second.`;
     sent = again.chain.length ? again.chain : first.chain;
   } catch (e) {
-    note = `Connecting to ${host}:${port} again failed (${e instanceof Error ? e.message : String(e)}): judged on the chain it sent before.`;
+    note = `Connecting to ${hostPort(host, port)} again failed (${e instanceof Error ? e.message : String(e)}): judged on the chain it sent before.`;
   }
   const store = await loadTrustStore({ file: opts.to, password: pass });
   const judged = judgeChain({ sent, store, host: opts.servername ?? host });

@@ -36,11 +36,9 @@ export interface SiteChain {
   starts?: 'STARTTLS' | 'AUTH TLS';
 }
 
-const where = hostPort;
-
 /** One sentence for a handshake that gave no certificate. */
 function failure(e: NodeJS.ErrnoException, host: string, port: number, starts?: string): UserError {
-  const at = where(host, port);
+  const at = hostPort(host, port);
   const after = starts ? ` after ${starts}` : '';
   const alert = alertOf(e);
   if (alert)
@@ -91,10 +89,10 @@ export async function siteChain(
       const err = e as NodeJS.ErrnoException & { code?: string | number };
       if (err.code === 'ETLS' && !alertOf(err))
         throw new UserError(
-          `${where(host, port)} does not offer STARTTLS (its EHLO answer does not list it)`,
+          `${hostPort(host, port)} does not offer STARTTLS (its EHLO answer does not list it)`,
         );
       if (typeof err.code === 'number')
-        throw new UserError(`${where(host, port)} refused AUTH TLS: ${err.message}`);
+        throw new UserError(`${hostPort(host, port)} refused AUTH TLS: ${err.message}`);
       throw failure(err, host, port, starts);
     }
     try {
@@ -120,7 +118,7 @@ export async function siteChain(
   const alert = h.error ? alertOf(h.error) : undefined;
   if (!result.chain.length) {
     if (h.error) throw failure(h.error, host, port);
-    throw new UserError(`${where(host, port)} completed the handshake without sending a certificate`);
+    throw new UserError(`${hostPort(host, port)} completed the handshake without sending a certificate`);
   }
   return alert ? { ...result, alert } : result;
 }

@@ -463,7 +463,7 @@ function portAdvice(ctx: ProbeContext, finding: SmtpFinding, publish: () => void
       const setting = best.protection === 'SMTPS' ? 'Protection SMTPS' : 'Protection STARTTLS Mandatory';
       return {
         ok: true,
-        detail: `port ${target.port} does not answer, but ${best.port} does: ${best.detail}; use Address ${target.host}:${best.port} with ${setting}`,
+        detail: `port ${target.port} does not answer, but ${best.port} does: ${best.detail}; use Address ${hostPort(target.host, best.port)} with ${setting}`,
         signals,
       };
     },

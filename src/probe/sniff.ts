@@ -5,6 +5,7 @@
 // implicit-TLS port) is then said as such, with the URL that would work.
 import { randomBytes } from 'node:crypto';
 import { connect, isIP } from 'node:net';
+import { hostPort } from '../errors.js';
 import type { Signal } from '../types.js';
 import type { PlannedStep, ProbeContext } from './run.js';
 import type { StepRecord } from './step.js';
@@ -173,10 +174,9 @@ function schemesFor(spoken: Spoken, tried: string): string[] {
 
 /** The target's URL with another scheme (the port kept, the path kept where the scheme has paths). */
 function withScheme(t: Target, scheme: string): string {
-  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   const path = /^(?:https?|s?ftps?)$/.test(scheme) && t.url.pathname !== '/' ? t.url.pathname : '/';
   const tail = scheme.startsWith('smtp') ? '' : `${path}${/^https?$/.test(scheme) ? t.url.search : ''}`;
-  return `${scheme}://${host}:${t.port}${tail}`;
+  return `${scheme}://${hostPort(t.host, t.port)}${tail}`;
 }
 
 /** What the scheme the user tried expects a port to speak. */

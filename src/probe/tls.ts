@@ -257,7 +257,7 @@ export async function tlsStep(
     const detail = wrong
       ? wrong.sentence
       : garbage
-        ? `${t.host}:${t.port} does not speak TLS (its answer is not a TLS handshake)`
+        ? `${hostPort(t.host, t.port)} does not speak TLS (its answer is not a TLS handshake)`
         : `the TLS handshake failed: ${describeError(h.error, hostPort(t.host, t.port))}`;
     // The code on the line that says "handshake" lets the knowledge base tell a reset in the handshake.
     const code = h.error.code ? ` (${h.error.code})` : '';

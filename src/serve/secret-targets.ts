@@ -10,7 +10,7 @@
 import { realpathSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { hostPort, UserError } from '../errors.js';
 import type { Inventory } from '../watch/inventory.js';
 import { parseTarget } from '../probe/target.js';
 
@@ -186,8 +186,8 @@ export function hostsText(bindings: readonly SecretBinding[]): string {
 
 /** "host", "host:port", "[::1]:port". */
 export function hostText(h: SecretHost): string {
-  const host = h.host.includes(':') ? `[${h.host}]` : h.host;
-  return h.port === undefined ? host : `${host}:${h.port}`;
+  if (h.port !== undefined) return hostPort(h.host, h.port);
+  return h.host.includes(':') ? `[${h.host}]` : h.host;
 }
 
 /** Whether `to` is one of the hosts `name` is bound to (a binding without a port takes every port). */

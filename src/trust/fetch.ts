@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { describeError, NOT_TLS, UserError } from '../errors.js';
+import { describeError, hostPort, NOT_TLS, UserError } from '../errors.js';
 
 /**
  * A self-signed certificate whose private key was discarded when it was made (openssl, once), so
@@ -98,7 +98,7 @@ export function peerChain(socket: TLSSocket, sentDer?: readonly Buffer[]): X509C
 
 /** One sentence for each way a connection can fail before the handshake completes. */
 function describeFailure(e: NodeJS.ErrnoException, host: string, port: number): string {
-  const where = `${host}:${port}`;
+  const where = hostPort(host, port);
   if (e.code === 'ECONNRESET') return `${where} closed the connection during the TLS handshake`;
   if (NOT_TLS.test(e.message)) return `${where} does not speak TLS (its answer is not a TLS handshake)`;
   return e.code ? describeError(e, where) : `the TLS handshake with ${where} failed: ${e.message}`;
@@ -134,7 +134,8 @@ export function fetchServerChain(
       reject(new UserError(message));
     };
     const timer = setTimeout(
-      () => fail(`${host}:${port} did not complete a TLS handshake within ${opts.timeoutMs / 1000} s`),
+      () =>
+        fail(`${hostPort(host, port)} did not complete a TLS handshake within ${opts.timeoutMs / 1000} s`),
       opts.timeoutMs,
     );
     socket.once('secureConnect', () => {
@@ -146,9 +147,14 @@ export function fetchServerChain(
       };
       socket.destroy();
       if (result.chain.length) resolve(result);
-      else reject(new UserError(`${host}:${port} completed the handshake without sending a certificate`));
+      else
+        reject(
+          new UserError(`${hostPort(host, port)} completed the handshake without sending a certificate`),
+        );
     });
     socket.once('error', (e: NodeJS.ErrnoException) => fail(describeFailure(e, host, port)));
-    socket.once('close', () => fail(`${host}:${port} closed the connection during the TLS handshake`));
+    socket.once('close', () =>
+      fail(`${hostPort(host, port)} closed the connection during the TLS handshake`),
+    );
   });
 }

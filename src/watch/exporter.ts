@@ -3,6 +3,7 @@
 // GET /metrics shows the latest outcome of every inventory target and the server's own metrics.
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { hostPort } from '../errors.js';
 import type { Kb } from '../kb/load.js';
 import type { CheckOutcome } from './check.js';
 import { type Inventory, type Module, RESERVED_LABELS } from './inventory.js';
@@ -80,7 +81,7 @@ export function targetKey(raw: string): string | undefined {
   try {
     const t = parseTarget(raw);
     const user = t.user === undefined ? '' : `${encodeURIComponent(t.user)}@`;
-    return `${t.scheme}://${user}${t.host.toLowerCase()}:${t.port}${t.url.pathname}${t.url.search}`;
+    return `${t.scheme}://${user}${hostPort(t.host.toLowerCase(), t.port)}${t.url.pathname}${t.url.search}`;
   } catch {
     return undefined;
   }
