@@ -271,6 +271,63 @@ describe('POST /api/probe: a secret goes only to the hosts it is bound to', () =
     }
   });
 
+  test('a credential header of the request (Authorization, X-API-Key): not over http:// without --plain-http-credentials, and never carried on by locationTrusted, as it is bound to no host (attack S12 A12)', async () => {
+    const TOKEN_VALUE = 'Bearer hdr-token-5e1b-never-elsewhere';
+    let app = await server();
+    try {
+      reset();
+      const r = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/`,
+        header: [`Authorization: ${TOKEN_VALUE}`, 'X-API-Key: key-5e1b'],
+      });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(
+        r.json().detail,
+        `the Authorization and X-API-Key headers (body/header) would go to http://127.0.0.1:${bound.port} in clear ` +
+          'text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it',
+      );
+      assert.equal(bound.got.length, 0, 'nothing sent');
+      // A protocol keyword is no credential: X-CSRF-Token: Fetch goes.
+      const fetch = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/`,
+        header: ['X-CSRF-Token: Fetch'],
+      });
+      assert.equal(fetch.statusCode, 200, fetch.body);
+    } finally {
+      await app.close();
+    }
+    hopTo = `http://127.0.0.1:${attacker.port}/landing`;
+    app = await server({ plainHttpCredentials: true });
+    try {
+      reset();
+      const r = await post(app, {
+        url: `http://127.0.0.1:${bound.port}/hop`,
+        header: [`Authorization: ${TOKEN_VALUE}`],
+        locationTrusted: true,
+        maxRedirs: 3,
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(bound.got[0]?.authorization, TOKEN_VALUE, 'the origin named got the header');
+      assert.deepEqual(
+        attacker.got.map((g) => g.path),
+        ['/landing'],
+      );
+      assert.equal(attacker.got[0]!.authorization, undefined, 'not carried on to the redirect');
+      assert.ok(!attacker.raw().includes('hdr-token-5e1b'));
+      assert.ok(!r.body.includes('hdr-token-5e1b'), 'never in the answer');
+      assert.ok(
+        r
+          .json()
+          .http.notes.some((n: string) =>
+            n.includes("a request's own credential headers are bound to no host by --secret-targets"),
+          ),
+        JSON.stringify(r.json().http.notes),
+      );
+    } finally {
+      await app.close();
+    }
+  });
+
   test('OAuth: the secret only to a bound token URL, the token it buys only to a bound target', async () => {
     const oauth = (tokenPort: number, targetPort: number) => ({
       url: `http://127.0.0.1:${targetPort}/api`,

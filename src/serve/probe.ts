@@ -19,6 +19,9 @@ import { probe } from '../probe/run.js';
 import { parseTarget, type Target } from '../probe/target.js';
 import { probeJson } from '../report/probe.js';
 import { jsonText } from '../report/printable.js';
+import { andList } from '../report/width.js';
+import { credentialHeaderNames } from '../redact.js';
+import { hostPort } from '../errors.js';
 import type { ProbeStep } from '../types.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import type { ServeOptions } from './app.js';
@@ -356,14 +359,27 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
       ...(guarded ? { maxRedirs: 0 } : {}),
     };
     let opts = await probeOptions(b.url, flags);
+    // A credential header of the request (Authorization, Cookie, X-API-Key, ...: what the CLI warns of
+    // for -H, credentialHeaderNames) is a credential like the server's: not in clear text without
+    // --plain-http-credentials, and, bound to no host by --secret-targets, never carried on to
+    // another origin by locationTrusted.
+    const named = credentialHeaderNames(opts.http.headers);
+    const theHeaders = named.length ? `the ${andList(named)} ${named.length > 1 ? 'headers' : 'header'}` : '';
+    if (named.length && target.scheme === 'http' && !plainHttp)
+      throw new HttpProblem(
+        403,
+        `${theHeaders} (body/header) would go to http://${hostPort(target.host, target.port)} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
+      );
     // Plain FTP: whether the server offers AUTH TLS is known only once connected.
     if (!plainHttp && opts.ftp)
       opts.ftp.noClearTextPassword =
         'this server sends no password in clear text without --plain-http-credentials';
     // locationTrusted sends the credentials on to a redirect's host only when it is bound too.
     const carried = [...new Set(uses.filter((u) => u.http).map((u) => u.name))];
-    if (carried.length)
+    if (carried.length || named.length)
       opts.http.forwardCredentials = (url: URL) => {
+        if (named.length)
+          return "a request's own credential headers are bound to no host by --secret-targets: they go only to the origin named";
         if (url.protocol === 'http:' && !plainHttp)
           return `${url.origin} is plain http://, and this server sends no credentials in clear text without --plain-http-credentials`;
         const to = urlHost(url);
