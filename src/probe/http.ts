@@ -95,7 +95,6 @@ const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SHOWN =
   /^(?:server|content-type|content-length|location|retry-after|www-authenticate|x-csrf-token|via|sap-[\w-]+|x-sap-[\w-]+|proxy-authenticate|x-correlationid|x-request-id|transfer-encoding|connection)$/i;
 const BODY_MAX = 2048;
-/** Headers that carry the user's credentials or the session: they stay with the origin the user named. */
 
 interface Raw extends HttpExchange {
   setCookies: string[];
@@ -731,16 +730,14 @@ async function retryEmpty(
   finding: HttpFinding,
   signal: AbortSignal,
 ): Promise<string> {
-  {
-    const retry = await exchange(spec, headers, finding, signal, true);
-    const works = retry.status < 400;
-    finding.notes.push(
-      works
-        ? `Sent again with an explicit empty body (Content-Length: 0), the server answered ${retry.status}: it rejects only the chunked empty body.`
-        : `Sent again with an explicit empty body (Content-Length: 0), the server still answered ${retry.status} ${retry.reason}.`,
-    );
-    return works ? '; with Content-Length: 0 it works' : '; Content-Length: 0 did not help either';
-  }
+  const retry = await exchange(spec, headers, finding, signal, true);
+  const works = retry.status < 400;
+  finding.notes.push(
+    works
+      ? `Sent again with an explicit empty body (Content-Length: 0), the server answered ${retry.status}: it rejects only the chunked empty body.`
+      : `Sent again with an explicit empty body (Content-Length: 0), the server still answered ${retry.status} ${retry.reason}.`,
+  );
+  return works ? '; with Content-Length: 0 it works' : '; Content-Length: 0 did not help either';
 }
 
 /** On a 403 to a write: is it the CSRF protection, and what would satisfy it? */
