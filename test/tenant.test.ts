@@ -170,6 +170,31 @@ describe('tenant failures: error texts the tenant fails to give', () => {
     }));
 });
 
+describe('tenant failures: an empty error text (attack S13 B10)', () => {
+  test('is "the tenant gave no error text", not "could not be read"; the unread and the empty are counted apart and agree', async () =>
+    withFixture({ messages: 60, faults: { lostErrorTextEvery: 5, emptyErrorTextEvery: 4 } }, async (f) => {
+      const withText = f.mpls.filter((m) => f.errorTexts.get(m.MessageGuid as string)).length;
+      const lost = Math.floor(withText / 5);
+      const empty = Math.floor((withText - lost) / 4);
+      assert.ok(lost >= 2 && empty >= 2, `${withText} texts`);
+      const r = await run(f, ['failures', '--since', '4d', '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      const j = JSON.parse(r.stdout) as {
+        summary: { problems: number };
+        unknown: { message: string; count: number }[];
+      };
+      assert.equal(j.summary.problems, lost);
+      const under = (re: RegExp) =>
+        j.unknown.filter((u) => re.test(u.message)).reduce((n, u) => n + u.count, 0);
+      assert.equal(under(/could not be read from the tenant/), lost, JSON.stringify(j.unknown));
+      assert.equal(under(/the tenant gave no error text \(its ErrorInformation is empty\)/), empty);
+      const text = await run(f, ['failures', '--since', '4d']);
+      const [, texts] = /(\d+) error\s+texts\s+\(\d+\s+distinct\)/.exec(text.stdout)!.map(Number);
+      assert.equal(texts, withText - lost - empty, 'an empty text is no error text');
+      assert.match(text.stdout, new RegExp(`${lost} error\\s+texts\\s+could\\s+not\\s+be\\s+read`));
+    }));
+});
+
 describe('tenant: connecting', () => {
   test('a wrong secret says so, and names no secret', async () =>
     withFixture({ messages: 10 }, async (f) => {

@@ -184,7 +184,7 @@ export async function tenantFailuresCommand(
     r.scan.source =
       `Read ${plural(r.messages, `${statuses.join('/')} message`)} of ${client.host} (${window}) and ${plural(r.texts, 'error text')} (${r.distinct.toLocaleString('en-US')} distinct) in ${r.scan.seconds.toFixed(1)} s.` +
       (r.truncated ? ` Only the newest ${f.max.toLocaleString('en-US')} were read (--max).` : '') +
-      (r.unread ? ` ${r.unread} error texts could not be read.` : '');
+      (r.unread ? ` ${plural(r.unread, 'error text')} could not be read.` : '');
     if (f.json) process.stdout.write(`${jsonText(failuresJson(client.host, r, kb, problems), 2)}\n`);
     else if (f.markdown) process.stdout.write(scanMarkdown(r.scan, kb));
     else if (!f.jsonl) process.stdout.write(fitText(renderScan(r.scan, kb, colorsFor(process.stdout))));

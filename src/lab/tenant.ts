@@ -217,6 +217,11 @@ export interface TenantFaults {
    * OData error: texts the client cannot read.
    */
   lostErrorTextEvery?: number;
+  /**
+   * The error text of every Nth message with one (1-based; counted among those not lost) answers
+   * 200 with an empty body, as for a flow that failed without a text (an Error End event).
+   */
+  emptyErrorTextEvery?: number;
 }
 
 export interface FakeTenantOptions {
@@ -426,6 +431,13 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
   const lost = new Set(
     faults.lostErrorTextEvery
       ? [...errorTexts.keys()].filter((_, i) => (i + 1) % faults.lostErrorTextEvery! === 0)
+      : [],
+  );
+  const empty = new Set(
+    faults.emptyErrorTextEvery
+      ? [...errorTexts.keys()]
+          .filter((g) => !lost.has(g))
+          .filter((_, i) => (i + 1) % faults.emptyErrorTextEvery! === 0)
       : [],
   );
   // The keystore (tenant-api.md §8.5): SAP's key pair, the lab's CA, one expiring in 10 days, one expired.
@@ -697,7 +709,7 @@ export async function startFakeTenant(o: FakeTenantOptions = {}): Promise<FakeTe
             'The error information is not available.',
           );
         res.writeHead(200, { 'content-type': 'text/plain' });
-        return res.end(text);
+        return res.end(empty.has(guid) ? '' : text);
       }
       // Custom header properties (§8.1): Edm.Int64 `Id` as a string, as the real API writes it (§3).
       const headers = /^MessageProcessingLogs\('([^']+)'\)\/CustomHeaderProperties$/.exec(path);

@@ -132,11 +132,15 @@ export async function tenantFailures(
   let done = 0;
   let unread = 0;
   const unreadAt = new Set<number>();
+  /** Messages whose ErrorInformation answered an empty (or blank) text: read, and nothing in it. */
+  const emptyAt = new Set<number>();
   let firstError: unknown;
   await pool(mpls, o.concurrency ?? TEXT_CONCURRENCY, async (m, i) => {
     try {
       const a = await client.get(errorTextPath(m.messageGuid), { accept: 'text', maxBytes: TEXT_MAX_BYTES });
-      texts[i] = a.status === 204 ? undefined : a.body.toString('utf8');
+      const body = a.status === 204 ? undefined : a.body.toString('utf8');
+      if (body !== undefined && !body.trim()) emptyAt.add(i);
+      else texts[i] = body;
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       unread++;
@@ -165,19 +169,21 @@ export async function tenantFailures(
     const text = texts[i];
     const rec = { ...m.raw, ...(text ? { ErrorText: text } : {}) };
     // The monitor's link is where a user opens the message (AlternateWebLink, §8.1).
-    const c: Candidate | null = mplCandidate(
-      rec,
-      placeOf(m),
-      // 204 from ErrorInformation/$value: the tenant has no error text for it (yet), §5 quirks.
-      unreadAt.has(i)
-        ? 'its error text could not be read from the tenant'
-        : 'the tenant has no error text for this message (yet): its ErrorInformation answered No Content',
-    );
+    // Why a failed message has no text: it could not be read, it is empty (a flow that failed without
+    // one: an Error End event, a script's exception without a message), or 204 from
+    // ErrorInformation/$value: the tenant has no error text for it (yet), §5 quirks.
+    const noText = unreadAt.has(i)
+      ? 'its error text could not be read from the tenant'
+      : emptyAt.has(i)
+        ? 'the tenant gave no error text (its ErrorInformation is empty)'
+        : 'the tenant has no error text for this message (yet): its ErrorInformation answered No Content';
+    const c: Candidate | null = mplCandidate(rec, placeOf(m), noText);
     if (!c) continue;
     bytes += Buffer.byteLength(c.text);
     // Identical texts but for the platform's closing "The MPL ID for the failed message is : <id>"
     // line (tenant-api.md §8.1, real example) are one text to the matcher.
-    const key = `${c.failing ?? ''}\0${c.text.replace(MPL_ID_LINE, '')}`;
+    // Messages without a text are grouped by why they have none, each under its own sentence.
+    const key = `${c.failing ?? ''}\0${text === undefined ? noText : ''}\0${c.text.replace(MPL_ID_LINE, '')}`;
     if (text !== undefined) distinct.add(key);
     let known = byText.get(key);
     if (known === undefined) byText.set(key, (known = classify(c, pf)));
