@@ -795,6 +795,39 @@ describe('linkdoctor trust (the commands)', () => {
     assert.match(unset.err, /^linkdoctor: the environment variable LD_TEST_UNSET_VAR .* is not set\n$/);
   });
 
+  test('show: a subject and issuer too long for the line wrap within their columns; --json has them whole (attack S13 B21)', async () => {
+    const cn = 'Partner Root Certification Authority for Business to Business Integration Services G2';
+    const long = await issue({ cn, ca: true });
+    const f = path('long-dn.pem');
+    writeFileSync(f, long.pem);
+    const { out, code, err } = await linkdoctor('trust', 'show', f);
+    assert.equal(code, 0, err);
+    const lines = out.trimEnd().split('\n');
+    const subjectAt = lines[1]!.indexOf('SUBJECT');
+    const issuerAt = lines[1]!.indexOf('ISSUER');
+    assert.ok(subjectAt > 0 && issuerAt > subjectAt, out);
+    for (const l of lines) assert.ok(l.length <= 100, `wider than 100: ${l}`);
+    // The row's lines (each cell within its column), then the SHA-256; no text at column 0 but the
+    // alias's. Words cut within a column (a long alias) are compared without the spaces.
+    const row = lines.slice(
+      2,
+      lines.findIndex((l) => /^ {2}SHA-256/.test(l)),
+    );
+    assert.ok(row.length >= 2, out);
+    const column = (at: number, end?: number) =>
+      row
+        .map((l) => l.slice(at, end).trim())
+        .filter(Boolean)
+        .join('');
+    const squeezed = (t: string) => t.replace(/ /g, '');
+    assert.equal(squeezed(column(subjectAt, issuerAt)), squeezed(cn));
+    assert.equal(squeezed(column(issuerAt)), squeezed(cn));
+    const json = JSON.parse((await linkdoctor('trust', 'show', f, '--json')).out);
+    assert.equal(json[0].subject, long.dn);
+    assert.equal(column(0, lines[1]!.indexOf('VALID UNTIL')), json[0].alias);
+    assert.match(unwrap(out), new RegExp(`SHA-256 ${long.cert.fingerprint256}`));
+  });
+
   test('show: a wrong password and a corrupt file are one sentence on stderr, exit 2', async () => {
     const f = path('show-pw.p12');
     forgePkcs12(f, [root]);

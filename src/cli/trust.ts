@@ -12,7 +12,7 @@ import { loadTrustStore, type TrustEntry } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
 import type { CertInfo, ChainJudgement, TlsVerdict } from '../types.js';
 import { secretFromEnv } from './secrets.js';
-import { fitText, plural } from '../report/width.js';
+import { fitText, plural, textWidth } from '../report/width.js';
 
 interface StoreFlags {
   passwordEnv?: string;
@@ -29,9 +29,37 @@ const withInfo = (e: TrustEntry): { alias: string } & CertInfo => ({ alias: e.al
 /** Days left, or "expired" (VALID UNTIL says since when). */
 const daysText = (days: number): string => (days < 0 ? 'expired' : `${days}d`);
 
-/** One row per entry (alias, valid until, days left, subject, issuer), its SHA-256 below it. */
+/**
+ * `text` in lines of at most `width` columns, cut at spaces; a word longer than a line is cut too
+ * (a table cell, whose full value --json gives).
+ */
+function cellLines(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (let word of text.split(' ')) {
+    while (word.length > width) {
+      if (line) lines.push(line);
+      lines.push(word.slice(0, width));
+      word = word.slice(width);
+      line = '';
+    }
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line || !lines.length) lines.push(line);
+  return lines;
+}
+
+/**
+ * One row per entry (alias, valid until, days left, subject, issuer), its SHA-256 below it. The
+ * subject and issuer are their CN (the DN when it has none); when the table is wider than the text
+ * output (textWidth), the alias, subject and issuer wrap within their own columns, the table staying
+ * a table (--json has them whole).
+ */
 function table(rows: ({ alias: string } & CertInfo)[], c: Colors): string {
-  const cn = (dn: string) => /^CN=((?:\\,|[^,])*)/.exec(dn)?.[1] ?? dn;
+  const cn = (dn: string) => /(?:^|,\s*)CN=((?:\\,|[^,])*)/.exec(dn)?.[1] ?? dn;
   const head = ['ALIAS', 'VALID UNTIL', 'DAYS LEFT', 'SUBJECT', 'ISSUER'];
   // Aliases and names come from the store and from whoever made the certificate: printable.
   const cells = rows.map((r) => [
@@ -42,6 +70,16 @@ function table(rows: ({ alias: string } & CertInfo)[], c: Colors): string {
     printable(cn(r.issuer)),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
+  // Wider than the text output: the widest of alias, subject and issuer gives a column at a time
+  // (each keeps 8), and their cells wrap within their columns.
+  const WRAPPED = [0, 3, 4];
+  const fixed = 2 * (head.length - 1) + widths[1]! + widths[2]!;
+  const sum = () => WRAPPED.reduce((n, i) => n + widths[i]!, 0);
+  for (let over = sum() + fixed - textWidth(); over > 0; over--) {
+    const widest = WRAPPED.reduce((a, b) => (widths[b]! > widths[a]! ? b : a));
+    if (widths[widest]! <= 8) break;
+    widths[widest]!--;
+  }
   const line = (row: string[], days?: number) =>
     row
       .map((cell, i) => {
@@ -51,9 +89,20 @@ function table(rows: ({ alias: string } & CertInfo)[], c: Colors): string {
       })
       .join('  ')
       .trimEnd();
+  /** A row's physical lines: its subject and issuer wrapped within their columns. */
+  const rowLines = (row: string[], days: number) => {
+    const wrapped = row.map((cell, i) => (WRAPPED.includes(i) ? cellLines(cell, widths[i]!) : [cell]));
+    const height = Math.max(...wrapped.map((w) => w.length));
+    return Array.from({ length: height }, (_, k) =>
+      line(
+        wrapped.map((w) => w[k] ?? ''),
+        k === 0 ? days : undefined,
+      ),
+    );
+  };
   return [
     c.bold(line(head)),
-    ...rows.flatMap((r, i) => [line(cells[i]!, r.daysLeft), c.dim(`  SHA-256 ${r.sha256}`)]),
+    ...rows.flatMap((r, i) => [...rowLines(cells[i]!, r.daysLeft), c.dim(`  SHA-256 ${r.sha256}`)]),
   ].join('\n');
 }
 
