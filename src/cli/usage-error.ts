@@ -20,9 +20,10 @@ export function usageSentence(message: string, argv: string[] = []): string {
     .replace(/\s*\n\s*/g, ' ')
     .replace(/[.\s]+$/, '');
   if (suggestion) return `${sentence}; did you mean ${suggestion}?`;
-  // Not an option but a text that starts with "-": .NET's "---> System.Net...", a PEM block.
+  // Not an option but a text that starts with "-" (words, or three dashes or more): .NET's
+  // "---> System.Net...", a PEM block.
   const text = /^unknown option '([^]*)'$/.exec(sentence)?.[1];
-  if (text !== undefined && !/^--?[A-Za-z][\w-]*(?:=[^]*)?$/.test(text)) {
+  if (text !== undefined && (/\s/.test(text) || text.startsWith('---'))) {
     const command = argv.find((a) => !a.startsWith('-')) ?? 'diagnose';
     const shown = text.length > 40 ? `${text.slice(0, 40).trimEnd()}…` : text;
     return `'${shown}' is a text, not an option: to give a text that starts with "-", put -- before it (linkdoctor ${command} -- "TEXT") or give it on standard input (linkdoctor ${command} -)`;
