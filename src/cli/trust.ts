@@ -201,6 +201,23 @@ function showChain(where: string, site: SiteChain, top: X509Certificate, json: b
   print(out.join('\n'));
 }
 
+/** The head of add-from-site's --json answer when it wrote nothing to the store `to`. */
+const unwrittenJson = (where: string, site: SiteChain, to: string) => ({
+  target: where,
+  protocol: site.protocol,
+  cipher: site.cipher,
+  chain: site.chain.map(certInfo),
+  store: to,
+  created: false,
+  results: [],
+});
+
+/** sentLines, then the chain one short name per line (an answer that wrote nothing). */
+const sentChainLines = (where: string, site: SiteChain, c: Colors): string[] => [
+  ...sentLines(where, site, c),
+  ...site.chain.map((cert, i) => `  ${i}. ${printable(shortName(cert))}`),
+];
+
 /**
  * add-from-site on a store that already anchors the site's chain: nothing written; through which
  * entry it is trusted, and what a client would still refuse (exit 1), which adding cannot mend.
@@ -217,13 +234,7 @@ function alreadyTrusted(
   if (stillFails.length) process.exitCode = 1;
   if (json)
     return printJson({
-      target: where,
-      protocol: site.protocol,
-      cipher: site.cipher,
-      chain: site.chain.map(certInfo),
-      store: to,
-      created: false,
-      results: [],
+      ...unwrittenJson(where, site, to),
       alreadyTrustedBy: anchor,
       trusted: !stillFails.length,
       ...(stillFails.length ? { stillFails } : {}),
@@ -234,8 +245,7 @@ function alreadyTrusted(
   const through = `${c.bold(anchor.alias)} (${printable(anchor.subject)})`;
   print(
     [
-      ...sentLines(where, site, c),
-      ...site.chain.map((cert, i) => `  ${i}. ${printable(shortName(cert))}`),
+      ...sentChainLines(where, site, c),
       ...(note ? [c.yellow(`  ${printable(note)}`)] : []),
       stillFails.length
         ? `${c.red('✖')} ${to} already trusts the chain of ${where} through ${through}, so nothing was written; a client still refuses it: ${printable(stillFails.join(' '))}`
@@ -263,13 +273,7 @@ function nameNotCovered(
   process.exitCode = 1;
   if (json)
     return printJson({
-      target: where,
-      protocol: site.protocol,
-      cipher: site.cipher,
-      chain: site.chain.map(certInfo),
-      store: to,
-      created: false,
-      results: [],
+      ...unwrittenJson(where, site, to),
       wouldAnchor: certInfo(top),
       trusted: false,
       stillFails: [mismatch],
@@ -277,8 +281,7 @@ function nameNotCovered(
   const c = colorsFor(process.stdout);
   print(
     [
-      ...sentLines(where, site, c),
-      ...site.chain.map((cert, i) => `  ${i}. ${printable(shortName(cert))}`),
+      ...sentChainLines(where, site, c),
       `${c.red('✖')} ${printable(mismatch)} With ${printable(shortName(top))} added, ${to} would trust the chain, but a client would still refuse ${where}: no trust store mends a name the certificate does not cover. The fix is the server's certificate (one that names ${printable(name)}) or the address the channel calls (a name the certificate covers). Nothing written to ${to}.`,
     ].join('\n'),
   );
