@@ -1,15 +1,18 @@
-// Bundles the CLI and the library into dist/ (one file per entry, lazy chunks for what only some
-// commands need), so that a cold `linkdoctor diagnose` does not resolve and load dozens of modules;
-// then warms the knowledge-base cache.
-import { build } from 'esbuild';
+// Bundles the CLI and the library into dist/ (rolldown), so that a cold `linkdoctor diagnose` loads
+// five files; then builds the web UI (esbuild) and warms the knowledge-base cache.
+import { build as buildUi } from 'esbuild';
+import { rolldown } from 'rolldown';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 rmSync('dist', { recursive: true, force: true });
 
-const REQUIRE_BANNER =
-  "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
+/** Resolved from node_modules at run time: yaml and zod load only to validate entries (kb lint, a
+ * cache miss); ssh2 carries an optional native addon that a bundle cannot hold, better-sqlite3 a native one. */
+const EXTERNAL_PACKAGES = new Set(['yaml', 'zod', 'ssh2', 'cpu-features', 'better-sqlite3']);
+const COMMANDER = /[\\/]node_modules[\\/]commander[\\/]/;
+const LAZY_CHILD_PROCESS = '\0lazy-child-process';
 
 /**
  * commander requires node:child_process when it loads, for executable subcommands linkdoctor does
@@ -18,64 +21,81 @@ const REQUIRE_BANNER =
  */
 const lazyChildProcess = {
   name: 'lazy-child-process',
-  setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
-        ? { path: 'child_process', namespace: 'lazy-child-process' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
-      loader: 'js',
-    }));
-  },
+  resolveId: (source, importer) =>
+    source === 'node:child_process' && COMMANDER.test(importer ?? '') ? LAZY_CHILD_PROCESS : null,
+  load: (id) =>
+    id === LAZY_CHILD_PROCESS
+      ? {
+          code: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+          moduleType: 'js',
+        }
+      : null,
 };
 
-await build({
-  entryPoints: {
+/** The modules `root` imports statically, itself included, directly or not (ids as the bundler gives them). */
+function staticClosure(ctx, root) {
+  const seen = new Set();
+  for (const stack = [root]; stack.length > 0;) {
+    const id = stack.pop();
+    const info = seen.has(id) ? null : ctx.getModuleInfo(id);
+    if (!info) continue;
+    seen.add(id);
+    stack.push(...info.importedIds);
+  }
+  return seen;
+}
+
+/**
+ * Two chunks by hand, the rest as the bundler splits it: `cli` (what main.ts loads for every
+ * command: commander, the flag parsers, errors) and `diagnose-core` (what `diagnose` loads besides:
+ * readers, signals, matcher, knowledge base, reports). Split by which entries share a module, the
+ * same code made 16 files on diagnose's path; each file costs Node's ESM loader a resolution and a
+ * file-URL-to-path conversion per import, and with that many V8 optimises Node's
+ * getPathFromURLPosix once the install path is long. Five files: 692 M instructions instead of 734
+ * for a cold `diagnose` under /usr/local/lib/node_modules, 691 instead of 708 under /work/c/xx
+ * (callgrind, session 14). Every other command that uses the pipeline loads diagnose-core whole.
+ */
+function chunkName(id, ctx) {
+  chunkName.sets ??= {
+    cli: staticClosure(ctx, resolve('src/cli/main.ts')),
+    'diagnose-core': staticClosure(ctx, resolve('src/cli/diagnose.ts')),
+  };
+  if (ctx.getModuleInfo(id)?.isEntry) return null;
+  for (const [name, set] of Object.entries(chunkName.sets)) if (set.has(id)) return name;
+  return null;
+}
+
+const bundle = await rolldown({
+  input: {
     main: 'src/cli/main.ts',
     index: 'src/index.ts',
     'scan-worker': 'src/scan/worker.ts',
     'probe-worker': 'src/watch/probe-worker.ts',
   },
-  outdir: 'dist',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
-  target: 'node20',
+  external: (id, importer) =>
+    EXTERNAL_PACKAGES.has(id) ||
+    (id.startsWith('node:') && !(id === 'node:child_process' && COMMANDER.test(importer ?? ''))),
+  // The sources import each other as ./x.js, as Node resolves the emitted files.
+  resolve: { extensionAlias: { '.js': ['.ts', '.js'] } },
+  plugins: [lazyChildProcess],
+  logLevel: 'warn',
+});
+await bundle.write({
+  dir: 'dist',
+  format: 'esm',
   sourcemap: true,
   // Whitespace and syntax minified, names kept: V8 pre-parses every byte a cold start loads.
-  minifyWhitespace: true,
-  minifySyntax: true,
-  chunkNames: 'chunks/[name]-[hash]',
-  // Resolved from node_modules at run time: yaml and zod load only to validate entries (kb lint, a
-  // cache miss); ssh2 carries an optional native addon that a bundle cannot hold, better-sqlite3 a
-  // native one.
-  external: ['yaml', 'zod', 'ssh2', 'cpu-features', 'better-sqlite3'],
-  // commander and other CommonJS packages call require(): give the ESM bundle one.
-  banner: { js: REQUIRE_BANNER },
-  plugins: [lazyChildProcess],
-  logLevel: 'warning',
+  minify: { compress: true, mangle: false, codegen: { removeWhitespace: true } },
+  chunkFileNames: 'chunks/[name]-[hash].js',
+  codeSplitting: { groups: [{ name: chunkName, debugName: 'cli and diagnose-core' }] },
 });
+await bundle.close();
 chmodSync('dist/main.js', 0o755);
-
-// esbuild puts the banner in every output file, yet 3 of ~70 use require. Each createRequire costs
-// a cold start the module's file-URL-to-path work: 13 calls on `diagnose`'s path, enough that V8
-// optimised Node's getPathFromURLPosix (~10 M instructions, 1.4%) once the install path is 7
-// characters longer than /work/x (callgrind, session 13). Files that never name require lose it;
-// the line stays, so their source maps hold.
-for (const file of readdirSync('dist', { recursive: true, encoding: 'utf8' })) {
-  if (!file.endsWith('.js')) continue;
-  const path = join('dist', file);
-  const code = readFileSync(path, 'utf8');
-  if (code.includes(REQUIRE_BANNER) && !/\brequire\b/.test(code.replace(REQUIRE_BANNER, '')))
-    writeFileSync(path, code.replace(REQUIRE_BANNER, ''));
-}
 
 // The web UI (web/, served by `linkdoctor serve` from dist/ui): one browser bundle with UI5 Web
 // Components, its CSS and the 72 fonts as files of its own; nothing loads from another host.
-await build({
+await buildUi({
   entryPoints: [
     { in: 'web/app.ts', out: 'app' },
     { in: 'web/app.css', out: 'app' },

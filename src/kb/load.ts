@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { READER_PATTERNS } from '../diagnose/signals.js';
+import { FileReadError, readRegularFileSync } from '../fs-read.js';
 import { ambiguousRepetition, boundRepetitions, overlappingAlternatives } from './bounded.js';
 import { type Entry, SIGNAL_TYPES, type Symptom } from '../types.js';
 
@@ -113,9 +114,8 @@ export async function readEntries(dir: string): Promise<{
   /** Gives a problem of a file read here the line of its field (unchanged when none). */
   placed: (p: KbProblem) => KbProblem;
 }> {
-  const [{ parseDocument, LineCounter }, { entrySchema, entryIssue, issuePath, valueAt }, { lineAt, fieldPath }, fsRead] =
-    await Promise.all([import('yaml'), import('./schema.js'), import('../yaml-lines.js'), import('../fs-read.js')]);
-  const { FileReadError, readRegularFileSync } = fsRead;
+  const [{ parseDocument, LineCounter }, { entrySchema, entryIssue, issuePath, valueAt }, { lineAt, fieldPath }] =
+    await Promise.all([import('yaml'), import('./schema.js'), import('../yaml-lines.js')]);
   const entries: Entry[] = [];
   const problems: KbProblem[] = [];
   const docs = new Map<string, (path: readonly PropertyKey[], key?: string) => number | undefined>();
