@@ -748,9 +748,18 @@ describe('fetching the chain a server sends', () => {
 
 /** Runs `linkdoctor ARGS` from the sources as a user would (not blocking: the test's servers must answer). */
 function linkdoctor(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return linkdoctorIn({}, ...args);
+}
+
+/** linkdoctor(...args) with `extra` in its environment (COLUMNS: the terminal's width). */
+function linkdoctorIn(
+  extra: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<{ code: number | null; out: string; err: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LD_TEST_STORE_PASSWORD: PASSWORD };
   delete env.FORCE_COLOR;
   delete env.COLUMNS;
+  Object.assign(env, extra);
   return new Promise((resolve) =>
     execFile(
       process.execPath,
@@ -826,6 +835,26 @@ describe('linkdoctor trust (the commands)', () => {
     assert.equal(json[0].subject, long.dn);
     assert.equal(column(0, lines[1]!.indexOf('VALID UNTIL')), json[0].alias);
     assert.match(unwrap(out), new RegExp(`SHA-256 ${long.cert.fingerprint256}`));
+  });
+
+  test('show at 60 columns: the SHA-256 wraps after a colon within the columns, never cut with "…" (it is copied by people)', async () => {
+    const f = path('show-narrow.pem');
+    writeFileSync(f, root.pem);
+    const { out, code, err } = await linkdoctorIn({ COLUMNS: '60' }, 'trust', 'show', f);
+    assert.equal(code, 0, err);
+    const lines = out.trimEnd().split('\n');
+    for (const l of lines) assert.ok(l.length <= 60, `wider than 60: ${l}`);
+    assert.ok(!out.includes('…'), out);
+    // The label, then the fingerprint's lines: joined, the whole fingerprint.
+    const at = lines.findIndex((l) => /^ {2}SHA-256/.test(l));
+    assert.ok(at > 0, out);
+    const fp = lines
+      .slice(at)
+      .join('')
+      .replace(/^ *SHA-256/, '')
+      .replace(/ /g, '');
+    assert.equal(fp, root.cert.fingerprint256);
+    assert.ok(lines.length - at > 2, 'broken over lines at 60 columns');
   });
 
   test('show: a wrong password and a corrupt file are one sentence on stderr, exit 2', async () => {

@@ -12,7 +12,7 @@ import { loadTrustStore, type TrustEntry } from '../trust/store.js';
 import { addTrustedCerts } from '../trust/write.js';
 import type { CertInfo, ChainJudgement, TlsVerdict } from '../types.js';
 import { secretFromEnv } from './secrets.js';
-import { fitText, plural, textWidth } from '../report/width.js';
+import { fingerprintLines, fitText, plural, textWidth } from '../report/width.js';
 
 interface StoreFlags {
   passwordEnv?: string;
@@ -102,7 +102,10 @@ function table(rows: ({ alias: string } & CertInfo)[], c: Colors): string {
   };
   return [
     c.bold(line(head)),
-    ...rows.flatMap((r, i) => [...rowLines(cells[i]!, r.daysLeft), c.dim(`  SHA-256 ${r.sha256}`)]),
+    ...rows.flatMap((r, i) => [
+      ...rowLines(cells[i]!, r.daysLeft),
+      ...fingerprintLines('  SHA-256', r.sha256).map(c.dim),
+    ]),
   ].join('\n');
 }
 
@@ -185,7 +188,7 @@ function showChain(where: string, site: SiteChain, top: X509Certificate, json: b
       `  ${i}. ${printable(info.subject)}${cert === top ? c.bold('  ← would be added') : ''}`,
       `     issuer ${printable(info.issuer)}`,
       c.dim(`     valid ${info.notBefore.slice(0, 10)} to ${info.notAfter.slice(0, 10)}`),
-      c.dim(`     SHA-256 ${info.sha256}`),
+      ...fingerprintLines('     SHA-256', info.sha256).map(c.dim),
       cert.toString().trimEnd(),
     );
   });
@@ -400,8 +403,8 @@ export async function trustAddFromSite(
         ? `${c.green('+')} added ${c.bold(r.alias)} to ${opts.to}${created ? ' (new file)' : ''}${r.aliasTaken ? c.dim(` (alias ${r.aliasTaken} was taken by another certificate)`) : ''}`
         : `${c.blue('=')} already present in ${opts.to} as ${c.bold(r.alias)}; nothing written`,
       `    ${printable(info.subject)}`,
-      c.dim(`    valid until ${info.notAfter.slice(0, 10)} · SHA-256 ${info.sha256}`),
-      c.dim(`    SHA-1 ${info.sha1}`),
+      ...fingerprintLines(`    valid until ${info.notAfter.slice(0, 10)} · SHA-256`, info.sha256).map(c.dim),
+      ...fingerprintLines('    SHA-1', info.sha1).map(c.dim),
     );
   }
   if (check.note) out.push(c.yellow(`  ${printable(check.note)}`));

@@ -116,6 +116,28 @@ export function wrapCommand(line: string, width = textWidth()): string[] {
   return out;
 }
 
+/**
+ * A fingerprint (hex bytes joined by colons: SHA-256 `8B:4A:...`, 95 characters) after `label` (its
+ * indentation included), as lines of at most `width` columns: on the label's line when it fits there,
+ * else whole on a line of its own under the label's indentation, else broken after a colon into
+ * lines of whole bytes. Never cut with "…": a fingerprint is copied and compared by people.
+ */
+export function fingerprintLines(label: string, fingerprint: string, width = textWidth()): string[] {
+  if (visibleLength(label) + 1 + fingerprint.length <= width) return [`${label} ${fingerprint}`];
+  const indent = /^ */.exec(label)![0];
+  const room = Math.max(3, width - indent.length);
+  if (fingerprint.length <= room) return [label, indent + fingerprint];
+  // Each byte but the last takes three columns with its colon; a line ends with its colon.
+  const bytes = fingerprint.split(':');
+  const perLine = Math.max(1, Math.floor(room / 3));
+  const lines = [label];
+  for (let i = 0; i < bytes.length; i += perLine) {
+    const last = i + perLine >= bytes.length;
+    lines.push(`${indent}${bytes.slice(i, i + perLine).join(':')}${last ? '' : ':'}`);
+  }
+  return lines;
+}
+
 /** `n` and the word for it, one or many: "1 entry", "2 entries", "1,204 incidents". */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
