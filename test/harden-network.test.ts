@@ -17,6 +17,9 @@ import * as x509 from '@peculiar/x509';
 import { makePki, type LabPki } from '../src/lab/pki.js';
 import { judgeChain } from '../src/trust/chain.js';
 import { loadTrustStore } from '../src/trust/store.js';
+import { loadKb } from '../src/kb/load.js';
+import { buildServer } from '../src/serve/app.js';
+import { mountRooms } from '../src/serve/rooms.js';
 import { CLI, runCli, runCliAsync, rawServer, unwrap } from './helpers.js';
 
 const PASSWORD = 'pw-never-leaves-origin-5c1e';
@@ -436,6 +439,61 @@ describe('credentials go only to the origin the user named', () => {
     assert.ok(
       j.http!.notes.some((n) => /^Withheld from http:\/\/127\.0\.0\.1:\d+: the Basic credentials/.test(n)),
     );
+  });
+
+  test('https → http with --location-trusted: still not sent in clear text, by probe and by POST /api/probe alike (one clear-text rule)', async () => {
+    const plain = await recorder((_req, res) => res.writeHead(200).end('ok'));
+    const secure = await recorder(
+      (_req, res) => res.writeHead(301, { location: `http://127.0.0.1:${plain.port}/` }).end(),
+      tls(),
+    );
+    const withheld = (notes: string[]) =>
+      notes.some((n) =>
+        /^Withheld from http:\/\/127\.0\.0\.1:\d+: the Basic credentials \(http:\/\/127\.0\.0\.1:\d+ is plain http:\/\/: credentials go in clear text only to an http:\/\/ URL named/.test(
+          n,
+        ),
+      );
+    const j = await probe(`https://127.0.0.1:${secure.port}/`, [...basic, '--location-trusted']);
+    assert.match(secure.auth[0] ?? '', /^Basic /, 'the https origin named gets them');
+    assert.deepEqual(plain.auth, [undefined], 'the http:// hop does not');
+    assert.ok(withheld(j.http!.notes), JSON.stringify(j.http!.notes));
+    // The API, with the secret bound to the host and --plain-http-credentials (which lets a request
+    // name an http:// URL, not turn an https:// one into clear text): the same.
+    process.env.LINKDOCTOR_HN_PASSWORD = PASSWORD;
+    const app = await buildServer({
+      host: '127.0.0.1',
+      kb: await loadKb(),
+      secretTargets: ['LINKDOCTOR_HN_PASSWORD=127.0.0.1'],
+      plainHttpCredentials: true,
+    });
+    await mountRooms(app);
+    try {
+      const r = await app.inject({
+        method: 'POST',
+        url: '/api/probe',
+        headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          url: `https://127.0.0.1:${secure.port}/`,
+          trust,
+          user: 'edi',
+          passwordEnv: 'LINKDOCTOR_HN_PASSWORD',
+          locationTrusted: true,
+          maxRedirs: 5,
+        }),
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.ok(!r.body.includes(PASSWORD));
+      assert.match(secure.auth[1] ?? '', /^Basic /);
+      assert.deepEqual(
+        plain.auth,
+        [undefined, undefined],
+        'the http:// hop does not get them from the API either',
+      );
+      assert.ok(withheld(r.json().http.notes), JSON.stringify(r.json().http.notes));
+    } finally {
+      delete process.env.LINKDOCTOR_HN_PASSWORD;
+      await app.close();
+    }
   });
 
   test('to an https host whose certificate is not trusted: nothing is sent there, and the error names that host', async () => {

@@ -417,42 +417,66 @@ export async function probeOptions(target: string, f: ProbeFlags, read?: ProbeFi
 }
 
 /**
- * The warnings of a probe that sends a secret in clear text (http://, ftp:// without AUTH TLS): the
- * user named the host, so it is allowed, but said. One line each: Basic credentials, the FTP password,
- * the credential headers given with -H (Authorization, X-API-Key, Cookie, ...), the OAuth client
- * secret, the OAuth token.
+ * A secret a probe sends in clear text: the user's password (Basic over http://, the login over
+ * ftp://), the credential headers given with -H (Authorization, X-API-Key, Cookie, ...:
+ * credentialHeaderNames), the OAuth client secret (to an http:// token URL), the OAuth token (to an
+ * http:// target). The one rule of what travels in clear: `probe` and `check` warn of each
+ * (clearTextWarnings), `serve` refuses each unless --plain-http-credentials.
  */
-export function clearTextWarnings(opts: ProbeOptions): string[] {
-  const out: string[] = [];
+export type ClearTextSecret =
+  | { kind: 'password'; user: string; to: string; unlessTls?: true }
+  | { kind: 'headers'; names: string[]; to: string }
+  | { kind: 'oauth-secret'; to: string }
+  | { kind: 'oauth-token'; to: string };
+
+/**
+ * The secrets `opts` sends in clear text (ClearTextSecret), each with the origin it goes to
+ * (`http://host[:port]`, `ftp://host[:port]`). `unlessTls`: plain FTP, whose password goes in clear
+ * only if the server offers no AUTH TLS (known once connected; the login step says which). A
+ * redirect's hop to http:// is not here: the HTTP step withholds credentials from it (http.ts).
+ */
+export function clearTextSecrets(opts: ProbeOptions): ClearTextSecret[] {
+  const out: ClearTextSecret[] = [];
   const t = parseTarget(opts.target);
-  const origin = `http://${t.url.host}`;
+  const to = `${t.scheme}://${t.url.host}`;
   if (t.scheme === 'http' && opts.http.auth && 'password' in opts.http.auth)
-    out.push(
-      `the password of ${opts.http.auth.user} goes to ${origin} in clear text (http://, not https://): anyone on the way can read it`,
-    );
+    out.push({ kind: 'password', user: opts.http.auth.user, to });
   // FTP: AUTH TLS is tried first, but a server that does not offer it gets the password in clear.
   if (t.scheme === 'ftp' && opts.ftp?.password)
-    out.push(
-      `the password of ${opts.ftp.user ?? 'the user'} goes to ftp://${t.url.host} in clear text if the server offers no AUTH TLS (the login step says which): anyone on the way could read it`,
-    );
+    out.push({ kind: 'password', user: opts.ftp.user ?? 'the user', to, unlessTls: true });
   // A credential the user put in a header (-H 'Authorization: ...', -H 'X-API-Key: ...') is one too.
-  const named = credentialHeaderNames(opts.http.headers);
-  if (t.scheme === 'http' && named.length)
-    out.push(
-      `the ${andList(named)} ${named.length > 1 ? 'headers go' : 'header goes'} to ${origin} in clear text (http://, not https://): anyone on the way can read ${named.length > 1 ? 'them' : 'it'}`,
-    );
+  const names = credentialHeaderNames(opts.http.headers);
+  if (t.scheme === 'http' && names.length) out.push({ kind: 'headers', names, to });
   if (opts.oauth) {
     const token = new URL(opts.oauth.tokenUrl);
-    if (token.protocol === 'http:')
-      out.push(
-        `the OAuth client secret goes to http://${token.host} in clear text (http://, not https://): anyone on the way can read it`,
-      );
-    if (t.scheme === 'http')
-      out.push(
-        `the OAuth token goes to ${origin} in clear text (http://, not https://): anyone on the way can read it`,
-      );
+    if (token.protocol === 'http:') out.push({ kind: 'oauth-secret', to: `http://${token.host}` });
+    if (t.scheme === 'http') out.push({ kind: 'oauth-token', to });
   }
   return out;
+}
+
+/**
+ * The warnings of a probe that sends a secret in clear text (clearTextSecrets): the user named the
+ * host, so it is allowed, but said. One line each.
+ */
+export function clearTextWarnings(opts: ProbeOptions): string[] {
+  const anyone = (them = 'it') => `(http://, not https://): anyone on the way can read ${them}`;
+  return clearTextSecrets(opts).map((s) => {
+    switch (s.kind) {
+      case 'password':
+        return s.unlessTls
+          ? `the password of ${s.user} goes to ${s.to} in clear text if the server offers no AUTH TLS (the login step says which): anyone on the way could read it`
+          : `the password of ${s.user} goes to ${s.to} in clear text ${anyone()}`;
+      case 'headers':
+        return s.names.length > 1
+          ? `the ${andList(s.names)} headers go to ${s.to} in clear text ${anyone('them')}`
+          : `the ${s.names[0]!} header goes to ${s.to} in clear text ${anyone()}`;
+      case 'oauth-secret':
+        return `the OAuth client secret goes to ${s.to} in clear text ${anyone()}`;
+      case 'oauth-token':
+        return `the OAuth token goes to ${s.to} in clear text ${anyone()}`;
+    }
+  });
 }
 
 /**

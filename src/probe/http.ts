@@ -389,6 +389,18 @@ async function judgeHop(spec: HttpSpec, url: URL): Promise<void> {
 }
 
 /**
+ * Why credentials may not go on to a redirect's `hop` even with --location-trusted: a hop to plain
+ * http:// from an https:// origin named would carry them in clear text, which the user accepted only
+ * by naming an http:// URL themselves (the clear-text rule of cli/probe.ts clearTextSecrets, which
+ * `probe` and `check` warn of and `serve` refuses). Undefined: it is no such hop.
+ */
+export function clearTextHop(named: URL, hop: URL): string | undefined {
+  return hop.protocol === 'http:' && named.protocol !== 'http:'
+    ? `${hop.origin} is plain http://: credentials go in clear text only to an http:// URL named, never on to one a redirect leads to`
+    : undefined;
+}
+
+/**
  * Sends the request, following redirects up to the bound; detects loops. Credentials and the session
  * go only to the origin the user named (as curl does), unless --location-trusted.
  */
@@ -408,7 +420,9 @@ async function exchange(
     if (foreign) {
       if (url.protocol === 'https:') await judgeHop(spec, url);
       const words = credentialWords(spec, headers);
-      const refused = spec.locationTrusted ? spec.forwardCredentials?.(url) : undefined;
+      const refused = spec.locationTrusted
+        ? (clearTextHop(spec.url, url) ?? spec.forwardCredentials?.(url))
+        : undefined;
       if ((!spec.locationTrusted || refused) && words.length) {
         sent = withoutCredentials(headers);
         const note = refused

@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { probeOptions, type ProbeFlags } from '../cli/probe.js';
+import { type ClearTextSecret, clearTextSecrets, probeOptions, type ProbeFlags } from '../cli/probe.js';
 import { headerProblem, MAX_REDIRS } from '../cli/probe-flags.js';
 import { pinResolution } from '../probe/net.js';
 import { probe } from '../probe/run.js';
@@ -21,7 +21,6 @@ import { probeJson } from '../report/probe.js';
 import { jsonText } from '../report/printable.js';
 import { andList } from '../report/width.js';
 import { credentialHeaderNames } from '../redact.js';
-import { hostPort } from '../errors.js';
 import type { ProbeStep } from '../types.js';
 import type { WatchServeOptions } from '../watch/room.js';
 import type { ServeOptions } from './app.js';
@@ -34,7 +33,6 @@ import {
   fileRefusal,
   canonicalHost,
   hostsText,
-  hostText,
   inventorySecretTargets,
   NOT_SECRETS,
   SECRET_ENV,
@@ -132,8 +130,6 @@ interface SecretUse {
   to: SecretHost;
   /** "the Basic credentials", "the OAuth client secret": what goes there. */
   what: string;
-  /** The origin it goes to, when that is plain http:// (the secret would travel in clear text). */
-  plain?: string;
   /** Whether it rides the HTTP requests (Basic, the OAuth token), which a redirect could carry on. */
   http: boolean;
 }
@@ -141,7 +137,6 @@ interface SecretUse {
 /** The secrets of the server that request `b` for `target` sends, and where each goes. */
 function secretUses(b: ProbeRequest, target: Target, tokenUrl: URL | undefined): SecretUse[] {
   const to: SecretHost = { host: canonicalHost(target.host) ?? target.host, port: target.port };
-  const origin = `${target.scheme}://${hostText(to)}`;
   const http = target.scheme === 'http' || target.scheme === 'https';
   const uses: SecretUse[] = [];
   if (b.passwordEnv) {
@@ -151,7 +146,6 @@ function secretUses(b: ProbeRequest, target: Target, tokenUrl: URL | undefined):
       to,
       what: basic ? 'the Basic credentials' : 'the password',
       http: basic,
-      ...(basic && target.scheme === 'http' ? { plain: origin } : {}),
     });
   }
   if (b.oauthSecretEnv && tokenUrl) {
@@ -161,17 +155,32 @@ function secretUses(b: ProbeRequest, target: Target, tokenUrl: URL | undefined):
       to: tokenTo,
       what: 'the OAuth client secret',
       http: false,
-      ...(tokenUrl.protocol === 'http:' ? { plain: `http://${hostText(tokenTo)}` } : {}),
     });
     uses.push({
       name: b.oauthSecretEnv,
       to,
       what: 'the OAuth token it fetches',
       http,
-      ...(target.scheme === 'http' ? { plain: origin } : {}),
     });
   }
   return uses;
+}
+
+/**
+ * A secret of `b` that would travel in clear text, in the API's words: the server's variable or the
+ * body's field it comes from ("the Basic credentials (LINKDOCTOR_PASSWORD)").
+ */
+function clearTextWhat(s: ClearTextSecret, b: ProbeRequest): string {
+  switch (s.kind) {
+    case 'password':
+      return `the Basic credentials (${b.passwordEnv ?? 'body/passwordEnv'})`;
+    case 'headers':
+      return `the ${andList(s.names)} ${s.names.length > 1 ? 'headers' : 'header'} (body/header)`;
+    case 'oauth-secret':
+      return `the OAuth client secret (${b.oauthSecretEnv ?? 'body/oauthSecretEnv'})`;
+    case 'oauth-token':
+      return `the OAuth token it fetches (${b.oauthSecretEnv ?? 'body/oauthSecretEnv'})`;
+  }
 }
 
 /** The bindings of this server: --secret-targets, then the inventory's targets (serve --inventory). */
@@ -346,42 +355,38 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
       const refused = fileRefusal(secretTargets, env, file, what);
       if (refused) throw new HttpProblem(403, refused);
     }
-    if (!plainHttp)
-      for (const use of uses)
-        if (use.plain)
-          throw new HttpProblem(
-            403,
-            `${use.what} (${use.name}) would go to ${use.plain} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
-          );
     const flags: ProbeFlags = {
       ...(b as Omit<ProbeRequest, 'url'>),
       // A redirect could lead anywhere: a guarded server stops at the first.
       ...(guarded ? { maxRedirs: 0 } : {}),
     };
     let opts = await probeOptions(b.url, flags);
-    // A credential header of the request (Authorization, Cookie, X-API-Key, ...: what the CLI warns of
-    // for -H, credentialHeaderNames) is a credential like the server's: not in clear text without
-    // --plain-http-credentials, and, bound to no host by --secret-targets, never carried on to
-    // another origin by locationTrusted.
+    // What travels in clear text: the CLI's one rule (clearTextSecrets), of which `probe` and `check`
+    // warn; here refused without --plain-http-credentials. Plain FTP's password goes in clear only if
+    // the server offers no AUTH TLS, known once connected: the login step withholds it then.
+    if (!plainHttp)
+      for (const s of clearTextSecrets(opts)) {
+        if (s.kind === 'password' && s.unlessTls) {
+          if (opts.ftp)
+            opts.ftp.noClearTextPassword =
+              'this server sends no password in clear text without --plain-http-credentials';
+          continue;
+        }
+        throw new HttpProblem(
+          403,
+          `${clearTextWhat(s, b)} would go to ${s.to} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
+        );
+      }
+    // A credential header of the request (Authorization, Cookie, X-API-Key, ...: credentialHeaderNames)
+    // is a credential like the server's; bound to no host by --secret-targets, it is never carried on
+    // to another origin by locationTrusted.
     const named = credentialHeaderNames(opts.http.headers);
-    const theHeaders = named.length ? `the ${andList(named)} ${named.length > 1 ? 'headers' : 'header'}` : '';
-    if (named.length && target.scheme === 'http' && !plainHttp)
-      throw new HttpProblem(
-        403,
-        `${theHeaders} (body/header) would go to http://${hostPort(target.host, target.port)} in clear text, readable by anyone on the way: probe https://, or start serve with --plain-http-credentials to allow it`,
-      );
-    // Plain FTP: whether the server offers AUTH TLS is known only once connected.
-    if (!plainHttp && opts.ftp)
-      opts.ftp.noClearTextPassword =
-        'this server sends no password in clear text without --plain-http-credentials';
     // locationTrusted sends the credentials on to a redirect's host only when it is bound too.
     const carried = [...new Set(uses.filter((u) => u.http).map((u) => u.name))];
     if (carried.length || named.length)
       opts.http.forwardCredentials = (url: URL) => {
         if (named.length)
           return "a request's own credential headers are bound to no host by --secret-targets: they go only to the origin named";
-        if (url.protocol === 'http:' && !plainHttp)
-          return `${url.origin} is plain http://, and this server sends no credentials in clear text without --plain-http-credentials`;
         const to = urlHost(url);
         const unbound = carried.find((n) => !to || !boundTo(secretTargets, n, to));
         return unbound
