@@ -837,6 +837,17 @@ describe('linkdoctor trust (the commands)', () => {
     assert.match(unwrap(out), new RegExp(`SHA-256 ${long.cert.fingerprint256}`));
   });
 
+  test('add-from-site to a server that accepts and then says nothing: it did not complete the handshake in time, not "closed the connection"', async () => {
+    const silent = createNetServer(() => undefined);
+    servers.push(silent);
+    const port = await listen(silent);
+    const t0 = Date.now();
+    const r = await linkdoctor('trust', 'add-from-site', `127.0.0.1:${port}`, '--timeout', '1');
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.equal(r.err, `linkdoctor: 127.0.0.1:${port} did not complete a TLS handshake within 1 s\n`);
+    assert.ok(Date.now() - t0 < 15_000, 'bounded by the timeout');
+  });
+
   test('show at 60 columns: the SHA-256 wraps after a colon within the columns, never cut with "…" (it is copied by people)', async () => {
     const f = path('show-narrow.pem');
     writeFileSync(f, root.pem);

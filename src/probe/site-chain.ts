@@ -37,7 +37,13 @@ export interface SiteChain {
 }
 
 /** One sentence for a handshake that gave no certificate. */
-function failure(e: NodeJS.ErrnoException, host: string, port: number, starts?: string): UserError {
+function failure(
+  e: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  starts?: string,
+): UserError {
   const at = hostPort(host, port);
   const after = starts ? ` after ${starts}` : '';
   const alert = alertOf(e);
@@ -45,7 +51,8 @@ function failure(e: NodeJS.ErrnoException, host: string, port: number, starts?: 
     return new UserError(
       `${at} ended the TLS handshake${after} with the alert ${alert} before sending a certificate`,
     );
-  if (e.code === 'ABORT_ERR') return new UserError(`${at} did not complete a TLS handshake${after} in time`);
+  if (e.code === 'ABORT_ERR')
+    return new UserError(`${at} did not complete a TLS handshake${after} within ${timeoutMs / 1000} s`);
   if (e.code === 'ECONNRESET')
     return new UserError(`${at} closed the connection during the TLS handshake${after}`);
   if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || NOT_TLS.test(e.message))
@@ -93,7 +100,7 @@ export async function siteChain(
         );
       if (typeof err.code === 'number')
         throw new UserError(`${hostPort(host, port)} refused AUTH TLS: ${err.message}`);
-      throw failure(err, host, port, starts);
+      throw failure(err, host, port, opts.timeoutMs, starts);
     }
     try {
       return fromSocket(session.socket, starts);
@@ -117,7 +124,11 @@ export async function siteChain(
   h.socket?.destroy();
   const alert = h.error ? alertOf(h.error) : undefined;
   if (!result.chain.length) {
-    if (h.error) throw failure(h.error, host, port);
+    // The bound ended it (the handshake reports the socket it closed as the server's doing): a
+    // silent or stalled server, not one that closed the connection.
+    if (signal.aborted)
+      throw failure(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }), host, port, opts.timeoutMs);
+    if (h.error) throw failure(h.error, host, port, opts.timeoutMs);
     throw new UserError(`${hostPort(host, port)} completed the handshake without sending a certificate`);
   }
   return alert ? { ...result, alert } : result;
