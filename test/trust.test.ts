@@ -846,6 +846,12 @@ describe('linkdoctor trust (the commands)', () => {
     assert.equal(r.code, 2, r.out + r.err);
     assert.equal(r.err, `linkdoctor: 127.0.0.1:${port} did not complete a TLS handshake within 1 s\n`);
     assert.ok(Date.now() - t0 < 15_000, 'bounded by the timeout');
+    // STARTTLS and AUTH TLS alike: no greeting at all (not basic-ftp's "Timeout (control socket)").
+    for (const scheme of ['smtp', 'ftp']) {
+      const s = await linkdoctor('trust', 'add-from-site', `${scheme}://127.0.0.1:${port}`, '--timeout', '1');
+      assert.equal(s.code, 2, s.out + s.err);
+      assert.equal(s.err, `linkdoctor: 127.0.0.1:${port} did not answer in time\n`, scheme);
+    }
   });
 
   test('show at 60 columns: the SHA-256 wraps after a colon within the columns, never cut with "…" (it is copied by people)', async () => {

@@ -327,6 +327,11 @@ export async function authTlsSocket(
     return { socket: client.ftp.socket as TLSSocket, close };
   } catch (e) {
     close();
+    // Out of time, by basic-ftp's bound ("Timeout (control socket)") or the caller's ("User closed
+    // client during task"): the socket error a silent SMTP server gives STARTTLS, so that
+    // add-from-site says both alike ("did not answer in time").
+    if (signal.aborted || /^Timeout \(/.test((e as Error).message))
+      throw Object.assign(new Error((e as Error).message), { code: 'ETIMEDOUT' });
     throw e;
   } finally {
     signal.removeEventListener('abort', close);
