@@ -669,3 +669,29 @@ test("POST /api/probe: a user in the URL without passwordEnv is the API's senten
     await app.close();
   }
 });
+
+test("POST /api/probe: an OAuth token URL without its client id or secret is the API's sentence, not the CLI's flags", async () => {
+  const app = await server();
+  try {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/probe',
+      headers: { host: '127.0.0.1', 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        url: 'https://127.0.0.1:1/',
+        oauthTokenUrl: 'https://127.0.0.1:1/token',
+        oauthClientId: 'c',
+        timeout: 1,
+      }),
+    });
+    assert.equal(r.statusCode, 400);
+    const p = r.json<{ detail: string; errors?: { name: string }[] }>();
+    assert.equal(
+      p.detail,
+      "body/oauthTokenUrl needs body/oauthSecretEnv (OAuth2 client credentials: the client id, and the name of the server's variable that holds the secret)",
+    );
+    assert.doesNotMatch(p.detail, /--oauth/);
+  } finally {
+    await app.close();
+  }
+});

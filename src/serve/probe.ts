@@ -317,6 +317,14 @@ export const probeRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:')
         throw new HttpProblem(400, `body/oauthTokenUrl: a token URL is https:// (or http://)`);
+      // In the body's words (probeOptions would name the CLI's flags).
+      const missing = (['oauthClientId', 'oauthSecretEnv'] as const).filter((f) => !b[f]);
+      if (missing.length)
+        throw new HttpProblem(
+          400,
+          `body/oauthTokenUrl needs ${andList(missing.map((f) => `body/${f}`))} (OAuth2 client credentials: the client id, and the name of the server's variable that holds the secret)`,
+          missing.map((f) => ({ name: `body/${f}`, reason: 'is required with oauthTokenUrl' })),
+        );
     }
     // Each name is resolved once, here; a guarded probe connects to exactly the addresses checked.
     const names = new CheckedNames(ctx.options.resolve);
