@@ -22,6 +22,8 @@ test('HTTP statuses are read in their usual contexts', () => {
     ['returns HTTP 403 "Access Forbidden"', '403'],
     ['status code 502', '502'],
     ['com.adobe.ads.destination.DestinationException: HTTP-401 Error.(200.101).', '401'],
+    // A sentence stop between the words and the number, as delivery logs and e-mails write it.
+    ['Last delivery failed: Invalid HTTP Response. 410.', '410'],
   ];
   for (const [text, code] of cases)
     assert.ok(values(text, 'http.status').includes(code), `${code} in: ${text}`);

@@ -76,7 +76,7 @@ const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
     context: 'status-field',
   },
   {
-    re: /\bHTTP(?:[\s_-]*(?:error[\s_-]*code|errorcode|error|status|code|response))?[\s_:#(-]*(?<code>[1-5]\d\d)\b(?![.:/]\d)/gi,
+    re: /\bHTTP(?:[\s_-]*(?:error[\s_-]*code|errorcode|error|status|code|response))?[\s_:.#(-]*(?<code>[1-5]\d\d)\b(?![.:/]\d)/gi,
     context: 'http-code',
   },
   {
