@@ -627,8 +627,14 @@ test('attack S12 A9: the Cloud Connector unable to reach its backend is out-http
   const texts = [
     'com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open connection to backend system: Connection refused (Connection refused) to s4virtual:44300',
     'com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open connection to backend system: connect timed out to erp-virtual:8000',
-    'Caused by: com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open a connection to the backend system: java.net.UnknownHostException: ecc-prod.corp.local',
   ];
+  // The same words with the internal host that does not resolve: the Cloud Connector's lookup (attack S13 B14).
+  assert.equal(
+    top(
+      'Caused by: com.sap.it.rt.scc.connectivity.exception.TunnelException: Unable to open a connection to the backend system: java.net.UnknownHostException: ecc-prod.corp.local',
+    ),
+    'out-http-503/backend-name-unknown',
+  );
   for (const text of texts) {
     assert.equal(top(text), 'out-http-503/backend-unreachable', text);
     const d = diagnose(kb, { text }).diagnoses[0]!;
