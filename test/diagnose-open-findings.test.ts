@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diagnose } from '../src/diagnose/match.js';
 import { loadKb } from '../src/kb/load.js';
+import { runCli } from './helpers.js';
 
 const kb = await loadKb();
 const top = (text: string) => {
@@ -37,4 +38,45 @@ test('attack S13 B14: the Cloud Connector that cannot resolve its internal host 
     ),
     'dns-failure/internal-name',
   );
+});
+
+test('attack S13 B7: scan names the host a failing line names, in the forms clients print it', () => {
+  const log = [
+    '2026-12-01 10:00:00,100 ERROR [Supplier_Pull] Message a1 failed: com.jcraft.jsch.JSchException: UnknownHostKey: drop.supplier.example. RSA key fingerprint is 4a:1c:0e',
+    '2026-12-01 10:01:00,100 ERROR [Bank_Out] Message b2 failed: java.net.ConnectException: Connection refused: paygw.dc1.example/10.20.30.40:9443',
+    '2026-12-01 10:02:00,100 ERROR [Old_Api] Message c3 failed: javax.net.ssl.SSLHandshakeException: No subject alternative DNS name matching oldapi.example.net found.',
+  ].join('\n');
+  const r = runCli(['scan', '-'], { input: log });
+  assert.equal(r.status, 1, r.stderr);
+  assert.ok(!r.stdout.includes('no host named'), r.stdout);
+  for (const host of ['drop.supplier.example', 'paygw.dc1.example', 'oldapi.example.net'])
+    assert.match(r.stdout, new RegExp(`host ${host.replace(/\./g, '\\.')}\\b`));
+  // diagnose reads the same facts: one reader
+  const d = diagnose(kb, { text: 'java.net.ConnectException: Connection refused: s4app/10.0.0.7:44300' });
+  assert.equal(d.facts.host, 's4app');
+  assert.equal(d.facts.port, 44300);
+});
+
+test("attack S13 B7: a scan group whose cause is known lists that cause's fixes, as diagnose's report does", () => {
+  const hostKey =
+    '2026-12-01 11:00:00,100 ERROR [Supplier_Pull] Message d4 failed: com.jcraft.jsch.JSchException: HostKey has been changed: [sftp.supplier.example]:2222';
+  const r = runCli(['scan', '-'], { input: hostKey + '\n' });
+  const group = r.stdout.slice(r.stdout.indexOf('✖ out-sftp'));
+  assert.match(group, /Host key changed|host key/i);
+  assert.match(group, /Known Hosts/);
+  assert.ok(!/authorized_keys/.test(group), "the login fix is not this cause's");
+  assert.ok(!/Deprecated Algorithms/.test(group), "the algorithms fix is not this cause's");
+  assert.match(group, /More: every cause, fix and reference with `linkdoctor kb show out-sftp`/);
+  const diagnosed = runCli(['diagnose', '--', hostKey.slice(hostKey.indexOf('com.jcraft'))]).stdout;
+  const fixesOf = (out: string) => out.split('What to do')[1]!.split(/\n {2}(?:Read|How to confirm)/)[0]!;
+  assert.equal(fixesOf(group).replace(/\s+/g, ' '), fixesOf(diagnosed).replace(/\s+/g, ' '));
+  // Groups of one id with different causes: every fix stays listed.
+  const mixed = runCli(['scan', '-'], {
+    input: [
+      hostKey,
+      '2026-12-01 11:05:00,100 ERROR [Supplier_Push] Message e5 failed: com.jcraft.jsch.JSchException: Auth fail',
+    ].join('\n'),
+  }).stdout;
+  assert.match(mixed, /Known Hosts/);
+  assert.match(mixed, /authorized_keys/);
 });

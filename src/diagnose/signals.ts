@@ -234,8 +234,10 @@ const HOST_PORT_PATTERNS: RegExp[] = [
   /\bhost,\s*port:\s*(?<host>[\w.-]+),\s*(?<port>\d{1,5})\b/gi,
   /\bhost\s*[:=]\s*'?(?<host>[\w.-]+\.[a-z][\w-]*|\d{1,3}(?:\.\d{1,3}){3})'?\s*[,;]\s*port\s*[:=]?\s*(?<port>\d{1,5})\b/gi,
   /(?<![\w.:/@-])(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3}):(?<port>\d{1,5})\b(?![.\d])/gi,
-  /\b(?:connect(?:ed|ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?|reject HostKey:)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
+  /\b(?:connect(?:ed|ion)? to|peer host|host|UnknownHostException:|ENOTFOUND|unknown host|SMTP host:?|reject HostKey:|UnknownHostKey:|HostKey has been changed:|name matching)\s+'?(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}|\d{1,3}(?:\.\d{1,3}){3})\b/gi,
   /\bport\s*[:=#]?\s*(?<port>\d{1,5})\b/gi,
+  // Java's InetSocketAddress: "Connection refused: erp.corp.local/10.1.2.3:44300" (the name, then its address).
+  /(?<![\w./-])(?<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z][a-z0-9-]{0,62})\/\d{1,3}(?:\.\d{1,3}){3}:(?<port>\d{1,5})\b(?![.\d])/gi,
   // A Cloud Connector virtual host is often a single name: "... to s4virtual:44300", "virtual host erp-virtual:8000".
   /\b(?:to|virtual host)\s+'?(?!(?:status|code|line|port|https?|version|step|level|page|row|index|id|time)\b)(?<host>[a-z][a-z0-9-]{0,62}):(?<port>\d{1,5})\b(?![.\d])/gi,
 ];

@@ -7,7 +7,7 @@ import type { Group, Seen } from '../scan/group.js';
 import type { Incident, Place, Problem } from '../scan/incident.js';
 import type { ScanResult } from '../scan/run.js';
 import type { Entry } from '../types.js';
-import { type Colors, wrap } from './text.js';
+import { type Colors, compactFixes, topReferences, wrap } from './text.js';
 import { guidanceFor } from '../diagnose/match.js';
 import { markdownCell, markdownText, printable, printableDeep } from './printable.js';
 import { plural } from './width.js';
@@ -253,23 +253,35 @@ function headline(r: ScanResult, s: ReturnType<typeof summaryOf>): string[] {
   ];
 }
 
+/**
+ * What to do for one diagnosis id of the summary, and what to read. `causeId`: the cause its groups
+ * share, when every group named the same one: then, as diagnose's default report, only that cause's
+ * fixes and up to three for every cause, the two references that matter most, and where the rest
+ * is; otherwise every fix (`sortBy`'s own first) and every reference.
+ */
 function guidance(
   entry: Entry | undefined,
   causeId: string | undefined,
+  sortBy: string | undefined,
   c: Colors,
   indent: string,
 ): string[] {
   if (!entry) return [];
   const e = printableDeep(entry);
+  const all = guidanceFor(e, causeId ?? sortBy).fixes;
+  const fixes = causeId ? compactFixes({ fixes: all, cause: { id: causeId } }, e).map((f) => f.text) : all;
+  const refs = causeId ? topReferences(e.references) : e.references;
   const out = [`${indent}${c.bold('What to do')}`];
-  guidanceFor(e, causeId).fixes.forEach((f, i) =>
+  fixes.forEach((f, i) =>
     out.push(wrap(f, `${indent}  ${i + 1}. `).replace(/\n {2,}\d+\. /g, `\n${indent}     `)),
   );
   out.push(`${indent}${c.bold('Read')}`);
-  for (const ref of e.references)
+  for (const ref of refs)
     out.push(
       `${indent}  ${ref.note ? `SAP note ${ref.note}: ` : ''}${ref.title}\n${indent}    ${c.cyan(ref.url)}`,
     );
+  if (fixes.length < all.length || refs.length < e.references.length)
+    out.push(c.dim(`${indent}More: every cause, fix and reference with \`linkdoctor kb show ${e.id}\`.`));
   return out;
 }
 
@@ -294,7 +306,10 @@ export function renderScan(r: ScanResult, kb: Kb, c: Colors): string {
       `  ${c.dim('example')} ${formatPlace(ex.place)}${ex.messageGuid ? c.dim(` (message ${ex.messageGuid})`) : ''}`,
     );
     out.push(`    ${oneLine(ex.message, 96)}`);
-    if (i < FULL) out.push(...guidance(e, groups[0]!.cause?.id, c, '  '));
+    // One cause for every group of the id: its own fixes; groups of several causes: all of them.
+    const cause = groups[0]!.cause?.id;
+    const shared = cause && groups.every((g) => g.cause?.id === cause) ? cause : undefined;
+    if (i < FULL) out.push(...guidance(e, shared, cause, c, '  '));
     else out.push(c.dim(`  (linkdoctor kb show ${id} for what to do)`));
   });
   if (unknownGroups.length) {

@@ -160,10 +160,11 @@ const COMPACT = { evidence: 3, fixes: 3, checks: 1, references: 2, alsoPossible:
 /**
  * The fixes a compact report shows: the named cause's own (always), then up to three for every
  * cause; without a named cause (or entry), the first three. `optional` may be left out when the
- * screen is full. Which fix is whose comes from rankFor, as the diagnosis ordered them.
+ * screen is full. Which fix is whose comes from rankFor, as the diagnosis ordered them (`d.fixes`:
+ * guidanceFor's order, the named cause's own first). Also scan's groups whose cause is known.
  */
-function compactFixes(
-  d: Diagnosis,
+export function compactFixes(
+  d: Pick<Diagnosis, 'fixes'> & { cause?: { id: string } },
   kbEntry: Pick<Entry, 'fixes' | 'causes'> | undefined,
 ): { text: string; optional: boolean }[] {
   const first = (xs: string[], optional: (i: number) => boolean) =>
@@ -180,8 +181,8 @@ function compactFixes(
   ];
 }
 
-/** The references that matter most: SAP notes first (they name the fix), then the entry's order. */
-function topReferences(refs: Reference[]): Reference[] {
+/** The references that matter most: SAP notes first (they name the fix), then the entry's order; at most two. */
+export function topReferences(refs: Reference[]): Reference[] {
   return [...refs.filter((r) => r.note), ...refs.filter((r) => !r.note)].slice(0, COMPACT.references);
 }
 
