@@ -80,3 +80,28 @@ test("attack S13 B7: a scan group whose cause is known lists that cause's fixes,
   assert.match(mixed, /Known Hosts/);
   assert.match(mixed, /authorized_keys/);
 });
+
+test('attack S13 B9: --full quotes the evidence whole, and an OData key URL keeps its closing parenthesis', () => {
+  const url =
+    "https://erp-qas.example.com:44301/sap/opu/odata/sap/API_BUSINESS_PARTNER/A_BusinessPartnerAddress(BusinessPartner='1000042',AddressID='27')";
+  const text = `com.sap.it.rt.adapter.http.api.exception.HttpResponseException: An internal server error occured: HTTP operation failed invoking ${url} with statusCode: 404\n{"error":{"code":"/IWBEP/CM_MGW_RT/020","message":{"lang":"en","value":"Resource not found for segment 'A_BusinessPartnerAddressType'."}}}`;
+  const full = runCli(['diagnose', '--full', '--', text], { env: { COLUMNS: '100' } });
+  const evidence = full.stdout.split('Evidence')[1]!.split('What to do')[0]!.replace(/\s+/g, '');
+  assert.ok(evidence.includes(`invoking${url}withstatusCode:404`), full.stdout);
+  assert.ok(!evidence.includes('…'), 'nothing cut');
+  // the default report may cut
+  assert.ok(runCli(['diagnose', '--', text]).stdout.split('Evidence')[1]!.includes('…'));
+  assert.equal(diagnose(kb, { text }).facts.url, url);
+  for (const [said, cited] of [
+    [
+      'PKIX path building failed for https://mdm.example.org/odata/v4/Products(17).',
+      'https://mdm.example.org/odata/v4/Products(17)',
+    ],
+    [
+      "HTTP 404 at https://crm.example.org/odata/Accounts('C-9'), retrying",
+      "https://crm.example.org/odata/Accounts('C-9')",
+    ],
+    ['HTTP 502 (from https://gw.example.org/api/v2/orders)', 'https://gw.example.org/api/v2/orders'],
+  ])
+    assert.equal(diagnose(kb, { text: said! }).facts.url, cited, said);
+});

@@ -171,6 +171,26 @@ function referenceLink(text: string, start: number, end: number): boolean {
   );
 }
 
+/** Brackets a URL may close: an OData key predicate ("/Products(1)", "('KEY')"), an IPv6 host, a template. */
+const CLOSING: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
+
+/**
+ * A URL as a text cites it, without the punctuation of the sentence around it: a trailing ".", ",",
+ * ";" or ":" goes, and a closing bracket only when the URL did not open it ("(see https://x/a)" ends
+ * at a, ".../Products(1)" keeps its ")"). The one place URLs read from a text are cut.
+ */
+export function urlAsCited(raw: string): string {
+  let url = raw;
+  for (;;) {
+    const last = url.at(-1);
+    if (last === undefined) return url;
+    if ('.,;:'.includes(last)) url = url.slice(0, -1);
+    else if (last in CLOSING && count(url, CLOSING[last]!) < count(url, last)) url = url.slice(0, -1);
+    else return url;
+  }
+}
+const count = (s: string, ch: string) => s.split(ch).length - 1;
+
 const EXTRACTORS: Extractor[] = [
   {
     type: 'exception',
@@ -201,10 +221,10 @@ const EXTRACTORS: Extractor[] = [
   { type: 'marker', re: /(?:\[[A-Z][A-Z_]*\]){2,}/g },
   {
     type: 'url',
-    // A password in the URL reads as the input's redaction left it ("https://user:<redacted>@host/x").
-    re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/(?:[^\s'"<>`\\/@:]{1,256}:<redacted>@)?[^\s'"<>`\\]+/gi,
-    value: (m) =>
-      referenceLink(m.input, m.index, m.index + m[0].length) ? undefined : m[0].replace(/[.,;:)\]}]+$/, ''),
+    // A password in the URL reads as the input's redaction left it ("https://user:<redacted>@host/x");
+    // an OData key in quotes stays in it ("/Customers('ALFKI')", "(Order='1',Item='10')").
+    re: /\b(?:https?|sftp|ftps?|smtps?|imaps?|pop3s?|ldaps?|wss?|ssh):\/\/(?:[^\s'"<>`\\/@:]{1,256}:<redacted>@)?[^\s'"<>`\\]+(?:(?<=[(=,])'[^\s'"<>`\\]{0,256}'[^\s'"<>`\\]*){0,8}/gi,
+    value: (m) => (referenceLink(m.input, m.index, m.index + m[0].length) ? undefined : urlAsCited(m[0])),
   },
   {
     // A Location header: to an identity provider's sign-in page (src/sign-in.ts), or elsewhere.
@@ -339,7 +359,7 @@ function statusSignals(text: string, signals: SignalSet, may: MayMatch): void {
         end,
         detail: reason ? `${context}: ${reason}` : context,
       });
-      if (g.url) signals.add({ type: 'url', value: g.url.replace(/[.,;:)\]}]+$/, ''), start, end });
+      if (g.url) signals.add({ type: 'url', value: urlAsCited(g.url), start, end });
     }
   }
 }

@@ -72,13 +72,14 @@ export function factsLine(facts: Facts, c: Colors): string {
 /** Cuts a line that would run past the text output's width with "…" (cutLine). */
 const fit = (line: string): string => cutLine(line);
 
-function evidenceLine(e: Evidence, c: Colors, withLine: boolean): string {
+/** An evidence line: its quote on one line, cut at 80 characters unless `full` (which cuts nothing). */
+function evidenceLine(e: Evidence, c: Colors, withLine: boolean, full = false): string {
   const where = withLine && e.line !== undefined ? c.dim(`line ${e.line}: `) : '';
   const mark = e.kind === 'against' ? c.red('−') : e.kind === 'direction' ? c.blue('→') : c.green('+');
   // What a probe observed has no text to quote: say what it means, not its internal value.
   if (e.start === undefined && e.means && e.kind !== 'direction')
     return `    ${mark} ${c.dim('probe:')} ${e.means}`;
-  return `    ${mark} ${where}${c.bold(`"${oneLine(e.text, 80)}"`)}${e.means ? c.dim(` — ${e.means}`) : ''}`;
+  return `    ${mark} ${where}${c.bold(`"${oneLine(e.text, full ? Infinity : 80)}"`)}${e.means ? c.dim(` — ${e.means}`) : ''}`;
 }
 
 function badge(d: Pick<Diagnosis, 'direction' | 'seed'>, c: Colors): string {
@@ -278,7 +279,7 @@ export function renderDiagnose(
         .filter((e, i, all) => all.findIndex((o) => o.kind === e.kind && o.text === e.text) === i)
         .slice(0, COMPACT.evidence);
   for (const e of evidence)
-    head.push(full ? evidenceLine(e, c, multiLine) : fit(evidenceLine(e, c, multiLine)));
+    head.push(full ? evidenceLine(e, c, multiLine, true) : fit(evidenceLine(e, c, multiLine)));
 
   if (full) {
     const out = [...head, ...renderGuidance(top, c)];
