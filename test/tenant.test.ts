@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type Socket, type AddressInfo } from 'node:net';
 import { createProxy } from 'proxy';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -380,6 +380,58 @@ describe('tenant: connecting', () => {
       } finally {
         server.closeAllConnections?.();
         server.close();
+      }
+    }));
+});
+
+describe('tenant commands through a proxy that misbehaves (attack14 C20, C21)', () => {
+  /** A proxy on loopback whose every connection gets `answer` (or nothing at all: a silent one). */
+  async function rawProxy(answer?: string): Promise<{ url: string; close: () => void }> {
+    const sockets = new Set<Socket>();
+    const server = createNetServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      if (answer) s.once('data', () => s.end(answer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    };
+  }
+  const through = (proxy: string) => ({ HTTPS_PROXY: proxy, https_proxy: proxy, NO_PROXY: '', no_proxy: '' });
+
+  test('a proxy that accepts the connection and never answers the CONNECT: bounded by --timeout', async () =>
+    withFixture({ messages: 5 }, async (f) => {
+      const proxy = await rawProxy();
+      try {
+        // Before: undici's own 300 s for the CONNECT's answer; the run is killed at 60 s (status null).
+        const r = await run(f, ['keystore', '--timeout', '2'], through(proxy.url));
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, /did not answer within 2 s \(--timeout\), through the proxy of HTTPS_PROXY/);
+      } finally {
+        proxy.close();
+      }
+    }));
+
+  test("a proxy's 407 is said as the proxy's refusal, not as a timeout", async () =>
+    withFixture({ messages: 5 }, async (f) => {
+      const proxy = await rawProxy(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n',
+      );
+      try {
+        const r = await run(f, ['keystore', '--timeout', '5'], through(proxy.url));
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          /the proxy of HTTPS_PROXY refused the tunnel to .* \(407: it wants credentials\)/,
+        );
+        assert.doesNotMatch(r.stderr, /did not answer/);
+      } finally {
+        proxy.close();
       }
     }));
 });

@@ -4,7 +4,7 @@
 // retries with backoff on the statuses a tenant answers when it is busy (429 above the rate limits
 // of tenant-api.md §4; 502/503/504 from its load balancer, 503 for a locked keystore, §5).
 import { rootCertificates } from 'node:tls';
-import { EnvHttpProxyAgent, errors as undiciErrors, request } from 'undici';
+import { EnvHttpProxyAgent, Pool, errors as undiciErrors, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { UserError } from '../errors.js';
 
@@ -79,12 +79,13 @@ export function transportSentence(e: unknown, url: URL, what: string, timeoutMs:
   const code = err?.cause?.code ?? err?.code ?? '';
   const host = url.host;
   const proxied = !!(process.env.https_proxy ?? process.env.HTTPS_PROXY);
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError' || /TIMEOUT/.test(code))
-    return `${what} (${host}) did not answer within ${timeoutMs / 1000} s (--timeout)`;
+  // Before the timeout: undici reports a refused tunnel as a RequestAbortedError, named AbortError.
   if (/Proxy response \((\d+)\)/.test(err?.message ?? '')) {
     const status = /Proxy response \((\d+)\)/.exec(err.message)![1];
     return `the proxy of HTTPS_PROXY refused the tunnel to ${host} (${status}${status === '407' ? ': it wants credentials' : ''}); set NO_PROXY=${url.hostname} if the host is reached directly`;
   }
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError' || /TIMEOUT/.test(code))
+    return `${what} (${host}) did not answer within ${timeoutMs / 1000} s (--timeout)${proxied ? ', through the proxy of HTTPS_PROXY (a proxy that does not answer the tunnel request looks the same)' : ''}`;
   if (CERT_CODES[code])
     return `${what} (${host}) is not trusted: ${CERT_CODES[code]} (add the CA with NODE_EXTRA_CA_CERTS=FILE)`;
   switch (code) {
@@ -124,12 +125,16 @@ export class TenantHttp {
       ...(this.opts.ca ? { ca: [...this.opts.ca, ...rootCertificates] } : {}),
       ...(identity ? { cert: identity.cert, key: identity.key } : {}),
     };
+    const bound = { headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs };
     return new EnvHttpProxyAgent({
       connect: { ...tls, timeout: this.opts.timeoutMs },
       requestTls: tls,
-      headersTimeout: this.opts.timeoutMs,
-      bodyTimeout: this.opts.timeoutMs,
+      ...bound,
       connections: 16,
+      // The client to the proxy itself, whose CONNECT neither the request's signal nor the options
+      // above reach: bounded too, else a proxy that accepts and stays silent holds a request for
+      // undici's default 300 s.
+      clientFactory: (origin: URL | string, options: object) => new Pool(origin, { ...options, ...bound }),
     });
   }
 
