@@ -83,6 +83,32 @@ describe('web UI in Chromium', { skip }, () => {
     await p.close();
   });
 
+  test('Diagnose: the link to a diagnosis carries no secret of the text, and the marks sit on the evidence (attack14 C6)', async () => {
+    const p = await page();
+    await p.goto(`${base}/diagnose`);
+    const text =
+      'HTTP operation failed invoking https://u:supersecretpassword@api.example.com/v1/orders?access_token=abcdefabcdefabcdef with statusCode: 401';
+    await p.locator('#text textarea').fill(text);
+    await p.locator('#run').click();
+    await p.locator('section.diagnosis').first().waitFor();
+    // Before: the address bar (history, the link pasted into a ticket) held the password and the token.
+    const url = decodeURIComponent(p.url());
+    assert.doesNotMatch(url, /supersecretpassword|abcdefabcdef/);
+    assert.match(url, /access_token=<redacted>/);
+    // Before: the marks were cut from the raw text at the redacted text's offsets, the token shown.
+    const marks = await p.locator('pre.marked mark').allInnerTexts();
+    assert.ok(marks.length > 0);
+    assert.ok(
+      marks.every((m) => !/supersecret|abcdefabcdef/.test(m)),
+      marks.join(' | '),
+    );
+    assert.ok(
+      marks.some((m) => m.endsWith('with statusCode: 401')),
+      marks.join(' | '),
+    );
+    await p.close();
+  });
+
   test('a deep link /diagnose?text=... opens the same diagnosis', async () => {
     const p = await page();
     const text = 'javax.net.ssl.SSLHandshakeException: PKIX path building failed';

@@ -1,4 +1,5 @@
 // The pages: Diagnose, Probe, Scan, Knowledge base, Lab. Each is a client of /api only.
+import { redact } from '../src/redact.js';
 import { getJson, postJson, stream } from './api.js';
 import { fill, h, message, table as dataTable, valueOf } from './dom.js';
 import {
@@ -44,8 +45,11 @@ export const diagnosePage: Page = (root, params) => {
         text: t,
         ...(d ? { direction: d } : {}),
       });
-      // A link to this diagnosis, to paste into a ticket (short texts only: a URL has its limits).
-      if (t.length <= 4000) history.replaceState(null, '', `/diagnose?text=${encodeURIComponent(t)}`);
+      // The text as the server diagnosed it, its secrets (a URL's token, a password, an Authorization
+      // header) redacted by the same rule: the evidence's offsets are into it, and the link to this
+      // diagnosis (to paste into a ticket; short texts only: a URL has its limits) must not carry them.
+      const shown = redact(t);
+      if (shown.length <= 4000) history.replaceState(null, '', `/diagnose?text=${encodeURIComponent(shown)}`);
       const best = r.diagnoses[0];
       fill(
         out,
@@ -54,7 +58,7 @@ export const diagnosePage: Page = (root, params) => {
               'div',
               { class: 'panel' },
               h('h2', {}, 'The text, evidence marked'),
-              markedText(t, best.evidence),
+              markedText(shown, best.evidence),
             )
           : null,
         diagnosesView(r.diagnoses),
