@@ -321,6 +321,13 @@ export interface TlsFinding {
   acceptableCAs: string[];
   /** Whether the server took the client certificate presented with --client-cert. */
   clientCertAccepted?: boolean;
+  /** The client certificate presented (the one Node's TLS context sends), described as the chain's are. */
+  clientCert?: CertInfo;
+  /**
+   * What is wrong with it before the server answers (expired, not yet valid, from a CA the server does
+   * not name), one sentence each: the cause of a refusal, else the tls step's warning.
+   */
+  clientCertProblems?: string[];
   /**
    * After the server ended the handshake with handshake_failure or protocol_version: each version
    * the platform speaks (TLS 1.2, 1.3), offered alone, and what the server did (src/probe/tls-versions.ts).

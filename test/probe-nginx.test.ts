@@ -21,18 +21,21 @@ let nginx: ChildProcess | undefined;
 let nginx13: ChildProcess | undefined;
 let port13 = 0;
 let clientCaName = '';
+const pkiCerts = { stranger: '' };
 
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'ld-nginx-'));
   const pki = await makePki();
   clientCaName = certInfo(new X509Certificate(pki.clientCa.certPem)).subject;
+  pkiCerts.stranger = pki.strangerClient.certPem;
   writeFileSync(join(dir, 'chain.pem'), `${pki.local.certPem}\n${pki.issuing.certPem}\n`);
   writeFileSync(join(dir, 'key.pem'), pki.local.keyPem);
   writeFileSync(join(dir, 'client-ca.pem'), pki.clientCa.certPem);
   writeFileSync(join(dir, 'trust.pem'), pki.root.certPem);
   writeFileSync(join(dir, 'good.p12'), toPkcs12(pki.goodClient, pki.clientCa, PASSWORD));
   writeFileSync(join(dir, 'stranger.p12'), toPkcs12(pki.strangerClient, pki.strangerCa, PASSWORD));
+  writeFileSync(join(dir, 'expired.p12'), toPkcs12(pki.expiredClient, pki.clientCa, PASSWORD));
   port = await freePort();
   nginx = await startNginx(
     NGINX!,
@@ -132,6 +135,62 @@ test('nginx with a client certificate from another CA: refused, and said so', { 
   assert.equal(r.json.tls.clientCertAccepted, false);
   assert.equal(r.json.diagnoses[0].id, 'out-client-cert-rejected');
 });
+
+test(
+  'a refused client certificate: the tls line does not say accepted, and the cause the probe knows is named (attack14 C1, C12)',
+  { skip },
+  () => {
+    const stranger = probe(
+      '--client-cert',
+      join(dir, 'stranger.p12'),
+      '--client-cert-password-env',
+      'P12_PASSWORD',
+    );
+    const tls = stranger.json.steps.find((s: { name: string }) => s.name === 'tls');
+    // Before: "..., client certificate accepted" on the tls line while the verdict said refused.
+    assert.doesNotMatch(tls.detail, /client certificate accepted/);
+    assert.match(tls.detail, /client certificate sent \(then refused in the HTTP answer\)/);
+    // The certificate presented, described; its issuer is not a CA nginx names: that cause, not "not told".
+    assert.equal(
+      stranger.json.tls.clientCert.subject,
+      certInfo(new X509Certificate(pkiCerts.stranger)).subject,
+    );
+    assert.match(stranger.json.tls.clientCertProblems[0], /does not trust the client certificate's CA/);
+    assert.equal(stranger.json.diagnoses[0].cause?.id, 'untrusted-ca');
+
+    const expired = probe(
+      '--client-cert',
+      join(dir, 'expired.p12'),
+      '--client-cert-password-env',
+      'P12_PASSWORD',
+    );
+    assert.equal(expired.status, 1);
+    assert.equal(expired.json.tls.clientCertAccepted, false);
+    assert.ok(expired.json.tls.clientCert.daysLeft < 0);
+    assert.match(
+      expired.json.tls.clientCertProblems[0],
+      /^the client certificate expired on \d{4}-\d\d-\d\d/,
+    );
+    assert.equal(expired.json.diagnoses[0].cause?.id, 'renewed-or-expired');
+    const text = runCli(
+      [
+        'probe',
+        `https://localhost:${port}/`,
+        '--trust',
+        join(dir, 'trust.pem'),
+        '--client-cert',
+        join(dir, 'expired.p12'),
+        '--client-cert-password-env',
+        'P12_PASSWORD',
+      ],
+      { env: { P12_PASSWORD: PASSWORD } },
+    );
+    assert.match(
+      text.stdout.replace(/\s+/g, ' '),
+      /presented: .*until \d{4}-\d\d-\d\d \(expired \d+ days ago\)/,
+    );
+  },
+);
 
 test('the same refusal seen from a sender (inbound) is the request not reaching the tenant', { skip }, () => {
   const r = probe('--direction', 'inbound');

@@ -213,8 +213,20 @@ async function runPlan(
     .find((s) => s.type === 'tls.verdict' && s.value.startsWith('client-cert'));
   if (refused && tls) {
     if (!tls.verdicts.includes(refused.value as TlsVerdict)) tls.verdicts.push(refused.value as TlsVerdict);
-    if (tls.clientCertAccepted !== undefined) tls.clientCertAccepted = false;
+    if (tls.clientCertAccepted !== undefined) {
+      tls.clientCertAccepted = false;
+      // The handshake took the certificate; the answer refused it: the tls line must not say accepted.
+      const tlsRecord = steps.find((s) => s.name === 'tls' && s.ok);
+      if (tlsRecord)
+        tlsRecord.detail = tlsRecord.detail.replace(
+          ', client certificate accepted',
+          ', client certificate sent (then refused in the HTTP answer)',
+        );
+    }
   }
+  // Why the presented certificate was refused, when the probe knows it (expired, a CA the server does
+  // not name): the diagnosis reads it beside the failing step's own text.
+  const why = refused && failed && failed.name !== 'tls' ? (tls?.clientCertProblems ?? []) : [];
 
   const signals: Signal[] = [
     { type: 'host', value: target.host },
@@ -223,7 +235,8 @@ async function runPlan(
     ...expirySignals(tls),
   ];
   if (ctx.addresses[0]) ctx.result.address = ctx.addresses[0];
-  const found = failed ? diagnose(kb, { signals, text: failed.text ?? failed.detail, direction }) : undefined;
+  const failedText = failed ? [failed.text ?? failed.detail, ...why].join('\n') : '';
+  const found = failed ? diagnose(kb, { signals, text: failedText, direction }) : undefined;
   // What a URL carries as a secret (?access_token=, &sig=) is shown nowhere: the target, the requests,
   // the signals and the diagnoses' facts and evidence hold it masked (the requests used it whole).
   return withUrlSecretsMasked({

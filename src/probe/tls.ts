@@ -1,19 +1,20 @@
 // The tls step: the handshake the platform would make, the chain exactly as the server sent it,
 // judged against the chosen trust store (not Node's), and the client-certificate exchange.
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import {
   connect,
   createSecureContext,
+  TLSSocket,
   type ConnectionOptions,
   type SecureContext,
-  type TLSSocket,
 } from 'node:tls';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect, Socket } from 'node:net';
 import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain, trustedBy } from '../trust/chain.js';
 import { isolatedTlsOptions, parsedCertificates, peerChain, sniName } from '../trust/fetch.js';
+import { readPkcs12 } from '../trust/pkcs12.js';
 import type { TrustStore } from '../trust/store.js';
-import type { Signal, TlsFinding, TlsVerdict } from '../types.js';
+import type { CertInfo, Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { hostPort, NOT_TLS } from '../errors.js';
 import { describeError, errorSignals, type StepOutcome, watchSocket } from './step.js';
 import type { Target } from './target.js';
@@ -204,6 +205,83 @@ function contextOptions(identity: ClientIdentity | undefined): ConnectionOptions
   }
 }
 
+/** What each identity presents, read once (see presentedCertificates). */
+const presentedBy = new WeakMap<ClientIdentity, { leaf?: X509Certificate; all: X509Certificate[] }>();
+
+/**
+ * The certificate Node presents for `identity` (read from the identity's own TLS context, so it is
+ * the one the server gets), and every certificate the identity holds (its chain: PEM blocks or
+ * PKCS#12 bags). Empty when the identity cannot be read; never throws.
+ */
+export function presentedCertificates(identity: ClientIdentity): {
+  leaf?: X509Certificate;
+  all: X509Certificate[];
+} {
+  let p = presentedBy.get(identity);
+  if (p) return p;
+  let leaf: X509Certificate | undefined;
+  let all: X509Certificate[] = [];
+  try {
+    const context = contextOptions(identity).secureContext;
+    if (context) {
+      const socket = new TLSSocket(new Socket(), { secureContext: context, isServer: false });
+      leaf = socket.getX509Certificate();
+      socket.destroy();
+    }
+    all = identity.pfx
+      ? readPkcs12(identity.pfx, identity.passphrase ?? '', identity.label).map((e) => e.cert)
+      : (identity.cert?.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map(
+          (b) => new X509Certificate(b),
+        );
+  } catch {
+    // What cannot be read is not described; the handshake tells its own error.
+  }
+  p = { ...(leaf ? { leaf } : {}), all: leaf ? [leaf, ...all] : all };
+  presentedBy.set(identity, p);
+  return p;
+}
+
+/** A DN compared as the server's CA list and a certificate spell it: case and blanks aside. */
+const sameDn = (a: string, b: string) =>
+  a.replace(/\s+/g, '').toLowerCase() === b.replace(/\s+/g, '').toLowerCase();
+
+/** Days within which a client certificate's end is a warning, as `check` warns of a server's. */
+const CLIENT_CERT_WARN_DAYS = 30;
+
+/**
+ * What is wrong with the client certificate presented, before the server says a word: expired or not
+ * yet valid, or issued by none of the CAs the server names (`caNames`, the CertificateRequest's list;
+ * an empty list names none). `problems` are sentences the knowledge base reads as the causes they are
+ * ("client certificate expired", "does not trust the client certificate"); `warning` is an end within
+ * CLIENT_CERT_WARN_DAYS days.
+ */
+export function clientCertProblems(
+  identity: ClientIdentity,
+  info: CertInfo,
+  all: readonly X509Certificate[],
+  caNames: readonly string[],
+): { problems: string[]; warning?: string } {
+  const problems: string[] = [];
+  const who = `${identity.label}: ${info.subject}, issued by ${info.issuer}`;
+  const day = (iso: string) => iso.slice(0, 10);
+  if (info.daysLeft < 0)
+    problems.push(`the client certificate expired on ${day(info.notAfter)} (${who}): renew the key pair`);
+  else if (Date.parse(info.notBefore) > Date.now())
+    problems.push(`the client certificate is not valid before ${day(info.notBefore)} (${who})`);
+  if (caNames.length) {
+    const names = all.flatMap((c) => [certInfo(c).subject, certInfo(c).issuer]);
+    if (!caNames.some((ca) => names.some((n) => sameDn(ca, n))))
+      problems.push(
+        `the server does not trust the client certificate's CA: ${identity.label} is issued by ${info.issuer}, which is not among the CA names the server accepts (${caNames.join('; ')})`,
+      );
+  }
+  const warning =
+    !problems.length && info.daysLeft <= CLIENT_CERT_WARN_DAYS
+      ? `the client certificate ${identity.label} (${info.subject}) expires in ${info.daysLeft} day${info.daysLeft === 1 ? '' : 's'}, on ${day(info.notAfter)}: renew the key pair before then`
+      : undefined;
+  return { problems, ...(warning ? { warning } : {}) };
+}
+
 /**
  * The tls step: one handshake, over `raw` (the tcp step's connected socket) when given, else over a
  * connection of its own. `out.connect` receives the options for further connections (redirects);
@@ -297,6 +375,16 @@ export async function tlsStep(
     );
   }
 
+  // The certificate presented, described, and what is wrong with it before the server says a word
+  // (expired, from a CA the server does not name): the cause of a refusal, else a warning.
+  const mine = o.identity ? presentedCertificates(o.identity) : undefined;
+  const mineInfo = mine?.leaf ? certInfo(mine.leaf) : undefined;
+  const own =
+    o.identity && mine && mineInfo
+      ? clientCertProblems(o.identity, mineInfo, mine.all, request.caNames)
+      : undefined;
+  if (own && verdicts.includes('client-cert-rejected')) sentences.push(...own.problems);
+
   const judged = chain.length ? judgeChain({ sent: chain, store: o.store, host: t.host }) : undefined;
   if (judged) {
     verdicts.push(...judged.verdicts);
@@ -325,6 +413,8 @@ export async function tlsStep(
     ...(request.requested !== undefined ? { clientCertRequested: request.requested } : {}),
     acceptableCAs: request.caNames,
     ...(presented ? { clientCertAccepted: !refused } : {}),
+    ...(mineInfo ? { clientCert: mineInfo } : {}),
+    ...(own?.problems.length ? { clientCertProblems: own.problems } : {}),
   };
   const failing = verdicts.filter((v) => v !== 'weak-key');
   const ok = failing.length === 0;
@@ -334,5 +424,7 @@ export async function tlsStep(
   const detail = ok
     ? `${summary}, chain trusted by ${trustedBy(o.store, judged?.anchor)}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
     : (sentences[0] ?? 'the handshake failed');
-  return { ok, detail, signals, text: sentences.join('\n') };
+  // A presented certificate with a problem the server did not (yet) refuse, or near its end, is a warning.
+  const warning = ok && own ? [...own.problems, ...(own.warning ? [own.warning] : [])].join('; ') : '';
+  return { ok, detail, signals, text: sentences.join('\n'), ...(warning ? { warning } : {}) };
 }

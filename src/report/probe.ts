@@ -128,6 +128,18 @@ function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
           : ''
       }`,
     );
+  if (t.clientCert) {
+    const k = t.clientCert;
+    const left = k.daysLeft < 0 ? c.red(`expired ${-k.daysLeft} days ago`) : `${k.daysLeft} days left`;
+    lines.push(
+      wrap(
+        `${c.dim('presented:')} ${k.subject}, issued by ${k.issuer}, until ${k.notAfter.slice(0, 10)} (${left})`,
+        '      ',
+      ),
+    );
+    if (t.clientCertProblems && !failed)
+      for (const p of t.clientCertProblems) lines.push(wrap(`also: ${p}`, '      '));
+  }
   if (t.acceptableCAs.length) {
     lines.push(`      ${c.dim('acceptable client certificate CA names:')}`);
     for (const n of t.acceptableCAs) lines.push(`        ${n}`);
