@@ -307,6 +307,8 @@ export interface TlsFinding {
   cipher?: string;
   /** The chain as the server sent it, leaf first. */
   chain: CertInfo[];
+  /** The certificates the server sent besides, on no path from its own (an unrelated or wrong intermediate). */
+  offPath?: CertInfo[];
   trusted: boolean;
   /** The store entry that anchors the chain, when it is trusted. */
   anchor?: TrustAnchor;

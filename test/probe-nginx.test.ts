@@ -20,6 +20,9 @@ let port = 0;
 let nginx: ChildProcess | undefined;
 let nginx13: ChildProcess | undefined;
 let port13 = 0;
+let nginxWrong: ChildProcess | undefined;
+let portWrong = 0;
+let wrongCaName = '';
 let clientCaName = '';
 const pkiCerts = { stranger: '' };
 
@@ -45,6 +48,14 @@ before(async () => {
     ssl_verify_client on;
     location / { return 200 "hello from nginx\\n"; }`,
   );
+  // A server whose chain file holds the wrong intermediate: its certificate, then another CA's.
+  const dirWrong = join(dir, 'wrong-intermediate');
+  mkdirSync(dirWrong);
+  writeFileSync(join(dirWrong, 'chain.pem'), `${pki.local.certPem}\n${pki.clientCa.certPem}\n`);
+  copyFileSync(join(dir, 'key.pem'), join(dirWrong, 'key.pem'));
+  wrongCaName = clientCaName;
+  portWrong = await freePort();
+  nginxWrong = await startNginx(NGINX!, dirWrong, portWrong, '    location / { return 200 "ok\\n"; }');
   // The same server speaking TLS 1.3 only: its CertificateRequest travels encrypted.
   const dir13 = join(dir, 'tls13');
   mkdirSync(dir13);
@@ -64,6 +75,7 @@ before(async () => {
 after(() => {
   nginx?.kill();
   nginx13?.kill();
+  nginxWrong?.kill();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -189,6 +201,25 @@ test(
       text.stdout.replace(/\s+/g, ' '),
       /presented: .*until \d{4}-\d\d-\d\d \(expired \d+ days ago\)/,
     );
+  },
+);
+
+test(
+  'a server that sends the wrong intermediate is told so, not "sends only its own certificate" (attack14 C22)',
+  { skip },
+  () => {
+    const r = probeAt(portWrong);
+    assert.equal(r.status, 1);
+    const tls = r.json.steps.find((s: { name: string }) => s.name === 'tls');
+    // Before: "The server sends only its own certificate, not the intermediate ..." and no trace of the one it sent.
+    assert.doesNotMatch(tls.detail, /sends only its own certificate/);
+    assert.match(tls.detail, /its chain file holds the wrong intermediate/);
+    assert.ok(tls.detail.includes(wrongCaName), tls.detail);
+    assert.deepEqual(
+      r.json.tls.offPath.map((c: { subject: string }) => c.subject),
+      [wrongCaName],
+    );
+    assert.equal(r.json.diagnoses[0].id, 'out-cert-path');
   },
 );
 

@@ -63,6 +63,8 @@ export interface Handshake {
   socket?: TLSSocket;
   /** What the handshake established, read at once: a late refusal closes the socket. */
   chain?: X509Certificate[];
+  /** Certificates the server sent that are on no path from its own (an unrelated or wrong intermediate). */
+  offPath?: X509Certificate[];
   protocol?: string;
   cipher?: string;
   /** Whether the server asked for a client certificate, read from this handshake's own bytes. */
@@ -132,8 +134,12 @@ export function handshake(
       // The chain from the flight's own Certificate message when it could be read (a certificate
       // seen before is not parsed again), else from the socket.
       const { request, certificates } = flight();
+      const chain = peerChain(socket, certificates);
+      const onPath = new Set(chain.map((c) => c.fingerprint256));
+      const offPath = parsedCertificates(certificates).filter((c) => !onPath.has(c.fingerprint256));
       const seen = {
-        chain: peerChain(socket, certificates),
+        chain,
+        ...(offPath.length ? { offPath } : {}),
         protocol: socket.getProtocol() ?? undefined,
         cipher: socket.getCipher()?.standardName,
         request,
@@ -342,7 +348,7 @@ export async function tlsStep(
     return { ok: false, detail, signals, text: `${detail}${code}\n${h.error.message}` };
   }
 
-  const { chain = [], protocol, cipher } = h;
+  const { chain = [], offPath = [], protocol, cipher } = h;
 
   // Without an alert, a server that closes right after the handshake refused the client certificate
   // (Node's own TLS servers do this); with one, the alert says so.
@@ -385,7 +391,9 @@ export async function tlsStep(
       : undefined;
   if (own && verdicts.includes('client-cert-rejected')) sentences.push(...own.problems);
 
-  const judged = chain.length ? judgeChain({ sent: chain, store: o.store, host: t.host }) : undefined;
+  const judged = chain.length
+    ? judgeChain({ sent: [...chain, ...offPath], store: o.store, host: t.host })
+    : undefined;
   if (judged) {
     verdicts.push(...judged.verdicts);
     sentences.push(...judged.sentences);
@@ -404,6 +412,7 @@ export async function tlsStep(
     ...(protocol ? { protocol } : {}),
     ...(cipher ? { cipher } : {}),
     chain: chain.map(certInfo),
+    ...(offPath.length ? { offPath: offPath.map(certInfo) } : {}),
     trusted: judged?.trusted ?? false,
     ...(judged?.anchor ? { anchor: judged.anchor } : {}),
     ...(judged?.missing ? { missing: judged.missing } : {}),

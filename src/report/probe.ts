@@ -120,6 +120,10 @@ function tlsTree(r: ProbeResult, c: Colors, failed: boolean): string[] {
       `      ${' '.repeat(depth * 3)}└─ ${c.red('missing:')} ${c.bold(t.missing.subject)}${t.missing.url ? c.dim(` (get it from ${t.missing.url})`) : ''}${t.missing.sha256 ? c.dim(` SHA-256 ${t.missing.sha256}`) : ''}`,
     );
   }
+  for (const cert of t.offPath ?? [])
+    lines.push(
+      wrap(`${c.dim('also sent, on no path from the server certificate:')} ${cert.subject}`, '      '),
+    );
   if (t.clientCertRequested !== undefined)
     lines.push(
       `      ${c.dim('client certificate:')} ${t.clientCertRequested ? 'requested' : 'not requested'}${

@@ -166,11 +166,16 @@ export function judgeChain(opts: {
           ? `${capital(store.refusal)}: add ${info.issuer}${download} to ${addTo}; ${info.subject} was issued by it, and neither the server sent it nor ${store.label} holds it.`
           : `No path to a certificate of ${store.label}: ${info.subject} was issued by ${info.issuer}, which neither the server sent nor the store holds; add ${info.issuer} to ${addTo}${download}.`,
       );
-      // An end-entity certificate at the top: the server sent no intermediate at all.
+      // An end-entity certificate at the top: the server sent no intermediate at all, or only ones
+      // that did not issue it (the wrong intermediate in its chain file: an old CA's, another site's).
+      const onPath = new Set(path.certs.map((c) => c.fingerprint256));
+      const offPath = sent.filter((c) => !onPath.has(c.fingerprint256));
       if (!top.ca)
         say(
           'incomplete-chain',
-          `The server sends only its own certificate, not the intermediate ${info.issuer} that issued it; configure the server to send its full chain (or add that intermediate to ${addTo}).`,
+          offPath.length
+            ? `The server sends ${offPath.map(subjectDn).join(' and ')} after its own certificate, but not the intermediate ${info.issuer} that issued it: its chain file holds the wrong intermediate; configure the server to send ${info.issuer} instead (or add that intermediate to ${addTo}).`
+            : `The server sends only its own certificate, not the intermediate ${info.issuer} that issued it; configure the server to send its full chain (or add that intermediate to ${addTo}).`,
         );
     }
   } else if (!sentFingerprints.has(path.anchor.fingerprint256) && !isSelfSigned(path.anchor)) {
