@@ -1,8 +1,16 @@
 // The probe against a real third-party server: nginx from Debian, requiring a client certificate
 // (ssl_verify_client on), started by the test on 127.0.0.1.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,6 +31,8 @@ let port13 = 0;
 let nginxWrong: ChildProcess | undefined;
 let portWrong = 0;
 let wrongCaName = '';
+let nginxWeak: ChildProcess | undefined;
+let portWeak = 0;
 let clientCaName = '';
 const pkiCerts = { stranger: '' };
 
@@ -56,6 +66,55 @@ before(async () => {
   wrongCaName = clientCaName;
   portWrong = await freePort();
   nginxWrong = await startNginx(NGINX!, dirWrong, portWrong, '    location / { return 200 "ok\\n"; }');
+  // A server whose certificate has a 1024-bit RSA key and a SHA-1 signature (openssl signs it with
+  // the issuing CA's key; nginx needs security level 0 to load such a key).
+  const dirWeak = join(dir, 'weak');
+  mkdirSync(dirWeak);
+  writeFileSync(join(dirWeak, 'ca.pem'), pki.issuing.certPem);
+  writeFileSync(join(dirWeak, 'ca.key'), pki.issuing.keyPem);
+  writeFileSync(join(dirWeak, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dirWeak, stdio: 'ignore' });
+  ssl(
+    'req',
+    '-newkey',
+    'rsa:1024',
+    '-nodes',
+    '-keyout',
+    'key.pem',
+    '-out',
+    'leaf.csr',
+    '-subj',
+    '/CN=localhost',
+  );
+  ssl(
+    'x509',
+    '-req',
+    '-sha1',
+    '-in',
+    'leaf.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    'ext',
+    '-out',
+    'leaf.pem',
+  );
+  writeFileSync(
+    join(dirWeak, 'chain.pem'),
+    `${readFileSync(join(dirWeak, 'leaf.pem'), 'utf8')}${pki.issuing.certPem}\n`,
+  );
+  portWeak = await freePort();
+  nginxWeak = await startNginx(
+    NGINX!,
+    dirWeak,
+    portWeak,
+    '    ssl_ciphers DEFAULT:@SECLEVEL=0;\n    location / { return 200 "ok\\n"; }',
+  );
   // The same server speaking TLS 1.3 only: its CertificateRequest travels encrypted.
   const dir13 = join(dir, 'tls13');
   mkdirSync(dir13);
@@ -76,6 +135,7 @@ after(() => {
   nginx?.kill();
   nginx13?.kill();
   nginxWrong?.kill();
+  nginxWeak?.kill();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -220,6 +280,22 @@ test(
       [wrongCaName],
     );
     assert.equal(r.json.diagnoses[0].id, 'out-cert-path');
+  },
+);
+
+test(
+  "a weak key or signature in a trusted chain is the tls step's warning, not 'All steps passed' (attack14 C15)",
+  { skip },
+  () => {
+    const r = probeAt(portWeak);
+    assert.equal(r.status, 0, r.stdout);
+    const tls = r.json.steps.find((s: { name: string }) => s.name === 'tls');
+    assert.equal(tls.ok, true);
+    // Before: the warning only inside the detail, no `warning`, and the run ended "All steps passed".
+    assert.match(tls.warning ?? '', /weak 1024-bit RSA key.*signed with \S*sha1/i);
+    const text = runCli(['probe', `https://localhost:${portWeak}/`, '--trust', join(dir, 'trust.pem')]);
+    assert.match(text.stdout, /! No step failed, but one passed with a warning:/);
+    assert.doesNotMatch(text.stdout, /All steps passed/);
   },
 );
 

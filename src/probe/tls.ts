@@ -434,6 +434,14 @@ export async function tlsStep(
     ? `${summary}, chain trusted by ${trustedBy(o.store, judged?.anchor)}${verdicts.includes('weak-key') ? ` (warning: ${sentences.join('; ')})` : ''}${presented ? ', client certificate accepted' : ''}`
     : (sentences[0] ?? 'the handshake failed');
   // A presented certificate with a problem the server did not (yet) refuse, or near its end, is a warning.
-  const warning = ok && own ? [...own.problems, ...(own.warning ? [own.warning] : [])].join('; ') : '';
+  // So is a weak key or signature in the chain (the step passes: Java may still take it).
+  const warning = ok
+    ? [
+        ...(verdicts.includes('weak-key') ? sentences : []),
+        ...(own ? [...own.problems, ...(own.warning ? [own.warning] : [])] : []),
+      ]
+        .map((w) => (w.endsWith('.') ? w : `${w}.`))
+        .join(' ')
+    : '';
   return { ok, detail, signals, text: sentences.join('\n'), ...(warning ? { warning } : {}) };
 }
