@@ -292,6 +292,14 @@ test('trust add-from-site smtp:// takes the chain after STARTTLS, as openssl s_c
   assert.equal(plain.stderr.trim().split('\n').length, 1);
 });
 
+test('trust add-from-site to a port that accepts and stays silent: out of time, not "closed the connection" (attack14 C18)', async () => {
+  const port = await raw(() => undefined);
+  const r = await runCliAsync(['trust', 'add-from-site', `127.0.0.1:${port}`, '--timeout', '1']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /did not complete a TLS handshake in time/);
+  assert.doesNotMatch(r.stderr, /closed the connection/);
+});
+
 test('STARTTLS offered, then refused with 454 4.7.0: the server cannot do TLS, as diagnose says of the same reply (A3)', async () => {
   // Postfix answers so when it cannot load its certificate or key.
   const port = await raw((s) => {
@@ -318,6 +326,12 @@ test('STARTTLS offered, then refused with 454 4.7.0: the server cannot do TLS, a
   );
   const top = json.diagnoses[0] as { id: string; cause?: { id: string } };
   assert.equal(`${top.id}/${top.cause?.id}`, 'smtp-starttls-required/server-tls-broken');
+  // add-from-site says the same of the same server (attack14 C18; before: "does not offer STARTTLS
+  // (its EHLO answer does not list it)", which lists it).
+  const site = await runCliAsync(['trust', 'add-from-site', `smtp://127.0.0.1:${port}`, '--timeout', '3']);
+  assert.equal(site.status, 2);
+  assert.match(site.stderr, /refused STARTTLS: 454 4\.7\.0 TLS not available/);
+  assert.doesNotMatch(site.stderr, /does not offer STARTTLS/);
   const d = await runCliAsync([
     'diagnose',
     '--json',

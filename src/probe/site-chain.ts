@@ -62,6 +62,8 @@ function failure(
   return new UserError(describeError(e, at));
 }
 
+const abortError = () => Object.assign(new Error('aborted'), { code: 'ABORT_ERR' });
+
 function fromSocket(socket: TLSSocket, starts?: SiteChain['starts']): SiteChain {
   return {
     chain: peerChain(socket),
@@ -93,7 +95,13 @@ export async function siteChain(
           ? await starttlsSocket(host, port, tls, opts.timeoutMs, signal)
           : await authTlsSocket(host, port, tls, opts.timeoutMs, signal);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException & { code?: string | number };
+      const err = e as NodeJS.ErrnoException & { code?: string | number; response?: string };
+      if (signal.aborted) throw failure(abortError(), host, port, opts.timeoutMs, starts);
+      // Offered, then refused (RFC 3207's 454 "TLS not available"): the server's answer, not "not offered".
+      if (err.code === 'ETLS' && err.response && !alertOf(err))
+        throw new UserError(
+          `${hostPort(host, port)} refused STARTTLS: ${err.response.trim().split('\n')[0]!.slice(0, 200)}${/^454\b/.test(err.response.trim()) ? ' (its own TLS setup is broken: a certificate or key it cannot load)' : ''}`,
+        );
       if (err.code === 'ETLS' && !alertOf(err))
         throw new UserError(
           `${hostPort(host, port)} does not offer STARTTLS (its EHLO answer does not list it)`,
@@ -126,8 +134,7 @@ export async function siteChain(
   if (!result.chain.length) {
     // The bound ended it (the handshake reports the socket it closed as the server's doing): a
     // silent or stalled server, not one that closed the connection.
-    if (signal.aborted)
-      throw failure(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }), host, port, opts.timeoutMs);
+    if (signal.aborted) throw failure(abortError(), host, port, opts.timeoutMs);
     if (h.error) throw failure(h.error, host, port, opts.timeoutMs);
     throw new UserError(`${hostPort(host, port)} completed the handshake without sending a certificate`);
   }
