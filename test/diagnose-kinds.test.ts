@@ -1001,3 +1001,30 @@ test("attack S13 B19: OpenSSH's 'no mutual signature algorithm' before a refused
   // Without it, the same refusal stays a refused login.
   assert.equal(top('u@files.vendor.example: Permission denied (publickey).'), 'out-sftp/login-refused');
 });
+
+test('session 14 real-text kinds: PHP Guzzle, Dart dio and Ruby Faraday name the outbound call; an upper-case /HTTP/ in a link is no integration flow path', () => {
+  for (const t of [
+    'GuzzleHttp\\Exception\\ClientException: Client error: `POST https://api.carrier.example/v2/labels` resulted in a `401 Unauthorized` response: {"fault":"invalid api key"}',
+    "Uncaught exception 'GuzzleHttp\\Exception\\ClientException' with message 'Client error response [url] https://shop.example/rest/V1/orders [status code] 401 [reason phrase] Unauthorized'",
+    // dio's message links to MDN's /Web/HTTP/Status: that path is not a call to an iFlow.
+    'DioException [bad response]: This exception was thrown because the response has a status code of 401 and RequestOptions.validateStatus was configured to throw for this status code.\nRead more about status codes at https://developer.mozilla.org/en-US/docs/Web/HTTP/Status',
+    'DioError [DioErrorType.response]: Http status error [401] (GET https://crm.partner.example/api/contacts)',
+    'Faraday::UnauthorizedError: the server responded with status 401 (POST https://billing.partner.example/v1/invoices)',
+  ]) {
+    assert.match(top(t), /^out-http-401\//, t);
+  }
+  // The same client calling the tenant's integration flow is a sender.
+  assert.match(
+    top(
+      'GuzzleHttp\\Exception\\ClientException: Client error: `POST https://acme.it-cpi018-rt.cfapps.eu10-002.hana.ondemand.com/http/orders` resulted in a `401 Unauthorized` response',
+    ),
+    /^in-http-401\//,
+  ); // Only their status exceptions say so: a TLS or connect failure leaves the direction open.
+  for (const t of [
+    'GuzzleHttp\\Exception\\ConnectException: cURL error 60: SSL certificate problem: unable to get local issuer certificate (see https://curl.haxx.se/libcurl/c/libcurl-errors.html) for https://rates.partner.example/v1',
+    'DioException [connection error]: The connection errored: Connection refused',
+    'Faraday::SSLError: SSL_connect returned=1 errno=0 state=error: certificate verify failed',
+  ]) {
+    assert.equal(diagnose(kb, { text: t }).direction.inferred, 'unknown', t);
+  }
+});

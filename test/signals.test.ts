@@ -24,6 +24,8 @@ test('HTTP statuses are read in their usual contexts', () => {
     ['com.adobe.ads.destination.DestinationException: HTTP-401 Error.(200.101).', '401'],
     // A sentence stop between the words and the number, as delivery logs and e-mails write it.
     ['Last delivery failed: Invalid HTTP Response. 410.', '410'],
+    ['the response has a status code of 429 and validateStatus was configured to throw', '429'],
+    ['DioError [DioErrorType.RESPONSE]: Http status error [502]', '502'],
   ];
   for (const [text, code] of cases)
     assert.ok(values(text, 'http.status').includes(code), `${code} in: ${text}`);

@@ -10,14 +10,20 @@ export interface Cue {
   direction?: Direction;
   /** How strongly the cue says `direction`, in (0,1]. */
   weight: number;
-  /** The cue does not count when this also matches the text. */
-  unless?: RegExp;
+  /** The cue does not count when this (or any of these) also matches the text. */
+  unless?: RegExp | RegExp[];
   means: string;
 }
 
 const out = 'outbound' as const;
 const POLLING = /\bpoll(?:ing|ed|s)?\b|\bPOLL_FAILED\b|\bSFTP\b|\bSuccessFactors\b/i;
 const inb = 'inbound' as const;
+/**
+ * An integration flow's endpoint path: the runtime serves /http/... and /cxf/..., always in lower case.
+ * Case-sensitive on purpose: an upper-case /HTTP/ is another site's path (MDN's /Web/HTTP/Status, which
+ * every Dart dio exception links to), not a call to the tenant.
+ */
+const IFLOW_PATH = /\/(?:http|cxf)\/[\w.~-]/;
 
 export const CUES: Cue[] = [
   // Receiver adapters of the tenant: the tenant was the client.
@@ -144,7 +150,7 @@ export const CUES: Cue[] = [
     direction: out,
     weight: 0.4,
     // A sender's own log says "while calling the iFlow"; the lookahead above keeps the tenant out.
-    unless: /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]/i,
+    unless: [/\bsender (?:system|adapter|channel)\b/i, IFLOW_PATH],
     means: 'the text reports a call to another system',
   },
   {
@@ -156,23 +162,24 @@ export const CUES: Cue[] = [
   },
 
   {
-    // A general-purpose HTTP client printed the error: its writer called another system. A sender's
+    // A general-purpose HTTP client printed the error: its writer called another system. For the PHP
+    // (Guzzle), Dart (dio) and Ruby (Faraday) clients only their status exceptions count, as for .NET
+    // and Spring: their TLS and connect exceptions keep the direction open. A sender's
     // script calling the tenant prints the same, so the cue is weak: the tenant's host or an iFlow
     // path in the text (inbound cues) outweighs it.
-    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bServer returned HTTP response code: \d{3} for URL\b|\bResponse status code does not indicate success\b|\bReceived status code \d{3} from server\b|\bHTTP status (?:client|server) error \(\d{3}|\borg\.http4s\.client\.|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b|\bnode_modules\/axios\//,
+    re: /\bHTTPS?ConnectionPool\(host=|\bMax retries exceeded with url\b|\brequests\.exceptions\.\w+|\burllib3?\.(?:exceptions|error)\b|\bInvoke-(?:RestMethod|WebRequest)\b|\bThe remote server returned an error: \(\d{3}\)|\bServer returned HTTP response code: \d{3} for URL\b|\bResponse status code does not indicate success\b|\bReceived status code \d{3} from server\b|\bHTTP status (?:client|server) error \(\d{3}|\borg\.http4s\.client\.|\bHttpClientErrorException\b|\bHttpServerErrorException\b|\bWebClientResponseException\b|\bo\.s\.web\.client\.RestTemplate\b|\bokhttp3\.|\bAxiosError\b|\bnode_modules\/axios\/|\bGuzzleHttp\\Exception\\(?:Client|Server|BadResponse)Exception\b|\b(?:Client|Server) error: `(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) |\b(?:Client|Server) error response \[url\]|\bDio(?:Exception|Error) \[bad response\]|\bDioErrorType\.(?:response|RESPONSE|badResponse)\b|\bFaraday::(?!SSLError|ConnectionFailed|TimeoutError)\w*Error\b|\bthe server responded with status \d{3}\b/,
     direction: out,
     weight: 0.35,
     // Such a client calling the tenant's runtime (its host, an iFlow path) is a sender.
-    unless:
-      /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]|-rt\.cfapps\.|\.it-cpi\w*\.|-iflmap\./i,
+    unless: [/\bsender (?:system|adapter|channel)\b|-rt\.cfapps\.|\.it-cpi\w*\.|-iflmap\./i, IFLOW_PATH],
     means:
-      'a general-purpose HTTP client (Python requests, PowerShell, .NET HttpClient, Java HttpURLConnection, Gradle, Rust reqwest, http4s, Spring, OkHttp, axios) called another system',
+      'a general-purpose HTTP client (Python requests, PowerShell, .NET HttpClient, Java HttpURLConnection, Gradle, Rust reqwest, http4s, Spring, OkHttp, axios, PHP Guzzle, Dart dio, Ruby Faraday) called another system',
   },
   {
     re: /\b(?:could not|couldn.t|cannot|can.t|unable to|failed to) (?:connect|reach|call|invoke)\s+(?:to\s+)?(?!(?:to\s+)?(?:the |our |my |an? )?(?:CPI|tenant|i-?flow|integration flow|SAP Cloud Integration|Cloud Integration|SOAP Runtime)\b)[\w"'<]/i,
     direction: out,
     weight: 0.4,
-    unless: /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]/i,
+    unless: [/\bsender (?:system|adapter|channel)\b/i, IFLOW_PATH],
     means: 'the writer could not reach another system it called',
   },
 
@@ -183,8 +190,10 @@ export const CUES: Cue[] = [
     direction: out,
     weight: 0.5,
     // In a server's stack (checkClientTrusted, ServerHandshaker) it judged a client's certificate.
-    unless:
-      /\bsender (?:system|adapter|channel)\b|\/(?:http|cxf)\/[\w.~-]|\bcheckClientTrusted\b|\bServerHandshaker\b/i,
+    unless: [
+      /\bsender (?:system|adapter|channel)\b|\bcheckClientTrusted\b|\bServerHandshaker\b/i,
+      IFLOW_PATH,
+    ],
     means:
       "Java's certificate validator on the calling side judged the certificate of the server it called (the tenant's runtime is Java)",
   },
@@ -220,7 +229,7 @@ export const CUES: Cue[] = [
     means: 'a client called an integration flow endpoint on the tenant',
   },
   {
-    re: /\/(?:http|cxf)\/[\w.~-]/,
+    re: IFLOW_PATH,
     direction: inb,
     weight: 0.55,
     means: 'an integration flow endpoint path (/http/... or /cxf/...) was called',

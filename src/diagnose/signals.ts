@@ -72,11 +72,11 @@ const STATUS_PATTERNS: { re: RegExp; context: string; phrase?: true }[] = [
     context: 'status-line',
   },
   {
-    re: /\bstatus[\s_-]?code\b\W{0,3}(?<code>[1-5]\d\d)\b|\b(?:HTTP[\s_-]*)?status[\s:=]*(?<code2>[1-5]\d\d)\b/gi,
+    re: /\bstatus[\s_-]?code(?: of)?\b\W{0,3}(?<code>[1-5]\d\d)\b|\b(?:HTTP[\s_-]*)?status[\s:=]*(?<code2>[1-5]\d\d)\b/gi,
     context: 'status-field',
   },
   {
-    re: /\bHTTP(?:[\s_-]*(?:error[\s_-]*code|errorcode|error|status|code|response))?[\s_:.#(-]*(?<code>[1-5]\d\d)\b(?![.:/]\d)/gi,
+    re: /\bHTTP(?:[\s_-]*(?:error[\s_-]*code|errorcode|error|status[\s_-]*error|status|code|response))?[\s_:.#([-]*(?<code>[1-5]\d\d)\b(?![.:/]\d)/gi,
     context: 'http-code',
   },
   {
@@ -396,7 +396,7 @@ function cueSignals(text: string, signals: SignalSet, may: MayMatch): void {
     if (!may(cue.re)) continue;
     // Bounded where they run, as the reader's own (matchesOf).
     const m = bounded(cue.re).exec(text);
-    if (!m || (cue.unless && bounded(cue.unless).test(text))) continue;
+    if (!m || [cue.unless ?? []].flat().some((u) => bounded(u).test(text))) continue;
     const start = m.index;
     const end = m.index + m[0].length;
     if (cue.reporter) signals.add({ type: 'reporter', value: cue.reporter, start, end });
