@@ -105,3 +105,22 @@ test('attack S13 B9: --full quotes the evidence whole, and an OData key URL keep
   ])
     assert.equal(diagnose(kb, { text: said! }).facts.url, cited, said);
 });
+
+test("attack S13 B4: an ABAP receiver's ICF logon error page is the receiver refusing the login, whatever status wraps it", () => {
+  const page = (status: number, words: string) =>
+    `HTTP operation failed invoking https://erp.example.com:8443/sap/bc/srt/idoc?sap-client=300 with statusCode: ${status}\nThe error details: <html><head><title>Logon Error Message</title></head><body><h2>Logon failed</h2>ICF-LE-http-c:300-l:E-T:0-C:3-U:5 - ${words}</body></html>`;
+  assert.equal(
+    top(page(500, 'Password logon no longer possible - too many failed attempts')),
+    'out-http-401/user-locked',
+  );
+  assert.equal(
+    top(page(401, 'Password logon no longer possible - too many failed attempts')),
+    'out-http-401/user-locked',
+  );
+  const d = diagnose(kb, { text: page(500, 'Password logon no longer possible - too many failed attempts') });
+  assert.match(d.diagnoses[0]!.fixes[0]!, /Unlock the backend user/);
+  // the page with another logon message is still the login, not the receiver's dump
+  assert.match(top(page(500, 'Name or password is incorrect (repeat logon)')), /^out-http-401\//);
+  // a plain 500 without the page stays a 500
+  assert.match(top(page(500, '').replace(/<title>.*<\/html>/s, 'ABAP runtime error')), /^out-http-500\//);
+});
