@@ -124,3 +124,13 @@ test("attack S13 B4: an ABAP receiver's ICF logon error page is the receiver ref
   // a plain 500 without the page stays a 500
   assert.match(top(page(500, '').replace(/<title>.*<\/html>/s, 'ABAP runtime error')), /^out-http-500\//);
 });
+
+test('attack S13 B5: an RFC call through the Cloud Connector that the backend refuses is the Cloud Connector unable to reach its backend', () => {
+  const text =
+    "com.sap.conn.jco.JCoException: (102) JCO_ERROR_COMMUNICATION: Connection to partner 'bw-virtual:sapgw10' broken\nException thrown while opening the connection [Caused by: com.sap.core.connectivity.jco.CloudConnectorException: Opening connection to backend failed: Connection to bwdb.example.internal:3310 refused]";
+  const d = diagnose(kb, { text });
+  assert.equal(`${d.diagnoses[0]?.id}/${d.diagnoses[0]?.cause?.id}`, 'out-http-503/backend-unreachable');
+  assert.match(d.diagnoses[0]!.fixes[0]!, /gateway port 33NN/);
+  assert.equal(d.facts.host, 'bwdb.example.internal');
+  assert.equal(d.facts.port, 3310);
+});
