@@ -134,3 +134,23 @@ test('attack S13 B5: an RFC call through the Cloud Connector that the backend re
   assert.equal(d.facts.host, 'bwdb.example.internal');
   assert.equal(d.facts.port, 3310);
 });
+
+test('noticed S13: a script or source file with its line number is no host and port, on Windows and elsewhere', () => {
+  for (const [text, file] of [
+    [
+      'At C:\\Jobs\\PushOrders.ps1:112 char:9\n+ Invoke-RestMethod : The remote server returned an error: (403) Forbidden.',
+      'pushorders.ps1',
+    ],
+    ['Traceback: File "sync_job.rb:57" raised Net::HTTPUnauthorized (401)', 'sync_job.rb'],
+    ['deploy.bat:14: curl: (7) Failed to connect to 10.1.1.1 port 443: Connection refused', 'deploy.bat'],
+  ]) {
+    const facts = diagnose(kb, { text: text! }).facts;
+    assert.notEqual(facts.host, file, text);
+    assert.ok(![112, 57, 14].includes(facts.port ?? 0), text);
+  }
+  // a host in a country domain that is also a file extension stays a host
+  assert.equal(
+    diagnose(kb, { text: 'Connection refused: connect to api.shop.pl:8443' }).facts.host,
+    'api.shop.pl',
+  );
+});

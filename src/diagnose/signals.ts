@@ -147,8 +147,13 @@ interface Extractor {
   detail?: (m: RegExpExecArray, shown: string) => string | undefined;
 }
 
+/**
+ * File names of code and logs, which a stack frame or a script's error prints with a line number
+ * ("SFTPProducer.java:123", "At C:\\Scripts\\Sync.ps1:398 char:5"): no host, and the number no port.
+ * Extensions that are also country domains (.sh, .pl, .rs, .cc) are not listed: hosts end so.
+ */
 const NOT_HOST =
-  /\.(?:java|groovy|kt|scala|js|mjs|ts|py|xml|xsl|xslt|class|jar|json|yaml|yml|log|trc|txt|html?|wsdl|svc)$/i;
+  /\.(?:java|groovy|kt|kts|scala|js|mjs|cjs|ts|tsx|jsx|py|rb|php|go|cs|vb|vbs|ps1|psm1|psd1|bat|cmd|lua|swift|cpp|hpp|abap|sql|gradle|xml|xsl|xslt|class|jar|json|yaml|yml|log|trc|txt|html?|wsdl|svc)$/i;
 
 /** Words that introduce a link to read, not a call: "More details here: URL", "Visit URL", "For more information, see URL". */
 const REFERENCE_BEFORE =
