@@ -154,3 +154,14 @@ test('noticed S13: a script or source file with its line number is no host and p
     'api.shop.pl',
   );
 });
+
+test("noticed S13: openssl s_client's depth=0 line names the server certificate's subject", () => {
+  const text = [
+    'CONNECTED(00000003)',
+    'depth=1 C = US, O = Example Trust, CN = Example Issuing CA 7',
+    'verify error:num=20:unable to get local issuer certificate',
+    'depth=0 CN = edi.partner.example, O = Partner GmbH',
+    'verify return:1',
+  ].join('\n');
+  assert.equal(diagnose(kb, { text }).facts.certificateSubject, 'CN=edi.partner.example, O=Partner GmbH');
+});

@@ -248,6 +248,12 @@ const EXTRACTORS: Extractor[] = [
     value: (m) => m.groups?.dn?.trim(),
   },
   {
+    // openssl s_client's verify lines: "depth=0 CN = api.example.com, O = Example" is the server's own certificate.
+    type: 'cert.subject',
+    re: /^depth=0[ \t]+(?<dn>(?:CN|OU|O|C|L|ST|emailAddress)[ \t]?=[^\n]+)$/gim,
+    value: (m) => m.groups?.dn?.trim().replace(/[ \t]?=[ \t]?/g, '='),
+  },
+  {
     type: 'cert.issuer',
     re: /\b(?:issuer(?: DN)?\s*[:=]|issued by)\s*"?(?<dn>(?:CN|OU|O|C|L|ST|E|EMAILADDRESS)=[^;"\n]+?)(?=[;"\n)]|$|,\s?is not trusted|\sis not trusted)/gi,
     value: (m) => m.groups?.dn?.trim(),

@@ -55,7 +55,7 @@ const SIGNAL_TEXT: Record<keyof typeof SIGNAL_TYPES, string | null> = {
   url: '://',
   host: '[a-z0-9]\\.[a-z0-9]|\\b(?:host|connect)',
   port: ':\\d|\\bport',
-  'cert.subject': 'subject|owner',
+  'cert.subject': 'subject|owner|depth=0',
   'cert.issuer': 'issuer|issued by',
   reporter: null, // by the cues that name a reporter
   direction: null, // by the cues that say a direction
