@@ -165,3 +165,19 @@ test("noticed S13: openssl s_client's depth=0 line names the server certificate'
   ].join('\n');
   assert.equal(diagnose(kb, { text }).facts.certificateSubject, 'CN=edi.partner.example, O=Partner GmbH');
 });
+
+test("noticed S13: an SSH login's 'Permission denied (publickey,...)' is the login, not a directory's rights", () => {
+  for (const text of [
+    'batch@sftp-eu.vendor.example: Permission denied (publickey,keyboard-interactive).',
+    'sftp -i id_ed25519 ops@sftp.vendor.example\nops@sftp.vendor.example: Permission denied (publickey).',
+  ]) {
+    const d = diagnose(kb, { text }).diagnoses[0]!;
+    assert.equal(`${d.id}/${d.cause?.id}`, 'out-sftp/login-refused', text);
+    assert.ok(!d.evidence.some((e) => e.cause === 'directory'), JSON.stringify(d.evidence));
+  }
+  // a refused directory is still the directory
+  assert.equal(
+    top('sftp> cd /outbound/archive\nremote readdir("/outbound/archive"): Permission denied'),
+    'out-sftp/directory',
+  );
+});
