@@ -13,6 +13,7 @@ import { certInfo, subjectDn } from '../trust/cert.js';
 import { judgeChain, trustedBy } from '../trust/chain.js';
 import { isolatedTlsOptions, parsedCertificates, peerChain, sniName } from '../trust/fetch.js';
 import { readPkcs12 } from '../trust/pkcs12.js';
+import { readPem } from '../trust/store.js';
 import type { TrustStore } from '../trust/store.js';
 import type { CertInfo, Signal, TlsFinding, TlsVerdict } from '../types.js';
 import { hostPort, NOT_TLS } from '../errors.js';
@@ -236,9 +237,9 @@ export function presentedCertificates(identity: ClientIdentity): {
     }
     all = identity.pfx
       ? readPkcs12(identity.pfx, identity.passphrase ?? '', identity.label).map((e) => e.cert)
-      : (identity.cert?.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map(
-          (b) => new X509Certificate(b),
-        );
+      : identity.cert
+        ? readPem(identity.cert, identity.label)
+        : [];
   } catch {
     // What cannot be read is not described; the handshake tells its own error.
   }

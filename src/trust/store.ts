@@ -102,7 +102,11 @@ function parseDer(der: Buffer, what: string): X509Certificate {
   }
 }
 
-function readPem(text: string, name: string): X509Certificate[] {
+/**
+ * The certificates of a PEM text (CERTIFICATE blocks, and PKCS#7 bundles of them), in order. Throws a
+ * UserError naming `name` when a block is truncated or corrupt, or the text holds none.
+ */
+export function readPem(text: string, name: string): X509Certificate[] {
   const certs: X509Certificate[] = [];
   // Certificates, and PKCS#7 bundles (`-----BEGIN PKCS7-----`, a .p7b in PEM) of certificates.
   for (const m of text.matchAll(
